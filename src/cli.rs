@@ -1,0 +1,161 @@
+//! Command-line surface: the clap definitions and one file per command under `cli/`.
+//! Commands are the edge of the program, so they may use `anyhow`; everything they call
+//! returns typed errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod check;
+mod draft;
+mod drill;
+mod export;
+mod lab;
+mod list;
+mod resume;
+mod run;
+mod verify;
+
+/// stanch: stop the leak. A terminal runbook runner for data-exposure incidents.
+#[derive(Debug, Parser)]
+#[command(name = "stanch", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open (or resume) an incident from a runbook and start the terminal UI.
+    Run(RunArgs),
+    /// Run a drill against the built-in lab (default: the bundled runbook and reference scenario).
+    Drill(DrillArgs),
+    /// Start the drill lab alone and print its URLs and credentials.
+    Lab(LabArgs),
+    /// Reopen an incident from its journal.
+    Resume(ResumeArgs),
+    /// Parse and validate runbooks; exit 1 on any error.
+    Check(CheckArgs),
+    /// List incidents in the data directory.
+    List,
+    /// Re-check an incident's journal hash chain and every evidence file.
+    Verify(VerifyArgs),
+    /// Export the post-mortem of an incident.
+    Export(ExportArgs),
+    /// Render a draft step's document and open it in $EDITOR; journal each saved version.
+    Draft(DraftArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The runbook file (TOML).
+    pub runbook: PathBuf,
+    /// Incident id to open or resume (default: INC-<UTC yyyymmdd-hhmm>).
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// Answer an input up front: `--set index=customers`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Run every step without the TUI (for automation).
+    #[arg(long)]
+    pub headless: bool,
+    /// Allow destructive steps in headless mode (recorded in the journal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Responder name (default: config, then $USER).
+    #[arg(long)]
+    pub responder: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DrillArgs {
+    /// Runbook to drill (default: the bundled Elasticsearch-exposure runbook).
+    pub runbook: Option<PathBuf>,
+    /// Scenario file (default: the reference scenario).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Compress scenario time by this factor (injects arrive N times sooner).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Run every automatable step headless against the lab; exit non-zero on any failure.
+    #[arg(long)]
+    pub auto: bool,
+    /// Incident id for the drill (default: DRILL-<UTC yyyymmdd-hhmm>).
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// Seed for the lab's synthetic data.
+    #[arg(long, default_value_t = 2019)]
+    pub seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LabArgs {
+    /// Port to listen on (127.0.0.1 only; 0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed for the synthetic customer records and tokens.
+    #[arg(long, default_value_t = 2019)]
+    pub seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// Incident id.
+    pub id: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Runbook files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Incident id.
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Html,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Incident id.
+    pub id: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+    pub format: ExportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DraftArgs {
+    /// Incident id.
+    pub id: String,
+    /// The draft step's id.
+    pub step: String,
+}
+
+/// Run one command; the exit code is the command's verdict (e.g. `check` exits 1 on errors).
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Drill(args) => drill::run(&args),
+        Command::Lab(args) => lab::run(&args),
+        Command::Resume(args) => resume::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::List => list::run(),
+        Command::Verify(args) => verify::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Draft(args) => draft::run(&args),
+    }
+}

@@ -1,0 +1,8 @@
+//! `stanch run`.
+
+use std::process::ExitCode;
+
+pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("`stanch run` is not built yet")
+}
