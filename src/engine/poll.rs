@@ -111,7 +111,9 @@ impl Run<'_> {
         attempt: Option<u32>,
         cap: u64,
     ) -> Attempt {
-        let redactor = self.parts.redactor;
+        // Derived secrets must be known before the request event can carry them.
+        self.parts.mask.learn(self.parts.secrets, &prepared.derived);
+        let redactor = &self.parts.mask.redactor();
         let Some(client) = self.clients.get(&prepared.target) else {
             return Attempt::Fatal(format!("target `{}` is not defined", prepared.target));
         };
@@ -166,7 +168,7 @@ impl Run<'_> {
                 tool_version: &self.opts.tool_version,
                 remote_addr: remote,
             };
-            match evidence::store(self.rec.dir(), &exchange.body, &custody) {
+            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor) {
                 Ok(record) => {
                     let sha = record["sha256"].as_str().unwrap_or_default();
                     evidence_note = format!(" · evidence {}", &sha[..sha.len().min(12)]);
@@ -363,7 +365,7 @@ pub async fn run(run: &Run<'_>) -> StepResult {
             step = run.step.id(),
             attempt = n,
             "retrying: {}",
-            run.parts.redactor.redact(&error)
+            run.parts.mask.redactor().redact(&error)
         );
         let every = retry.map_or(Duration::ZERO, |(every, _)| every);
         tokio::select! {
