@@ -9,12 +9,16 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// File name of the lock inside the incident directory.
 pub const LOCK_FILE: &str = "lock";
+
+/// How long a busy lock is retried before its holder is reported.
+const GRACE: Duration = Duration::from_millis(300);
 
 /// Who holds (or last held) an incident's lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,15 +101,24 @@ impl Lock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(LockError::Held {
-                    dir: dir.to_path_buf(),
-                    holder: describe(&mut file),
-                });
+        // A lock that was just released can still look held for a moment: a sibling thread's
+        // fork+exec briefly duplicates every descriptor, the flock with them. So a busy lock
+        // is retried for a short grace period before its holder is reported.
+        let deadline = Instant::now() + GRACE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(LockError::Held {
+                        dir: dir.to_path_buf(),
+                        holder: describe(&mut file),
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         let holder = Holder::current(actor);
         let mut record = serde_json::to_vec(&holder).unwrap_or_default();
