@@ -70,7 +70,8 @@ pub struct Broken {
 pub struct Replay {
     /// Every good event, in order (all of them up to the first bad one, if any).
     pub events: Vec<Event>,
-    /// Length of the good prefix in bytes (through the last good event's newline).
+    /// Length of the good prefix in bytes (through the last good event's newline); only
+    /// meaningful when the journal is not `broken` (it is where a writer would append).
     pub good_len: u64,
     /// Bytes after the good prefix that form a torn tail (0 when there is none).
     pub torn_bytes: u64,
@@ -123,6 +124,11 @@ pub fn replay(bytes: &[u8], head: Option<&Head>) -> Replay {
     }
     if let Some(head) = head {
         out.broken = check_head(&out, head);
+        if let Some(broken) = &out.broken {
+            // Only the events before the first bad one are trustworthy.
+            out.events
+                .truncate(usize::try_from(broken.seq - 1).unwrap_or(usize::MAX));
+        }
     }
     out
 }
