@@ -1,7 +1,7 @@
 //! Crash safety, for real: a child process (this test binary, re-executed into
 //! `child_appender`) appends from several threads and prints `ack <seq> <hash>` after each
-//! append returns (i.e. after its sync). The parent SIGKILLs it at random moments, many
-//! kills per journal), and after every kill checks that every acknowledged event is
+//! append returns (i.e. after its sync). The parent SIGKILLs it at random moments (60 kills,
+//! twenty per journal), and after every kill checks that every acknowledged event is
 //! there with the hash it was acknowledged with, that nothing complete was dropped, that the
 //! chain verifies, and that a torn tail is quarantined byte for byte.
 //!
