@@ -173,7 +173,7 @@ manual = ["one"]
     #[test]
     fn syntax_error_points_into_the_source() {
         let err = parse("[runbook]\nid = \"x\ntitle = \"X\"\n").err().unwrap();
-        assert_eq!(err.labels[0].span.start, 15, "{err:?}");
+        assert_eq!(err.labels[0].span.start, 17, "{err:?}");
     }
 
     #[test]
