@@ -61,3 +61,15 @@ fn markdown_of_a_drill_matches_golden_and_is_watermarked() {
     assert!(md.starts_with("# DRILL"), "{}", &md[..80]);
     assert_golden("drill.md", &md);
 }
+
+#[test]
+fn json_of_the_recorded_incident_matches_golden() {
+    assert_golden("incident.json", &render(false, Format::Json));
+}
+
+#[test]
+fn json_of_a_drill_matches_golden_and_is_watermarked() {
+    let json = render(true, Format::Json);
+    assert!(json.contains("\"watermark\": \"DRILL\""));
+    assert_golden("drill.json", &json);
+}
