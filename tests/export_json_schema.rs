@@ -147,6 +147,8 @@ fn validate(root: &Value, node: &Value, value: &Value, path: &str, errors: &mut 
     }
 }
 
+type Breakage = Box<dyn Fn(&mut Value)>;
+
 fn errors_of(value: &Value) -> Vec<String> {
     let root = schema();
     let mut errors = Vec::new();
@@ -169,7 +171,6 @@ fn json_export_of_real_and_drill_incidents_validates_against_the_schema() {
 #[test]
 fn the_validator_rejects_broken_documents() {
     let good = export_json(true);
-    type Breakage = Box<dyn Fn(&mut Value)>;
     let breakages: Vec<(&str, Breakage)> = vec![
         (
             "missing field",
