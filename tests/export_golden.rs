@@ -73,3 +73,17 @@ fn json_of_a_drill_matches_golden_and_is_watermarked() {
     assert!(json.contains("\"watermark\": \"DRILL\""));
     assert_golden("drill.json", &json);
 }
+
+#[test]
+fn html_of_the_recorded_incident_matches_golden() {
+    assert_golden("incident.html", &render(false, Format::Html));
+}
+
+#[test]
+fn html_of_a_drill_matches_golden_and_is_watermarked() {
+    let html = render(true, Format::Html);
+    assert!(html.contains("<title>DRILL — Post-mortem"));
+    assert!(html.contains("<body class=\"drill\">"));
+    assert!(html.contains("<div class=\"watermark\" aria-hidden=\"true\">DRILL</div>"));
+    assert_golden("drill.html", &html);
+}
