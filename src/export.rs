@@ -77,21 +77,31 @@ impl Sources {
         let mut sources = Sources::default();
         match incident.runbook_path.as_deref() {
             None => sources.runbook_note = Some("the journal records no runbook path".into()),
-            Some(path) => match crate::runbook::load(Path::new(path)) {
-                Ok(loaded) if loaded.sha256 == incident.runbook_sha256 => {
-                    sources.runbook = Some(loaded.runbook);
+            Some(path) => {
+                let unchanged = std::fs::read(path).map(|bytes| {
+                    crate::journal::event::sha256_hex(&bytes) == incident.runbook_sha256
+                });
+                match unchanged {
+                    Ok(true) => match crate::runbook::load(Path::new(path)) {
+                        Ok(loaded) => sources.runbook = Some(loaded.runbook),
+                        Err(err) => {
+                            sources.runbook_note = Some(format!(
+                                "the runbook at {path} could not be parsed ({err}); step titles and phases are not shown"
+                            ));
+                        }
+                    },
+                    Ok(false) => {
+                        sources.runbook_note = Some(format!(
+                            "the runbook at {path} changed since the incident opened; step titles and phases are not shown"
+                        ));
+                    }
+                    Err(err) => {
+                        sources.runbook_note = Some(format!(
+                            "the runbook at {path} could not be read ({err}); step titles and phases are not shown"
+                        ));
+                    }
                 }
-                Ok(_) => {
-                    sources.runbook_note = Some(format!(
-                        "the runbook at {path} changed since the incident opened; step titles and phases are not shown"
-                    ));
-                }
-                Err(err) => {
-                    sources.runbook_note = Some(format!(
-                        "the runbook could not be read ({err}); step titles and phases are not shown"
-                    ));
-                }
-            },
+            }
         }
         for draft in &incident.drafts {
             if sources.draft_files.contains_key(&draft.file) || !is_relative_inside(&draft.file) {
