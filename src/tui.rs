@@ -12,6 +12,8 @@
 pub mod app;
 pub mod effect;
 pub mod event_loop;
+#[doc(hidden)]
+pub mod fixture;
 pub mod input;
 pub mod msg;
 pub mod setup;

@@ -356,6 +356,7 @@ fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             };
             let index = (c as usize) - ('1' as usize);
             let Some(text) = items.get(index) else {
+                app.flash = Some(format!("{id} has {} checklist items", items.len()));
                 return Vec::new();
             };
             let checked = !app

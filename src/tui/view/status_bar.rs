@@ -2,7 +2,7 @@
 //! 72-hour notification window, DRILL watermark, last journal seq and hash prefix.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -42,12 +42,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
                 theme.warn()
             };
             let left = if left_ms >= 0 {
-                format!("{} left", duration(left_ms))
+                format!("{} left", hours(left_ms))
             } else {
-                format!("{} over", duration(-left_ms))
+                format!("{} OVER", hours(-left_ms))
             };
             spans.push(Span::styled(
-                format!(" aware+{} /72h: {left} ", duration(since_ms)),
+                format!(" aware+{} 72h:{left} ", hours(since_ms)),
                 style,
             ));
         }
@@ -60,9 +60,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         ));
     }
     let hash = incident.last_hash.get(..8).unwrap_or(&incident.last_hash);
-    spans.push(Span::styled(
-        format!(" #{} {hash} ", incident.last_seq),
-        theme.dim(),
-    ));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    // The journal position is right-aligned and drawn whole, whatever the width.
+    let position = format!(" #{} {hash} ", incident.last_seq);
+    let width = u16::try_from(position.chars().count()).unwrap_or(u16::MAX);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(Paragraph::new(Span::styled(position, theme.dim())), right);
+}
+
+/// `70h59m`: the notification window is counted in hours, as regulators write it.
+fn hours(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    format!("{}h{:02}m", minutes / 60, minutes % 60)
 }

@@ -65,7 +65,7 @@ fn event_line(app: &App, event: &Event, theme: Theme) -> Line<'static> {
     let mut spans = vec![
         Span::styled(format!("{:>5} ", event.seq), theme.dim()),
         Span::raw(format!("{} ", both_clocks(app, event.at))),
-        Span::styled(format!("{:<17}", event.kind.as_str()), kind_style),
+        Span::styled(format!("{:<18}", event.kind.as_str()), kind_style),
     ];
     if let Some(step) = &event.step {
         spans.push(Span::styled(format!("{step} "), theme.heading()));
