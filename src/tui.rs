@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod effect;
+pub mod engine_runner;
 pub mod event_loop;
 #[doc(hidden)]
 pub mod fixture;
@@ -69,17 +70,20 @@ pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
 
 /// Run the TUI on an opened incident with any [`effect::Runner`] until the responder quits.
 /// Restores the terminal on every exit path.
+/// `notice` is shown in the hint line at start (e.g. what resuming found).
 pub fn run_with(
     runner: Arc<dyn effect::Runner>,
     runbook: Arc<Loaded>,
     opened: &Opened,
     drill: Option<DrillSetup>,
+    notice: Option<String>,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let mut app = new_app(runbook, opened, drill.is_some());
+    app.flash = notice;
     let mut term = terminal::enter()?;
     if let Ok(size) = term.size() {
         app.size = (size.width, size.height);
@@ -88,4 +92,12 @@ pub fn run_with(
     let result = runtime.block_on(event_loop.run(&mut term, &mut app));
     terminal::restore()?;
     result
+}
+
+/// Show the set-up form full screen and give the terminal back: `None` when aborted.
+pub fn ask(form: setup::SetupForm) -> anyhow::Result<Option<setup::Answers>> {
+    let mut term = terminal::enter()?;
+    let answers = terminal::ask(&mut term, form, color_enabled());
+    terminal::restore()?;
+    Ok(answers?)
 }

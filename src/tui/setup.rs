@@ -98,6 +98,33 @@ impl SetupForm {
         }
     }
 
+    /// Resuming: only the secrets that are not in the environment, and the responder.
+    pub fn secrets_only(title: &str, missing_secrets: &[String], responder: &str) -> Self {
+        let mut fields: Vec<Field> = missing_secrets
+            .iter()
+            .map(|name| Field {
+                key: name.clone(),
+                label: format!("secret {name} (hidden; not in the environment)"),
+                kind: FieldKind::Secret,
+                input: Input::masked(),
+                required: true,
+            })
+            .collect();
+        fields.push(Field {
+            key: "responder".into(),
+            label: "Your name (journalled as the actor)".into(),
+            kind: FieldKind::Responder,
+            input: Input::new(responder),
+            required: true,
+        });
+        Self {
+            title: title.to_owned(),
+            fields,
+            focus: 0,
+            error: None,
+        }
+    }
+
     /// Nothing to ask: every field already has a value and no secret is missing.
     pub fn is_complete(&self) -> bool {
         self.first_empty().is_none()

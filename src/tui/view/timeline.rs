@@ -117,17 +117,20 @@ pub fn summary(event: &Event) -> String {
             format!("{mark} {}", s(d, "text"))
         }
         Kind::Note => {
+            let text = s(d, "text");
             let tags: String = d
                 .get("tags")
                 .and_then(Value::as_array)
                 .map(|t| {
                     t.iter()
                         .filter_map(Value::as_str)
+                        // A tag the text already says (`#follow-up`) is not repeated.
+                        .filter(|t| !text.contains(&format!("#{t}")))
                         .flat_map(|t| [" #", t])
                         .collect()
                 })
                 .unwrap_or_default();
-            format!("{}{tags}", s(d, "text"))
+            format!("{text}{tags}")
         }
         Kind::Fact => format!("{} (happened {})", s(d, "text"), s(d, "occurred_at")),
         Kind::FactCorrected => format!(
