@@ -29,13 +29,11 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     let answers = if form.is_complete() && args.responder.is_some() {
         form.answers()
     } else {
-        match tui::ask(form)? {
-            Some(answers) => answers,
-            None => {
-                eprintln!("stanch: aborted; no incident was opened");
-                return Ok(ExitCode::from(130));
-            }
-        }
+        let Some(answers) = tui::ask(form)? else {
+            eprintln!("stanch: aborted; no incident was opened");
+            return Ok(ExitCode::from(130));
+        };
+        answers
     };
     let opened = store::create(
         args.incident.as_deref(),

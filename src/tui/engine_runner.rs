@@ -47,7 +47,12 @@ impl Runner for EngineRunner {
     }
 
     fn draft_text(&self, step: &str, _incident: &Incident) -> Result<String, String> {
-        let Some(Action::Draft(draft)) = self.rb.runbook.step(step).and_then(|s| s.action()) else {
+        let Some(Action::Draft(draft)) = self
+            .rb
+            .runbook
+            .step(step)
+            .and_then(crate::runbook::Step::action)
+        else {
             return Err(format!("{step} is not a draft step"));
         };
         std::fs::read_to_string(self.dir.join("drafts").join(draft.output.get_ref()))
