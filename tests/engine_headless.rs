@@ -54,6 +54,12 @@ draft = { template = "forum.md.j2", output = "forum-post.md" }
     .to_owned()
 }
 
+/// The runbook and the draft template it names.
+fn write_runbook(path: &Path) {
+    std::fs::write(path, runbook()).unwrap();
+    std::fs::write(path.with_file_name("forum.md.j2"), "# {{ incident.id }}\n").unwrap();
+}
+
 async fn stanch(data: &Path, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_stanch"))
         .args(args)
@@ -83,7 +89,7 @@ async fn runs_in_dependency_order_needs_yes_for_destructive_steps_and_lists_huma
     let srv = support::server().await;
     let dir = tempfile::tempdir().unwrap();
     let rb = dir.path().join("rb.toml");
-    std::fs::write(&rb, runbook()).unwrap();
+    write_runbook(&rb);
     let data = dir.path().join("data");
     let set = format!("base={}", srv.url);
     let rb_arg = rb.to_str().unwrap();
@@ -189,7 +195,7 @@ async fn runs_in_dependency_order_needs_yes_for_destructive_steps_and_lists_huma
 async fn a_missing_input_is_named_with_its_prompt_and_no_incident_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let rb = dir.path().join("rb.toml");
-    std::fs::write(&rb, runbook()).unwrap();
+    write_runbook(&rb);
     let data = dir.path().join("data");
     let out = stanch(&data, &["run", rb.to_str().unwrap(), "--headless"]).await;
     assert_eq!(out.status.code(), Some(1));
@@ -224,7 +230,7 @@ async fn an_interrupted_step_is_reported_on_resume_and_not_resent() {
     let srv = support::server().await;
     let dir = tempfile::tempdir().unwrap();
     let rb = dir.path().join("rb.toml");
-    std::fs::write(&rb, runbook()).unwrap();
+    write_runbook(&rb);
     let data = dir.path().join("data");
     let set = format!("base={}", srv.url);
     let rb_arg = rb.to_str().unwrap();
