@@ -243,8 +243,17 @@ impl Engine {
     /// The request a step will send, secrets masked, and its rendered confirmation text.
     pub fn preview(&self, step_id: &str, incident: &Incident) -> Result<Preview, EngineError> {
         let step = self.step(step_id)?;
-        let ctx = context::Context::new(&self.inner.rb, incident, &self.inner.secrets);
+        let ctx = self.context(incident);
         prepare::preview(self.parts(), step, &ctx)
+    }
+
+    fn context(&self, incident: &Incident) -> context::Context {
+        context::Context::new(
+            &self.inner.rb,
+            incident,
+            &self.inner.secrets,
+            self.inner.journal.dir(),
+        )
     }
 
     fn parts(&self) -> prepare::Parts<'_> {
@@ -317,7 +326,7 @@ impl Engine {
                 });
             }
         };
-        let ctx = context::Context::new(&self.inner.rb, incident, &self.inner.secrets);
+        let ctx = self.context(incident);
         let parts = self.parts();
 
         if let Some(when) = &step.when {

@@ -217,7 +217,7 @@ impl Run<'_> {
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(&evidence_note);
         for (name, value) in &captures {
-            let _ = write!(summary, " · {name} = {}", short(&value.to_string()));
+            let _ = write!(summary, " · {name} = {}", glance(value));
         }
         Attempt::Pass {
             status: exchange.status,
@@ -259,6 +259,16 @@ fn describe_failure(
         exchange.status,
         list.join(", ")
     ))
+}
+
+/// A capture as the one-line summary shows it: scalars in full (cut), lists and objects by size
+/// (a list of 3000 leaked tokens belongs in the journal, not on the screen).
+fn glance(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => format!("[{} items]", items.len()),
+        serde_json::Value::Object(map) => format!("{{{} fields}}", map.len()),
+        other => short(&other.to_string()),
+    }
 }
 
 pub fn millis(d: Duration) -> u64 {

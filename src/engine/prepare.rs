@@ -110,6 +110,21 @@ pub fn explain(parts: Parts<'_>, field: &str, source: &str, message: &str, expr:
             }
         }
     }
+    if vars
+        .iter()
+        .any(|v| v == "drafts" || v.starts_with("drafts."))
+    {
+        // `drafts['forum-post']` is reported as plain `drafts`: read the key from the text.
+        let name = source
+            .split_once("drafts")
+            .map(|(_, rest)| rest.trim_start_matches(['.', '[', '\'', '"']))
+            .and_then(|rest| rest.split(['\'', '"', ']', '.', ' ', '}']).next())
+            .unwrap_or("?");
+        return format!(
+            "{field} sends the draft `{name}`, which has no saved version matching the journal: \
+             write and save it first (stanch draft <incident> {name})"
+        );
+    }
     let hint = if message.contains("fuel") {
         format!(
             "the template ran out of fuel (limit {} steps): it loops too long; simplify it",
@@ -170,12 +185,15 @@ pub fn prepare(
     }
     let path = r.render("path", http.path.get_ref())?;
     let (path, query) = path.split_once('?').unwrap_or((path.as_str(), ""));
-    let joined = format!(
-        "{}/{}",
-        url.path().trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
-    url.set_path(&joined);
+    // An empty path sends to the target URL as written (a webhook's full URL).
+    if !path.is_empty() {
+        let joined = format!(
+            "{}/{}",
+            url.path().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        url.set_path(&joined);
+    }
     if !query.is_empty() {
         url.set_query(Some(query));
     }
