@@ -731,3 +731,56 @@ manual = ["Counsel informed"]
     assert!(matches!(h.run("legal").await, Outcome::NeedsHuman { .. }));
     assert!(h.events("legal").is_empty());
 }
+
+#[tokio::test]
+async fn every_journalled_event_is_reported_once_with_its_synced_hash() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "revoke"
+phase = "eradicate"
+foreach = "['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8']"
+concurrency = 3
+mark = "rotated"
+http = { target = "basic", method = "POST", path = "/revoke", form = { token = "{{ item }}" } }
+evidence = true
+"#,
+        ),
+        secrets(),
+    );
+    succeeded(&h.run("revoke").await);
+    let on_disk = h.events("revoke");
+    let mut reported: Vec<_> = h
+        .progress
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Journalled(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    reported.sort_by_key(|e| e.seq);
+    assert_eq!(reported, on_disk);
+    // Write-ahead: step.started first; the outcome last, after every exchange; the mark just
+    // before it.
+    let kinds: Vec<_> = on_disk.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"step.started"));
+    assert_eq!(&kinds[kinds.len() - 2..], ["mark", "step.succeeded"]);
+    assert_eq!(kinds.iter().filter(|k| **k == "http.response").count(), 8);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "evidence.captured").count(),
+        8
+    );
+    // Each response follows its own request.
+    for item in 0..8 {
+        let pos = |kind: &str| {
+            on_disk
+                .iter()
+                .position(|e| e.kind.as_str() == kind && e.data["item"] == item)
+                .unwrap()
+        };
+        assert!(pos("http.request") < pos("http.response"), "item {item}");
+    }
+}
