@@ -299,10 +299,13 @@ pub fn ca_path() -> String {
     fixtures().join("ca.pem").display().to_string()
 }
 
-/// A runbook written to a temp dir and loaded the way the CLI loads it.
+/// A runbook written to a temp dir (with `post.md.j2` for draft steps) and loaded the way the
+/// CLI loads it.
 pub fn load(dir: &Path, toml: &str) -> Arc<runbook::Loaded> {
     let path = dir.join("runbook.toml");
     std::fs::write(&path, toml).unwrap();
+    // The draft template test runbooks name.
+    std::fs::write(dir.join("post.md.j2"), "# {{ incident.id }}\n").unwrap();
     Arc::new(runbook::load(&path).unwrap())
 }
 
