@@ -26,7 +26,7 @@ const IDEMPOTENT: &[&str] = &["GET", "HEAD", "PUT", "DELETE", "OPTIONS"];
 
 /// Check a parsed runbook; the result is sorted into source order and empty when it is valid.
 /// `base_dir` is where relative paths (draft templates, CA files) are resolved.
-pub fn validate(parsed: &Parsed<'_>, source: &str, base_dir: &Path) -> Vec<Diagnostic> {
+pub fn validate<'s>(parsed: &Parsed<'s>, source: &'s str, base_dir: &Path) -> Vec<Diagnostic> {
     let mut v = Validator {
         rb: &parsed.runbook,
         doc: &parsed.doc,

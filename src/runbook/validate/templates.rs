@@ -3,18 +3,20 @@
 //!
 //! Which namespaces a place may read is decided here, once:
 //!
-//! | place                                   | inputs | secrets | vars | incident, marks | item | response |
-//! |-----------------------------------------|--------|---------|------|-----------------|------|----------|
-//! | target url, headers, auth               | ✓      | ✓       |      | incident only   |      |          |
-//! | http path, query, headers, form, json   | ✓      | ✓       | ✓    | ✓               | foreach | |
-//! | confirm, when, foreach                  | ✓      |         | ✓    | ✓               |      |          |
-//! | expect, capture                         | ✓      |         | ✓    | ✓               | foreach | ✓     |
+//! | place                                 | inputs | secrets | vars | incident, marks | item    | response | drafts |
+//! |---------------------------------------|--------|---------|------|-----------------|---------|----------|--------|
+//! | target url, headers, auth             | ✓      | ✓       |      | incident only   |         |          |        |
+//! | http path, query, headers, form, json | ✓      | ✓       | ✓    | ✓               | foreach |          | ✓      |
+//! | confirm, when, foreach                | ✓      |         | ✓    | ✓               |         |          |        |
+//! | expect, capture                       | ✓      |         | ✓    | ✓               | foreach | ✓        |        |
 //!
 //! Secrets only where a request is built: anywhere else they would reach the screen or the
 //! journal. `vars.X` must be captured by a step the reading step transitively `needs`, or it
-//! may not exist yet when the step runs. Draft template files are checked for syntax only:
+//! may not exist yet when the step runs; likewise `drafts['<step id>']` must name a draft step
+//! the reader transitively needs. Draft template files are checked for syntax only:
 //! what they read is rendered leniently by the draft module.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use super::graph::Graph;
@@ -40,7 +42,7 @@ const ALL_NAMESPACES: &[&str] = &[
 const INCIDENT_FIELDS: &[&str] = &["id", "opened_at", "responder", "drill"];
 const RESPONSE_FIELDS: &[&str] = &["status", "headers", "json", "text"];
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Syntax {
     /// `{{ … }}` inside a string.
     Template,
@@ -51,7 +53,10 @@ enum Syntax {
 /// One string to check and what it may read.
 struct Site<'a> {
     text: &'a str,
+    /// The string's span; for a string inside an http `json` body, the span of the `http`
+    /// table, narrowed through `json_path` only when there is a problem to show.
     span: Range<usize>,
+    json_path: Option<Vec<Seg<'a>>>,
     syntax: Syntax,
     /// How messages name the place: "`http.path` of step `close-index`".
     place: String,
@@ -64,11 +69,14 @@ pub(super) fn check(v: &mut Validator<'_, '_>, graph: &mut Graph) {
     let mut sites = Vec::new();
     collect_targets(v, &mut sites);
     for (i, step) in v.rb.steps.iter().enumerate() {
-        collect_step(v, i, step, &mut sites);
+        collect_step(i, step, &mut sites);
     }
     let captures = captures(v);
+    // Runbooks repeat the same expressions (`response.status == 200`) on many steps: parse
+    // each distinct text once.
+    let mut parsed: HashMap<(Syntax, &str), Vec<String>> = HashMap::new();
     for site in &sites {
-        check_site(v, graph, &templates, &captures, site);
+        check_site(v, graph, &templates, &captures, &mut parsed, site);
     }
     check_draft_files(v, &templates);
 }
@@ -80,6 +88,7 @@ fn collect_targets<'a>(v: &Validator<'a, '_>, sites: &mut Vec<Site<'a>>) {
             sites.push(Site {
                 text: value.get_ref(),
                 span: value.span(),
+                json_path: None,
                 syntax: Syntax::Template,
                 place: format!("`{field}` of target `{name}`"),
                 allow,
@@ -102,7 +111,7 @@ fn collect_targets<'a>(v: &Validator<'a, '_>, sites: &mut Vec<Site<'a>>) {
     }
 }
 
-fn collect_step<'a>(v: &Validator<'a, '_>, i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
+fn collect_step<'a>(i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
     let id = step.id();
     let item = if step.foreach.is_some() { ITEM } else { 0 };
     let plain = INPUTS | VARS | INCIDENT | MARKS_NS;
@@ -110,6 +119,7 @@ fn collect_step<'a>(v: &Validator<'a, '_>, i: usize, step: &'a Step, sites: &mut
         sites.push(Site {
             text: value.get_ref(),
             span: value.span(),
+            json_path: None,
             syntax,
             place: format!("`{field}` of step `{id}`"),
             allow,
@@ -141,8 +151,10 @@ fn collect_step<'a>(v: &Validator<'a, '_>, i: usize, step: &'a Step, sites: &mut
             plain | RESPONSE | item,
         );
     }
-    let Some(http) = &step.http else { return };
-    let http = http.get_ref();
+    let Some(http_spanned) = &step.http else {
+        return;
+    };
+    let http = http_spanned.get_ref();
     let request = plain | SECRETS | DRAFTS | item;
     add("http.path", &http.path, Syntax::Template, request);
     for value in http.query.values() {
@@ -161,10 +173,11 @@ fn collect_step<'a>(v: &Validator<'a, '_>, i: usize, step: &'a Step, sites: &mut
             Seg::Key("http"),
             Seg::Key("json"),
         ];
-        collect_json(v, json, &mut path, &mut |text, span| {
+        collect_json(json, &mut path, &mut |text, json_path| {
             sites.push(Site {
                 text,
-                span,
+                span: http_spanned.span(),
+                json_path: Some(json_path),
                 syntax: Syntax::Template,
                 place: format!("`http.json` of step `{id}`"),
                 allow: request,
@@ -174,35 +187,25 @@ fn collect_step<'a>(v: &Validator<'a, '_>, i: usize, step: &'a Step, sites: &mut
     }
 }
 
-/// Every string inside a JSON body, with its span looked up in the document tree.
-fn collect_json<'a, 'p>(
-    v: &Validator<'_, '_>,
+/// Every string inside a JSON body, with its path in the document.
+fn collect_json<'a>(
     value: &'a toml::Value,
-    path: &mut Vec<Seg<'p>>,
-    found: &mut dyn FnMut(&'a str, Range<usize>),
-) where
-    'a: 'p,
-{
+    path: &mut Vec<Seg<'a>>,
+    found: &mut dyn FnMut(&'a str, Vec<Seg<'a>>),
+) {
     match value {
-        toml::Value::String(text) => {
-            let span = v
-                .doc
-                .span(path)
-                .or_else(|| v.doc.span(&path[..3]))
-                .unwrap_or(0..0);
-            found(text, span);
-        }
+        toml::Value::String(text) => found(text, path.clone()),
         toml::Value::Array(items) => {
             for (n, item) in items.iter().enumerate() {
                 path.push(Seg::Index(n));
-                collect_json(v, item, path, found);
+                collect_json(item, path, found);
                 path.pop();
             }
         }
         toml::Value::Table(table) => {
             for (key, item) in table {
                 path.push(Seg::Key(key));
-                collect_json(v, item, path, found);
+                collect_json(item, path, found);
                 path.pop();
             }
         }
@@ -210,9 +213,17 @@ fn collect_json<'a, 'p>(
     }
 }
 
+/// Where a site's string is, as precisely as the document allows.
+fn locate(v: &Validator<'_, '_>, site: &Site<'_>) -> Range<usize> {
+    site.json_path
+        .as_deref()
+        .and_then(|path| v.doc.span(path))
+        .unwrap_or_else(|| site.span.clone())
+}
+
 /// Capture name → indices of the steps that capture it.
-fn captures<'a>(v: &Validator<'a, '_>) -> std::collections::HashMap<&'a str, Vec<usize>> {
-    let mut map: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+fn captures<'a>(v: &Validator<'a, '_>) -> HashMap<&'a str, Vec<usize>> {
+    let mut map: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, step) in v.rb.steps.iter().enumerate() {
         for name in step.capture.keys() {
             map.entry(name.as_str()).or_default().push(i);
@@ -221,17 +232,49 @@ fn captures<'a>(v: &Validator<'a, '_>) -> std::collections::HashMap<&'a str, Vec
     map
 }
 
-fn check_site(
+fn check_site<'a>(
     v: &mut Validator<'_, '_>,
     graph: &mut Graph,
     templates: &Templates,
-    captures: &std::collections::HashMap<&str, Vec<usize>>,
-    site: &Site<'_>,
+    captures: &HashMap<&str, Vec<usize>>,
+    parsed: &mut HashMap<(Syntax, &'a str), Vec<String>>,
+    site: &Site<'a>,
 ) {
     // Fast path: most strings are literal text, with nothing to parse or resolve.
     if site.syntax == Syntax::Template && !site.text.contains(['{', '}']) {
         return;
     }
+    let variables = match parsed.entry((site.syntax, site.text)) {
+        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            let Some(variables) = variables(v, templates, site) else {
+                return;
+            };
+            slot.insert(variables)
+        }
+    };
+    for var in variables.iter() {
+        if let Some(problem) = resolve(v, graph, captures, site, var) {
+            let span = narrow_to(v.source, &locate(v, site), var);
+            let mut d = Diagnostic::new(problem.message, span, problem.label);
+            if let Some((span, text)) = problem.related {
+                d = d.with_label(span, text);
+            }
+            if let Some(help) = problem.help {
+                d = d.with_help(help);
+            }
+            v.push(d);
+        }
+    }
+}
+
+/// Parse a site's text; its variables (sorted, globals removed), or `None` after reporting a
+/// syntax error.
+fn variables(
+    v: &mut Validator<'_, '_>,
+    templates: &Templates,
+    site: &Site<'_>,
+) -> Option<Vec<String>> {
     let env = templates.env();
     let compiled = match site.syntax {
         Syntax::Template => env
@@ -245,7 +288,7 @@ fn check_site(
         Ok(vars) => vars,
         Err(err) => {
             syntax_error(v, site, &err);
-            return;
+            return None;
         }
     };
     // Functions such as `range` and `dict` are globals, not data the runbook must declare.
@@ -256,25 +299,13 @@ fn check_site(
             !env.globals().any(|(name, _)| name == root)
         })
         .collect();
-    variables.sort();
     // `drafts['forum-post']` is reported as plain `drafts`: read the subscripts from the text.
     if variables.iter().any(|var| var == "drafts") {
         variables.extend(draft_subscripts(site.text).map(|id| format!("drafts.{id}")));
         variables.retain(|var| var != "drafts");
     }
-    for var in &variables {
-        if let Some(problem) = resolve(v, graph, captures, site, var) {
-            let span = narrow_to(v.source, &site.span, var);
-            let mut d = Diagnostic::new(problem.message, span, problem.label);
-            if let Some((span, text)) = problem.related {
-                d = d.with_label(span, text);
-            }
-            if let Some(help) = problem.help {
-                d = d.with_help(help);
-            }
-            v.push(d);
-        }
-    }
+    variables.sort();
+    Some(variables)
 }
 
 fn syntax_error(v: &mut Validator<'_, '_>, site: &Site<'_>, err: &minijinja::Error) {
@@ -283,12 +314,13 @@ fn syntax_error(v: &mut Validator<'_, '_>, site: &Site<'_>, err: &minijinja::Err
         Syntax::Expression => "expression",
     };
     let detail = err.detail().unwrap_or("cannot parse");
-    let span = match (content_offset(v.source, &site.span, site.text), err.range()) {
+    let whole = locate(v, site);
+    let span = match (content_offset(v.source, &whole, site.text), err.range()) {
         (Some(start), Some(range)) if site.syntax == Syntax::Template => {
-            let end = (start + range.end).min(site.span.end);
+            let end = (start + range.end).min(whole.end);
             (start + range.start).min(end)..end
         }
-        _ => site.span.clone(),
+        _ => whole,
     };
     v.push(Diagnostic::new(
         format!("{what} syntax error in {}", site.place),
@@ -319,7 +351,7 @@ impl Problem {
 fn resolve(
     v: &Validator<'_, '_>,
     graph: &mut Graph,
-    captures: &std::collections::HashMap<&str, Vec<usize>>,
+    captures: &HashMap<&str, Vec<usize>>,
     site: &Site<'_>,
     var: &str,
 ) -> Option<Problem> {
@@ -403,7 +435,7 @@ fn resolve(
 fn resolve_var(
     v: &Validator<'_, '_>,
     graph: &mut Graph,
-    captures: &std::collections::HashMap<&str, Vec<usize>>,
+    captures: &HashMap<&str, Vec<usize>>,
     site: &Site<'_>,
     name: &str,
 ) -> Option<Problem> {
