@@ -63,7 +63,7 @@ async fn get_step_sends_rendered_request_and_journals_exchange_with_secrets_mask
 [[steps]]
 id = "look"
 phase = "confirm"
-http = { target = "svc", method = "get", path = "/echo?format=json", query = { q = "{{ inputs.index }} & more" } }
+http = { target = "svc", method = "GET", path = "/echo?format=json", query = { q = "{{ inputs.index }} & more" } }
 "#,
         ),
         secrets(),
@@ -185,11 +185,13 @@ capture = { exposed = "response.json.count", first = "response.json['items'][0]"
 [[steps]]
 id = "use"
 phase = "confirm"
+needs = ["count"]
 http = { target = "anon", method = "GET", path = "/echo", query = { n = "{{ vars.exposed }}-{{ vars.first }}" } }
 
 [[steps]]
 id = "wrong"
 phase = "confirm"
+needs = ["count"]
 http = { target = "anon", method = "GET", path = "/json" }
 expect = ["response.status == 200", "response.json.count == vars.exposed + 1"]
 "#,
@@ -443,6 +445,7 @@ url = "{refused}"
 id = "post"
 phase = "contain"
 http = {{ target = "short", method = "POST", path = "/slow" }}
+expect = ["response.status == 200"]
 retry = {{ every = "10ms", within = "5s" }}
 
 [[steps]]
@@ -496,6 +499,7 @@ capture = { tokens = "response.json.tokens | map(attribute='token') | list" }
 [[steps]]
 id = "revoke"
 phase = "eradicate"
+needs = ["list"]
 foreach = "vars.tokens"
 concurrency = 4
 http = { target = "basic", method = "POST", path = "/revoke", form = { token = "{{ item }}", token_type_hint = "refresh_token" } }

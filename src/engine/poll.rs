@@ -111,7 +111,9 @@ impl Run<'_> {
         attempt: Option<u32>,
         cap: u64,
     ) -> Attempt {
-        let redactor = self.parts.redactor;
+        // Derived secrets must be known before the request event can carry them.
+        self.parts.mask.learn(self.parts.secrets, &prepared.derived);
+        let redactor = &self.parts.mask.redactor();
         let Some(client) = self.clients.get(&prepared.target) else {
             return Attempt::Fatal(format!("target `{}` is not defined", prepared.target));
         };
@@ -166,7 +168,7 @@ impl Run<'_> {
                 tool_version: &self.opts.tool_version,
                 remote_addr: remote,
             };
-            match evidence::store(self.rec.dir(), &exchange.body, &custody) {
+            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor) {
                 Ok(record) => {
                     let sha = record["sha256"].as_str().unwrap_or_default();
                     evidence_note = format!(" · evidence {}", &sha[..sha.len().min(12)]);
@@ -215,7 +217,7 @@ impl Run<'_> {
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(&evidence_note);
         for (name, value) in &captures {
-            let _ = write!(summary, " · {name} = {}", short(&value.to_string()));
+            let _ = write!(summary, " · {name} = {}", glance(value));
         }
         Attempt::Pass {
             status: exchange.status,
@@ -257,6 +259,16 @@ fn describe_failure(
         exchange.status,
         list.join(", ")
     ))
+}
+
+/// A capture as the one-line summary shows it: scalars in full (cut), lists and objects by size
+/// (a list of 3000 leaked tokens belongs in the journal, not on the screen).
+fn glance(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => format!("[{} items]", items.len()),
+        serde_json::Value::Object(map) => format!("{{{} fields}}", map.len()),
+        other => short(&other.to_string()),
+    }
 }
 
 pub fn millis(d: Duration) -> u64 {
@@ -363,7 +375,7 @@ pub async fn run(run: &Run<'_>) -> StepResult {
             step = run.step.id(),
             attempt = n,
             "retrying: {}",
-            run.parts.redactor.redact(&error)
+            run.parts.mask.redactor().redact(&error)
         );
         let every = retry.map_or(Duration::ZERO, |(every, _)| every);
         tokio::select! {
