@@ -13,6 +13,21 @@ fn write(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
+#[test]
+fn every_bundled_scenario_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/drills");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let report = scenario::check(&path).unwrap();
+            assert_eq!(report, "", "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "no scenario in {}", dir.display());
+}
+
 #[rstest]
 #[case::unknown_field(
     "[scenario]\ntitle = \"t\"\ncolour = \"red\"\n",

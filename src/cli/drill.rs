@@ -39,7 +39,6 @@ pub struct Drill {
     pub runbook: Loaded,
     pub resolved: Resolved,
     pub opened: Opened,
-    pub speed: f64,
 }
 
 /// The scenario to use: the flag, else the bundled one (found from the current directory or
@@ -68,12 +67,11 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<Drill> {
         bail!("--speed must be a positive number, not {}", args.speed);
     }
     let scenario = scenario::load(&scenario_path(args.scenario.as_deref()))?;
-    let runbook_path = match (&args.runbook, scenario.runbook_path()) {
-        (Some(path), _) | (None, Some(path)) => path.clone(),
-        (None, None) => bail!(
+    let Some(runbook_path) = args.runbook.clone().or_else(|| scenario.runbook_path()) else {
+        bail!(
             "scenario {} names no runbook: give one (`stanch drill RUNBOOK`)",
             scenario.path.display()
-        ),
+        );
     };
     let runbook = crate::runbook::load(&runbook_path)?;
     let options = LabOptions {
@@ -93,7 +91,6 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<Drill> {
         runbook,
         resolved,
         opened,
-        speed: args.speed,
     })
 }
 
@@ -121,7 +118,11 @@ fn open_incident(
     if !missing.is_empty() {
         bail!(
             "the scenario leaves runbook inputs without a value: {}",
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let actor = responder();
@@ -140,7 +141,10 @@ fn open_incident(
         data["severity"] = severity.clone().into();
     }
     let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, data)?;
-    journal_facts(&mut opened, scenario, Timestamp::now())?;
+    let start = Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .unwrap_or_else(|_| Timestamp::now());
+    journal_facts(&mut opened, scenario, start)?;
     Ok(opened)
 }
 
@@ -205,6 +209,7 @@ pub fn finish(drill: &mut Drill) -> anyhow::Result<score::Score> {
         &incident,
         &drill.scenario.reference(),
         checks,
+        drill.lab.status(),
     );
     let mut event = NewEvent::new(Kind::DrillScore, serde_json::to_value(&result)?);
     event.actor = Some("scenario".into());

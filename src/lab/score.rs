@@ -11,9 +11,9 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::Lab;
 use super::credentials::THIRD_PARTY_CLIENTS;
 use super::scenario::Reference;
+use super::{Lab, LabStatus};
 use crate::incident::Incident;
 
 /// Marks scored, in the order a response reaches them.
@@ -53,6 +53,8 @@ pub struct Score {
     pub checks: Vec<Check>,
     pub checks_passed: usize,
     pub checks_total: usize,
+    /// The lab as it was when the drill was scored.
+    pub lab: LabStatus,
 }
 
 /// The team's marks against the reference, measured from the `reported` mark.
@@ -81,6 +83,7 @@ pub fn score(
     incident: &Incident,
     reference: &[Reference],
     checks: Vec<Check>,
+    lab: LabStatus,
 ) -> Score {
     let checks_passed = checks.iter().filter(|c| c.passed).count();
     Score {
@@ -90,6 +93,7 @@ pub fn score(
         checks_total: checks.len(),
         checks_passed,
         checks,
+        lab,
     }
 }
 
@@ -243,6 +247,10 @@ impl Score {
         for c in &self.checks {
             let glyph = if c.passed { "✓" } else { "✗" };
             let _ = writeln!(out, "  {glyph} {}: {}", c.name, c.detail);
+        }
+        let _ = writeln!(out, "lab state:");
+        for (label, value) in self.lab.panel_lines() {
+            let _ = writeln!(out, "  {label:<22} {value}");
         }
         out
     }

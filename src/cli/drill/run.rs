@@ -1,4 +1,90 @@
-//! placeholder
+//! Running a prepared drill: headless (`--auto`, every automatable step, exit non-zero on a
+//! failure) or interactive (the TUI with the lab panel and the scenario's injects). Both end
+//! with the score.
+
+use std::io::Write;
 use std::process::ExitCode;
-pub fn auto(_: &super::super::DrillArgs) -> anyhow::Result<ExitCode> { anyhow::bail!("x") }
-pub fn interactive(_: &super::super::DrillArgs) -> anyhow::Result<ExitCode> { anyhow::bail!("x") }
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::{Drill, finish, prepare};
+use crate::cli::headless;
+use crate::engine::{Engine, EngineOptions};
+use crate::secret::Secrets;
+
+/// Build the engine for a drill: secrets come from the lab, through the scenario's mapping.
+fn engine(drill: &Drill) -> anyhow::Result<Engine> {
+    let secrets = Secrets::from_values(drill.resolved.secrets.iter().cloned());
+    Ok(Engine::new(
+        Arc::new(drill.runbook.clone()),
+        drill.opened.journal.clone(),
+        secrets,
+        EngineOptions::default(),
+    )?)
+}
+
+fn header(out: &mut dyn Write, drill: &Drill) -> std::io::Result<()> {
+    let urls = drill.lab.urls();
+    writeln!(
+        out,
+        "DRILL {} · {} · runbook {}",
+        drill.opened.id,
+        drill.scenario.scenario.scenario.title,
+        drill.runbook.runbook.id()
+    )?;
+    writeln!(
+        out,
+        "lab: es {} · auth {} · comms {}",
+        urls.es, urls.auth, urls.comms
+    )
+}
+
+/// `stanch drill --auto`.
+pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let entered = runtime.enter();
+    let mut drill = prepare(args)?;
+    let engine = engine(&drill)?;
+    let mut stdout = std::io::stdout().lock();
+    header(&mut stdout, &drill)?;
+    let report = runtime.block_on(headless::run_all_async(
+        &engine,
+        &mut drill.opened,
+        &mut stdout,
+        true,
+    ))?;
+    // The lab checks start their own runtime, which cannot nest inside this one.
+    drop(entered);
+    let score = finish(&mut drill)?;
+    write!(stdout, "{}", score.render_text())?;
+    let ok = report.all_ok();
+    writeln!(
+        stdout,
+        "{}: journal {}",
+        if ok { "drill passed" } else { "DRILL FAILED" },
+        drill
+            .opened
+            .dir
+            .join(crate::journal::writer::JOURNAL_FILE)
+            .display()
+    )?;
+    drill.lab.shutdown();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `stanch drill`: the TUI, once the TUI module is on main.
+pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!(
+        "the interactive drill needs the terminal UI, which is not merged yet; run `stanch drill --auto`"
+    )
+}
