@@ -141,6 +141,9 @@ fn open_incident(
         data["severity"] = severity.clone().into();
     }
     let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, data)?;
+    // From the first event on, the lab's secrets are scrubbed from anything journalled.
+    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
+    opened.journal.set_redactor(secrets.redactor());
     let start = Timestamp::now()
         .round(jiff::Unit::Millisecond)
         .unwrap_or_else(|_| Timestamp::now());

@@ -12,6 +12,7 @@ use super::{Drill, finish, prepare};
 use crate::cli::headless;
 use crate::engine::{Engine, EngineOptions};
 use crate::secret::Secrets;
+use crate::tui;
 
 /// Build the engine for a drill: secrets come from the lab, through the scenario's mapping.
 fn engine(drill: &Drill) -> anyhow::Result<Engine> {
@@ -81,10 +82,48 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `stanch drill`: the TUI, once the TUI module is on main.
+/// The scenario's injects, on the drill's clock (`--speed` divides scenario time).
+fn scheduled_injects(drill: &Drill, speed: f64) -> Vec<tui::ScheduledInject> {
+    drill
+        .scenario
+        .injects()
+        .into_iter()
+        .map(|i| tui::ScheduledInject {
+            after: i.after.div_f64(speed),
+            offset: i.offset,
+            title: i.title,
+            body: i.body,
+        })
+        .collect()
+}
+
+/// `stanch drill`: the TUI with the lab panel and the injects, then the score.
 pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!(
-        "the interactive drill needs the terminal UI, which is not merged yet; run `stanch drill --auto`"
-    )
+    let mut drill = prepare(args)?;
+    let rb = Arc::new(drill.runbook.clone());
+    let status = drill.lab.status_reader();
+    let setup = tui::DrillSetup {
+        panel: Arc::new(move || status().panel_lines()),
+        injects: scheduled_injects(&drill, args.speed),
+    };
+    let runner = Arc::new(tui::engine_runner::EngineRunner::new(
+        Arc::clone(&rb),
+        drill.opened.dir.clone(),
+    ));
+    let notice = format!(
+        "DRILL against the built-in lab · {} · speed ×{}",
+        drill.scenario.scenario.scenario.title, args.speed
+    );
+    tui::run_with(runner, rb, &drill.opened, Some(setup), Some(notice))?;
+    let score = finish(&mut drill)?;
+    let mut stdout = std::io::stdout().lock();
+    header(&mut stdout, &drill)?;
+    write!(stdout, "{}", score.render_text())?;
+    writeln!(
+        stdout,
+        "Drill {} is saved. Resume it with: stanch resume {}; export it with: stanch export {}",
+        drill.opened.id, drill.opened.id, drill.opened.id
+    )?;
+    drill.lab.shutdown();
+    Ok(ExitCode::SUCCESS)
 }
