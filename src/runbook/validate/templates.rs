@@ -20,27 +20,12 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::graph::Graph;
-use super::{Diagnostic, Seg, Validator, closest};
-use crate::runbook::{MARKS, Step};
+use super::variables::{
+    DRAFTS, INCIDENT, INPUTS, ITEM, MARKS_NS, RESPONSE, SECRETS, VARS, draft_subscripts, resolve,
+};
+use super::{Diagnostic, Seg, Validator};
+use crate::runbook::Step;
 use crate::template::Templates;
-
-const INPUTS: u8 = 1;
-const SECRETS: u8 = 1 << 1;
-const VARS: u8 = 1 << 2;
-const INCIDENT: u8 = 1 << 3;
-const MARKS_NS: u8 = 1 << 4;
-const ITEM: u8 = 1 << 5;
-const RESPONSE: u8 = 1 << 6;
-const DRAFTS: u8 = 1 << 7;
-
-/// Every namespace a runbook template may read: the shared ones plus `drafts`, the saved text
-/// of draft steps (`drafts['forum-post']`), which only requests may send.
-const ALL_NAMESPACES: &[&str] = &[
-    "inputs", "secrets", "vars", "incident", "marks", "item", "response", "drafts",
-];
-
-const INCIDENT_FIELDS: &[&str] = &["id", "opened_at", "responder", "drill"];
-const RESPONSE_FIELDS: &[&str] = &["status", "headers", "json", "text"];
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Syntax {
@@ -51,7 +36,7 @@ enum Syntax {
 }
 
 /// One string to check and what it may read.
-struct Site<'a> {
+pub(super) struct Site<'a> {
     text: &'a str,
     /// The string's span; for a string inside an http `json` body, the span of the `http`
     /// table, narrowed through `json_path` only when there is a problem to show.
@@ -59,9 +44,10 @@ struct Site<'a> {
     json_path: Option<Vec<Seg<'a>>>,
     syntax: Syntax,
     /// How messages name the place: "`http.path` of step `close-index`".
-    place: String,
-    allow: u8,
-    step: Option<usize>,
+    pub(super) place: String,
+    /// Namespaces this place may read (bits from `variables`).
+    pub(super) allow: u8,
+    pub(super) step: Option<usize>,
 }
 
 pub(super) fn check(v: &mut Validator<'_, '_>, graph: &mut Graph) {
@@ -329,246 +315,6 @@ fn syntax_error(v: &mut Validator<'_, '_>, site: &Site<'_>, err: &minijinja::Err
     ));
 }
 
-/// What is wrong with one variable at one site.
-struct Problem {
-    message: String,
-    label: String,
-    related: Option<(Range<usize>, String)>,
-    help: Option<String>,
-}
-
-impl Problem {
-    fn new(message: String, label: &str, help: Option<String>) -> Self {
-        Self {
-            message,
-            label: label.to_owned(),
-            related: None,
-            help,
-        }
-    }
-}
-
-fn resolve(
-    v: &Validator<'_, '_>,
-    graph: &mut Graph,
-    captures: &HashMap<&str, Vec<usize>>,
-    site: &Site<'_>,
-    var: &str,
-) -> Option<Problem> {
-    let mut parts = var.split('.');
-    let ns = parts.next().unwrap_or(var);
-    let name = parts.next();
-    let bit = match ns {
-        "inputs" => INPUTS,
-        "secrets" => SECRETS,
-        "vars" => VARS,
-        "incident" => INCIDENT,
-        "marks" => MARKS_NS,
-        "item" => ITEM,
-        "response" => RESPONSE,
-        "drafts" => DRAFTS,
-        _ => {
-            let help = match closest(ns, ALL_NAMESPACES) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("templates read from {}", ALL_NAMESPACES.join(", ")),
-            };
-            return Some(Problem::new(
-                format!("unknown variable `{var}` in {}", site.place),
-                "not a template namespace",
-                Some(help),
-            ));
-        }
-    };
-    if site.allow & bit == 0 {
-        return Some(Problem::new(
-            format!("`{ns}` cannot be used in {}", site.place),
-            "not available here",
-            Some(why_not(ns).to_owned()),
-        ));
-    }
-    let name = name?;
-    let known = |names: &[&str], what: &str, list_help: String| {
-        if names.contains(&name) {
-            return None;
-        }
-        let help = closest(name, names).map_or(list_help, |near| format!("did you mean `{near}`?"));
-        Some(Problem::new(
-            format!("undeclared {what} `{name}` in {}", site.place),
-            "not declared",
-            Some(help),
-        ))
-    };
-    match ns {
-        "inputs" => {
-            let names: Vec<&str> = v.rb.inputs.keys().map(String::as_str).collect();
-            known(
-                &names,
-                "input",
-                format!("declare it: `[inputs.{name}]` with a `prompt`"),
-            )
-        }
-        "secrets" => {
-            let names: Vec<&str> = v.rb.secrets.keys().map(String::as_str).collect();
-            known(
-                &names,
-                "secret",
-                format!("declare it: `[secrets.{name}]` with `env`, `file` or `prompt`"),
-            )
-        }
-        "incident" => known(
-            INCIDENT_FIELDS,
-            "incident field",
-            format!("incident has {}", INCIDENT_FIELDS.join(", ")),
-        ),
-        "marks" => known(MARKS, "mark", format!("known marks: {}", MARKS.join(", "))),
-        "response" => known(
-            RESPONSE_FIELDS,
-            "response field",
-            format!("response has {}", RESPONSE_FIELDS.join(", ")),
-        ),
-        "vars" => resolve_var(v, graph, captures, site, name),
-        "drafts" => resolve_draft(v, graph, site, name),
-        _ => None,
-    }
-}
-
-fn resolve_var(
-    v: &Validator<'_, '_>,
-    graph: &mut Graph,
-    captures: &HashMap<&str, Vec<usize>>,
-    site: &Site<'_>,
-    name: &str,
-) -> Option<Problem> {
-    let Some(capturers) = captures.get(name) else {
-        let names: Vec<&str> = captures.keys().copied().collect();
-        let help = closest(name, &names).map_or_else(
-            || {
-                format!(
-                    "capture it in an earlier step: `capture = {{ {name} = \"response.json…\" }}`"
-                )
-            },
-            |near| format!("did you mean `vars.{near}`?"),
-        );
-        return Some(Problem::new(
-            format!("`vars.{name}` is never captured (used in {})", site.place),
-            "no step captures this",
-            Some(help),
-        ));
-    };
-    let step = site.step?;
-    if capturers.iter().any(|&c| graph.needs(step, c)) {
-        return None;
-    }
-    let reader = v.rb.steps[step].id();
-    let first = capturers[0];
-    let capturer = &v.rb.steps[first];
-    let (message, help) = if first == step {
-        (
-            format!(
-                "step `{reader}` reads `vars.{name}` in {}, which it only captures after its request",
-                site.place
-            ),
-            "read the value from `response` instead".to_owned(),
-        )
-    } else {
-        (
-            format!(
-                "`vars.{name}` may not exist yet when step `{reader}` runs (used in {})",
-                site.place
-            ),
-            format!(
-                "add `\"{}\"` to the `needs` of step `{reader}`",
-                capturer.id()
-            ),
-        )
-    };
-    let mut problem = Problem::new(message, "read here", Some(help));
-    let captured_at = v
-        .doc
-        .key_span(&[
-            Seg::Key("steps"),
-            Seg::Index(first),
-            Seg::Key("capture"),
-            Seg::Key(name),
-        ])
-        .unwrap_or_else(|| capturer.id.span());
-    problem.related = Some((captured_at, format!("captured by `{}`", capturer.id())));
-    Some(problem)
-}
-
-fn resolve_draft(
-    v: &Validator<'_, '_>,
-    graph: &mut Graph,
-    site: &Site<'_>,
-    name: &str,
-) -> Option<Problem> {
-    let steps = &v.rb.steps;
-    let drafts: Vec<&str> = steps
-        .iter()
-        .filter(|s| s.draft.is_some())
-        .map(Step::id)
-        .collect();
-    let Some(index) = steps
-        .iter()
-        .position(|s| s.id() == name && s.draft.is_some())
-    else {
-        let help = closest(name, &drafts).map_or_else(
-            || "`drafts['<id>']` names a step with a `draft` action".to_owned(),
-            |near| format!("did you mean `drafts['{near}']`?"),
-        );
-        return Some(Problem::new(
-            format!(
-                "`drafts['{name}']` is not a draft step (used in {})",
-                site.place
-            ),
-            "no draft step has this id",
-            Some(help),
-        ));
-    };
-    let step = site.step?;
-    if graph.needs(step, index) {
-        return None;
-    }
-    let reader = steps[step].id();
-    Some(Problem::new(
-        format!(
-            "step `{reader}` sends draft `{name}` without needing it (in {})",
-            site.place
-        ),
-        "may not be written yet",
-        Some(format!(
-            "add `\"{name}\"` to the `needs` of step `{reader}`"
-        )),
-    ))
-}
-
-/// Keys of `drafts['x']` / `drafts["x"]` subscripts in a template's text.
-fn draft_subscripts(text: &str) -> impl Iterator<Item = &str> {
-    text.match_indices("drafts[").filter_map(move |(at, m)| {
-        let rest = &text[at + m.len()..];
-        let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-        let rest = &rest[1..];
-        rest.find(quote).map(|end| &rest[..end])
-    })
-}
-
-fn why_not(ns: &str) -> &'static str {
-    match ns {
-        "secrets" => {
-            "secrets may only appear where a request is built (a target, or a step's http); anywhere else they would reach the screen or the journal"
-        }
-        "item" => {
-            "`item` exists only in the request, `expect` and `capture` of a step with `foreach`"
-        }
-        "response" => "`response` exists only in `expect` and `capture`, after the request",
-        "drafts" => "`drafts` (saved draft text) may only be sent in a step's http request",
-        "vars" | "marks" => {
-            "targets are rendered without a step: use `inputs` (or move the value into the step's http)"
-        }
-        _ => "this namespace is not available here",
-    }
-}
-
 /// Byte offset in the runbook source where a string value's text starts, when it appears
 /// there verbatim (no escapes); lets a caret point inside the string.
 fn content_offset(source: &str, span: &Range<usize>, text: &str) -> Option<usize> {
@@ -610,5 +356,27 @@ fn check_draft_files(v: &mut Validator<'_, '_>, templates: &Templates) {
                 err.detail().unwrap_or("cannot parse"),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_to_points_at_the_variable_inside_the_string() {
+        let source = r#"path = "/{{ inputs.indx }}/_count""#;
+        let span = 7..source.len();
+        let narrowed = narrow_to(source, &span, "inputs.indx");
+        assert_eq!(&source[narrowed], "inputs.indx");
+        assert_eq!(narrow_to(source, &span, "vars.nope"), span);
+    }
+
+    #[test]
+    fn content_offset_needs_the_text_verbatim() {
+        let source = r#"a = "{{ x }}" b = "tab\t{{ y }""#;
+        assert_eq!(content_offset(source, &(4..12), "{{ x }}"), Some(5));
+        // An escape sequence means the value is not in the source as written.
+        assert_eq!(content_offset(source, &(17..31), "tab\t{{ y }"), None);
     }
 }
