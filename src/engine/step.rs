@@ -95,6 +95,19 @@ impl Engine {
             }
         }
 
+        // An insecure target is warned about in the journal before it is first used, whoever
+        // drives the engine.
+        if let Some(warning) = self
+            .inner
+            .clients
+            .get(http.target.get_ref())
+            .and_then(|c| c.insecure_warning.as_ref())
+            && !incident.warnings.contains(warning)
+        {
+            rec.now_incident(Kind::Warning, json!({ "text": warning }))
+                .await?;
+        }
+
         if let Some(confirm) = &step.confirm {
             let expected = match prepare::render_confirm(parts, confirm.get_ref(), &ctx) {
                 Ok(text) => text,
