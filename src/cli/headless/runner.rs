@@ -350,3 +350,66 @@ async fn pending(opened: &mut Opened, step: &str, reason: &str) -> anyhow::Resul
     opened.incident.apply(event);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runbook(steps: &str) -> Runbook {
+        toml::from_str(&format!("[runbook]\nid = \"t\"\ntitle = \"t\"\n{steps}")).unwrap()
+    }
+
+    fn step(id: &str, needs: &[&str]) -> String {
+        format!("[[steps]]\nid = \"{id}\"\nphase = \"p\"\nneeds = {needs:?}\nmanual = [\"x\"]\n")
+    }
+
+    #[test]
+    fn order_puts_needs_first_and_keeps_file_order_among_equals() {
+        let rb = runbook(
+            &[
+                step("c", &["b"]),
+                step("a", &[]),
+                step("b", &["a"]),
+                step("d", &[]),
+            ]
+            .concat(),
+        );
+        assert_eq!(order(&rb), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn order_puts_a_cycle_last_instead_of_looping() {
+        let rb = runbook(&[step("x", &["y"]), step("y", &["x"]), step("z", &[])].concat());
+        assert_eq!(order(&rb), ["z", "x", "y"]);
+    }
+
+    #[test]
+    fn only_automation_failures_make_the_run_fail() {
+        let line = |state| StepLine {
+            step: "s".into(),
+            state,
+            duration_ms: None,
+            detail: String::new(),
+        };
+        let ok = HeadlessReport {
+            lines: vec![
+                line(LineState::Succeeded),
+                line(LineState::NeedsHuman),
+                line(LineState::Skipped),
+            ],
+        };
+        assert!(ok.all_ok());
+        for bad in [
+            LineState::Failed,
+            LineState::NeedsConfirmation,
+            LineState::Interrupted,
+            LineState::Blocked,
+            LineState::Cancelled,
+        ] {
+            let report = HeadlessReport {
+                lines: vec![line(LineState::Succeeded), line(bad)],
+            };
+            assert!(!report.all_ok(), "{bad:?}");
+        }
+    }
+}
