@@ -118,10 +118,19 @@ impl Run<'_> {
             return Attempt::Fatal(format!("target `{}` is not defined", prepared.target));
         };
         let index = item.map(|(i, _)| i);
-        let log = self
+        let log = match self
             .rec
             .request(prepared.request_data(redactor, index, attempt))
-            .await;
+            .await
+        {
+            Ok(log) => log,
+            Err(e) => {
+                return Attempt::Fatal(format!(
+                    "the journal could not record the step's start ({e}), so nothing was sent; \
+                     check the disk and `stanch verify`"
+                ));
+            }
+        };
         let mut data = json!({});
         if let Some(i) = index {
             data["item"] = i.into();
