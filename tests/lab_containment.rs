@@ -206,6 +206,21 @@ async fn scroll_pages_continue_where_the_last_one_ended_and_end_empty() {
         scroll_id = page["_scroll_id"].as_str().unwrap().to_owned();
     }
     assert_eq!(seen, 1392, "every document exactly once");
+    let cat: Value = http
+        .get(format!("{es}/_cat/indices?format=json&bytes=b"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for row in cat.as_array().unwrap() {
+        let size = row["store.size"].as_str().unwrap();
+        assert!(
+            size.parse::<u64>().is_ok(),
+            "bytes=b gives plain bytes: {size}"
+        );
+    }
     let bad = http
         .post(format!("{es}/_search/scroll"))
         .json(&json!({"scroll_id": "not-a-scroll"}))
