@@ -32,13 +32,12 @@ pub const DEFAULT_SCENARIO: &str = "runbooks/drills/reference-2019.toml";
 /// `--auto` runs in CI: snapshots finish at once so the run is not paced by the lab's clock.
 const AUTO_SNAPSHOT_DURATION: Duration = Duration::ZERO;
 
-/// Everything a drill runs with, set up and journalled.
+/// Everything a drill runs with besides its incident (which the TUI takes by value).
 pub struct Drill {
     pub lab: Lab,
     pub scenario: scenario::Loaded,
     pub runbook: Loaded,
     pub resolved: Resolved,
-    pub opened: Opened,
 }
 
 /// The scenario to use: the flag, else the bundled one (found from the current directory or
@@ -62,7 +61,7 @@ fn responder() -> String {
 }
 
 /// Start the lab, load scenario and runbook, open the DRILL incident with the starting facts.
-pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<Drill> {
+pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number, not {}", args.speed);
     }
@@ -85,13 +84,15 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<Drill> {
     let lab = Lab::start_with(seed, 0, &options).context("starting the drill lab")?;
     let resolved = scenario.resolve(&lab.template_context())?;
     let opened = open_incident(args, &scenario, &runbook, &resolved)?;
-    Ok(Drill {
-        lab,
-        scenario,
-        runbook,
-        resolved,
+    Ok((
+        Drill {
+            lab,
+            scenario,
+            runbook,
+            resolved,
+        },
         opened,
-    })
+    ))
 }
 
 fn open_incident(
@@ -197,16 +198,16 @@ fn index(drill: &Drill) -> String {
         .unwrap_or_else(|| EXPOSED_INDEX.to_owned())
 }
 
-/// Score the drill against the lab and the reference, journal `drill.score`, return it.
-pub fn finish(drill: &mut Drill) -> anyhow::Result<score::Score> {
+/// Score a drill: live lab checks, the journal's marks against the reference; journal
+/// `drill.score` on `opened` (the drill's incident, possibly reopened after the TUI).
+pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting a runtime for the lab checks")?;
     let checks = runtime.block_on(score::check_lab(&drill.lab, &index(drill)));
     // The TUI may have journalled marks since set-up: score what the journal says now.
-    let events = crate::journal::read(&drill.opened.dir)?;
-    let incident = crate::incident::Incident::replay(events);
+    let incident = crate::incident::Incident::replay(crate::journal::read(&opened.dir)?);
     let result = score::score(
         &drill.scenario.scenario.scenario.title,
         &incident,
@@ -216,8 +217,8 @@ pub fn finish(drill: &mut Drill) -> anyhow::Result<score::Score> {
     );
     let mut event = NewEvent::new(Kind::DrillScore, serde_json::to_value(&result)?);
     event.actor = Some("scenario".into());
-    let written = drill.opened.journal.append_blocking(event)?;
-    drill.opened.incident.apply(written);
+    let written = opened.journal.append_blocking(event)?;
+    opened.incident.apply(written);
     Ok(result)
 }
 
