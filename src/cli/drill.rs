@@ -40,17 +40,48 @@ pub struct Drill {
     pub resolved: Resolved,
 }
 
-/// The scenario to use: the flag, else the bundled one (found from the current directory or
-/// the source tree this binary was built from).
-fn scenario_path(flag: Option<&Path>) -> PathBuf {
+/// The bundled drill, compiled in so that an installed binary can drill anywhere:
+/// (path relative to the repository, contents).
+const BUNDLED: &[(&str, &str)] = &[
+    (
+        DEFAULT_SCENARIO,
+        include_str!("../../runbooks/drills/reference-2019.toml"),
+    ),
+    (
+        "runbooks/elasticsearch-exposure.toml",
+        include_str!("../../runbooks/elasticsearch-exposure.toml"),
+    ),
+    (
+        "runbooks/drafts/forum-post.md.j2",
+        include_str!("../../runbooks/drafts/forum-post.md.j2"),
+    ),
+];
+
+/// The scenario to use: the flag, else the bundled one from the current directory or the
+/// source tree this binary was built from, else the compiled-in copy written under the data
+/// dir (`bundled/`, rewritten each time so it matches this binary).
+fn scenario_path(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(path) = flag {
-        return path.to_path_buf();
+        return Ok(path.to_path_buf());
     }
-    let here = PathBuf::from(DEFAULT_SCENARIO);
-    if here.exists() {
-        return here;
+    for root in [Path::new("."), Path::new(env!("CARGO_MANIFEST_DIR"))] {
+        if BUNDLED.iter().all(|(rel, _)| root.join(rel).is_file()) {
+            return Ok(root.join(DEFAULT_SCENARIO));
+        }
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENARIO)
+    materialize(&crate::paths::data_dir()?.join("bundled"))
+}
+
+/// Write the compiled-in drill under `root`; the scenario's path.
+fn materialize(root: &Path) -> anyhow::Result<PathBuf> {
+    for (rel, text) in BUNDLED {
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(root.join(DEFAULT_SCENARIO))
 }
 
 fn responder() -> String {
@@ -65,7 +96,7 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number, not {}", args.speed);
     }
-    let scenario = scenario::load(&scenario_path(args.scenario.as_deref()))?;
+    let scenario = scenario::load(&scenario_path(args.scenario.as_deref())?)?;
     let Some(runbook_path) = args.runbook.clone().or_else(|| scenario.runbook_path()) else {
         bail!(
             "scenario {} names no runbook: give one (`stanch drill RUNBOOK`)",
@@ -227,5 +258,19 @@ pub fn run(args: &super::DrillArgs) -> anyhow::Result<ExitCode> {
         run::auto(args)
     } else {
         run::interactive(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_drill_is_a_valid_scenario_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = materialize(dir.path()).unwrap();
+        assert_eq!(scenario::check(&path).unwrap(), "");
+        let loaded = scenario::load(&path).unwrap();
+        assert!(loaded.runbook_path().unwrap().starts_with(dir.path()));
     }
 }
