@@ -1,8 +1,59 @@
-//! `stanch draft`.
+//! `stanch draft ID STEP`: render a draft step's document (the first time), open it in
+//! `$EDITOR`, and journal the saved version when it changed. Needs the runbook the incident
+//! was opened with, at the path `incident.opened` recorded.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(args: &super::DraftArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`stanch draft` is not built yet")
+use anyhow::{Context, bail};
+
+use super::DraftArgs;
+use crate::draft;
+
+pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
+    let actor = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "responder".to_owned());
+    let opened = crate::store::open(&args.id, &actor)?;
+    let incident = &opened.incident;
+    let Some(runbook_path) = incident.runbook_path.as_deref() else {
+        bail!(
+            "incident {} records no runbook path, so its draft templates cannot be found",
+            args.id
+        );
+    };
+    if !Path::new(runbook_path).exists() {
+        bail!(
+            "the runbook incident {} was opened with is no longer at {runbook_path}; put it back (SHA-256 {}) and run `stanch draft {} {}` again",
+            args.id,
+            incident.runbook_sha256,
+            args.id,
+            args.step
+        );
+    }
+    let rb = crate::runbook::load(Path::new(runbook_path))
+        .with_context(|| format!("loading the runbook {runbook_path}"))?;
+    if rb.sha256 != incident.runbook_sha256 {
+        eprintln!(
+            "stanch: warning: {runbook_path} changed since incident {} opened; drafting with the current file",
+            args.id
+        );
+    }
+    let file = draft::prepare(&rb, &args.step, incident, &opened.journal, &opened.dir)?;
+    draft::edit_in_editor(&file)?;
+    let step = rb
+        .runbook
+        .step(&args.step)
+        .context("the draft step vanished from the runbook")?;
+    match draft::record(&opened.journal, &opened.dir, step)? {
+        Some(event) => println!(
+            "saved {} (journal seq {}, SHA-256 {})",
+            file.display(),
+            event.seq,
+            event.data_str("sha256").unwrap_or_default()
+        ),
+        None => println!("{} unchanged since its last saved version", file.display()),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,339 @@
+//! Communication drafts: a runbook's `draft` step renders a MiniJinja template (a file next to
+//! the runbook) into `<incident>/drafts/<output>`, the responder edits it in `$EDITOR`, and
+//! every changed version is journalled as `draft.saved` with its SHA-256.
+//!
+//! ```text
+//! render (template + context) ─▶ save (write file, journal if changed) ─▶ edit_in_editor
+//!                                        ▲                                     │
+//!                                        └──────────── record (re-read) ◀──────┘
+//! ```
+//!
+//! The template context is `inputs`, `vars`, `marks` (name → RFC 3339), `timeline` (the
+//! post-mortem's rows: `seq`, `at`, `offset`, `kind`, `step`, `actor`, `text`) and `incident`
+//! (`id`, `opened_at`, `responder`, `drill`, `title`, `severity`). Secrets are never in it: a
+//! template that names `secrets` is refused before rendering, and the editor runs with
+//! secret-bearing environment variables removed. This module knows nothing of the terminal;
+//! the TUI suspends itself around [`edit_in_editor`].
+
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::incident::Incident;
+use crate::journal::event::sha256_hex;
+use crate::journal::{Event, Journal, JournalError, Kind, NewEvent};
+use crate::runbook::{self, Action, Step};
+use crate::template::{TemplateError, Templates};
+
+/// The directory inside an incident that holds drafts.
+pub const DRAFTS_DIR: &str = "drafts";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DraftError {
+    #[error("no step `{0}` in the runbook")]
+    UnknownStep(String),
+    #[error("step `{0}` is not a draft step (it has no `draft = {{ template, output }}`)")]
+    NotADraft(String),
+    #[error(
+        "draft output `{output}` of step `{step}` must be a plain file name (no directories, no `..`)"
+    )]
+    BadOutput { step: String, output: String },
+    #[error("cannot read the draft template {path} of step `{step}`: {source}")]
+    TemplateFile {
+        step: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the draft template {path} of step `{step}` uses `secrets`; drafts are shared documents, so secrets are not available to them"
+    )]
+    SecretsInTemplate { step: String, path: PathBuf },
+    #[error("the draft template {path} of step `{step}` failed to render: {source}")]
+    Render {
+        step: String,
+        path: PathBuf,
+        source: TemplateError,
+    },
+    #[error("draft file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("cannot start the editor `{editor}`: {source}")]
+    EditorSpawn {
+        editor: String,
+        source: std::io::Error,
+    },
+    #[error("the editor `{editor}` exited with {status}; the draft was not recorded")]
+    EditorFailed { editor: String, status: String },
+}
+
+/// The step and its draft action, or why not.
+fn draft_step<'a>(
+    rb: &'a runbook::Runbook,
+    step_id: &str,
+) -> Result<(&'a Step, &'a runbook::Draft), DraftError> {
+    let step = rb
+        .step(step_id)
+        .ok_or_else(|| DraftError::UnknownStep(step_id.to_owned()))?;
+    match step.action() {
+        Some(Action::Draft(draft)) => Ok((step, draft)),
+        _ => Err(DraftError::NotADraft(step_id.to_owned())),
+    }
+}
+
+/// The template context: everything a public notice may quote, and no secrets.
+pub fn context(incident: &Incident) -> Value {
+    let marks: serde_json::Map<String, Value> = incident
+        .marks
+        .iter()
+        .map(|(name, m)| (name.clone(), Value::String(m.at.to_string())))
+        .collect();
+    let timeline: Vec<Value> = crate::export::report::timeline::rows(incident, incident.opened_at)
+        .into_iter()
+        .map(|r| {
+            json!({
+                "seq": r.seq, "at": r.at.to_string(), "offset": r.offset, "kind": r.kind,
+                "step": r.step, "actor": r.actor, "text": r.text,
+            })
+        })
+        .collect();
+    json!({
+        "inputs": incident.inputs,
+        "vars": incident.vars,
+        "marks": marks,
+        "timeline": timeline,
+        "incident": {
+            "id": incident.id,
+            "opened_at": incident.opened_at.map(|t| t.to_string()),
+            "responder": incident.responder,
+            "drill": incident.drill,
+            "title": incident.runbook_title,
+            "severity": incident.severity,
+        },
+    })
+}
+
+/// Render a draft step's template (path relative to the runbook file) against the incident.
+pub fn render(
+    rb: &runbook::Loaded,
+    step_id: &str,
+    incident: &Incident,
+) -> Result<String, DraftError> {
+    let (_, draft) = draft_step(&rb.runbook, step_id)?;
+    let path = rb.base_dir().join(draft.template.get_ref());
+    let source = std::fs::read_to_string(&path).map_err(|source| DraftError::TemplateFile {
+        step: step_id.to_owned(),
+        path: path.clone(),
+        source,
+    })?;
+    let templates = Templates::new();
+    let render_error = |source| DraftError::Render {
+        step: step_id.to_owned(),
+        path: path.clone(),
+        source,
+    };
+    let variables = templates
+        .template_variables(&source)
+        .map_err(render_error)?;
+    if variables
+        .iter()
+        .any(|v| v == "secrets" || v.starts_with("secrets."))
+    {
+        return Err(DraftError::SecretsInTemplate {
+            step: step_id.to_owned(),
+            path,
+        });
+    }
+    templates
+        .render(&source, context(incident))
+        .map_err(render_error)
+}
+
+/// `<incident>/drafts/<output>`; the output must be a plain file name.
+pub fn path(incident_dir: &Path, step: &Step) -> Result<PathBuf, DraftError> {
+    let Some(Action::Draft(draft)) = step.action() else {
+        return Err(DraftError::NotADraft(step.id().to_owned()));
+    };
+    let output = draft.output.get_ref();
+    let mut components = Path::new(output).components();
+    match (components.next(), components.next()) {
+        (Some(Component::Normal(_)), None) => {
+            Ok(incident_dir.join(DRAFTS_DIR).join(output.as_str()))
+        }
+        _ => Err(DraftError::BadOutput {
+            step: step.id().to_owned(),
+            output: output.clone(),
+        }),
+    }
+}
+
+/// SHA-256 of the last `draft.saved` of this step, read back from the journal on disk.
+fn last_saved(journal: &Journal, step_id: &str) -> Result<Option<String>, DraftError> {
+    Ok(crate::journal::read(journal.dir())?
+        .iter()
+        .rev()
+        .find(|e| e.kind == Kind::DraftSaved && e.step.as_deref() == Some(step_id))
+        .and_then(|e| e.data_str("sha256").map(str::to_owned)))
+}
+
+/// Write `text` to the step's draft file and journal `draft.saved` (file, SHA-256, bytes) when
+/// it differs from the last saved version. Returns the journalled event, or `None` when the
+/// content was unchanged.
+pub fn save(
+    journal: &Journal,
+    incident_dir: &Path,
+    step: &Step,
+    text: &str,
+) -> Result<Option<Event>, DraftError> {
+    let file = path(incident_dir, step)?;
+    let io = |source| DraftError::Io {
+        path: file.clone(),
+        source,
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    // Write-then-rename so an editor or export never sees half a draft.
+    let tmp = file.with_extension("stanch-tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, &file).map_err(io)?;
+    journal_if_changed(journal, incident_dir, step, text.as_bytes())
+}
+
+fn journal_if_changed(
+    journal: &Journal,
+    incident_dir: &Path,
+    step: &Step,
+    bytes: &[u8],
+) -> Result<Option<Event>, DraftError> {
+    let sha256 = sha256_hex(bytes);
+    if last_saved(journal, step.id())?.as_deref() == Some(sha256.as_str()) {
+        return Ok(None);
+    }
+    let file = path(incident_dir, step)?;
+    let relative = file
+        .strip_prefix(incident_dir)
+        .unwrap_or(&file)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let event = journal.append_blocking(NewEvent::for_step(
+        Kind::DraftSaved,
+        step.id(),
+        json!({"file": relative, "sha256": sha256, "bytes": bytes.len()}),
+    ))?;
+    Ok(Some(event))
+}
+
+/// After an edit: read the draft file back and journal it if it changed.
+pub fn record(
+    journal: &Journal,
+    incident_dir: &Path,
+    step: &Step,
+) -> Result<Option<Event>, DraftError> {
+    let file = path(incident_dir, step)?;
+    let bytes = std::fs::read(&file).map_err(|source| DraftError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    journal_if_changed(journal, incident_dir, step, &bytes)
+}
+
+/// Make sure the draft file exists: render and save it the first time; afterwards keep the
+/// responder's edits (re-rendering would overwrite them). Returns the file's path.
+pub fn prepare(
+    rb: &runbook::Loaded,
+    step_id: &str,
+    incident: &Incident,
+    journal: &Journal,
+    incident_dir: &Path,
+) -> Result<PathBuf, DraftError> {
+    let (step, _) = draft_step(&rb.runbook, step_id)?;
+    let file = path(incident_dir, step)?;
+    if !file.exists() {
+        let text = render(rb, step_id, incident)?;
+        save(journal, incident_dir, step, &text)?;
+    }
+    Ok(file)
+}
+
+/// The editor command: `$EDITOR`, else `$VISUAL`, else `vi`.
+pub fn editor_command() -> String {
+    ["EDITOR", "VISUAL"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "vi".to_owned())
+}
+
+/// Environment variables the editor must not inherit: stanch's own (`STANCH_*`, where secret
+/// values are conventionally passed) and anything named like a credential.
+pub fn is_secret_env(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("STANCH_")
+        || ["SECRET", "TOKEN", "PASSWORD", "PASSWD", "API_KEY", "APIKEY"]
+            .iter()
+            .any(|w| upper.contains(w))
+}
+
+/// Open `path` in the user's editor and wait for it (see [`edit_with`]).
+pub fn edit_in_editor(path: &Path) -> Result<(), DraftError> {
+    edit_with(&editor_command(), path)
+}
+
+/// Run `editor` (split on whitespace, so `code --wait` works) on `path`, with secret-bearing
+/// environment variables removed, and wait for it to exit successfully.
+pub fn edit_with(editor: &str, path: &Path) -> Result<(), DraftError> {
+    let mut words = editor.split_whitespace();
+    let program = words.next().unwrap_or("vi");
+    let mut command = Command::new(program);
+    command.args(words).arg(path);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_secret_env) {
+            command.env_remove(&name);
+        }
+    }
+    let status = command.status().map_err(|source| DraftError::EditorSpawn {
+        editor: editor.to_owned(),
+        source,
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(DraftError::EditorFailed {
+            editor: editor.to_owned(),
+            status: status.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_bearing_env_names_are_recognised() {
+        for name in [
+            "STANCH_ES_API_KEY",
+            "STANCH_DATA_DIR",
+            "ES_API_KEY",
+            "GITHUB_TOKEN",
+            "DB_PASSWORD",
+        ] {
+            assert!(is_secret_env(name), "{name}");
+        }
+        for name in [
+            "HOME",
+            "PATH",
+            "TERM",
+            "XAUTHORITY",
+            "SSH_AUTH_SOCK",
+            "LANG",
+        ] {
+            assert!(!is_secret_env(name), "{name}");
+        }
+    }
+}

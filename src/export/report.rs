@@ -1,0 +1,500 @@
+//! The post-mortem as one plain value: [`build`] derives everything the three formats show
+//! (summary, impact, durations between marks, the 72-hour window, timeline rows, steps,
+//! evidence, drafts, action items) from the replayed [`Incident`] and the [`Sources`].
+//!
+//! [`Report`] is also the JSON export: its `serde` field names are the documented, versioned
+//! schema (`schema/postmortem.schema.json`). Renaming a field is a schema change: bump
+//! [`SCHEMA_VERSION`]. This module must not format for a particular output (no Markdown or
+//! HTML here) and must not read files or the clock.
+
+mod impact;
+pub mod time;
+pub mod timeline;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use time::{human_duration, offset_label};
+
+use super::Sources;
+use crate::incident::{Incident, StepStatus};
+use crate::journal::event::sha256_hex;
+
+/// Version of the JSON export's shape. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The word stamped on every drill export.
+pub const DRILL_WATERMARK: &str = "DRILL";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// `stanch <version>`, so a reader knows which tool derived the figures.
+    pub generator: String,
+    pub drill: bool,
+    /// `"DRILL"` for drills, absent for real incidents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
+    pub summary: Summary,
+    pub impact: Vec<ImpactItem>,
+    pub marks: Vec<MarkRow>,
+    /// Between consecutive marks, in the order of `runbook::MARKS`.
+    pub durations: Vec<DurationRow>,
+    /// Headline measures (time to contain, to rotate, …) where both marks exist.
+    pub metrics: Vec<DurationRow>,
+    pub notification_window: Option<NotificationWindow>,
+    pub timeline: Vec<TimelineRow>,
+    pub steps: Vec<StepRow>,
+    pub notes: Vec<NoteRow>,
+    pub action_items: Vec<NoteRow>,
+    pub evidence: Vec<EvidenceRow>,
+    pub journal: JournalSeal,
+    pub drafts: Vec<DraftRow>,
+    pub injects: Vec<InjectRow>,
+    pub warnings: Vec<String>,
+    /// The drill score as the lab recorded it (`drill.score`), unchanged.
+    pub score: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub incident_id: String,
+    pub title: String,
+    pub runbook_id: String,
+    pub runbook_sha256: String,
+    pub runbook_path: Option<String>,
+    /// The runbook's own summary line, when the runbook file was available.
+    pub runbook_summary: Option<String>,
+    pub severity: Option<String>,
+    pub responder: String,
+    /// Everyone who acted, in order of first appearance.
+    pub responders: Vec<String>,
+    pub opened_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// The last journal event's time: what "now" means in this report.
+    pub as_of: Option<Timestamp>,
+    pub inputs: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImpactItem {
+    pub label: String,
+    pub value: u64,
+    /// How the figure was derived, so a reader can check it.
+    pub source: String,
+    pub step: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MarkRow {
+    pub name: String,
+    pub label: String,
+    pub at: Timestamp,
+    pub seq: u64,
+    pub set_by: String,
+    pub step: Option<String>,
+    /// Earlier values this mark replaced.
+    pub previous: Vec<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DurationRow {
+    pub label: String,
+    pub from: String,
+    pub to: String,
+    pub from_at: Timestamp,
+    pub to_at: Timestamp,
+    pub seconds: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationWindow {
+    pub aware_at: Timestamp,
+    pub deadline: Timestamp,
+    pub notified_at: Option<Timestamp>,
+    /// `met`, `missed`, `open` (not notified yet, time left) or `overdue`.
+    pub status: String,
+    /// Seconds from awareness to notification (or to `as_of` while open).
+    pub used_seconds: i64,
+    /// Seconds left at notification (or at `as_of`); negative once past the deadline.
+    pub remaining_seconds: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineRow {
+    pub seq: u64,
+    /// When it happened: the event time, or for facts and back-dated marks the time given.
+    pub at: Timestamp,
+    /// `T+hh:mm:ss` from the opening (`T-` for things that happened before).
+    pub offset: String,
+    pub offset_ms: i64,
+    /// When the journal recorded it.
+    pub recorded_at: Timestamp,
+    /// True when `at` was given by a person rather than taken from the clock.
+    pub backdated: bool,
+    pub actor: String,
+    pub kind: String,
+    pub step: Option<String>,
+    pub text: String,
+    /// Corrections of a fact, shown beside it (their own events are folded in here).
+    pub corrections: Vec<CorrectionRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CorrectionRow {
+    pub seq: u64,
+    pub text: String,
+    pub occurred_at: Option<Timestamp>,
+    pub recorded_at: Timestamp,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRow {
+    pub id: String,
+    pub title: String,
+    pub phase: Option<String>,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub duration_ms: Option<u64>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub failed_expectations: Vec<FailedExpectationRow>,
+    pub skip_reason: Option<String>,
+    pub pending_reason: Option<String>,
+    pub items: Option<Items>,
+    pub requests: u64,
+    pub evidence: Vec<String>,
+    pub confirmed_via: Option<String>,
+    /// Captured values, summarised: lists and objects by size, long text cut, so an export
+    /// never dumps thousands of captured tokens.
+    pub captures: Vec<CaptureRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedExpectationRow {
+    pub expr: String,
+    pub actual: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Items {
+    pub total: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureRow {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteRow {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub step: Option<String>,
+    pub text: String,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceRow {
+    pub seq: u64,
+    pub step: Option<String>,
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// The request that produced it, URL as journalled (redacted).
+    pub method: String,
+    pub url: String,
+    pub captured_at: Timestamp,
+    pub by: String,
+    pub tool_version: String,
+    pub remote_addr: Option<String>,
+}
+
+/// What a reader needs to check the export against the journal (`stanch verify`).
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalSeal {
+    pub events: u64,
+    pub final_seq: u64,
+    pub final_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftRow {
+    pub step: Option<String>,
+    pub file: String,
+    /// SHA-256 of the last `draft.saved` for this file.
+    pub sha256: String,
+    pub bytes: u64,
+    pub saved_at: Timestamp,
+    pub versions: u32,
+    /// `verified` (file matches the last saved hash), `modified` (differs) or `missing`.
+    pub check: String,
+    /// The file's text when it could be read (also when modified: the reader is told).
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InjectRow {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub offset: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// Derive the post-mortem from a replayed incident.
+pub fn build(incident: &Incident, sources: &Sources) -> Report {
+    let as_of = incident.events.last().map(|e| e.at);
+    let opened_at = incident
+        .opened_at
+        .or_else(|| incident.events.first().map(|e| e.at));
+    let mut warnings: Vec<String> = sources.runbook_note.iter().cloned().collect();
+    warnings.extend(incident.warnings.iter().cloned());
+    warnings.extend(incident.recovered.iter().map(|r| {
+        format!(
+            "the journal was recovered after a torn write: {} ({} bytes) quarantined after seq {}",
+            r.get("quarantined").and_then(Value::as_str).unwrap_or("?"),
+            r.get("bytes").and_then(Value::as_u64).unwrap_or_default(),
+            r.get("last_good_seq")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+        )
+    }));
+    let drill = incident.drill;
+    let marks = impact::marks(incident);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        generator: format!("stanch {}", env!("CARGO_PKG_VERSION")),
+        drill,
+        watermark: drill.then(|| DRILL_WATERMARK.to_owned()),
+        summary: summary(incident, sources, opened_at, as_of),
+        impact: impact::impact(incident, sources.runbook.as_ref()),
+        durations: impact::durations(&marks),
+        metrics: impact::metrics(&marks),
+        notification_window: impact::notification_window(incident, as_of),
+        marks,
+        timeline: timeline::rows(incident, opened_at),
+        steps: steps(incident, sources),
+        notes: incident.notes.iter().map(note_row).collect(),
+        action_items: incident
+            .notes
+            .iter()
+            .filter(|n| n.is_follow_up())
+            .map(note_row)
+            .collect(),
+        evidence: incident
+            .evidence
+            .iter()
+            .map(|e| EvidenceRow {
+                seq: e.seq,
+                step: e.step.clone(),
+                file: e.file.clone(),
+                sha256: e.sha256.clone(),
+                bytes: e.bytes,
+                method: e.method.clone(),
+                url: e.url.clone(),
+                captured_at: e.captured_at,
+                by: e.by.clone(),
+                tool_version: e.tool_version.clone(),
+                remote_addr: e.remote_addr.clone(),
+            })
+            .collect(),
+        journal: JournalSeal {
+            events: incident.events.len() as u64,
+            final_seq: incident.last_seq,
+            final_hash: incident.last_hash.clone(),
+        },
+        drafts: drafts(incident, sources),
+        injects: incident
+            .injects
+            .iter()
+            .map(|i| InjectRow {
+                seq: i.seq,
+                at: i.at,
+                offset: i.offset.clone(),
+                title: i.title.clone(),
+                body: i.body.clone(),
+            })
+            .collect(),
+        warnings,
+        score: incident.score.clone(),
+    }
+}
+
+fn summary(
+    incident: &Incident,
+    sources: &Sources,
+    opened_at: Option<Timestamp>,
+    as_of: Option<Timestamp>,
+) -> Summary {
+    let meta = sources.runbook.as_ref().map(|rb| &rb.runbook);
+    Summary {
+        incident_id: incident.id.clone(),
+        title: if incident.runbook_title.is_empty() {
+            meta.map(|m| m.title.clone()).unwrap_or_default()
+        } else {
+            incident.runbook_title.clone()
+        },
+        runbook_id: incident.runbook_id.clone(),
+        runbook_sha256: incident.runbook_sha256.clone(),
+        runbook_path: incident.runbook_path.clone(),
+        runbook_summary: meta.and_then(|m| m.summary.clone()),
+        severity: incident
+            .severity
+            .clone()
+            .or_else(|| meta.and_then(|m| m.severity.clone())),
+        responder: incident.responder.clone(),
+        responders: incident.responders.clone(),
+        opened_at,
+        closed_at: incident.closed_at,
+        state: if incident.closed_at.is_some() {
+            "closed"
+        } else {
+            "open"
+        }
+        .to_owned(),
+        as_of,
+        inputs: incident.inputs.clone(),
+    }
+}
+
+fn note_row(note: &crate::incident::Note) -> NoteRow {
+    NoteRow {
+        seq: note.seq,
+        at: note.at,
+        actor: note.actor.clone(),
+        step: note.step.clone(),
+        text: note.text.clone(),
+        tags: note.tags.clone(),
+    }
+}
+
+/// Runbook order first (steps never started show as pending), then steps the journal knows
+/// but the runbook does not (or every journalled step when the runbook is unavailable).
+fn steps(incident: &Incident, sources: &Sources) -> Vec<StepRow> {
+    let mut rows = Vec::new();
+    if let Some(rb) = &sources.runbook {
+        for step in &rb.steps {
+            rows.push(step_row(
+                incident,
+                step.id(),
+                step.title(),
+                Some(&step.phase),
+            ));
+        }
+    }
+    for id in incident.steps.keys() {
+        if !rows.iter().any(|r| &r.id == id) {
+            rows.push(step_row(incident, id, id, None));
+        }
+    }
+    rows
+}
+
+fn step_row(incident: &Incident, id: &str, title: &str, phase: Option<&String>) -> StepRow {
+    let rec = incident.steps.get(id).cloned().unwrap_or_default();
+    StepRow {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        phase: phase.cloned(),
+        status: rec.status,
+        attempts: rec.attempts,
+        started_at: rec.started_at,
+        finished_at: rec.finished_at,
+        duration_ms: rec.duration_ms,
+        summary: rec.summary,
+        error: rec.error,
+        failed_expectations: rec
+            .failed_expectations
+            .into_iter()
+            .map(|f| FailedExpectationRow {
+                expr: f.expr,
+                actual: f.actual,
+            })
+            .collect(),
+        skip_reason: rec.skip_reason,
+        pending_reason: rec.pending_reason,
+        items: rec.items.map(|(total, failed)| Items { total, failed }),
+        requests: rec.requests,
+        evidence: rec.evidence,
+        confirmed_via: rec.confirmed_via,
+        captures: rec
+            .captures
+            .iter()
+            .map(|(name, value)| CaptureRow {
+                name: name.clone(),
+                value: summarise_value(value),
+            })
+            .collect(),
+    }
+}
+
+/// Longest captured text shown verbatim.
+const CAPTURE_TEXT_MAX: usize = 120;
+
+/// A captured value as one short line: scalars as they are (long text cut), lists and objects
+/// by their size, because captures like `alexa_tokens` hold thousands of credentials.
+pub fn summarise_value(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.chars().count() > CAPTURE_TEXT_MAX => {
+            let cut: String = s.chars().take(CAPTURE_TEXT_MAX).collect();
+            format!("{cut}… ({} characters)", s.chars().count())
+        }
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("list of {} items", items.len()),
+        Value::Object(map) => format!("object with {} fields", map.len()),
+        other => other.to_string(),
+    }
+}
+
+/// One row per draft file: its last saved version, checked against the file on disk.
+fn drafts(incident: &Incident, sources: &Sources) -> Vec<DraftRow> {
+    let mut rows: Vec<DraftRow> = Vec::new();
+    for version in &incident.drafts {
+        if let Some(row) = rows.iter_mut().find(|r| r.file == version.file) {
+            row.versions += 1;
+            row.sha256.clone_from(&version.sha256);
+            row.bytes = version.bytes;
+            row.saved_at = version.at;
+            row.step.clone_from(&version.step);
+        } else {
+            rows.push(DraftRow {
+                step: version.step.clone(),
+                file: version.file.clone(),
+                sha256: version.sha256.clone(),
+                bytes: version.bytes,
+                saved_at: version.at,
+                versions: 1,
+                check: String::new(),
+                content: None,
+            });
+        }
+    }
+    for row in &mut rows {
+        match sources.draft_files.get(&row.file) {
+            Some(bytes) => {
+                let check = if sha256_hex(bytes) == row.sha256 {
+                    "verified"
+                } else {
+                    "modified"
+                };
+                check.clone_into(&mut row.check);
+                row.content = Some(String::from_utf8_lossy(bytes).into_owned());
+            }
+            None => "missing".clone_into(&mut row.check),
+        }
+    }
+    rows
+}

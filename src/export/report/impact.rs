@@ -1,0 +1,218 @@
+//! The measured part of a post-mortem: impact figures from captures, the marks in reading
+//! order, durations between them, and the GDPR Art. 33 window (72 hours from `aware`).
+//!
+//! Impact is derived generically, never from names this runbook happens to use: a numeric
+//! capture (or a list capture, by its length) whose name says it counts something, and the
+//! item totals of `foreach` steps. Each figure carries a `source` sentence saying how it was
+//! derived, so a reader can check it against the journal.
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+use super::time::{human_duration, mark_label, millis_between};
+use super::{DurationRow, ImpactItem, MarkRow, NotificationWindow};
+use crate::incident::Incident;
+use crate::runbook::{MARKS, Runbook};
+
+/// Words in a capture name that make it an impact figure.
+const COUNTING_WORDS: &[&str] = &[
+    "exposed",
+    "count",
+    "records",
+    "docs",
+    "documents",
+    "affected",
+    "users",
+    "tokens",
+    "revoked",
+    "total",
+    "sessions",
+    "keys",
+];
+
+/// The notification window GDPR Art. 33 gives from awareness.
+pub const NOTIFICATION_WINDOW_HOURS: i64 = 72;
+
+pub fn impact(incident: &Incident, runbook: Option<&Runbook>) -> Vec<ImpactItem> {
+    let title = |id: &str| {
+        runbook
+            .and_then(|rb| rb.step(id))
+            .map_or_else(|| id.to_owned(), |s| s.title().to_owned())
+    };
+    let mut items = Vec::new();
+    for (step_id, rec) in &incident.steps {
+        for (name, value) in &rec.captures {
+            let lower = name.to_ascii_lowercase();
+            if !COUNTING_WORDS.iter().any(|w| lower.contains(w)) {
+                continue;
+            }
+            let (figure, how) = match value {
+                Value::Number(n) => (n.as_u64(), "captured"),
+                Value::String(s) => (s.trim().parse::<u64>().ok(), "captured (as text)"),
+                Value::Array(list) => (Some(list.len() as u64), "length of the list captured"),
+                _ => (None, ""),
+            };
+            if let Some(figure) = figure {
+                items.push(ImpactItem {
+                    label: mark_label(name),
+                    value: figure,
+                    source: format!("{how} as vars.{name} by step {step_id}"),
+                    step: Some(step_id.clone()),
+                });
+            }
+        }
+        if let Some((total, failed)) = rec.items {
+            let done = total.saturating_sub(failed);
+            let label = if step_id.contains("revoke") {
+                format!("tokens revoked ({})", title(step_id))
+            } else {
+                format!("items processed ({})", title(step_id))
+            };
+            items.push(ImpactItem {
+                label,
+                value: done,
+                source: format!(
+                    "foreach items of step {step_id} that succeeded: {done} of {total} ({failed} failed)"
+                ),
+                step: Some(step_id.clone()),
+            });
+        }
+    }
+    items
+}
+
+/// Marks in `MARKS` order, then any others by name.
+pub fn marks(incident: &Incident) -> Vec<MarkRow> {
+    let mut names: Vec<&str> = MARKS
+        .iter()
+        .copied()
+        .filter(|m| incident.marks.contains_key(*m))
+        .collect();
+    names.extend(
+        incident
+            .marks
+            .keys()
+            .map(String::as_str)
+            .filter(|m| !MARKS.contains(m)),
+    );
+    names
+        .into_iter()
+        .filter_map(|name| incident.marks.get(name))
+        .map(|m| MarkRow {
+            name: m.name.clone(),
+            label: mark_label(&m.name),
+            at: m.at,
+            seq: m.seq,
+            set_by: m.actor.clone(),
+            step: m.step.clone(),
+            previous: m.previous.clone(),
+        })
+        .collect()
+}
+
+fn duration(label: String, from: &MarkRow, to: &MarkRow) -> DurationRow {
+    let seconds = millis_between(from.at, to.at) / 1000;
+    DurationRow {
+        label,
+        from: from.name.clone(),
+        to: to.name.clone(),
+        from_at: from.at,
+        to_at: to.at,
+        seconds,
+        text: human_duration(seconds),
+    }
+}
+
+/// Between each pair of consecutive marks that are set (the standard ones, in order).
+pub fn durations(marks: &[MarkRow]) -> Vec<DurationRow> {
+    let standard: Vec<&MarkRow> = marks
+        .iter()
+        .filter(|m| MARKS.contains(&m.name.as_str()))
+        .collect();
+    standard
+        .windows(2)
+        .map(|pair| {
+            duration(
+                format!("{} → {}", pair[0].label, pair[1].label),
+                pair[0],
+                pair[1],
+            )
+        })
+        .collect()
+}
+
+/// The measures reviews ask for, where both ends are marked.
+pub fn metrics(marks: &[MarkRow]) -> Vec<DurationRow> {
+    const MEASURES: &[(&str, &str, &str)] = &[
+        ("time to detect", "exposure_began", "aware"),
+        ("time to acknowledge a report", "reported", "aware"),
+        ("time to contain", "aware", "contained"),
+        ("time to preserve evidence", "aware", "evidence_preserved"),
+        ("time to rotate credentials", "aware", "rotated"),
+        ("time to notify", "aware", "notified"),
+        ("time to resolve", "aware", "resolved"),
+        ("exposure open in total", "exposure_began", "contained"),
+    ];
+    let find = |name: &str| marks.iter().find(|m| m.name == name);
+    MEASURES
+        .iter()
+        .filter_map(|(label, from, to)| Some(duration((*label).to_owned(), find(from)?, find(to)?)))
+        .collect()
+}
+
+/// The 72-hour window from `aware`; judged at notification, else at the journal's last event.
+pub fn notification_window(
+    incident: &Incident,
+    as_of: Option<Timestamp>,
+) -> Option<NotificationWindow> {
+    let aware_at = incident.marks.get("aware")?.at;
+    let deadline = aware_at
+        .checked_add(SignedDuration::from_hours(NOTIFICATION_WINDOW_HOURS))
+        .ok()?;
+    let notified_at = incident.marks.get("notified").map(|m| m.at);
+    let judged_at = notified_at.or(as_of).unwrap_or(aware_at);
+    let used_seconds = millis_between(aware_at, judged_at) / 1000;
+    let remaining_seconds = millis_between(judged_at, deadline) / 1000;
+    let (status, text) = match (notified_at, remaining_seconds >= 0) {
+        (Some(_), true) => (
+            "met",
+            format!(
+                "notified {} after becoming aware, {} inside the {NOTIFICATION_WINDOW_HOURS}-hour window",
+                human_duration(used_seconds),
+                human_duration(remaining_seconds)
+            ),
+        ),
+        (Some(_), false) => (
+            "missed",
+            format!(
+                "notified {} after becoming aware, {} past the {NOTIFICATION_WINDOW_HOURS}-hour window",
+                human_duration(used_seconds),
+                human_duration(-remaining_seconds)
+            ),
+        ),
+        (None, true) => (
+            "open",
+            format!(
+                "not notified yet: {} used, {} left at the last journal event",
+                human_duration(used_seconds),
+                human_duration(remaining_seconds)
+            ),
+        ),
+        (None, false) => (
+            "overdue",
+            format!(
+                "not notified, {} past the {NOTIFICATION_WINDOW_HOURS}-hour window at the last journal event",
+                human_duration(-remaining_seconds)
+            ),
+        ),
+    };
+    Some(NotificationWindow {
+        aware_at,
+        deadline,
+        notified_at,
+        status: status.to_owned(),
+        used_seconds,
+        remaining_seconds,
+        text,
+    })
+}

@@ -1,0 +1,1 @@
+//! Drill scenarios (being built).

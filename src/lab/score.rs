@@ -1,0 +1,1 @@
+//! Drill scoring (being built).

@@ -1,0 +1,101 @@
+//! The HTML export is one self-contained file (no scripts, no external resources) and renders
+//! in a real browser: headless Chromium screenshots it (via `bench/html-screenshot.sh`) and
+//! the PNG is checked for the expected size, for not being blank and for the DRILL banner.
+//! Without Chromium the browser test SKIPS WITH A LOUD MESSAGE (install: `apt-get install -y
+//! chromium`); the structural checks always run.
+
+#[path = "support/export_fixture.rs"]
+mod fixture;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use stanch::export::{self, Format};
+
+fn html(drill: bool) -> String {
+    export::render(
+        &fixture::recorded(drill).incident(),
+        &fixture::sources(),
+        Format::Html,
+    )
+}
+
+#[test]
+fn html_is_self_contained_without_scripts_or_external_resources() {
+    for drill in [false, true] {
+        let page = html(drill).to_ascii_lowercase();
+        for forbidden in [
+            "<script", "src=", "href=", "url(", "@import", "<link", "<iframe",
+        ] {
+            assert!(
+                !page.contains(forbidden),
+                "drill={drill}: found {forbidden}"
+            );
+        }
+        assert!(page.contains("<style>") && page.contains("@media print"));
+        assert!(page.contains("content-security-policy"));
+        assert!(page.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert_eq!(page.matches("<svg").count(), 1, "one chart");
+    }
+}
+
+#[test]
+fn svg_chart_has_a_lane_per_phase_bars_markers_and_a_legend() {
+    let page = html(true);
+    let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap()];
+    for lane in [
+        "confirm",
+        "contain",
+        "preserve",
+        "eradicate",
+        "marks",
+        "facts",
+        "injects",
+    ] {
+        assert!(svg.contains(&format!(">{lane}</text>")), "lane {lane}");
+    }
+    // Phases of steps that never started get no lane.
+    assert!(!svg.contains(">review</text>"));
+    assert!(svg.contains("revoke-alexa"), "bar label");
+    assert!(svg.contains("snapshot (interrupted)"));
+    assert!(
+        svg.contains("exposure began (04 Dec)"),
+        "old marks sit in the earlier gutter with their date"
+    );
+    for legend in ["succeeded", "failed", "skipped", "mark", "drill inject"] {
+        assert!(svg.contains(&format!(">{legend}")), "legend {legend}");
+    }
+}
+
+#[test]
+fn headless_chromium_renders_the_drill_export() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("drill.html");
+    let png = dir.path().join("drill.png");
+    std::fs::write(&page, html(true)).unwrap();
+    let out = Command::new("bash")
+        .arg(root.join("bench/html-screenshot.sh"))
+        .arg(&page)
+        .arg(&png)
+        .arg("--drill")
+        .output()
+        .expect("bash runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(3) {
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: chromium is not installed, the HTML export was NOT rendered in a browser !!!!!!!!\n!!!!!!!! install it with: apt-get update && apt-get install -y chromium !!!!!!!!\n"
+        );
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "screenshot check failed: {stderr}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    // IHDR: width and height as big-endian u32 at bytes 16..24.
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1200, 1600));
+}
