@@ -17,6 +17,12 @@ use crate::journal::{Kind, NewEvent};
 use crate::runbook::{Action, MARKS};
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    let effects = apply(app, msg);
+    app.timeline.refresh(&app.incident.events);
+    effects
+}
+
+fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(app, key),
         Msg::Resize(w, h) => {
