@@ -77,7 +77,8 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::DraftEdited { step, result } => match result {
             Ok(()) => {
                 app.flash = Some(format!("draft {step} saved; Enter marks it done"));
-                vec![Effect::LoadDraft { step }]
+                // The draft module journals versions itself: read back what it wrote.
+                vec![Effect::Resync, Effect::LoadDraft { step }]
             }
             Err(message) => {
                 app.modal = Some(Modal::Error { message });
