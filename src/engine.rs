@@ -29,6 +29,7 @@ mod context;
 mod evidence;
 mod expect;
 mod foreach;
+mod mask;
 mod poll;
 mod prepare;
 mod recorder;
@@ -158,7 +159,7 @@ struct Inner {
     rb: Arc<runbook::Loaded>,
     journal: Journal,
     secrets: Secrets,
-    redactor: Redactor,
+    mask: mask::Mask,
     templates: Templates,
     clients: client::Clients,
     opts: EngineOptions,
@@ -174,14 +175,13 @@ impl Engine {
         opts: EngineOptions,
     ) -> Result<Self, EngineError> {
         let clients = client::Clients::build(&rb, opts.default_timeout)?;
-        let redactor = secrets.redactor();
-        journal.set_redactor(redactor.clone());
+        let mask = mask::Mask::new(&secrets, journal.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 rb,
                 journal,
                 secrets,
-                redactor,
+                mask,
                 templates: Templates::new(),
                 clients,
                 opts,
@@ -197,9 +197,10 @@ impl Engine {
         &self.inner.journal
     }
 
-    /// Scrubs every loaded secret (and its encodings) from a text: use it on anything shown.
-    pub fn redactor(&self) -> &Redactor {
-        &self.inner.redactor
+    /// Scrubs every loaded secret, every value derived from one, and their encodings from a
+    /// text: use it on anything shown. It grows as steps run; take a fresh one per text.
+    pub fn redactor(&self) -> Redactor {
+        self.inner.mask.redactor()
     }
 
     pub fn secrets(&self) -> &Secrets {
@@ -242,8 +243,17 @@ impl Engine {
     /// The request a step will send, secrets masked, and its rendered confirmation text.
     pub fn preview(&self, step_id: &str, incident: &Incident) -> Result<Preview, EngineError> {
         let step = self.step(step_id)?;
-        let ctx = context::Context::new(&self.inner.rb, incident, &self.inner.secrets);
+        let ctx = self.context(incident);
         prepare::preview(self.parts(), step, &ctx)
+    }
+
+    fn context(&self, incident: &Incident) -> context::Context {
+        context::Context::new(
+            &self.inner.rb,
+            incident,
+            &self.inner.secrets,
+            self.inner.journal.dir(),
+        )
     }
 
     fn parts(&self) -> prepare::Parts<'_> {
@@ -251,7 +261,7 @@ impl Engine {
             rb: &self.inner.rb,
             templates: &self.inner.templates,
             secrets: &self.inner.secrets,
-            redactor: &self.inner.redactor,
+            mask: &self.inner.mask,
         }
     }
 
@@ -277,7 +287,7 @@ impl Engine {
                 ),
             },
         };
-        redact_outcome(outcome, &self.inner.redactor)
+        redact_outcome(outcome, &self.inner.mask.redactor())
     }
 
     async fn execute_inner(
@@ -316,7 +326,7 @@ impl Engine {
                 });
             }
         };
-        let ctx = context::Context::new(&self.inner.rb, incident, &self.inner.secrets);
+        let ctx = self.context(incident);
         let parts = self.parts();
 
         if let Some(when) = &step.when {
@@ -373,18 +383,22 @@ impl Engine {
         } else {
             poll::run(&run).await
         };
-        // Every per-exchange event must be durable before the outcome is written.
-        rec.flush().await?;
+        // The outcome is queued behind every exchange event and reported only once all of
+        // them are durable (`Recorder::finish`).
         match result {
             poll::StepResult::Passed {
                 summary,
                 captures,
                 items,
             } => {
+                let mut closing = Vec::new();
                 if let Some(mark) = &step.mark {
-                    let at = jiff::Timestamp::now().to_string();
-                    rec.now(Kind::Mark, json!({ "name": mark.get_ref(), "at": at }))
-                        .await?;
+                    let now = jiff::Timestamp::now();
+                    let at = now
+                        .round(jiff::Unit::Millisecond)
+                        .unwrap_or(now)
+                        .to_string();
+                    closing.push((Kind::Mark, json!({ "name": mark.get_ref(), "at": at })));
                 }
                 let mut data = json!({
                     "duration_ms": elapsed_ms(started),
@@ -394,9 +408,14 @@ impl Engine {
                 if let Some((total, failed)) = items {
                     data["items"] = json!({ "total": total, "failed": failed });
                 }
-                let event = rec.now(Kind::StepSucceeded, data).await?;
+                closing.push((Kind::StepSucceeded, data));
+                let done = rec.finish(closing).await?;
                 Ok(Outcome::Succeeded {
-                    summary: event.data_str("summary").unwrap_or_default().to_owned(),
+                    summary: done
+                        .last()
+                        .and_then(|e| e.data_str("summary"))
+                        .unwrap_or_default()
+                        .to_owned(),
                 })
             }
             poll::StepResult::Failed {
@@ -432,9 +451,13 @@ impl Engine {
         if let Some((total, failed)) = items {
             data["items"] = json!({ "total": total, "failed": failed });
         }
-        let event = rec.now(Kind::StepFailed, data).await?;
+        let done = rec.finish(vec![(Kind::StepFailed, data)]).await?;
         Ok(Outcome::Failed {
-            error: event.data_str("error").unwrap_or(error).to_owned(),
+            error: done
+                .last()
+                .and_then(|e| e.data_str("error"))
+                .unwrap_or(error)
+                .to_owned(),
         })
     }
 }

@@ -174,6 +174,42 @@ impl Lab {
         &self.shared.credentials
     }
 
+    /// The `lab.*` values scenario templates render against. Holds the lab's credentials:
+    /// feed it to `scenario::Loaded::resolve`, never to the journal or the screen.
+    pub fn template_context(&self) -> serde_json::Value {
+        let c = &self.shared.credentials;
+        serde_json::json!({
+            "es_url": self.urls.es,
+            "auth_url": self.urls.auth,
+            "comms_url": self.urls.comms,
+            "forum_url": self.urls.comms,
+            "status_webhook_url": format!("{}/hooks/status", self.urls.comms),
+            "es_api_key": c.es_api_key,
+            "es_api_key_id": c.es_api_key_id,
+            "oauth_client_id": c.oauth_client_id,
+            "oauth_client_secret": c.oauth_client_secret,
+            "forum_token": c.forum_token,
+        })
+    }
+
+    /// Up to `n` of the tokens a client held when the lab started (revoked or not), spread
+    /// over the whole list: what the score introspects to prove revocation.
+    pub fn sample_seeded_tokens(&self, client_id: &str, n: usize) -> Vec<String> {
+        let world = self.shared.world();
+        let seeded: Vec<&state::Token> = world
+            .tokens
+            .iter()
+            .filter(|t| t.client_id == client_id && t.grant < world.seeded_grants)
+            .collect();
+        let step = (seeded.len() / n.max(1)).max(1);
+        seeded
+            .iter()
+            .step_by(step)
+            .take(n)
+            .map(|t| t.value.clone())
+            .collect()
+    }
+
     /// What the world looks like now (for the TUI panel, the score and tests).
     pub fn status(&self) -> LabStatus {
         self.shared.world().status()

@@ -367,4 +367,123 @@ mod tests {
         assert!(is_sensitive_header("X-Api-Key"));
         assert!(!is_sensitive_header("Content-Type"));
     }
+
+    fn loaded(secrets_toml: &str) -> (tempfile::TempDir, Loaded) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rb.toml");
+        std::fs::write(
+            &path,
+            format!("[runbook]\nid = \"t\"\ntitle = \"t\"\n{secrets_toml}"),
+        )
+        .unwrap();
+        let rb = crate::runbook::load(&path).unwrap();
+        (dir, rb)
+    }
+
+    fn write_mode(path: &Path, text: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn env_secret_loads_without_asking_and_feeds_the_redactor() {
+        // HOME is set in every test environment; tests may not set variables (unsafe in 2024).
+        let home = std::env::var("HOME").unwrap();
+        let (_d, rb) = loaded("[secrets.k]\nenv = \"HOME\"\n");
+        let mut asked = false;
+        let s = Secrets::load(&rb, &mut |_, _| {
+            asked = true;
+            None
+        })
+        .unwrap();
+        assert!(!asked);
+        assert_eq!(s.expose("k"), Some(home.as_str()));
+        assert!(Secrets::missing(&rb).is_empty());
+        assert!(!s.redactor().redact(&format!("x{home}x")).contains(&home));
+    }
+
+    #[test]
+    fn unset_env_secret_is_asked_for_and_without_an_answer_names_the_variable() {
+        let (_d, rb) = loaded("[secrets.k]\nenv = \"STANCH_TEST_UNSET_VAR_Q\"\n");
+        assert_eq!(Secrets::missing(&rb), ["k"]);
+        let mut asked = Vec::new();
+        let s = Secrets::load(&rb, &mut |name, why| {
+            asked.push((name.to_owned(), why.to_owned()));
+            Some("typed-value".into())
+        })
+        .unwrap();
+        assert_eq!(s.expose("k"), Some("typed-value"));
+        assert_eq!(asked[0].0, "k");
+        assert!(asked[0].1.contains("STANCH_TEST_UNSET_VAR_Q"), "{asked:?}");
+        let err = Secrets::load(&rb, &mut |_, _| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "secret `k`: environment variable STANCH_TEST_UNSET_VAR_Q is not set; export it before running"
+        );
+        let headless = Secrets::load_noninteractive(&rb);
+        assert!(headless.expose("k").is_none());
+        assert!(
+            headless
+                .unavailable("k")
+                .unwrap()
+                .contains("STANCH_TEST_UNSET_VAR_Q")
+        );
+    }
+
+    #[test]
+    fn a_0600_file_loads_without_its_trailing_newline() {
+        let (dir, rb) = loaded("[secrets.k]\nfile = \"key.txt\"\n");
+        write_mode(&dir.path().join("key.txt"), "file-secret\n", 0o600);
+        let s = Secrets::load(&rb, &mut |_, _| None).unwrap();
+        assert_eq!(s.expose("k"), Some("file-secret"));
+    }
+
+    #[test]
+    fn a_file_readable_by_others_is_refused_with_the_reason_and_the_fix() {
+        let (dir, rb) = loaded("[secrets.k]\nfile = \"key.txt\"\n");
+        let path = dir.path().join("key.txt");
+        write_mode(&path, "file-secret", 0o644);
+        let mut asked = false;
+        let err = Secrets::load(&rb, &mut |_, _| {
+            asked = true;
+            Some("x".into())
+        })
+        .unwrap_err();
+        assert!(
+            !asked,
+            "a refused file is not silently replaced by a prompt"
+        );
+        let text = err.to_string();
+        assert!(text.contains("mode 0644"), "{text}");
+        assert!(text.contains("readable by others"), "{text}");
+        assert!(
+            text.contains(&format!("chmod 600 {}", path.display())),
+            "{text}"
+        );
+        assert!(!text.contains("file-secret"));
+    }
+
+    #[test]
+    fn prompt_only_secret_uses_the_callback_and_is_an_error_headless() {
+        let (_d, rb) = loaded("[secrets.k]\nprompt = true\n");
+        assert_eq!(Secrets::missing(&rb), ["k"]);
+        let s = Secrets::load(&rb, &mut |name, _| Some(format!("{name}-typed"))).unwrap();
+        assert_eq!(s.expose("k"), Some("k-typed"));
+        let headless = Secrets::load_noninteractive(&rb);
+        assert!(
+            headless
+                .unavailable("k")
+                .unwrap()
+                .contains("headless runs cannot prompt")
+        );
+    }
+
+    #[test]
+    fn debug_output_names_secrets_but_never_shows_values() {
+        let s = Secrets::from_values([("api".to_owned(), "v4lue-xyz".to_owned())]);
+        let shown = format!("{s:?}");
+        assert!(shown.contains("api"));
+        assert!(!shown.contains("v4lue-xyz"));
+    }
 }

@@ -63,7 +63,7 @@ async fn get_step_sends_rendered_request_and_journals_exchange_with_secrets_mask
 [[steps]]
 id = "look"
 phase = "confirm"
-http = { target = "svc", method = "get", path = "/echo?format=json", query = { q = "{{ inputs.index }} & more" } }
+http = { target = "svc", method = "GET", path = "/echo?format=json", query = { q = "{{ inputs.index }} & more" } }
 "#,
         ),
         secrets(),
@@ -185,11 +185,13 @@ capture = { exposed = "response.json.count", first = "response.json['items'][0]"
 [[steps]]
 id = "use"
 phase = "confirm"
+needs = ["count"]
 http = { target = "anon", method = "GET", path = "/echo", query = { n = "{{ vars.exposed }}-{{ vars.first }}" } }
 
 [[steps]]
 id = "wrong"
 phase = "confirm"
+needs = ["count"]
 http = { target = "anon", method = "GET", path = "/json" }
 expect = ["response.status == 200", "response.json.count == vars.exposed + 1"]
 "#,
@@ -443,6 +445,7 @@ url = "{refused}"
 id = "post"
 phase = "contain"
 http = {{ target = "short", method = "POST", path = "/slow" }}
+expect = ["response.status == 200"]
 retry = {{ every = "10ms", within = "5s" }}
 
 [[steps]]
@@ -496,6 +499,7 @@ capture = { tokens = "response.json.tokens | map(attribute='token') | list" }
 [[steps]]
 id = "revoke"
 phase = "eradicate"
+needs = ["list"]
 foreach = "vars.tokens"
 concurrency = 4
 http = { target = "basic", method = "POST", path = "/revoke", form = { token = "{{ item }}", token_type_hint = "refresh_token" } }
@@ -726,4 +730,150 @@ manual = ["Counsel informed"]
     );
     assert!(matches!(h.run("legal").await, Outcome::NeedsHuman { .. }));
     assert!(h.events("legal").is_empty());
+}
+
+#[tokio::test]
+async fn every_journalled_event_is_reported_once_with_its_synced_hash() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "revoke"
+phase = "eradicate"
+foreach = "['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8']"
+concurrency = 3
+mark = "rotated"
+http = { target = "basic", method = "POST", path = "/revoke", form = { token = "{{ item }}" } }
+evidence = true
+"#,
+        ),
+        secrets(),
+    );
+    succeeded(&h.run("revoke").await);
+    let on_disk = h.events("revoke");
+    let mut reported: Vec<_> = h
+        .progress
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Journalled(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    reported.sort_by_key(|e| e.seq);
+    assert_eq!(reported, on_disk);
+    // Write-ahead: step.started first; the outcome last, after every exchange; the mark just
+    // before it.
+    let kinds: Vec<_> = on_disk.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"step.started"));
+    assert_eq!(&kinds[kinds.len() - 2..], ["mark", "step.succeeded"]);
+    assert_eq!(kinds.iter().filter(|k| **k == "http.response").count(), 8);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "evidence.captured").count(),
+        8
+    );
+    // Each response follows its own request.
+    for item in 0..8 {
+        let pos = |kind: &str| {
+            on_disk
+                .iter()
+                .position(|e| e.kind.as_str() == kind && e.data["item"] == item)
+                .unwrap()
+        };
+        assert!(pos("http.request") < pos("http.response"), "item {item}");
+    }
+}
+
+#[tokio::test]
+async fn a_saved_draft_is_sent_and_an_unsaved_edit_is_refused() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "forum-post"
+phase = "notify"
+draft = { template = "post.md.j2", output = "forum-post.md" }
+
+[[steps]]
+id = "publish"
+phase = "notify"
+needs = ["forum-post"]
+http = { target = "bearer", method = "POST", path = "/echo", json = { body = "{{ drafts['forum-post'] }}" } }
+"#,
+        ),
+        secrets(),
+    );
+    // Not saved yet: the step says so instead of sending an empty post.
+    let error = failed(&h.run("publish").await).to_owned();
+    assert!(error.contains("draft `forum-post`"), "{error}");
+    assert!(error.contains("write and save it first"), "{error}");
+    assert!(srv.requests().is_empty());
+
+    let rb = h.engine.runbook().clone();
+    let step = rb.runbook.step("forum-post").unwrap();
+    let saved = stanch::draft::save(
+        &h.journal,
+        &h.incident_dir(),
+        step,
+        "We closed the index.\n",
+    )
+    .unwrap()
+    .unwrap();
+    h.incident.apply(saved);
+    succeeded(&h.run("publish").await);
+    let body: serde_json::Value =
+        serde_json::from_str(srv.requests()[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["body"], "We closed the index.\n");
+
+    // Edited on disk but not saved through stanch: its hash no longer matches the journal.
+    let file = stanch::draft::path(&h.incident_dir(), step).unwrap();
+    std::fs::write(&file, "Something else entirely.\n").unwrap();
+    let error = failed(&h.run("publish").await).to_owned();
+    assert!(
+        error.contains("no saved version matching the journal"),
+        "{error}"
+    );
+    assert_eq!(srv.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_single_request_can_be_cancelled_in_flight() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "slow"
+phase = "confirm"
+http = { target = "anon", method = "GET", path = "/slow" }
+"#,
+        ),
+        secrets(),
+    );
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    assert_eq!(
+        h.run_with("slow", Decision::default(), cancel).await,
+        Outcome::Cancelled
+    );
+    let events = h.events("slow");
+    let response = events
+        .iter()
+        .find(|e| e.kind.as_str() == "http.response")
+        .unwrap();
+    assert!(
+        response.data["error"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled")
+    );
+    assert_eq!(h.incident.status("slow"), StepStatus::Failed);
 }

@@ -145,7 +145,6 @@ pub async fn run_all_async(
     out: &mut dyn Write,
     assume_yes: bool,
 ) -> anyhow::Result<HeadlessReport> {
-    let redactor = engine.redactor().clone();
     let rb = Arc::clone(engine.runbook());
     let mut report = HeadlessReport::default();
     let print = |out: &mut dyn Write, line: &StepLine| -> anyhow::Result<()> {
@@ -160,7 +159,7 @@ pub async fn run_all_async(
             dur,
             line.detail
         );
-        writeln!(out, "{}", redactor.redact(&text)).context("cannot write to stdout")?;
+        writeln!(out, "{}", engine.redactor().redact(&text)).context("cannot write to stdout")?;
         Ok(())
     };
 
@@ -221,6 +220,13 @@ pub async fn run_all_async(
             }
         }
         let _ = step;
+        // The log gets ids, states and durations only: never bodies, headers or details.
+        tracing::info!(
+            step = id,
+            state = line.state.label(),
+            duration_ms = line.duration_ms,
+            "step"
+        );
         print(out, &line)?;
         report.lines.push(line);
     }
@@ -275,7 +281,10 @@ async fn run_step(
     }
     match step.action() {
         Some(Action::Manual(items)) => {
-            let reason = format!("manual checklist ({} items)", items.len());
+            let reason = match items.len() {
+                1 => "manual checklist (1 item)".to_owned(),
+                n => format!("manual checklist ({n} items)"),
+            };
             pending(opened, &line.step, &reason).await?;
             line.state = LineState::NeedsHuman;
             line.detail = reason;

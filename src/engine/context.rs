@@ -1,5 +1,9 @@
 //! The template context every render and evaluation sees:
-//! `{inputs, secrets, vars, incident, marks, item?, response?}`.
+//! `{inputs, secrets, vars, incident, marks, drafts, item?, response?}`.
+//!
+//! `drafts` maps a draft step's id to its saved text, but only when the file on disk is the
+//! version the journal recorded (`draft.saved` SHA-256): a request never sends an unsaved or
+//! tampered draft.
 //!
 //! Built once per step run as a MiniJinja value (reference-counted, so adding `item` for each of
 //! ten thousand foreach items copies nothing big). Secrets go in raw because the request needs
@@ -8,8 +12,11 @@
 use minijinja::{Value, context};
 use serde_json::Map;
 
+use std::path::Path;
+
 use crate::incident::Incident;
-use crate::runbook::Loaded;
+use crate::journal::event::sha256_hex;
+use crate::runbook::{Action, Loaded};
 use crate::secret::Secrets;
 
 pub struct Context {
@@ -17,7 +24,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(rb: &Loaded, incident: &Incident, secrets: &Secrets) -> Self {
+    pub fn new(rb: &Loaded, incident: &Incident, secrets: &Secrets, incident_dir: &Path) -> Self {
         // Runbook defaults first, then what the incident recorded (`--set`, prompts).
         let mut inputs = Map::new();
         for (name, input) in &rb.runbook.inputs {
@@ -48,6 +55,7 @@ impl Context {
                 drill => incident.drill,
             },
             marks => Value::from(minijinja::value::Serde(&marks)),
+            drafts => Value::from(minijinja::value::Serde(&saved_drafts(rb, incident, incident_dir))),
         };
         Self { base }
     }
@@ -72,4 +80,35 @@ impl Context {
             },
         }
     }
+}
+
+/// Draft texts whose file matches the last journalled `draft.saved`.
+fn saved_drafts(
+    rb: &Loaded,
+    incident: &Incident,
+    incident_dir: &Path,
+) -> Map<String, serde_json::Value> {
+    let mut out = Map::new();
+    for step in &rb.runbook.steps {
+        if !matches!(step.action(), Some(Action::Draft(_))) {
+            continue;
+        }
+        let Some(saved) = incident
+            .drafts
+            .iter()
+            .rev()
+            .find(|d| d.step.as_deref() == Some(step.id()))
+        else {
+            continue;
+        };
+        let Ok(path) = crate::draft::path(incident_dir, step) else {
+            continue;
+        };
+        if let Ok(text) = std::fs::read_to_string(path)
+            && sha256_hex(text.as_bytes()) == saved.sha256
+        {
+            out.insert(step.id().to_owned(), text.into());
+        }
+    }
+    out
 }

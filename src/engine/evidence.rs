@@ -1,6 +1,9 @@
 //! Evidence: a response body kept as `<incident>/evidence/<sha256>` (content-addressed,
 //! read-only) and the custody record journalled as `evidence.captured`.
 //!
+//! A body that contains a secret (a server echoing a credential back) is stored with the secret
+//! masked: the custody record then says `redacted: true` and keeps the `original_sha256`.
+//!
 //! The file is written to a temporary name, synced, made read-only and renamed into place, so a
 //! crash never leaves a half-written file under a hash name. The same content captured twice
 //! is one file and two custody records. This module does not decide what is evidence.
@@ -11,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::journal::event::sha256_hex;
+use crate::secret::Redactor;
 
 pub const EVIDENCE_DIR: &str = "evidence";
 
@@ -27,9 +31,15 @@ pub struct Custody<'a> {
 /// Store `body` and return the `evidence.captured` data.
 pub fn store(
     incident_dir: &Path,
-    body: &[u8],
+    raw: &[u8],
     custody: &Custody<'_>,
+    redactor: &Redactor,
 ) -> Result<serde_json::Value, std::io::Error> {
+    let masked = std::str::from_utf8(raw)
+        .ok()
+        .map(|text| redactor.redact(text))
+        .filter(|masked| masked.as_bytes() != raw);
+    let body = masked.as_ref().map_or(raw, |m| m.as_bytes());
     let sha = sha256_hex(body);
     let dir = incident_dir.join(EVIDENCE_DIR);
     std::fs::create_dir_all(&dir)?;
@@ -49,6 +59,10 @@ pub fn store(
         "by": custody.by,
         "tool_version": custody.tool_version,
     });
+    if masked.is_some() {
+        data["redacted"] = true.into();
+        data["original_sha256"] = sha256_hex(raw).into();
+    }
     if let Some(addr) = &custody.remote_addr {
         data["remote_addr"] = addr.clone().into();
     }
@@ -86,7 +100,7 @@ mod tests {
             tool_version: "stanch test",
             remote_addr: Some("127.0.0.1:9".into()),
         };
-        let data = store(dir.path(), b"hello", &custody).unwrap();
+        let data = store(dir.path(), b"hello", &custody, &Redactor::default()).unwrap();
         let sha = sha256_hex(b"hello");
         assert_eq!(data["sha256"], sha.as_str());
         assert_eq!(data["bytes"], 5);
@@ -95,12 +109,35 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"hello");
         assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
         // A second capture of the same bytes keeps the one file.
-        store(dir.path(), b"hello", &custody).unwrap();
+        store(dir.path(), b"hello", &custody, &Redactor::default()).unwrap();
         assert_eq!(
             std::fs::read_dir(dir.path().join("evidence"))
                 .unwrap()
                 .count(),
             1
+        );
+    }
+
+    #[test]
+    fn a_body_echoing_a_secret_is_stored_masked_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let custody = Custody {
+            method: "GET",
+            url: "http://h/x",
+            by: "alice",
+            tool_version: "stanch test",
+            remote_addr: None,
+        };
+        let raw = br#"{"authorization":"ApiKey hunter2-key"}"#;
+        let data = store(dir.path(), raw, &custody, &Redactor::new(["hunter2-key"])).unwrap();
+        assert_eq!(data["redacted"], true);
+        assert_eq!(data["original_sha256"], sha256_hex(raw));
+        let stored =
+            std::fs::read_to_string(dir.path().join(data["file"].as_str().unwrap())).unwrap();
+        assert!(!stored.contains("hunter2"), "{stored}");
+        assert_eq!(
+            sha256_hex(stored.as_bytes()),
+            data["sha256"].as_str().unwrap()
         );
     }
 }

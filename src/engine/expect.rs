@@ -165,7 +165,7 @@ fn actuals(parts: Parts<'_>, expr: &str, ctx: &Value) -> String {
             format!("{name} = {value}")
         })
         .collect();
-    parts.redactor.redact(&shown.join(", "))
+    parts.mask.redactor().redact(&shown.join(", "))
 }
 
 /// At most 120 characters, cut on a char boundary.

@@ -111,14 +111,17 @@ impl Run<'_> {
         attempt: Option<u32>,
         cap: u64,
     ) -> Attempt {
-        let redactor = self.parts.redactor;
+        // Derived secrets must be known before the request event can carry them.
+        self.parts.mask.learn(self.parts.secrets, &prepared.derived);
+        let redactor = &self.parts.mask.redactor();
         let Some(client) = self.clients.get(&prepared.target) else {
             return Attempt::Fatal(format!("target `{}` is not defined", prepared.target));
         };
         let index = item.map(|(i, _)| i);
         let log = self
             .rec
-            .request(prepared.request_data(redactor, index, attempt));
+            .request(prepared.request_data(redactor, index, attempt))
+            .await;
         let mut data = json!({});
         if let Some(i) = index {
             data["item"] = i.into();
@@ -136,13 +139,17 @@ impl Run<'_> {
             None => {
                 data["error"] = "cancelled before the response arrived".into();
                 data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
+                self.rec
+                    .response(log, vec![(Kind::HttpResponse, data)])
+                    .await;
                 return Attempt::Cancelled;
             }
             Some(Err(err)) => {
                 data["error"] = err.to_string().into();
                 data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
+                self.rec
+                    .response(log, vec![(Kind::HttpResponse, data)])
+                    .await;
                 return Attempt::Transport(err);
             }
             Some(Ok(exchange)) => exchange,
@@ -166,14 +173,14 @@ impl Run<'_> {
                 tool_version: &self.opts.tool_version,
                 remote_addr: remote,
             };
-            match evidence::store(self.rec.dir(), &exchange.body, &custody) {
+            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor) {
                 Ok(record) => {
                     let sha = record["sha256"].as_str().unwrap_or_default();
                     evidence_note = format!(" · evidence {}", &sha[..sha.len().min(12)]);
                     events.push((Kind::EvidenceCaptured, record));
                 }
                 Err(e) => {
-                    self.rec.response(log, events);
+                    self.rec.response(log, events).await;
                     return Attempt::Fatal(format!(
                         "could not store the response as evidence: {e}; check free space and \
                          permissions of the incident directory"
@@ -181,7 +188,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.rec.response(log, events);
+        self.rec.response(log, events).await;
 
         let response = Response::new(&exchange);
         let ctx = self.ctx.with(item.map(|(_, v)| v), Some(&response.value));
@@ -215,7 +222,7 @@ impl Run<'_> {
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(&evidence_note);
         for (name, value) in &captures {
-            let _ = write!(summary, " · {name} = {}", short(&value.to_string()));
+            let _ = write!(summary, " · {name} = {}", glance(value));
         }
         Attempt::Pass {
             status: exchange.status,
@@ -257,6 +264,16 @@ fn describe_failure(
         exchange.status,
         list.join(", ")
     ))
+}
+
+/// A capture as the one-line summary shows it: scalars in full (cut), lists and objects by size
+/// (a list of 3000 leaked tokens belongs in the journal, not on the screen).
+fn glance(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => format!("[{} items]", items.len()),
+        serde_json::Value::Object(map) => format!("{{{} fields}}", map.len()),
+        other => short(&other.to_string()),
+    }
 }
 
 pub fn millis(d: Duration) -> u64 {
@@ -363,7 +380,7 @@ pub async fn run(run: &Run<'_>) -> StepResult {
             step = run.step.id(),
             attempt = n,
             "retrying: {}",
-            run.parts.redactor.redact(&error)
+            run.parts.mask.redactor().redact(&error)
         );
         let every = retry.map_or(Duration::ZERO, |(every, _)| every);
         tokio::select! {

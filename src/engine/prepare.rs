@@ -21,7 +21,7 @@ pub struct Parts<'a> {
     pub rb: &'a Loaded,
     pub templates: &'a Templates,
     pub secrets: &'a Secrets,
-    pub redactor: &'a Redactor,
+    pub mask: &'a super::mask::Mask,
 }
 
 /// A request ready to send. Contains secrets: never display it, use the masked forms.
@@ -31,6 +31,34 @@ pub struct Prepared {
     pub url: url::Url,
     pub headers: Vec<(String, String)>,
     pub body: Option<Body>,
+    /// Rendered values built from secrets (see `mask`): masked wherever they appear.
+    pub derived: Vec<String>,
+}
+
+/// Renders the templates of one request and remembers which outputs came from secrets.
+struct Renderer<'a, 'c> {
+    parts: Parts<'a>,
+    ctx: &'c Value,
+    derived: Vec<String>,
+}
+
+impl Renderer<'_, '_> {
+    fn render(&mut self, field: &str, source: &str) -> Result<String, String> {
+        let value = render(self.parts, field, source, self.ctx)?;
+        if source.contains("secrets") {
+            // Only values that hide a secret behind a transformation (hash, base64 of a
+            // concatenation) need learning: where the raw secret shows, it is masked anyway,
+            // and masking only that keeps the rest of the text readable.
+            let redactor = self.parts.mask.redactor();
+            for part in std::iter::once(value.as_str()).chain(value.split_once(' ').map(|(_, r)| r))
+            {
+                if redactor.redact(part) == part {
+                    self.derived.push(part.to_owned());
+                }
+            }
+        }
+        Ok(value)
+    }
 }
 
 pub struct Body {
@@ -82,6 +110,21 @@ pub fn explain(parts: Parts<'_>, field: &str, source: &str, message: &str, expr:
             }
         }
     }
+    if vars
+        .iter()
+        .any(|v| v == "drafts" || v.starts_with("drafts."))
+    {
+        // `drafts['forum-post']` is reported as plain `drafts`: read the key from the text.
+        let name = source
+            .split_once("drafts")
+            .map(|(_, rest)| rest.trim_start_matches(['.', '[', '\'', '"']))
+            .and_then(|rest| rest.split(['\'', '"', ']', '.', ' ', '}']).next())
+            .unwrap_or("?");
+        return format!(
+            "{field} sends the draft `{name}`, which has no saved version matching the journal: \
+             write and save it first (stanch draft <incident> {name})"
+        );
+    }
     let hint = if message.contains("fuel") {
         format!(
             "the template ran out of fuel (limit {} steps): it loops too long; simplify it",
@@ -97,7 +140,8 @@ pub fn explain(parts: Parts<'_>, field: &str, source: &str, message: &str, expr:
         "check the template's syntax".to_owned()
     };
     parts
-        .redactor
+        .mask
+        .redactor()
         .redact(&format!("{field} `{source}` failed: {message}: {hint}"))
 }
 
@@ -112,6 +156,11 @@ pub fn prepare(
     http: &Http,
     ctx: &Value,
 ) -> Result<Prepared, String> {
+    let mut r = Renderer {
+        parts,
+        ctx,
+        derived: Vec::new(),
+    };
     let target_name = http.target.get_ref();
     let target = parts
         .rb
@@ -123,14 +172,9 @@ pub fn prepare(
         reqwest::Method::from_bytes(http.method.get_ref().trim().to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("`{}` is not an HTTP method", http.method.get_ref()))?;
 
-    let base = render(
-        parts,
-        &format!("target `{target_name}` url"),
-        target.url.get_ref(),
-        ctx,
-    )?;
+    let base = r.render(&format!("target `{target_name}` url"), target.url.get_ref())?;
     let mut url = url::Url::parse(base.trim()).map_err(|e| {
-        parts.redactor.redact(&format!(
+        parts.mask.redactor().redact(&format!(
             "target `{target_name}` url `{base}` is not a URL ({e}): give a full URL such as https://host:9200"
         ))
     })?;
@@ -139,19 +183,22 @@ pub fn prepare(
             "target `{target_name}` url must start with http:// or https://"
         ));
     }
-    let path = render(parts, "path", http.path.get_ref(), ctx)?;
+    let path = r.render("path", http.path.get_ref())?;
     let (path, query) = path.split_once('?').unwrap_or((path.as_str(), ""));
-    let joined = format!(
-        "{}/{}",
-        url.path().trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
-    url.set_path(&joined);
+    // An empty path sends to the target URL as written (a webhook's full URL).
+    if !path.is_empty() {
+        let joined = format!(
+            "{}/{}",
+            url.path().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        url.set_path(&joined);
+    }
     if !query.is_empty() {
         url.set_query(Some(query));
     }
     for (key, value) in &http.query {
-        let value = render(parts, &format!("query `{key}`"), value.get_ref(), ctx)?;
+        let value = r.render(&format!("query `{key}`"), value.get_ref())?;
         url.query_pairs_mut().append_pair(key, &value);
     }
 
@@ -162,25 +209,27 @@ pub fn prepare(
     };
     if let Some(auth) = &target.auth {
         if let Some(bearer) = &auth.bearer {
-            let token = render(parts, "auth bearer", bearer.get_ref(), ctx)?;
+            let token = r.render("auth bearer", bearer.get_ref())?;
             set_header("Authorization", format!("Bearer {token}"));
         }
         if let Some(basic) = &auth.basic {
-            let user = render(parts, "auth basic user", basic.user.get_ref(), ctx)?;
-            let password = render(parts, "auth basic password", basic.password.get_ref(), ctx)?;
+            let user = r.render("auth basic user", basic.user.get_ref())?;
+            let password = r.render("auth basic password", basic.password.get_ref())?;
+            // Its base64 is what travels: learn the pair so that form is masked too.
+            r.derived.push(format!("{user}:{password}"));
             let encoded =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             set_header("Authorization", format!("Basic {encoded}"));
         }
     }
     for (name, value) in target.headers.iter().chain(&http.headers) {
-        let value = render(parts, &format!("header `{name}`"), value.get_ref(), ctx)?;
+        let value = r.render(&format!("header `{name}`"), value.get_ref())?;
         check_header(name, &value)?;
         set_header(name, value);
     }
 
     let body = if let Some(json) = &http.json {
-        let rendered = render_json(parts, json, ctx)?;
+        let rendered = render_json(&mut r, json)?;
         Some(Body {
             bytes: serde_json::to_vec(&rendered).unwrap_or_default(),
             content_type: "application/json",
@@ -190,7 +239,7 @@ pub fn prepare(
     } else {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in &http.form {
-            let value = render(parts, &format!("form `{key}`"), value.get_ref(), ctx)?;
+            let value = r.render(&format!("form `{key}`"), value.get_ref())?;
             form.append_pair(key, &value);
         }
         Some(Body {
@@ -205,6 +254,7 @@ pub fn prepare(
         url,
         headers,
         body,
+        derived: r.derived,
     })
 }
 
@@ -219,26 +269,22 @@ fn check_header(name: &str, value: &str) -> Result<(), String> {
 
 /// A JSON body: every string is a template, rendered one by one (so a value can never break
 /// the JSON around it).
-fn render_json(
-    parts: Parts<'_>,
-    value: &toml::Value,
-    ctx: &Value,
-) -> Result<serde_json::Value, String> {
+fn render_json(r: &mut Renderer<'_, '_>, value: &toml::Value) -> Result<serde_json::Value, String> {
     Ok(match value {
-        toml::Value::String(s) => render(parts, "json body", s, ctx)?.into(),
+        toml::Value::String(s) => r.render("json body", s)?.into(),
         toml::Value::Integer(i) => (*i).into(),
         toml::Value::Float(f) => json!(f),
         toml::Value::Boolean(b) => (*b).into(),
         toml::Value::Datetime(d) => d.to_string().into(),
         toml::Value::Array(items) => items
             .iter()
-            .map(|v| render_json(parts, v, ctx))
+            .map(|v| render_json(r, v))
             .collect::<Result<Vec<_>, _>>()?
             .into(),
         toml::Value::Table(table) => {
             let mut map = serde_json::Map::new();
             for (k, v) in table {
-                map.insert(k.clone(), render_json(parts, v, ctx)?);
+                map.insert(k.clone(), render_json(r, v)?);
             }
             serde_json::Value::Object(map)
         }
@@ -369,7 +415,8 @@ pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, 
     };
     let full = ctx.with(first.as_ref(), None);
     let prepared = prepare(parts, step, http, &full).map_err(err)?;
-    let mut preview = prepared.preview(parts.redactor);
+    parts.mask.learn(parts.secrets, &prepared.derived);
+    let mut preview = prepared.preview(&parts.mask.redactor());
     preview.items = items;
     if let Some(confirm) = &step.confirm {
         preview.confirm = Some(render_confirm(parts, confirm.get_ref(), ctx).map_err(err)?);

@@ -23,6 +23,8 @@ pub fn router(shared: Shared) -> Router {
         .route("/forum/posts", get(list_posts).post(create_post))
         .route("/forum/posts/{id}", get(get_post))
         .route("/hooks/status", get(list_messages).post(post_message))
+        // A runbook target whose URL is the whole webhook may send it with a trailing slash.
+        .route("/hooks/status/", get(list_messages).post(post_message))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found") })
         .with_state(shared)
 }

@@ -150,6 +150,8 @@ pub struct World {
     /// Token value → position in `tokens`.
     pub token_index: HashMap<String, usize>,
     pub next_grant: u64,
+    /// Grants below this number were seeded at start (the leaked ones).
+    pub seeded_grants: u64,
     pub posts: Vec<ForumPost>,
     pub chat: Vec<ChatMessage>,
 }
@@ -210,10 +212,12 @@ impl World {
             tokens: Vec::new(),
             token_index: HashMap::new(),
             next_grant: 0,
+            seeded_grants: 0,
             posts: Vec::new(),
             chat: Vec::new(),
         };
         world.seed_tokens();
+        world.seeded_grants = world.next_grant;
         world
     }
 
