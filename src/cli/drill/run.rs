@@ -107,7 +107,9 @@ pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
         injects: scheduled_injects(&drill, args.speed),
     };
     let runner = Arc::new(tui::engine_runner::EngineRunner::new(
+        engine(&drill)?,
         Arc::clone(&rb),
+        drill.opened.journal.clone(),
         drill.opened.dir.clone(),
     ));
     let notice = format!(
