@@ -31,6 +31,37 @@ use jiff::Timestamp;
 use crate::runbook::Loaded;
 use crate::store::Opened;
 
+/// What `run` needs: an opened incident and an engine ready to run its steps.
+pub struct Setup {
+    pub runbook: Arc<Loaded>,
+    pub opened: Opened,
+    pub engine: crate::engine::Engine,
+    pub drill: Option<DrillSetup>,
+}
+
+/// Run the TUI on an opened incident until the responder quits (the contract entry point
+/// for `stanch run`, `stanch resume` and `stanch drill`). Restores the terminal on every exit.
+pub fn run(setup: Setup) -> anyhow::Result<()> {
+    run_with_notice(setup, None)
+}
+
+/// [`run`], with a line to show in the hint bar at start (e.g. what resuming found).
+pub fn run_with_notice(setup: Setup, notice: Option<String>) -> anyhow::Result<()> {
+    let Setup {
+        runbook,
+        opened,
+        engine,
+        drill,
+    } = setup;
+    let runner = Arc::new(engine_runner::EngineRunner::new(
+        engine,
+        Arc::clone(&runbook),
+        opened.journal.clone(),
+        opened.dir.clone(),
+    ));
+    run_with(runner, runbook, &opened, drill, notice)
+}
+
 /// Drill mode: the lab's status lines and the scenario's injects.
 #[derive(Clone)]
 pub struct DrillSetup {

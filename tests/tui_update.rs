@@ -468,9 +468,13 @@ fn editor_outcome_reloads_the_draft_or_shows_the_error() {
     );
     assert_eq!(
         effects,
-        vec![Effect::LoadDraft {
-            step: "forum-post".into()
-        }]
+        vec![
+            Effect::Resync,
+            Effect::LoadDraft {
+                step: "forum-post".into()
+            }
+        ],
+        "the draft module journals its versions itself: read them back"
     );
     update(
         &mut app,
