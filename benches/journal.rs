@@ -127,6 +127,28 @@ fn replay(c: &mut Criterion) {
         });
     });
     group.finish();
+
+    // Wall time above depends on how busy the machine is; CPU time (all threads) much less.
+    if let Some(before) = cpu_seconds() {
+        const RUNS: u32 = 5;
+        for _ in 0..RUNS {
+            black_box(journal::verify(tmp.path()).unwrap());
+        }
+        if let Some(after) = cpu_seconds() {
+            eprintln!(
+                "verify_100k: {:.0} ms CPU per run (user+system, all threads)",
+                (after - before) * 1000.0 / f64::from(RUNS)
+            );
+        }
+    }
+}
+
+/// This process's user+system CPU seconds, from `/proc/self/stat` (Linux; 100 ticks/s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 criterion_group!(benches, append, replay);

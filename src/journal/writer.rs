@@ -14,27 +14,29 @@
 //! fork. After a failed write the writer refuses everything (the file may end in a partial
 //! line that only a reopen, which quarantines it, can clear). The exclusive lock on
 //! `<dir>/lock` is held by the writer thread and released when the last [`Journal`] clone
-//! drops. This module must not interpret events; that is `incident`'s job.
+//! drops. Here: the handle, create/open (with recovery) and lock-free `read`; the thread
+//! itself is `writer::commit`. This module must not interpret events; that is `incident`'s
+//! job.
+
+mod commit;
 
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use jiff::Timestamp;
 
+use self::commit::{Reply, Request, Stats, Writer};
 use super::event::{Event, GENESIS, Kind, NewEvent};
 use super::lock::{Lock, LockError};
-use super::replay::{self, Broken, HEAD_FILE, Head};
+use super::replay::{self, Broken, HEAD_FILE};
 use crate::secret::Redactor;
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
-
-/// Most requests one group commit takes, so one huge burst cannot delay acks unboundedly.
-const MAX_BATCH: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -74,32 +76,6 @@ pub struct WriterStats {
     pub syncs: u64,
 }
 
-type Ack = Result<Event, JournalError>;
-
-enum Reply {
-    Blocking(mpsc::SyncSender<Ack>),
-    Async(tokio::sync::oneshot::Sender<Ack>),
-}
-
-impl Reply {
-    fn send(self, ack: Ack) {
-        // A caller that stopped waiting (a cancelled future) still had its event recorded.
-        let _ = match self {
-            Reply::Blocking(tx) => tx.send(ack).map_err(drop),
-            Reply::Async(tx) => tx.send(ack).map_err(drop),
-        };
-    }
-}
-
-/// A request already redacted, waiting for its seq.
-struct Request {
-    kind: Kind,
-    step: Option<String>,
-    data: serde_json::Value,
-    actor: String,
-    reply: Reply,
-}
-
 struct Inner {
     dir: PathBuf,
     actor: String,
@@ -107,12 +83,6 @@ struct Inner {
     stats: Arc<Stats>,
     request_tx: Option<mpsc::Sender<Request>>,
     thread: Option<JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct Stats {
-    events: AtomicU64,
-    syncs: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -310,119 +280,6 @@ impl Journal {
         let (ack_tx, ack_rx) = tokio::sync::oneshot::channel();
         self.request(new, Reply::Async(ack_tx))?;
         ack_rx.await.map_err(|_| JournalError::Closed)?
-    }
-}
-
-/// The writer thread's state: the only code that touches the journal file once open.
-struct Writer {
-    path: PathBuf,
-    file: File,
-    head: File,
-    seq: u64,
-    prev: String,
-    started: Instant,
-    failed: Option<String>,
-    stats: Arc<Stats>,
-    buf: Vec<u8>,
-    _lock: Lock,
-}
-
-impl Writer {
-    fn run(&mut self, request_rx: &mpsc::Receiver<Request>) {
-        while let Ok(first) = request_rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match request_rx.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
-            }
-            match self.commit(&mut batch) {
-                Ok(events) => {
-                    for (request, event) in batch.into_iter().zip(events) {
-                        request.reply.send(Ok(event));
-                    }
-                }
-                Err(reason) => {
-                    for request in batch {
-                        request.reply.send(Err(JournalError::WriteFailed {
-                            path: self.path.clone(),
-                            reason: reason.clone(),
-                        }));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Chain, write and sync a batch; `Err` is the reason, shared by every request in it.
-    fn commit(&mut self, batch: &mut [Request]) -> Result<Vec<Event>, String> {
-        if let Some(reason) = &self.failed {
-            return Err(reason.clone());
-        }
-        let now = Timestamp::now();
-        let at = now.round(jiff::Unit::Millisecond).unwrap_or(now);
-        let mono_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let mut prev = self.prev.clone();
-        let mut events = Vec::with_capacity(batch.len());
-        self.buf.clear();
-        for (n, request) in (1..).zip(batch) {
-            let mut event = Event {
-                seq: self.seq + n,
-                at,
-                mono_ms,
-                actor: std::mem::take(&mut request.actor),
-                kind: request.kind,
-                step: request.step.take(),
-                data: request.data.take(),
-                prev: std::mem::take(&mut prev),
-                hash: String::new(),
-            };
-            event.hash = event.compute_hash();
-            serde_json::to_writer(&mut self.buf, &event).map_err(|e| e.to_string())?;
-            self.buf.push(b'\n');
-            prev.clone_from(&event.hash);
-            events.push(event);
-        }
-        let written = self
-            .file
-            .write_all(&self.buf)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            // The file may now end in part of this batch: stop here, a reopen quarantines it.
-            let reason = e.to_string();
-            self.failed = Some(reason.clone());
-            return Err(reason);
-        }
-        self.seq += events.len() as u64;
-        self.prev = prev;
-        self.stats
-            .events
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
-        self.write_head();
-        Ok(events)
-    }
-
-    /// Record the last durable event in `journal.head`. Not synced: it may lag after a power
-    /// loss (harmless) but, written after the journal's sync, it never leads. Its length
-    /// never shrinks (seq only grows), so overwriting in place needs no truncate.
-    fn write_head(&mut self) {
-        let head = Head {
-            seq: self.seq,
-            hash: self.prev.clone(),
-        };
-        let Ok(mut line) = serde_json::to_vec(&head) else {
-            return;
-        };
-        line.push(b'\n');
-        let written = self
-            .head
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| self.head.write_all(&line));
-        if let Err(e) = written {
-            tracing::warn!(path = %self.path.display(), error = %e, "could not update journal.head");
-        }
     }
 }
 
