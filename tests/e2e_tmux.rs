@@ -26,7 +26,10 @@ fn start_server() -> SocketAddr {
     let closed = Arc::new(AtomicBool::new(false));
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let c1 = Arc::clone(&closed);
             let c2 = Arc::clone(&closed);
@@ -81,7 +84,9 @@ impl Tmux {
             .status()
             .expect("tmux runs");
         assert!(status.success(), "tmux new failed");
-        Self { session: session.to_owned() }
+        Self {
+            session: session.to_owned(),
+        }
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -132,7 +137,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
     }
 }
 
@@ -176,7 +183,10 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
     tui.keys(&["Enter"]);
     let dialog = tui.wait_for("exactly to proceed");
     assert!(dialog.contains("metrics-prod"), "identity shown:\n{dialog}");
-    assert!(dialog.contains("/customers/_close"), "target shown:\n{dialog}");
+    assert!(
+        dialog.contains("/customers/_close"),
+        "target shown:\n{dialog}"
+    );
     assert!(!dialog.contains(API_KEY), "secret on screen:\n{dialog}");
     tui.literal("customer");
     tui.keys(&["Enter"]);
@@ -200,7 +210,10 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
     drop(tui);
 
     // Resume: exactly where it stood.
-    let tui = Tmux::start(&format!("{session}-r"), &stanch_command(data.path(), "resume E2E-1"));
+    let tui = Tmux::start(
+        &format!("{session}-r"),
+        &stanch_command(data.path(), "resume E2E-1"),
+    );
     let screen = tui.wait_for("E2E-1");
     assert!(screen.contains("✓ Identify the cluster"), "{screen}");
     assert!(screen.contains("✓ Close the exposed index"), "{screen}");
@@ -216,11 +229,17 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
     assert!(!text.contains(API_KEY), "secret in the journal");
     let events = stanch::journal::read(&dir).unwrap();
     for pair in events.windows(2) {
-        assert_eq!(pair[1].prev, pair[0].hash, "chain broken at seq {}", pair[1].seq);
+        assert_eq!(
+            pair[1].prev, pair[0].hash,
+            "chain broken at seq {}",
+            pair[1].seq
+        );
         assert_eq!(pair[1].hash, pair[1].compute_hash());
     }
     let has = |kind: Kind, step: Option<&str>| {
-        events.iter().any(|e| e.kind == kind && e.step.as_deref() == step)
+        events
+            .iter()
+            .any(|e| e.kind == kind && e.step.as_deref() == step)
     };
     assert!(has(Kind::IncidentOpened, None));
     for step in ["cluster-info", "count-exposed", "close-index"] {
@@ -228,11 +247,26 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
         assert!(has(Kind::StepSucceeded, Some(step)), "{step} succeeded");
     }
     assert!(has(Kind::Confirm, Some("close-index")));
-    let fact = events.iter().find(|e| e.kind == Kind::Fact).expect("fact journalled");
+    let fact = events
+        .iter()
+        .find(|e| e.kind == Kind::Fact)
+        .expect("fact journalled");
     assert_eq!(fact.data["text"], "Reporter opened a support ticket");
-    assert!(fact.data["occurred_at"].as_str().unwrap().ends_with("T17:21:00Z"), "{fact:?}");
-    let mark = events.iter().find(|e| e.kind == Kind::Mark).expect("contained mark");
+    assert!(
+        fact.data["occurred_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T17:21:00Z"),
+        "{fact:?}"
+    );
+    let mark = events
+        .iter()
+        .find(|e| e.kind == Kind::Mark)
+        .expect("contained mark");
     assert_eq!(mark.data["name"], Value::from("contained"));
-    assert_eq!(events[0].data["inputs"]["es_url"], Value::from(format!("http://{addr}")));
+    assert_eq!(
+        events[0].data["inputs"]["es_url"],
+        Value::from(format!("http://{addr}"))
+    );
     assert_eq!(events[0].actor, "e2e");
 }

@@ -383,7 +383,11 @@ fn list_command_shows_every_incident_with_state_and_kind() {
     assert!(real_row.ends_with("real"), "{real_row}");
     let drill_row = row("DRILL-20261226-1900");
     assert!(
-        drill_row.contains("open 0 steps done, in use by "),
+        drill_row.contains("open 0 steps done, in use ("),
+        "{drill_row}"
+    );
+    assert!(
+        drill_row.contains(&format!(" pid {})", std::process::id())),
         "{drill_row}"
     );
     assert!(drill_row.ends_with("DRILL"), "{drill_row}");
