@@ -383,22 +383,22 @@ impl Engine {
         } else {
             poll::run(&run).await
         };
-        // Every per-exchange event must be durable before the outcome is written.
-        rec.flush().await?;
+        // The outcome is queued behind every exchange event and reported only once all of
+        // them are durable (`Recorder::finish`).
         match result {
             poll::StepResult::Passed {
                 summary,
                 captures,
                 items,
             } => {
+                let mut closing = Vec::new();
                 if let Some(mark) = &step.mark {
                     let now = jiff::Timestamp::now();
                     let at = now
                         .round(jiff::Unit::Millisecond)
                         .unwrap_or(now)
                         .to_string();
-                    rec.now(Kind::Mark, json!({ "name": mark.get_ref(), "at": at }))
-                        .await?;
+                    closing.push((Kind::Mark, json!({ "name": mark.get_ref(), "at": at })));
                 }
                 let mut data = json!({
                     "duration_ms": elapsed_ms(started),
@@ -408,9 +408,14 @@ impl Engine {
                 if let Some((total, failed)) = items {
                     data["items"] = json!({ "total": total, "failed": failed });
                 }
-                let event = rec.now(Kind::StepSucceeded, data).await?;
+                closing.push((Kind::StepSucceeded, data));
+                let done = rec.finish(closing).await?;
                 Ok(Outcome::Succeeded {
-                    summary: event.data_str("summary").unwrap_or_default().to_owned(),
+                    summary: done
+                        .last()
+                        .and_then(|e| e.data_str("summary"))
+                        .unwrap_or_default()
+                        .to_owned(),
                 })
             }
             poll::StepResult::Failed {
@@ -446,9 +451,13 @@ impl Engine {
         if let Some((total, failed)) = items {
             data["items"] = json!({ "total": total, "failed": failed });
         }
-        let event = rec.now(Kind::StepFailed, data).await?;
+        let done = rec.finish(vec![(Kind::StepFailed, data)]).await?;
         Ok(Outcome::Failed {
-            error: event.data_str("error").unwrap_or(error).to_owned(),
+            error: done
+                .last()
+                .and_then(|e| e.data_str("error"))
+                .unwrap_or(error)
+                .to_owned(),
         })
     }
 }

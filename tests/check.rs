@@ -444,3 +444,25 @@ fn cli_check_reports_every_file_and_fails_if_any_is_bad() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_cycle_through_thousands_of_steps_is_named_without_overflowing_the_stack() {
+    use std::fmt::Write as _;
+    let n = 5_000;
+    let mut source = String::from("[runbook]\nid = \"long\"\ntitle = \"Long\"\n");
+    for i in 0..n {
+        let next = (i + 1) % n;
+        let _ = write!(
+            source,
+            "[[steps]]\nid = \"s{i}\"\nphase = \"p\"\nneeds = [\"s{next}\"]\nmanual = [\"x\"]\n"
+        );
+    }
+    let problems = runbook::check_source("long.toml", &source);
+    assert_eq!(problems.len(), 1);
+    let message = &problems[0].message;
+    assert!(
+        message.starts_with("dependency cycle: s0 → s1 → s2 → "),
+        "{message}"
+    );
+    assert!(message.ends_with(" → s4998 → s4999 → s0"), "{message}");
+}

@@ -214,3 +214,38 @@ http = {{ target = "tls", method = "GET", path = "/" }}
     assert!(h.engine.preview("hello", &h.incident).unwrap().warnings[0].contains("OFF"));
     succeeded(&h.run("hello").await);
 }
+
+#[tokio::test]
+async fn mtls_needs_the_client_certificate_and_works_with_it() {
+    let srv = support::mtls_server().await;
+    let toml = format!(
+        r#"
+[runbook]
+id = "mtls"
+title = "mTLS"
+[targets.without]
+url = "{srv}"
+ca = "{ca}"
+[targets.with]
+url = "{srv}"
+ca = "{ca}"
+client_cert = "{cert}"
+[[steps]]
+id = "anonymous"
+phase = "confirm"
+http = {{ target = "without", method = "GET", path = "/" }}
+[[steps]]
+id = "identified"
+phase = "confirm"
+http = {{ target = "with", method = "GET", path = "/" }}
+expect = ["response.json.tls"]
+"#,
+        ca = support::ca_path(),
+        cert = support::client_cert_path()
+    );
+    let mut h = Harness::new(&toml, Secrets::default());
+    let error = failed(&h.run("anonymous").await).to_owned();
+    assert!(error.contains("requires a client certificate"), "{error}");
+    assert!(error.contains("client_cert = "), "{error}");
+    succeeded(&h.run("identified").await);
+}

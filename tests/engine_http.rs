@@ -731,3 +731,149 @@ manual = ["Counsel informed"]
     assert!(matches!(h.run("legal").await, Outcome::NeedsHuman { .. }));
     assert!(h.events("legal").is_empty());
 }
+
+#[tokio::test]
+async fn every_journalled_event_is_reported_once_with_its_synced_hash() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "revoke"
+phase = "eradicate"
+foreach = "['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8']"
+concurrency = 3
+mark = "rotated"
+http = { target = "basic", method = "POST", path = "/revoke", form = { token = "{{ item }}" } }
+evidence = true
+"#,
+        ),
+        secrets(),
+    );
+    succeeded(&h.run("revoke").await);
+    let on_disk = h.events("revoke");
+    let mut reported: Vec<_> = h
+        .progress
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Journalled(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    reported.sort_by_key(|e| e.seq);
+    assert_eq!(reported, on_disk);
+    // Write-ahead: step.started first; the outcome last, after every exchange; the mark just
+    // before it.
+    let kinds: Vec<_> = on_disk.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"step.started"));
+    assert_eq!(&kinds[kinds.len() - 2..], ["mark", "step.succeeded"]);
+    assert_eq!(kinds.iter().filter(|k| **k == "http.response").count(), 8);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "evidence.captured").count(),
+        8
+    );
+    // Each response follows its own request.
+    for item in 0..8 {
+        let pos = |kind: &str| {
+            on_disk
+                .iter()
+                .position(|e| e.kind.as_str() == kind && e.data["item"] == item)
+                .unwrap()
+        };
+        assert!(pos("http.request") < pos("http.response"), "item {item}");
+    }
+}
+
+#[tokio::test]
+async fn a_saved_draft_is_sent_and_an_unsaved_edit_is_refused() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "forum-post"
+phase = "notify"
+draft = { template = "post.md.j2", output = "forum-post.md" }
+
+[[steps]]
+id = "publish"
+phase = "notify"
+needs = ["forum-post"]
+http = { target = "bearer", method = "POST", path = "/echo", json = { body = "{{ drafts['forum-post'] }}" } }
+"#,
+        ),
+        secrets(),
+    );
+    // Not saved yet: the step says so instead of sending an empty post.
+    let error = failed(&h.run("publish").await).to_owned();
+    assert!(error.contains("draft `forum-post`"), "{error}");
+    assert!(error.contains("write and save it first"), "{error}");
+    assert!(srv.requests().is_empty());
+
+    let rb = h.engine.runbook().clone();
+    let step = rb.runbook.step("forum-post").unwrap();
+    let saved = stanch::draft::save(
+        &h.journal,
+        &h.incident_dir(),
+        step,
+        "We closed the index.\n",
+    )
+    .unwrap()
+    .unwrap();
+    h.incident.apply(saved);
+    succeeded(&h.run("publish").await);
+    let body: serde_json::Value =
+        serde_json::from_str(srv.requests()[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["body"], "We closed the index.\n");
+
+    // Edited on disk but not saved through stanch: its hash no longer matches the journal.
+    let file = stanch::draft::path(&h.incident_dir(), step).unwrap();
+    std::fs::write(&file, "Something else entirely.\n").unwrap();
+    let error = failed(&h.run("publish").await).to_owned();
+    assert!(
+        error.contains("no saved version matching the journal"),
+        "{error}"
+    );
+    assert_eq!(srv.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_single_request_can_be_cancelled_in_flight() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "slow"
+phase = "confirm"
+http = { target = "anon", method = "GET", path = "/slow" }
+"#,
+        ),
+        secrets(),
+    );
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    assert_eq!(
+        h.run_with("slow", Decision::default(), cancel).await,
+        Outcome::Cancelled
+    );
+    let events = h.events("slow");
+    let response = events
+        .iter()
+        .find(|e| e.kind.as_str() == "http.response")
+        .unwrap();
+    assert!(
+        response.data["error"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled")
+    );
+    assert_eq!(h.incident.status("slow"), StepStatus::Failed);
+}

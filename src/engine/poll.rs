@@ -120,7 +120,8 @@ impl Run<'_> {
         let index = item.map(|(i, _)| i);
         let log = self
             .rec
-            .request(prepared.request_data(redactor, index, attempt));
+            .request(prepared.request_data(redactor, index, attempt))
+            .await;
         let mut data = json!({});
         if let Some(i) = index {
             data["item"] = i.into();
@@ -138,13 +139,17 @@ impl Run<'_> {
             None => {
                 data["error"] = "cancelled before the response arrived".into();
                 data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
+                self.rec
+                    .response(log, vec![(Kind::HttpResponse, data)])
+                    .await;
                 return Attempt::Cancelled;
             }
             Some(Err(err)) => {
                 data["error"] = err.to_string().into();
                 data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
+                self.rec
+                    .response(log, vec![(Kind::HttpResponse, data)])
+                    .await;
                 return Attempt::Transport(err);
             }
             Some(Ok(exchange)) => exchange,
@@ -175,7 +180,7 @@ impl Run<'_> {
                     events.push((Kind::EvidenceCaptured, record));
                 }
                 Err(e) => {
-                    self.rec.response(log, events);
+                    self.rec.response(log, events).await;
                     return Attempt::Fatal(format!(
                         "could not store the response as evidence: {e}; check free space and \
                          permissions of the incident directory"
@@ -183,7 +188,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.rec.response(log, events);
+        self.rec.response(log, events).await;
 
         let response = Response::new(&exchange);
         let ctx = self.ctx.with(item.map(|(_, v)| v), Some(&response.value));

@@ -31,10 +31,12 @@ pub enum SendError {
     Dns { host: String },
     #[error("no complete response from {host} within {}s (timeout); the service may be overloaded or unreachable: retry, or raise the target's `timeout`", after.as_secs_f64())]
     Timeout { host: String, after: Duration },
-    #[error(
-        "TLS handshake with {host} failed: {detail}; if the service uses a private CA, give the target `ca = \"ca.pem\"`"
-    )]
-    Tls { host: String, detail: String },
+    #[error("TLS handshake with {host} failed: {detail}; {hint}")]
+    Tls {
+        host: String,
+        detail: String,
+        hint: &'static str,
+    },
     #[error(
         "connection to {host} was cut while reading the response body (after {bytes} bytes); the server or a proxy dropped it: retry the step"
     )]
@@ -94,12 +96,23 @@ fn classify(err: &reqwest::Error, host: String, timeout: Duration, read: Option<
         return SendError::Dns { host };
     }
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-        let detail = if text.contains("unknownissuer") || text.contains("unknown issuer") {
-            "the server's certificate is signed by an unknown certificate authority".to_owned()
+        let (detail, hint) = if text.contains("unknownissuer") || text.contains("unknown issuer") {
+            (
+                "the server's certificate is signed by an unknown certificate authority".to_owned(),
+                "if the service uses a private CA, give the target `ca = \"ca.pem\"`",
+            )
+        } else if text.contains("certificaterequired") || text.contains("certificate required") {
+            (
+                "the server requires a client certificate".to_owned(),
+                "give the target `client_cert = \"client.pem\"` (certificate and key in one PEM)",
+            )
         } else {
-            last_cause(err)
+            (
+                last_cause(err),
+                "check the URL's host name and the server's certificate (or the target's `ca`)",
+            )
         };
-        return SendError::Tls { host, detail };
+        return SendError::Tls { host, detail, hint };
     }
     if matches!(
         kind,

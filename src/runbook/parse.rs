@@ -1,16 +1,17 @@
 //! Text → [`Runbook`], keeping the span tree of the document for diagnostics.
 //!
-//! The TOML is parsed once into toml's spanned document tree ([`DeTable`]); the typed model is
-//! deserialized from a copy of it, and the tree itself stays available as a [`Doc`] so that
-//! validation can point at any value (a secret's `env`, a string inside an http `json` body)
-//! without the model having to carry a span on every field.
+//! The typed model is deserialized straight from the text. toml's spanned document tree
+//! ([`DeTable`]) is available as a [`Doc`] so that validation can point at any value (a
+//! secret's `env`, a string inside an http `json` body) without the model carrying a span on
+//! every field; it is built lazily, on the first lookup, because only a runbook with problems
+//! needs it and `check` of a valid 1,000-step runbook should not pay for a second tree.
 //!
 //! This module must not judge meaning (that is `validate`); it only reports what TOML and
 //! serde reject: syntax, unknown fields, wrong types, missing fields.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
-use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -23,9 +24,10 @@ pub struct Parsed<'s> {
     pub doc: Doc<'s>,
 }
 
-/// The spanned document tree, for locating values by path.
+/// The spanned document tree, for locating values by path; parsed on first use.
 pub struct Doc<'s> {
-    root: Spanned<DeTable<'s>>,
+    source: &'s str,
+    root: OnceCell<Option<Spanned<DeTable<'s>>>>,
 }
 
 /// One step of a path into the document: a table key or an array index.
@@ -37,12 +39,13 @@ pub enum Seg<'a> {
 
 /// Parse runbook text. The one diagnostic on failure points at what TOML or serde rejected.
 pub fn parse(source: &str) -> Result<Parsed<'_>, Diagnostic> {
-    let root = DeTable::parse(source).map_err(|e| toml_diagnostic(&e, source))?;
-    let runbook = Runbook::deserialize(toml::de::Deserializer::from(root.clone()))
-        .map_err(|e| toml_diagnostic(&e, source))?;
+    let runbook: Runbook = toml::from_str(source).map_err(|e| toml_diagnostic(&e, source))?;
     Ok(Parsed {
         runbook,
-        doc: Doc { root },
+        doc: Doc {
+            source,
+            root: OnceCell::new(),
+        },
     })
 }
 
@@ -98,11 +101,20 @@ fn narrow(source: &str, span: Range<usize>) -> Range<usize> {
 }
 
 impl<'s> Doc<'s> {
+    /// The root table. The text already parsed once as a runbook, so this cannot fail; if it
+    /// somehow did, lookups find nothing and diagnostics fall back to coarser spans.
+    fn root(&self) -> Option<&DeTable<'s>> {
+        self.root
+            .get_or_init(|| DeTable::parse(self.source).ok())
+            .as_ref()
+            .map(Spanned::get_ref)
+    }
+
     /// The value at `path`, if the document has it.
     pub fn get(&self, path: &[Seg<'_>]) -> Option<&Spanned<DeValue<'s>>> {
         let (first, rest) = path.split_first()?;
         let Seg::Key(key) = first else { return None };
-        let mut value = lookup(self.root.get_ref(), key)?;
+        let mut value = lookup(self.root()?, key)?;
         for seg in rest {
             value = match (seg, value.get_ref()) {
                 (Seg::Key(key), DeValue::Table(table)) => lookup(table, key)?,
@@ -124,7 +136,7 @@ impl<'s> Doc<'s> {
             return self.span(path);
         };
         let table = if parent.is_empty() {
-            self.root.get_ref()
+            self.root()?
         } else {
             self.get(parent)?.get_ref().as_table()?
         };

@@ -231,6 +231,15 @@ fn fixtures() -> std::path::PathBuf {
 /// An HTTPS server whose certificate is signed by the test CA in `tests/fixtures/tls/ca.pem`
 /// (unknown to the system). It answers every request with `{"tls":true}`.
 pub async fn tls_server() -> String {
+    tls_server_with(false).await
+}
+
+/// The same, demanding a client certificate issued by `tests/fixtures/tls/client-ca.pem` (mTLS).
+pub async fn mtls_server() -> String {
+    tls_server_with(true).await
+}
+
+async fn tls_server_with(client_auth: bool) -> String {
     use tokio_rustls::rustls::pki_types::pem::PemObject as _;
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
@@ -239,10 +248,20 @@ pub async fn tls_server() -> String {
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(fixtures().join("server.key")).unwrap();
-    let config = tokio_rustls::rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
+    let builder = tokio_rustls::rustls::ServerConfig::builder();
+    let builder = if client_auth {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(fixtures().join("client-ca.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let verifier = tokio_rustls::rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder.with_single_cert(certs, key).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -272,14 +291,21 @@ pub async fn tls_server() -> String {
     format!("https://localhost:{}", addr.port())
 }
 
+pub fn client_cert_path() -> String {
+    fixtures().join("client.pem").display().to_string()
+}
+
 pub fn ca_path() -> String {
     fixtures().join("ca.pem").display().to_string()
 }
 
-/// A runbook written to a temp dir and loaded the way the CLI loads it.
+/// A runbook written to a temp dir (with `post.md.j2` for draft steps) and loaded the way the
+/// CLI loads it.
 pub fn load(dir: &Path, toml: &str) -> Arc<runbook::Loaded> {
     let path = dir.join("runbook.toml");
     std::fs::write(&path, toml).unwrap();
+    // The draft template test runbooks name.
+    std::fs::write(dir.join("post.md.j2"), "# {{ incident.id }}\n").unwrap();
     Arc::new(runbook::load(&path).unwrap())
 }
 
