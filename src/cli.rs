@@ -11,6 +11,7 @@ mod check;
 mod draft;
 mod drill;
 mod export;
+pub mod headless;
 mod lab;
 mod list;
 mod resume;

@@ -1,15 +1,21 @@
 //! The incident journal: append-only JSONL, SHA-256 hash chain, fsync before acknowledging.
 //!
 //! - `event`: the [`Event`] record, its [`Kind`]s and the canonical hashing rule.
-//! - `writer`: [`Journal`], the one writer of an incident (exclusive lock, group commit).
-//! - `replay`: read a journal back, quarantine a torn tail, verify the chain.
+//! - `lock`: the one-writer rule (`<incident>/lock`, holder named in errors).
+//! - `writer`: [`Journal`], the one writer of an incident (group commit, recovery on open).
+//! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
+//! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
 //!
 //! Contract every other module relies on: an event is reported (to the UI, to stdout, to a
 //! caller) only after `append` returned, and `append` returns only after `sync_data`.
 
 pub mod event;
-
-pub use event::{Event, Kind, NewEvent};
+pub mod lock;
+pub mod replay;
+pub mod verify;
 pub mod writer;
 
-pub use writer::{Journal, JournalError, read};
+pub use event::{Event, Kind, NewEvent};
+pub use replay::{Broken, Fault};
+pub use verify::{VerifyReport, verify};
+pub use writer::{Journal, JournalError, WriterStats, read};

@@ -1,13 +1,17 @@
 //! The incident store: incident directories under the data dir, their ids, and opening one.
 //!
-//! FIRST CUT (the journal work extends it: lock holder errors, recovery on open, list).
-//! `create` writes `incident.opened` as the first event; `open` replays what is there.
+//! `create` writes `incident.opened` as the first event; `open` takes the writer lock and
+//! replays what is there (quarantining a torn tail, refusing a damaged journal: see
+//! [`Journal::open`]); `load` reads without the lock; `list` summarises every incident.
+//!
+//! Opening never decides anything for the responder: steps a crash left running stay
+//! `Running` until a caller (TUI, headless runner) calls [`mark_interrupted`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::incident::Incident;
+use crate::incident::{Incident, StepStatus};
 use crate::journal::{Journal, JournalError, Kind, NewEvent};
 use crate::paths::{self, PathsError};
 
@@ -116,6 +120,94 @@ pub fn load(id: &str) -> Result<Incident, StoreError> {
         });
     }
     Ok(Incident::replay(crate::journal::read(&dir)?))
+}
+
+/// Journal `step.interrupted` for every step a crash left started without an outcome, and
+/// return their ids. Callers decide when (after showing the responder what was found); the
+/// steps are then never re-sent without an explicit re-run.
+pub fn mark_interrupted(opened: &mut Opened) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    for (step, started_seq) in opened.incident.unfinished_steps() {
+        let event = opened.journal.append_blocking(NewEvent::for_step(
+            Kind::StepInterrupted,
+            step.clone(),
+            serde_json::json!({ "started_seq": started_seq }),
+        ))?;
+        opened.incident.apply(event);
+        ids.push(step);
+    }
+    Ok(ids)
+}
+
+/// One incident as `stanch list` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub id: String,
+    pub runbook: String,
+    pub opened_at: Option<Timestamp>,
+    pub closed: bool,
+    /// Steps succeeded or skipped, per the journal.
+    pub steps_done: usize,
+    /// Steps in the runbook, when its file is still where the journal says it was.
+    pub steps_total: Option<usize>,
+    pub drill: bool,
+    /// The lock holder, when the incident is open for writing somewhere right now.
+    pub in_use_by: Option<String>,
+    /// The first bad event, when the journal is damaged (the rest is read up to it).
+    pub damaged: Option<String>,
+}
+
+/// Every incident in the data dir, oldest first (by opening time, then id).
+pub fn list() -> Result<Vec<Listing>, StoreError> {
+    let root = paths::incidents_dir()?;
+    let entries = match std::fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(JournalError::Io { path: root, source }.into()),
+    };
+    let mut listings = Vec::new();
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let Some(id) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if check_id(&id).is_err() || !dir.join(crate::journal::writer::JOURNAL_FILE).is_file() {
+            continue;
+        }
+        listings.push(summarise(id, &dir)?);
+    }
+    listings.sort_by(|a, b| (a.opened_at, &a.id).cmp(&(b.opened_at, &b.id)));
+    Ok(listings)
+}
+
+fn summarise(id: String, dir: &Path) -> Result<Listing, StoreError> {
+    let (_, replayed) =
+        crate::journal::replay::replay_file(dir).map_err(|source| JournalError::Io {
+            path: dir.join(crate::journal::writer::JOURNAL_FILE),
+            source,
+        })?;
+    let damaged = replayed.broken.as_ref().map(ToString::to_string);
+    let incident = Incident::replay(replayed.events);
+    let steps_total = incident
+        .runbook_path
+        .as_deref()
+        .and_then(|path| crate::runbook::load(Path::new(path)).ok())
+        .map(|loaded| loaded.runbook.steps.len());
+    Ok(Listing {
+        id,
+        runbook: incident.runbook_id.clone(),
+        opened_at: incident.opened_at,
+        closed: incident.closed_at.is_some(),
+        steps_done: incident
+            .steps
+            .values()
+            .filter(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped))
+            .count(),
+        steps_total,
+        drill: incident.drill,
+        in_use_by: crate::journal::lock::holder_of(dir),
+        damaged,
+    })
 }
 
 /// The directory of an existing incident: checks the id and that it has a journal (for

@@ -1,1 +1,103 @@
-//! tui (to be built).
+//! The terminal UI (`stanch run`, `stanch resume`, `stanch drill`): Elm-style.
+//!
+//! - [`app`]: the model ([`App`](app::App)); [`msg`]: the one message type;
+//!   [`update`](update::update): every state change, pure; [`effect`]: side effects as values
+//!   plus the [`Runner`](effect::Runner) seam to the engine; [`event_loop`]: executes effects
+//!   and feeds messages back; [`view`]: pure rendering, one widget per file;
+//!   [`terminal`]: raw mode, restore on every exit; [`input`], [`timeparse`], [`setup`].
+//!
+//! Only this module imports ratatui and crossterm. It never writes to stdout/stderr while it
+//! owns the screen: errors go to a dialog and the log.
+
+pub mod app;
+pub mod effect;
+pub mod engine_runner;
+pub mod event_loop;
+#[doc(hidden)]
+pub mod fixture;
+pub mod input;
+pub mod msg;
+pub mod setup;
+pub mod terminal;
+pub mod timeparse;
+pub mod update;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::runbook::Loaded;
+use crate::store::Opened;
+
+/// Drill mode: the lab's status lines and the scenario's injects.
+#[derive(Clone)]
+pub struct DrillSetup {
+    /// (label, value) status lines of the lab, refreshed on every tick.
+    pub panel: Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>,
+    pub injects: Vec<ScheduledInject>,
+}
+
+/// An inject of the scenario, due `after` the drill starts (already divided by `--speed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledInject {
+    pub after: Duration,
+    /// As the scenario writes it, e.g. "+14m".
+    pub offset: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// `NO_COLOR` set to anything non-empty turns colours off (<https://no-color.org>).
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The model for an opened incident, as `run` starts it (tests build it the same way).
+pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
+    let mut app = app::App::new(runbook, opened.incident.clone(), Timestamp::now());
+    app.tz = jiff::tz::TimeZone::system();
+    app.color = color_enabled();
+    if drill {
+        app.drill = Some(app::Drill {
+            panel: Vec::new(),
+            show_panel: true,
+        });
+    }
+    app
+}
+
+/// Run the TUI on an opened incident with any [`effect::Runner`] until the responder quits.
+/// Restores the terminal on every exit path.
+/// `notice` is shown in the hint line at start (e.g. what resuming found).
+pub fn run_with(
+    runner: Arc<dyn effect::Runner>,
+    runbook: Arc<Loaded>,
+    opened: &Opened,
+    drill: Option<DrillSetup>,
+    notice: Option<String>,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut app = new_app(runbook, opened, drill.is_some());
+    app.flash = notice;
+    let mut term = terminal::enter()?;
+    if let Ok(size) = term.size() {
+        app.size = (size.width, size.height);
+    }
+    let event_loop = event_loop::Loop::new(runner, opened.journal.clone(), drill);
+    let result = runtime.block_on(event_loop.run(&mut term, &mut app));
+    terminal::restore()?;
+    result
+}
+
+/// Show the set-up form full screen and give the terminal back: `None` when aborted.
+pub fn ask(form: setup::SetupForm) -> anyhow::Result<Option<setup::Answers>> {
+    let mut term = terminal::enter()?;
+    let answers = terminal::ask(&mut term, form, color_enabled());
+    terminal::restore()?;
+    Ok(answers?)
+}

@@ -1,8 +1,56 @@
-//! `stanch check`.
+//! `stanch check FILE...`: parse and validate runbooks, print every problem as a caret
+//! snippet, exit 1 if any file has one; otherwise one summary line per file.
 
+use std::io::Write;
 use std::process::ExitCode;
 
+use crate::runbook::{self, LoadError, Runbook};
+
 pub fn run(args: &super::CheckArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`stanch check` is not built yet")
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = false;
+    for path in &args.files {
+        match runbook::load(path) {
+            Ok(loaded) => {
+                writeln!(
+                    out,
+                    "{}",
+                    summary(&path.display().to_string(), &loaded.runbook)
+                )?;
+            }
+            Err(LoadError::Invalid { rendered, count }) => {
+                failed = true;
+                let noun = if count == 1 { "problem" } else { "problems" };
+                write!(out, "{rendered}")?;
+                writeln!(out, "error: {}: {count} {noun}\n", path.display())?;
+            }
+            Err(err @ LoadError::Io { .. }) => {
+                failed = true;
+                writeln!(out, "error: {err}\n")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `ok  runbooks/x.toml: 23 steps in 7 phases, 4 destructive`
+pub fn summary(name: &str, runbook: &Runbook) -> String {
+    let steps = runbook.steps.len();
+    let phases = runbook.phases().len();
+    let destructive = runbook.steps.iter().filter(|s| s.is_destructive()).count();
+    format!(
+        "ok  {name}: {steps} {} in {phases} {}, {destructive} destructive",
+        plural(steps, "step", "steps"),
+        plural(phases, "phase", "phases"),
+    )
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }

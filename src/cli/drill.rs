@@ -1,8 +1,230 @@
-//! `stanch drill`.
+//! `stanch drill [RUNBOOK] [--scenario FILE] [--speed N] [--auto]`: a drill against the
+//! built-in lab.
+//!
+//! ```text
+//!  scenario ──load──▶ lab::Lab::start ──resolve inputs/secrets──▶ DRILL incident
+//!      (facts + marks journalled) ──▶ --auto: headless run_all │ default: the TUI with the
+//!      lab panel and injects ──▶ score (live lab checks) ──▶ `drill.score` event + printout
+//! ```
+//!
+//! Everything is torn down with the drill: the lab is in-process and stops when this returns.
 
+mod run;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::journal::{Kind, NewEvent};
+use crate::lab::scenario::{self, Resolved};
+use crate::lab::state::EXPOSED_INDEX;
+use crate::lab::{Lab, LabOptions, score};
+use crate::runbook::Loaded;
+use crate::store::{self, Opened};
+
+/// The reference scenario, relative to the repository (or the current directory).
+pub const DEFAULT_SCENARIO: &str = "runbooks/drills/reference-2019.toml";
+
+/// `--auto` runs in CI: snapshots finish at once so the run is not paced by the lab's clock.
+const AUTO_SNAPSHOT_DURATION: Duration = Duration::ZERO;
+
+/// Everything a drill runs with, set up and journalled.
+pub struct Drill {
+    pub lab: Lab,
+    pub scenario: scenario::Loaded,
+    pub runbook: Loaded,
+    pub resolved: Resolved,
+    pub opened: Opened,
+}
+
+/// The scenario to use: the flag, else the bundled one (found from the current directory or
+/// the source tree this binary was built from).
+fn scenario_path(flag: Option<&Path>) -> PathBuf {
+    if let Some(path) = flag {
+        return path.to_path_buf();
+    }
+    let here = PathBuf::from(DEFAULT_SCENARIO);
+    if here.exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENARIO)
+}
+
+fn responder() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "drill".into())
+}
+
+/// Start the lab, load scenario and runbook, open the DRILL incident with the starting facts.
+pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<Drill> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        bail!("--speed must be a positive number, not {}", args.speed);
+    }
+    let scenario = scenario::load(&scenario_path(args.scenario.as_deref()))?;
+    let Some(runbook_path) = args.runbook.clone().or_else(|| scenario.runbook_path()) else {
+        bail!(
+            "scenario {} names no runbook: give one (`stanch drill RUNBOOK`)",
+            scenario.path.display()
+        );
+    };
+    let runbook = crate::runbook::load(&runbook_path)?;
+    let options = LabOptions {
+        snapshot_duration: if args.auto {
+            AUTO_SNAPSHOT_DURATION
+        } else {
+            LabOptions::default().snapshot_duration
+        },
+    };
+    let seed = scenario.scenario.scenario.seed.unwrap_or(args.seed);
+    let lab = Lab::start_with(seed, 0, &options).context("starting the drill lab")?;
+    let resolved = scenario.resolve(&lab.template_context())?;
+    let opened = open_incident(args, &scenario, &runbook, &resolved)?;
+    Ok(Drill {
+        lab,
+        scenario,
+        runbook,
+        resolved,
+        opened,
+    })
+}
+
+fn open_incident(
+    args: &super::DrillArgs,
+    scenario: &scenario::Loaded,
+    rb: &Loaded,
+    resolved: &Resolved,
+) -> anyhow::Result<Opened> {
+    let mut inputs = serde_json::Map::new();
+    for (name, input) in &rb.runbook.inputs {
+        if let Some(default) = &input.default {
+            inputs.insert(name.clone(), default.clone().into());
+        }
+    }
+    for (name, value) in &resolved.inputs {
+        inputs.insert(name.clone(), value.clone().into());
+    }
+    let missing: Vec<&String> = rb
+        .runbook
+        .inputs
+        .keys()
+        .filter(|k| !inputs.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "the scenario leaves runbook inputs without a value: {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let actor = responder();
+    let mut data = json!({
+        "runbook_id": rb.runbook.id(),
+        "runbook_title": rb.runbook.runbook.title,
+        "runbook_sha256": rb.sha256,
+        "runbook_path": rb.path.display().to_string(),
+        "inputs": inputs,
+        "responder": actor,
+        "drill": true,
+        "scenario": scenario.scenario.scenario.title,
+        "speed": args.speed,
+    });
+    if let Some(severity) = &rb.runbook.runbook.severity {
+        data["severity"] = severity.clone().into();
+    }
+    let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, data)?;
+    // From the first event on, the lab's secrets are scrubbed from anything journalled.
+    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
+    opened.journal.set_redactor(secrets.redactor());
+    let start = Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .unwrap_or_else(|_| Timestamp::now());
+    journal_facts(&mut opened, scenario, start)?;
+    Ok(opened)
+}
+
+/// The starting facts (and the marks they carry), journalled as the scenario's.
+fn journal_facts(
+    opened: &mut Opened,
+    scenario: &scenario::Loaded,
+    start: Timestamp,
+) -> anyhow::Result<()> {
+    for fact in scenario.facts(start) {
+        let mut event = NewEvent::new(
+            Kind::Fact,
+            json!({ "text": fact.text, "occurred_at": fact.occurred_at.to_string() }),
+        );
+        event.actor = Some("scenario".into());
+        let written = opened.journal.append_blocking(event)?;
+        opened.incident.apply(written);
+        if let Some(mark) = fact.mark {
+            let mut event = NewEvent::new(
+                Kind::Mark,
+                json!({ "name": mark, "at": fact.occurred_at.to_string() }),
+            );
+            event.actor = Some("scenario".into());
+            let written = opened.journal.append_blocking(event)?;
+            opened.incident.apply(written);
+        }
+    }
+    Ok(())
+}
+
+/// The exposed index as the drill's inputs name it.
+fn index(drill: &Drill) -> String {
+    drill
+        .resolved
+        .inputs
+        .iter()
+        .find(|(k, _)| k == "index")
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            drill
+                .runbook
+                .runbook
+                .inputs
+                .get("index")
+                .and_then(|i| i.default.clone())
+        })
+        .unwrap_or_else(|| EXPOSED_INDEX.to_owned())
+}
+
+/// Score the drill against the lab and the reference, journal `drill.score`, return it.
+pub fn finish(drill: &mut Drill) -> anyhow::Result<score::Score> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting a runtime for the lab checks")?;
+    let checks = runtime.block_on(score::check_lab(&drill.lab, &index(drill)));
+    // The TUI may have journalled marks since set-up: score what the journal says now.
+    let events = crate::journal::read(&drill.opened.dir)?;
+    let incident = crate::incident::Incident::replay(events);
+    let result = score::score(
+        &drill.scenario.scenario.scenario.title,
+        &incident,
+        &drill.scenario.reference(),
+        checks,
+        drill.lab.status(),
+    );
+    let mut event = NewEvent::new(Kind::DrillScore, serde_json::to_value(&result)?);
+    event.actor = Some("scenario".into());
+    let written = drill.opened.journal.append_blocking(event)?;
+    drill.opened.incident.apply(written);
+    Ok(result)
+}
 
 pub fn run(args: &super::DrillArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`stanch drill` is not built yet")
+    if args.auto {
+        run::auto(args)
+    } else {
+        run::interactive(args)
+    }
 }

@@ -1,7 +1,80 @@
-//! `stanch list`.
+//! `stanch list`: one line per incident in the data dir (id, runbook, opened, state, drill or
+//! real). Reads journals without taking their locks, so it works while incidents are open.
 
+use std::io::Write;
 use std::process::ExitCode;
 
+use crate::store::{self, Listing};
+
 pub fn run() -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`stanch list` is not built yet")
+    let listings = store::list()?;
+    let mut out = std::io::stdout().lock();
+    if listings.is_empty() {
+        writeln!(
+            out,
+            "no incidents in {}",
+            crate::paths::incidents_dir()?.display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.write_all(render(&listings).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The table, columns padded to their widest cell.
+pub fn render(listings: &[Listing]) -> String {
+    let header = ["ID", "RUNBOOK", "OPENED (UTC)", "STATE", "KIND"].map(str::to_owned);
+    let rows: Vec<[String; 5]> = listings
+        .iter()
+        .map(|l| {
+            [
+                l.id.clone(),
+                if l.runbook.is_empty() {
+                    "?".to_owned()
+                } else {
+                    l.runbook.clone()
+                },
+                l.opened_at.map_or_else(
+                    || "?".to_owned(),
+                    |t| t.strftime("%Y-%m-%d %H:%M").to_string(),
+                ),
+                state(l),
+                if l.drill { "DRILL" } else { "real" }.to_owned(),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+fn state(l: &Listing) -> String {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let mut state = if l.closed { "closed" } else { "open" }.to_owned();
+    let _ = match l.steps_total {
+        Some(total) => write!(state, " {}/{total} steps", l.steps_done),
+        None => write!(state, " {} steps done", l.steps_done),
+    };
+    if let Some(holder) = &l.in_use_by {
+        let _ = write!(state, ", in use by {holder}");
+    }
+    if let Some(damage) = &l.damaged {
+        let _ = write!(state, ", DAMAGED at {damage}");
+    }
+    state
 }

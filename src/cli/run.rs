@@ -1,8 +1,127 @@
-//! `stanch run`.
+//! `stanch run RUNBOOK` (interactive): load the runbook, ask the set-up form (inputs, secrets
+//! not in the environment, responder), create the incident, hand it to the TUI. With
+//! `--incident ID` naming an existing incident, resume it instead.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use indexmap::IndexMap;
+use serde_json::json;
+
+use crate::runbook::{self, Loaded};
+use crate::store;
+use crate::tui;
+use crate::tui::setup::SetupForm;
 
 pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`stanch run` is not built yet")
+    if args.headless {
+        return super::headless::run(args);
+    }
+    let rb = Arc::new(runbook::load(&args.runbook).map_err(|e| anyhow!("{e}"))?);
+    let preset = parse_sets(&args.set, &rb)?;
+    if let Some(id) = &args.incident
+        && store::load(id).is_ok()
+    {
+        return super::resume::open_and_run(id, args.responder.as_deref());
+    }
+    let responder = default_responder(args.responder.as_deref());
+    let missing = missing_secrets(&rb);
+    let form = SetupForm::new(&rb, &preset, &missing, &responder);
+    // Everything given on the command line: no form to fill.
+    let answers = if form.is_complete() && args.responder.is_some() {
+        form.answers()
+    } else {
+        let Some(answers) = tui::ask(form)? else {
+            eprintln!("stanch: aborted; no incident was opened");
+            return Ok(ExitCode::from(130));
+        };
+        answers
+    };
+    let opened = store::create(
+        args.incident.as_deref(),
+        "INC",
+        &answers.responder,
+        opened_data(&rb, &answers.inputs, &answers.responder, false),
+    )
+    .context("could not open the incident")?;
+    let id = opened.id.clone();
+    let runner = Arc::new(tui::engine_runner::EngineRunner::new(
+        Arc::clone(&rb),
+        opened.dir.clone(),
+    ));
+    tui::run_with(runner, rb, &opened, None, None)?;
+    println!("Incident {id} is saved. Resume it with: stanch resume {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--set k=v` pairs, checked against the runbook's inputs.
+fn parse_sets(sets: &[String], rb: &Loaded) -> anyhow::Result<IndexMap<String, String>> {
+    let mut out = IndexMap::new();
+    for set in sets {
+        let Some((key, value)) = set.split_once('=') else {
+            bail!("--set {set}: write --set name=value");
+        };
+        if !rb.runbook.inputs.contains_key(key) {
+            let known: Vec<&str> = rb.runbook.inputs.keys().map(String::as_str).collect();
+            bail!(
+                "--set {key}: the runbook has no such input (it has: {})",
+                known.join(", ")
+            );
+        }
+        out.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(out)
+}
+
+/// Secrets whose environment variable is unset (and prompt-only ones): the form asks for them.
+fn missing_secrets(rb: &Loaded) -> Vec<String> {
+    rb.runbook
+        .secrets
+        .iter()
+        .filter(|(_, spec)| {
+            spec.prompt == Some(true)
+                || spec
+                    .env
+                    .as_ref()
+                    .is_some_and(|var| std::env::var_os(var).is_none_or(|v| v.is_empty()))
+                    && spec.file.is_none()
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// `--responder`, else `responder` in config.toml, else `$USER`.
+pub fn default_responder(given: Option<&str>) -> String {
+    if let Some(name) = given.filter(|n| !n.trim().is_empty()) {
+        return name.trim().to_owned();
+    }
+    let from_config = crate::paths::config_file()
+        .ok()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|table| table.get("responder")?.as_str().map(str::to_owned));
+    from_config
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "responder".to_owned())
+}
+
+/// The `incident.opened` data (the store adds `incident_id`).
+pub fn opened_data(
+    rb: &Loaded,
+    inputs: &IndexMap<String, String>,
+    responder: &str,
+    drill: bool,
+) -> serde_json::Value {
+    json!({
+        "runbook_id": rb.runbook.id(),
+        "runbook_title": rb.runbook.runbook.title,
+        "runbook_sha256": rb.sha256,
+        "runbook_path": std::fs::canonicalize(&rb.path).unwrap_or_else(|_| rb.path.clone()),
+        "inputs": inputs,
+        "responder": responder,
+        "drill": drill,
+        "severity": rb.runbook.runbook.severity,
+    })
 }

@@ -1,0 +1,129 @@
+//! Running a prepared drill: headless (`--auto`, every automatable step, exit non-zero on a
+//! failure) or interactive (the TUI with the lab panel and the scenario's injects). Both end
+//! with the score.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::{Drill, finish, prepare};
+use crate::cli::headless;
+use crate::engine::{Engine, EngineOptions};
+use crate::secret::Secrets;
+use crate::tui;
+
+/// Build the engine for a drill: secrets come from the lab, through the scenario's mapping.
+fn engine(drill: &Drill) -> anyhow::Result<Engine> {
+    let secrets = Secrets::from_values(drill.resolved.secrets.iter().cloned());
+    Ok(Engine::new(
+        Arc::new(drill.runbook.clone()),
+        drill.opened.journal.clone(),
+        secrets,
+        EngineOptions::default(),
+    )?)
+}
+
+fn header(out: &mut dyn Write, drill: &Drill) -> std::io::Result<()> {
+    let urls = drill.lab.urls();
+    writeln!(
+        out,
+        "DRILL {} · {} · runbook {}",
+        drill.opened.id,
+        drill.scenario.scenario.scenario.title,
+        drill.runbook.runbook.id()
+    )?;
+    writeln!(
+        out,
+        "lab: es {} · auth {} · comms {}",
+        urls.es, urls.auth, urls.comms
+    )
+}
+
+/// `stanch drill --auto`.
+pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let entered = runtime.enter();
+    let mut drill = prepare(args)?;
+    let engine = engine(&drill)?;
+    let mut stdout = std::io::stdout().lock();
+    header(&mut stdout, &drill)?;
+    let report = runtime.block_on(headless::run_all_async(
+        &engine,
+        &mut drill.opened,
+        &mut stdout,
+        true,
+    ))?;
+    // The lab checks start their own runtime, which cannot nest inside this one.
+    drop(entered);
+    let score = finish(&mut drill)?;
+    write!(stdout, "{}", score.render_text())?;
+    let ok = report.all_ok();
+    writeln!(
+        stdout,
+        "{}: journal {}",
+        if ok { "drill passed" } else { "DRILL FAILED" },
+        drill
+            .opened
+            .dir
+            .join(crate::journal::writer::JOURNAL_FILE)
+            .display()
+    )?;
+    drill.lab.shutdown();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The scenario's injects, on the drill's clock (`--speed` divides scenario time).
+fn scheduled_injects(drill: &Drill, speed: f64) -> Vec<tui::ScheduledInject> {
+    drill
+        .scenario
+        .injects()
+        .into_iter()
+        .map(|i| tui::ScheduledInject {
+            after: i.after.div_f64(speed),
+            offset: i.offset,
+            title: i.title,
+            body: i.body,
+        })
+        .collect()
+}
+
+/// `stanch drill`: the TUI with the lab panel and the injects, then the score.
+pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
+    let mut drill = prepare(args)?;
+    let rb = Arc::new(drill.runbook.clone());
+    let status = drill.lab.status_reader();
+    let setup = tui::DrillSetup {
+        panel: Arc::new(move || status().panel_lines()),
+        injects: scheduled_injects(&drill, args.speed),
+    };
+    let runner = Arc::new(tui::engine_runner::EngineRunner::new(
+        Arc::clone(&rb),
+        drill.opened.dir.clone(),
+    ));
+    let notice = format!(
+        "DRILL against the built-in lab · {} · speed ×{}",
+        drill.scenario.scenario.scenario.title, args.speed
+    );
+    tui::run_with(runner, rb, &drill.opened, Some(setup), Some(notice))?;
+    let score = finish(&mut drill)?;
+    let mut stdout = std::io::stdout().lock();
+    header(&mut stdout, &drill)?;
+    write!(stdout, "{}", score.render_text())?;
+    writeln!(
+        stdout,
+        "Drill {} is saved. Resume it with: stanch resume {}; export it with: stanch export {}",
+        drill.opened.id, drill.opened.id, drill.opened.id
+    )?;
+    drill.lab.shutdown();
+    Ok(ExitCode::SUCCESS)
+}

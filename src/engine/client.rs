@@ -1,0 +1,120 @@
+//! One reqwest client per runbook target: timeout, extra CA certificates, mTLS client
+//! certificate, and `insecure` (certificate checks off, with a warning the engine journals).
+//!
+//! Clients are built once per engine so connections are reused (keep-alive, HTTP/2 where the
+//! server offers it). Redirects are not followed: a responder must see what the service said,
+//! and following a redirect could carry credentials to another host. This module renders no
+//! templates and knows nothing of steps.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::EngineError;
+use crate::runbook::{Loaded, Target, parse_duration};
+
+pub struct Clients {
+    by_target: HashMap<String, TargetClient>,
+    warnings: Vec<String>,
+}
+
+pub struct TargetClient {
+    pub client: reqwest::Client,
+    pub timeout: Duration,
+}
+
+impl Clients {
+    pub fn build(rb: &Loaded, default_timeout: Duration) -> Result<Self, EngineError> {
+        // reqwest is built without a default crypto provider; install ring once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut by_target = HashMap::new();
+        let mut warnings = Vec::new();
+        for (name, target) in &rb.runbook.targets {
+            let client = build_one(name, target, rb.base_dir(), default_timeout)?;
+            if target.insecure {
+                warnings.push(format!(
+                    "target `{name}` has insecure = true: TLS certificates are NOT checked, \
+                     so anyone on the path can read and alter its traffic (credentials included)"
+                ));
+            }
+            by_target.insert(name.clone(), client);
+        }
+        Ok(Self {
+            by_target,
+            warnings,
+        })
+    }
+
+    pub fn get(&self, target: &str) -> Option<&TargetClient> {
+        self.by_target.get(target)
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+fn build_one(
+    name: &str,
+    target: &Target,
+    base: &Path,
+    default_timeout: Duration,
+) -> Result<TargetClient, EngineError> {
+    let err = |reason: String| EngineError::Client {
+        target: name.to_owned(),
+        reason,
+    };
+    let timeout = match &target.timeout {
+        Some(text) => parse_duration(text.get_ref()).map_err(|e| err(format!("timeout: {e}")))?,
+        None => default_timeout,
+    };
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("stanch/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64);
+    if let Some(ca) = &target.ca {
+        let path = base.join(ca.get_ref());
+        let pem = std::fs::read(&path)
+            .map_err(|e| err(format!("cannot read CA file {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            err(format!(
+                "{} holds no usable PEM certificate: {e}",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(err(format!(
+                "{} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(cert) = &target.client_cert {
+        let path = base.join(cert.get_ref());
+        let pem = std::fs::read(&path).map_err(|e| {
+            err(format!(
+                "cannot read client certificate {}: {e}",
+                path.display()
+            ))
+        })?;
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            err(format!(
+                "{} must hold the client certificate and its private key in PEM: {e}",
+                path.display()
+            ))
+        })?;
+        builder = builder.identity(identity);
+    }
+    if target.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    let client = builder
+        .build()
+        .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
+    Ok(TargetClient { client, timeout })
+}

@@ -1,0 +1,173 @@
+//! `foreach`: one request per item of a list, at most `concurrency` in flight.
+//!
+//! A fixed pool of worker futures pulls the next item index, so memory stays flat however long
+//! the list is. Each item's exchange is journalled with its index (`item`), expectations are
+//! checked per item (captures are not: there is no single response to capture from), and the
+//! step fails if any item failed, with the count and the first failures. Cancelling stops
+//! handing out items; requests already in flight are journalled as cancelled. `retry` does not
+//! apply per item.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use minijinja::Value;
+use minijinja::value::ValueKind;
+
+use super::context::Context;
+use super::expect::short;
+use super::poll::{Attempt, Run, StepResult, millis};
+use super::prepare::{self, Parts};
+use super::{DEFAULT_CONCURRENCY, Progress};
+
+/// How many failures the step's error quotes.
+const QUOTED_FAILURES: usize = 3;
+
+/// The list a foreach expression yields. A string is split on commas (inputs are strings:
+/// `third_party_clients = "alexa-skill,ifttt"`).
+pub fn items(parts: Parts<'_>, expr: &str, ctx: &Context) -> Result<Vec<Value>, String> {
+    let value = parts
+        .templates
+        .eval(expr, ctx.base())
+        .map_err(|e| prepare::explain(parts, "foreach", expr, &e.message, true))?;
+    match value.kind() {
+        ValueKind::String => Ok(value
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Value::from)
+            .collect()),
+        ValueKind::Seq | ValueKind::Iterable => value
+            .try_iter()
+            .map(Iterator::collect)
+            .map_err(|e| format!("foreach `{expr}` cannot be iterated: {e}")),
+        other => Err(format!(
+            "foreach `{expr}` gave a {other}, not a list; capture a list in an earlier step (e.g. \
+             `response.json.tokens | map(attribute=\"token\") | list`)"
+        )),
+    }
+}
+
+struct Tally {
+    next: AtomicUsize,
+    done: AtomicU64,
+    failed: AtomicU64,
+    /// (index, message), the first few in completion order; sorted by index when quoted.
+    first: Mutex<Vec<(usize, String)>>,
+}
+
+pub async fn run(run: &Run<'_>) -> StepResult {
+    let Some(expr) = &run.step.foreach else {
+        return StepResult::failed("not a foreach step");
+    };
+    let list = match items(run.parts, expr.get_ref(), run.ctx) {
+        Ok(list) => list,
+        Err(e) => return StepResult::failed(e),
+    };
+    let cap = match run.cap() {
+        Ok(c) => c,
+        Err(e) => return StepResult::failed(e),
+    };
+    let total = list.len() as u64;
+    if list.is_empty() {
+        return StepResult::Passed {
+            summary: "no items: nothing to do".into(),
+            captures: serde_json::Map::new(),
+            items: Some((0, 0)),
+        };
+    }
+    let concurrency = run
+        .step
+        .concurrency
+        .as_ref()
+        .map_or(DEFAULT_CONCURRENCY, |c| *c.get_ref())
+        .max(1) as usize;
+    let tally = Tally {
+        next: AtomicUsize::new(0),
+        done: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        first: Mutex::new(Vec::new()),
+    };
+    let started = Instant::now();
+    let workers = (0..concurrency.min(list.len())).map(|_| worker(run, &list, &tally, cap));
+    futures_util::future::join_all(workers).await;
+
+    let done = tally.done.load(Ordering::Relaxed);
+    let failed = tally.failed.load(Ordering::Relaxed);
+    if run.cancel.is_cancelled() && done < total {
+        return StepResult::Cancelled;
+    }
+    let elapsed = millis(started.elapsed());
+    if failed == 0 {
+        return StepResult::Passed {
+            summary: format!("{total} items, all succeeded · {elapsed} ms"),
+            captures: serde_json::Map::new(),
+            items: Some((total, 0)),
+        };
+    }
+    let mut first = tally.first.into_inner().unwrap_or_default();
+    first.sort_by_key(|(i, _)| *i);
+    let quoted: Vec<String> = first
+        .iter()
+        .take(QUOTED_FAILURES)
+        .map(|(i, msg)| format!("#{i} {}: {msg}", label(&list[*i])))
+        .collect();
+    StepResult::Failed {
+        error: format!(
+            "{failed} of {total} items failed; first failures: {}; re-run the step to retry them",
+            quoted.join(" | ")
+        ),
+        expectations: Vec::new(),
+        items: Some((total, failed)),
+    }
+}
+
+/// A short label for an item (items may be tokens: show only their start).
+fn label(item: &Value) -> String {
+    let text = item
+        .as_str()
+        .map_or_else(|| item.to_string(), str::to_owned);
+    let head: String = text.chars().take(10).collect();
+    if head.len() < text.len() {
+        format!("`{head}…`")
+    } else {
+        format!("`{head}`")
+    }
+}
+
+async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, cap: u64) {
+    let total = list.len() as u64;
+    loop {
+        if run.cancel.is_cancelled() {
+            return;
+        }
+        let i = tally.next.fetch_add(1, Ordering::Relaxed);
+        let Some(item) = list.get(i) else { return };
+        let ctx = run.ctx.with(Some(item), None);
+        let failure = match prepare::prepare(run.parts, run.step, run.http, &ctx) {
+            Err(e) => Some(e),
+            Ok(prepared) => match run.exchange(&prepared, Some((i, item)), None, cap).await {
+                Attempt::Pass { .. } => None,
+                Attempt::Expect { error, .. } | Attempt::Fatal(error) => Some(error),
+                Attempt::Transport(err) => Some(err.to_string()),
+                Attempt::Cancelled => return,
+            },
+        };
+        if let Some(msg) = failure {
+            tally.failed.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut first) = tally.first.lock()
+                && first.len() < 64
+            {
+                first.push((i, short(&msg)));
+            }
+        }
+        let done = tally.done.fetch_add(1, Ordering::Relaxed) + 1;
+        run.rec.progress(Progress::Items {
+            done,
+            total,
+            failed: tally.failed.load(Ordering::Relaxed),
+        });
+    }
+}

@@ -1,0 +1,393 @@
+//! One exchange (request → journal → response → expectations) and the retry/poll loop around
+//! it for ordinary http steps.
+//!
+//! `retry = { every, within }` repeats the exchange until `expect` holds or `within` has passed;
+//! every attempt is journalled with its number. A transport error (no complete response) is
+//! retried only for idempotent methods: a POST that timed out may already have closed the index
+//! or revoked the token, so a person decides. Nothing here decides the step's journal outcome;
+//! it returns a [`StepResult`] the engine records.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use minijinja::Value;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::client::Clients;
+use super::context::Context;
+use super::evidence::{self, Custody};
+use super::expect::{self, Failed, Response, short};
+use super::prepare::{self, Parts, Prepared};
+use super::recorder::Recorder;
+use super::send::{self, SendError};
+use super::{EngineOptions, Progress};
+use crate::journal::Kind;
+use crate::journal::event::sha256_hex;
+use crate::runbook::{Http, Step, parse_duration, parse_size};
+
+/// Everything a step run needs.
+pub struct Run<'a> {
+    pub parts: Parts<'a>,
+    pub ctx: &'a Context,
+    pub step: &'a Step,
+    pub http: &'a Http,
+    pub rec: &'a Recorder,
+    pub cancel: &'a CancellationToken,
+    pub clients: &'a Clients,
+    pub opts: &'a EngineOptions,
+}
+
+/// How the requests of a step went; the engine turns this into the outcome event.
+pub enum StepResult {
+    Passed {
+        summary: String,
+        captures: serde_json::Map<String, serde_json::Value>,
+        items: Option<(u64, u64)>,
+    },
+    Failed {
+        error: String,
+        expectations: Vec<Failed>,
+        items: Option<(u64, u64)>,
+    },
+    Cancelled,
+}
+
+impl StepResult {
+    pub fn failed(error: impl Into<String>) -> Self {
+        StepResult::Failed {
+            error: error.into(),
+            expectations: Vec::new(),
+            items: None,
+        }
+    }
+}
+
+/// How one exchange went.
+pub enum Attempt {
+    Pass {
+        status: u16,
+        summary: String,
+        captures: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A response arrived but an expectation did not hold.
+    Expect {
+        status: u16,
+        error: String,
+        failures: Vec<Failed>,
+    },
+    /// No complete response.
+    Transport(SendError),
+    /// Not worth retrying: a template, JSON or evidence problem.
+    Fatal(String),
+    Cancelled,
+}
+
+impl Attempt {
+    fn status(&self) -> Option<u16> {
+        match self {
+            Attempt::Pass { status, .. } | Attempt::Expect { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// The body cap for this step.
+    pub fn cap(&self) -> Result<u64, String> {
+        self.http
+            .max_body
+            .as_ref()
+            .map_or(Ok(self.opts.max_body), |s| {
+                parse_size(s.get_ref()).map_err(|e| format!("max_body: {e}"))
+            })
+    }
+
+    /// Send one prepared request, journal the exchange, check expectations.
+    pub async fn exchange(
+        &self,
+        prepared: &Prepared,
+        item: Option<(usize, &Value)>,
+        attempt: Option<u32>,
+        cap: u64,
+    ) -> Attempt {
+        // Derived secrets must be known before the request event can carry them.
+        self.parts.mask.learn(self.parts.secrets, &prepared.derived);
+        let redactor = &self.parts.mask.redactor();
+        let Some(client) = self.clients.get(&prepared.target) else {
+            return Attempt::Fatal(format!("target `{}` is not defined", prepared.target));
+        };
+        let index = item.map(|(i, _)| i);
+        let log = self
+            .rec
+            .request(prepared.request_data(redactor, index, attempt))
+            .await;
+        let mut data = json!({});
+        if let Some(i) = index {
+            data["item"] = i.into();
+        }
+        if let Some(n) = attempt {
+            data["attempt"] = n.into();
+        }
+        let started = Instant::now();
+        let sent = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => None,
+            sent = send::send(&client.client, client.timeout, prepared, cap) => Some(sent),
+        };
+        let exchange = match sent {
+            None => {
+                data["error"] = "cancelled before the response arrived".into();
+                data["elapsed_ms"] = millis(started.elapsed()).into();
+                self.rec
+                    .response(log, vec![(Kind::HttpResponse, data)])
+                    .await;
+                return Attempt::Cancelled;
+            }
+            Some(Err(err)) => {
+                data["error"] = err.to_string().into();
+                data["elapsed_ms"] = millis(started.elapsed()).into();
+                self.rec
+                    .response(log, vec![(Kind::HttpResponse, data)])
+                    .await;
+                return Attempt::Transport(err);
+            }
+            Some(Ok(exchange)) => exchange,
+        };
+        data["status"] = exchange.status.into();
+        data["elapsed_ms"] = millis(exchange.elapsed).into();
+        data["bytes"] = exchange.body.len().into();
+        data["body_sha256"] = sha256_hex(&exchange.body).into();
+        let remote = exchange.remote_addr.map(|a| a.to_string());
+        if let Some(addr) = &remote {
+            data["remote_addr"] = addr.clone().into();
+        }
+        let mut events = vec![(Kind::HttpResponse, data)];
+        let mut evidence_note = String::new();
+        if self.step.evidence {
+            let url = prepared.masked_url(redactor);
+            let custody = Custody {
+                method: prepared.method.as_str(),
+                url: &url,
+                by: self.rec.actor(),
+                tool_version: &self.opts.tool_version,
+                remote_addr: remote,
+            };
+            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor) {
+                Ok(record) => {
+                    let sha = record["sha256"].as_str().unwrap_or_default();
+                    evidence_note = format!(" · evidence {}", &sha[..sha.len().min(12)]);
+                    events.push((Kind::EvidenceCaptured, record));
+                }
+                Err(e) => {
+                    self.rec.response(log, events).await;
+                    return Attempt::Fatal(format!(
+                        "could not store the response as evidence: {e}; check free space and \
+                         permissions of the incident directory"
+                    ));
+                }
+            }
+        }
+        self.rec.response(log, events).await;
+
+        let response = Response::new(&exchange);
+        let ctx = self.ctx.with(item.map(|(_, v)| v), Some(&response.value));
+        let exprs: Vec<String> = self
+            .step
+            .expect
+            .iter()
+            .map(|e| e.get_ref().clone())
+            .collect();
+        let failures = match expect::check(self.parts, &exprs, &ctx, &response) {
+            Ok(f) => f,
+            Err(msg) => return Attempt::Fatal(msg),
+        };
+        if !failures.is_empty() {
+            let error = describe_failure(&failures, &exchange, redactor);
+            return Attempt::Expect {
+                status: exchange.status,
+                error,
+                failures,
+            };
+        }
+        let captures = if item.is_none() {
+            let list = self.step.capture.iter().map(|(k, v)| (k, v.get_ref()));
+            match expect::capture(self.parts, list, &ctx, &response) {
+                Ok(c) => c,
+                Err(msg) => return Attempt::Fatal(msg),
+            }
+        } else {
+            serde_json::Map::new()
+        };
+        let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
+        summary.push_str(&evidence_note);
+        for (name, value) in &captures {
+            let _ = write!(summary, " · {name} = {}", glance(value));
+        }
+        Attempt::Pass {
+            status: exchange.status,
+            summary: redactor.redact(&summary),
+            captures,
+        }
+    }
+}
+
+/// What went wrong with a response, with a hint by status class and the start of the body.
+fn describe_failure(
+    failures: &[Failed],
+    exchange: &send::Exchange,
+    redactor: &crate::secret::Redactor,
+) -> String {
+    let list: Vec<String> = failures
+        .iter()
+        .map(|f| format!("`{}` ({})", f.expr, f.actual))
+        .collect();
+    let hint = match exchange.status {
+        500..=599 => {
+            "; the service itself is failing (server error): retry later, or check its health and logs"
+        }
+        401 | 403 => {
+            "; the service refused the request: check the target's credentials and the secret's value"
+        }
+        404 => "; not found: check the path and the inputs it uses",
+        _ => "",
+    };
+    let body = String::from_utf8_lossy(&exchange.body);
+    let body = body.trim();
+    let body = if body.is_empty() {
+        String::new()
+    } else {
+        format!("; body: {}", short(body))
+    };
+    redactor.redact(&format!(
+        "server answered {}; expectation failed: {}{hint}{body}",
+        exchange.status,
+        list.join(", ")
+    ))
+}
+
+/// A capture as the one-line summary shows it: scalars in full (cut), lists and objects by size
+/// (a list of 3000 leaked tokens belongs in the journal, not on the screen).
+fn glance(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => format!("[{} items]", items.len()),
+        serde_json::Value::Object(map) => format!("{{{} fields}}", map.len()),
+        other => short(&other.to_string()),
+    }
+}
+
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn is_idempotent(method: &reqwest::Method) -> bool {
+    use reqwest::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+    ]
+    .contains(method)
+}
+
+/// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop.
+pub async fn run(run: &Run<'_>) -> StepResult {
+    let prepared = match prepare::prepare(run.parts, run.step, run.http, &run.ctx.base()) {
+        Ok(p) => p,
+        Err(e) => return StepResult::failed(e),
+    };
+    let cap = match run.cap() {
+        Ok(c) => c,
+        Err(e) => return StepResult::failed(e),
+    };
+    let retry = match &run.step.retry {
+        Some(r) => {
+            let r = r.get_ref();
+            match (
+                parse_duration(r.every.get_ref()),
+                parse_duration(r.within.get_ref()),
+            ) {
+                (Ok(every), Ok(within)) => Some((every, within)),
+                (Err(e), _) | (_, Err(e)) => return StepResult::failed(format!("retry: {e}")),
+            }
+        }
+        None => None,
+    };
+    let started = Instant::now();
+    let mut n = 1;
+    loop {
+        let attempt = run.exchange(&prepared, None, retry.map(|_| n), cap).await;
+        run.rec.progress(Progress::Attempt {
+            n,
+            status: attempt.status(),
+        });
+        let time_left = retry.is_some_and(|(every, within)| started.elapsed() + every <= within);
+        let error = match attempt {
+            Attempt::Pass {
+                summary, captures, ..
+            } => {
+                let summary = if n > 1 {
+                    format!("{summary} · after {n} attempts")
+                } else {
+                    summary
+                };
+                return StepResult::Passed {
+                    summary,
+                    captures,
+                    items: None,
+                };
+            }
+            Attempt::Cancelled => return StepResult::Cancelled,
+            Attempt::Fatal(error) => return StepResult::failed(error),
+            Attempt::Transport(err) if time_left && is_idempotent(&prepared.method) => {
+                err.to_string()
+            }
+            Attempt::Transport(err) => {
+                let mut error = err.to_string();
+                if retry.is_some() && !is_idempotent(&prepared.method) {
+                    let _ = write!(
+                        error,
+                        "; not retried automatically: a {} may already have taken effect, so check \
+                         before re-running",
+                        prepared.method
+                    );
+                }
+                return StepResult::failed(error);
+            }
+            Attempt::Expect {
+                error, failures, ..
+            } if !time_left => {
+                let error = if retry.is_some() {
+                    format!(
+                        "still failing after {n} attempts over {}s: {error}",
+                        started.elapsed().as_secs()
+                    )
+                } else {
+                    error
+                };
+                return StepResult::Failed {
+                    error,
+                    expectations: failures,
+                    items: None,
+                };
+            }
+            Attempt::Expect { error, .. } => error,
+        };
+        tracing::debug!(
+            step = run.step.id(),
+            attempt = n,
+            "retrying: {}",
+            run.parts.mask.redactor().redact(&error)
+        );
+        let every = retry.map_or(Duration::ZERO, |(every, _)| every);
+        tokio::select! {
+            biased;
+            () = run.cancel.cancelled() => return StepResult::Cancelled,
+            () = tokio::time::sleep(every) => {}
+        }
+        n += 1;
+    }
+}

@@ -1,0 +1,436 @@
+//! Step → [`Prepared`]: every template rendered, secrets resolved, URL built with the `url` crate.
+//!
+//! A `Prepared` request is the only thing `send` accepts. It holds raw secret values (the
+//! server needs them), so it is never shown: [`Prepared::request_data`] and [`Preview`] are the
+//! masked forms, by header name and by value. Nothing here touches the network or the journal.
+
+use base64::Engine as _;
+use minijinja::Value;
+use serde_json::json;
+
+use super::EngineError;
+use super::context::Context;
+use crate::journal::event::sha256_hex;
+use crate::runbook::{Action, Http, Loaded, Step};
+use crate::secret::{MASK, Redactor, Secrets, is_sensitive_header};
+use crate::template::Templates;
+
+/// What preparing needs from the engine.
+#[derive(Clone, Copy)]
+pub struct Parts<'a> {
+    pub rb: &'a Loaded,
+    pub templates: &'a Templates,
+    pub secrets: &'a Secrets,
+    pub mask: &'a super::mask::Mask,
+}
+
+/// A request ready to send. Contains secrets: never display it, use the masked forms.
+pub struct Prepared {
+    pub target: String,
+    pub method: reqwest::Method,
+    pub url: url::Url,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Body>,
+    /// Rendered values built from secrets (see `mask`): masked wherever they appear.
+    pub derived: Vec<String>,
+}
+
+/// Renders the templates of one request and remembers which outputs came from secrets.
+struct Renderer<'a, 'c> {
+    parts: Parts<'a>,
+    ctx: &'c Value,
+    derived: Vec<String>,
+}
+
+impl Renderer<'_, '_> {
+    fn render(&mut self, field: &str, source: &str) -> Result<String, String> {
+        let value = render(self.parts, field, source, self.ctx)?;
+        if source.contains("secrets") {
+            // Only values that hide a secret behind a transformation (hash, base64 of a
+            // concatenation) need learning: where the raw secret shows, it is masked anyway,
+            // and masking only that keeps the rest of the text readable.
+            let redactor = self.parts.mask.redactor();
+            for part in std::iter::once(value.as_str()).chain(value.split_once(' ').map(|(_, r)| r))
+            {
+                if redactor.redact(part) == part {
+                    self.derived.push(part.to_owned());
+                }
+            }
+        }
+        Ok(value)
+    }
+}
+
+pub struct Body {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+}
+
+/// The request a step will send, as the TUI shows it: every secret masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub target: String,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    /// The text a responder must type (destructive steps).
+    pub confirm: Option<String>,
+    /// foreach: how many requests (the preview shows the first).
+    pub items: Option<usize>,
+    /// e.g. the target skips TLS verification.
+    pub warnings: Vec<String>,
+}
+
+/// Render one template; on failure say which field, why, and what to try.
+pub fn render(parts: Parts<'_>, field: &str, source: &str, ctx: &Value) -> Result<String, String> {
+    parts
+        .templates
+        .render(source, ctx)
+        .map_err(|e| explain(parts, field, source, &e.message, false))
+}
+
+/// Turn a template failure into a sentence a responder can act on.
+pub fn explain(parts: Parts<'_>, field: &str, source: &str, message: &str, expr: bool) -> String {
+    let vars = if expr {
+        parts.templates.expression_variables(source)
+    } else {
+        parts.templates.template_variables(source)
+    }
+    .unwrap_or_default();
+    for var in &vars {
+        if let Some(name) = var.strip_prefix("secrets.") {
+            let name = name.split('.').next().unwrap_or(name);
+            if parts.secrets.expose(name).is_none() {
+                let why = parts.secrets.unavailable(name).map_or_else(
+                    || format!("secret `{name}` is not loaded (is it declared under [secrets]?)"),
+                    str::to_owned,
+                );
+                return format!("{field} needs {why}");
+            }
+        }
+    }
+    if vars
+        .iter()
+        .any(|v| v == "drafts" || v.starts_with("drafts."))
+    {
+        // `drafts['forum-post']` is reported as plain `drafts`: read the key from the text.
+        let name = source
+            .split_once("drafts")
+            .map(|(_, rest)| rest.trim_start_matches(['.', '[', '\'', '"']))
+            .and_then(|rest| rest.split(['\'', '"', ']', '.', ' ', '}']).next())
+            .unwrap_or("?");
+        return format!(
+            "{field} sends the draft `{name}`, which has no saved version matching the journal: \
+             write and save it first (stanch draft <incident> {name})"
+        );
+    }
+    let hint = if message.contains("fuel") {
+        format!(
+            "the template ran out of fuel (limit {} steps): it loops too long; simplify it",
+            crate::template::FUEL
+        )
+    } else if message.contains("undefined") {
+        format!(
+            "it reads a name that has no value ({}); check inputs, and that the steps whose \
+             captures it reads have succeeded",
+            vars.join(", ")
+        )
+    } else {
+        "check the template's syntax".to_owned()
+    };
+    parts
+        .mask
+        .redactor()
+        .redact(&format!("{field} `{source}` failed: {message}: {hint}"))
+}
+
+pub fn render_confirm(parts: Parts<'_>, source: &str, ctx: &Context) -> Result<String, String> {
+    render(parts, "confirm", source, &ctx.base())
+}
+
+/// Build the request of an http step for one context (with `item` inside foreach).
+pub fn prepare(
+    parts: Parts<'_>,
+    step: &Step,
+    http: &Http,
+    ctx: &Value,
+) -> Result<Prepared, String> {
+    let mut r = Renderer {
+        parts,
+        ctx,
+        derived: Vec::new(),
+    };
+    let target_name = http.target.get_ref();
+    let target = parts
+        .rb
+        .runbook
+        .targets
+        .get(target_name)
+        .ok_or_else(|| format!("target `{target_name}` is not defined under [targets]"))?;
+    let method =
+        reqwest::Method::from_bytes(http.method.get_ref().trim().to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("`{}` is not an HTTP method", http.method.get_ref()))?;
+
+    let base = r.render(&format!("target `{target_name}` url"), target.url.get_ref())?;
+    let mut url = url::Url::parse(base.trim()).map_err(|e| {
+        parts.mask.redactor().redact(&format!(
+            "target `{target_name}` url `{base}` is not a URL ({e}): give a full URL such as https://host:9200"
+        ))
+    })?;
+    if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "target `{target_name}` url must start with http:// or https://"
+        ));
+    }
+    let path = r.render("path", http.path.get_ref())?;
+    let (path, query) = path.split_once('?').unwrap_or((path.as_str(), ""));
+    // An empty path sends to the target URL as written (a webhook's full URL).
+    if !path.is_empty() {
+        let joined = format!(
+            "{}/{}",
+            url.path().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        url.set_path(&joined);
+    }
+    if !query.is_empty() {
+        url.set_query(Some(query));
+    }
+    for (key, value) in &http.query {
+        let value = r.render(&format!("query `{key}`"), value.get_ref())?;
+        url.query_pairs_mut().append_pair(key, &value);
+    }
+
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut set_header = |name: &str, value: String| {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        headers.push((name.to_owned(), value));
+    };
+    if let Some(auth) = &target.auth {
+        if let Some(bearer) = &auth.bearer {
+            let token = r.render("auth bearer", bearer.get_ref())?;
+            set_header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(basic) = &auth.basic {
+            let user = r.render("auth basic user", basic.user.get_ref())?;
+            let password = r.render("auth basic password", basic.password.get_ref())?;
+            // Its base64 is what travels: learn the pair so that form is masked too.
+            r.derived.push(format!("{user}:{password}"));
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            set_header("Authorization", format!("Basic {encoded}"));
+        }
+    }
+    for (name, value) in target.headers.iter().chain(&http.headers) {
+        let value = r.render(&format!("header `{name}`"), value.get_ref())?;
+        check_header(name, &value)?;
+        set_header(name, value);
+    }
+
+    let body = if let Some(json) = &http.json {
+        let rendered = render_json(&mut r, json)?;
+        Some(Body {
+            bytes: serde_json::to_vec(&rendered).unwrap_or_default(),
+            content_type: "application/json",
+        })
+    } else if http.form.is_empty() {
+        None
+    } else {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in &http.form {
+            let value = r.render(&format!("form `{key}`"), value.get_ref())?;
+            form.append_pair(key, &value);
+        }
+        Some(Body {
+            bytes: form.finish().into_bytes(),
+            content_type: "application/x-www-form-urlencoded",
+        })
+    };
+    let _ = step;
+    Ok(Prepared {
+        target: target_name.clone(),
+        method,
+        url,
+        headers,
+        body,
+        derived: r.derived,
+    })
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    reqwest::header::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a valid header name"))?;
+    reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+        format!("header `{name}` renders to a value with control characters or newlines")
+    })?;
+    Ok(())
+}
+
+/// A JSON body: every string is a template, rendered one by one (so a value can never break
+/// the JSON around it).
+fn render_json(r: &mut Renderer<'_, '_>, value: &toml::Value) -> Result<serde_json::Value, String> {
+    Ok(match value {
+        toml::Value::String(s) => r.render("json body", s)?.into(),
+        toml::Value::Integer(i) => (*i).into(),
+        toml::Value::Float(f) => json!(f),
+        toml::Value::Boolean(b) => (*b).into(),
+        toml::Value::Datetime(d) => d.to_string().into(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| render_json(r, v))
+            .collect::<Result<Vec<_>, _>>()?
+            .into(),
+        toml::Value::Table(table) => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in table {
+                map.insert(k.clone(), render_json(r, v)?);
+            }
+            serde_json::Value::Object(map)
+        }
+    })
+}
+
+impl Prepared {
+    /// The URL as it may be shown: password in the authority and secret values masked.
+    pub fn masked_url(&self, redactor: &Redactor) -> String {
+        let mut url = self.url.clone();
+        if url.password().is_some() {
+            let _ = url.set_password(Some(MASK));
+        }
+        redactor.redact(url.as_str())
+    }
+
+    /// Headers as they may be shown: sensitive names masked whole, other values scrubbed.
+    pub fn masked_headers(&self, redactor: &Redactor) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if is_sensitive_header(name) {
+                    mask_credential(value)
+                } else {
+                    redactor.redact(value)
+                };
+                (name.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// `http.request` data (see the journal's table).
+    pub fn request_data(
+        &self,
+        redactor: &Redactor,
+        item: Option<usize>,
+        attempt: Option<u32>,
+    ) -> serde_json::Value {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .masked_headers(redactor)
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect();
+        let mut data = json!({
+            "method": self.method.as_str(),
+            "url": self.masked_url(redactor),
+            "headers": headers,
+        });
+        if let Some(body) = &self.body {
+            data["body_sha256"] = sha256_hex(&body.bytes).into();
+            data["body_bytes"] = body.bytes.len().into();
+        }
+        if let Some(item) = item {
+            data["item"] = item.into();
+        }
+        if let Some(attempt) = attempt {
+            data["attempt"] = attempt.into();
+        }
+        data
+    }
+
+    fn preview(&self, redactor: &Redactor) -> Preview {
+        Preview {
+            target: self.target.clone(),
+            method: self.method.to_string(),
+            url: self.masked_url(redactor),
+            headers: self.masked_headers(redactor),
+            body: self
+                .body
+                .as_ref()
+                .map(|b| redactor.redact(&String::from_utf8_lossy(&b.bytes))),
+            confirm: None,
+            items: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Keep the scheme word of an Authorization value (`Bearer`, `Basic`, `ApiKey`) so a responder
+/// can see which kind of credential goes out, and mask the rest.
+fn mask_credential(value: &str) -> String {
+    match value.split_once(' ') {
+        Some((scheme, _)) if !scheme.is_empty() && scheme.len() <= 16 => format!("{scheme} {MASK}"),
+        _ => MASK.to_owned(),
+    }
+}
+
+/// The preview of a step's request; for foreach, the first item's request.
+pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, EngineError> {
+    let id = step.id().to_owned();
+    let err = |reason: String| EngineError::Prepare {
+        step: id.clone(),
+        reason,
+    };
+    let http = match step.action() {
+        Some(Action::Http(http)) => http,
+        Some(Action::Manual(_)) => {
+            return Err(EngineError::NotHttp {
+                step: id,
+                kind: "manual",
+            });
+        }
+        Some(Action::Draft(_)) => {
+            return Err(EngineError::NotHttp {
+                step: id,
+                kind: "draft",
+            });
+        }
+        None => {
+            return Err(EngineError::NotHttp {
+                step: id,
+                kind: "empty",
+            });
+        }
+    };
+    if !parts.rb.runbook.targets.contains_key(http.target.get_ref()) {
+        return Err(EngineError::UnknownTarget {
+            step: id,
+            target: http.target.get_ref().clone(),
+        });
+    }
+    let (items, first) = match &step.foreach {
+        Some(expr) => {
+            let list = super::foreach::items(parts, expr.get_ref(), ctx).map_err(err)?;
+            (Some(list.len()), list.into_iter().next())
+        }
+        None => (None, None),
+    };
+    let full = ctx.with(first.as_ref(), None);
+    let prepared = prepare(parts, step, http, &full).map_err(err)?;
+    parts.mask.learn(parts.secrets, &prepared.derived);
+    let mut preview = prepared.preview(&parts.mask.redactor());
+    preview.items = items;
+    if let Some(confirm) = &step.confirm {
+        preview.confirm = Some(render_confirm(parts, confirm.get_ref(), ctx).map_err(err)?);
+    }
+    if parts
+        .rb
+        .runbook
+        .targets
+        .get(http.target.get_ref())
+        .is_some_and(|t| t.insecure)
+    {
+        preview
+            .warnings
+            .push("TLS certificate checks are OFF for this target (insecure = true)".into());
+    }
+    Ok(preview)
+}

@@ -1,0 +1,157 @@
+//! Journalling for one step run: events are *queued* in the order the engine decides them and
+//! *acknowledged* (synced) in the background, so syncs overlap with the network.
+//!
+//! ```text
+//!  now(step.started) ─ queue ─ wait for sync ─▶ report      (write-ahead: before any request)
+//!  request(http.request) ─ queue ─┐                          (synced while the request travels)
+//!  response(http.response, evidence.captured) ─ queue ─┐     (group-committed)
+//!  finish(mark, step.succeeded) ─ queue ─ wait for ALL acks ─▶ report
+//! ```
+//!
+//! The journal writer assigns seq in queue order and group-commits whatever is waiting, so the
+//! outcome event usually shares one sync with the last response. Each event is sent on the
+//! progress channel only after its own sync, and `finish` returns only when every event of the
+//! step is durable. This relies on [`Journal::append`] queueing its event on the first poll (it
+//! does: the request goes to the writer's channel before the first await). This module decides
+//! nothing about what to journal; the engine does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use super::Progress;
+use crate::journal::{Event, Journal, JournalError, Kind, NewEvent};
+
+type Ack = Pin<Box<dyn Future<Output = Result<Event, JournalError>> + Send>>;
+
+pub struct Recorder {
+    journal: Journal,
+    progress: UnboundedSender<Progress>,
+    step: String,
+    pending: Mutex<Vec<JoinHandle<Result<(), JournalError>>>>,
+}
+
+/// Proof that an exchange's `http.request` is queued; needed to record its response.
+pub struct ExchangeLog(());
+
+impl Recorder {
+    pub fn new(journal: Journal, progress: UnboundedSender<Progress>, step: &str) -> Self {
+        Self {
+            journal,
+            progress,
+            step: step.to_owned(),
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Who is acting (the responder), for custody records.
+    pub fn actor(&self) -> &str {
+        self.journal.actor()
+    }
+
+    /// The incident directory (evidence goes under it).
+    pub fn dir(&self) -> &std::path::Path {
+        self.journal.dir()
+    }
+
+    /// Queue an event now; the returned future resolves when it is synced.
+    async fn queue(&self, kind: Kind, data: Value) -> Ack {
+        let journal = self.journal.clone();
+        let event = NewEvent::for_step(kind, self.step.clone(), data);
+        let mut ack: Ack = Box::pin(async move { journal.append(event).await });
+        // Poll once so the event enters the writer's queue now, in call order.
+        tokio::select! {
+            biased;
+            done = &mut ack => return Box::pin(std::future::ready(done)),
+            () = std::future::ready(()) => {}
+        }
+        ack
+    }
+
+    /// Report each acknowledged event in the background; `finish` waits for these.
+    fn report_later(&self, acks: Vec<Ack>) {
+        let progress = self.progress.clone();
+        let task = tokio::spawn(async move {
+            for ack in acks {
+                let event = ack.await?;
+                // A closed receiver means nobody is watching; the journal is what counts.
+                let _ = progress.send(Progress::Journalled(event));
+            }
+            Ok(())
+        });
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push(task);
+        }
+    }
+
+    /// Append, wait for the sync, then report.
+    pub async fn now(&self, kind: Kind, data: Value) -> Result<Event, JournalError> {
+        let event = self.queue(kind, data).await.await?;
+        let _ = self.progress.send(Progress::Journalled(event.clone()));
+        Ok(event)
+    }
+
+    /// Report something that is not an event (attempts, item counts).
+    pub fn progress(&self, progress: Progress) {
+        let _ = self.progress.send(progress);
+    }
+
+    /// Queue an exchange's `http.request`; it is synced while the request travels.
+    pub async fn request(&self, data: Value) -> ExchangeLog {
+        let ack = self.queue(Kind::HttpRequest, data).await;
+        self.report_later(vec![ack]);
+        ExchangeLog(())
+    }
+
+    /// Queue the exchange's response (and any evidence record) after its request.
+    pub async fn response(&self, log: ExchangeLog, events: Vec<(Kind, Value)>) {
+        let ExchangeLog(()) = log;
+        let mut acks = Vec::with_capacity(events.len());
+        for (kind, data) in events {
+            acks.push(self.queue(kind, data).await);
+        }
+        self.report_later(acks);
+    }
+
+    /// Queue the step's closing events (mark, outcome) after everything else, then wait until
+    /// every event of the step is durable. Returns the closing events; the first error wins.
+    pub async fn finish(&self, events: Vec<(Kind, Value)>) -> Result<Vec<Event>, JournalError> {
+        let mut acks = Vec::with_capacity(events.len());
+        for (kind, data) in events {
+            acks.push(self.queue(kind, data).await);
+        }
+        let tasks = self
+            .pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        let mut first_err = None;
+        for task in tasks {
+            let result = task.await.map_err(|_| JournalError::Closed).and_then(|r| r);
+            if let Err(err) = result {
+                first_err.get_or_insert(err);
+            }
+        }
+        let mut done = Vec::with_capacity(acks.len());
+        for ack in acks {
+            match ack.await {
+                Ok(event) => done.push(event),
+                Err(err) => {
+                    first_err.get_or_insert(err);
+                }
+            }
+        }
+        if let Some(err) = first_err {
+            return Err(err);
+        }
+        // Reported after the exchange events they close.
+        for event in &done {
+            let _ = self.progress.send(Progress::Journalled(event.clone()));
+        }
+        Ok(done)
+    }
+}

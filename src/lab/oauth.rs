@@ -1,0 +1,317 @@
+//! The lab's OAuth 2.0 authorization server: the third-party integration tokens that leaked.
+//!
+//! - `POST /oauth/token` (RFC 6749 §4.4 client credentials, §6 refresh), HTTP Basic client auth.
+//! - `POST /oauth/revoke` (RFC 7009): 200 for any token, known or not; revoking a refresh
+//!   token also revokes the access tokens of its grant (§2.1).
+//! - `POST /oauth/introspect` (RFC 7662): `{"active":false}` and nothing else for revoked or
+//!   unknown tokens; otherwise `active`, `client_id`, `token_type`, `exp`, `iat`, `scope`,
+//!   `sub`. `token_type` is `Bearer` for access tokens (RFC 6749 §5.1) and `refresh_token`
+//!   for refresh tokens (RFC 7662 leaves that case open).
+//! - `GET /admin/clients/{client_id}/tokens[?token_type=refresh_token]`: the active tokens.
+//!
+//! Revoke, introspect and the admin list want the responder client (`stanch-responder`);
+//! revoke also accepts a client revoking its own token. Tokens never expire during a drill.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::records::hex_token;
+use super::state::{TokenType, World};
+
+const ACCESS_TOKEN_LIFETIME: i64 = 3600;
+
+pub fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/oauth/revoke", post(revoke))
+        .route("/oauth/introspect", post(introspect))
+        .route("/admin/clients/{client_id}/tokens", get(list_tokens))
+        .fallback(|| async { oauth_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .with_state(shared)
+}
+
+/// An RFC 6749 §5.2 error, before it becomes a response.
+#[derive(Debug)]
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        oauth_error(self.status, self.error, self.description)
+    }
+}
+
+/// An RFC 6749 §5.2 error response.
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"stanch-lab\""),
+        );
+    }
+    no_store(response)
+}
+
+/// Token responses must not be cached (RFC 6749 §5.1).
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The client authenticated by HTTP Basic, or the 401 to send.
+fn client(shared: &Shared, headers: &HeaderMap) -> Result<String, OAuthError> {
+    let invalid = || OAuthError {
+        status: StatusCode::UNAUTHORIZED,
+        error: "invalid_client",
+        description: "client authentication failed",
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .ok_or_else(invalid)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
+    match shared.credentials.client_secret(id) {
+        Some(expected) if expected == secret => Ok(id.to_owned()),
+        _ => Err(invalid()),
+    }
+}
+
+fn responder(shared: &Shared, headers: &HeaderMap) -> Result<String, OAuthError> {
+    let id = client(shared, headers)?;
+    if id == shared.credentials.oauth_client_id {
+        Ok(id)
+    } else {
+        Err(OAuthError {
+            status: StatusCode::FORBIDDEN,
+            error: "access_denied",
+            description: "only the responder client may do this",
+        })
+    }
+}
+
+fn form(body: &Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn issue_access(world: &mut World, client_id: &str, subject: &str, now: i64) -> String {
+    let value = format!(
+        "at_{}",
+        hex_token(
+            world.seed,
+            0x1_0000 + world.next_grant,
+            world.tokens.len() as u64,
+            40
+        )
+    );
+    world.add_token(
+        value.clone(),
+        client_id,
+        TokenType::AccessToken,
+        subject,
+        now,
+        ACCESS_TOKEN_LIFETIME,
+    );
+    value
+}
+
+async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let client_id = match client(&shared, &headers) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let form = form(&body);
+    let now = Timestamp::now().as_second();
+    let mut world = shared.world();
+    match field(&form, "grant_type") {
+        Some("client_credentials") => {
+            let access = issue_access(&mut world, &client_id, &client_id, now);
+            world.next_grant += 1;
+            no_store(
+                axum::Json(json!({
+                    "access_token": access,
+                    "token_type": "Bearer",
+                    "expires_in": ACCESS_TOKEN_LIFETIME,
+                    "scope": "profile devices:control"
+                }))
+                .into_response(),
+            )
+        }
+        Some("refresh_token") => {
+            let Some(refresh) = field(&form, "refresh_token") else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required",
+                );
+            };
+            let grant = match world.token(refresh) {
+                Some(t)
+                    if !t.revoked
+                        && t.token_type == TokenType::RefreshToken
+                        && t.client_id == client_id =>
+                {
+                    (t.grant, t.subject.clone())
+                }
+                _ => {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "the refresh token is invalid, revoked, or issued to another client",
+                    );
+                }
+            };
+            // The new access token joins the refresh token's grant, so revoking the refresh
+            // token later kills it too.
+            let saved = world.next_grant;
+            world.next_grant = grant.0;
+            let access = issue_access(&mut world, &client_id, &grant.1, now);
+            world.next_grant = saved;
+            no_store(
+                axum::Json(json!({
+                    "access_token": access,
+                    "token_type": "Bearer",
+                    "expires_in": ACCESS_TOKEN_LIFETIME,
+                    "refresh_token": refresh,
+                    "scope": "profile devices:control"
+                }))
+                .into_response(),
+            )
+        }
+        Some(other) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("grant type `{other}` is not supported"),
+        ),
+        None => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        ),
+    }
+}
+
+async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let client_id = match client(&shared, &headers) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let form = form(&body);
+    let Some(value) = field(&form, "token") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
+    };
+    let mut world = shared.world();
+    let is_responder = client_id == shared.credentials.oauth_client_id;
+    if let Some(&i) = world.token_index.get(value) {
+        let t = &world.tokens[i];
+        if !is_responder && t.client_id != client_id {
+            // RFC 7009 §2.1: a client may only revoke its own tokens.
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "token was issued to another client",
+            );
+        }
+        let (grant, kind) = (t.grant, t.token_type);
+        if kind == TokenType::RefreshToken {
+            for t in world.tokens.iter_mut().filter(|t| t.grant == grant) {
+                t.revoked = true;
+            }
+        } else {
+            world.tokens[i].revoked = true;
+        }
+    }
+    // RFC 7009 §2.2: 200 whether or not the token was known; the body is ignored by clients.
+    no_store(StatusCode::OK.into_response())
+}
+
+async fn introspect(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = responder(&shared, &headers) {
+        return e.into_response();
+    }
+    let form = form(&body);
+    let Some(value) = field(&form, "token") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
+    };
+    let world = shared.world();
+    let body = match world.token(value) {
+        Some(t) if !t.revoked => json!({
+            "active": true,
+            "client_id": t.client_id,
+            "token_type": match t.token_type {
+                TokenType::AccessToken => "Bearer",
+                TokenType::RefreshToken => "refresh_token",
+            },
+            "exp": t.expires_at,
+            "iat": t.issued_at,
+            "scope": t.scope,
+            "sub": t.subject,
+        }),
+        _ => json!({ "active": false }),
+    };
+    no_store(axum::Json(body).into_response())
+}
+
+async fn list_tokens(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Err(e) = responder(&shared, &headers) {
+        return e.into_response();
+    }
+    if shared.credentials.client_secret(&client_id).is_none() {
+        return oauth_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no client `{client_id}`"),
+        );
+    }
+    let wanted = params.get("token_type").map(String::as_str);
+    let world = shared.world();
+    let tokens: Vec<Value> = world
+        .active_tokens(&client_id)
+        .filter(|t| wanted.is_none_or(|w| w == t.token_type.as_str()))
+        .map(|t| json!({ "token": t.value, "token_type": t.token_type.as_str() }))
+        .collect();
+    axum::Json(json!({ "client_id": client_id, "count": tokens.len(), "tokens": tokens }))
+        .into_response()
+}

@@ -1,0 +1,270 @@
+//! The end-of-drill score: the team's marks as durations from the report, beside the
+//! reference case's, and live checks that the lab really changed (asked over HTTP, from the
+//! outside, not read from the lab's memory: the score trusts what a stranger would see).
+//!
+//! The result is plain data, journalled as `drill.score` (the export reads it from there) and
+//! printed by `stanch drill`. This module does not write the journal itself.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::credentials::THIRD_PARTY_CLIENTS;
+use super::scenario::Reference;
+use super::{Lab, LabStatus};
+use crate::incident::Incident;
+
+/// Marks scored, in the order a response reaches them.
+pub const SCORED_MARKS: &[&str] = &[
+    "aware",
+    "contained",
+    "evidence_preserved",
+    "rotated",
+    "notified",
+    "resolved",
+];
+
+/// How many tokens per client the score introspects.
+const TOKEN_SAMPLE: usize = 25;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MarkScore {
+    pub mark: String,
+    /// Team's time after `reported`, in milliseconds (negative if set before the report).
+    pub team_ms: Option<i64>,
+    pub reference_ms: Option<i64>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Score {
+    pub scenario: String,
+    pub reported_at: Option<Timestamp>,
+    pub marks: Vec<MarkScore>,
+    pub checks: Vec<Check>,
+    pub checks_passed: usize,
+    pub checks_total: usize,
+    /// The lab as it was when the drill was scored.
+    pub lab: LabStatus,
+}
+
+/// The team's marks against the reference, measured from the `reported` mark.
+pub fn mark_scores(incident: &Incident, reference: &[Reference]) -> Vec<MarkScore> {
+    let reported = incident.marks.get("reported").map(|m| m.at);
+    SCORED_MARKS
+        .iter()
+        .map(|&name| {
+            let team_ms = reported.zip(incident.marks.get(name)).map(|(r, m)| {
+                i64::try_from(m.at.duration_since(r).as_millis()).unwrap_or(i64::MAX)
+            });
+            let reference = reference.iter().find(|r| r.mark == name);
+            MarkScore {
+                mark: name.to_owned(),
+                team_ms,
+                reference_ms: reference
+                    .map(|r| i64::try_from(r.after.as_millis()).unwrap_or(i64::MAX)),
+                note: reference.and_then(|r| r.note.clone()),
+            }
+        })
+        .collect()
+}
+
+pub fn score(
+    title: &str,
+    incident: &Incident,
+    reference: &[Reference],
+    checks: Vec<Check>,
+    lab: LabStatus,
+) -> Score {
+    let checks_passed = checks.iter().filter(|c| c.passed).count();
+    Score {
+        scenario: title.to_owned(),
+        reported_at: incident.marks.get("reported").map(|m| m.at),
+        marks: mark_scores(incident, reference),
+        checks_total: checks.len(),
+        checks_passed,
+        checks,
+        lab,
+    }
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Ask the lab, over HTTP, whether containment, rotation, evidence and notice really happened.
+pub async fn check_lab(lab: &Lab, index: &str) -> Vec<Check> {
+    let http = client();
+    let urls = lab.urls().clone();
+    let creds = lab.credentials().clone();
+    let mut checks = Vec::new();
+
+    let outside = http.get(format!("{}/{index}/_count", urls.es)).send().await;
+    checks.push(match outside {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let kind = body
+                .pointer("/error/type")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            Check {
+                name: "index unreadable from outside".into(),
+                passed: status != 200,
+                detail: format!("anonymous GET /{index}/_count → {status} {kind}")
+                    .trim_end()
+                    .to_owned(),
+            }
+        }
+        Err(e) => Check {
+            name: "index unreadable from outside".into(),
+            passed: false,
+            detail: format!("the lab did not answer: {e}"),
+        },
+    });
+
+    let responder = basic(&creds.oauth_client_id, &creds.oauth_client_secret);
+    let mut details = Vec::new();
+    let mut all_dead = true;
+    for (client_id, _) in THIRD_PARTY_CLIENTS {
+        let sample = lab.sample_seeded_tokens(client_id, TOKEN_SAMPLE);
+        let mut inactive = 0;
+        for token in &sample {
+            let answer = http
+                .post(format!("{}/oauth/introspect", urls.auth))
+                .header("authorization", &responder)
+                .form(&[("token", token.as_str())])
+                .send()
+                .await;
+            let active = match answer {
+                Ok(r) => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["active"].as_bool()),
+                Err(_) => None,
+            };
+            if active == Some(false) {
+                inactive += 1;
+            }
+        }
+        all_dead &= inactive == sample.len();
+        details.push(format!("{client_id} {inactive}/{} inactive", sample.len()));
+    }
+    checks.push(Check {
+        name: "leaked tokens inactive (RFC 7662)".into(),
+        passed: all_dead,
+        detail: format!("introspected a sample: {}", details.join(", ")),
+    });
+
+    let status = lab.status();
+    let snapshot = status
+        .snapshots
+        .iter()
+        .find(|s| s.state == "SUCCESS" && s.indices.iter().any(|i| i == index));
+    checks.push(Check {
+        name: "evidence snapshot succeeded".into(),
+        passed: snapshot.is_some(),
+        detail: snapshot.map_or_else(
+            || format!("no SUCCESS snapshot of `{index}`"),
+            |s| format!("{}/{} SUCCESS", s.repository, s.name),
+        ),
+    });
+
+    let posts = http.get(format!("{}/forum/posts", urls.comms)).send().await;
+    let listed: serde_json::Value = match posts {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    };
+    let first = listed.pointer("/posts/0");
+    let published = match first.and_then(|p| p["url"].as_str()) {
+        Some(url) => http.get(url).send().await.is_ok_and(|r| r.status() == 200),
+        None => false,
+    };
+    checks.push(Check {
+        name: "forum post published".into(),
+        passed: published,
+        detail: first.and_then(|p| p["title"].as_str()).map_or_else(
+            || "no post on the forum".to_owned(),
+            |t| format!("\"{t}\" is public"),
+        ),
+    });
+    checks
+}
+
+/// `+1h05m`, `+39m`, `+12s`, `-3m`.
+pub fn format_offset(ms: i64) -> String {
+    let sign = if ms < 0 { '-' } else { '+' };
+    let secs = ms.unsigned_abs() / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{sign}{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{sign}{m}m{s:02}s")
+    } else {
+        format!("{sign}{s}s")
+    }
+}
+
+impl Score {
+    /// The score as the terminal shows it at the end of a drill.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "DRILL SCORE: {}", self.scenario);
+        let _ = writeln!(
+            out,
+            "{:<20} {:>10} {:>10}",
+            "mark (after report)", "team", "reference"
+        );
+        for m in &self.marks {
+            let team = m.team_ms.map_or_else(|| "—".to_owned(), format_offset);
+            let reference = m.reference_ms.map_or_else(|| "—".to_owned(), format_offset);
+            let _ = writeln!(out, "{:<20} {team:>10} {reference:>10}", m.mark);
+        }
+        let _ = writeln!(
+            out,
+            "lab checks: {}/{} passed",
+            self.checks_passed, self.checks_total
+        );
+        for c in &self.checks {
+            let glyph = if c.passed { "✓" } else { "✗" };
+            let _ = writeln!(out, "  {glyph} {}: {}", c.name, c.detail);
+        }
+        let _ = writeln!(out, "lab state:");
+        for (label, value) in self.lab.panel_lines() {
+            let _ = writeln!(out, "  {label:<22} {value}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_read_like_a_clock() {
+        assert_eq!(format_offset(39 * 60_000), "+39m00s");
+        assert_eq!(format_offset(6 * 3_600_000 + 39 * 60_000), "+6h39m");
+        assert_eq!(format_offset(12_000), "+12s");
+        assert_eq!(format_offset(-180_000), "-3m00s");
+    }
+}

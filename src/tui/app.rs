@@ -1,0 +1,269 @@
+//! [`App`]: the TUI's whole model. Plain data, mutated only by `update`, read by `view`.
+//!
+//! The incident itself is the replayed [`Incident`]: every journal event the process learns of
+//! is folded in with `Incident::apply`, in seq order (a small reorder buffer absorbs events
+//! that arrive out of order from concurrent tasks), so the screen shows exactly what the
+//! journal says. What the journal does not know (which steps this process is running, the
+//! open dialog, the cursor) lives beside it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::input::Input;
+use super::msg::Preview;
+use crate::incident::{Incident, StepStatus};
+use crate::journal::Event;
+use crate::runbook::{Action, Loaded, Step};
+
+/// Which main view fills the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    Runbook,
+    Timeline,
+    Evidence,
+    Drafts,
+}
+
+/// A step this process is executing right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    pub since: Timestamp,
+    /// Last (poll) attempt: number and HTTP status.
+    pub attempt: Option<(u32, Option<u16>)>,
+    /// foreach: done, total, failed.
+    pub items: Option<(u64, u64, u64)>,
+    pub cancelling: bool,
+}
+
+/// Which field of the fact dialog has the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactField {
+    Text,
+    When,
+}
+
+/// The dialog on top of the view, if any. Only one at a time; keys go to it first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Modal {
+    /// A destructive step: the responder types `expected` exactly.
+    Confirm {
+        step: String,
+        expected: String,
+        target: String,
+        identity: Vec<(String, String)>,
+        input: Input,
+        rerun: bool,
+        mismatch: bool,
+    },
+    Skip {
+        step: String,
+        input: Input,
+    },
+    Note {
+        step: Option<String>,
+        input: Input,
+        follow_up: bool,
+    },
+    Fact {
+        text: Input,
+        when: Input,
+        focus: FactField,
+        error: Option<String>,
+    },
+    Mark {
+        /// Index into `runbook::MARKS`.
+        choice: usize,
+        when: Input,
+        error: Option<String>,
+    },
+    Inject {
+        offset: String,
+        title: String,
+        body: String,
+    },
+    Error {
+        message: String,
+    },
+    Help,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimelineState {
+    pub filter: Input,
+    pub editing_filter: bool,
+    /// Lines scrolled up from the newest event (0 = follow the tail).
+    pub scroll_back: usize,
+}
+
+/// Drill mode: the lab panel lines and the injects that arrived.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drill {
+    pub panel: Vec<(String, String)>,
+    pub show_panel: bool,
+}
+
+pub struct App {
+    pub runbook: Arc<Loaded>,
+    pub incident: Incident,
+    /// The clock, injected: set by ticks in the loop, by hand in tests.
+    pub now: Timestamp,
+    /// The responder's zone, for the local clock beside UTC.
+    pub tz: TimeZone,
+    /// `false` under `NO_COLOR`: styles use bold/reverse/underline only.
+    pub color: bool,
+    pub view: View,
+    /// Index into `order`.
+    pub selected: usize,
+    /// Runbook step indices in display order (grouped by phase, file order within).
+    pub order: Vec<usize>,
+    pub running: BTreeMap<String, Running>,
+    pub previews: HashMap<String, Result<Preview, String>>,
+    pub drafts: HashMap<String, Result<String, String>>,
+    pub modal: Option<Modal>,
+    pub timeline: TimelineState,
+    pub evidence_selected: usize,
+    pub drafts_selected: usize,
+    pub drill: Option<Drill>,
+    /// One line of feedback for the last action ("note recorded", "waits for …").
+    pub flash: Option<String>,
+    /// Events that arrived ahead of a gap, by seq.
+    pub pending_events: BTreeMap<u64, Event>,
+    pub size: (u16, u16),
+    pub quitting: bool,
+}
+
+impl App {
+    pub fn new(runbook: Arc<Loaded>, incident: Incident, now: Timestamp) -> Self {
+        let phases = runbook.runbook.phases();
+        let mut order: Vec<usize> = (0..runbook.runbook.steps.len()).collect();
+        order.sort_by_key(|&i| {
+            let phase = runbook.runbook.steps[i].phase.as_str();
+            phases
+                .iter()
+                .position(|p| *p == phase)
+                .unwrap_or(usize::MAX)
+        });
+        Self {
+            runbook,
+            incident,
+            now,
+            tz: TimeZone::UTC,
+            color: true,
+            view: View::Runbook,
+            selected: 0,
+            order,
+            running: BTreeMap::new(),
+            previews: HashMap::new(),
+            drafts: HashMap::new(),
+            modal: None,
+            timeline: TimelineState::default(),
+            evidence_selected: 0,
+            drafts_selected: 0,
+            drill: None,
+            flash: None,
+            pending_events: BTreeMap::new(),
+            size: (80, 24),
+            quitting: false,
+        }
+    }
+
+    /// The step under the cursor.
+    pub fn selected_step(&self) -> Option<&Step> {
+        let index = *self.order.get(self.selected)?;
+        self.runbook.runbook.steps.get(index)
+    }
+
+    pub fn selected_id(&self) -> Option<String> {
+        self.selected_step().map(|s| s.id().to_owned())
+    }
+
+    /// What the step list shows: the journal's status, refined by what this process knows
+    /// (a pending step whose needs are met is *ready*).
+    pub fn display_status(&self, step: &Step) -> DisplayStatus {
+        if self.running.contains_key(step.id()) {
+            return DisplayStatus::Running;
+        }
+        match self.incident.status(step.id()) {
+            StepStatus::Pending if self.incident.is_ready(step) => DisplayStatus::Ready,
+            StepStatus::Pending => DisplayStatus::Pending,
+            // Running in the journal but not in this process: started before a crash.
+            StepStatus::Running | StepStatus::Interrupted => DisplayStatus::Interrupted,
+            StepStatus::Succeeded => DisplayStatus::Succeeded,
+            StepStatus::Failed => DisplayStatus::Failed,
+            StepStatus::Skipped => DisplayStatus::Skipped,
+            StepStatus::NeedsHuman => DisplayStatus::NeedsHuman,
+        }
+    }
+
+    /// Something moves on screen (a spinner, a foreach counter): tick fast.
+    pub fn is_busy(&self) -> bool {
+        !self.running.is_empty()
+    }
+
+    /// Fold a synced event into the incident, in seq order.
+    pub fn absorb(&mut self, event: Event) {
+        if event.seq <= self.incident.last_seq {
+            return;
+        }
+        self.pending_events.insert(event.seq, event);
+        while let Some(next) = self.pending_events.remove(&(self.incident.last_seq + 1)) {
+            self.incident.apply(next);
+        }
+    }
+
+    /// Steps whose checklist items are all ticked (manual steps only).
+    pub fn checklist_done(&self, step: &Step) -> Option<bool> {
+        let Some(Action::Manual(items)) = step.action() else {
+            return None;
+        };
+        let record = self.incident.steps.get(step.id());
+        let ticked = |i: usize| {
+            record
+                .and_then(|r| r.checklist.get(&(i as u64)))
+                .copied()
+                .unwrap_or(false)
+        };
+        Some((0..items.len()).all(ticked))
+    }
+
+    /// Draft steps, in display order (the Drafts view lists these).
+    pub fn draft_steps(&self) -> Vec<&Step> {
+        self.order
+            .iter()
+            .filter_map(|&i| self.runbook.runbook.steps.get(i))
+            .filter(|s| matches!(s.action(), Some(Action::Draft(_))))
+            .collect()
+    }
+}
+
+/// A step's state as drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplayStatus {
+    Pending,
+    Ready,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Interrupted,
+    NeedsHuman,
+}
+
+impl DisplayStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            DisplayStatus::Pending => "pending",
+            DisplayStatus::Ready => "ready",
+            DisplayStatus::Running => "running",
+            DisplayStatus::Succeeded => "succeeded",
+            DisplayStatus::Failed => "failed",
+            DisplayStatus::Skipped => "skipped",
+            DisplayStatus::Interrupted => "interrupted — outcome unknown",
+            DisplayStatus::NeedsHuman => "needs a human",
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The event loop: one `tokio::select!` (biased) over queued messages, terminal input, the
+//! tick and termination signals; `update` for each message; effects executed here; a draw
+//! only once the queue is empty.
+//!
+//! ```text
+//!  terminal keys ─┐                          ┌─▶ Effect::Run ──spawn──▶ Runner::execute ─┐
+//!  tick / signal ─┼─▶ Msg ─▶ update(&mut App) ┼─▶ Effect::Append ─spawn─▶ Journal::append ─┼─▶ msg_tx
+//!  msg_rx ◀───────┘                          └─▶ draw (queue empty)                        │
+//!     ▲────────────────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Nothing here blocks the draw path on the disk or the network: appends and steps run in
+//! tasks that report back on `msg_tx`. Only `$EDITOR` blocks, with the terminal handed over.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::app::App;
+use super::effect::{Effect, Runner};
+use super::msg::{InjectMsg, Msg};
+use super::terminal::{self, Term};
+use super::update::update;
+use super::view;
+use super::{DrillSetup, ScheduledInject};
+use crate::journal::{self, Journal};
+
+/// How long quitting waits for appends and cancelled steps to reach the journal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub struct Loop {
+    pub runner: Arc<dyn Runner>,
+    pub journal: Journal,
+    pub msg_tx: UnboundedSender<Msg>,
+    pub msg_rx: UnboundedReceiver<Msg>,
+    pub drill: Option<DrillSetup>,
+    cancels: HashMap<String, CancellationToken>,
+    /// Steps and appends: waited for on quit.
+    tasks: JoinSet<()>,
+    /// Drill injects sleeping until their time: aborted on quit.
+    injects: JoinSet<()>,
+}
+
+impl Loop {
+    pub fn new(runner: Arc<dyn Runner>, journal: Journal, drill: Option<DrillSetup>) -> Self {
+        let (msg_tx, msg_rx) = tokio::sync::mpsc::unbounded_channel();
+        Self {
+            runner,
+            journal,
+            msg_tx,
+            msg_rx,
+            drill,
+            cancels: HashMap::new(),
+            tasks: JoinSet::new(),
+            injects: JoinSet::new(),
+        }
+    }
+
+    /// Run until the responder quits or a signal arrives; the caller restores the terminal.
+    pub async fn run(mut self, term: &mut Term, app: &mut App) -> anyhow::Result<()> {
+        self.schedule_injects(app);
+        if let Some(step) = app.selected_id() {
+            self.execute(app, Effect::Preview { step });
+        }
+        let mut input = EventStream::new();
+        let mut term_signal = signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut busy = app.is_busy();
+        let mut ticker = ticker_for(busy);
+        self.refresh_panel(app);
+        term.draw(|f| view::render(app, f))?;
+        loop {
+            let msg = tokio::select! {
+                biased;
+                Some(msg) = self.msg_rx.recv() => msg,
+                next = input.next() => match next {
+                    Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Msg::Key(key),
+                    Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => Msg::Failed(format!("terminal input: {e}")),
+                    None => break,
+                },
+                _ = term_signal.recv() => { tracing::info!("SIGTERM: quitting"); break }
+                _ = hangup.recv() => { tracing::info!("SIGHUP: quitting"); break }
+                _ = ticker.tick() => {
+                    self.refresh_panel(app);
+                    Msg::Tick(Timestamp::now())
+                }
+            };
+            let mut quit = self.dispatch(term, &mut input, app, msg)?;
+            // Draw only once the queue is empty: a burst of progress costs one frame.
+            while !quit && let Ok(msg) = self.msg_rx.try_recv() {
+                quit = self.dispatch(term, &mut input, app, msg)?;
+            }
+            if quit {
+                break;
+            }
+            while self.tasks.try_join_next().is_some() {}
+            if busy != app.is_busy() {
+                busy = app.is_busy();
+                ticker = ticker_for(busy);
+            }
+            term.draw(|f| view::render(app, f))?;
+        }
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// One message through `update`, then its effects. `true` when the app quits.
+    fn dispatch(
+        &mut self,
+        term: &mut Term,
+        input: &mut EventStream,
+        app: &mut App,
+        msg: Msg,
+    ) -> anyhow::Result<bool> {
+        if let Msg::Failed(message) = &msg {
+            tracing::error!("{message}");
+        }
+        for effect in update(app, msg) {
+            match effect {
+                Effect::Quit => return Ok(true),
+                Effect::EditDraft { step } => {
+                    // The input reader would steal the editor's keys: stop it while suspended.
+                    let stream = std::mem::replace(input, EventStream::new());
+                    drop(stream);
+                    let runner = Arc::clone(&self.runner);
+                    let incident = &app.incident;
+                    let result = terminal::suspended(term, || {
+                        tokio::task::block_in_place(|| runner.edit_draft(&step, incident))
+                    })?;
+                    *input = EventStream::new();
+                    let result = match result {
+                        Ok(Some(event)) => {
+                            let _ = self.msg_tx.send(Msg::Journalled(event));
+                            Ok(())
+                        }
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    };
+                    let _ = self.msg_tx.send(Msg::DraftEdited { step, result });
+                }
+                other => self.execute(app, other),
+            }
+        }
+        Ok(false)
+    }
+
+    fn execute(&mut self, app: &App, effect: Effect) {
+        let tx = self.msg_tx.clone();
+        match effect {
+            Effect::Run { step, decision } => {
+                let cancel = CancellationToken::new();
+                self.cancels.insert(step.clone(), cancel.clone());
+                let future = self.runner.execute(
+                    step.clone(),
+                    app.incident.clone(),
+                    decision,
+                    tx.clone(),
+                    cancel,
+                );
+                self.tasks.spawn(async move {
+                    let outcome = future.await;
+                    let _ = tx.send(Msg::Finished { step, outcome });
+                });
+            }
+            Effect::Cancel { step } => {
+                if let Some(token) = self.cancels.get(&step) {
+                    token.cancel();
+                }
+            }
+            Effect::Append(events) => {
+                let journal = self.journal.clone();
+                self.tasks.spawn(async move {
+                    for event in events {
+                        match journal.append(event).await {
+                            Ok(event) => {
+                                let _ = tx.send(Msg::Journalled(event));
+                            }
+                            Err(e) => {
+                                let _ = tx
+                                    .send(Msg::Failed(format!("could not write the journal: {e}")));
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+            Effect::Preview { step } => {
+                let preview = self.runner.preview(&step, &app.incident);
+                let _ = tx.send(Msg::Preview { step, preview });
+            }
+            Effect::LoadDraft { step } => {
+                let text = self.runner.draft_text(&step, &app.incident);
+                let _ = tx.send(Msg::Draft { step, text });
+            }
+            Effect::Resync => {
+                let dir = self.journal.dir().to_path_buf();
+                self.tasks.spawn(async move {
+                    let read = tokio::task::spawn_blocking(move || journal::read(&dir)).await;
+                    let _ = tx.send(match read {
+                        Ok(Ok(events)) => Msg::Resynced(events),
+                        Ok(Err(e)) => Msg::Failed(format!("could not re-read the journal: {e}")),
+                        Err(e) => Msg::Failed(format!("journal re-read task: {e}")),
+                    });
+                });
+            }
+            // Handled by `dispatch`, which owns the terminal.
+            Effect::Quit | Effect::EditDraft { .. } => {}
+        }
+    }
+
+    fn schedule_injects(&mut self, app: &App) {
+        let Some(drill) = &self.drill else {
+            return;
+        };
+        // On resume, injects already journalled are not shown again.
+        let seen: Vec<&str> = app
+            .incident
+            .injects
+            .iter()
+            .map(|i| i.title.as_str())
+            .collect();
+        let pending: Vec<ScheduledInject> = drill
+            .injects
+            .iter()
+            .filter(|i| !seen.contains(&i.title.as_str()))
+            .cloned()
+            .collect();
+        for inject in pending {
+            let tx = self.msg_tx.clone();
+            self.injects.spawn(async move {
+                tokio::time::sleep(inject.after).await;
+                let _ = tx.send(Msg::Inject(InjectMsg {
+                    offset: inject.offset,
+                    title: inject.title,
+                    body: inject.body,
+                }));
+            });
+        }
+    }
+
+    fn refresh_panel(&self, app: &mut App) {
+        if let Some(drill) = &self.drill {
+            let lines = (drill.panel)();
+            update(app, Msg::Panel(lines));
+        }
+    }
+
+    /// Cancel running steps and give appends and outcomes a moment to reach the journal.
+    async fn shutdown(mut self) {
+        self.injects.abort_all();
+        for token in self.cancels.values() {
+            token.cancel();
+        }
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "quit: {} task(s) still running after {SHUTDOWN_GRACE:?}",
+                self.tasks.len()
+            );
+        }
+    }
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> anyhow::Result<tokio::signal::unix::Signal> {
+    Ok(tokio::signal::unix::signal(kind)?)
+}
+
+fn ticker_for(busy: bool) -> tokio::time::Interval {
+    // Spinners move every 100 ms; otherwise only the clocks in the status bar move.
+    let period = if busy {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(1)
+    };
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    interval
+}

@@ -1,0 +1,267 @@
+//! The selected step: what it is for (notes), what it will send (the masked preview), and
+//! what happened when it ran (status, timing, captures, failed expectations, evidence).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Padding, Paragraph, Wrap};
+
+use super::{Theme, duration, markdown};
+use crate::runbook::Action;
+use crate::tui::app::{App, DisplayStatus};
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let Some(step) = app.selected_step() else {
+        frame.render_widget(Paragraph::new("This runbook has no steps."), area);
+        return;
+    };
+    let status = app.display_status(step);
+    let record = app.incident.steps.get(step.id());
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let label = |text: &str| Span::styled(format!("{text} "), theme.dim());
+
+    lines.push(Line::from(vec![
+        Span::styled(step.title().to_owned(), theme.heading()),
+        Span::styled(format!("  {} · {}", step.id(), step.phase), theme.dim()),
+    ]));
+    let mut state = vec![
+        label("state"),
+        Span::styled(status.label().to_owned(), theme.status(status)),
+    ];
+    if let Some(run) = app.running.get(step.id()) {
+        state.push(Span::raw(format!(
+            "  {}",
+            duration(super::elapsed_ms(app.now, run.since))
+        )));
+        if let Some((n, code)) = run.attempt {
+            let code = code.map_or_else(|| "error".to_owned(), |c| c.to_string());
+            state.push(Span::raw(format!("  attempt {n}: {code}")));
+        }
+        if let Some((done, total, failed)) = run.items {
+            state.push(Span::raw(format!(
+                "  items {done}/{total}, {failed} failed"
+            )));
+        }
+        if run.cancelling {
+            state.push(Span::styled("  cancelling…", theme.warn()));
+        }
+    }
+    lines.push(Line::from(state));
+    if !step.needs.is_empty() {
+        let needs: Vec<&str> = step.needs().collect();
+        lines.push(Line::from(vec![
+            label("needs"),
+            Span::raw(needs.join(", ")),
+        ]));
+    }
+    if step.is_destructive() {
+        lines.push(Line::from(Span::styled(
+            "⚠ destructive: asks for typed confirmation",
+            theme.warn(),
+        )));
+    }
+    if status == DisplayStatus::Interrupted {
+        lines.push(Line::from(Span::styled(
+            "! started before the last exit with no recorded outcome: it may have reached the \
+             server. Check, then r to re-run or s to skip.",
+            theme.warn(),
+        )));
+    }
+    if let Some(mark) = &step.mark {
+        lines.push(Line::from(vec![
+            label("sets mark"),
+            Span::raw(mark.get_ref().clone()),
+        ]));
+    }
+    lines.push(Line::default());
+
+    if let Some(notes) = &step.notes {
+        lines.extend(markdown::render(notes, theme));
+        lines.push(Line::default());
+    }
+
+    match step.action() {
+        Some(Action::Http(_)) => request_lines(app, step.id(), theme, &mut lines),
+        Some(Action::Manual(items)) => {
+            lines.push(Line::from(Span::styled("Checklist", theme.heading())));
+            for (i, item) in items.iter().enumerate() {
+                let ticked = record
+                    .and_then(|r| r.checklist.get(&(i as u64)))
+                    .copied()
+                    .unwrap_or(false);
+                let (mark, style) = if ticked {
+                    ("[x]", theme.good())
+                } else {
+                    ("[ ]", ratatui::style::Style::new())
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{} {mark} ", i + 1), style),
+                    Span::raw(item.clone()),
+                ]));
+            }
+            lines.push(Line::default());
+        }
+        Some(Action::Draft(draft)) => {
+            lines.push(Line::from(vec![
+                label("draft"),
+                Span::raw(format!(
+                    "{} → drafts/{}",
+                    draft.template.get_ref(),
+                    draft.output.get_ref()
+                )),
+            ]));
+            let versions = app
+                .incident
+                .drafts
+                .iter()
+                .filter(|d| d.step.as_deref() == Some(step.id()))
+                .count();
+            lines.push(Line::from(vec![
+                label("saved versions"),
+                Span::raw(versions.to_string()),
+                Span::styled("  (e edits in $EDITOR)", theme.dim()),
+            ]));
+            lines.push(Line::default());
+        }
+        None => {}
+    }
+
+    if let Some(record) = record {
+        result_lines(record, theme, &mut lines);
+    }
+    let block = Block::new()
+        .borders(Borders::NONE)
+        .padding(Padding::horizontal(1));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static>>) {
+    lines.push(Line::from(Span::styled("Request", theme.heading())));
+    match app.previews.get(id) {
+        Some(Ok(preview)) => {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", preview.method), theme.accent()),
+                Span::raw(preview.url.clone()),
+            ]));
+            for (name, value) in &preview.headers {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{name}: "), theme.dim()),
+                    Span::raw(value.clone()),
+                ]));
+            }
+            if let Some(body) = &preview.body {
+                for line in body.lines().take(12) {
+                    lines.push(Line::from(Span::raw(format!("  {line}"))));
+                }
+            }
+            if let Some(confirm) = &preview.confirm {
+                lines.push(Line::from(vec![
+                    Span::styled("confirm by typing ", theme.dim()),
+                    Span::styled(confirm.clone(), theme.warn()),
+                ]));
+            }
+        }
+        Some(Err(e)) => lines.push(Line::from(Span::styled(
+            format!("cannot preview yet: {e}"),
+            theme.warn(),
+        ))),
+        None => lines.push(Line::from(Span::styled("…", theme.dim()))),
+    }
+    lines.push(Line::default());
+}
+
+fn result_lines(
+    record: &crate::incident::StepRecord,
+    theme: Theme,
+    lines: &mut Vec<Line<'static>>,
+) {
+    if record.attempts == 0 && record.skip_reason.is_none() && record.pending_reason.is_none() {
+        return;
+    }
+    lines.push(Line::from(Span::styled("Result", theme.heading())));
+    let dim = |t: &str| Span::styled(format!("{t} "), theme.dim());
+    if let Some(started) = record.started_at {
+        let mut spans = vec![
+            dim("started"),
+            Span::raw(started.strftime("%H:%M:%SZ").to_string()),
+        ];
+        if let Some(ms) = record.duration_ms {
+            spans.push(dim("  took"));
+            spans.push(Span::raw(duration(i64::try_from(ms).unwrap_or(i64::MAX))));
+        }
+        spans.push(dim("  attempts"));
+        spans.push(Span::raw(record.attempts.to_string()));
+        lines.push(Line::from(spans));
+    }
+    if let Some(resp) = &record.last_response {
+        let status = resp
+            .status
+            .map_or_else(|| "no response".to_owned(), |s| format!("HTTP {s}"));
+        let style = match resp.status {
+            Some(200..=299) => theme.good(),
+            Some(_) => theme.warn(),
+            None => theme.bad(),
+        };
+        lines.push(Line::from(vec![
+            dim("response"),
+            Span::styled(status, style),
+            Span::raw(format!("  {} ms  {} bytes", resp.elapsed_ms, resp.bytes)),
+        ]));
+        if let Some(error) = &resp.error {
+            lines.push(Line::from(Span::styled(error.clone(), theme.bad())));
+        }
+    }
+    if let Some((total, failed)) = record.items {
+        lines.push(Line::from(vec![
+            dim("items"),
+            Span::raw(format!("{total}, {failed} failed")),
+        ]));
+    }
+    if let Some(summary) = &record.summary {
+        lines.push(Line::from(vec![dim("summary"), Span::raw(summary.clone())]));
+    }
+    if let Some(error) = &record.error {
+        lines.push(Line::from(vec![
+            dim("error"),
+            Span::styled(error.clone(), theme.bad()),
+        ]));
+    }
+    for failed in &record.failed_expectations {
+        lines.push(Line::from(vec![
+            Span::styled("✗ expected ", theme.bad()),
+            Span::raw(failed.expr.clone()),
+            Span::styled("  got ", theme.dim()),
+            Span::raw(failed.actual.clone()),
+        ]));
+    }
+    for (name, value) in &record.captures {
+        let value = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        let value: String = value.chars().take(120).collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!("vars.{name} = "), theme.dim()),
+            Span::raw(value),
+        ]));
+    }
+    for sha in &record.evidence {
+        lines.push(Line::from(vec![
+            dim("evidence sha256"),
+            Span::raw(sha.clone()),
+        ]));
+    }
+    if let Some(reason) = &record.skip_reason {
+        lines.push(Line::from(vec![dim("skipped:"), Span::raw(reason.clone())]));
+    }
+    if let Some(reason) = &record.pending_reason {
+        lines.push(Line::from(vec![
+            dim("left for a human:"),
+            Span::raw(reason.clone()),
+        ]));
+    }
+}

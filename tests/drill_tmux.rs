@@ -1,0 +1,120 @@
+//! The interactive drill as a user meets it: the real binary in tmux. It starts on the
+//! reference scenario, shows the lab panel with the index exposed, pops up the first inject,
+//! quits on `q`, prints the score, and the journal holds the journalled injects and the score.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(data: &Path, width: u16, height: u16) -> Self {
+        let socket = format!("stanch-drill-test-{}", std::process::id());
+        let cmd = format!(
+            "env STANCH_DATA_DIR={} NO_COLOR=1 {} drill --speed 6000 --incident DRILL-TMUX; sleep 60",
+            data.display(),
+            env!("CARGO_BIN_EXE_stanch")
+        );
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-s", "drill"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg(cmd)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("tmux runs");
+        assert!(status.success());
+        Self { socket }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "drill"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until the screen shows `text` (the binary starts a lab and a TUI: give it time).
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {text:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", "-t", "drill", key])
+                .status()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(data.path(), 120, 40);
+    let screen = tmux.wait_for("Lab (DRILL)");
+    assert!(
+        screen.contains("EXPOSED (2400000 docs readable)"),
+        "{screen}"
+    );
+    assert!(screen.contains("3000 active"), "{screen}");
+    // At speed 6000 the +14m inject arrives after 0.14 s and the last (+3h) after 1.8 s.
+    let screen = tmux.wait_for("DRILL inject");
+    assert!(screen.contains("Enter dismiss"), "{screen}");
+    // Dismiss each inject as it pops up, then quit.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut screen = tmux.screen();
+    while !screen.contains("DRILL SCORE") {
+        assert!(
+            Instant::now() < deadline,
+            "the drill did not quit; screen:\n{screen}"
+        );
+        if screen.contains("DRILL inject") {
+            tmux.keys(&["Enter"]);
+        } else if screen.contains("aware: not set") {
+            tmux.keys(&["q"]);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        screen = tmux.screen();
+    }
+    assert!(screen.contains("Drill DRILL-TMUX is saved"), "{screen}");
+
+    let journal =
+        std::fs::read_to_string(data.path().join("incidents/DRILL-TMUX/journal.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let injects: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "inject")
+        .map(|e| e["data"]["offset"].as_str().unwrap())
+        .collect();
+    assert!(injects.contains(&"+14m"), "{injects:?}");
+    assert!(events.iter().any(|e| e["kind"] == "drill.score"));
+    assert_eq!(events[0]["data"]["drill"], true);
+}

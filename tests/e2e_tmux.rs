@@ -1,0 +1,272 @@
+//! The real binary in tmux against a local HTTP server started by the test: open an incident
+//! through the set-up form, run steps, confirm a destructive one by typing, record a fact,
+//! quit, resume, and check the journal (kinds, chain, no secret).
+//!
+//! Requires `tmux` on PATH (the project's CI image has it).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use stanch::journal::Kind;
+
+const API_KEY: &str = "e2e-secret-api-key-123";
+
+/// An Elasticsearch-shaped server: `GET /`, `GET /customers/_count` (answers until closed),
+/// `POST /customers/_close` (needs the API key).
+fn start_server() -> SocketAddr {
+    let closed = Arc::new(AtomicBool::new(false));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let c1 = Arc::clone(&closed);
+            let c2 = Arc::clone(&closed);
+            let app = Router::new()
+                .route(
+                    "/",
+                    get(|| async {
+                        Json(json!({"name": "node-1", "cluster_name": "metrics-prod",
+                                    "cluster_uuid": "u-1", "version": {"number": "7.4.2"},
+                                    "tagline": "You Know, for Search"}))
+                    }),
+                )
+                .route(
+                    "/customers/_count",
+                    get(move || async move {
+                        if c1.load(Ordering::SeqCst) {
+                            (StatusCode::BAD_REQUEST, Json(json!({"error": {"type": "index_closed_exception"}, "status": 400})))
+                        } else {
+                            (StatusCode::OK, Json(json!({"count": 2_400_000})))
+                        }
+                    }),
+                )
+                .route(
+                    "/customers/_close",
+                    post(move |headers: HeaderMap| async move {
+                        let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
+                            == Some(&format!("ApiKey {API_KEY}"));
+                        if ok {
+                            c2.store(true, Ordering::SeqCst);
+                            (StatusCode::OK, Json(json!({"acknowledged": true})))
+                        } else {
+                            (StatusCode::UNAUTHORIZED, Json(json!({"error": {"type": "security_exception"}, "status": 401})))
+                        }
+                    }),
+                );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    addr_rx.recv().unwrap()
+}
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(session: &str, command: &str) -> Self {
+        let status = Command::new("tmux")
+            .args(["new", "-d", "-s", session, "-x", "100", "-y", "30", command])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "tmux new failed");
+        Self {
+            session: session.to_owned(),
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let status = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, key])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            // One key at a time, as a person types: each is its own terminal read.
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn literal(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until the screen shows `text` (10 s), returning the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {text:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+fn stanch_command(data: &Path, args: &str) -> String {
+    format!(
+        "env STANCH_DATA_DIR={} STANCH_ES_API_KEY={API_KEY} USER=e2e NO_COLOR= TERM=xterm-256color {} {args}; echo EXITED $?; sleep 30",
+        data.display(),
+        env!("CARGO_BIN_EXE_stanch"),
+    )
+}
+
+#[test]
+fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
+    let addr = start_server();
+    let data = tempfile::tempdir().unwrap();
+    let runbook = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tui/e2e.toml");
+    let session = format!("stanch-e2e-{}", std::process::id());
+
+    let tui = Tmux::start(
+        &session,
+        &stanch_command(
+            data.path(),
+            &format!("run {runbook} --incident E2E-1 --set es_url=http://{addr}"),
+        ),
+    );
+    // The set-up form: inputs with defaults filled in, then the responder.
+    let form = tui.wait_for("Your name");
+    assert!(form.contains("customers"), "default shown:\n{form}");
+    tui.keys(&["Enter", "Enter", "Enter"]);
+    tui.wait_for("E2E-1");
+
+    // Run the first step and see its capture.
+    tui.keys(&["Enter"]);
+    tui.wait_for("vars.cluster_name = metrics-prod");
+    // Run the second.
+    tui.keys(&["j", "Enter"]);
+    tui.wait_for("vars.exposed_docs = 2400000");
+    // The destructive one asks for the index name, showing target and cluster identity.
+    tui.keys(&["j"]);
+    tui.wait_for("POST http://");
+    tui.keys(&["Enter"]);
+    let dialog = tui.wait_for("exactly to proceed");
+    assert!(dialog.contains("metrics-prod"), "identity shown:\n{dialog}");
+    assert!(
+        dialog.contains("/customers/_close"),
+        "target shown:\n{dialog}"
+    );
+    assert!(!dialog.contains(API_KEY), "secret on screen:\n{dialog}");
+    tui.literal("customer");
+    tui.keys(&["Enter"]);
+    tui.wait_for("does not match");
+    tui.literal("s");
+    tui.keys(&["Enter"]);
+    tui.wait_for("✓ Close the exposed index");
+
+    // A fact, with when it happened.
+    tui.keys(&["f"]);
+    tui.wait_for("Something that happened");
+    tui.literal("Reporter opened a support ticket");
+    tui.keys(&["Tab", "BSpace", "BSpace", "BSpace"]);
+    tui.literal("17:21Z");
+    tui.keys(&["Enter"]);
+    tui.wait_for("fact recorded");
+
+    tui.keys(&["q"]);
+    let after = tui.wait_for("EXITED 0");
+    assert!(after.contains("stanch resume E2E-1"), "{after}");
+    drop(tui);
+
+    // Resume: exactly where it stood.
+    let tui = Tmux::start(
+        &format!("{session}-r"),
+        &stanch_command(data.path(), "resume E2E-1"),
+    );
+    let screen = tui.wait_for("E2E-1");
+    assert!(screen.contains("✓ Identify the cluster"), "{screen}");
+    assert!(screen.contains("✓ Close the exposed index"), "{screen}");
+    tui.keys(&["t"]);
+    tui.wait_for("Reporter opened a support ticket");
+    tui.keys(&["q"]);
+    tui.wait_for("EXITED 0");
+    drop(tui);
+
+    // The journal: everything is there, chained, with no secret.
+    let dir = data.path().join("incidents/E2E-1");
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert!(!text.contains(API_KEY), "secret in the journal");
+    let events = stanch::journal::read(&dir).unwrap();
+    for pair in events.windows(2) {
+        assert_eq!(
+            pair[1].prev, pair[0].hash,
+            "chain broken at seq {}",
+            pair[1].seq
+        );
+        assert_eq!(pair[1].hash, pair[1].compute_hash());
+    }
+    let has = |kind: Kind, step: Option<&str>| {
+        events
+            .iter()
+            .any(|e| e.kind == kind && e.step.as_deref() == step)
+    };
+    assert!(has(Kind::IncidentOpened, None));
+    for step in ["cluster-info", "count-exposed", "close-index"] {
+        assert!(has(Kind::StepStarted, Some(step)), "{step} started");
+        assert!(has(Kind::StepSucceeded, Some(step)), "{step} succeeded");
+    }
+    assert!(has(Kind::Confirm, Some("close-index")));
+    let fact = events
+        .iter()
+        .find(|e| e.kind == Kind::Fact)
+        .expect("fact journalled");
+    assert_eq!(fact.data["text"], "Reporter opened a support ticket");
+    assert!(
+        fact.data["occurred_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T17:21:00Z"),
+        "{fact:?}"
+    );
+    let mark = events
+        .iter()
+        .find(|e| e.kind == Kind::Mark)
+        .expect("contained mark");
+    assert_eq!(mark.data["name"], Value::from("contained"));
+    assert_eq!(
+        events[0].data["inputs"]["es_url"],
+        Value::from(format!("http://{addr}"))
+    );
+    assert_eq!(events[0].actor, "e2e");
+}

@@ -1,0 +1,118 @@
+//! The bundled runbook, run headless by the engine against the drill lab: every automatable
+//! step must succeed, human steps are left pending, and the lab ends up contained and rotated.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use stanch::cli::headless::{LineState, run_all_async};
+use stanch::engine::{Engine, EngineOptions};
+use stanch::incident::Incident;
+use stanch::journal::{Journal, Kind, NewEvent};
+use stanch::lab::{Lab, LabOptions};
+use stanch::secret::Secrets;
+use stanch::store::Opened;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_runbook_runs_headless_against_the_lab() {
+    let lab = Lab::start_with(
+        7,
+        0,
+        &LabOptions {
+            snapshot_duration: Duration::from_millis(300),
+        },
+    )
+    .unwrap();
+    let urls = lab.urls().clone();
+    let creds = lab.credentials().clone();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("runbooks/elasticsearch-exposure.toml");
+    let rb = Arc::new(stanch::runbook::load(&path).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let incident_dir = dir.path().join("DRILL-BUNDLED");
+    let journal = Journal::create(&incident_dir, "drill-bot").unwrap();
+    let opened_event = journal
+        .append(NewEvent::new(
+            Kind::IncidentOpened,
+            json!({
+                "incident_id": "DRILL-BUNDLED",
+                "runbook_id": rb.runbook.id(),
+                "inputs": {
+                    "es_url": urls.es,
+                    "auth_url": urls.auth,
+                    "forum_url": urls.comms,
+                    "status_webhook_url": format!("{}/hooks/status", urls.comms),
+                },
+                "responder": "drill-bot",
+                "drill": true,
+            }),
+        ))
+        .await
+        .unwrap();
+    let secrets = Secrets::from_values([
+        ("es_api_key".to_owned(), creds.es_api_key.clone()),
+        (
+            "oauth_client_secret".to_owned(),
+            creds.oauth_client_secret.clone(),
+        ),
+        ("forum_token".to_owned(), creds.forum_token.clone()),
+    ]);
+    let engine = Engine::new(rb, journal.clone(), secrets, EngineOptions::default()).unwrap();
+    let mut opened = Opened {
+        id: "DRILL-BUNDLED".into(),
+        dir: incident_dir.clone(),
+        journal,
+        incident: Incident::replay([opened_event]),
+    };
+    let mut out = Vec::new();
+    let report = run_all_async(&engine, &mut opened, &mut out, true)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+
+    let failed: Vec<_> = report
+        .lines
+        .iter()
+        .filter(|l| !l.state.is_ok())
+        .map(|l| format!("{} {:?}: {}", l.step, l.state, l.detail))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "automatable steps failed:\n{}\n\n{text}",
+        failed.join("\n")
+    );
+    assert!(report.count(LineState::Succeeded) >= 15, "{text}");
+    assert!(report.count(LineState::NeedsHuman) >= 3, "{text}");
+    let status = lab.status();
+    for client in ["alexa-skill", "google-assistant", "ifttt"] {
+        assert_eq!(
+            status.active_tokens.get(client),
+            Some(&0),
+            "{client}: {status:?}"
+        );
+    }
+    assert!(status.chat_messages >= 1, "{status:?}");
+    if std::env::var_os("STANCH_SHOW").is_some() {
+        eprintln!("{text}\n{status:?}");
+    }
+
+    // The journal verifies and says what the screen said.
+    let events = stanch::journal::read(&incident_dir).unwrap();
+    let replayed = Incident::replay(events.clone());
+    assert!(replayed.marks.contains_key("contained"), "{text}");
+    assert!(replayed.marks.contains_key("evidence_preserved"), "{text}");
+    assert!(replayed.evidence.len() >= 5);
+    for secret in creds.values() {
+        let journal_text = std::fs::read_to_string(incident_dir.join("journal.jsonl")).unwrap();
+        assert!(
+            !journal_text.contains(secret),
+            "a lab credential reached the journal"
+        );
+        assert!(
+            !text.contains(secret),
+            "a lab credential reached the output"
+        );
+    }
+    lab.shutdown();
+}

@@ -1,0 +1,763 @@
+//! `update()`: messages in, state and effects out, for every action a responder has.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde_json::json;
+use stanch::journal::{Kind, NewEvent};
+use stanch::tui::app::{App, DisplayStatus, Modal, View};
+use stanch::tui::effect::{Decision, Effect};
+use stanch::tui::fixture::{self, Chain};
+use stanch::tui::msg::{InjectMsg, Msg, Preview, StepOutcome, StepProgress};
+use stanch::tui::update::update;
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(app: &mut App, c: char) -> Vec<Effect> {
+    key(app, KeyCode::Char(c))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        ch(app, c);
+    }
+}
+
+fn select(app: &mut App, id: &str) {
+    app.selected = app
+        .order
+        .iter()
+        .position(|&i| app.runbook.runbook.steps[i].id() == id)
+        .expect("step in fixture");
+}
+
+/// Journal `events` the way the loop does: each one synced, then `Msg::Journalled`.
+fn journal(app: &mut App, events: &[(Kind, Option<&str>, serde_json::Value)]) {
+    let mut chain = Chain::new(app.now);
+    chain.events.clone_from(&app.incident.events);
+    for (kind, step, data) in events {
+        let event = chain.push(1, *kind, *step, data.clone()).clone();
+        update(app, Msg::Journalled(event));
+    }
+}
+
+fn appended(effects: &[Effect]) -> Vec<NewEvent> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Append(events) => Some(events.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn moving_the_cursor_asks_for_the_new_steps_preview() {
+    let mut app = fixture::fresh_app();
+    let effects = ch(&mut app, 'j');
+    assert_eq!(app.selected, 1);
+    assert_eq!(
+        effects,
+        vec![Effect::Preview {
+            step: "count-exposed".into()
+        }]
+    );
+    assert!(ch(&mut app, 'k').contains(&Effect::Preview {
+        step: "cluster-info".into()
+    }));
+    assert!(
+        ch(&mut app, 'k').is_empty(),
+        "already at the top: nothing to do"
+    );
+    ch(&mut app, 'G');
+    assert_eq!(app.selected_id().as_deref(), Some("forum-post"));
+}
+
+#[test]
+fn enter_runs_a_ready_step_and_marks_it_running() {
+    let mut app = fixture::fresh_app();
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effects,
+        vec![Effect::Run {
+            step: "cluster-info".into(),
+            decision: Decision::default()
+        }]
+    );
+    assert!(app.running.contains_key("cluster-info"));
+    let step = app.selected_step().unwrap().clone();
+    assert_eq!(app.display_status(&step), DisplayStatus::Running);
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "no second run of a running step"
+    );
+}
+
+#[test]
+fn several_independent_steps_run_at_once() {
+    let mut app = fixture::fresh_app();
+    key(&mut app, KeyCode::Enter);
+    ch(&mut app, 'j');
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&effects[..], [Effect::Run { step, .. }] if step == "count-exposed"));
+    assert_eq!(app.running.len(), 2);
+    assert!(app.is_busy());
+}
+
+#[test]
+fn a_step_waiting_for_its_needs_does_not_run() {
+    let mut app = fixture::fresh_app();
+    select(&mut app, "close-index");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("close-index waits for: cluster-info, count-exposed")
+    );
+}
+
+#[test]
+fn destructive_step_needs_the_text_typed_exactly_and_shows_target_and_identity() {
+    let mut app = fixture::busy_app();
+    select(&mut app, "close-index");
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "nothing runs before confirmation"
+    );
+    let Some(Modal::Confirm {
+        expected,
+        target,
+        identity,
+        ..
+    }) = &app.modal
+    else {
+        panic!("confirm dialog expected, got {:?}", app.modal);
+    };
+    assert_eq!(expected, "customers");
+    assert_eq!(target, "POST http://127.0.0.1:9200/customers/_close");
+    assert_eq!(
+        identity,
+        &vec![("vars.cluster_name".to_owned(), "metrics-prod".to_owned())]
+    );
+
+    typed(&mut app, "Customers");
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "a near miss runs nothing"
+    );
+    assert!(matches!(
+        app.modal,
+        Some(Modal::Confirm { mismatch: true, .. })
+    ));
+    for _ in 0..9 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "customers");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effects,
+        vec![Effect::Run {
+            step: "close-index".into(),
+            decision: Decision {
+                typed_confirmation: Some("customers".into()),
+                rerun: false
+            },
+        }]
+    );
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn escape_cancels_a_confirmation_without_running() {
+    let mut app = fixture::busy_app();
+    select(&mut app, "close-index");
+    key(&mut app, KeyCode::Enter);
+    typed(&mut app, "customers");
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.modal.is_none());
+    assert!(!app.running.contains_key("close-index"));
+}
+
+#[test]
+fn engine_asking_for_confirmation_opens_the_dialog() {
+    let mut app = fixture::busy_app();
+    app.previews.clear();
+    select(&mut app, "close-index");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::Run { decision, .. }] if decision.typed_confirmation.is_none())
+    );
+    update(
+        &mut app,
+        Msg::Finished {
+            step: "close-index".into(),
+            outcome: StepOutcome::NeedsConfirmation {
+                expected: "customers".into(),
+            },
+        },
+    );
+    assert!(matches!(&app.modal, Some(Modal::Confirm { expected, .. }) if expected == "customers"));
+    assert!(!app.running.contains_key("close-index"));
+}
+
+#[test]
+fn c_cancels_a_running_step_only() {
+    let mut app = fixture::busy_app();
+    select(&mut app, "verify-closed");
+    assert_eq!(
+        ch(&mut app, 'c'),
+        vec![Effect::Cancel {
+            step: "verify-closed".into()
+        }]
+    );
+    assert!(app.running["verify-closed"].cancelling);
+    select(&mut app, "cluster-info");
+    assert!(ch(&mut app, 'c').is_empty());
+    assert_eq!(app.flash.as_deref(), Some("cluster-info is not running"));
+}
+
+#[test]
+fn r_retries_a_failed_step_as_a_rerun() {
+    let mut app = fixture::busy_app();
+    app.running.clear();
+    select(&mut app, "verify-closed");
+    let step = app.selected_step().unwrap().clone();
+    assert_eq!(app.display_status(&step), DisplayStatus::Failed);
+    assert_eq!(
+        ch(&mut app, 'r'),
+        vec![Effect::Run {
+            step: "verify-closed".into(),
+            decision: Decision {
+                typed_confirmation: None,
+                rerun: true
+            },
+        }]
+    );
+}
+
+#[test]
+fn an_interrupted_step_is_never_rerun_silently() {
+    let mut app = fixture::fresh_app();
+    journal(
+        &mut app,
+        &[(
+            Kind::StepStarted,
+            Some("cluster-info"),
+            json!({"attempt": 1}),
+        )],
+    );
+    let step = app.selected_step().unwrap().clone();
+    assert_eq!(app.display_status(&step), DisplayStatus::Interrupted);
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(
+        app.flash
+            .as_deref()
+            .unwrap()
+            .contains("r re-runs it deliberately")
+    );
+    let effects = ch(&mut app, 'r');
+    assert!(matches!(&effects[..], [Effect::Run { decision, .. }] if decision.rerun));
+}
+
+#[test]
+fn skip_asks_for_a_reason_and_journals_it() {
+    let mut app = fixture::fresh_app();
+    assert!(ch(&mut app, 's').is_empty());
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "an empty reason is not accepted"
+    );
+    assert!(matches!(app.modal, Some(Modal::Skip { .. })));
+    typed(&mut app, "cluster known");
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        events,
+        vec![NewEvent::for_step(
+            Kind::StepSkipped,
+            "cluster-info",
+            json!({"reason": "cluster known"})
+        )]
+    );
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn digits_tick_and_untick_checklist_items_and_enter_completes_the_step_with_its_mark() {
+    let mut app = fixture::fresh_app();
+    select(&mut app, "legal");
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "not every item ticked yet"
+    );
+    let tick = appended(&ch(&mut app, '1'));
+    assert_eq!(
+        tick,
+        vec![NewEvent::for_step(
+            Kind::ChecklistTicked,
+            "legal",
+            json!({"item": 0, "text": "Counsel informed", "checked": true})
+        )]
+    );
+    journal(
+        &mut app,
+        &[(
+            Kind::ChecklistTicked,
+            Some("legal"),
+            json!({"item": 0, "checked": true}),
+        )],
+    );
+    assert_eq!(
+        appended(&ch(&mut app, '1'))[0].data["checked"],
+        json!(false),
+        "toggles"
+    );
+    assert!(ch(&mut app, '9').is_empty(), "no item 9");
+    journal(
+        &mut app,
+        &[(
+            Kind::ChecklistTicked,
+            Some("legal"),
+            json!({"item": 1, "checked": true}),
+        )],
+    );
+    let done = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].kind, Kind::StepSucceeded);
+    assert_eq!(done[1].kind, Kind::Mark);
+    assert_eq!(done[1].data["name"], "notified");
+    assert_eq!(done[1].data["at"], "2019-12-26T19:00:00Z");
+}
+
+#[rstest::rstest]
+#[case::hashtag_in_text("check the access logs #follow-up", false, true)]
+#[case::toggle("check the access logs", true, true)]
+#[case::plain("looked fine", false, false)]
+fn notes_attach_to_the_selected_step_and_tag_follow_ups(
+    #[case] text: &str,
+    #[case] toggle: bool,
+    #[case] follow_up: bool,
+) {
+    let mut app = fixture::fresh_app();
+    ch(&mut app, 'n');
+    typed(&mut app, text);
+    if toggle {
+        key(&mut app, KeyCode::Tab);
+    }
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, Kind::Note);
+    assert_eq!(events[0].step.as_deref(), Some("cluster-info"));
+    assert_eq!(events[0].data["text"], text);
+    let tags: Vec<&str> = if follow_up { vec!["follow-up"] } else { vec![] };
+    assert_eq!(events[0].data["tags"], json!(tags));
+}
+
+#[rstest::rstest]
+#[case::utc("17:21Z", "2019-12-26T17:21:00Z")]
+#[case::local_pacific("09:21", "2019-12-26T17:21:00Z")]
+#[case::with_offset("2019-12-26T09:21-08:00", "2019-12-26T17:21:00Z")]
+#[case::ago("-15m", "2019-12-26T18:45:00Z")]
+fn a_fact_records_when_it_happened(#[case] when: &str, #[case] occurred: &str) {
+    let mut app = fixture::fresh_app();
+    ch(&mut app, 'f');
+    typed(&mut app, "Reporter opened a ticket");
+    key(&mut app, KeyCode::Tab);
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, when);
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        events,
+        vec![NewEvent::new(
+            Kind::Fact,
+            json!({"text": "Reporter opened a ticket", "occurred_at": occurred})
+        )]
+    );
+}
+
+#[test]
+fn a_fact_with_an_unreadable_time_stays_open_with_the_reason() {
+    let mut app = fixture::fresh_app();
+    ch(&mut app, 'f');
+    typed(&mut app, "something");
+    key(&mut app, KeyCode::Tab);
+    typed(&mut app, "ish");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    let Some(Modal::Fact {
+        error: Some(error), ..
+    }) = &app.modal
+    else {
+        panic!("fact dialog with an error expected");
+    };
+    assert!(error.contains("is not a time"), "{error}");
+}
+
+#[test]
+fn setting_a_mark_and_setting_it_again_corrects_it() {
+    let mut app = fixture::fresh_app();
+    ch(&mut app, 'm');
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        events,
+        vec![NewEvent::new(
+            Kind::Mark,
+            json!({"name": "aware", "at": "2019-12-26T19:00:00Z"})
+        )]
+    );
+    journal(&mut app, &[(Kind::Mark, None, events[0].data.clone())]);
+    let first_seq = app.incident.marks["aware"].seq;
+    ch(&mut app, 'm');
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "18:00Z");
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        events[0].data,
+        json!({"name": "aware", "at": "2019-12-26T18:00:00Z", "corrects": first_seq})
+    );
+}
+
+#[test]
+fn drafts_open_in_the_editor_and_enter_completes_a_saved_draft() {
+    let mut app = fixture::fresh_app();
+    select(&mut app, "forum-post");
+    assert_eq!(
+        ch(&mut app, 'e'),
+        vec![Effect::EditDraft {
+            step: "forum-post".into()
+        }]
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::EditDraft {
+            step: "forum-post".into()
+        }]
+    );
+    journal(
+        &mut app,
+        &[(
+            Kind::DraftSaved,
+            Some("forum-post"),
+            json!({"file": "drafts/forum-post.md", "sha256": "aa", "bytes": 10}),
+        )],
+    );
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(events[0].kind, Kind::StepSucceeded);
+    select(&mut app, "cluster-info");
+    assert!(
+        ch(&mut app, 'e').is_empty(),
+        "only draft steps have an editor"
+    );
+}
+
+#[test]
+fn editor_outcome_reloads_the_draft_or_shows_the_error() {
+    let mut app = fixture::fresh_app();
+    let effects = update(
+        &mut app,
+        Msg::DraftEdited {
+            step: "forum-post".into(),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::LoadDraft {
+            step: "forum-post".into()
+        }]
+    );
+    update(
+        &mut app,
+        Msg::DraftEdited {
+            step: "forum-post".into(),
+            result: Err("no $EDITOR".into()),
+        },
+    );
+    assert!(matches!(&app.modal, Some(Modal::Error { message }) if message == "no $EDITOR"));
+}
+
+#[test]
+fn view_keys_switch_views_and_drafts_load_their_text() {
+    let mut app = fixture::fresh_app();
+    ch(&mut app, 't');
+    assert_eq!(app.view, View::Timeline);
+    ch(&mut app, 'v');
+    assert_eq!(app.view, View::Evidence);
+    assert_eq!(
+        ch(&mut app, 'd'),
+        vec![Effect::LoadDraft {
+            step: "forum-post".into()
+        }]
+    );
+    assert_eq!(app.view, View::Drafts);
+    ch(&mut app, 'b');
+    assert_eq!(app.view, View::Runbook);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Timeline);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Runbook);
+}
+
+#[test]
+fn timeline_filter_is_typed_after_slash_and_scrolling_stops_at_the_oldest_event() {
+    let mut app = fixture::busy_app();
+    ch(&mut app, 't');
+    ch(&mut app, '/');
+    typed(&mut app, "step.");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.timeline.filter.value(), "step.");
+    assert!(!app.timeline.editing_filter);
+    for _ in 0..100 {
+        ch(&mut app, 'k');
+    }
+    assert_eq!(app.timeline.scroll_back, app.incident.events.len() - 1);
+    ch(&mut app, 'G');
+    assert_eq!(app.timeline.scroll_back, 0);
+}
+
+#[test]
+fn help_opens_and_closes() {
+    let mut app = fixture::fresh_app();
+    ch(&mut app, '?');
+    assert_eq!(app.modal, Some(Modal::Help));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.modal, None);
+}
+
+#[test]
+fn every_key_the_runbook_view_answers_is_in_the_help() {
+    let help: Vec<&str> = stanch::tui::view::help::KEYS
+        .iter()
+        .flat_map(|(keys, _)| keys.split_whitespace())
+        .collect();
+    for c in ('a'..='z').chain(['?', '/']).chain('1'..='9') {
+        let mut app = fixture::busy_app();
+        select(&mut app, "legal");
+        // `b` goes back to the Runbook view, so try it from elsewhere.
+        let start = if c == 'b' {
+            View::Timeline
+        } else {
+            View::Runbook
+        };
+        app.view = start;
+        app.drill = Some(stanch::tui::app::Drill::default());
+        let effects = ch(&mut app, c);
+        let answered = !effects.is_empty()
+            || app.modal.is_some()
+            || app.view != start
+            || app.flash.is_some()
+            || app.quitting
+            || app.drill.as_ref().is_some_and(|d| d.show_panel);
+        let listed =
+            help.contains(&c.to_string().as_str()) || (c.is_ascii_digit() && help.contains(&"1-9"));
+        assert_eq!(
+            answered, listed,
+            "key {c:?}: answered={answered}, in help={listed}"
+        );
+    }
+}
+
+#[test]
+fn quitting_works_from_anywhere() {
+    let mut app = fixture::busy_app();
+    assert_eq!(ch(&mut app, 'q'), vec![Effect::Quit]);
+    assert!(app.quitting);
+    let mut app = fixture::fresh_app();
+    ch(&mut app, 'n');
+    let effects = update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::Quit],
+        "Ctrl-C quits even with a dialog open"
+    );
+}
+
+#[test]
+fn journal_events_are_applied_in_seq_order_whatever_order_they_arrive_in() {
+    let mut app = fixture::fresh_app();
+    let mut chain = Chain::new(app.now);
+    chain.events.clone_from(&app.incident.events);
+    let started = chain
+        .push(
+            1,
+            Kind::StepStarted,
+            Some("cluster-info"),
+            json!({"attempt": 1}),
+        )
+        .clone();
+    let done = chain
+        .push(
+            1,
+            Kind::StepSucceeded,
+            Some("cluster-info"),
+            json!({"duration_ms": 5, "captures": {"cluster_name": "x"}}),
+        )
+        .clone();
+    update(&mut app, Msg::Journalled(done.clone()));
+    assert_eq!(app.incident.last_seq, 1, "held back until the gap fills");
+    update(&mut app, Msg::Journalled(started));
+    assert_eq!(app.incident.last_seq, 3);
+    assert_eq!(app.incident.vars["cluster_name"], "x");
+    update(&mut app, Msg::Journalled(done));
+    assert_eq!(app.incident.events.len(), 3, "a duplicate is ignored");
+}
+
+#[test]
+fn a_finished_step_with_events_still_missing_asks_for_a_resync() {
+    let mut app = fixture::fresh_app();
+    let mut chain = Chain::new(app.now);
+    chain.events.clone_from(&app.incident.events);
+    chain.push(1, Kind::StepStarted, Some("cluster-info"), json!({}));
+    let late = chain
+        .push(1, Kind::StepFailed, Some("cluster-info"), json!({}))
+        .clone();
+    app.running.insert(
+        "cluster-info".into(),
+        stanch::tui::app::Running {
+            since: app.now,
+            attempt: None,
+            items: None,
+            cancelling: false,
+        },
+    );
+    update(&mut app, Msg::Journalled(late));
+    let effects = update(
+        &mut app,
+        Msg::Finished {
+            step: "cluster-info".into(),
+            outcome: StepOutcome::Failed { error: "x".into() },
+        },
+    );
+    assert!(effects.contains(&Effect::Resync));
+    update(&mut app, Msg::Resynced(chain.events.clone()));
+    assert_eq!(app.incident.last_seq, 3);
+    assert!(app.pending_events.is_empty());
+}
+
+#[test]
+fn progress_and_outcomes_update_the_running_step() {
+    let mut app = fixture::fresh_app();
+    key(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Msg::Progress {
+            step: "cluster-info".into(),
+            progress: StepProgress::Attempt {
+                n: 2,
+                status: Some(503),
+            },
+        },
+    );
+    update(
+        &mut app,
+        Msg::Progress {
+            step: "cluster-info".into(),
+            progress: StepProgress::Items {
+                done: 3,
+                total: 10,
+                failed: 1,
+            },
+        },
+    );
+    let run = &app.running["cluster-info"];
+    assert_eq!(run.attempt, Some((2, Some(503))));
+    assert_eq!(run.items, Some((3, 10, 1)));
+    let effects = update(
+        &mut app,
+        Msg::Finished {
+            step: "cluster-info".into(),
+            outcome: StepOutcome::Succeeded {
+                summary: "200 OK".into(),
+            },
+        },
+    );
+    assert!(app.running.is_empty());
+    assert_eq!(app.flash.as_deref(), Some("cluster-info: 200 OK"));
+    assert_eq!(
+        effects,
+        vec![Effect::Preview {
+            step: "cluster-info".into()
+        }]
+    );
+}
+
+#[test]
+fn ticks_move_the_injected_clock() {
+    let mut app = fixture::fresh_app();
+    let later = app
+        .now
+        .checked_add(jiff::SignedDuration::from_secs(5))
+        .unwrap();
+    update(&mut app, Msg::Tick(later));
+    assert_eq!(app.now, later);
+}
+
+#[test]
+fn a_drill_inject_pops_up_and_is_journalled() {
+    let mut app = fixture::fresh_app();
+    let effects = update(
+        &mut app,
+        Msg::Inject(InjectMsg {
+            offset: "+14m".into(),
+            title: "Published".into(),
+            body: "The reporter has published.".into(),
+        }),
+    );
+    assert_eq!(
+        appended(&effects),
+        vec![NewEvent::new(
+            Kind::Inject,
+            json!({"title": "Published", "body": "The reporter has published.", "offset": "+14m"})
+        )]
+    );
+    assert!(matches!(app.modal, Some(Modal::Inject { .. })));
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn lab_panel_lines_replace_the_old_ones_in_drill_mode_only() {
+    let mut app = fixture::fresh_app();
+    update(&mut app, Msg::Panel(vec![("index".into(), "open".into())]));
+    assert!(app.drill.is_none());
+    app.drill = Some(stanch::tui::app::Drill::default());
+    update(
+        &mut app,
+        Msg::Panel(vec![("index".into(), "closed".into())]),
+    );
+    assert_eq!(
+        app.drill.as_ref().unwrap().panel,
+        vec![("index".into(), "closed".into())]
+    );
+    ch(&mut app, 'l');
+    assert!(app.drill.as_ref().unwrap().show_panel);
+}
+
+#[test]
+fn previews_and_errors_land_in_the_model() {
+    let mut app = fixture::fresh_app();
+    update(
+        &mut app,
+        Msg::Preview {
+            step: "cluster-info".into(),
+            preview: Ok(Preview::default()),
+        },
+    );
+    assert!(app.previews["cluster-info"].is_ok());
+    update(&mut app, Msg::Failed("disk full".into()));
+    assert_eq!(
+        app.modal,
+        Some(Modal::Error {
+            message: "disk full".into()
+        })
+    );
+}
