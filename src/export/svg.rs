@@ -78,12 +78,13 @@ impl Axis {
 
 /// Tick spacing: the smallest "round" step giving at most ten ticks.
 fn tick_step(span_ms: i64) -> i64 {
-    const STEPS_MIN: &[i64] = &[
-        1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10_080,
+    const STEPS_S: &[i64] = &[
+        1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200,
+        86_400, 172_800, 604_800,
     ];
-    STEPS_MIN
+    STEPS_S
         .iter()
-        .map(|m| m * 60_000)
+        .map(|s| s * 1000)
         .find(|step| span_ms / step <= 10)
         .unwrap_or(span_ms / 10 + 1)
 }
@@ -344,7 +345,8 @@ pub fn render(report: &Report) -> String {
         );
     let axis = Axis {
         start: earliest,
-        end: latest.max(earliest + 60_000),
+        // At least ten seconds, so a drill run at high speed still has an axis to read.
+        end: latest.max(earliest + 10_000),
         x0: LABEL_W + GUTTER_W,
         x1: WIDTH - RIGHT_PAD,
     };
@@ -507,25 +509,46 @@ fn grid(out: &mut String, axis: &Axis, opened: Timestamp, lanes_h: f64) {
         out,
         "<rect x=\"{LABEL_W}\" y=\"{TOP}\" width=\"{GUTTER_W}\" height=\"{lanes_h:.1}\" fill=\"#eceff1\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"middle\">earlier</text>",
         LABEL_W + GUTTER_W / 2.0,
-        TOP - 8.0
+        bottom + 13.0
     );
     let step = tick_step(axis.end - axis.start);
     // Ticks are counted from the opening so that T+ labels are round.
     let open = opened.as_millisecond();
     let first = open - ((open - axis.start) / step) * step;
     let mut t = first;
+    let mut last_label_end = f64::MIN;
     while t <= axis.end {
         if let Ok(at) = Timestamp::from_millisecond(t)
             && let Some(x) = axis.x(at)
         {
+            // Labels at the edges are anchored inwards so they are never cut off, and a label
+            // that would overlap the previous one is left out (its grid line stays).
+            let label = offset_label(t - open);
+            #[allow(clippy::cast_precision_loss)] // a short label
+            let w = label.len() as f64 * CHAR_W;
+            let (anchor, lo, hi) = if x < axis.x0 + 45.0 {
+                ("start", x, x + w)
+            } else if x > axis.x1 - 45.0 {
+                ("end", x - w, x)
+            } else {
+                ("middle", x - w / 2.0, x + w / 2.0)
+            };
             let _ = writeln!(
                 out,
-                "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#d5d9de\"/>\n<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"middle\">{}</text>\n<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"middle\" font-size=\"9\">{}</text>",
-                TOP - 8.0,
-                escape(&offset_label(t - open)),
-                bottom + 13.0,
-                at.strftime("%H:%MZ")
+                "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#d5d9de\"/>"
             );
+            if lo > last_label_end + 6.0 {
+                last_label_end = hi;
+                let clock = if step < 60_000 { "%H:%M:%SZ" } else { "%H:%MZ" };
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"{anchor}\">{}</text>\n<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"{anchor}\" font-size=\"9\">{}</text>",
+                    TOP - 8.0,
+                    escape(&label),
+                    bottom + 13.0,
+                    at.strftime(clock)
+                );
+            }
         }
         t += step;
     }
@@ -587,6 +610,7 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_at_most_ten() {
+        assert_eq!(tick_step(4_000), 1_000);
         assert_eq!(tick_step(9 * 60_000), 60_000);
         assert_eq!(tick_step(3 * 3_600_000), 30 * 60_000);
         assert!((30 * 86_400_000) / tick_step(30 * 86_400_000) <= 10);
