@@ -62,7 +62,13 @@ pub struct Sources {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("cannot read {path}: {source}")]
+    #[error("{path}:{line}: not a journal event: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -140,8 +146,46 @@ pub fn render_report(report: &Report, format: Format) -> String {
     }
 }
 
+/// Render into `sink` piece by piece (the whole document is never held in memory).
+pub fn render_to(
+    report: &Report,
+    format: Format,
+    sink: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Markdown => markdown::render_to(report, sink),
+        Format::Html => html::render_to(report, sink),
+        Format::Json => json::render_to(report, sink),
+    }
+}
+
+/// Replay the journal in `incident_dir` line by line into a [`Report`], keeping memory
+/// proportional to the report, not to the journal (see [`report::Builder`]). Lines are parsed
+/// exactly as `journal::read` parses them; a line that is not an event is an error.
+pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
+    use std::io::BufRead;
+    let path = incident_dir.join(crate::journal::writer::JOURNAL_FILE);
+    let io = |source| ExportError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::File::open(&path).map_err(io)?;
+    let mut builder = report::Builder::default();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        let event = serde_json::from_str(&line).map_err(|e| ExportError::Corrupt {
+            path: path.clone(),
+            line: n + 1,
+            reason: e.to_string(),
+        })?;
+        builder.push(event);
+    }
+    let sources = Sources::read(incident_dir, builder.incident());
+    Ok(builder.finish(&sources))
+}
+
 /// Write an export to a file, creating parent directories; used by `stanch export -o`.
-pub fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
+pub fn write_file(path: &Path, report: &Report, format: Format) -> Result<(), ExportError> {
     let io = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
@@ -149,7 +193,10 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    std::fs::write(path, text).map_err(io)
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    render_to(report, format, &mut out)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(io)
 }
 
 #[cfg(test)]

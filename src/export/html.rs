@@ -81,8 +81,20 @@ footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
 }
 "#;
 
+/// Rows rendered between two writes of the output buffer.
+const CHUNK_ROWS: usize = 2048;
+
 pub fn render(report: &Report) -> String {
-    let mut out = String::with_capacity(8192 + report.timeline.len() * 260);
+    let mut out = Vec::with_capacity(8192 + report.timeline.len() * 260);
+    // Writing into a Vec cannot fail.
+    let _ = render_to(report, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Render into `sink`, a section (or a chunk of timeline rows) at a time, so exporting a
+/// large incident never holds the whole document in memory.
+pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = String::with_capacity(64 * 1024);
     let s = &report.summary;
     let stamp = if report.drill { "DRILL — " } else { "" };
     let _ = write!(
@@ -105,7 +117,16 @@ pub fn render(report: &Report) -> String {
     out.push_str(&super::svg::render(report));
     out.push_str("</section>\n");
     times(&mut out, report);
-    timeline(&mut out, report);
+    out.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n<p class=\"muted\">Every journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.</p>\n");
+    out.push_str("<table><thead><tr><th>T</th><th>UTC</th><th>Seq</th><th>Who</th><th>Step</th><th>What</th></tr></thead><tbody>\n");
+    for chunk in report.timeline.chunks(CHUNK_ROWS) {
+        for row in chunk {
+            timeline_row(&mut out, row);
+        }
+        sink.write_all(out.as_bytes())?;
+        out.clear();
+    }
+    out.push_str("</tbody></table>\n</section>\n");
     steps(&mut out, report);
     notes(&mut out, report);
     evidence(&mut out, report);
@@ -131,7 +152,7 @@ pub fn render(report: &Report) -> String {
             ""
         }
     );
-    out
+    sink.write_all(out.as_bytes())
 }
 
 fn opt(value: Option<&str>) -> String {
@@ -298,23 +319,18 @@ fn timeline_cell(row: &TimelineRow) -> String {
     text
 }
 
-fn timeline(out: &mut String, r: &Report) {
-    out.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n<p class=\"muted\">Every journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.</p>\n");
-    out.push_str("<table><thead><tr><th>T</th><th>UTC</th><th>Seq</th><th>Who</th><th>Step</th><th>What</th></tr></thead><tbody>\n");
-    for row in &r.timeline {
-        let _ = writeln!(
-            out,
-            "<tr class=\"k-{}\"><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&row.kind.replace('.', "-")),
-            escape(&row.offset),
-            utc(row.at),
-            row.seq,
-            escape(&row.actor),
-            opt(row.step.as_deref()),
-            timeline_cell(row)
-        );
-    }
-    out.push_str("</tbody></table>\n</section>\n");
+fn timeline_row(out: &mut String, row: &TimelineRow) {
+    let _ = writeln!(
+        out,
+        "<tr class=\"k-{}\"><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        escape(&row.kind.replace('.', "-")),
+        escape(&row.offset),
+        utc(row.at),
+        row.seq,
+        escape(&row.actor),
+        opt(row.step.as_deref()),
+        timeline_cell(row)
+    );
 }
 
 fn steps(out: &mut String, r: &Report) {

@@ -60,13 +60,33 @@ fn opt(value: Option<&str>) -> String {
     value.map_or_else(|| "—".to_owned(), escape)
 }
 
+/// Rows rendered between two writes of the output buffer.
+const CHUNK_ROWS: usize = 2048;
+
 pub fn render(report: &Report) -> String {
-    // Rough size: the timeline dominates, ~120 bytes a row.
-    let mut out = String::with_capacity(4096 + report.timeline.len() * 160);
+    let mut out = Vec::with_capacity(4096 + report.timeline.len() * 160);
+    // Writing into a Vec cannot fail.
+    let _ = render_to(report, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Render into `sink`, a section (or a chunk of timeline rows) at a time, so exporting a
+/// large incident never holds the whole document in memory.
+pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = String::with_capacity(64 * 1024);
     header(&mut out, report);
     impact(&mut out, report);
     times(&mut out, report);
-    timeline(&mut out, report);
+    out.push_str("## Timeline\n\nEvery journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.\n\n");
+    out.push_str("| T | UTC | Seq | Who | Step | What |\n| --- | --- | --- | --- | --- | --- |\n");
+    for chunk in report.timeline.chunks(CHUNK_ROWS) {
+        for row in chunk {
+            timeline_row(&mut out, row);
+        }
+        sink.write_all(out.as_bytes())?;
+        out.clear();
+    }
+    out.push('\n');
     steps(&mut out, report);
     notes(&mut out, report);
     evidence(&mut out, report);
@@ -90,7 +110,7 @@ pub fn render(report: &Report) -> String {
             ""
         }
     );
-    out
+    sink.write_all(out.as_bytes())
 }
 
 fn header(out: &mut String, r: &Report) {
@@ -260,22 +280,17 @@ fn timeline_text(row: &TimelineRow) -> String {
     text
 }
 
-fn timeline(out: &mut String, r: &Report) {
-    out.push_str("## Timeline\n\nEvery journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.\n\n");
-    out.push_str("| T | UTC | Seq | Who | Step | What |\n| --- | --- | --- | --- | --- | --- |\n");
-    for row in &r.timeline {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            row.offset,
-            utc(row.at),
-            row.seq,
-            escape(&row.actor),
-            opt(row.step.as_deref()),
-            timeline_text(row)
-        );
-    }
-    out.push('\n');
+fn timeline_row(out: &mut String, row: &TimelineRow) {
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} |",
+        row.offset,
+        utc(row.at),
+        row.seq,
+        escape(&row.actor),
+        opt(row.step.as_deref()),
+        timeline_text(row)
+    );
 }
 
 fn steps(out: &mut String, r: &Report) {

@@ -19,6 +19,7 @@ pub use time::{human_duration, offset_label};
 
 use super::Sources;
 use crate::incident::{Incident, StepStatus};
+use crate::journal::Event;
 use crate::journal::event::sha256_hex;
 
 /// Version of the JSON export's shape. Bump on any incompatible change.
@@ -138,7 +139,7 @@ pub struct TimelineRow {
     /// True when `at` was given by a person rather than taken from the clock.
     pub backdated: bool,
     pub actor: String,
-    pub kind: String,
+    pub kind: &'static str,
     pub step: Option<String>,
     pub text: String,
     /// Corrections of a fact, shown beside it (their own events are folded in here).
@@ -256,10 +257,42 @@ pub struct InjectRow {
 
 /// Derive the post-mortem from a replayed incident.
 pub fn build(incident: &Incident, sources: &Sources) -> Report {
-    let as_of = incident.events.last().map(|e| e.at);
-    let opened_at = incident
-        .opened_at
-        .or_else(|| incident.events.first().map(|e| e.at));
+    let mut timeline = timeline::Rows::default();
+    for event in &incident.events {
+        timeline.push(event, &incident.facts);
+    }
+    assemble(incident, sources, timeline)
+}
+
+/// Builds a report while a journal streams past, keeping memory proportional to the report
+/// rather than to the journal: each event is folded into the incident and turned into its
+/// timeline row, then dropped (the incident's own copy of the event list stays empty).
+#[derive(Default)]
+pub struct Builder {
+    incident: Incident,
+    timeline: timeline::Rows,
+}
+
+impl Builder {
+    pub fn push(&mut self, event: Event) {
+        self.timeline.push(&event, &self.incident.facts);
+        self.incident.apply(event);
+        self.incident.events.clear();
+    }
+
+    /// The incident so far, without its event list (enough for [`Sources::read`]).
+    pub fn incident(&self) -> &Incident {
+        &self.incident
+    }
+
+    pub fn finish(self, sources: &Sources) -> Report {
+        assemble(&self.incident, sources, self.timeline)
+    }
+}
+
+fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) -> Report {
+    let as_of = timeline.last_at();
+    let opened_at = incident.opened_at.or_else(|| timeline.first_at());
     let mut warnings: Vec<String> = sources.runbook_note.iter().cloned().collect();
     warnings.extend(incident.warnings.iter().cloned());
     warnings.extend(incident.recovered.iter().map(|r| {
@@ -285,7 +318,12 @@ pub fn build(incident: &Incident, sources: &Sources) -> Report {
         metrics: impact::metrics(&marks),
         notification_window: impact::notification_window(incident, as_of),
         marks,
-        timeline: timeline::rows(incident, opened_at),
+        journal: JournalSeal {
+            events: timeline.count(),
+            final_seq: incident.last_seq,
+            final_hash: incident.last_hash.clone(),
+        },
+        timeline: timeline.finish(opened_at, &incident.facts),
         steps: steps(incident, sources),
         notes: incident.notes.iter().map(note_row).collect(),
         action_items: incident
@@ -311,11 +349,6 @@ pub fn build(incident: &Incident, sources: &Sources) -> Report {
                 remote_addr: e.remote_addr.clone(),
             })
             .collect(),
-        journal: JournalSeal {
-            events: incident.events.len() as u64,
-            final_seq: incident.last_seq,
-            final_hash: incident.last_hash.clone(),
-        },
         drafts: drafts(incident, sources),
         injects: incident
             .injects
