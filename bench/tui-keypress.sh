@@ -4,11 +4,13 @@
 # from `tmux send-keys` to the first capture that shows the new view.
 #
 #   bash bench/tui-keypress.sh [PRESSES]     (default 40; builds target/release/stanch first)
+#   STEPS=0 bash bench/tui-keypress.sh       (baseline: nothing hanging, same machine)
 #
 # Includes tmux's send and capture round trips (~2–5 ms): an upper bound on the TUI's own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESSES=${1:-40}
+STEPS=${STEPS:-20}
 cargo build --release --quiet
 BIN=$PWD/target/release/stanch
 WORK=$(mktemp -d)
@@ -29,8 +31,10 @@ PORT=$(cat "$PORT_FILE")
 tmux new -d -s "$SESSION" -x 100 -y 30 \
   "env STANCH_DATA_DIR=$WORK/data $BIN run bench/fixtures/hang.toml --incident KEYS --responder bench --set url=http://127.0.0.1:$PORT; sleep 600"
 until tmux capture-pane -p -t "$SESSION" | grep -q "q quit"; do sleep 0.05; done
-for _ in $(seq 1 20); do tmux send-keys -t "$SESSION" Enter j; done
-until tmux capture-pane -p -t "$SESSION" | grep -q "20 running"; do sleep 0.05; done
+for _ in $(seq 1 "$STEPS"); do tmux send-keys -t "$SESSION" Enter j; done
+if (( STEPS > 0 )); then
+  until tmux capture-pane -p -t "$SESSION" | grep -q "$STEPS running"; do sleep 0.05; done
+fi
 ms=()
 for i in $(seq 1 "$PRESSES"); do
   if (( i % 2 )); then key=t; want="Timeline ·"; else key=b; want="HANG"; fi
@@ -41,10 +45,12 @@ for i in $(seq 1 "$PRESSES"); do
   ms+=($(( (end - start) / 100000 )))
   sleep 0.05
 done
-tmux capture-pane -p -t "$SESSION" | grep -q "20 running" || { echo "steps stopped hanging?"; exit 1; }
+if (( STEPS > 0 )); then
+  tmux capture-pane -p -t "$SESSION" | grep -q "$STEPS running" || { echo "steps stopped hanging?"; exit 1; }
+fi
 sorted=($(printf '%s\n' "${ms[@]}" | sort -n))
 median=${sorted[$(( PRESSES / 2 ))]}
 p95=${sorted[$(( PRESSES * 95 / 100 ))]}
 worst=${sorted[$(( PRESSES - 1 ))]}
-printf 'key press to screen, 20 requests hanging (%d presses): median %d.%d ms, p95 %d.%d ms, worst %d.%d ms\n' \
+printf "key press to screen, $STEPS requests hanging (%d presses): median %d.%d ms, p95 %d.%d ms, worst %d.%d ms\n" \
   "$PRESSES" $((median / 10)) $((median % 10)) $((p95 / 10)) $((p95 % 10)) $((worst / 10)) $((worst % 10))

@@ -62,6 +62,27 @@ pub fn run_with_notice(setup: Setup, notice: Option<String>) -> anyhow::Result<(
     run_with(runner, runbook, &opened, drill, notice)
 }
 
+/// Like [`run_with_notice`], but the engine is built by `build` on another thread while the
+/// first frame is drawn (what `stanch run` and `stanch resume` do).
+pub fn run_deferred(
+    runbook: Arc<Loaded>,
+    opened: &Opened,
+    build: impl FnOnce() -> anyhow::Result<crate::engine::Engine> + Send + 'static,
+    notice: Option<String>,
+) -> anyhow::Result<()> {
+    let (rb, journal, dir) = (
+        Arc::clone(&runbook),
+        opened.journal.clone(),
+        opened.dir.clone(),
+    );
+    let runner = Arc::new(engine_runner::Deferred::spawn(move || {
+        build()
+            .map(|engine| engine_runner::EngineRunner::new(engine, rb, journal, dir))
+            .map_err(|e| format!("the engine could not start: {e:#}"))
+    }));
+    run_with(runner, runbook, opened, None, notice)
+}
+
 /// Drill mode: the lab's status lines and the scenario's injects.
 #[derive(Clone)]
 pub struct DrillSetup {

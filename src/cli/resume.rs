@@ -52,19 +52,20 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
         answered = answers.secrets;
     }
     let secrets = super::run::load_secrets(&rb, answered)?;
-    let engine = Engine::new(
-        Arc::clone(&rb),
-        opened.journal.clone(),
-        secrets,
-        EngineOptions::default(),
-    )?;
     let notice = (!notes.is_empty()).then(|| notes.join("; "));
-    tui::run_with_notice(
-        tui::Setup {
-            runbook: rb,
-            opened,
-            engine,
-            drill: None,
+    // Scrub secrets from everything journalled from now on, before the engine exists.
+    opened.journal.set_redactor(secrets.redactor());
+    let (engine_rb, journal) = (Arc::clone(&rb), opened.journal.clone());
+    tui::run_deferred(
+        rb,
+        &opened,
+        move || {
+            Ok(Engine::new(
+                engine_rb,
+                journal,
+                secrets,
+                EngineOptions::default(),
+            )?)
         },
         notice,
     )?;

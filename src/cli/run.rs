@@ -50,18 +50,22 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     .context("could not open the incident")?;
     let id = opened.id.clone();
     let secrets = load_secrets(&rb, answers.secrets)?;
-    let engine = Engine::new(
-        Arc::clone(&rb),
-        opened.journal.clone(),
-        secrets,
-        EngineOptions::default(),
+    // Scrub secrets from everything journalled from now on, before the engine exists.
+    opened.journal.set_redactor(secrets.redactor());
+    let (engine_rb, journal) = (Arc::clone(&rb), opened.journal.clone());
+    tui::run_deferred(
+        rb,
+        &opened,
+        move || {
+            Ok(Engine::new(
+                engine_rb,
+                journal,
+                secrets,
+                EngineOptions::default(),
+            )?)
+        },
+        None,
     )?;
-    tui::run(tui::Setup {
-        runbook: rb,
-        opened,
-        engine,
-        drill: None,
-    })?;
     println!("Incident {id} is saved. Resume it with: stanch resume {id}");
     Ok(ExitCode::SUCCESS)
 }

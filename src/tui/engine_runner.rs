@@ -134,3 +134,75 @@ impl Runner for EngineRunner {
         draft::record(&self.journal, &self.dir, s).map_err(|e| e.to_string())
     }
 }
+
+/// What a preview says while [`Deferred`] is still building the engine.
+pub const STARTING: &str = "starting the engine…";
+
+/// A [`Runner`] whose engine is built on another thread, so the first frame does not wait for
+/// HTTP clients and TLS roots (tens of milliseconds per target). Until it is ready, previews
+/// say [`STARTING`] and a step that is started waits for it.
+pub struct Deferred {
+    slot: Arc<std::sync::OnceLock<Result<EngineRunner, String>>>,
+}
+
+impl Deferred {
+    pub fn spawn(build: impl FnOnce() -> Result<EngineRunner, String> + Send + 'static) -> Self {
+        let slot = Arc::new(std::sync::OnceLock::new());
+        let filler = Arc::clone(&slot);
+        std::thread::spawn(move || {
+            let _ = filler.set(build());
+        });
+        Self { slot }
+    }
+
+    fn ready(&self) -> Result<&EngineRunner, String> {
+        match self.slot.get() {
+            Some(Ok(runner)) => Ok(runner),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(STARTING.to_owned()),
+        }
+    }
+}
+
+impl Runner for Deferred {
+    fn preview(&self, step: &str, incident: &Incident) -> Result<Preview, String> {
+        self.ready()?.preview(step, incident)
+    }
+
+    fn execute(
+        &self,
+        step: String,
+        incident: Incident,
+        decision: Decision,
+        msg_tx: UnboundedSender<Msg>,
+        cancel: CancellationToken,
+    ) -> StepFuture {
+        let slot = Arc::clone(&self.slot);
+        Box::pin(async move {
+            loop {
+                match slot.get() {
+                    Some(Ok(runner)) => {
+                        return runner
+                            .execute(step, incident, decision, msg_tx, cancel)
+                            .await;
+                    }
+                    Some(Err(error)) => {
+                        return StepOutcome::Failed {
+                            error: error.clone(),
+                        };
+                    }
+                    None if cancel.is_cancelled() => return StepOutcome::Cancelled,
+                    None => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+                }
+            }
+        })
+    }
+
+    fn draft_text(&self, step: &str, incident: &Incident) -> Result<String, String> {
+        self.ready()?.draft_text(step, incident)
+    }
+
+    fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, String> {
+        self.ready()?.edit_draft(step, incident)
+    }
+}

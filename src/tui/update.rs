@@ -34,7 +34,16 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick(now) => {
             app.now = now;
-            Vec::new()
+            // The engine may have finished starting since the preview was asked for.
+            match (
+                app.selected_id(),
+                app.selected_id().and_then(|s| app.previews.get(&s)),
+            ) {
+                (Some(step), Some(Err(e))) if e == super::engine_runner::STARTING => {
+                    vec![Effect::Preview { step }]
+                }
+                _ => Vec::new(),
+            }
         }
         Msg::Journalled(event) => {
             // A step's captures may change what the selected step will send.
