@@ -6,8 +6,8 @@
 #
 #   bench/engine-sequential.sh        (figures in README section bench-engine)
 #
-# Installs nginx (apt) and hurl 8.0.1 (cargo, needs libxml2-dev libcurl4-openssl-dev
-# pkg-config) when missing; without hurl it compares with curl reading a -K config instead.
+# Installs nginx (apt) and hurl 8.0.1 (cargo; needs libxml2-dev libcurl4-openssl-dev
+# pkg-config libclang-dev) when missing; without hurl it compares with curl reading a -K config instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/engine-lib.sh
@@ -20,8 +20,12 @@ rm -rf "$work" && mkdir -p "$work"
 trap stop_nginx EXIT
 
 if ! command -v hurl >/dev/null 2>&1; then
-  echo "hurl missing: cargo install hurl --version 8.0.1 --locked" >&2
-  cargo install hurl --version 8.0.1 --locked >/dev/null 2>&1 || echo "hurl did not build here; comparing with curl" >&2
+  echo "hurl missing: cargo install hurl --version 8.0.1 --locked (a few minutes)" >&2
+  # hurl links libcurl and libxml2; its libxml binding runs bindgen, which needs libclang.
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq libxml2-dev libcurl4-openssl-dev pkg-config libclang-dev >/dev/null 2>&1 || true
+  fi
+  cargo install hurl --version 8.0.1 --locked >/dev/null 2>&1 || echo "hurl did not build here; comparing with curl only" >&2
 fi
 ensure_release
 mkdir -p "$work/www"

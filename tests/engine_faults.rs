@@ -191,6 +191,19 @@ phase = "confirm"
 http = {{ target = "tls", method = "GET", path = "/" }}
 "#
     );
+    // Executing the step journals the warning first, even if nobody called journal_warnings.
+    let mut first = Harness::new(&toml, Secrets::default());
+    succeeded(&first.run("hello").await);
+    let kinds: Vec<_> = first
+        .journal_verified()
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds[1..3], ["warning", "step.started"]);
+    assert_eq!(first.incident.warnings.len(), 1);
+    succeeded(&first.run("hello").await);
+    assert_eq!(first.incident.warnings.len(), 1, "warned once per incident");
+
     let mut h = Harness::new(&toml, Secrets::default());
     let warnings = h.engine.journal_warnings(&h.incident).await.unwrap();
     assert_eq!(warnings.len(), 1);

@@ -21,6 +21,8 @@ pub struct Clients {
 pub struct TargetClient {
     pub client: reqwest::Client,
     pub timeout: Duration,
+    /// The warning for `insecure = true`, journalled before the target is first used.
+    pub insecure_warning: Option<String>,
 }
 
 impl Clients {
@@ -30,12 +32,14 @@ impl Clients {
         let mut by_target = HashMap::new();
         let mut warnings = Vec::new();
         for (name, target) in &rb.runbook.targets {
-            let client = build_one(name, target, rb.base_dir(), default_timeout)?;
+            let mut client = build_one(name, target, rb.base_dir(), default_timeout)?;
             if target.insecure {
-                warnings.push(format!(
+                let warning = format!(
                     "target `{name}` has insecure = true: TLS certificates are NOT checked, \
                      so anyone on the path can read and alter its traffic (credentials included)"
-                ));
+                );
+                warnings.push(warning.clone());
+                client.insecure_warning = Some(warning);
             }
             by_target.insert(name.clone(), client);
         }
@@ -116,5 +120,9 @@ fn build_one(
     let client = builder
         .build()
         .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
-    Ok(TargetClient { client, timeout })
+    Ok(TargetClient {
+        client,
+        timeout,
+        insecure_warning: None,
+    })
 }

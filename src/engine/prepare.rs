@@ -1,17 +1,16 @@
 //! Step → [`Prepared`]: every template rendered, secrets resolved, URL built with the `url` crate.
 //!
 //! A `Prepared` request is the only thing `send` accepts. It holds raw secret values (the
-//! server needs them), so it is never shown: [`Prepared::request_data`] and [`Preview`] are the
-//! masked forms, by header name and by value. Nothing here touches the network or the journal.
+//! server needs them), so it is never shown: [`Prepared::request_data`] and the `preview`
+//! module give the masked forms, by header name and by value. Nothing here touches the network or the journal.
 
 use base64::Engine as _;
 use minijinja::Value;
 use serde_json::json;
 
-use super::EngineError;
 use super::context::Context;
 use crate::journal::event::sha256_hex;
-use crate::runbook::{Action, Http, Loaded, Step};
+use crate::runbook::{Http, Loaded, Step};
 use crate::secret::{MASK, Redactor, Secrets, is_sensitive_header};
 use crate::template::Templates;
 
@@ -64,22 +63,6 @@ impl Renderer<'_, '_> {
 pub struct Body {
     pub bytes: Vec<u8>,
     pub content_type: &'static str,
-}
-
-/// The request a step will send, as the TUI shows it: every secret masked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Preview {
-    pub target: String,
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-    /// The text a responder must type (destructive steps).
-    pub confirm: Option<String>,
-    /// foreach: how many requests (the preview shows the first).
-    pub items: Option<usize>,
-    /// e.g. the target skips TLS verification.
-    pub warnings: Vec<String>,
 }
 
 /// Render one template; on failure say which field, why, and what to try.
@@ -345,22 +328,6 @@ impl Prepared {
         }
         data
     }
-
-    fn preview(&self, redactor: &Redactor) -> Preview {
-        Preview {
-            target: self.target.clone(),
-            method: self.method.to_string(),
-            url: self.masked_url(redactor),
-            headers: self.masked_headers(redactor),
-            body: self
-                .body
-                .as_ref()
-                .map(|b| redactor.redact(&String::from_utf8_lossy(&b.bytes))),
-            confirm: None,
-            items: None,
-            warnings: Vec::new(),
-        }
-    }
 }
 
 /// Keep the scheme word of an Authorization value (`Bearer`, `Basic`, `ApiKey`) so a responder
@@ -370,67 +337,4 @@ fn mask_credential(value: &str) -> String {
         Some((scheme, _)) if !scheme.is_empty() && scheme.len() <= 16 => format!("{scheme} {MASK}"),
         _ => MASK.to_owned(),
     }
-}
-
-/// The preview of a step's request; for foreach, the first item's request.
-pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, EngineError> {
-    let id = step.id().to_owned();
-    let err = |reason: String| EngineError::Prepare {
-        step: id.clone(),
-        reason,
-    };
-    let http = match step.action() {
-        Some(Action::Http(http)) => http,
-        Some(Action::Manual(_)) => {
-            return Err(EngineError::NotHttp {
-                step: id,
-                kind: "manual",
-            });
-        }
-        Some(Action::Draft(_)) => {
-            return Err(EngineError::NotHttp {
-                step: id,
-                kind: "draft",
-            });
-        }
-        None => {
-            return Err(EngineError::NotHttp {
-                step: id,
-                kind: "empty",
-            });
-        }
-    };
-    if !parts.rb.runbook.targets.contains_key(http.target.get_ref()) {
-        return Err(EngineError::UnknownTarget {
-            step: id,
-            target: http.target.get_ref().clone(),
-        });
-    }
-    let (items, first) = match &step.foreach {
-        Some(expr) => {
-            let list = super::foreach::items(parts, expr.get_ref(), ctx).map_err(err)?;
-            (Some(list.len()), list.into_iter().next())
-        }
-        None => (None, None),
-    };
-    let full = ctx.with(first.as_ref(), None);
-    let prepared = prepare(parts, step, http, &full).map_err(err)?;
-    parts.mask.learn(parts.secrets, &prepared.derived);
-    let mut preview = prepared.preview(&parts.mask.redactor());
-    preview.items = items;
-    if let Some(confirm) = &step.confirm {
-        preview.confirm = Some(render_confirm(parts, confirm.get_ref(), ctx).map_err(err)?);
-    }
-    if parts
-        .rb
-        .runbook
-        .targets
-        .get(http.target.get_ref())
-        .is_some_and(|t| t.insecure)
-    {
-        preview
-            .warnings
-            .push("TLS certificate checks are OFF for this target (insecure = true)".into());
-    }
-    Ok(preview)
 }

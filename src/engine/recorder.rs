@@ -95,6 +95,13 @@ impl Recorder {
         Ok(event)
     }
 
+    /// Append an incident-level event (no step), wait for the sync, then report.
+    pub async fn now_incident(&self, kind: Kind, data: Value) -> Result<Event, JournalError> {
+        let event = self.journal.append(NewEvent::new(kind, data)).await?;
+        let _ = self.progress.send(Progress::Journalled(event.clone()));
+        Ok(event)
+    }
+
     /// Report something that is not an event (attempts, item counts).
     pub fn progress(&self, progress: Progress) {
         let _ = self.progress.send(progress);

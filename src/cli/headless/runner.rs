@@ -1,0 +1,415 @@
+//! The headless loop shared by `stanch run --headless` and `stanch drill --auto`: every step
+//! in dependency order, one redacted line each, and a [`HeadlessReport`] of what happened.
+//!
+//! Destructive steps run only with `assume_yes`; manual and draft steps are journalled
+//! `step.pending`; steps a crash left started are journalled `step.interrupted` and never
+//! re-sent. This module prints to the writer it is given and nothing else.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{Decision, Engine, Outcome, Progress};
+use crate::incident::StepStatus;
+use crate::journal::{Event, Kind, NewEvent};
+use crate::runbook::{Action, Runbook};
+use crate::store::Opened;
+
+/// What a headless run did, step by step.
+#[derive(Debug, Default, Clone)]
+pub struct HeadlessReport {
+    pub lines: Vec<StepLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepLine {
+    pub step: String,
+    pub state: LineState,
+    pub duration_ms: Option<u64>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineState {
+    Succeeded,
+    Skipped,
+    /// Succeeded or skipped in an earlier run of this incident.
+    AlreadyDone,
+    Failed,
+    /// A destructive step without `--yes`.
+    NeedsConfirmation,
+    /// Manual/draft step, or a step waiting for one.
+    NeedsHuman,
+    /// Started before a crash; outcome unknown; not re-sent.
+    Interrupted,
+    /// A step it needs failed or could not run.
+    Blocked,
+    Cancelled,
+}
+
+impl LineState {
+    fn label(self) -> &'static str {
+        match self {
+            LineState::Succeeded => "ok",
+            LineState::Skipped => "skipped",
+            LineState::AlreadyDone => "done",
+            LineState::Failed => "FAILED",
+            LineState::NeedsConfirmation => "NEEDS --yes",
+            LineState::NeedsHuman => "needs human",
+            LineState::Interrupted => "INTERRUPTED",
+            LineState::Blocked => "blocked",
+            LineState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether this line keeps the run's exit code at 0.
+    pub fn is_ok(self) -> bool {
+        matches!(
+            self,
+            LineState::Succeeded
+                | LineState::Skipped
+                | LineState::AlreadyDone
+                | LineState::NeedsHuman
+        )
+    }
+}
+
+impl HeadlessReport {
+    /// Every automatable step succeeded (human steps are listed, not counted as failures).
+    pub fn all_ok(&self) -> bool {
+        self.lines.iter().all(|l| l.state.is_ok())
+    }
+
+    pub fn count(&self, state: LineState) -> usize {
+        self.lines.iter().filter(|l| l.state == state).count()
+    }
+
+    pub fn line(&self, step: &str) -> Option<&StepLine> {
+        self.lines.iter().find(|l| l.step == step)
+    }
+}
+
+/// Run every step (blocking). Works from plain threads and from inside a multi-thread runtime.
+pub fn run_all(
+    engine: &Engine,
+    opened: &mut Opened,
+    out: &mut dyn Write,
+    assume_yes: bool,
+) -> anyhow::Result<HeadlessReport> {
+    let fut = run_all_async(engine, opened, out, assume_yes);
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        tokio::task::block_in_place(|| handle.block_on(fut))
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(fut)
+    }
+}
+
+/// Steps in dependency order; ties keep file order. Steps in a cycle come last (they will be
+/// reported blocked).
+pub fn order(rb: &Runbook) -> Vec<&str> {
+    let ids: Vec<&str> = rb.steps.iter().map(crate::runbook::Step::id).collect();
+    let mut done: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    while out.len() < ids.len() {
+        let next = rb.steps.iter().find(|s| {
+            !done.contains(s.id()) && s.needs().all(|n| done.contains(n) || !ids.contains(&n))
+        });
+        let Some(step) = next else {
+            out.extend(ids.iter().filter(|id| !done.contains(*id)));
+            break;
+        };
+        done.insert(step.id());
+        out.push(step.id());
+    }
+    out
+}
+
+/// The async body of [`run_all`].
+pub async fn run_all_async(
+    engine: &Engine,
+    opened: &mut Opened,
+    out: &mut dyn Write,
+    assume_yes: bool,
+) -> anyhow::Result<HeadlessReport> {
+    let rb = Arc::clone(engine.runbook());
+    let mut report = HeadlessReport::default();
+    let print = |out: &mut dyn Write, line: &StepLine| -> anyhow::Result<()> {
+        let dur = line
+            .duration_ms
+            .map(|ms| format!("{}.{:02}s", ms / 1000, (ms % 1000) / 10))
+            .unwrap_or_default();
+        let text = format!(
+            "{:<11} {:<28} {:>7}  {}",
+            line.state.label(),
+            line.step,
+            dur,
+            line.detail
+        );
+        writeln!(out, "{}", engine.redactor().redact(&text)).context("cannot write to stdout")?;
+        Ok(())
+    };
+
+    for event in engine.journal_warnings(&opened.incident).await? {
+        writeln!(
+            out,
+            "warning: {}",
+            event.data_str("text").unwrap_or_default()
+        )?;
+        opened.incident.apply(event);
+    }
+
+    // A crash left these started with no outcome: record that, and never re-send them here.
+    let mut interrupted: HashMap<String, u64> = HashMap::new();
+    for (step, seq) in opened.incident.unfinished_steps() {
+        let event = opened
+            .journal
+            .append(NewEvent::for_step(
+                Kind::StepInterrupted,
+                step.clone(),
+                json!({ "started_seq": seq }),
+            ))
+            .await?;
+        opened.incident.apply(event);
+        interrupted.insert(step, seq);
+    }
+
+    for id in order(&rb.runbook) {
+        let Some(step) = rb.runbook.step(id) else {
+            continue;
+        };
+        let status = opened.incident.status(id);
+        let mut line = StepLine {
+            step: id.to_owned(),
+            state: LineState::Succeeded,
+            duration_ms: None,
+            detail: String::new(),
+        };
+        match status {
+            StepStatus::Succeeded | StepStatus::Skipped => {
+                line.state = LineState::AlreadyDone;
+                line.detail = format!("{} in an earlier run", status.as_str());
+            }
+            StepStatus::Interrupted | StepStatus::Running => {
+                line.state = LineState::Interrupted;
+                let seq = opened.incident.step(id).started_seq.unwrap_or_default();
+                line.detail = format!(
+                    "outcome unknown (started at seq {seq}, no result before the crash); NOT re-sent: \
+                     check the service, then re-run it from the TUI"
+                );
+            }
+            StepStatus::NeedsHuman => {
+                line.state = LineState::NeedsHuman;
+                line.detail = opened.incident.step(id).pending_reason.unwrap_or_default();
+            }
+            StepStatus::Pending | StepStatus::Failed => {
+                run_step(engine, opened, &mut line, &report, assume_yes).await?;
+            }
+        }
+        let _ = step;
+        // The log gets ids, states and durations only: never bodies, headers or details.
+        tracing::info!(
+            step = id,
+            state = line.state.label(),
+            duration_ms = line.duration_ms,
+            "step"
+        );
+        print(out, &line)?;
+        report.lines.push(line);
+    }
+
+    let pending: Vec<&str> = report
+        .lines
+        .iter()
+        .filter(|l| l.state == LineState::NeedsHuman)
+        .map(|l| l.step.as_str())
+        .collect();
+    if !pending.is_empty() {
+        writeln!(
+            out,
+            "for a human: {} (open the incident in the TUI: stanch resume {})",
+            pending.join(", "),
+            opened.id
+        )?;
+    }
+    Ok(report)
+}
+
+/// Decide and run one step that has not succeeded yet.
+async fn run_step(
+    engine: &Engine,
+    opened: &mut Opened,
+    line: &mut StepLine,
+    report: &HeadlessReport,
+    assume_yes: bool,
+) -> anyhow::Result<()> {
+    let rb = Arc::clone(engine.runbook());
+    let Some(step) = rb.runbook.step(&line.step) else {
+        return Ok(());
+    };
+    // Needs: every needed step must have succeeded (or been skipped) in this incident.
+    for need in step.needs() {
+        let earlier = report.line(need).map(|l| l.state);
+        if opened.incident.status(need).is_done() {
+            continue;
+        }
+        // Waiting for a person is not a failure of the automation; a failed need is.
+        let waiting_for_human = earlier == Some(LineState::NeedsHuman);
+        line.state = if waiting_for_human {
+            LineState::NeedsHuman
+        } else {
+            LineState::Blocked
+        };
+        line.detail = format!(
+            "needs `{need}`, which is {}",
+            earlier.map_or("not done", LineState::label)
+        );
+        return Ok(());
+    }
+    match step.action() {
+        Some(Action::Manual(items)) => {
+            let reason = match items.len() {
+                1 => "manual checklist (1 item)".to_owned(),
+                n => format!("manual checklist ({n} items)"),
+            };
+            pending(opened, &line.step, &reason).await?;
+            line.state = LineState::NeedsHuman;
+            line.detail = reason;
+            return Ok(());
+        }
+        Some(Action::Draft(draft)) => {
+            let reason = format!("draft `{}` to write and save", draft.output.get_ref());
+            pending(opened, &line.step, &reason).await?;
+            line.state = LineState::NeedsHuman;
+            line.detail = reason;
+            return Ok(());
+        }
+        Some(Action::Http(_)) | None => {}
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    let decision = Decision {
+        assume_yes,
+        ..Decision::default()
+    };
+    let outcome = engine
+        .execute(
+            &line.step,
+            &opened.incident,
+            decision,
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+    let mut events: Vec<Event> = Vec::new();
+    while let Ok(progress) = rx.try_recv() {
+        if let Progress::Journalled(event) = progress {
+            events.push(event);
+        }
+    }
+    events.sort_by_key(|e| e.seq);
+    for event in events {
+        opened.incident.apply(event);
+    }
+    line.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    (line.state, line.detail) = match outcome {
+        Outcome::Succeeded { summary } => (LineState::Succeeded, summary),
+        Outcome::Failed { error } => (LineState::Failed, error),
+        Outcome::Skipped { reason } => (LineState::Skipped, reason),
+        Outcome::NeedsHuman { reason } => (LineState::NeedsHuman, reason),
+        Outcome::NeedsConfirmation { expected } => (
+            LineState::NeedsConfirmation,
+            format!("destructive (confirm text `{expected}`): not run; pass --yes to allow it"),
+        ),
+        Outcome::Cancelled => (LineState::Cancelled, "cancelled".into()),
+        Outcome::Interrupted => (
+            LineState::Interrupted,
+            "outcome unknown; not re-sent".into(),
+        ),
+    };
+    Ok(())
+}
+
+async fn pending(opened: &mut Opened, step: &str, reason: &str) -> anyhow::Result<()> {
+    let event = opened
+        .journal
+        .append(NewEvent::for_step(
+            Kind::StepPending,
+            step,
+            json!({ "reason": reason }),
+        ))
+        .await?;
+    opened.incident.apply(event);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runbook(steps: &str) -> Runbook {
+        toml::from_str(&format!("[runbook]\nid = \"t\"\ntitle = \"t\"\n{steps}")).unwrap()
+    }
+
+    fn step(id: &str, needs: &[&str]) -> String {
+        format!("[[steps]]\nid = \"{id}\"\nphase = \"p\"\nneeds = {needs:?}\nmanual = [\"x\"]\n")
+    }
+
+    #[test]
+    fn order_puts_needs_first_and_keeps_file_order_among_equals() {
+        let rb = runbook(
+            &[
+                step("c", &["b"]),
+                step("a", &[]),
+                step("b", &["a"]),
+                step("d", &[]),
+            ]
+            .concat(),
+        );
+        assert_eq!(order(&rb), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn order_puts_a_cycle_last_instead_of_looping() {
+        let rb = runbook(&[step("x", &["y"]), step("y", &["x"]), step("z", &[])].concat());
+        assert_eq!(order(&rb), ["z", "x", "y"]);
+    }
+
+    #[test]
+    fn only_automation_failures_make_the_run_fail() {
+        let line = |state| StepLine {
+            step: "s".into(),
+            state,
+            duration_ms: None,
+            detail: String::new(),
+        };
+        let ok = HeadlessReport {
+            lines: vec![
+                line(LineState::Succeeded),
+                line(LineState::NeedsHuman),
+                line(LineState::Skipped),
+            ],
+        };
+        assert!(ok.all_ok());
+        for bad in [
+            LineState::Failed,
+            LineState::NeedsConfirmation,
+            LineState::Interrupted,
+            LineState::Blocked,
+            LineState::Cancelled,
+        ] {
+            let report = HeadlessReport {
+                lines: vec![line(LineState::Succeeded), line(bad)],
+            };
+            assert!(!report.all_ok(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! [`Engine::execute`]: one step from its gates to its journalled outcome.
+//!
+//! Order: unknown/interrupted/manual gates → `when` → confirmation → `step.started` (synced) →
+//! requests (`poll` or `foreach`) → closing events (`mark`, outcome) queued behind every
+//! exchange and reported once all are durable. Every text that leaves is redacted.
+
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::recorder::Recorder;
+use super::{Decision, Engine, Outcome, Progress, expect, foreach, poll, prepare};
+use crate::incident::{Incident, StepStatus};
+use crate::journal::{JournalError, Kind};
+use crate::runbook::Action;
+use crate::secret::Redactor;
+
+impl Engine {
+    /// Run one step to its outcome (see the module doc for what is journalled, and when).
+    pub async fn execute(
+        &self,
+        step_id: &str,
+        incident: &Incident,
+        decision: Decision,
+        progress: UnboundedSender<Progress>,
+        cancel: CancellationToken,
+    ) -> Outcome {
+        let started = Instant::now();
+        let rec = Recorder::new(self.inner.journal.clone(), progress, step_id);
+        let outcome = match self
+            .execute_inner(step_id, incident, &decision, &rec, &cancel, started)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(err) => Outcome::Failed {
+                error: format!(
+                    "{err}: the journal could not be written; check the disk and `stanch verify`"
+                ),
+            },
+        };
+        redact_outcome(outcome, &self.inner.mask.redactor())
+    }
+
+    async fn execute_inner(
+        &self,
+        step_id: &str,
+        incident: &Incident,
+        decision: &Decision,
+        rec: &Recorder,
+        cancel: &CancellationToken,
+        started: Instant,
+    ) -> Result<Outcome, JournalError> {
+        let Ok(step) = self.step(step_id) else {
+            return Ok(Outcome::Failed {
+                error: format!("no step `{step_id}` in the runbook"),
+            });
+        };
+        let status = incident.status(step_id);
+        if matches!(status, StepStatus::Running | StepStatus::Interrupted) && !decision.rerun {
+            return Ok(Outcome::Interrupted);
+        }
+        let http = match step.action() {
+            Some(Action::Http(http)) => http,
+            Some(Action::Manual(_)) => {
+                return Ok(Outcome::NeedsHuman {
+                    reason: "manual checklist: a person ticks it off".into(),
+                });
+            }
+            Some(Action::Draft(_)) => {
+                return Ok(Outcome::NeedsHuman {
+                    reason: "draft document: a person writes and saves it".into(),
+                });
+            }
+            None => {
+                return Ok(Outcome::Failed {
+                    error: "step has no action (http, manual or draft)".into(),
+                });
+            }
+        };
+        let ctx = self.context(incident);
+        let parts = self.parts();
+
+        if let Some(when) = &step.when {
+            match expect::when(parts.templates, when.get_ref(), &ctx.base()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let reason = format!("`when = {}` is false", when.get_ref());
+                    rec.now(Kind::StepSkipped, json!({ "reason": reason }))
+                        .await?;
+                    return Ok(Outcome::Skipped { reason });
+                }
+                Err(err) => return self.fail(rec, started, &err, &[], None).await,
+            }
+        }
+
+        // An insecure target is warned about in the journal before it is first used, whoever
+        // drives the engine.
+        if let Some(warning) = self
+            .inner
+            .clients
+            .get(http.target.get_ref())
+            .and_then(|c| c.insecure_warning.as_ref())
+            && !incident.warnings.contains(warning)
+        {
+            rec.now_incident(Kind::Warning, json!({ "text": warning }))
+                .await?;
+        }
+
+        if let Some(confirm) = &step.confirm {
+            let expected = match prepare::render_confirm(parts, confirm.get_ref(), &ctx) {
+                Ok(text) => text,
+                Err(err) => return self.fail(rec, started, &err, &[], None).await,
+            };
+            let via = if decision.typed_confirmation.as_deref() == Some(expected.as_str()) {
+                "typed"
+            } else if decision.assume_yes {
+                "--yes"
+            } else {
+                return Ok(Outcome::NeedsConfirmation { expected });
+            };
+            rec.now(
+                Kind::Confirm,
+                json!({ "expected": expected, "typed_matched": via == "typed", "via": via }),
+            )
+            .await?;
+        }
+
+        let attempt = incident.step(step_id).attempts + 1;
+        rec.now(
+            Kind::StepStarted,
+            json!({ "attempt": attempt, "rerun": decision.rerun }),
+        )
+        .await?;
+
+        let run = poll::Run {
+            parts,
+            ctx: &ctx,
+            step,
+            http,
+            rec,
+            cancel,
+            clients: &self.inner.clients,
+            opts: &self.inner.opts,
+        };
+        let result = if step.foreach.is_some() {
+            foreach::run(&run).await
+        } else {
+            poll::run(&run).await
+        };
+        // The outcome is queued behind every exchange event and reported only once all of
+        // them are durable (`Recorder::finish`).
+        match result {
+            poll::StepResult::Passed {
+                summary,
+                captures,
+                items,
+            } => {
+                let mut closing = Vec::new();
+                if let Some(mark) = &step.mark {
+                    let now = jiff::Timestamp::now();
+                    let at = now
+                        .round(jiff::Unit::Millisecond)
+                        .unwrap_or(now)
+                        .to_string();
+                    closing.push((Kind::Mark, json!({ "name": mark.get_ref(), "at": at })));
+                }
+                let mut data = json!({
+                    "duration_ms": elapsed_ms(started),
+                    "summary": summary,
+                    "captures": captures,
+                });
+                if let Some((total, failed)) = items {
+                    data["items"] = json!({ "total": total, "failed": failed });
+                }
+                closing.push((Kind::StepSucceeded, data));
+                let done = rec.finish(closing).await?;
+                Ok(Outcome::Succeeded {
+                    summary: done
+                        .last()
+                        .and_then(|e| e.data_str("summary"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                })
+            }
+            poll::StepResult::Failed {
+                error,
+                expectations,
+                items,
+            } => self.fail(rec, started, &error, &expectations, items).await,
+            poll::StepResult::Cancelled => {
+                let error =
+                    "cancelled by the responder; requests already sent may have taken effect";
+                self.fail(rec, started, error, &[], None).await?;
+                Ok(Outcome::Cancelled)
+            }
+        }
+    }
+
+    async fn fail(
+        &self,
+        rec: &Recorder,
+        started: Instant,
+        error: &str,
+        expectations: &[expect::Failed],
+        items: Option<(u64, u64)>,
+    ) -> Result<Outcome, JournalError> {
+        let mut data = json!({
+            "duration_ms": elapsed_ms(started),
+            "error": error,
+            "failed_expectations": expectations
+                .iter()
+                .map(|f| json!({ "expr": f.expr, "actual": f.actual }))
+                .collect::<Vec<_>>(),
+        });
+        if let Some((total, failed)) = items {
+            data["items"] = json!({ "total": total, "failed": failed });
+        }
+        let done = rec.finish(vec![(Kind::StepFailed, data)]).await?;
+        Ok(Outcome::Failed {
+            error: done
+                .last()
+                .and_then(|e| e.data_str("error"))
+                .unwrap_or(error)
+                .to_owned(),
+        })
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn redact_outcome(outcome: Outcome, r: &Redactor) -> Outcome {
+    match outcome {
+        Outcome::Succeeded { summary } => Outcome::Succeeded {
+            summary: r.redact(&summary),
+        },
+        Outcome::Failed { error } => Outcome::Failed {
+            error: r.redact(&error),
+        },
+        Outcome::Skipped { reason } => Outcome::Skipped {
+            reason: r.redact(&reason),
+        },
+        Outcome::NeedsHuman { reason } => Outcome::NeedsHuman {
+            reason: r.redact(&reason),
+        },
+        Outcome::NeedsConfirmation { expected } => Outcome::NeedsConfirmation {
+            expected: r.redact(&expected),
+        },
+        other => other,
+    }
+}
