@@ -19,12 +19,14 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod report;
+pub mod stream;
 pub mod svg;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use report::{Report, SCHEMA_VERSION};
+pub use stream::build_from_journal;
 
 use crate::incident::Incident;
 use crate::runbook::Runbook;
@@ -62,11 +64,12 @@ pub struct Sources {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{path}:{line}: not a journal event: {reason}")]
-    Corrupt {
+    /// The journal is damaged (not merely torn at the end): exactly what `journal::read` and
+    /// `stanch verify` report, and no export is made from it.
+    #[error("{path}: {broken}; run `stanch verify` for details")]
+    Broken {
         path: PathBuf,
-        line: usize,
-        reason: String,
+        broken: crate::journal::Broken,
     },
     #[error("{path}: {source}")]
     Io {
@@ -84,19 +87,24 @@ impl Sources {
         match incident.runbook_path.as_deref() {
             None => sources.runbook_note = Some("the journal records no runbook path".into()),
             Some(path) => {
+                // The hash proves this is the file the incident ran with, so it is only
+                // parsed for titles and phases, not validated again (a template that has
+                // since moved must not hide the steps from a post-mortem).
                 let unchanged = std::fs::read(path).map(|bytes| {
-                    crate::journal::event::sha256_hex(&bytes) == incident.runbook_sha256
+                    let same = crate::journal::event::sha256_hex(&bytes) == incident.runbook_sha256;
+                    (same, String::from_utf8_lossy(&bytes).into_owned())
                 });
                 match unchanged {
-                    Ok(true) => match crate::runbook::load(Path::new(path)) {
-                        Ok(loaded) => sources.runbook = Some(loaded.runbook),
+                    Ok((true, text)) => match toml::from_str::<Runbook>(&text) {
+                        Ok(runbook) => sources.runbook = Some(runbook),
                         Err(err) => {
                             sources.runbook_note = Some(format!(
-                                "the runbook at {path} could not be parsed ({err}); step titles and phases are not shown"
+                                "the runbook at {path} could not be parsed ({}); step titles and phases are not shown",
+                                err.message()
                             ));
                         }
                     },
-                    Ok(false) => {
+                    Ok((false, _)) => {
                         sources.runbook_note = Some(format!(
                             "the runbook at {path} changed since the incident opened; step titles and phases are not shown"
                         ));
@@ -157,31 +165,6 @@ pub fn render_to(
         Format::Html => html::render_to(report, sink),
         Format::Json => json::render_to(report, sink),
     }
-}
-
-/// Replay the journal in `incident_dir` line by line into a [`Report`], keeping memory
-/// proportional to the report, not to the journal (see [`report::Builder`]). Lines are parsed
-/// exactly as `journal::read` parses them; a line that is not an event is an error.
-pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
-    use std::io::BufRead;
-    let path = incident_dir.join(crate::journal::writer::JOURNAL_FILE);
-    let io = |source| ExportError::Io {
-        path: path.clone(),
-        source,
-    };
-    let file = std::fs::File::open(&path).map_err(io)?;
-    let mut builder = report::Builder::default();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io)?;
-        let event = serde_json::from_str(&line).map_err(|e| ExportError::Corrupt {
-            path: path.clone(),
-            line: n + 1,
-            reason: e.to_string(),
-        })?;
-        builder.push(event);
-    }
-    let sources = Sources::read(incident_dir, builder.incident());
-    Ok(builder.finish(&sources))
 }
 
 /// Write an export to a file, creating parent directories; used by `stanch export -o`.

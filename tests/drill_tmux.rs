@@ -1,6 +1,7 @@
 //! The interactive drill as a user meets it: the real binary in tmux. It starts on the
 //! reference scenario, shows the lab panel with the index exposed, pops up the first inject,
-//! quits on `q`, prints the score, and the journal holds the journalled injects and the score.
+//! quits on `q`, prints the score; the journal holds the injects and the score, and the
+//! exported post-mortem is watermarked DRILL.
 
 use std::path::Path;
 use std::process::Command;
@@ -117,4 +118,15 @@ fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
     assert!(injects.contains(&"+14m"), "{injects:?}");
     assert!(events.iter().any(|e| e["kind"] == "drill.score"));
     assert_eq!(events[0]["data"]["drill"], true);
+
+    // The post-mortem of the drill is watermarked and carries the score.
+    let export = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["export", "DRILL-TMUX", "--format", "md"])
+        .env("STANCH_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let md = String::from_utf8_lossy(&export.stdout);
+    assert!(md.starts_with("# DRILL"), "{}", &md[..md.len().min(300)]);
+    assert!(md.contains("+14m"), "the injects are in the post-mortem");
 }

@@ -51,7 +51,8 @@ impl Rows {
             offset: String::new(),
             offset_ms: 0,
             recorded_at: event.at,
-            backdated: given.is_some_and(|g| g != event.at),
+            // Under a second apart is clock rounding, not a time someone gave.
+            backdated: given.is_some_and(|g| millis_between(g, event.at).abs() >= 1000),
             actor: event.actor.clone(),
             kind: event.kind.as_str(),
             step: event.step.clone(),
