@@ -42,11 +42,24 @@ for i in $(seq 1 "$RUNS"); do
   for _ in $(seq 1 100); do [ -s "$WORK/rss-$i" ] && break; sleep 0.05; done
   rss+=($(tail -1 "$WORK/rss-$i"))
 done
+# Harness baseline: the same respawn + polling, for a program that prints the markers at once.
+base=()
+for i in $(seq 1 "$RUNS"); do
+  start=$(date +%s%N)
+  tmux respawn-pane -k -t "$SESSION" "printf 'BASE-$i #1 q quit'; sleep 600"
+  until tmux capture-pane -p -t "$SESSION" | grep -q "BASE-$i #1 q quit"; do :; done
+  end=$(date +%s%N)
+  base+=($(( (end - start) / 100000 )))
+done
+bsorted=($(printf '%s\n' "${base[@]}" | sort -n))
+bmedian=${bsorted[$(( RUNS / 2 ))]}
 sorted=($(printf '%s\n' "${ms[@]}" | sort -n))
 median=${sorted[$(( RUNS / 2 ))]}
 worst=${sorted[$(( RUNS - 1 ))]}
 rsorted=($(printf '%s\n' "${rss[@]}" | sort -n))
 printf 'launch to first complete frame (%d runs): median %d.%d ms, worst %d.%d ms\n' \
   "$RUNS" $((median / 10)) $((median % 10)) $((worst / 10)) $((worst % 10))
+printf 'harness baseline (printf of the same markers): median %d.%d ms; load average %s\n' \
+  $((bmedian / 10)) $((bmedian % 10)) "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'peak RSS over a session (all views, one step run): median %d KiB, worst %d KiB\n' \
   "${rsorted[$(( RUNS / 2 ))]}" "${rsorted[$(( RUNS - 1 ))]}"

@@ -369,3 +369,52 @@ fn sigterm_restores_the_terminal_and_keeps_what_was_journalled() {
             .any(|e| e.kind == Kind::Note && e.data["text"] == "written before the signal")
     );
 }
+
+#[test]
+fn resume_after_a_crash_flags_the_step_that_had_no_outcome_and_never_resends_it() {
+    let data = tempfile::tempdir().unwrap();
+    let runbook = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tui/e2e.toml");
+    // A journal as a crash leaves it: a step started, no outcome.
+    {
+        let dir = data.path().join("incidents/CRASH-1");
+        let journal = stanch::journal::Journal::create(&dir, "e2e").unwrap();
+        let rb = stanch::runbook::load(Path::new(runbook)).unwrap();
+        journal
+            .append_blocking(stanch::journal::NewEvent::new(
+                Kind::IncidentOpened,
+                json!({"incident_id": "CRASH-1", "runbook_id": "tui-e2e",
+                       "runbook_title": "Exposed index (TUI test)", "runbook_sha256": rb.sha256,
+                       "runbook_path": runbook, "inputs": {"es_url": "http://127.0.0.1:9", "index": "customers"},
+                       "responder": "e2e", "drill": false}),
+            ))
+            .unwrap();
+        journal
+            .append_blocking(stanch::journal::NewEvent::for_step(
+                Kind::StepStarted,
+                "cluster-info",
+                json!({"attempt": 1, "rerun": false}),
+            ))
+            .unwrap();
+    }
+    let session = format!("stanch-e2e-crash-{}", std::process::id());
+    let tui = Tmux::start(&session, &stanch_command(data.path(), "resume CRASH-1"));
+    let screen = tui.wait_for("interrupted, outcome unknown: cluster-info");
+    assert!(screen.contains("! Identify the cluster"), "{screen}");
+    // Enter refuses to re-send it silently.
+    tui.keys(&["Enter"]);
+    tui.wait_for("r re-runs it deliberately");
+    tui.keys(&["q"]);
+    tui.wait_for("EXITED 0");
+    let events = stanch::journal::read(&data.path().join("incidents/CRASH-1")).unwrap();
+    let interrupted: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == Kind::StepInterrupted)
+        .collect();
+    assert_eq!(interrupted.len(), 1);
+    assert_eq!(interrupted[0].data["started_seq"], json!(2));
+    let started = events
+        .iter()
+        .filter(|e| e.kind == Kind::StepStarted)
+        .count();
+    assert_eq!(started, 1, "nothing was re-sent");
+}

@@ -777,6 +777,7 @@ fn ticks_ask_again_for_a_preview_while_the_engine_is_starting() {
             preview: Err(starting),
         },
     );
+    assert!(app.is_busy(), "fast ticks until the engine is up");
     let now = app.now;
     assert_eq!(
         update(&mut app, Msg::Tick(now)),

@@ -237,9 +237,14 @@ impl App {
         }
     }
 
-    /// Something moves on screen (a spinner, a foreach counter): tick fast.
+    /// Something moves on screen (a spinner, a foreach counter) or is about to (the engine is
+    /// still starting): tick fast.
     pub fn is_busy(&self) -> bool {
         !self.running.is_empty()
+            || self
+                .previews
+                .values()
+                .any(|p| matches!(p, Err(e) if e == super::engine_runner::STARTING))
     }
 
     /// Fold a synced event into the incident, in seq order.
