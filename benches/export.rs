@@ -1,7 +1,7 @@
 //! Export of a 100,000-event incident in each format (goal: under 1 s each).
 //!
-//! `cargo bench --bench export` times reading + replaying the journal and building + rendering
-//! each format. `cargo bench --bench export -- --write-journal DIR` only writes the synthetic
+//! `cargo bench --bench export` times the stages of `stanch export`: streaming the journal into
+//! a report, and rendering the report in each format (plus the in-memory replay path). `cargo bench --bench export -- --write-journal DIR` only writes the synthetic
 //! incident (`DIR/incidents/BENCH-100K/journal.jsonl`) for `bench/export-bench.sh`, which runs
 //! the real binary on it and measures wall time and peak memory against the journal's size.
 //!
@@ -148,21 +148,28 @@ fn bench_export(c: &mut Criterion) {
     let dir = tmp.path().join("incidents").join(ID);
     let mut group = c.benchmark_group("export-100k-events");
     group.sample_size(10);
-    group.bench_function("read+replay", |b| {
-        b.iter(|| Incident::replay(stanch::journal::read(black_box(&dir)).unwrap()));
+    // What `stanch export` does: stream the journal into a report, then render it out.
+    group.bench_function("journal-to-report", |b| {
+        b.iter(|| export::build_from_journal(black_box(&dir)).unwrap());
     });
-    let incident = Incident::replay(stanch::journal::read(&dir).unwrap());
-    assert_eq!(incident.events.len(), EVENTS);
-    let sources = Sources::default();
+    let report = export::build_from_journal(&dir).unwrap();
+    assert_eq!(report.journal.events, EVENTS as u64);
     for (name, format) in [
-        ("markdown", Format::Markdown),
-        ("html", Format::Html),
-        ("json", Format::Json),
+        ("render-markdown", Format::Markdown),
+        ("render-html", Format::Html),
+        ("render-json", Format::Json),
     ] {
         group.bench_function(name, |b| {
-            b.iter(|| export::render(black_box(&incident), &sources, format));
+            b.iter(|| export::render_to(black_box(&report), format, &mut std::io::sink()).unwrap());
         });
     }
+    // The in-memory path the TUI would use: replay everything, then build.
+    group.bench_function("replay-then-build", |b| {
+        b.iter(|| {
+            let incident = Incident::replay(stanch::journal::read(black_box(&dir)).unwrap());
+            export::report::build(&incident, &Sources::default())
+        });
+    });
     group.finish();
 }
 

@@ -141,6 +141,29 @@ fn replay(c: &mut Criterion) {
             );
         }
     }
+    // Where that time goes: JSON parsing and SHA-256 over the bytes, each alone.
+    let bytes = std::fs::read(tmp.path().join("journal.jsonl")).unwrap();
+    let lines = || bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let parse = cpu_ms(|| {
+        for line in lines() {
+            black_box(serde_json::from_slice::<Event>(line).unwrap());
+        }
+    });
+    let hash = cpu_ms(|| {
+        for line in lines() {
+            black_box(journal::event::sha256_hex(line));
+        }
+    });
+    if let (Some(parse), Some(hash)) = (parse, hash) {
+        eprintln!("of which, single-threaded: parse {parse:.0} ms CPU, SHA-256 {hash:.0} ms CPU");
+    }
+}
+
+/// CPU milliseconds `f` takes (one run).
+fn cpu_ms(f: impl FnOnce()) -> Option<f64> {
+    let before = cpu_seconds()?;
+    f();
+    Some((cpu_seconds()? - before) * 1000.0)
 }
 
 /// This process's user+system CPU seconds, from `/proc/self/stat` (Linux; 100 ticks/s).

@@ -31,6 +31,8 @@ fn render(c: &mut Criterion) {
     }
     app.view = View::Timeline;
     app.timeline.filter = stanch::tui::input::Input::new("s999");
+    // `update` keeps the matches current as the filter is typed and events arrive.
+    app.timeline.refresh(&app.incident.events);
     c.bench_function("frame_1000_steps_100k_events_timeline_filtered", |b| {
         b.iter(|| {
             term.draw(|f| view::render(black_box(&app), f))

@@ -19,12 +19,14 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod report;
+pub mod stream;
 pub mod svg;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use report::{Report, SCHEMA_VERSION};
+pub use stream::build_from_journal;
 
 use crate::incident::Incident;
 use crate::runbook::Runbook;
@@ -62,7 +64,14 @@ pub struct Sources {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("cannot read {path}: {source}")]
+    /// The journal is damaged (not merely torn at the end): exactly what `journal::read` and
+    /// `stanch verify` report, and no export is made from it.
+    #[error("{path}: {broken}; run `stanch verify` for details")]
+    Broken {
+        path: PathBuf,
+        broken: crate::journal::Broken,
+    },
+    #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -78,19 +87,24 @@ impl Sources {
         match incident.runbook_path.as_deref() {
             None => sources.runbook_note = Some("the journal records no runbook path".into()),
             Some(path) => {
+                // The hash proves this is the file the incident ran with, so it is only
+                // parsed for titles and phases, not validated again (a template that has
+                // since moved must not hide the steps from a post-mortem).
                 let unchanged = std::fs::read(path).map(|bytes| {
-                    crate::journal::event::sha256_hex(&bytes) == incident.runbook_sha256
+                    let same = crate::journal::event::sha256_hex(&bytes) == incident.runbook_sha256;
+                    (same, String::from_utf8_lossy(&bytes).into_owned())
                 });
                 match unchanged {
-                    Ok(true) => match crate::runbook::load(Path::new(path)) {
-                        Ok(loaded) => sources.runbook = Some(loaded.runbook),
+                    Ok((true, text)) => match toml::from_str::<Runbook>(&text) {
+                        Ok(runbook) => sources.runbook = Some(runbook),
                         Err(err) => {
                             sources.runbook_note = Some(format!(
-                                "the runbook at {path} could not be parsed ({err}); step titles and phases are not shown"
+                                "the runbook at {path} could not be parsed ({}); step titles and phases are not shown",
+                                err.message()
                             ));
                         }
                     },
-                    Ok(false) => {
+                    Ok((false, _)) => {
                         sources.runbook_note = Some(format!(
                             "the runbook at {path} changed since the incident opened; step titles and phases are not shown"
                         ));
@@ -140,8 +154,21 @@ pub fn render_report(report: &Report, format: Format) -> String {
     }
 }
 
+/// Render into `sink` piece by piece (the whole document is never held in memory).
+pub fn render_to(
+    report: &Report,
+    format: Format,
+    sink: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Markdown => markdown::render_to(report, sink),
+        Format::Html => html::render_to(report, sink),
+        Format::Json => json::render_to(report, sink),
+    }
+}
+
 /// Write an export to a file, creating parent directories; used by `stanch export -o`.
-pub fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
+pub fn write_file(path: &Path, report: &Report, format: Format) -> Result<(), ExportError> {
     let io = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
@@ -149,7 +176,10 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    std::fs::write(path, text).map_err(io)
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    render_to(report, format, &mut out)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(io)
 }
 
 #[cfg(test)]

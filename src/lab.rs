@@ -27,6 +27,7 @@ pub mod records;
 pub mod scenario;
 pub mod score;
 pub mod state;
+pub mod status;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use credentials::Credentials;
-pub use state::{IndexStatus, LabStatus, SnapshotStatus};
+pub use status::{IndexStatus, LabStatus, SnapshotStatus};
 
 /// How long the lab waits for open connections to finish when it shuts down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);

@@ -209,3 +209,17 @@ fn summarise(id: String, dir: &Path) -> Result<Listing, StoreError> {
         damaged,
     })
 }
+
+/// The directory of an existing incident: checks the id and that it has a journal (for
+/// readers that stream the journal themselves, like `export`).
+pub fn locate(id: &str) -> Result<PathBuf, StoreError> {
+    check_id(id)?;
+    let dir = paths::incident_dir(id)?;
+    if !dir.join(crate::journal::writer::JOURNAL_FILE).exists() {
+        return Err(StoreError::NotFound {
+            id: id.to_owned(),
+            dir: paths::incidents_dir()?,
+        });
+    }
+    Ok(dir)
+}

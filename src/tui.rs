@@ -31,6 +31,58 @@ use jiff::Timestamp;
 use crate::runbook::Loaded;
 use crate::store::Opened;
 
+/// What `run` needs: an opened incident and an engine ready to run its steps.
+pub struct Setup {
+    pub runbook: Arc<Loaded>,
+    pub opened: Opened,
+    pub engine: crate::engine::Engine,
+    pub drill: Option<DrillSetup>,
+}
+
+/// Run the TUI on an opened incident until the responder quits (the contract entry point
+/// for `stanch run`, `stanch resume` and `stanch drill`). Restores the terminal on every exit.
+pub fn run(setup: Setup) -> anyhow::Result<()> {
+    run_with_notice(setup, None)
+}
+
+/// [`run`], with a line to show in the hint bar at start (e.g. what resuming found).
+pub fn run_with_notice(setup: Setup, notice: Option<String>) -> anyhow::Result<()> {
+    let Setup {
+        runbook,
+        opened,
+        engine,
+        drill,
+    } = setup;
+    let runner = Arc::new(engine_runner::EngineRunner::new(
+        engine,
+        Arc::clone(&runbook),
+        opened.journal.clone(),
+        opened.dir.clone(),
+    ));
+    run_with(runner, runbook, &opened, drill, notice)
+}
+
+/// Like [`run_with_notice`], but the engine is built by `build` on another thread while the
+/// first frame is drawn (what `stanch run` and `stanch resume` do).
+pub fn run_deferred(
+    runbook: Arc<Loaded>,
+    opened: &Opened,
+    build: impl FnOnce() -> anyhow::Result<crate::engine::Engine> + Send + 'static,
+    notice: Option<String>,
+) -> anyhow::Result<()> {
+    let (rb, journal, dir) = (
+        Arc::clone(&runbook),
+        opened.journal.clone(),
+        opened.dir.clone(),
+    );
+    let runner = Arc::new(engine_runner::Deferred::spawn(move || {
+        build()
+            .map(|engine| engine_runner::EngineRunner::new(engine, rb, journal, dir))
+            .map_err(|e| format!("the engine could not start: {e:#}"))
+    }));
+    run_with(runner, runbook, opened, None, notice)
+}
+
 /// Drill mode: the lab's status lines and the scenario's injects.
 #[derive(Clone)]
 pub struct DrillSetup {

@@ -97,7 +97,6 @@ bad_fixtures!(
     bad_size,
     missing_draft_template,
     draft_template_syntax,
-    draft_output_path,
     draft_not_needed,
     unknown_mark,
     secret_without_source,

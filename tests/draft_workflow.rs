@@ -147,8 +147,13 @@ fn non_draft_steps_unknown_steps_and_escaping_outputs_are_errors() {
         draft::render(&s.runbook, "nope", &inc),
         Err(DraftError::UnknownStep(_))
     ));
+    // `stanch check` rejects such a runbook; `draft::path` refuses it on its own as well.
+    let unchecked: runbook::Runbook = toml::from_str(
+        "[runbook]\nid = \"x\"\ntitle = \"x\"\n[[steps]]\nid = \"escape\"\nphase = \"notify\"\ndraft = { template = \"t.j2\", output = \"../escape.md\" }\n",
+    )
+    .unwrap();
     assert!(matches!(
-        draft::path(&s.incident_dir, step(&s, "escape")),
+        draft::path(&s.incident_dir, unchecked.step("escape").unwrap()),
         Err(DraftError::BadOutput { .. })
     ));
     assert_eq!(

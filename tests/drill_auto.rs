@@ -106,3 +106,52 @@ fn drill_auto_passes_and_leaves_the_lab_contained() {
         );
     }
 }
+
+#[test]
+fn drill_auto_exits_non_zero_when_a_step_fails_and_still_scores() {
+    let data = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference =
+        std::fs::read_to_string(root.join("runbooks/drills/reference-2019.toml")).unwrap();
+    // The same drill, but the runbook is pointed at a port where nothing listens.
+    let broken = reference
+        .replace(
+            "runbook = \"../elasticsearch-exposure.toml\"",
+            &format!(
+                "runbook = \"{}\"",
+                root.join("runbooks/elasticsearch-exposure.toml").display()
+            ),
+        )
+        .replace(
+            "es_url = \"{{ lab.es_url }}\"",
+            "es_url = \"http://127.0.0.1:9\"",
+        );
+    assert_ne!(broken, reference);
+    let scenario = data.path().join("broken.toml");
+    std::fs::write(&scenario, broken).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args([
+            "drill",
+            "--auto",
+            "--incident",
+            "DRILL-BROKEN",
+            "--scenario",
+        ])
+        .arg(&scenario)
+        .env("STANCH_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("FAILED"), "{stdout}");
+    assert!(stdout.contains("DRILL FAILED"), "{stdout}");
+    let (_, events) = events(data.path(), "DRILL-BROKEN");
+    let score = &events
+        .iter()
+        .rfind(|e| e["kind"] == "drill.score")
+        .expect("scored even when steps failed")["data"];
+    assert_eq!(
+        score["lab"]["indices"][0]["exposed"], true,
+        "nothing was contained"
+    );
+}

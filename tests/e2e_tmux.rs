@@ -110,6 +110,18 @@ impl Tmux {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    fn query(&self, format: &str) -> String {
+        let out = Command::new("tmux")
+            .args(["display", "-p", "-t", &self.session, format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn alternate_screen(&self) -> String {
+        self.query("#{alternate_on}")
+    }
+
     fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.session])
@@ -143,10 +155,25 @@ impl Drop for Tmux {
     }
 }
 
+/// An `$EDITOR` that appends a line and records whether it could see the secret.
+fn fake_editor(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("fake-editor.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\necho 'Edited in the e2e editor.' >> \"$1\"\nenv | grep -c STANCH_ES_API_KEY > \"$1.env\"\nexit 0\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    path
+}
+
 fn stanch_command(data: &Path, args: &str) -> String {
     format!(
-        "env STANCH_DATA_DIR={} STANCH_ES_API_KEY={API_KEY} USER=e2e NO_COLOR= TERM=xterm-256color {} {args}; echo EXITED $?; sleep 30",
+        "env STANCH_DATA_DIR={} STANCH_ES_API_KEY={API_KEY} EDITOR={} USER=e2e NO_COLOR= TERM=xterm-256color {} {args}; echo EXITED $?; sleep 30",
         data.display(),
+        fake_editor(data).display(),
         env!("CARGO_BIN_EXE_stanch"),
     )
 }
@@ -203,6 +230,19 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
     tui.literal("17:21Z");
     tui.keys(&["Enter"]);
     tui.wait_for("fact recorded");
+
+    // The draft goes through $EDITOR (terminal handed over and taken back) and is journalled.
+    tui.keys(&["G"]);
+    tui.wait_for("▸ ○ Draft the forum post");
+    tui.keys(&["e"]);
+    tui.wait_for("draft forum-post saved");
+    tui.keys(&["d"]);
+    let drafts = tui.wait_for("Edited in the e2e editor.");
+    assert!(
+        drafts.contains("What happened"),
+        "rendered preview:\n{drafts}"
+    );
+    tui.keys(&["b"]);
 
     tui.keys(&["q"]);
     let after = tui.wait_for("EXITED 0");
@@ -269,4 +309,112 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
         Value::from(format!("http://{addr}"))
     );
     assert_eq!(events[0].actor, "e2e");
+    assert!(has(Kind::DraftSaved, Some("forum-post")));
+    let editor_env = std::fs::read_to_string(dir.join("drafts/forum-post.md.env")).unwrap();
+    assert_eq!(
+        editor_env.trim(),
+        "0",
+        "the editor saw a STANCH_ secret variable"
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_keeps_what_was_journalled() {
+    let data = tempfile::tempdir().unwrap();
+    let runbook = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tui/e2e.toml");
+    let session = format!("stanch-e2e-term-{}", std::process::id());
+    let tui = Tmux::start(
+        &session,
+        &stanch_command(
+            data.path(),
+            &format!(
+                "run {runbook} --incident TERM-1 --responder e2e --set es_url=http://127.0.0.1:9"
+            ),
+        ),
+    );
+    tui.wait_for("TERM-1");
+    assert_eq!(
+        tui.alternate_screen(),
+        "1",
+        "the TUI owns the alternate screen"
+    );
+    tui.keys(&["n"]);
+    tui.literal("written before the signal");
+    tui.keys(&["Enter"]);
+    tui.wait_for("note recorded");
+    // The pane runs `sh -c`; stanch is its child.
+    let pane_pid = tui.query("#{pane_pid}");
+    let out = Command::new("pgrep")
+        .args(["-P", &pane_pid])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    tui.wait_for("EXITED 0");
+    assert_eq!(
+        tui.alternate_screen(),
+        "0",
+        "terminal restored after SIGTERM"
+    );
+    let events = stanch::journal::read(&data.path().join("incidents/TERM-1")).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == Kind::Note && e.data["text"] == "written before the signal")
+    );
+}
+
+#[test]
+fn resume_after_a_crash_flags_the_step_that_had_no_outcome_and_never_resends_it() {
+    let data = tempfile::tempdir().unwrap();
+    let runbook = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tui/e2e.toml");
+    // A journal as a crash leaves it: a step started, no outcome.
+    {
+        let dir = data.path().join("incidents/CRASH-1");
+        let journal = stanch::journal::Journal::create(&dir, "e2e").unwrap();
+        let rb = stanch::runbook::load(Path::new(runbook)).unwrap();
+        journal
+            .append_blocking(stanch::journal::NewEvent::new(
+                Kind::IncidentOpened,
+                json!({"incident_id": "CRASH-1", "runbook_id": "tui-e2e",
+                       "runbook_title": "Exposed index (TUI test)", "runbook_sha256": rb.sha256,
+                       "runbook_path": runbook, "inputs": {"es_url": "http://127.0.0.1:9", "index": "customers"},
+                       "responder": "e2e", "drill": false}),
+            ))
+            .unwrap();
+        journal
+            .append_blocking(stanch::journal::NewEvent::for_step(
+                Kind::StepStarted,
+                "cluster-info",
+                json!({"attempt": 1, "rerun": false}),
+            ))
+            .unwrap();
+    }
+    let session = format!("stanch-e2e-crash-{}", std::process::id());
+    let tui = Tmux::start(&session, &stanch_command(data.path(), "resume CRASH-1"));
+    let screen = tui.wait_for("interrupted, outcome unknown: cluster-info");
+    assert!(screen.contains("! Identify the cluster"), "{screen}");
+    // Enter refuses to re-send it silently.
+    tui.keys(&["Enter"]);
+    tui.wait_for("r re-runs it deliberately");
+    tui.keys(&["q"]);
+    tui.wait_for("EXITED 0");
+    let events = stanch::journal::read(&data.path().join("incidents/CRASH-1")).unwrap();
+    let interrupted: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == Kind::StepInterrupted)
+        .collect();
+    assert_eq!(interrupted.len(), 1);
+    assert_eq!(interrupted[0].data["started_seq"], json!(2));
+    let started = events
+        .iter()
+        .filter(|e| e.kind == Kind::StepStarted)
+        .count();
+    assert_eq!(started, 1, "nothing was re-sent");
 }

@@ -87,3 +87,28 @@ fn html_of_a_drill_matches_golden_and_is_watermarked() {
     assert!(html.contains("<div class=\"watermark\" aria-hidden=\"true\">DRILL</div>"));
     assert_golden("drill.html", &html);
 }
+
+#[test]
+fn streaming_the_journal_gives_the_same_report_as_replaying_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    for drill in [false, true] {
+        let chain = fixture::recorded(drill);
+        let lines: Vec<String> = chain
+            .events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        std::fs::write(tmp.path().join("journal.jsonl"), lines.join("\n") + "\n").unwrap();
+        let streamed = export::build_from_journal(tmp.path()).unwrap();
+        let incident = chain.incident();
+        let replayed =
+            export::report::build(&incident, &export::Sources::read(tmp.path(), &incident));
+        for format in [Format::Markdown, Format::Html, Format::Json] {
+            assert_eq!(
+                export::render_report(&streamed, format),
+                export::render_report(&replayed, format),
+                "drill={drill} {format:?}"
+            );
+        }
+    }
+}

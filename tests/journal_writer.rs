@@ -383,7 +383,11 @@ fn list_command_shows_every_incident_with_state_and_kind() {
     assert!(real_row.ends_with("real"), "{real_row}");
     let drill_row = row("DRILL-20261226-1900");
     assert!(
-        drill_row.contains("open 0 steps done, in use by "),
+        drill_row.contains("open 0 steps done, in use ("),
+        "{drill_row}"
+    );
+    assert!(
+        drill_row.contains(&format!(" pid {})", std::process::id())),
         "{drill_row}"
     );
     assert!(drill_row.ends_with("DRILL"), "{drill_row}");
@@ -394,6 +398,33 @@ fn list_command_shows_every_incident_with_state_and_kind() {
     assert_eq!(
         (code, text.starts_with("no incidents in ")),
         (0, true),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_damaged_incident_is_listed_as_damaged_and_fails_verify() {
+    let data = tempfile::tempdir().unwrap();
+    let journal = incident(data.path(), "INC-BAD", false);
+    journal.append_blocking(note("original")).unwrap();
+    journal.append_blocking(note("later")).unwrap();
+    drop(journal);
+    let path = data.path().join("incidents/INC-BAD/journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("original", "rewritten", 1)).unwrap();
+
+    let (code, text) = stanch(data.path(), &["verify", "INC-BAD"]);
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(
+        text,
+        "INC-BAD: DAMAGED: first bad event is seq 2 (line 2): `hash` does not match the event's \
+         content (the event was changed)\n  event 1 is intact; nothing after it can be trusted\n"
+    );
+
+    let (code, text) = stanch(data.path(), &["list"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("open 0 steps done, DAMAGED at seq 2 (line 2): `hash` does not match"),
         "{text}"
     );
 }

@@ -206,6 +206,21 @@ async fn scroll_pages_continue_where_the_last_one_ended_and_end_empty() {
         scroll_id = page["_scroll_id"].as_str().unwrap().to_owned();
     }
     assert_eq!(seen, 1392, "every document exactly once");
+    let cat: Value = http
+        .get(format!("{es}/_cat/indices?format=json&bytes=b"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for row in cat.as_array().unwrap() {
+        let size = row["store.size"].as_str().unwrap();
+        assert!(
+            size.parse::<u64>().is_ok(),
+            "bytes=b gives plain bytes: {size}"
+        );
+    }
     let bad = http
         .post(format!("{es}/_search/scroll"))
         .json(&json!({"scroll_id": "not-a-scroll"}))
@@ -260,5 +275,109 @@ fn a_fixed_port_uses_three_consecutive_ports_and_a_busy_one_is_an_error() {
     assert_eq!(lab.urls().comms, format!("http://127.0.0.1:{}", port + 2));
     let err = Lab::start(1, port).err().expect("the port is taken");
     assert!(err.to_string().contains(&port.to_string()), "{err}");
+    lab.shutdown();
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_kills_its_access_token_but_not_other_grants() {
+    let lab = Lab::start(5, 0).unwrap();
+    let http = client();
+    let auth = lab.urls().auth.clone();
+    let creds = lab.credentials().clone();
+    let responder = basic(&creds.oauth_client_id, &creds.oauth_client_secret);
+    let list: Value = http
+        .get(format!("{auth}/admin/clients/ifttt/tokens"))
+        .header("authorization", &responder)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["count"], 200);
+    let tokens = list["tokens"].as_array().unwrap();
+    // Seeded grants list their refresh token, then its access token.
+    let (refresh, access, other) = (
+        tokens[0]["token"].as_str().unwrap(),
+        tokens[1]["token"].as_str().unwrap(),
+        tokens[3]["token"].as_str().unwrap(),
+    );
+    assert_eq!(tokens[0]["token_type"], "refresh_token");
+    assert_eq!(tokens[1]["token_type"], "access_token");
+    let revoked = http
+        .post(format!("{auth}/oauth/revoke"))
+        .header("authorization", &responder)
+        .form(&[("token", refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let introspect = |token: String| {
+        let http = http.clone();
+        let responder = responder.clone();
+        let auth = auth.clone();
+        async move {
+            http.post(format!("{auth}/oauth/introspect"))
+                .header("authorization", responder)
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["active"]
+                .clone()
+        }
+    };
+    assert_eq!(introspect(access.to_owned()).await, false);
+    assert_eq!(introspect(other.to_owned()).await, true);
+    assert_eq!(lab.status().active_tokens["ifttt"], 198);
+
+    // A third-party client may not revoke another client's token (RFC 7009 §2.1).
+    let alexa = basic("alexa-skill", creds.client_secret("alexa-skill").unwrap());
+    let refused = http
+        .post(format!("{auth}/oauth/revoke"))
+        .header("authorization", alexa)
+        .form(&[("token", other)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(introspect(other.to_owned()).await, true);
+    lab.shutdown();
+}
+
+#[tokio::test]
+async fn invalidating_the_responders_own_api_key_locks_the_responder_out() {
+    let lab = Lab::start(5, 0).unwrap();
+    let http = client();
+    let es = lab.urls().es.clone();
+    let api_key = format!("ApiKey {}", lab.credentials().es_api_key);
+    let gone: Value = http
+        .delete(format!("{es}/_security/api_key"))
+        .header("authorization", &api_key)
+        .json(&json!({"name": "stanch-responder"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        gone["invalidated_api_keys"][0],
+        lab.credentials().es_api_key_id
+    );
+    let locked_out = http
+        .post(format!("{es}/customers/_close"))
+        .header("authorization", &api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked_out.status(), 401);
+    assert!(lab.status().exposed(), "nothing was closed");
+    assert_eq!(
+        lab.status().invalidated_api_keys,
+        vec!["stanch-responder".to_owned()]
+    );
     lab.shutdown();
 }

@@ -136,6 +136,17 @@ fn a_runbook_input_without_default_must_be_mapped() {
     );
 }
 
+#[test]
+fn scenario_files_are_told_apart_from_runbooks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(scenario::is_scenario_file(
+        &root.join("runbooks/drills/reference-2019.toml")
+    ));
+    assert!(!scenario::is_scenario_file(
+        &root.join("runbooks/elasticsearch-exposure.toml")
+    ));
+}
+
 #[rstest]
 #[case::plus_minutes("+14m", When::Offset(jiff::SignedDuration::from_mins(14)))]
 #[case::minus_days_hours("-1d2h", When::Offset(-jiff::SignedDuration::from_hours(26)))]

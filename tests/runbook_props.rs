@@ -108,6 +108,92 @@ proptest! {
     }
 }
 
+/// A random valid runbook: steps in a DAG (each needs the one before it and maybe others
+/// earlier), every step captures
+/// `c<i>` and reads the capture of one step it needs, some loop over it with `foreach`.
+fn valid_runbook() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+            any::<bool>(),
+            0usize..4,
+        ),
+        1..25,
+    )
+    .prop_map(|steps| {
+        use std::fmt::Write as _;
+        let mut s = String::from(
+            "[runbook]\nid = \"gen\"\ntitle = \"Gen\"\n[inputs.base]\nprompt = \"B\"\n\
+             [secrets.key]\nenv = \"K\"\n[targets.t]\nurl = \"{{ inputs.base }}\"\n\
+             headers = { Authorization = \"Bearer {{ secrets.key }}\" }\n",
+        );
+        for (i, (needs, foreach, phase)) in steps.iter().enumerate() {
+            let phase = ["confirm", "contain", "eradicate", "notify"][*phase];
+            let mut needed: Vec<usize> = if i == 0 {
+                Vec::new()
+            } else {
+                // Always the previous step (so the steps form one chain), plus random others.
+                needs.iter().map(|n| n.index(i)).chain([i - 1]).collect()
+            };
+            needed.sort_unstable();
+            needed.dedup();
+            let _ = write!(s, "[[steps]]\nid = \"s{i}\"\nphase = \"{phase}\"\n");
+            let list: Vec<String> = needed.iter().map(|n| format!("\"s{n}\"")).collect();
+            let _ = writeln!(s, "needs = [{}]", list.join(", "));
+            let read = needed.first().map(|n| format!("{{{{ vars.c{n} }}}}"));
+            match (read, foreach) {
+                (Some(_), true) => {
+                    let n = needed[0];
+                    let _ = write!(
+                        s,
+                        "foreach = \"vars.c{n}\"\nconcurrency = 4\n\
+                         http = {{ target = \"t\", method = \"POST\", path = \"/x\", form = {{ v = \"{{{{ item }}}}\" }} }}\n\
+                         expect = [\"response.status == 200\", \"item != ''\"]\n"
+                    );
+                }
+                (read, _) => {
+                    let q = read.unwrap_or_else(|| "{{ inputs.base }}".to_owned());
+                    let _ = write!(
+                        s,
+                        "http = {{ target = \"t\", method = \"GET\", path = \"/s{i}\", query = {{ q = \"{q}\" }} }}\n\
+                         expect = [\"response.status == 200\"]\n"
+                    );
+                }
+            }
+            let _ = writeln!(s, "capture = {{ c{i} = \"response.json.items\" }}");
+        }
+        s
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// No false positives: a runbook that follows every rule checks clean.
+    #[test]
+    fn generated_valid_runbooks_check_clean(source in valid_runbook()) {
+        let problems = runbook::check_source("gen.toml", &source);
+        prop_assert!(
+            problems.is_empty(),
+            "{}",
+            runbook::render_diagnostics("gen.toml", &source, &problems)
+        );
+    }
+
+    /// Making the first step need the last one closes a cycle, and `check` names it.
+    #[test]
+    fn a_back_edge_in_a_valid_runbook_is_reported_as_a_cycle(source in valid_runbook()) {
+        let last = source.matches("[[steps]]").count() - 1;
+        let cyclic = source.replacen("needs = []", &format!("needs = [\"s{last}\"]"), 1);
+        let problems = runbook::check_source("gen.toml", &cyclic);
+        prop_assert!(
+            problems.iter().any(|p| p.message.starts_with("dependency cycle: ")),
+            "{}",
+            runbook::render_diagnostics("gen.toml", &cyclic, &problems)
+        );
+    }
+}
+
 #[test]
 fn the_undamaged_bundled_runbook_has_no_problems() {
     // The draft template is resolved relative to "prop.toml", i.e. the crate root, where it

@@ -468,9 +468,13 @@ fn editor_outcome_reloads_the_draft_or_shows_the_error() {
     );
     assert_eq!(
         effects,
-        vec![Effect::LoadDraft {
-            step: "forum-post".into()
-        }]
+        vec![
+            Effect::Resync,
+            Effect::LoadDraft {
+                step: "forum-post".into()
+            }
+        ],
+        "the draft module journals its versions itself: read them back"
     );
     update(
         &mut app,
@@ -759,5 +763,37 @@ fn previews_and_errors_land_in_the_model() {
         Some(Modal::Error {
             message: "disk full".into()
         })
+    );
+}
+
+#[test]
+fn ticks_ask_again_for_a_preview_while_the_engine_is_starting() {
+    let mut app = fixture::fresh_app();
+    let starting = stanch::tui::engine_runner::STARTING.to_owned();
+    update(
+        &mut app,
+        Msg::Preview {
+            step: "cluster-info".into(),
+            preview: Err(starting),
+        },
+    );
+    assert!(app.is_busy(), "fast ticks until the engine is up");
+    let now = app.now;
+    assert_eq!(
+        update(&mut app, Msg::Tick(now)),
+        vec![Effect::Preview {
+            step: "cluster-info".into()
+        }]
+    );
+    update(
+        &mut app,
+        Msg::Preview {
+            step: "cluster-info".into(),
+            preview: Err("bad template".into()),
+        },
+    );
+    assert!(
+        update(&mut app, Msg::Tick(now)).is_empty(),
+        "a real error is not retried"
     );
 }

@@ -146,6 +146,7 @@ fn timeline_view_filtered_by_step() {
     let mut app = fixture::busy_app();
     app.view = View::Timeline;
     app.timeline.filter = Input::new("count-exposed");
+    app.timeline.refresh(&app.incident.events);
     snap("timeline_filtered", &app);
 }
 

@@ -32,26 +32,56 @@ pub const DEFAULT_SCENARIO: &str = "runbooks/drills/reference-2019.toml";
 /// `--auto` runs in CI: snapshots finish at once so the run is not paced by the lab's clock.
 const AUTO_SNAPSHOT_DURATION: Duration = Duration::ZERO;
 
-/// Everything a drill runs with, set up and journalled.
+/// Everything a drill runs with besides its incident (which the TUI takes by value).
 pub struct Drill {
     pub lab: Lab,
     pub scenario: scenario::Loaded,
     pub runbook: Loaded,
     pub resolved: Resolved,
-    pub opened: Opened,
 }
 
-/// The scenario to use: the flag, else the bundled one (found from the current directory or
-/// the source tree this binary was built from).
-fn scenario_path(flag: Option<&Path>) -> PathBuf {
+/// The bundled drill, compiled in so that an installed binary can drill anywhere:
+/// (path relative to the repository, contents).
+const BUNDLED: &[(&str, &str)] = &[
+    (
+        DEFAULT_SCENARIO,
+        include_str!("../../runbooks/drills/reference-2019.toml"),
+    ),
+    (
+        "runbooks/elasticsearch-exposure.toml",
+        include_str!("../../runbooks/elasticsearch-exposure.toml"),
+    ),
+    (
+        "runbooks/drafts/forum-post.md.j2",
+        include_str!("../../runbooks/drafts/forum-post.md.j2"),
+    ),
+];
+
+/// The scenario to use: the flag, else the bundled one from the current directory or the
+/// source tree this binary was built from, else the compiled-in copy written under the data
+/// dir (`bundled/`, rewritten each time so it matches this binary).
+fn scenario_path(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(path) = flag {
-        return path.to_path_buf();
+        return Ok(path.to_path_buf());
     }
-    let here = PathBuf::from(DEFAULT_SCENARIO);
-    if here.exists() {
-        return here;
+    for root in [Path::new("."), Path::new(env!("CARGO_MANIFEST_DIR"))] {
+        if BUNDLED.iter().all(|(rel, _)| root.join(rel).is_file()) {
+            return Ok(root.join(DEFAULT_SCENARIO));
+        }
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENARIO)
+    materialize(&crate::paths::data_dir()?.join("bundled"))
+}
+
+/// Write the compiled-in drill under `root`; the scenario's path.
+fn materialize(root: &Path) -> anyhow::Result<PathBuf> {
+    for (rel, text) in BUNDLED {
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(root.join(DEFAULT_SCENARIO))
 }
 
 fn responder() -> String {
@@ -62,11 +92,11 @@ fn responder() -> String {
 }
 
 /// Start the lab, load scenario and runbook, open the DRILL incident with the starting facts.
-pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<Drill> {
+pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number, not {}", args.speed);
     }
-    let scenario = scenario::load(&scenario_path(args.scenario.as_deref()))?;
+    let scenario = scenario::load(&scenario_path(args.scenario.as_deref())?)?;
     let Some(runbook_path) = args.runbook.clone().or_else(|| scenario.runbook_path()) else {
         bail!(
             "scenario {} names no runbook: give one (`stanch drill RUNBOOK`)",
@@ -85,13 +115,15 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<Drill> {
     let lab = Lab::start_with(seed, 0, &options).context("starting the drill lab")?;
     let resolved = scenario.resolve(&lab.template_context())?;
     let opened = open_incident(args, &scenario, &runbook, &resolved)?;
-    Ok(Drill {
-        lab,
-        scenario,
-        runbook,
-        resolved,
+    Ok((
+        Drill {
+            lab,
+            scenario,
+            runbook,
+            resolved,
+        },
         opened,
-    })
+    ))
 }
 
 fn open_incident(
@@ -197,16 +229,16 @@ fn index(drill: &Drill) -> String {
         .unwrap_or_else(|| EXPOSED_INDEX.to_owned())
 }
 
-/// Score the drill against the lab and the reference, journal `drill.score`, return it.
-pub fn finish(drill: &mut Drill) -> anyhow::Result<score::Score> {
+/// Score a drill: live lab checks, the journal's marks against the reference; journal
+/// `drill.score` on `opened` (the drill's incident, possibly reopened after the TUI).
+pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting a runtime for the lab checks")?;
     let checks = runtime.block_on(score::check_lab(&drill.lab, &index(drill)));
     // The TUI may have journalled marks since set-up: score what the journal says now.
-    let events = crate::journal::read(&drill.opened.dir)?;
-    let incident = crate::incident::Incident::replay(events);
+    let incident = crate::incident::Incident::replay(crate::journal::read(&opened.dir)?);
     let result = score::score(
         &drill.scenario.scenario.scenario.title,
         &incident,
@@ -216,8 +248,8 @@ pub fn finish(drill: &mut Drill) -> anyhow::Result<score::Score> {
     );
     let mut event = NewEvent::new(Kind::DrillScore, serde_json::to_value(&result)?);
     event.actor = Some("scenario".into());
-    let written = drill.opened.journal.append_blocking(event)?;
-    drill.opened.incident.apply(written);
+    let written = opened.journal.append_blocking(event)?;
+    opened.incident.apply(written);
     Ok(result)
 }
 
@@ -226,5 +258,19 @@ pub fn run(args: &super::DrillArgs) -> anyhow::Result<ExitCode> {
         run::auto(args)
     } else {
         run::interactive(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_drill_is_a_valid_scenario_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = materialize(dir.path()).unwrap();
+        assert_eq!(scenario::check(&path).unwrap(), "");
+        let loaded = scenario::load(&path).unwrap();
+        assert!(loaded.runbook_path().unwrap().starts_with(dir.path()));
     }
 }

@@ -8,20 +8,20 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::{ExportArgs, ExportFormat};
-use crate::export::{self, Format, Sources};
+use crate::export::{self, Format};
 
 pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let incident = crate::store::load(&args.id)?;
-    let dir = crate::paths::incident_dir(&args.id)?;
-    let sources = Sources::read(&dir, &incident);
+    // The journal is streamed rather than replayed into memory whole (`store::load`), so a
+    // large incident exports in memory proportional to the report (`export::build_from_journal`).
+    let dir = crate::store::locate(&args.id)?;
+    let report = export::build_from_journal(&dir)?;
     let format = match args.format {
         ExportFormat::Md => Format::Markdown,
         ExportFormat::Html => Format::Html,
         ExportFormat::Json => Format::Json,
     };
-    let text = export::render(&incident, &sources, format);
     if let Some(path) = &args.output {
-        export::write_file(path, &text)?;
+        export::write_file(path, &report, format)?;
         eprintln!(
             "stanch: wrote the {} post-mortem of {} to {}",
             format.extension(),
@@ -29,11 +29,12 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     } else {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-            .context("writing the export to standard output")?;
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        match export::render_to(&report, format, &mut stdout).and_then(|()| stdout.flush()) {
+            // `stanch export ID | head`: the reader had enough; that is not a failure.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.context("writing the export to standard output")?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -71,7 +71,7 @@ fn state(l: &Listing) -> String {
         None => write!(state, " {} steps done", l.steps_done),
     };
     if let Some(holder) = &l.in_use_by {
-        let _ = write!(state, ", in use by {holder}");
+        let _ = write!(state, ", in use ({holder})");
     }
     if let Some(damage) = &l.damaged {
         let _ = write!(state, ", DAMAGED at {damage}");

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 
-use crate::journal::{Kind, NewEvent};
+use crate::engine::{Engine, EngineOptions};
+use crate::secret::Secrets;
 use crate::store;
 use crate::tui;
 use crate::tui::setup::SetupForm;
@@ -17,6 +18,7 @@ pub fn run(args: &super::ResumeArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCode> {
+    let _log = super::run::init_logging();
     let responder = super::run::default_responder(responder);
     let mut opened = store::open(id, &responder).with_context(|| format!("cannot resume {id}"))?;
     let path = opened
@@ -32,56 +34,41 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
     if rb.sha256 != opened.incident.runbook_sha256 {
         notes.push(format!("the runbook changed since {id} opened"));
     }
-    let interrupted = mark_interrupted(&mut opened)?;
+    let interrupted = store::mark_interrupted(&mut opened)?;
     if !interrupted.is_empty() {
         notes.push(format!(
             "interrupted, outcome unknown: {} (r re-runs, s skips)",
             interrupted.join(", ")
         ));
     }
-    let missing: Vec<String> = rb
-        .runbook
-        .secrets
-        .iter()
-        .filter(|(_, spec)| {
-            spec.prompt == Some(true)
-                || spec
-                    .env
-                    .as_ref()
-                    .is_some_and(|var| std::env::var_os(var).is_none_or(|v| v.is_empty()))
-                    && spec.file.is_none()
-        })
-        .map(|(name, _)| name.clone())
-        .collect();
+    let missing = Secrets::missing(&rb);
+    let mut answered = Vec::new();
     if !missing.is_empty() {
         let form = SetupForm::secrets_only(&rb.runbook.runbook.title, &missing, &responder);
-        if tui::ask(form)?.is_none() {
+        let Some(answers) = tui::ask(form)? else {
             eprintln!("stanch: aborted; {id} is unchanged");
             return Ok(ExitCode::from(130));
-        }
+        };
+        answered = answers.secrets;
     }
-    let runner = Arc::new(tui::engine_runner::EngineRunner::new(
-        Arc::clone(&rb),
-        opened.dir.clone(),
-    ));
+    let secrets = super::run::load_secrets(&rb, answered)?;
     let notice = (!notes.is_empty()).then(|| notes.join("; "));
-    tui::run_with(runner, rb, &opened, None, notice)?;
+    // Scrub secrets from everything journalled from now on, before the engine exists.
+    opened.journal.set_redactor(secrets.redactor());
+    let (engine_rb, journal) = (Arc::clone(&rb), opened.journal.clone());
+    tui::run_deferred(
+        rb,
+        &opened,
+        move || {
+            Ok(Engine::new(
+                engine_rb,
+                journal,
+                secrets,
+                EngineOptions::default(),
+            )?)
+        },
+        notice,
+    )?;
     println!("Incident {id} is saved. Resume it with: stanch resume {id}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// `step.interrupted` for each step started without an outcome (until `store::mark_interrupted`
-/// is on main).
-fn mark_interrupted(opened: &mut store::Opened) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for (step, started_seq) in opened.incident.unfinished_steps() {
-        let event = opened.journal.append_blocking(NewEvent::for_step(
-            Kind::StepInterrupted,
-            step.clone(),
-            serde_json::json!({ "started_seq": started_seq }),
-        ))?;
-        opened.incident.apply(event);
-        ids.push(step);
-    }
-    Ok(ids)
 }

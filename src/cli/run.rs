@@ -9,7 +9,9 @@ use anyhow::{Context as _, anyhow, bail};
 use indexmap::IndexMap;
 use serde_json::json;
 
+use crate::engine::{Engine, EngineOptions};
 use crate::runbook::{self, Loaded};
+use crate::secret::Secrets;
 use crate::store;
 use crate::tui;
 use crate::tui::setup::SetupForm;
@@ -18,6 +20,7 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     if args.headless {
         return super::headless::run(args);
     }
+    let _log = init_logging();
     let rb = Arc::new(runbook::load(&args.runbook).map_err(|e| anyhow!("{e}"))?);
     let preset = parse_sets(&args.set, &rb)?;
     if let Some(id) = &args.incident
@@ -26,7 +29,7 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         return super::resume::open_and_run(id, args.responder.as_deref());
     }
     let responder = default_responder(args.responder.as_deref());
-    let missing = missing_secrets(&rb);
+    let missing = Secrets::missing(&rb);
     let form = SetupForm::new(&rb, &preset, &missing, &responder);
     // Everything given on the command line: no form to fill.
     let answers = if form.is_complete() && args.responder.is_some() {
@@ -46,13 +49,52 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     )
     .context("could not open the incident")?;
     let id = opened.id.clone();
-    let runner = Arc::new(tui::engine_runner::EngineRunner::new(
-        Arc::clone(&rb),
-        opened.dir.clone(),
-    ));
-    tui::run_with(runner, rb, &opened, None, None)?;
+    let secrets = load_secrets(&rb, answers.secrets)?;
+    // Scrub secrets from everything journalled from now on, before the engine exists.
+    opened.journal.set_redactor(secrets.redactor());
+    let (engine_rb, journal) = (Arc::clone(&rb), opened.journal.clone());
+    tui::run_deferred(
+        rb,
+        &opened,
+        move || {
+            Ok(Engine::new(
+                engine_rb,
+                journal,
+                secrets,
+                EngineOptions::default(),
+            )?)
+        },
+        None,
+    )?;
     println!("Incident {id} is saved. Resume it with: stanch resume {id}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Environment/file secrets, with the form's answers for the ones that were missing.
+pub fn load_secrets(rb: &Loaded, answered: Vec<(String, String)>) -> anyhow::Result<Secrets> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let answered: IndexMap<String, String> = answered.into_iter().collect();
+    Ok(Secrets::load(rb, &mut |name, _why| {
+        answered.get(name).cloned()
+    })?)
+}
+
+/// Log to `<data>/logs/stanch.log`: the terminal belongs to the TUI.
+pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = crate::paths::log_dir().ok()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let (writer, guard) =
+        tracing_appender::non_blocking(tracing_appender::rolling::never(dir, "stanch.log"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STANCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stanch=info")),
+        )
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).ok()?;
+    Some(guard)
 }
 
 /// `--set k=v` pairs, checked against the runbook's inputs.
@@ -72,23 +114,6 @@ fn parse_sets(sets: &[String], rb: &Loaded) -> anyhow::Result<IndexMap<String, S
         out.insert(key.to_owned(), value.to_owned());
     }
     Ok(out)
-}
-
-/// Secrets whose environment variable is unset (and prompt-only ones): the form asks for them.
-fn missing_secrets(rb: &Loaded) -> Vec<String> {
-    rb.runbook
-        .secrets
-        .iter()
-        .filter(|(_, spec)| {
-            spec.prompt == Some(true)
-                || spec
-                    .env
-                    .as_ref()
-                    .is_some_and(|var| std::env::var_os(var).is_none_or(|v| v.is_empty()))
-                    && spec.file.is_none()
-        })
-        .map(|(name, _)| name.clone())
-        .collect()
 }
 
 /// `--responder`, else `responder` in config.toml, else `$USER`.

@@ -7,10 +7,14 @@
 //! longer than any backtick run inside them. This renderer adds no fact of its own: it only
 //! lays out the [`Report`].
 
+mod sections;
+
 use std::fmt::Write;
 
-use super::report::time::{grouped, human_duration, utc};
-use super::report::timeline::{recorded_note, short_hash};
+use sections::{drafts, drill, evidence, notes, steps};
+
+use super::report::time::{grouped, utc};
+use super::report::timeline::recorded_note;
 use super::report::{Report, TimelineRow};
 
 /// Escape text for inline Markdown: one line, no active syntax.
@@ -60,13 +64,33 @@ fn opt(value: Option<&str>) -> String {
     value.map_or_else(|| "—".to_owned(), escape)
 }
 
+/// Rows rendered between two writes of the output buffer.
+const CHUNK_ROWS: usize = 2048;
+
 pub fn render(report: &Report) -> String {
-    // Rough size: the timeline dominates, ~120 bytes a row.
-    let mut out = String::with_capacity(4096 + report.timeline.len() * 160);
+    let mut out = Vec::with_capacity(4096 + report.timeline.len() * 160);
+    // Writing into a Vec cannot fail.
+    let _ = render_to(report, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Render into `sink`, a section (or a chunk of timeline rows) at a time, so exporting a
+/// large incident never holds the whole document in memory.
+pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = String::with_capacity(64 * 1024);
     header(&mut out, report);
     impact(&mut out, report);
     times(&mut out, report);
-    timeline(&mut out, report);
+    out.push_str("## Timeline\n\nEvery journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.\n\n");
+    out.push_str("| T | UTC | Seq | Who | Step | What |\n| --- | --- | --- | --- | --- | --- |\n");
+    for chunk in report.timeline.chunks(CHUNK_ROWS) {
+        for row in chunk {
+            timeline_row(&mut out, row);
+        }
+        sink.write_all(out.as_bytes())?;
+        out.clear();
+    }
+    out.push('\n');
     steps(&mut out, report);
     notes(&mut out, report);
     evidence(&mut out, report);
@@ -90,7 +114,7 @@ pub fn render(report: &Report) -> String {
             ""
         }
     );
-    out
+    sink.write_all(out.as_bytes())
 }
 
 fn header(out: &mut String, r: &Report) {
@@ -260,214 +284,17 @@ fn timeline_text(row: &TimelineRow) -> String {
     text
 }
 
-fn timeline(out: &mut String, r: &Report) {
-    out.push_str("## Timeline\n\nEvery journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.\n\n");
-    out.push_str("| T | UTC | Seq | Who | Step | What |\n| --- | --- | --- | --- | --- | --- |\n");
-    for row in &r.timeline {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            row.offset,
-            utc(row.at),
-            row.seq,
-            escape(&row.actor),
-            opt(row.step.as_deref()),
-            timeline_text(row)
-        );
-    }
-    out.push('\n');
-}
-
-fn steps(out: &mut String, r: &Report) {
-    out.push_str("## Steps\n\n| Step | Phase | Outcome | Attempts | Duration | Detail |\n| --- | --- | --- | --- | --- | --- |\n");
-    for s in &r.steps {
-        let mut detail: Vec<String> = Vec::new();
-        for (label, value) in [
-            ("", s.summary.as_deref()),
-            ("error: ", s.error.as_deref()),
-            ("skipped: ", s.skip_reason.as_deref()),
-            ("left for a person: ", s.pending_reason.as_deref()),
-            ("confirmed via ", s.confirmed_via.as_deref()),
-        ] {
-            if let Some(v) = value.filter(|v| !v.is_empty()) {
-                detail.push(format!("{label}{}", escape(v)));
-            }
-        }
-        if let Some(items) = s.items {
-            detail.push(format!(
-                "{} items, {} failed",
-                grouped(items.total),
-                grouped(items.failed)
-            ));
-        }
-        for c in &s.captures {
-            detail.push(format!("{} = {}", escape(&c.name), escape(&c.value)));
-        }
-        let _ = writeln!(
-            out,
-            "| {} ({}) | {} | {} | {} | {} | {} |",
-            escape(&s.title),
-            escape(&s.id),
-            opt(s.phase.as_deref()),
-            s.status.as_str(),
-            s.attempts,
-            s.duration_ms.map_or_else(
-                || "—".to_owned(),
-                |ms| human_duration(i64::try_from(ms / 1000).unwrap_or(i64::MAX))
-            ),
-            if detail.is_empty() {
-                "—".to_owned()
-            } else {
-                detail.join("; ")
-            }
-        );
-    }
-    out.push('\n');
-    let failed: Vec<_> = r
-        .steps
-        .iter()
-        .flat_map(|s| s.failed_expectations.iter().map(move |f| (s, f)))
-        .collect();
-    if !failed.is_empty() {
-        out.push_str("### Failed expectations\n\n");
-        for (s, f) in failed {
-            let _ = writeln!(
-                out,
-                "- {}: expected {}, got {}",
-                escape(&s.id),
-                escape(&f.expr),
-                escape(&f.actual)
-            );
-        }
-        out.push('\n');
-    }
-}
-
-fn notes(out: &mut String, r: &Report) {
-    out.push_str("## Notes\n\n");
-    if r.notes.is_empty() {
-        out.push_str("No notes.\n\n");
-    }
-    for n in &r.notes {
-        let tags = if n.tags.is_empty() {
-            String::new()
-        } else {
-            format!(" \\[{}\\]", escape(&n.tags.join(", ")))
-        };
-        let _ = writeln!(
-            out,
-            "- {} {}{}: {}{}",
-            utc(n.at),
-            escape(&n.actor),
-            n.step
-                .as_deref()
-                .map(|s| format!(" on {}", escape(s)))
-                .unwrap_or_default(),
-            escape(&n.text),
-            tags
-        );
-    }
-    if !r.notes.is_empty() {
-        out.push('\n');
-    }
-    out.push_str("## Action items\n\n");
-    if r.action_items.is_empty() {
-        out.push_str("No notes were tagged `follow-up`.\n\n");
-        return;
-    }
-    for n in &r.action_items {
-        let _ = writeln!(
-            out,
-            "- \\[ \\] {} (raised by {}, seq {})",
-            escape(&n.text),
-            escape(&n.actor),
-            n.seq
-        );
-    }
-    out.push('\n');
-}
-
-fn evidence(out: &mut String, r: &Report) {
-    out.push_str("## Evidence and chain of custody\n\n");
-    if r.evidence.is_empty() {
-        out.push_str("No evidence was captured.\n\n");
-    } else {
-        out.push_str("| File | SHA-256 | Bytes | Source request | Captured (UTC) | By | Step | Tool |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        for e in &r.evidence {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} {} | {} | {} | {} | {} |",
-                escape(&e.file),
-                escape(&e.sha256),
-                grouped(e.bytes),
-                escape(&e.method),
-                escape(&e.url),
-                utc(e.captured_at),
-                escape(&e.by),
-                opt(e.step.as_deref()),
-                escape(&e.tool_version),
-            );
-        }
-        out.push('\n');
-    }
+fn timeline_row(out: &mut String, row: &TimelineRow) {
     let _ = writeln!(
         out,
-        "The journal holds {} events; the last is seq {} with hash {}. `stanch verify {}` re-checks the chain and every evidence file against it.\n",
-        r.journal.events,
-        r.journal.final_seq,
-        escape(&r.journal.final_hash),
-        escape(&r.summary.incident_id)
+        "| {} | {} | {} | {} | {} | {} |",
+        row.offset,
+        utc(row.at),
+        row.seq,
+        escape(&row.actor),
+        opt(row.step.as_deref()),
+        timeline_text(row)
     );
-}
-
-fn drafts(out: &mut String, r: &Report) {
-    out.push_str("## Drafts as saved\n\n");
-    if r.drafts.is_empty() {
-        out.push_str("No drafts were saved.\n\n");
-        return;
-    }
-    for d in &r.drafts {
-        let _ = writeln!(out, "### {}\n", escape(&d.file));
-        let verdict = match d.check.as_str() {
-            "verified" => "the file matches this hash".to_owned(),
-            "modified" => "**the file on disk differs from the last saved version** (edited outside stanch); its current text is shown".to_owned(),
-            _ => "**the file is missing** from the incident directory".to_owned(),
-        };
-        let _ = writeln!(
-            out,
-            "Step {}, {} version(s), last saved {} ({} bytes, SHA-256 {}): {verdict}.\n",
-            opt(d.step.as_deref()),
-            d.versions,
-            utc(d.saved_at),
-            grouped(d.bytes),
-            short_hash(&d.sha256),
-        );
-        if let Some(content) = &d.content {
-            fenced(out, "text", content);
-        }
-    }
-}
-
-fn drill(out: &mut String, r: &Report) {
-    if !r.injects.is_empty() {
-        out.push_str("## Drill injects\n\n");
-        for i in &r.injects {
-            let _ = writeln!(
-                out,
-                "- {} ({}): **{}**: {}",
-                utc(i.at),
-                escape(&i.offset),
-                escape(&i.title),
-                escape(&i.body)
-            );
-        }
-        out.push('\n');
-    }
-    if let Some(score) = &r.score {
-        out.push_str("## Drill score\n\n");
-        let text = serde_json::to_string_pretty(score).unwrap_or_default();
-        fenced(out, "json", &text);
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! HTML here) and must not read files or the clock.
 
 mod impact;
+mod rows;
 pub mod time;
 pub mod timeline;
 
@@ -15,11 +16,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use rows::summarise_value;
 pub use time::{human_duration, offset_label};
 
 use super::Sources;
 use crate::incident::{Incident, StepStatus};
-use crate::journal::event::sha256_hex;
+use crate::journal::Event;
 
 /// Version of the JSON export's shape. Bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -138,7 +140,7 @@ pub struct TimelineRow {
     /// True when `at` was given by a person rather than taken from the clock.
     pub backdated: bool,
     pub actor: String,
-    pub kind: String,
+    pub kind: &'static str,
     pub step: Option<String>,
     pub text: String,
     /// Corrections of a fact, shown beside it (their own events are folded in here).
@@ -173,6 +175,8 @@ pub struct StepRow {
     pub requests: u64,
     pub evidence: Vec<String>,
     pub confirmed_via: Option<String>,
+    /// `draft.saved` events of this step (a draft step has no other outcome until posted).
+    pub drafts_saved: u32,
     /// Captured values, summarised: lists and objects by size, long text cut, so an export
     /// never dumps thousands of captured tokens.
     pub captures: Vec<CaptureRow>,
@@ -256,10 +260,42 @@ pub struct InjectRow {
 
 /// Derive the post-mortem from a replayed incident.
 pub fn build(incident: &Incident, sources: &Sources) -> Report {
-    let as_of = incident.events.last().map(|e| e.at);
-    let opened_at = incident
-        .opened_at
-        .or_else(|| incident.events.first().map(|e| e.at));
+    let mut timeline = timeline::Rows::default();
+    for event in &incident.events {
+        timeline.push(event, &incident.facts);
+    }
+    assemble(incident, sources, timeline)
+}
+
+/// Builds a report while a journal streams past, keeping memory proportional to the report
+/// rather than to the journal: each event is folded into the incident and turned into its
+/// timeline row, then dropped (the incident's own copy of the event list stays empty).
+#[derive(Default)]
+pub struct Builder {
+    incident: Incident,
+    timeline: timeline::Rows,
+}
+
+impl Builder {
+    pub fn push(&mut self, event: Event) {
+        self.timeline.push(&event, &self.incident.facts);
+        self.incident.apply(event);
+        self.incident.events.clear();
+    }
+
+    /// The incident so far, without its event list (enough for [`Sources::read`]).
+    pub fn incident(&self) -> &Incident {
+        &self.incident
+    }
+
+    pub fn finish(self, sources: &Sources) -> Report {
+        assemble(&self.incident, sources, self.timeline)
+    }
+}
+
+fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) -> Report {
+    let as_of = timeline.last_at();
+    let opened_at = incident.opened_at.or_else(|| timeline.first_at());
     let mut warnings: Vec<String> = sources.runbook_note.iter().cloned().collect();
     warnings.extend(incident.warnings.iter().cloned());
     warnings.extend(incident.recovered.iter().map(|r| {
@@ -285,8 +321,13 @@ pub fn build(incident: &Incident, sources: &Sources) -> Report {
         metrics: impact::metrics(&marks),
         notification_window: impact::notification_window(incident, as_of),
         marks,
-        timeline: timeline::rows(incident, opened_at),
-        steps: steps(incident, sources),
+        journal: JournalSeal {
+            events: timeline.count(),
+            final_seq: incident.last_seq,
+            final_hash: incident.last_hash.clone(),
+        },
+        timeline: timeline.finish(opened_at, &incident.facts),
+        steps: rows::steps(incident, sources),
         notes: incident.notes.iter().map(note_row).collect(),
         action_items: incident
             .notes
@@ -311,12 +352,7 @@ pub fn build(incident: &Incident, sources: &Sources) -> Report {
                 remote_addr: e.remote_addr.clone(),
             })
             .collect(),
-        journal: JournalSeal {
-            events: incident.events.len() as u64,
-            final_seq: incident.last_seq,
-            final_hash: incident.last_hash.clone(),
-        },
-        drafts: drafts(incident, sources),
+        drafts: rows::drafts(incident, sources),
         injects: incident
             .injects
             .iter()
@@ -379,122 +415,4 @@ fn note_row(note: &crate::incident::Note) -> NoteRow {
         text: note.text.clone(),
         tags: note.tags.clone(),
     }
-}
-
-/// Runbook order first (steps never started show as pending), then steps the journal knows
-/// but the runbook does not (or every journalled step when the runbook is unavailable).
-fn steps(incident: &Incident, sources: &Sources) -> Vec<StepRow> {
-    let mut rows = Vec::new();
-    if let Some(rb) = &sources.runbook {
-        for step in &rb.steps {
-            rows.push(step_row(
-                incident,
-                step.id(),
-                step.title(),
-                Some(&step.phase),
-            ));
-        }
-    }
-    for id in incident.steps.keys() {
-        if !rows.iter().any(|r| &r.id == id) {
-            rows.push(step_row(incident, id, id, None));
-        }
-    }
-    rows
-}
-
-fn step_row(incident: &Incident, id: &str, title: &str, phase: Option<&String>) -> StepRow {
-    let rec = incident.steps.get(id).cloned().unwrap_or_default();
-    StepRow {
-        id: id.to_owned(),
-        title: title.to_owned(),
-        phase: phase.cloned(),
-        status: rec.status,
-        attempts: rec.attempts,
-        started_at: rec.started_at,
-        finished_at: rec.finished_at,
-        duration_ms: rec.duration_ms,
-        summary: rec.summary,
-        error: rec.error,
-        failed_expectations: rec
-            .failed_expectations
-            .into_iter()
-            .map(|f| FailedExpectationRow {
-                expr: f.expr,
-                actual: f.actual,
-            })
-            .collect(),
-        skip_reason: rec.skip_reason,
-        pending_reason: rec.pending_reason,
-        items: rec.items.map(|(total, failed)| Items { total, failed }),
-        requests: rec.requests,
-        evidence: rec.evidence,
-        confirmed_via: rec.confirmed_via,
-        captures: rec
-            .captures
-            .iter()
-            .map(|(name, value)| CaptureRow {
-                name: name.clone(),
-                value: summarise_value(value),
-            })
-            .collect(),
-    }
-}
-
-/// Longest captured text shown verbatim.
-const CAPTURE_TEXT_MAX: usize = 120;
-
-/// A captured value as one short line: scalars as they are (long text cut), lists and objects
-/// by their size, because captures like `alexa_tokens` hold thousands of credentials.
-pub fn summarise_value(value: &Value) -> String {
-    match value {
-        Value::String(s) if s.chars().count() > CAPTURE_TEXT_MAX => {
-            let cut: String = s.chars().take(CAPTURE_TEXT_MAX).collect();
-            format!("{cut}… ({} characters)", s.chars().count())
-        }
-        Value::String(s) => s.clone(),
-        Value::Array(items) => format!("list of {} items", items.len()),
-        Value::Object(map) => format!("object with {} fields", map.len()),
-        other => other.to_string(),
-    }
-}
-
-/// One row per draft file: its last saved version, checked against the file on disk.
-fn drafts(incident: &Incident, sources: &Sources) -> Vec<DraftRow> {
-    let mut rows: Vec<DraftRow> = Vec::new();
-    for version in &incident.drafts {
-        if let Some(row) = rows.iter_mut().find(|r| r.file == version.file) {
-            row.versions += 1;
-            row.sha256.clone_from(&version.sha256);
-            row.bytes = version.bytes;
-            row.saved_at = version.at;
-            row.step.clone_from(&version.step);
-        } else {
-            rows.push(DraftRow {
-                step: version.step.clone(),
-                file: version.file.clone(),
-                sha256: version.sha256.clone(),
-                bytes: version.bytes,
-                saved_at: version.at,
-                versions: 1,
-                check: String::new(),
-                content: None,
-            });
-        }
-    }
-    for row in &mut rows {
-        match sources.draft_files.get(&row.file) {
-            Some(bytes) => {
-                let check = if sha256_hex(bytes) == row.sha256 {
-                    "verified"
-                } else {
-                    "modified"
-                };
-                check.clone_into(&mut row.check);
-                row.content = Some(String::from_utf8_lossy(bytes).into_owned());
-            }
-            None => "missing".clone_into(&mut row.check),
-        }
-    }
-    rows
 }

@@ -12,6 +12,13 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 
+mod layout;
+
+use layout::{
+    Axis, LANE_PAD, Lane, MARKER_ROW_H, Marker, MarkerLane, ROW_H, pack_lanes, place_markers,
+    tick_step,
+};
+
 use super::html::escape;
 use super::report::Report;
 use super::report::time::{human_duration, offset_label, utc};
@@ -22,17 +29,8 @@ const LABEL_W: f64 = 130.0;
 const GUTTER_W: f64 = 70.0;
 const RIGHT_PAD: f64 = 20.0;
 const TOP: f64 = 34.0;
-/// One row of bars inside a phase lane; a lane grows a row per overlapping bar.
-const ROW_H: f64 = 22.0;
-const LANE_PAD: f64 = 4.0;
 /// Approximate width of one label character at font-size 11.
 const CHAR_W: f64 = 6.2;
-/// Height of one row of marker labels; labels that collide go to the next row.
-const MARKER_ROW_H: f64 = 12.0;
-/// Rows of marker labels before further labels are left to the hover title.
-const MARKER_ROWS_MAX: usize = 6;
-/// Approximate width of one character at font-size 10.
-const SMALL_CHAR_W: f64 = 5.6;
 /// How far before the opening the axis may start to include marks and facts.
 const LOOKBACK_MS: i64 = 24 * 3_600_000;
 
@@ -54,233 +52,6 @@ fn colour(status: StepStatus) -> &'static str {
             .find(|(s, _, _)| *s == other)
             .map_or("#bdbdbd", |(_, c, _)| c),
     }
-}
-
-/// Maps times to x.
-struct Axis {
-    start: i64,
-    end: i64,
-    x0: f64,
-    x1: f64,
-}
-
-impl Axis {
-    /// `None` for times before the axis (drawn in the gutter).
-    #[allow(clippy::cast_precision_loss)] // milliseconds of an incident fit f64 exactly
-    fn x(&self, at: Timestamp) -> Option<f64> {
-        let ms = at.as_millisecond();
-        (ms >= self.start).then(|| {
-            let frac = (ms.min(self.end) - self.start) as f64 / (self.end - self.start) as f64;
-            self.x0 + frac * (self.x1 - self.x0)
-        })
-    }
-}
-
-/// Tick spacing: the smallest "round" step giving at most ten ticks.
-fn tick_step(span_ms: i64) -> i64 {
-    const STEPS_MIN: &[i64] = &[
-        1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10_080,
-    ];
-    STEPS_MIN
-        .iter()
-        .map(|m| m * 60_000)
-        .find(|step| span_ms / step <= 10)
-        .unwrap_or(span_ms / 10 + 1)
-}
-
-/// A step's bar, placed in a row of its phase lane so that no two bars or labels overlap.
-struct Bar {
-    step: usize,
-    x_start: f64,
-    x_end: f64,
-    label: String,
-    /// Label drawn left of the bar when it would run off the right edge.
-    label_left: bool,
-    row: usize,
-}
-
-struct Lane {
-    phase: String,
-    bars: Vec<Bar>,
-    rows: usize,
-}
-
-impl Lane {
-    #[allow(clippy::cast_precision_loss)] // a few rows
-    fn height(&self) -> f64 {
-        self.rows.max(1) as f64 * ROW_H + 2.0 * LANE_PAD
-    }
-}
-
-/// One lane per phase (in step order) holding the steps that started; each bar goes into the
-/// first row where it and its label fit (greedy interval packing).
-fn pack_lanes(report: &Report, axis: &Axis) -> Vec<Lane> {
-    let mut lanes: Vec<Lane> = Vec::new();
-    for (index, s) in report.steps.iter().enumerate() {
-        let Some(started) = s.started_at else {
-            continue;
-        };
-        let phase = s.phase.clone().unwrap_or_else(|| "steps".to_owned());
-        let x_start = axis.x(started).unwrap_or(axis.x0);
-        let x_end = match (s.finished_at, s.status) {
-            (Some(end), _) => axis.x(end).unwrap_or(axis.x0),
-            // Outcome unknown: a stub, not a bar to the end of the incident.
-            (None, StepStatus::Interrupted) => x_start + 10.0,
-            (None, _) => report
-                .summary
-                .as_of
-                .and_then(|t| axis.x(t))
-                .unwrap_or(x_start),
-        }
-        .max(x_start + 3.0);
-        let label = match s.status {
-            StepStatus::Interrupted => format!("{} (interrupted)", shorten(&s.id, 24)),
-            _ => shorten(&s.id, 24),
-        };
-        #[allow(clippy::cast_precision_loss)] // label lengths are tiny
-        let label_w = label.chars().count() as f64 * CHAR_W + 8.0;
-        let label_left = x_end + label_w > WIDTH && x_start - label_w > axis.x0;
-        let (lo, hi) = if label_left {
-            (x_start - label_w, x_end)
-        } else {
-            (x_start, x_end + label_w)
-        };
-        let lane_index = if let Some(i) = lanes.iter().position(|l| l.phase == phase) {
-            i
-        } else {
-            lanes.push(Lane {
-                phase,
-                bars: Vec::new(),
-                rows: 0,
-            });
-            lanes.len() - 1
-        };
-        let lane = &mut lanes[lane_index];
-        // A new row always fits, so the search ends at `bars.len()` at the latest.
-        let row = (0..=lane.bars.len())
-            .find(|row| {
-                !lane.bars.iter().any(|b| {
-                    let (blo, bhi) = b.extent();
-                    b.row == *row && lo < bhi && blo < hi
-                })
-            })
-            .unwrap_or(0);
-        lane.rows = lane.rows.max(row + 1);
-        lane.bars.push(Bar {
-            step: index,
-            x_start,
-            x_end,
-            label,
-            label_left,
-            row,
-        });
-    }
-    lanes
-}
-
-impl Bar {
-    /// Horizontal extent including the label.
-    #[allow(clippy::cast_precision_loss)]
-    fn extent(&self) -> (f64, f64) {
-        let label_w = self.label.chars().count() as f64 * CHAR_W + 8.0;
-        if self.label_left {
-            (self.x_start - label_w, self.x_end)
-        } else {
-            (self.x_start, self.x_end + label_w)
-        }
-    }
-}
-
-struct PlacedMarker {
-    x: f64,
-    text_x: f64,
-    anchor_end: bool,
-    label: String,
-    title: String,
-    /// Label row; `None` when every row was taken there (the hover title still says it).
-    row: Option<usize>,
-}
-
-struct MarkerLane {
-    name: &'static str,
-    shape: &'static str,
-    placed: Vec<PlacedMarker>,
-    rows: usize,
-}
-
-impl MarkerLane {
-    #[allow(clippy::cast_precision_loss)] // a few rows
-    fn height(&self) -> f64 {
-        24.0 + self.rows.max(1) as f64 * MARKER_ROW_H
-    }
-}
-
-/// Markers in x order, each label in the first row whose previous label ends before it
-/// starts. Things before the axis sit in the "earlier" gutter with their date.
-fn place_markers(
-    name: &'static str,
-    shape: &'static str,
-    markers: Vec<Marker>,
-    axis: &Axis,
-) -> MarkerLane {
-    let mut placed: Vec<PlacedMarker> = markers
-        .into_iter()
-        .map(|m| {
-            let (x, label) = match axis.x(m.at) {
-                Some(x) => (x, m.label),
-                None => (
-                    LABEL_W + GUTTER_W / 2.0,
-                    format!("{} ({})", m.label, m.at.strftime("%d %b")),
-                ),
-            };
-            let gutter = x < axis.x0;
-            let anchor_end = !gutter && x > axis.x1 - 140.0;
-            PlacedMarker {
-                x,
-                text_x: if gutter {
-                    LABEL_W + 4.0
-                } else if anchor_end {
-                    x + 4.0
-                } else {
-                    x - 4.0
-                },
-                anchor_end,
-                label,
-                title: m.title,
-                row: None,
-            }
-        })
-        .collect();
-    placed.sort_by(|a, b| a.x.total_cmp(&b.x));
-    let mut row_ends: Vec<f64> = Vec::new();
-    for m in &mut placed {
-        #[allow(clippy::cast_precision_loss)] // label lengths are tiny
-        let w = m.label.chars().count() as f64 * SMALL_CHAR_W + 6.0;
-        let (lo, hi) = if m.anchor_end {
-            (m.text_x - w, m.text_x)
-        } else {
-            (m.text_x, m.text_x + w)
-        };
-        if let Some(row) = row_ends.iter().position(|end| *end < lo) {
-            row_ends[row] = hi;
-            m.row = Some(row);
-        } else if row_ends.len() < MARKER_ROWS_MAX {
-            row_ends.push(hi);
-            m.row = Some(row_ends.len() - 1);
-        }
-    }
-    MarkerLane {
-        name,
-        shape,
-        placed,
-        rows: row_ends.len(),
-    }
-}
-
-struct Marker {
-    at: Timestamp,
-    label: String,
-    title: String,
 }
 
 pub fn render(report: &Report) -> String {
@@ -344,7 +115,8 @@ pub fn render(report: &Report) -> String {
         );
     let axis = Axis {
         start: earliest,
-        end: latest.max(earliest + 60_000),
+        // At least ten seconds, so a drill run at high speed still has an axis to read.
+        end: latest.max(earliest + 10_000),
         x0: LABEL_W + GUTTER_W,
         x1: WIDTH - RIGHT_PAD,
     };
@@ -507,25 +279,46 @@ fn grid(out: &mut String, axis: &Axis, opened: Timestamp, lanes_h: f64) {
         out,
         "<rect x=\"{LABEL_W}\" y=\"{TOP}\" width=\"{GUTTER_W}\" height=\"{lanes_h:.1}\" fill=\"#eceff1\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"middle\">earlier</text>",
         LABEL_W + GUTTER_W / 2.0,
-        TOP - 8.0
+        bottom + 13.0
     );
     let step = tick_step(axis.end - axis.start);
     // Ticks are counted from the opening so that T+ labels are round.
     let open = opened.as_millisecond();
     let first = open - ((open - axis.start) / step) * step;
     let mut t = first;
+    let mut last_label_end = f64::MIN;
     while t <= axis.end {
         if let Ok(at) = Timestamp::from_millisecond(t)
             && let Some(x) = axis.x(at)
         {
+            // Labels at the edges are anchored inwards so they are never cut off, and a label
+            // that would overlap the previous one is left out (its grid line stays).
+            let label = offset_label(t - open);
+            #[allow(clippy::cast_precision_loss)] // a short label
+            let w = label.len() as f64 * CHAR_W;
+            let (anchor, lo, hi) = if x < axis.x0 + 45.0 {
+                ("start", x, x + w)
+            } else if x > axis.x1 - 45.0 {
+                ("end", x - w, x)
+            } else {
+                ("middle", x - w / 2.0, x + w / 2.0)
+            };
             let _ = writeln!(
                 out,
-                "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#d5d9de\"/>\n<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"middle\">{}</text>\n<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"middle\" font-size=\"9\">{}</text>",
-                TOP - 8.0,
-                escape(&offset_label(t - open)),
-                bottom + 13.0,
-                at.strftime("%H:%MZ")
+                "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#d5d9de\"/>"
             );
+            if lo > last_label_end + 6.0 {
+                last_label_end = hi;
+                let clock = if step < 60_000 { "%H:%M:%SZ" } else { "%H:%MZ" };
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"{anchor}\">{}</text>\n<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"#5b6470\" text-anchor=\"{anchor}\" font-size=\"9\">{}</text>",
+                    TOP - 8.0,
+                    escape(&label),
+                    bottom + 13.0,
+                    at.strftime(clock)
+                );
+            }
         }
         t += step;
     }
@@ -587,6 +380,7 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_at_most_ten() {
+        assert_eq!(tick_step(4_000), 1_000);
         assert_eq!(tick_step(9 * 60_000), 60_000);
         assert_eq!(tick_step(3 * 3_600_000), 30 * 60_000);
         assert!((30 * 86_400_000) / tick_step(30 * 86_400_000) <= 10);

@@ -137,19 +137,24 @@ impl Lock {
     }
 }
 
-/// The holder record in a lock file, or a plain description when it cannot be read (a
-/// holder that crashed between locking and writing its record).
-fn describe(file: &mut File) -> String {
+/// The holder record in a lock file, if it can be read (a holder that crashed between
+/// locking and writing its record leaves none).
+fn read_holder(file: &mut File) -> Option<Holder> {
     let mut text = String::new();
-    let _ = file.read_to_string(&mut text);
-    serde_json::from_str::<Holder>(text.trim()).map_or_else(
-        |_| "another process (holder record unreadable)".to_owned(),
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(text.trim()).ok()
+}
+
+fn describe(file: &mut File) -> String {
+    read_holder(file).map_or_else(
+        || "another process (holder record unreadable)".to_owned(),
         |h| h.to_string(),
     )
 }
 
-/// Who holds `dir`'s lock right now, if anyone (for `stanch list`). Takes a shared lock for
-/// an instant to find out, so it never blocks and never disturbs the holder.
+/// Who holds `dir`'s lock right now, if anyone, in short (`alice@host pid 4242`, for
+/// `stanch list`). Takes a shared lock for an instant to find out, so it never blocks and
+/// never disturbs the holder.
 pub fn holder_of(dir: &Path) -> Option<String> {
     let mut file = File::open(dir.join(LOCK_FILE)).ok()?;
     match file.try_lock_shared() {
@@ -157,7 +162,10 @@ pub fn holder_of(dir: &Path) -> Option<String> {
             let _ = file.unlock();
             None
         }
-        Err(TryLockError::WouldBlock) => Some(describe(&mut file)),
+        Err(TryLockError::WouldBlock) => Some(read_holder(&mut file).map_or_else(
+            || "another process".to_owned(),
+            |h| format!("{}@{} pid {}", h.user, h.host, h.pid),
+        )),
         Err(TryLockError::Error(_)) => None,
     }
 }
@@ -177,7 +185,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&first.holder().host), "{text}");
-        assert_eq!(holder_of(dir.path()), Some(first.holder().to_string()));
+        let h = first.holder();
+        assert_eq!(
+            holder_of(dir.path()),
+            Some(format!("{}@{} pid {}", h.user, h.host, h.pid))
+        );
     }
 
     #[test]

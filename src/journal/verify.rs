@@ -68,11 +68,17 @@ impl fmt::Display for VerifyReport {
                 "DAMAGED: first bad event is seq {} (line {}): {}",
                 broken.seq, broken.line, broken.fault
             )?;
-            writeln!(
-                f,
-                "  events 1..{} are intact; nothing after them can be trusted",
-                self.last_seq
-            )?;
+            match self.last_seq {
+                0 => writeln!(
+                    f,
+                    "  no event before it; nothing in the journal can be trusted"
+                )?,
+                1 => writeln!(f, "  event 1 is intact; nothing after it can be trusted")?,
+                last => writeln!(
+                    f,
+                    "  events 1..{last} are intact; nothing after them can be trusted"
+                )?,
+            }
         }
         for problem in &self.evidence {
             writeln!(
@@ -198,4 +204,94 @@ fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
         total += n as u64;
     }
     Ok((hex(&hasher.finalize()), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::event::sha256_hex;
+    use crate::journal::{Journal, NewEvent};
+
+    /// An incident with one evidence event per `(file, sha256, bytes)`.
+    fn incident(evidence: &[(&str, &str, u64)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "alice").unwrap();
+        for (file, sha, bytes) in evidence {
+            journal
+                .append_blocking(NewEvent::for_step(
+                    Kind::EvidenceCaptured,
+                    "probe",
+                    serde_json::json!({ "file": file, "sha256": sha, "bytes": bytes }),
+                ))
+                .unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn evidence_faults_are_each_named() {
+        let body = b"cluster state";
+        let sha = sha256_hex(body);
+        let good = format!("evidence/{sha}");
+        let dir = incident(&[
+            (&good, &sha, 13),
+            (&good, &sha, 13), // the same file captured twice counts once
+            ("evidence/missing", &sha, 13),
+            ("../outside", &sha, 13),
+            (&good, &"0".repeat(64), 13),
+            (&good, &sha, 99),
+        ]);
+        std::fs::create_dir_all(dir.path().join("evidence")).unwrap();
+        std::fs::write(dir.path().join(&good), body).unwrap();
+
+        let report = verify(dir.path()).unwrap();
+        let faults: Vec<(u64, &EvidenceFault)> =
+            report.evidence.iter().map(|p| (p.seq, &p.fault)).collect();
+        assert_eq!(
+            faults,
+            [
+                (3, &EvidenceFault::Missing),
+                (4, &EvidenceFault::BadPath),
+                (
+                    5,
+                    &EvidenceFault::Sha256 {
+                        expected: "0".repeat(64),
+                        actual: sha.clone()
+                    }
+                ),
+                (
+                    6,
+                    &EvidenceFault::Bytes {
+                        expected: 99,
+                        actual: 13
+                    }
+                ),
+            ]
+        );
+        assert_eq!(report.evidence_files, 3);
+        assert!(!report.is_ok());
+        assert!(report.broken.is_none());
+        assert!(
+            report
+                .to_string()
+                .starts_with("EVIDENCE: evidence/missing (seq 3): file is missing\n")
+        );
+    }
+
+    #[test]
+    fn torn_tail_is_noted_but_not_a_failure() {
+        let dir = incident(&[]);
+        let path = dir.path().join(JOURNAL_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"{\"seq\":1,");
+        std::fs::write(&path, bytes).unwrap();
+        let report = verify(dir.path()).unwrap();
+        assert!(report.is_ok());
+        assert_eq!(report.torn_bytes, 9);
+        assert!(
+            report
+                .to_string()
+                .contains("note: 9 bytes of a torn last line after seq 0")
+        );
+    }
 }

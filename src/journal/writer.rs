@@ -276,6 +276,9 @@ impl Journal {
     }
 
     /// Async append: waits for the writer thread's sync without blocking the runtime.
+    ///
+    /// The request is queued when the future is first polled; dropping the future after
+    /// that does not un-write the event (it is still recorded, just not reported).
     pub async fn append(&self, new: NewEvent) -> Result<Event, JournalError> {
         let (ack_tx, ack_rx) = tokio::sync::oneshot::channel();
         self.request(new, Reply::Async(ack_tx))?;

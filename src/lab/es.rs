@@ -7,6 +7,7 @@
 //! endpoint, as a real cluster with security on would. Bodies and statuses follow the public
 //! Elasticsearch 7.x REST documentation; the cluster reports version 7.4.2 (December 2019).
 
+mod cluster;
 mod search;
 mod snapshot;
 
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::es_errors::{EsError, no_handler};
-use super::state::{Docs, EXPOSED_INDEX, Index};
+use super::state::{Docs, Index};
 
 pub use snapshot::snapshot_bytes;
 
@@ -38,14 +39,14 @@ pub fn router(shared: Shared) -> Router {
     Router::new()
         .route("/", get(info))
         .route("/_cat/indices", get(cat_indices))
-        .route("/_xpack", get(xpack))
+        .route("/_xpack", get(cluster::xpack))
         .route(
             "/_cluster/settings",
-            get(cluster_settings).put(put_cluster_settings),
+            get(cluster::settings).put(cluster::put_settings),
         )
         .route(
             "/_security/api_key",
-            delete(invalidate_api_keys).get(list_api_keys),
+            delete(cluster::invalidate_api_keys).get(cluster::list_api_keys),
         )
         .route(
             "/_search/scroll",
@@ -159,15 +160,26 @@ async fn info(State(shared): State<Shared>, headers: HeaderMap) -> EsResult {
     }))
 }
 
-fn store_size(index: &Index) -> &'static str {
-    match index.docs {
-        Docs::Customers => "987.4mb",
-        Docs::Metrics(_) => "412.5kb",
+/// Store size as `_cat` prints it: human units, or plain bytes with `?bytes=b`.
+fn store_size(index: &Index, in_bytes: bool) -> String {
+    let bytes = snapshot_bytes(index.docs);
+    if in_bytes {
+        return bytes.to_string();
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a size rounded for display")]
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1}gb", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1}mb", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1}kb", b / 1024.0)
     }
 }
 
 async fn cat_indices(State(shared): State<Shared>, headers: HeaderMap, params: Params) -> EsResult {
     authenticate(&shared, &headers)?;
+    let in_bytes = params.get("bytes").map(String::as_str) == Some("b");
     let world = shared.world();
     let rows: Vec<Value> = world
         .indices
@@ -176,7 +188,7 @@ async fn cat_indices(State(shared): State<Shared>, headers: HeaderMap, params: P
             let (count, size) = if i.closed {
                 (Value::Null, Value::Null)
             } else {
-                (i.count.to_string().into(), store_size(i).into())
+                (i.count.to_string().into(), store_size(i, in_bytes).into())
             };
             json!({
                 "health": "yellow",
@@ -349,124 +361,5 @@ async fn add_block(
         "acknowledged": true,
         "shards_acknowledged": true,
         "indices": [ { "name": index, "blocked": true } ]
-    }))
-}
-
-async fn cluster_settings(State(shared): State<Shared>, headers: HeaderMap) -> EsResult {
-    authenticate(&shared, &headers)?;
-    let world = shared.world();
-    ok(json!({
-        "persistent": world.persistent_settings,
-        "transient": world.transient_settings,
-    }))
-}
-
-async fn put_cluster_settings(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
-    let body = json_body(&body)?.unwrap_or_default();
-    let part = |name: &str| {
-        body.get(name)
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let (persistent, transient) = (part("persistent"), part("transient"));
-    if persistent.is_empty() && transient.is_empty() {
-        return Err(EsError::new(
-            StatusCode::BAD_REQUEST,
-            "action_request_validation_exception",
-            "Validation Failed: 1: no settings to update;",
-            &[],
-        ));
-    }
-    let mut world = shared.world();
-    world.persistent_settings.extend(persistent.clone());
-    world.transient_settings.extend(transient.clone());
-    ok(json!({ "acknowledged": true, "persistent": persistent, "transient": transient }))
-}
-
-async fn xpack(State(shared): State<Shared>, headers: HeaderMap) -> EsResult {
-    authenticate(&shared, &headers)?;
-    let world = shared.world();
-    // The lab's fiction: security counts as on once nothing is readable anonymously.
-    let exposed = world.index(EXPOSED_INDEX).is_some_and(Index::exposed);
-    ok(json!({
-        "build": { "hash": "2f90bbf7b93631e52bafb59b3b049cb44ec25e96", "date": "2019-10-28T20:40:44.881551Z" },
-        "license": { "uid": world.cluster_uuid, "type": "basic", "mode": "basic", "status": "active" },
-        "features": {
-            "security": { "available": true, "enabled": !exposed },
-            "monitoring": { "available": true, "enabled": true },
-            "ml": { "available": false, "enabled": true },
-            "watcher": { "available": false, "enabled": true }
-        },
-        "tagline": "You know, for X"
-    }))
-}
-
-async fn list_api_keys(State(shared): State<Shared>, headers: HeaderMap, uri: Uri) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
-    let world = shared.world();
-    let keys: Vec<Value> = world
-        .api_keys
-        .iter()
-        .map(|k| {
-            json!({ "id": k.id, "name": k.name, "creation": 1_572_566_400_000_u64,
-                    "invalidated": k.invalidated, "username": "elastic", "realm": "reserved" })
-        })
-        .collect();
-    ok(json!({ "api_keys": keys }))
-}
-
-async fn invalidate_api_keys(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
-    let body = json_body(&body)?.unwrap_or_default();
-    let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
-    let mut ids: Vec<String> = body
-        .get("ids")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(id) = body.get("id").and_then(Value::as_str) {
-        ids.push(id.to_owned());
-    }
-    if name.is_none() && ids.is_empty() {
-        return Err(EsError::new(
-            StatusCode::BAD_REQUEST,
-            "action_request_validation_exception",
-            "Validation Failed: 1: One of [api key id(s), api key name, username, realm name] must be specified if [owner] flag is false;",
-            &[],
-        ));
-    }
-    let mut world = shared.world();
-    let (mut invalidated, mut previously) = (Vec::new(), Vec::new());
-    for key in &mut world.api_keys {
-        if name.as_deref() == Some(key.name.as_str()) || ids.contains(&key.id) {
-            if key.invalidated {
-                previously.push(key.id.clone());
-            } else {
-                key.invalidated = true;
-                invalidated.push(key.id.clone());
-            }
-        }
-    }
-    ok(json!({
-        "invalidated_api_keys": invalidated,
-        "previously_invalidated_api_keys": previously,
-        "error_count": 0
     }))
 }

@@ -123,7 +123,9 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn issue_access(world: &mut World, client_id: &str, subject: &str, now: i64) -> String {
+/// A new access token in `grant`: a refreshed token joins its refresh token's grant, so
+/// revoking the refresh token later kills it too.
+fn issue_access(world: &mut World, client_id: &str, grant: u64, subject: &str, now: i64) -> String {
     let value = format!(
         "at_{}",
         hex_token(
@@ -137,6 +139,7 @@ fn issue_access(world: &mut World, client_id: &str, subject: &str, now: i64) -> 
         value.clone(),
         client_id,
         TokenType::AccessToken,
+        grant,
         subject,
         now,
         ACCESS_TOKEN_LIFETIME,
@@ -154,8 +157,9 @@ async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) ->
     let mut world = shared.world();
     match field(&form, "grant_type") {
         Some("client_credentials") => {
-            let access = issue_access(&mut world, &client_id, &client_id, now);
+            let grant = world.next_grant;
             world.next_grant += 1;
+            let access = issue_access(&mut world, &client_id, grant, &client_id, now);
             no_store(
                 axum::Json(json!({
                     "access_token": access,
@@ -190,12 +194,7 @@ async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) ->
                     );
                 }
             };
-            // The new access token joins the refresh token's grant, so revoking the refresh
-            // token later kills it too.
-            let saved = world.next_grant;
-            world.next_grant = grant.0;
-            let access = issue_access(&mut world, &client_id, &grant.1, now);
-            world.next_grant = saved;
+            let access = issue_access(&mut world, &client_id, grant.0, &grant.1, now);
             no_store(
                 axum::Json(json!({
                     "access_token": access,

@@ -246,6 +246,15 @@ pub fn check(path: &Path) -> Result<String, ScenarioError> {
     ))
 }
 
+/// Whether a TOML file is a drill scenario (it has a top-level `[scenario]` table) rather than
+/// a runbook: `stanch check` uses this to pick the checker.
+pub fn is_scenario_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| table.contains_key("scenario"))
+}
+
 /// Every problem in a scenario's text. `path` locates the runbook it names.
 pub fn check_source(path: &Path, source: &str) -> Vec<Problem> {
     let scenario: Scenario = match toml::from_str(source) {

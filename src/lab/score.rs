@@ -259,6 +259,57 @@ impl Score {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::{Event, Kind};
+    use std::time::Duration;
+
+    fn mark(seq: u64, name: &str, at: &str) -> Event {
+        Event {
+            seq,
+            at: at.parse().unwrap(),
+            mono_ms: 0,
+            actor: "t".into(),
+            kind: Kind::Mark,
+            step: None,
+            data: serde_json::json!({ "name": name, "at": at }),
+            prev: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn marks_are_measured_from_the_report_beside_the_reference() {
+        let incident = Incident::replay([
+            mark(1, "reported", "2026-01-01T10:00:00Z"),
+            mark(2, "aware", "2026-01-01T10:05:00Z"),
+            mark(3, "contained", "2026-01-01T10:12:30Z"),
+        ]);
+        let reference = [Reference {
+            mark: "aware".into(),
+            after: Duration::from_mins(39),
+            note: Some("real case".into()),
+        }];
+        let scores = mark_scores(&incident, &reference);
+        let aware = scores.iter().find(|m| m.mark == "aware").unwrap();
+        assert_eq!(aware.team_ms, Some(300_000));
+        assert_eq!(aware.reference_ms, Some(39 * 60_000));
+        assert_eq!(aware.note.as_deref(), Some("real case"));
+        let contained = scores.iter().find(|m| m.mark == "contained").unwrap();
+        assert_eq!(contained.team_ms, Some(750_000));
+        assert_eq!(contained.reference_ms, None);
+        let rotated = scores.iter().find(|m| m.mark == "rotated").unwrap();
+        assert_eq!(rotated.team_ms, None, "a mark never set has no time");
+        assert_eq!(scores.len(), SCORED_MARKS.len());
+    }
+
+    #[test]
+    fn without_a_report_mark_nothing_is_timed() {
+        let incident = Incident::replay([mark(1, "aware", "2026-01-01T10:05:00Z")]);
+        assert!(
+            mark_scores(&incident, &[])
+                .iter()
+                .all(|m| m.team_ms.is_none())
+        );
+    }
 
     #[test]
     fn offsets_read_like_a_clock() {

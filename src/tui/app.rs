@@ -97,6 +97,44 @@ pub struct TimelineState {
     pub editing_filter: bool,
     /// Lines scrolled up from the newest event (0 = follow the tail).
     pub scroll_back: usize,
+    /// Indices into `incident.events` matching `filter` (kept up to date by `update`, so a
+    /// frame never scans a 100,000-event journal).
+    pub matches: Vec<usize>,
+    /// The filter `matches` was computed for, and how many events it has looked at.
+    matched_filter: String,
+    scanned: usize,
+}
+
+impl TimelineState {
+    /// Bring `matches` up to date with the filter and the events; incremental when only new
+    /// events arrived.
+    pub fn refresh(&mut self, events: &[Event]) {
+        let filter = self.filter.value().to_lowercase();
+        if filter != self.matched_filter || self.scanned > events.len() {
+            self.matches.clear();
+            self.scanned = 0;
+            self.matched_filter.clone_from(&filter);
+        }
+        if filter.is_empty() {
+            self.scanned = events.len();
+            return;
+        }
+        for (i, event) in events.iter().enumerate().skip(self.scanned) {
+            if event_matches(event, &filter) {
+                self.matches.push(i);
+            }
+        }
+        self.scanned = events.len();
+    }
+}
+
+/// A lowercase `filter` matches an event by a substring of its kind or its step.
+pub fn event_matches(event: &Event, filter: &str) -> bool {
+    event.kind.as_str().contains(filter)
+        || event
+            .step
+            .as_deref()
+            .is_some_and(|s| s.to_lowercase().contains(filter))
 }
 
 /// Drill mode: the lab panel lines and the injects that arrived.
@@ -199,9 +237,14 @@ impl App {
         }
     }
 
-    /// Something moves on screen (a spinner, a foreach counter): tick fast.
+    /// Something moves on screen (a spinner, a foreach counter) or is about to (the engine is
+    /// still starting): tick fast.
     pub fn is_busy(&self) -> bool {
         !self.running.is_empty()
+            || self
+                .previews
+                .values()
+                .any(|p| matches!(p, Err(e) if e == super::engine_runner::STARTING))
     }
 
     /// Fold a synced event into the incident, in seq order.

@@ -9,7 +9,7 @@ use std::io::{self, Stdout};
 use crossterm::event::{self, Event, KeyEventKind};
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -24,11 +24,20 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 pub fn enter() -> io::Result<Term> {
     install_panic_hook();
     enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen)?;
-    let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    term.hide_cursor()?;
-    term.clear()?;
-    Ok(term)
+    fresh_terminal()
+}
+
+/// Alternate screen, cleared, and a `Terminal` with empty buffers so the first draw paints
+/// every cell. Deliberately not `Terminal::clear`: it asks the terminal for the cursor
+/// position, an answer that can be lost to the input reader or time out over a slow link.
+fn fresh_terminal() -> io::Result<Term> {
+    execute!(
+        io::stdout(),
+        EnterAlternateScreen,
+        Clear(ClearType::All),
+        crossterm::cursor::Hide
+    )?;
+    Terminal::new(CrosstermBackend::new(io::stdout()))
 }
 
 /// Leave raw mode and the alternate screen, show the cursor. Safe to call twice.
@@ -54,9 +63,7 @@ pub fn suspended<T>(term: &mut Term, f: impl FnOnce() -> T) -> io::Result<T> {
     restore()?;
     let out = f();
     enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen)?;
-    term.hide_cursor()?;
-    term.clear()?;
+    *term = fresh_terminal()?;
     Ok(out)
 }
 

@@ -133,6 +133,35 @@ mod tests {
         assert_eq!(got, expected.parse::<Timestamp>().unwrap(), "{text}");
     }
 
+    proptest::proptest! {
+        /// A bare UTC clock always means the latest such moment at or before now.
+        #[test]
+        fn bare_clock_is_the_latest_past_moment(h in 0i8..24, m in 0i8..60, now_s in 0i64..4_000_000_000) {
+            let now = Timestamp::from_second(now_s).unwrap();
+            let at = parse(&format!("{h:02}:{m:02}Z"), now, &TimeZone::UTC).unwrap();
+            let ago = (now - at).as_secs();
+            proptest::prop_assert!((0..86_400).contains(&ago), "{ago}");
+            let clock = at.to_zoned_datetime(TimeZone::UTC).time();
+            proptest::prop_assert_eq!((clock.hour(), clock.minute(), clock.second()), (h, m, 0));
+        }
+
+        /// `-Nm` is exactly N minutes before now.
+        #[test]
+        fn minutes_ago_is_exact(n in 0u32..100_000, now_s in 10_000_000i64..4_000_000_000) {
+            let now = Timestamp::from_second(now_s).unwrap();
+            let at = parse(&format!("-{n}m"), now, &pacific()).unwrap();
+            proptest::prop_assert_eq!((now - at).as_secs(), i64::from(n) * 60);
+        }
+
+        /// Any input either parses to a moment not after now or is refused: never a panic.
+        #[test]
+        fn never_panics_and_never_returns_the_future(text in "\\PC{0,30}") {
+            if let Ok(at) = parse(&text, now(), &pacific()) {
+                proptest::prop_assert!(at <= now());
+            }
+        }
+    }
+
     #[rstest]
     #[case::words("yesterday-ish")]
     #[case::bad_clock("25:99")]

@@ -8,15 +8,24 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
-use super::app::{App, DisplayStatus, FactField, Modal, Running, View};
-use super::effect::{Decision, Effect};
+mod dialogs;
+mod steps;
+
+use super::app::{App, FactField, Modal, View};
+use super::effect::Effect;
 use super::input::Input;
 use super::msg::{InjectMsg, Msg, StepOutcome, StepProgress};
-use super::timeparse;
 use crate::journal::{Kind, NewEvent};
-use crate::runbook::{Action, MARKS};
+use dialogs::on_modal_key;
+use steps::{on_runbook_key, open_confirm};
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    let effects = apply(app, msg);
+    app.timeline.refresh(&app.incident.events);
+    effects
+}
+
+fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(app, key),
         Msg::Resize(w, h) => {
@@ -25,7 +34,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick(now) => {
             app.now = now;
-            Vec::new()
+            // The engine may have finished starting since the preview was asked for.
+            match (
+                app.selected_id(),
+                app.selected_id().and_then(|s| app.previews.get(&s)),
+            ) {
+                (Some(step), Some(Err(e))) if e == super::engine_runner::STARTING => {
+                    vec![Effect::Preview { step }]
+                }
+                _ => Vec::new(),
+            }
         }
         Msg::Journalled(event) => {
             // A step's captures may change what the selected step will send.
@@ -71,7 +89,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::DraftEdited { step, result } => match result {
             Ok(()) => {
                 app.flash = Some(format!("draft {step} saved; Enter marks it done"));
-                vec![Effect::LoadDraft { step }]
+                // The draft module journals versions itself: read back what it wrote.
+                vec![Effect::Resync, Effect::LoadDraft { step }]
             }
             Err(message) => {
                 app.modal = Some(Modal::Error { message });
@@ -256,7 +275,7 @@ fn enter_drafts(app: &mut App) -> Vec<Effect> {
 }
 
 /// ↑↓ jk, g/G, PgUp/PgDn over a list of `len`; `true` when the key was a move.
-fn move_cursor(cursor: &mut usize, len: usize, key: KeyEvent) -> bool {
+pub(super) fn move_cursor(cursor: &mut usize, len: usize, key: KeyEvent) -> bool {
     let last = len.saturating_sub(1);
     *cursor = match key.code {
         KeyCode::Up | KeyCode::Char('k') => cursor.saturating_sub(1),
@@ -289,414 +308,4 @@ fn on_timeline_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         .scroll_back
         .min(app.incident.events.len().saturating_sub(1));
     Vec::new()
-}
-
-fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    let before = app.selected;
-    if move_cursor(&mut app.selected, app.order.len(), key) {
-        return if before == app.selected {
-            Vec::new()
-        } else {
-            app.selected_id()
-                .map(|step| vec![Effect::Preview { step }])
-                .unwrap_or_default()
-        };
-    }
-    let Some(step) = app.selected_step().cloned() else {
-        return Vec::new();
-    };
-    let id = step.id().to_owned();
-    let status = app.display_status(&step);
-    match key.code {
-        KeyCode::Enter => run_selected(app, &step, status, false),
-        KeyCode::Char('r') => match status {
-            DisplayStatus::Failed
-            | DisplayStatus::Interrupted
-            | DisplayStatus::NeedsHuman
-            | DisplayStatus::Succeeded
-            | DisplayStatus::Skipped => run_selected(app, &step, status, true),
-            _ => {
-                app.flash = Some(format!("{id} has not run; Enter runs it"));
-                Vec::new()
-            }
-        },
-        KeyCode::Char('c') => {
-            if let Some(run) = app.running.get_mut(&id) {
-                run.cancelling = true;
-                app.flash = Some(format!("cancelling {id}…"));
-                vec![Effect::Cancel { step: id }]
-            } else {
-                app.flash = Some(format!("{id} is not running"));
-                Vec::new()
-            }
-        }
-        KeyCode::Char('s') => {
-            if status == DisplayStatus::Running {
-                app.flash = Some(format!("{id} is running; c cancels it first"));
-            } else {
-                app.modal = Some(Modal::Skip {
-                    step: id,
-                    input: Input::default(),
-                });
-            }
-            Vec::new()
-        }
-        KeyCode::Char('e') => {
-            if matches!(step.action(), Some(Action::Draft(_))) {
-                vec![Effect::EditDraft { step: id }]
-            } else {
-                app.flash = Some(format!("{id} is not a draft step"));
-                Vec::new()
-            }
-        }
-        KeyCode::Char(c @ '1'..='9') => {
-            let Some(Action::Manual(items)) = step.action() else {
-                app.flash = Some("digits tick checklist items of manual steps".into());
-                return Vec::new();
-            };
-            let index = (c as usize) - ('1' as usize);
-            let Some(text) = items.get(index) else {
-                app.flash = Some(format!("{id} has {} checklist items", items.len()));
-                return Vec::new();
-            };
-            let checked = !app
-                .incident
-                .steps
-                .get(&id)
-                .and_then(|r| r.checklist.get(&(index as u64)))
-                .copied()
-                .unwrap_or(false);
-            vec![Effect::Append(vec![NewEvent::for_step(
-                Kind::ChecklistTicked,
-                id,
-                json!({"item": index, "text": text, "checked": checked}),
-            )])]
-        }
-        _ => Vec::new(),
-    }
-}
-
-fn run_selected(
-    app: &mut App,
-    step: &crate::runbook::Step,
-    status: DisplayStatus,
-    rerun: bool,
-) -> Vec<Effect> {
-    let id = step.id().to_owned();
-    match status {
-        DisplayStatus::Running => {
-            app.flash = Some(format!("{id} is already running"));
-            return Vec::new();
-        }
-        DisplayStatus::Pending => {
-            let waiting: Vec<&str> = step
-                .needs()
-                .filter(|n| !app.incident.status(n).is_done())
-                .collect();
-            app.flash = Some(format!("{id} waits for: {}", waiting.join(", ")));
-            return Vec::new();
-        }
-        DisplayStatus::Interrupted if !rerun => {
-            app.flash = Some(format!(
-                "{id} may have reached the server before the crash; r re-runs it deliberately"
-            ));
-            return Vec::new();
-        }
-        DisplayStatus::Succeeded | DisplayStatus::Skipped if !rerun => {
-            app.flash = Some(format!("{id} is done; r runs it again"));
-            return Vec::new();
-        }
-        _ => {}
-    }
-    match step.action() {
-        Some(Action::Manual(items)) => {
-            if app.checklist_done(step) == Some(true) {
-                complete(
-                    app,
-                    step,
-                    &format!("checklist complete ({} items)", items.len()),
-                )
-            } else {
-                app.flash = Some(format!("tick every item first (1–{})", items.len()));
-                Vec::new()
-            }
-        }
-        Some(Action::Draft(_)) => {
-            let saved = app
-                .incident
-                .drafts
-                .iter()
-                .any(|d| d.step.as_deref() == Some(id.as_str()));
-            if saved {
-                complete(app, step, "draft saved")
-            } else {
-                vec![Effect::EditDraft { step: id }]
-            }
-        }
-        Some(Action::Http(_)) | None => {
-            if step.is_destructive() {
-                let expected = match app.previews.get(&id) {
-                    Some(Ok(preview)) => preview.confirm.clone(),
-                    _ => None,
-                };
-                match expected {
-                    Some(expected) => open_confirm(app, &id, expected, rerun),
-                    // No preview yet: the engine answers NeedsConfirmation with the text.
-                    None => return start(app, id, None, rerun),
-                }
-                Vec::new()
-            } else {
-                start(app, id, None, rerun)
-            }
-        }
-    }
-}
-
-/// A manual or draft step done by hand: its outcome (and mark) are journalled by the TUI.
-fn complete(app: &mut App, step: &crate::runbook::Step, summary: &str) -> Vec<Effect> {
-    let id = step.id().to_owned();
-    let mut events = vec![NewEvent::for_step(
-        Kind::StepSucceeded,
-        &id,
-        json!({"duration_ms": 0, "summary": summary, "captures": {}}),
-    )];
-    if let Some(mark) = &step.mark {
-        events.push(NewEvent::for_step(
-            Kind::Mark,
-            &id,
-            json!({"name": mark.get_ref(), "at": app.now.to_string()}),
-        ));
-    }
-    app.flash = Some(format!("{id}: {summary}"));
-    vec![Effect::Append(events)]
-}
-
-fn start(app: &mut App, step: String, typed: Option<String>, rerun: bool) -> Vec<Effect> {
-    app.running.insert(
-        step.clone(),
-        Running {
-            since: app.now,
-            attempt: None,
-            items: None,
-            cancelling: false,
-        },
-    );
-    vec![Effect::Run {
-        step,
-        decision: Decision {
-            typed_confirmation: typed,
-            rerun,
-        },
-    }]
-}
-
-fn open_confirm(app: &mut App, step: &str, expected: String, rerun: bool) {
-    let target = match app.previews.get(step) {
-        Some(Ok(p)) => format!("{} {}", p.method, p.url),
-        _ => "(request preview unavailable)".to_owned(),
-    };
-    // The identity the runbook fetched earlier, so the responder sees *which* system.
-    let identity = app
-        .incident
-        .vars
-        .iter()
-        .filter(|(k, _)| {
-            ["cluster_name", "cluster_uuid", "cluster", "name"]
-                .iter()
-                .any(|w| k.contains(w))
-        })
-        .map(|(k, v)| {
-            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-            (format!("vars.{k}"), v)
-        })
-        .collect();
-    app.modal = Some(Modal::Confirm {
-        step: step.to_owned(),
-        expected,
-        target,
-        identity,
-        input: Input::default(),
-        rerun,
-        mismatch: false,
-    });
-}
-
-fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    let Some(mut modal) = app.modal.take() else {
-        return Vec::new();
-    };
-    let close = key.code == KeyCode::Esc;
-    let enter = key.code == KeyCode::Enter;
-    let (keep, effects) = match &mut modal {
-        Modal::Help | Modal::Error { .. } | Modal::Inject { .. } => {
-            let dismiss = close || enter || matches!(key.code, KeyCode::Char('?' | 'q'));
-            (!dismiss, Vec::new())
-        }
-        _ if close => (false, Vec::new()),
-        Modal::Confirm {
-            step,
-            expected,
-            input,
-            rerun,
-            mismatch,
-            ..
-        } => {
-            if enter {
-                if input.value() == expected.as_str() {
-                    let typed = input.value().to_owned();
-                    let (step, rerun) = (step.clone(), *rerun);
-                    (false, start(app, step, Some(typed), rerun))
-                } else {
-                    *mismatch = true;
-                    (true, Vec::new())
-                }
-            } else {
-                input.handle(key);
-                *mismatch = false;
-                (true, Vec::new())
-            }
-        }
-        Modal::Skip { step, input } => {
-            if enter {
-                let reason = input.value().trim().to_owned();
-                if reason.is_empty() {
-                    (true, Vec::new())
-                } else {
-                    app.flash = Some(format!("{step} skipped"));
-                    let event = NewEvent::for_step(
-                        Kind::StepSkipped,
-                        step.clone(),
-                        json!({"reason": reason}),
-                    );
-                    (false, vec![Effect::Append(vec![event])])
-                }
-            } else {
-                input.handle(key);
-                (true, Vec::new())
-            }
-        }
-        Modal::Note {
-            step,
-            input,
-            follow_up,
-        } => {
-            if enter {
-                let text = input.value().trim().to_owned();
-                if text.is_empty() {
-                    (true, Vec::new())
-                } else {
-                    let tagged = *follow_up
-                        || text
-                            .split_whitespace()
-                            .any(|w| w.eq_ignore_ascii_case("#follow-up"));
-                    let tags: Vec<&str> = if tagged { vec!["follow-up"] } else { vec![] };
-                    let event = NewEvent {
-                        kind: Kind::Note,
-                        step: step.clone(),
-                        data: json!({"text": text, "tags": tags}),
-                        actor: None,
-                    };
-                    app.flash = Some(if tagged {
-                        "follow-up recorded".into()
-                    } else {
-                        "note recorded".into()
-                    });
-                    (false, vec![Effect::Append(vec![event])])
-                }
-            } else if key.code == KeyCode::Tab {
-                *follow_up = !*follow_up;
-                (true, Vec::new())
-            } else {
-                input.handle(key);
-                (true, Vec::new())
-            }
-        }
-        Modal::Fact {
-            text,
-            when,
-            focus,
-            error,
-        } => match key.code {
-            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
-                *focus = match focus {
-                    FactField::Text => FactField::When,
-                    FactField::When => FactField::Text,
-                };
-                (true, Vec::new())
-            }
-            KeyCode::Enter => {
-                let body = text.value().trim().to_owned();
-                if body.is_empty() {
-                    *error = Some("say what happened".into());
-                    (true, Vec::new())
-                } else {
-                    match timeparse::parse(when.value(), app.now, &app.tz) {
-                        Ok(at) => {
-                            app.flash = Some(format!("fact recorded (happened {at})"));
-                            let event = NewEvent::new(
-                                Kind::Fact,
-                                json!({"text": body, "occurred_at": at.to_string()}),
-                            );
-                            (false, vec![Effect::Append(vec![event])])
-                        }
-                        Err(e) => {
-                            *error = Some(e.to_string());
-                            *focus = FactField::When;
-                            (true, Vec::new())
-                        }
-                    }
-                }
-            }
-            _ => {
-                match focus {
-                    FactField::Text => text.handle(key),
-                    FactField::When => when.handle(key),
-                };
-                *error = None;
-                (true, Vec::new())
-            }
-        },
-        Modal::Mark {
-            choice,
-            when,
-            error,
-        } => match key.code {
-            KeyCode::Up | KeyCode::BackTab => {
-                *choice = choice.checked_sub(1).unwrap_or(MARKS.len() - 1);
-                (true, Vec::new())
-            }
-            KeyCode::Down | KeyCode::Tab => {
-                *choice = (*choice + 1) % MARKS.len();
-                (true, Vec::new())
-            }
-            KeyCode::Enter => match timeparse::parse(when.value(), app.now, &app.tz) {
-                Ok(at) => {
-                    let name = MARKS[*choice];
-                    let mut data = json!({"name": name, "at": at.to_string()});
-                    // Setting a mark again corrects it; the journal keeps both.
-                    if let Some(old) = app.incident.marks.get(name) {
-                        data["corrects"] = json!(old.seq);
-                    }
-                    app.flash = Some(format!("mark {name} = {at}"));
-                    (
-                        false,
-                        vec![Effect::Append(vec![NewEvent::new(Kind::Mark, data)])],
-                    )
-                }
-                Err(e) => {
-                    *error = Some(e.to_string());
-                    (true, Vec::new())
-                }
-            },
-            _ => {
-                when.handle(key);
-                *error = None;
-                (true, Vec::new())
-            }
-        },
-    };
-    if keep {
-        app.modal = Some(modal);
-    }
-    effects
 }

@@ -12,25 +12,26 @@ use super::{Drill, finish, prepare};
 use crate::cli::headless;
 use crate::engine::{Engine, EngineOptions};
 use crate::secret::Secrets;
+use crate::store::{self, Opened};
 use crate::tui;
 
 /// Build the engine for a drill: secrets come from the lab, through the scenario's mapping.
-fn engine(drill: &Drill) -> anyhow::Result<Engine> {
+fn engine(drill: &Drill, opened: &Opened) -> anyhow::Result<Engine> {
     let secrets = Secrets::from_values(drill.resolved.secrets.iter().cloned());
     Ok(Engine::new(
         Arc::new(drill.runbook.clone()),
-        drill.opened.journal.clone(),
+        opened.journal.clone(),
         secrets,
         EngineOptions::default(),
     )?)
 }
 
-fn header(out: &mut dyn Write, drill: &Drill) -> std::io::Result<()> {
+fn header(out: &mut dyn Write, drill: &Drill, opened: &Opened) -> std::io::Result<()> {
     let urls = drill.lab.urls();
     writeln!(
         out,
         "DRILL {} · {} · runbook {}",
-        drill.opened.id,
+        opened.id,
         drill.scenario.scenario.scenario.title,
         drill.runbook.runbook.id()
     )?;
@@ -49,27 +50,26 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let entered = runtime.enter();
-    let mut drill = prepare(args)?;
-    let engine = engine(&drill)?;
+    let (drill, mut opened) = prepare(args)?;
+    let engine = engine(&drill, &opened)?;
     let mut stdout = std::io::stdout().lock();
-    header(&mut stdout, &drill)?;
+    header(&mut stdout, &drill, &opened)?;
     let report = runtime.block_on(headless::run_all_async(
         &engine,
-        &mut drill.opened,
+        &mut opened,
         &mut stdout,
         true,
     ))?;
     // The lab checks start their own runtime, which cannot nest inside this one.
     drop(entered);
-    let score = finish(&mut drill)?;
+    let score = finish(&drill, &mut opened)?;
     write!(stdout, "{}", score.render_text())?;
     let ok = report.all_ok();
     writeln!(
         stdout,
         "{}: journal {}",
         if ok { "drill passed" } else { "DRILL FAILED" },
-        drill
-            .opened
+        opened
             .dir
             .join(crate::journal::writer::JOURNAL_FILE)
             .display()
@@ -99,30 +99,36 @@ fn scheduled_injects(drill: &Drill, speed: f64) -> Vec<tui::ScheduledInject> {
 
 /// `stanch drill`: the TUI with the lab panel and the injects, then the score.
 pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
-    let mut drill = prepare(args)?;
-    let rb = Arc::new(drill.runbook.clone());
+    let (drill, opened) = prepare(args)?;
     let status = drill.lab.status_reader();
     let setup = tui::DrillSetup {
         panel: Arc::new(move || status().panel_lines()),
         injects: scheduled_injects(&drill, args.speed),
     };
-    let runner = Arc::new(tui::engine_runner::EngineRunner::new(
-        Arc::clone(&rb),
-        drill.opened.dir.clone(),
-    ));
+    let engine = engine(&drill, &opened)?;
+    let (id, actor) = (opened.id.clone(), opened.journal.actor().to_owned());
     let notice = format!(
         "DRILL against the built-in lab · {} · speed ×{}",
         drill.scenario.scenario.scenario.title, args.speed
     );
-    tui::run_with(runner, rb, &drill.opened, Some(setup), Some(notice))?;
-    let score = finish(&mut drill)?;
+    tui::run_with_notice(
+        tui::Setup {
+            runbook: Arc::new(drill.runbook.clone()),
+            opened,
+            engine,
+            drill: Some(setup),
+        },
+        Some(notice),
+    )?;
+    // The TUI took the incident and released its lock on quit: reopen it for the score.
+    let mut opened = store::open(&id, &actor)?;
+    let score = finish(&drill, &mut opened)?;
     let mut stdout = std::io::stdout().lock();
-    header(&mut stdout, &drill)?;
+    header(&mut stdout, &drill, &opened)?;
     write!(stdout, "{}", score.render_text())?;
     writeln!(
         stdout,
-        "Drill {} is saved. Resume it with: stanch resume {}; export it with: stanch export {}",
-        drill.opened.id, drill.opened.id, drill.opened.id
+        "Drill {id} is saved. Resume it with: stanch resume {id}; export it with: stanch export {id}"
     )?;
     drill.lab.shutdown();
     Ok(ExitCode::SUCCESS)

@@ -3,8 +3,10 @@
 //!
 //! Impact is derived generically, never from names this runbook happens to use: a numeric
 //! capture (or a list capture, by its length) whose name says it counts something, and the
-//! item totals of `foreach` steps. Each figure carries a `source` sentence saying how it was
-//! derived, so a reader can check it against the journal.
+//! item totals of `foreach` steps (called "tokens revoked" when the step id says `revoke` and
+//! not `verify`/`check`/`confirm`). A list capture is skipped when its step also captured a
+//! count, which would say the same thing twice. Each figure carries a `source` sentence saying
+//! how it was derived, so a reader can check it against the journal.
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
@@ -41,6 +43,11 @@ pub fn impact(incident: &Incident, runbook: Option<&Runbook>) -> Vec<ImpactItem>
     };
     let mut items = Vec::new();
     for (step_id, rec) in &incident.steps {
+        // A step that captured a count and the list it counts would otherwise say it twice.
+        let has_count = rec
+            .captures
+            .iter()
+            .any(|(name, value)| name.contains("count") && value.is_number());
         for (name, value) in &rec.captures {
             let lower = name.to_ascii_lowercase();
             if !COUNTING_WORDS.iter().any(|w| lower.contains(w)) {
@@ -49,6 +56,7 @@ pub fn impact(incident: &Incident, runbook: Option<&Runbook>) -> Vec<ImpactItem>
             let (figure, how) = match value {
                 Value::Number(n) => (n.as_u64(), "captured"),
                 Value::String(s) => (s.trim().parse::<u64>().ok(), "captured (as text)"),
+                Value::Array(_) if has_count => (None, ""),
                 Value::Array(list) => (Some(list.len() as u64), "length of the list captured"),
                 _ => (None, ""),
             };
@@ -63,7 +71,11 @@ pub fn impact(incident: &Incident, runbook: Option<&Runbook>) -> Vec<ImpactItem>
         }
         if let Some((total, failed)) = rec.items {
             let done = total.saturating_sub(failed);
-            let label = if step_id.contains("revoke") {
+            // Verification steps (`verify-alexa-revoked`) count checks, not revocations.
+            let verifies = ["verify", "check", "confirm"]
+                .iter()
+                .any(|w| step_id.contains(w));
+            let label = if step_id.contains("revoke") && !verifies {
                 format!("tokens revoked ({})", title(step_id))
             } else {
                 format!("items processed ({})", title(step_id))

@@ -13,60 +13,107 @@ use serde_json::Value;
 
 use super::time::{mark_label, millis_between, offset_label, utc};
 use super::{CorrectionRow, TimelineRow};
-use crate::incident::Incident;
+use crate::incident::{Fact, Incident};
 use crate::journal::{Event, Kind};
 
-pub fn rows(incident: &Incident, opened_at: Option<Timestamp>) -> Vec<TimelineRow> {
-    let origin = opened_at.unwrap_or_default();
-    // Corrections grouped by the fact they correct; those whose fact is unknown stay rows.
-    let known_facts: HashMap<u64, &crate::incident::Fact> =
-        incident.facts.iter().map(|f| (f.seq, f)).collect();
-    let mut rows: Vec<TimelineRow> = Vec::with_capacity(incident.events.len());
-    for event in &incident.events {
+/// Timeline rows collected one event at a time (see [`super::Builder`]); offsets and fact
+/// corrections are filled in by [`Rows::finish`], once the opening and every correction are
+/// known.
+#[derive(Default)]
+pub struct Rows {
+    collected: Vec<TimelineRow>,
+    count: u64,
+    first_at: Option<Timestamp>,
+    last_at: Option<Timestamp>,
+}
+
+impl Rows {
+    /// Add one event's row. `facts` are the facts recorded *before* this event: a correction
+    /// always refers to an earlier fact, so it is folded into that fact's row (and skipped
+    /// here) exactly when the fact is already known.
+    pub fn push(&mut self, event: &Event, facts: &[Fact]) {
+        self.count += 1;
+        self.first_at.get_or_insert(event.at);
+        self.last_at = Some(event.at);
         if event.kind == Kind::FactCorrected
             && event
                 .data
                 .get("corrects")
                 .and_then(Value::as_u64)
-                .is_some_and(|seq| known_facts.contains_key(&seq))
+                .is_some_and(|seq| seq < event.seq && facts.iter().any(|f| f.seq == seq))
         {
-            continue;
+            return;
         }
         let given = given_time(event);
-        let at = given.unwrap_or(event.at);
-        let offset_ms = millis_between(origin, at);
-        let corrections = match (event.kind, known_facts.get(&event.seq)) {
-            (Kind::Fact, Some(fact)) => fact
-                .corrections
-                .iter()
-                .map(|c| CorrectionRow {
-                    seq: c.seq,
-                    text: c.text.clone(),
-                    occurred_at: c.occurred_at,
-                    recorded_at: c.recorded_at,
-                    actor: c.actor.clone(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        rows.push(TimelineRow {
+        self.collected.push(TimelineRow {
             seq: event.seq,
-            at,
-            offset: offset_label(offset_ms),
-            offset_ms,
+            at: given.unwrap_or(event.at),
+            offset: String::new(),
+            offset_ms: 0,
             recorded_at: event.at,
-            backdated: given.is_some_and(|g| g != event.at),
+            // Under a second apart is clock rounding, not a time someone gave.
+            backdated: given.is_some_and(|g| millis_between(g, event.at).abs() >= 1000),
             actor: event.actor.clone(),
-            kind: event.kind.as_str().to_owned(),
+            kind: event.kind.as_str(),
             step: event.step.clone(),
             text: describe(event),
-            corrections,
+            corrections: Vec::new(),
         });
     }
-    // Journal order is already time order for almost every row; a stable sort keeps ties in
-    // seq order and only moves the back-dated ones.
-    rows.sort_by_key(|r| r.at);
-    rows
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn first_at(&self) -> Option<Timestamp> {
+        self.first_at
+    }
+
+    pub fn last_at(&self) -> Option<Timestamp> {
+        self.last_at
+    }
+
+    /// Offsets from `origin`, corrections beside their facts, sorted by when things happened.
+    pub fn finish(mut self, origin: Option<Timestamp>, facts: &[Fact]) -> Vec<TimelineRow> {
+        let origin = origin.or(self.first_at).unwrap_or_default();
+        let corrected: HashMap<u64, &Fact> = facts
+            .iter()
+            .filter(|f| !f.corrections.is_empty())
+            .map(|f| (f.seq, f))
+            .collect();
+        for row in &mut self.collected {
+            row.offset_ms = millis_between(origin, row.at);
+            row.offset = offset_label(row.offset_ms);
+            if row.kind == Kind::Fact.as_str()
+                && let Some(fact) = corrected.get(&row.seq)
+            {
+                row.corrections = fact
+                    .corrections
+                    .iter()
+                    .map(|c| CorrectionRow {
+                        seq: c.seq,
+                        text: c.text.clone(),
+                        occurred_at: c.occurred_at,
+                        recorded_at: c.recorded_at,
+                        actor: c.actor.clone(),
+                    })
+                    .collect();
+            }
+        }
+        // Journal order is already time order for almost every row; a stable sort keeps ties
+        // in seq order and only moves the back-dated ones.
+        self.collected.sort_by_key(|r| r.at);
+        self.collected
+    }
+}
+
+/// Rows of a whole replayed incident (what drafts quote as `timeline`).
+pub fn rows(incident: &Incident, opened_at: Option<Timestamp>) -> Vec<TimelineRow> {
+    let mut rows = Rows::default();
+    for event in &incident.events {
+        rows.push(event, &incident.facts);
+    }
+    rows.finish(opened_at, &incident.facts)
 }
 
 /// The time a person gave for an event, when it has one.

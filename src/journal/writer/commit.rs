@@ -171,3 +171,79 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::event::GENESIS;
+
+    fn request(text: &str) -> (Request, mpsc::Receiver<Ack>) {
+        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
+        let request = Request {
+            kind: Kind::Note,
+            step: None,
+            data: serde_json::json!({ "text": text }),
+            actor: "alice".into(),
+            reply: Reply::Blocking(ack_tx),
+        };
+        (request, ack_rx)
+    }
+
+    fn writer(dir: &std::path::Path, file: File) -> Writer {
+        Writer {
+            path: dir.join("journal.jsonl"),
+            file,
+            head: File::create(dir.join("journal.head")).unwrap(),
+            seq: 0,
+            prev: GENESIS.to_owned(),
+            started: Instant::now(),
+            failed: None,
+            stats: Arc::default(),
+            buf: Vec::new(),
+            _lock: Lock::acquire(dir, "alice").unwrap(),
+        }
+    }
+
+    #[test]
+    fn one_batch_is_one_sync_and_acks_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("journal.jsonl")).unwrap();
+        let mut writer = writer(dir.path(), file);
+        let (request_tx, request_rx) = mpsc::channel();
+        let acks: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|text| {
+                let (request, ack_rx) = request(text);
+                request_tx.send(request).unwrap();
+                ack_rx
+            })
+            .collect();
+        drop(request_tx);
+        writer.run(&request_rx);
+        let events: Vec<Event> = acks.iter().map(|a| a.recv().unwrap().unwrap()).collect();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(events[1].prev, events[0].hash);
+        assert_eq!(writer.stats.syncs.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            crate::journal::replay::read_head(dir.path()).map(|h| h.seq),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn after_a_failed_write_every_later_request_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("journal.jsonl"), b"").unwrap();
+        // Read-only: the write fails as a full disk or a yanked device would.
+        let file = File::open(dir.path().join("journal.jsonl")).unwrap();
+        let mut writer = writer(dir.path(), file);
+        let (mut first, _) = request("lost");
+        assert!(writer.commit(std::slice::from_mut(&mut first)).is_err());
+        let (mut second, _) = request("after");
+        let err = writer
+            .commit(std::slice::from_mut(&mut second))
+            .unwrap_err();
+        assert_eq!(Some(err), writer.failed.clone());
+        assert_eq!((writer.seq, writer.prev.as_str()), (0, GENESIS));
+    }
+}

@@ -22,7 +22,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         } else {
             ""
         };
-        format!(" Timeline · filter: {filter}{cursor} ")
+        format!(
+            " Timeline · filter: {filter}{cursor} · {} of {} ",
+            app.timeline.matches.len(),
+            app.incident.events.len()
+        )
     };
     let block = Block::new()
         .borders(Borders::TOP)
@@ -33,22 +37,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 
     let height = usize::from(inner.height);
     let events = &app.incident.events;
-    let matches = |e: &Event| {
-        filter.is_empty()
-            || e.kind.as_str().contains(&filter)
-            || e.step
-                .as_deref()
-                .is_some_and(|s| s.to_lowercase().contains(&filter))
+    // Newest last: skip `scroll_back` from the end, then take a screenful.
+    let visible: Vec<&Event> = if filter.is_empty() {
+        let end = events.len().saturating_sub(app.timeline.scroll_back);
+        events[end.saturating_sub(height)..end].iter().collect()
+    } else {
+        let matches = &app.timeline.matches;
+        let end = matches.len().saturating_sub(app.timeline.scroll_back);
+        matches[end.saturating_sub(height)..end]
+            .iter()
+            .filter_map(|&i| events.get(i))
+            .collect()
     };
-    // Walk back from the newest event, skipping `scroll_back` matches, then take a screenful.
-    let mut visible: Vec<&Event> = events
-        .iter()
-        .rev()
-        .filter(|e| matches(e))
-        .skip(app.timeline.scroll_back)
-        .take(height)
-        .collect();
-    visible.reverse();
     let lines: Vec<Line> = visible.iter().map(|e| event_line(app, e, theme)).collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }

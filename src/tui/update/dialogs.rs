@@ -1,0 +1,193 @@
+//! Keys while a dialog is open: confirmation (typed text must match exactly), skip reason,
+//! note (follow-up toggle), fact (text + when), mark (name + when), and the dismiss-only
+//! dialogs (help, error, inject). Part of `update`: pure, effects returned as values.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use serde_json::json;
+
+use super::steps::start;
+use crate::journal::{Kind, NewEvent};
+use crate::runbook::MARKS;
+use crate::tui::app::{App, FactField, Modal};
+use crate::tui::effect::Effect;
+use crate::tui::timeparse;
+
+pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let Some(mut modal) = app.modal.take() else {
+        return Vec::new();
+    };
+    let close = key.code == KeyCode::Esc;
+    let enter = key.code == KeyCode::Enter;
+    let (keep, effects) = match &mut modal {
+        Modal::Help | Modal::Error { .. } | Modal::Inject { .. } => {
+            let dismiss = close || enter || matches!(key.code, KeyCode::Char('?' | 'q'));
+            (!dismiss, Vec::new())
+        }
+        _ if close => (false, Vec::new()),
+        Modal::Confirm {
+            step,
+            expected,
+            input,
+            rerun,
+            mismatch,
+            ..
+        } => {
+            if enter {
+                if input.value() == expected.as_str() {
+                    let typed = input.value().to_owned();
+                    let (step, rerun) = (step.clone(), *rerun);
+                    (false, start(app, step, Some(typed), rerun))
+                } else {
+                    *mismatch = true;
+                    (true, Vec::new())
+                }
+            } else {
+                input.handle(key);
+                *mismatch = false;
+                (true, Vec::new())
+            }
+        }
+        Modal::Skip { step, input } => {
+            if enter {
+                let reason = input.value().trim().to_owned();
+                if reason.is_empty() {
+                    (true, Vec::new())
+                } else {
+                    app.flash = Some(format!("{step} skipped"));
+                    let event = NewEvent::for_step(
+                        Kind::StepSkipped,
+                        step.clone(),
+                        json!({"reason": reason}),
+                    );
+                    (false, vec![Effect::Append(vec![event])])
+                }
+            } else {
+                input.handle(key);
+                (true, Vec::new())
+            }
+        }
+        Modal::Note {
+            step,
+            input,
+            follow_up,
+        } => {
+            if enter {
+                let text = input.value().trim().to_owned();
+                if text.is_empty() {
+                    (true, Vec::new())
+                } else {
+                    let tagged = *follow_up
+                        || text
+                            .split_whitespace()
+                            .any(|w| w.eq_ignore_ascii_case("#follow-up"));
+                    let tags: Vec<&str> = if tagged { vec!["follow-up"] } else { vec![] };
+                    let event = NewEvent {
+                        kind: Kind::Note,
+                        step: step.clone(),
+                        data: json!({"text": text, "tags": tags}),
+                        actor: None,
+                    };
+                    app.flash = Some(if tagged {
+                        "follow-up recorded".into()
+                    } else {
+                        "note recorded".into()
+                    });
+                    (false, vec![Effect::Append(vec![event])])
+                }
+            } else if key.code == KeyCode::Tab {
+                *follow_up = !*follow_up;
+                (true, Vec::new())
+            } else {
+                input.handle(key);
+                (true, Vec::new())
+            }
+        }
+        Modal::Fact {
+            text,
+            when,
+            focus,
+            error,
+        } => match key.code {
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
+                *focus = match focus {
+                    FactField::Text => FactField::When,
+                    FactField::When => FactField::Text,
+                };
+                (true, Vec::new())
+            }
+            KeyCode::Enter => {
+                let body = text.value().trim().to_owned();
+                if body.is_empty() {
+                    *error = Some("say what happened".into());
+                    (true, Vec::new())
+                } else {
+                    match timeparse::parse(when.value(), app.now, &app.tz) {
+                        Ok(at) => {
+                            app.flash = Some(format!("fact recorded (happened {at})"));
+                            let event = NewEvent::new(
+                                Kind::Fact,
+                                json!({"text": body, "occurred_at": at.to_string()}),
+                            );
+                            (false, vec![Effect::Append(vec![event])])
+                        }
+                        Err(e) => {
+                            *error = Some(e.to_string());
+                            *focus = FactField::When;
+                            (true, Vec::new())
+                        }
+                    }
+                }
+            }
+            _ => {
+                match focus {
+                    FactField::Text => text.handle(key),
+                    FactField::When => when.handle(key),
+                };
+                *error = None;
+                (true, Vec::new())
+            }
+        },
+        Modal::Mark {
+            choice,
+            when,
+            error,
+        } => match key.code {
+            KeyCode::Up | KeyCode::BackTab => {
+                *choice = choice.checked_sub(1).unwrap_or(MARKS.len() - 1);
+                (true, Vec::new())
+            }
+            KeyCode::Down | KeyCode::Tab => {
+                *choice = (*choice + 1) % MARKS.len();
+                (true, Vec::new())
+            }
+            KeyCode::Enter => match timeparse::parse(when.value(), app.now, &app.tz) {
+                Ok(at) => {
+                    let name = MARKS[*choice];
+                    let mut data = json!({"name": name, "at": at.to_string()});
+                    // Setting a mark again corrects it; the journal keeps both.
+                    if let Some(old) = app.incident.marks.get(name) {
+                        data["corrects"] = json!(old.seq);
+                    }
+                    app.flash = Some(format!("mark {name} = {at}"));
+                    (
+                        false,
+                        vec![Effect::Append(vec![NewEvent::new(Kind::Mark, data)])],
+                    )
+                }
+                Err(e) => {
+                    *error = Some(e.to_string());
+                    (true, Vec::new())
+                }
+            },
+            _ => {
+                when.handle(key);
+                *error = None;
+                (true, Vec::new())
+            }
+        },
+    };
+    if keep {
+        app.modal = Some(modal);
+    }
+    effects
+}

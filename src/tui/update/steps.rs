@@ -1,0 +1,248 @@
+//! Keys on the Runbook view that act on the selected step: run (with the destructive-step
+//! dialog), retry, cancel, skip, checklist ticks, draft editing. Part of `update`: pure,
+//! effects returned as values.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use serde_json::json;
+
+use super::move_cursor;
+use crate::journal::{Kind, NewEvent};
+use crate::runbook::Action;
+use crate::tui::app::{App, DisplayStatus, Modal, Running};
+use crate::tui::effect::{Decision, Effect};
+use crate::tui::input::Input;
+
+pub(super) fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let before = app.selected;
+    if move_cursor(&mut app.selected, app.order.len(), key) {
+        return if before == app.selected {
+            Vec::new()
+        } else {
+            app.selected_id()
+                .map(|step| vec![Effect::Preview { step }])
+                .unwrap_or_default()
+        };
+    }
+    let Some(step) = app.selected_step().cloned() else {
+        return Vec::new();
+    };
+    let id = step.id().to_owned();
+    let status = app.display_status(&step);
+    match key.code {
+        KeyCode::Enter => run_selected(app, &step, status, false),
+        KeyCode::Char('r') => match status {
+            DisplayStatus::Failed
+            | DisplayStatus::Interrupted
+            | DisplayStatus::NeedsHuman
+            | DisplayStatus::Succeeded
+            | DisplayStatus::Skipped => run_selected(app, &step, status, true),
+            _ => {
+                app.flash = Some(format!("{id} has not run; Enter runs it"));
+                Vec::new()
+            }
+        },
+        KeyCode::Char('c') => {
+            if let Some(run) = app.running.get_mut(&id) {
+                run.cancelling = true;
+                app.flash = Some(format!("cancelling {id}…"));
+                vec![Effect::Cancel { step: id }]
+            } else {
+                app.flash = Some(format!("{id} is not running"));
+                Vec::new()
+            }
+        }
+        KeyCode::Char('s') => {
+            if status == DisplayStatus::Running {
+                app.flash = Some(format!("{id} is running; c cancels it first"));
+            } else {
+                app.modal = Some(Modal::Skip {
+                    step: id,
+                    input: Input::default(),
+                });
+            }
+            Vec::new()
+        }
+        KeyCode::Char('e') => {
+            if matches!(step.action(), Some(Action::Draft(_))) {
+                vec![Effect::EditDraft { step: id }]
+            } else {
+                app.flash = Some(format!("{id} is not a draft step"));
+                Vec::new()
+            }
+        }
+        KeyCode::Char(c @ '1'..='9') => {
+            let Some(Action::Manual(items)) = step.action() else {
+                app.flash = Some("digits tick checklist items of manual steps".into());
+                return Vec::new();
+            };
+            let index = (c as usize) - ('1' as usize);
+            let Some(text) = items.get(index) else {
+                app.flash = Some(format!("{id} has {} checklist items", items.len()));
+                return Vec::new();
+            };
+            let checked = !app
+                .incident
+                .steps
+                .get(&id)
+                .and_then(|r| r.checklist.get(&(index as u64)))
+                .copied()
+                .unwrap_or(false);
+            vec![Effect::Append(vec![NewEvent::for_step(
+                Kind::ChecklistTicked,
+                id,
+                json!({"item": index, "text": text, "checked": checked}),
+            )])]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn run_selected(
+    app: &mut App,
+    step: &crate::runbook::Step,
+    status: DisplayStatus,
+    rerun: bool,
+) -> Vec<Effect> {
+    let id = step.id().to_owned();
+    match status {
+        DisplayStatus::Running => {
+            app.flash = Some(format!("{id} is already running"));
+            return Vec::new();
+        }
+        DisplayStatus::Pending => {
+            let waiting: Vec<&str> = step
+                .needs()
+                .filter(|n| !app.incident.status(n).is_done())
+                .collect();
+            app.flash = Some(format!("{id} waits for: {}", waiting.join(", ")));
+            return Vec::new();
+        }
+        DisplayStatus::Interrupted if !rerun => {
+            app.flash = Some(format!(
+                "{id} may have reached the server before the crash; r re-runs it deliberately"
+            ));
+            return Vec::new();
+        }
+        DisplayStatus::Succeeded | DisplayStatus::Skipped if !rerun => {
+            app.flash = Some(format!("{id} is done; r runs it again"));
+            return Vec::new();
+        }
+        _ => {}
+    }
+    match step.action() {
+        Some(Action::Manual(items)) => {
+            if app.checklist_done(step) == Some(true) {
+                complete(
+                    app,
+                    step,
+                    &format!("checklist complete ({} items)", items.len()),
+                )
+            } else {
+                app.flash = Some(format!("tick every item first (1–{})", items.len()));
+                Vec::new()
+            }
+        }
+        Some(Action::Draft(_)) => {
+            let saved = app
+                .incident
+                .drafts
+                .iter()
+                .any(|d| d.step.as_deref() == Some(id.as_str()));
+            if saved {
+                complete(app, step, "draft saved")
+            } else {
+                vec![Effect::EditDraft { step: id }]
+            }
+        }
+        Some(Action::Http(_)) | None => {
+            if step.is_destructive() {
+                let expected = match app.previews.get(&id) {
+                    Some(Ok(preview)) => preview.confirm.clone(),
+                    _ => None,
+                };
+                match expected {
+                    Some(expected) => open_confirm(app, &id, expected, rerun),
+                    // No preview yet: the engine answers NeedsConfirmation with the text.
+                    None => return start(app, id, None, rerun),
+                }
+                Vec::new()
+            } else {
+                start(app, id, None, rerun)
+            }
+        }
+    }
+}
+
+/// A manual or draft step done by hand: its outcome (and mark) are journalled by the TUI.
+fn complete(app: &mut App, step: &crate::runbook::Step, summary: &str) -> Vec<Effect> {
+    let id = step.id().to_owned();
+    let mut events = vec![NewEvent::for_step(
+        Kind::StepSucceeded,
+        &id,
+        json!({"duration_ms": 0, "summary": summary, "captures": {}}),
+    )];
+    if let Some(mark) = &step.mark {
+        events.push(NewEvent::for_step(
+            Kind::Mark,
+            &id,
+            json!({"name": mark.get_ref(), "at": app.now.to_string()}),
+        ));
+    }
+    app.flash = Some(format!("{id}: {summary}"));
+    vec![Effect::Append(events)]
+}
+
+pub(super) fn start(
+    app: &mut App,
+    step: String,
+    typed: Option<String>,
+    rerun: bool,
+) -> Vec<Effect> {
+    app.running.insert(
+        step.clone(),
+        Running {
+            since: app.now,
+            attempt: None,
+            items: None,
+            cancelling: false,
+        },
+    );
+    vec![Effect::Run {
+        step,
+        decision: Decision {
+            typed_confirmation: typed,
+            rerun,
+        },
+    }]
+}
+
+pub(super) fn open_confirm(app: &mut App, step: &str, expected: String, rerun: bool) {
+    let target = match app.previews.get(step) {
+        Some(Ok(p)) => format!("{} {}", p.method, p.url),
+        _ => "(request preview unavailable)".to_owned(),
+    };
+    // The identity the runbook fetched earlier, so the responder sees *which* system.
+    let identity = app
+        .incident
+        .vars
+        .iter()
+        .filter(|(k, _)| {
+            ["cluster_name", "cluster_uuid", "cluster", "name"]
+                .iter()
+                .any(|w| k.contains(w))
+        })
+        .map(|(k, v)| {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            (format!("vars.{k}"), v)
+        })
+        .collect();
+    app.modal = Some(Modal::Confirm {
+        step: step.to_owned(),
+        expected,
+        target,
+        identity,
+        input: Input::default(),
+        rerun,
+        mismatch: false,
+    });
+}
