@@ -9,14 +9,15 @@
 //!          templates rendered,   (method, url,   status, headers,  expect/capture,
 //!          secrets resolved       headers, body)  capped body        retry, foreach
 //!
-//!   journal:  confirm?  step.started (synced)  http.request  http.response  evidence.captured?
-//!                        ─ before any byte ─    ─── group-committed while the network works ───
-//!                                                                 mark?  step.succeeded|failed|skipped
-//!                                                                        ─ all synced before Outcome ─
+//!   journal:  confirm?  step.started + first http.request   http.response  evidence.captured?
+//!                       ─ one sync, before any byte is sent ─ ─ queued after judging ─
+//!                                          mark?  step.succeeded|failed|skipped
+//!                                          ─ usually the same sync; all durable before Outcome ─
 //! ```
 //!
-//! Journal-before-report: `step.started` is synced before the first request leaves; per-exchange
-//! events are appended concurrently with the network (see [`recorder`]); [`Engine::execute`]
+//! Journal-before-report: `step.started` is synced before the first request leaves (queued
+//! right before the first `http.request`, so one group commit covers both); later exchange
+//! events are synced while the network works (see [`recorder`]); [`Engine::execute`]
 //! returns only after every event of the step is durable, and each event is sent on the
 //! `progress` channel only after its own sync.
 //!
