@@ -17,7 +17,7 @@
 //!
 //! Journal-before-report: `step.started` is synced before the first request leaves (queued
 //! right before the first `http.request`, so one group commit covers both); later exchange
-//! events are synced while the network works (see [`recorder`]); [`Engine::execute`]
+//! events are synced while the network works (see the `recorder` module); [`Engine::execute`]
 //! returns only after every event of the step is durable, and each event is sent on the
 //! `progress` channel only after its own sync.
 //!
