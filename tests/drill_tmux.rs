@@ -1,6 +1,7 @@
 //! The interactive drill as a user meets it: the real binary in tmux. It starts on the
-//! reference scenario, shows the lab panel with the index exposed, pops up the first inject,
-//! quits on `q`, prints the score; the journal holds the injects and the score, and the
+//! reference scenario, shows the lab panel with the index exposed, pops up the injects, runs
+//! the confirm and contain steps (typed confirmation), shows the panel change, quits on `q`,
+//! prints the score; the journal holds the injects and the score, and the
 //! exported post-mortem is watermarked DRILL.
 
 use std::path::Path;
@@ -54,12 +55,21 @@ impl Tmux {
         }
     }
 
+    /// Send keys one by one; `"-l", "text"` sends `text` literally.
     fn keys(&self, keys: &[&str]) {
+        let mut literal = false;
         for key in keys {
-            Command::new("tmux")
-                .args(["-L", &self.socket, "send-keys", "-t", "drill", key])
-                .status()
-                .unwrap();
+            if *key == "-l" {
+                literal = true;
+                continue;
+            }
+            let mut cmd = Command::new("tmux");
+            cmd.args(["-L", &self.socket, "send-keys", "-t", "drill"]);
+            if literal {
+                cmd.arg("-l");
+                literal = false;
+            }
+            cmd.arg(key).status().unwrap();
             std::thread::sleep(Duration::from_millis(150));
         }
     }
@@ -86,23 +96,44 @@ fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
     // At speed 6000 the +14m inject arrives after 0.14 s and the last (+3h) after 1.8 s.
     let screen = tmux.wait_for("DRILL inject");
     assert!(screen.contains("Enter dismiss"), "{screen}");
-    // Dismiss each inject as it pops up, then quit.
+    // The last inject (+3h) is due 1.8 s after start: let them all arrive, dismiss them.
+    std::thread::sleep(Duration::from_secs(2));
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut screen = tmux.screen();
-    while !screen.contains("DRILL SCORE") {
-        assert!(
-            Instant::now() < deadline,
-            "the drill did not quit; screen:\n{screen}"
-        );
-        if screen.contains("DRILL inject") {
-            tmux.keys(&["Enter"]);
-        } else if screen.contains("aware: not set") {
-            tmux.keys(&["q"]);
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        screen = tmux.screen();
+    while tmux.screen().contains("DRILL inject") {
+        assert!(Instant::now() < deadline, "injects would not go away");
+        tmux.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Confirm, then contain: probe, list, count, and close the index with typed confirmation.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("✓ Probe the cluster");
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait_for("✓ List indices");
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait_for("✓ Count the records");
+    tmux.keys(&["j", "j", "Enter"]);
+    tmux.wait_for("Type customers exactly");
+    tmux.keys(&["-l", "customers"]);
+    tmux.keys(&["Enter"]);
+    // The lab panel follows the world.
+    tmux.wait_for("index customers: closed");
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("DRILL SCORE");
     assert!(screen.contains("Drill DRILL-TMUX is saved"), "{screen}");
+    assert!(
+        screen.contains("✓ index unreadable from outside"),
+        "{screen}"
+    );
+    let contained = screen
+        .lines()
+        .find(|l| l.starts_with("contained"))
+        .unwrap_or_default();
+    assert!(
+        contained.contains('+'),
+        "the contained mark is timed: {screen}"
+    );
 
     let journal =
         std::fs::read_to_string(data.path().join("incidents/DRILL-TMUX/journal.jsonl")).unwrap();

@@ -877,3 +877,41 @@ http = { target = "anon", method = "GET", path = "/slow" }
     );
     assert_eq!(h.incident.status("slow"), StepStatus::Failed);
 }
+
+#[tokio::test]
+async fn step_started_is_on_disk_before_any_request_reaches_the_server() {
+    let srv = server().await;
+    let mut h = Harness::knowing_dir(
+        |incident_dir| {
+            runbook(
+                &srv.url,
+                &format!(
+                    r#"
+[targets.check]
+url = "{url}"
+headers = {{ X-Journal = "{journal}" }}
+
+[[steps]]
+id = "single"
+phase = "confirm"
+http = {{ target = "check", method = "GET", path = "/journal-check", headers = {{ X-Step = "single" }} }}
+expect = ["response.json.started_on_disk"]
+
+[[steps]]
+id = "many"
+phase = "confirm"
+foreach = "[1, 2, 3, 4, 5, 6]"
+concurrency = 6
+http = {{ target = "check", method = "GET", path = "/journal-check", headers = {{ X-Step = "many" }} }}
+expect = ["response.json.started_on_disk"]
+"#,
+                    url = srv.url,
+                    journal = incident_dir.join("journal.jsonl").display()
+                ),
+            )
+        },
+        secrets(),
+    );
+    succeeded(&h.run("single").await);
+    succeeded(&h.run("many").await);
+}

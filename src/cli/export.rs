@@ -30,9 +30,11 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        export::render_to(&report, format, &mut stdout)
-            .and_then(|()| stdout.flush())
-            .context("writing the export to standard output")?;
+        match export::render_to(&report, format, &mut stdout).and_then(|()| stdout.flush()) {
+            // `stanch export ID | head`: the reader had enough; that is not a failure.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.context("writing the export to standard output")?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -118,10 +118,19 @@ impl Run<'_> {
             return Attempt::Fatal(format!("target `{}` is not defined", prepared.target));
         };
         let index = item.map(|(i, _)| i);
-        let log = self
+        let log = match self
             .rec
             .request(prepared.request_data(redactor, index, attempt))
-            .await;
+            .await
+        {
+            Ok(log) => log,
+            Err(e) => {
+                return Attempt::Fatal(format!(
+                    "the journal could not record the step's start ({e}), so nothing was sent; \
+                     check the disk and `stanch verify`"
+                ));
+            }
+        };
         let mut data = json!({});
         if let Some(i) = index {
             data["item"] = i.into();
@@ -188,9 +197,22 @@ impl Run<'_> {
                 }
             }
         }
+        // Judge first, then queue the response with its evidence record: the outcome the engine
+        // queues next then usually joins the same group commit.
+        let verdict = self.judge(&exchange, item, &evidence_note);
         self.rec.response(log, events).await;
+        verdict
+    }
 
-        let response = Response::new(&exchange);
+    /// Expectations and captures against one response.
+    fn judge(
+        &self,
+        exchange: &send::Exchange,
+        item: Option<(usize, &Value)>,
+        evidence_note: &str,
+    ) -> Attempt {
+        let redactor = &self.parts.mask.redactor();
+        let response = Response::new(exchange);
         let ctx = self.ctx.with(item.map(|(_, v)| v), Some(&response.value));
         let exprs: Vec<String> = self
             .step
@@ -203,7 +225,7 @@ impl Run<'_> {
             Err(msg) => return Attempt::Fatal(msg),
         };
         if !failures.is_empty() {
-            let error = describe_failure(&failures, &exchange, redactor);
+            let error = describe_failure(&failures, exchange, redactor);
             return Attempt::Expect {
                 status: exchange.status,
                 error,
@@ -220,7 +242,7 @@ impl Run<'_> {
             serde_json::Map::new()
         };
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
-        summary.push_str(&evidence_note);
+        summary.push_str(evidence_note);
         for (name, value) in &captures {
             let _ = write!(summary, " · {name} = {}", glance(value));
         }

@@ -2,8 +2,9 @@
 //! *acknowledged* (synced) in the background, so syncs overlap with the network.
 //!
 //! ```text
-//!  now(step.started) ─ queue ─ wait for sync ─▶ report      (write-ahead: before any request)
-//!  request(http.request) ─ queue ─┐                          (synced while the request travels)
+//!  start(step.started) ─ queue ─┐
+//!  request(http.request) ─ queue ─ wait for step.started's sync ─▶ send   (write-ahead)
+//!                                 (usually one group commit covers both)
 //!  response(http.response, evidence.captured) ─ queue ─┐     (group-committed)
 //!  finish(mark, step.succeeded) ─ queue ─ wait for ALL acks ─▶ report
 //! ```
@@ -33,6 +34,17 @@ pub struct Recorder {
     progress: UnboundedSender<Progress>,
     step: String,
     pending: Mutex<Vec<JoinHandle<Result<(), JournalError>>>>,
+    /// `step.started`: queued by `start`, awaited before the first request is sent.
+    started: tokio::sync::Mutex<Started>,
+}
+
+enum Started {
+    NotQueued,
+    /// Decided, not yet queued: it goes in right before the first request.
+    Ready(Value),
+    Queued(Ack),
+    Durable,
+    Failed(String),
 }
 
 /// Proof that an exchange's `http.request` is queued; needed to record its response.
@@ -45,6 +57,7 @@ impl Recorder {
             progress,
             step: step.to_owned(),
             pending: Mutex::new(Vec::new()),
+            started: tokio::sync::Mutex::new(Started::NotQueued),
         }
     }
 
@@ -102,16 +115,65 @@ impl Recorder {
         Ok(event)
     }
 
+    /// Record that the step starts; `step.started` is queued right before the first request
+    /// event (or the outcome, if no request is sent), so both usually share one sync.
+    pub async fn start(&self, data: Value) {
+        *self.started.lock().await = Started::Ready(data);
+    }
+
+    /// Queue `step.started` now if it is only decided, then queue `then` (if any) right
+    /// behind it.
+    async fn queue_after_start(&self, then: Option<(Kind, Value)>) -> Option<Ack> {
+        let mut started = self.started.lock().await;
+        if let Started::Ready(data) = std::mem::replace(&mut *started, Started::NotQueued) {
+            *started = Started::Queued(self.queue(Kind::StepStarted, data).await);
+        }
+        match then {
+            Some((kind, data)) => Some(self.queue(kind, data).await),
+            None => None,
+        }
+    }
+
+    /// Wait until `step.started` is durable (once; concurrent callers wait on the lock).
+    async fn started_durable(&self) -> Result<(), JournalError> {
+        let mut started = self.started.lock().await;
+        match std::mem::replace(&mut *started, Started::Durable) {
+            Started::Queued(ack) => match ack.await {
+                Ok(event) => {
+                    let _ = self.progress.send(Progress::Journalled(event));
+                    Ok(())
+                }
+                Err(err) => {
+                    *started = Started::Failed(err.to_string());
+                    Err(err)
+                }
+            },
+            Started::Failed(reason) => {
+                *started = Started::Failed(reason.clone());
+                Err(JournalError::Io {
+                    path: self.journal.dir().to_path_buf(),
+                    source: std::io::Error::other(reason),
+                })
+            }
+            Started::NotQueued | Started::Durable | Started::Ready(_) => Ok(()),
+        }
+    }
+
     /// Report something that is not an event (attempts, item counts).
     pub fn progress(&self, progress: Progress) {
         let _ = self.progress.send(progress);
     }
 
-    /// Queue an exchange's `http.request`; it is synced while the request travels.
-    pub async fn request(&self, data: Value) -> ExchangeLog {
-        let ack = self.queue(Kind::HttpRequest, data).await;
-        self.report_later(vec![ack]);
-        ExchangeLog(())
+    /// Queue an exchange's `http.request`, then make sure `step.started` is durable: only then
+    /// may the request leave. The request event itself is synced in the background.
+    pub async fn request(&self, data: Value) -> Result<ExchangeLog, JournalError> {
+        let ack = self
+            .queue_after_start(Some((Kind::HttpRequest, data)))
+            .await;
+        self.started_durable().await?;
+        // Reported after step.started, so watchers see the events in journal order.
+        self.report_later(ack.into_iter().collect());
+        Ok(ExchangeLog(()))
     }
 
     /// Queue the exchange's response (and any evidence record) after its request.
@@ -127,16 +189,17 @@ impl Recorder {
     /// Queue the step's closing events (mark, outcome) after everything else, then wait until
     /// every event of the step is durable. Returns the closing events; the first error wins.
     pub async fn finish(&self, events: Vec<(Kind, Value)>) -> Result<Vec<Event>, JournalError> {
+        self.queue_after_start(None).await;
         let mut acks = Vec::with_capacity(events.len());
         for (kind, data) in events {
             acks.push(self.queue(kind, data).await);
         }
+        let mut first_err = self.started_durable().await.err();
         let tasks = self
             .pending
             .lock()
             .map(|mut p| std::mem::take(&mut *p))
             .unwrap_or_default();
-        let mut first_err = None;
         for task in tasks {
             let result = task.await.map_err(|_| JournalError::Closed).and_then(|r| r);
             if let Err(err) = result {

@@ -128,11 +128,10 @@ impl Engine {
         }
 
         let attempt = incident.step(step_id).attempts + 1;
-        rec.now(
-            Kind::StepStarted,
-            json!({ "attempt": attempt, "rerun": decision.rerun }),
-        )
-        .await?;
+        // Queued just before the first request event (after the request is prepared), so one
+        // group commit usually covers both; nothing is sent before it is durable.
+        rec.start(json!({ "attempt": attempt, "rerun": decision.rerun }))
+            .await;
 
         let run = poll::Run {
             parts,

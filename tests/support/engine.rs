@@ -170,6 +170,20 @@ pub async fn server() -> Server {
             }),
         )
         .route(
+            "/journal-check",
+            get(|headers: HeaderMap| async move {
+                // Write-ahead check: when a request arrives, its step.started must be on disk.
+                let path = headers["x-journal"].to_str().unwrap().to_owned();
+                let step = headers["x-step"].to_str().unwrap().to_owned();
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let on_disk = text.lines().any(|l| {
+                    let e: Value = serde_json::from_str(l).unwrap_or_default();
+                    e["kind"] == "step.started" && e["step"] == step.as_str()
+                });
+                axum::Json(json!({ "started_on_disk": on_disk }))
+            }),
+        )
+        .route(
             "/tokens/{n}",
             get(|UrlPath(n): UrlPath<usize>| async move {
                 let tokens: Vec<Value> = (0..n)
@@ -324,8 +338,22 @@ impl Harness {
     }
 
     pub fn with_options(toml: &str, secrets: Secrets, opts: EngineOptions) -> Self {
+        Self::build(|_| toml.to_owned(), secrets, opts)
+    }
+
+    /// A runbook that needs to know the incident directory (e.g. to name the journal).
+    pub fn knowing_dir(toml_for: impl FnOnce(&Path) -> String, secrets: Secrets) -> Self {
+        Self::build(toml_for, secrets, EngineOptions::default())
+    }
+
+    fn build(
+        toml_for: impl FnOnce(&Path) -> String,
+        secrets: Secrets,
+        opts: EngineOptions,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let rb = load(dir.path(), toml);
+        let toml = toml_for(&dir.path().join("incident"));
+        let rb = load(dir.path(), &toml);
         let incident_dir = dir.path().join("incident");
         let journal = Journal::create(&incident_dir, "tester").unwrap();
         let opened = journal

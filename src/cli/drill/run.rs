@@ -12,7 +12,7 @@ use super::{Drill, finish, prepare};
 use crate::cli::headless;
 use crate::engine::{Engine, EngineOptions};
 use crate::secret::Secrets;
-use crate::store::Opened;
+use crate::store::{self, Opened};
 use crate::tui;
 
 /// Build the engine for a drill: secrets come from the lab, through the scenario's mapping.
@@ -99,32 +99,36 @@ fn scheduled_injects(drill: &Drill, speed: f64) -> Vec<tui::ScheduledInject> {
 
 /// `stanch drill`: the TUI with the lab panel and the injects, then the score.
 pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
-    let (drill, mut opened) = prepare(args)?;
-    let rb = Arc::new(drill.runbook.clone());
+    let (drill, opened) = prepare(args)?;
     let status = drill.lab.status_reader();
     let setup = tui::DrillSetup {
         panel: Arc::new(move || status().panel_lines()),
         injects: scheduled_injects(&drill, args.speed),
     };
-    let runner = Arc::new(tui::engine_runner::EngineRunner::new(
-        engine(&drill, &opened)?,
-        Arc::clone(&rb),
-        opened.journal.clone(),
-        opened.dir.clone(),
-    ));
+    let engine = engine(&drill, &opened)?;
+    let (id, actor) = (opened.id.clone(), opened.journal.actor().to_owned());
     let notice = format!(
         "DRILL against the built-in lab · {} · speed ×{}",
         drill.scenario.scenario.scenario.title, args.speed
     );
-    tui::run_with(runner, rb, &opened, Some(setup), Some(notice))?;
+    tui::run_with_notice(
+        tui::Setup {
+            runbook: Arc::new(drill.runbook.clone()),
+            opened,
+            engine,
+            drill: Some(setup),
+        },
+        Some(notice),
+    )?;
+    // The TUI took the incident and released its lock on quit: reopen it for the score.
+    let mut opened = store::open(&id, &actor)?;
     let score = finish(&drill, &mut opened)?;
     let mut stdout = std::io::stdout().lock();
     header(&mut stdout, &drill, &opened)?;
     write!(stdout, "{}", score.render_text())?;
     writeln!(
         stdout,
-        "Drill {} is saved. Resume it with: stanch resume {}; export it with: stanch export {}",
-        opened.id, opened.id, opened.id
+        "Drill {id} is saved. Resume it with: stanch resume {id}; export it with: stanch export {id}"
     )?;
     drill.lab.shutdown();
     Ok(ExitCode::SUCCESS)

@@ -304,7 +304,11 @@ fn syntax_error(v: &mut Validator<'_, '_>, site: &Site<'_>, err: &minijinja::Err
     let span = match (content_offset(v.source, &whole, site.text), err.range()) {
         (Some(start), Some(range)) if site.syntax == Syntax::Template => {
             let end = (start + range.end).min(whole.end);
-            (start + range.start).min(end)..end
+            let start = (start + range.start).min(end);
+            // MiniJinja's range can fall inside a multi-byte character of the source (its
+            // offsets count the template's own text, which may differ from the TOML text
+            // when escapes were present): widen to whole characters.
+            floor_char_boundary(v.source, start)..ceil_char_boundary(v.source, end)
         }
         _ => whole,
     };
@@ -313,6 +317,22 @@ fn syntax_error(v: &mut Validator<'_, '_>, site: &Site<'_>, err: &minijinja::Err
         span,
         detail,
     ));
+}
+
+fn floor_char_boundary(source: &str, mut at: usize) -> usize {
+    at = at.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char_boundary(source: &str, mut at: usize) -> usize {
+    at = at.min(source.len());
+    while !source.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 /// Byte offset in the runbook source where a string value's text starts, when it appears
