@@ -50,10 +50,11 @@ concurrency = 32
 http = {{ target = "auth", method = "POST", path = "/oauth/revoke", form = {{ token = "{{{{ item.token }}}}", token_type_hint = "{{{{ item.token_type }}}}" }} }}
 expect = ["response.status == 200"]
 ''')
-with open(f"{work}/curl.conf", "w") as f:
-    for t in tokens:
-        f.write(f'url = "{url}/oauth/revoke"\nuser = "stanch-responder:bench-secret"\n'
-                f'data = "token={t["token"]}&token_type_hint=refresh_token"\noutput = "/dev/null"\nnext\n')
+# `next` separates the requests (a trailing one would start an empty, URL-less request).
+entries = [f'url = "{url}/oauth/revoke"\nuser = "stanch-responder:bench-secret"\n'
+           f'data = "token={t["token"]}&token_type_hint=refresh_token"\noutput = "/dev/null"\n'
+           for t in tokens]
+open(f"{work}/curl.conf", "w").write("next\n".join(entries))
 PY
 start_nginx "$work"
 

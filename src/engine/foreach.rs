@@ -56,6 +56,7 @@ struct Tally {
     failed: AtomicU64,
     /// (index, message), the first few in completion order; sorted by index when quoted.
     first: Mutex<Vec<(usize, String)>>,
+    cache: prepare::RenderCache,
 }
 
 pub async fn run(run: &Run<'_>) -> StepResult {
@@ -89,6 +90,7 @@ pub async fn run(run: &Run<'_>) -> StepResult {
         done: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         first: Mutex::new(Vec::new()),
+        cache: prepare::RenderCache::default(),
     };
     let started = Instant::now();
     let workers = (0..concurrency.min(list.len())).map(|_| worker(run, &list, &tally, cap));
@@ -146,15 +148,16 @@ async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, cap: u64) {
         let i = tally.next.fetch_add(1, Ordering::Relaxed);
         let Some(item) = list.get(i) else { return };
         let ctx = run.ctx.with(Some(item), None);
-        let failure = match prepare::prepare(run.parts, run.step, run.http, &ctx) {
-            Err(e) => Some(e),
-            Ok(prepared) => match run.exchange(&prepared, Some((i, item)), None, cap).await {
-                Attempt::Pass { .. } => None,
-                Attempt::Expect { error, .. } | Attempt::Fatal(error) => Some(error),
-                Attempt::Transport(err) => Some(err.to_string()),
-                Attempt::Cancelled => return,
-            },
-        };
+        let failure =
+            match prepare::prepare(run.parts, run.step, run.http, &ctx, Some(&tally.cache)) {
+                Err(e) => Some(e),
+                Ok(prepared) => match run.exchange(&prepared, Some((i, item)), None, cap).await {
+                    Attempt::Pass { .. } => None,
+                    Attempt::Expect { error, .. } | Attempt::Fatal(error) => Some(error),
+                    Attempt::Transport(err) => Some(err.to_string()),
+                    Attempt::Cancelled => return,
+                },
+            };
         if let Some(msg) = failure {
             tally.failed.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut first) = tally.first.lock()

@@ -317,7 +317,7 @@ fn is_idempotent(method: &reqwest::Method) -> bool {
 
 /// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop.
 pub async fn run(run: &Run<'_>) -> StepResult {
-    let prepared = match prepare::prepare(run.parts, run.step, run.http, &run.ctx.base()) {
+    let prepared = match prepare::prepare(run.parts, run.step, run.http, &run.ctx.base(), None) {
         Ok(p) => p,
         Err(e) => return StepResult::failed(e),
     };

@@ -4,6 +4,9 @@
 //! server needs them), so it is never shown: [`Prepared::request_data`] and the `preview`
 //! module give the masked forms, by header name and by value. Nothing here touches the network or the journal.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use base64::Engine as _;
 use minijinja::Value;
 use serde_json::json;
@@ -39,11 +42,26 @@ struct Renderer<'a, 'c> {
     parts: Parts<'a>,
     ctx: &'c Value,
     derived: Vec<String>,
+    cache: Option<&'c RenderCache>,
 }
+
+/// Renders of templates that do not read `item`, shared by the items of one foreach run (the
+/// target URL and credentials are the same for ten thousand revocations): source → (value,
+/// derived secrets).
+pub type RenderCache = Mutex<HashMap<String, (String, Vec<String>)>>;
 
 impl Renderer<'_, '_> {
     fn render(&mut self, field: &str, source: &str) -> Result<String, String> {
+        let cacheable = self.cache.filter(|_| !source.contains("item"));
+        if let Some(hit) = cacheable
+            .and_then(|c| c.lock().ok())
+            .and_then(|c| c.get(source).cloned())
+        {
+            self.derived.extend(hit.1);
+            return Ok(hit.0);
+        }
         let value = render(self.parts, field, source, self.ctx)?;
+        let derived_before = self.derived.len();
         if source.contains("secrets") {
             // Only values that hide a secret behind a transformation (hash, base64 of a
             // concatenation) need learning: where the raw secret shows, it is masked anyway,
@@ -56,6 +74,10 @@ impl Renderer<'_, '_> {
                 }
             }
         }
+        if let Some(mut cache) = cacheable.and_then(|c| c.lock().ok()) {
+            let derived = self.derived[derived_before..].to_vec();
+            cache.insert(source.to_owned(), (value.clone(), derived));
+        }
         Ok(value)
     }
 }
@@ -67,6 +89,10 @@ pub struct Body {
 
 /// Render one template; on failure say which field, why, and what to try.
 pub fn render(parts: Parts<'_>, field: &str, source: &str, ctx: &Value) -> Result<String, String> {
+    // Plain text needs no template engine (MiniJinja would only drop one trailing newline).
+    if !source.contains(['{', '\n']) {
+        return Ok(source.to_owned());
+    }
     parts
         .templates
         .render(source, ctx)
@@ -138,11 +164,13 @@ pub fn prepare(
     step: &Step,
     http: &Http,
     ctx: &Value,
+    cache: Option<&RenderCache>,
 ) -> Result<Prepared, String> {
     let mut r = Renderer {
         parts,
         ctx,
         derived: Vec::new(),
+        cache,
     };
     let target_name = http.target.get_ref();
     let target = parts

@@ -83,7 +83,7 @@ pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, 
         None => (None, None),
     };
     let full = ctx.with(first.as_ref(), None);
-    let prepared = prepare(parts, step, http, &full).map_err(err)?;
+    let prepared = prepare(parts, step, http, &full, None).map_err(err)?;
     parts.mask.learn(parts.secrets, &prepared.derived);
     let mut preview = prepared.preview(&parts.mask.redactor());
     preview.items = items;
