@@ -445,6 +445,35 @@ fn cli_check_reports_every_file_and_fails_if_any_is_bad() {
 }
 
 #[test]
+fn cli_check_validates_drill_scenarios_by_their_own_rules() {
+    let scenario = "runbooks/drills/reference-2019.toml";
+    let (code, stdout, stderr) = stanch(&["check", BUNDLED, scenario]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with(&format!("ok  {scenario}: drill scenario\n")),
+        "{stdout}"
+    );
+
+    // The same scenario with a misspelt field must fail and point at it.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    let text = std::fs::read_to_string(scenario).unwrap();
+    std::fs::write(
+        &broken,
+        text.replacen("[scenario]\n", "[scenario]\ntitel = \"x\"\n", 1),
+    )
+    .unwrap();
+    let broken = broken.display().to_string();
+    let (code, stdout, _) = stanch(&["check", &broken]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("titel"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("error: {broken}: invalid drill scenario")),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_cycle_through_thousands_of_steps_is_named_without_overflowing_the_stack() {
     use std::fmt::Write as _;
     let n = 5_000;

@@ -394,6 +394,95 @@ fn a_fact_with_an_unreadable_time_stays_open_with_the_reason() {
 }
 
 #[test]
+fn a_recorded_fact_can_be_corrected_and_both_versions_are_kept() {
+    let mut app = fixture::fresh_app();
+    journal(
+        &mut app,
+        &[
+            (
+                Kind::Fact,
+                None,
+                json!({"text": "Exposure began 14 Dec", "occurred_at": "2019-12-14T00:00:00Z"}),
+            ),
+            (
+                Kind::Fact,
+                None,
+                json!({"text": "Report received", "occurred_at": "2019-12-26T17:21:00Z"}),
+            ),
+        ],
+    );
+    let first = app.incident.facts[0].seq;
+    let second = app.incident.facts[1].seq;
+
+    // F opens the newest fact, pre-filled; PgUp steps back to the older one.
+    key(&mut app, KeyCode::Char('F'));
+    let Some(Modal::Fact { corrects, text, .. }) = &app.modal else {
+        panic!("correction dialog expected");
+    };
+    assert_eq!((*corrects, text.value()), (Some(second), "Report received"));
+    key(&mut app, KeyCode::PageUp);
+    let Some(Modal::Fact {
+        corrects,
+        text,
+        when,
+        ..
+    }) = &app.modal
+    else {
+        panic!("correction dialog expected");
+    };
+    assert_eq!(*corrects, Some(first));
+    assert_eq!(text.value(), "Exposure began 14 Dec");
+    assert_eq!(when.value(), "2019-12-14T00:00:00Z");
+
+    // Rewrite the text and the time, then Enter journals a correction, not a new fact.
+    for _ in 0.."Exposure began 14 Dec".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "Exposure began 4 Dec (company forum post)");
+    key(&mut app, KeyCode::Tab);
+    for _ in 0.."2019-12-14T00:00:00Z".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "2019-12-04T00:00Z");
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        events,
+        vec![NewEvent::new(
+            Kind::FactCorrected,
+            json!({
+                "corrects": first,
+                "text": "Exposure began 4 Dec (company forum post)",
+                "occurred_at": "2019-12-04T00:00:00Z"
+            })
+        )]
+    );
+    journal(
+        &mut app,
+        &[(Kind::FactCorrected, None, events[0].data.clone())],
+    );
+    let fact = &app.incident.facts[0];
+    assert_eq!(fact.text, "Exposure began 14 Dec", "the original is kept");
+    assert_eq!(fact.corrections.len(), 1);
+    assert_eq!(
+        fact.current().0,
+        "Exposure began 4 Dec (company forum post)"
+    );
+    assert_eq!(
+        app.incident.facts.len(),
+        2,
+        "a correction is not a new fact"
+    );
+}
+
+#[test]
+fn correcting_with_no_fact_recorded_says_so() {
+    let mut app = fixture::fresh_app();
+    assert!(key(&mut app, KeyCode::Char('F')).is_empty());
+    assert!(app.modal.is_none());
+    assert!(app.flash.as_deref().unwrap_or_default().contains("no fact"));
+}
+
+#[test]
 fn setting_a_mark_and_setting_it_again_corrects_it() {
     let mut app = fixture::fresh_app();
     ch(&mut app, 'm');

@@ -87,6 +87,7 @@ fn fact_dialog() {
         when: Input::new("9:21x"),
         focus: FactField::When,
         error: Some("`9:21x` is not a time; write 17:21 (local), 17:21Z (UTC), 2019-12-26T09:21-08:00 or -15m".into()),
+        corrects: None,
     });
     snap("dialog_fact", &app);
 }

@@ -1,5 +1,6 @@
 //! `stanch check FILE...`: parse and validate runbooks, print every problem as a caret
-//! snippet, exit 1 if any file has one; otherwise one summary line per file.
+//! snippet, exit 1 if any file has one; otherwise one summary line per file. Drill scenario
+//! files are recognised by their `[scenario]` table and checked by `lab::scenario`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,6 +12,19 @@ pub fn run(args: &super::CheckArgs) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     let mut failed = false;
     for path in &args.files {
+        // Drill scenarios (`runbooks/drills/*.toml`) are checked by their own rules, which
+        // include loading the runbook they drill.
+        if crate::lab::scenario::is_scenario_file(path) {
+            let rendered = crate::lab::scenario::check(path)?;
+            if rendered.is_empty() {
+                writeln!(out, "ok  {}: drill scenario", path.display())?;
+            } else {
+                failed = true;
+                write!(out, "{rendered}")?;
+                writeln!(out, "error: {}: invalid drill scenario\n", path.display())?;
+            }
+            continue;
+        }
         match runbook::load(path) {
             Ok(loaded) => {
                 writeln!(

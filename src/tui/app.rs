@@ -68,11 +68,14 @@ pub enum Modal {
         input: Input,
         follow_up: bool,
     },
+    /// Record a fact, or (with `corrects`) correct an earlier one: the journal keeps both.
     Fact {
         text: Input,
         when: Input,
         focus: FactField,
         error: Option<String>,
+        /// Seq of the fact being corrected; `None` records a new fact.
+        corrects: Option<u64>,
     },
     Mark {
         /// Index into `runbook::MARKS`.

@@ -24,7 +24,7 @@ pub fn now() -> Timestamp {
 
 /// Parse a runbook from text (panics on a bad fixture: this is test support).
 pub fn runbook(source: &str) -> Arc<Loaded> {
-    let runbook: Runbook = toml::from_str(source).expect("fixture runbook parses");
+    let runbook: Runbook = toml::from_str(source).expect("fixture runbook parses"); // ok: the fixture text is ours, not a user's
     Arc::new(Loaded {
         runbook,
         path: PathBuf::from(concat!(
@@ -75,7 +75,7 @@ impl Chain {
         };
         event.hash = event.compute_hash();
         self.events.push(event);
-        self.events.last().expect("just pushed")
+        self.events.last().expect("just pushed") // ok: pushed on the line above
     }
 
     pub fn opened(start: Timestamp, drill: bool) -> Self {

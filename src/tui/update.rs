@@ -208,8 +208,13 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 when: Input::new("now"),
                 focus: FactField::Text,
                 error: None,
+                corrects: None,
             });
         }
+        KeyCode::Char('F') => match app.incident.facts.last().map(|f| f.seq) {
+            Some(seq) => app.modal = Some(dialogs::correct_fact(app, seq)),
+            None => app.flash = Some("no fact recorded yet; f records one".into()),
+        },
         KeyCode::Char('m') => {
             app.modal = Some(Modal::Mark {
                 choice: 0,

@@ -106,8 +106,9 @@ pub fn elapsed_ms(now: Timestamp, since: Timestamp) -> i64 {
 pub fn duration(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     match s {
-        0..60 if ms < 10_000 => format!("{}.{}s", s, (ms.max(0) % 1000) / 100),
-        0..60 => format!("{s}s"),
+        0 => format!("{}ms", ms.max(0)),
+        1..60 if ms < 10_000 => format!("{}.{}s", s, (ms.max(0) % 1000) / 100),
+        1..60 => format!("{s}s"),
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),

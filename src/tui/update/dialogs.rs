@@ -10,6 +10,7 @@ use crate::journal::{Kind, NewEvent};
 use crate::runbook::MARKS;
 use crate::tui::app::{App, FactField, Modal};
 use crate::tui::effect::Effect;
+use crate::tui::input::Input;
 use crate::tui::timeparse;
 
 pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -107,6 +108,32 @@ pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             when,
             focus,
             error,
+            corrects: Some(seq),
+        } if matches!(key.code, KeyCode::PageUp | KeyCode::PageDown) => {
+            // Step through the recorded facts to choose the one to correct.
+            let facts = &app.incident.facts;
+            let at = facts.iter().position(|f| f.seq == *seq).unwrap_or(0);
+            let next = if key.code == KeyCode::PageUp {
+                at.checked_sub(1).unwrap_or(facts.len().saturating_sub(1))
+            } else {
+                (at + 1) % facts.len().max(1)
+            };
+            if let Some(fact) = facts.get(next) {
+                let (current, occurred) = fact.current();
+                *seq = fact.seq;
+                *text = Input::new(current);
+                *when = Input::new(&occurred.map_or_else(|| "now".into(), |t| t.to_string()));
+                *focus = FactField::Text;
+                *error = None;
+            }
+            (true, Vec::new())
+        }
+        Modal::Fact {
+            text,
+            when,
+            focus,
+            error,
+            corrects,
         } => match key.code {
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
                 *focus = match focus {
@@ -123,11 +150,19 @@ pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 } else {
                     match timeparse::parse(when.value(), app.now, &app.tz) {
                         Ok(at) => {
-                            app.flash = Some(format!("fact recorded (happened {at})"));
-                            let event = NewEvent::new(
-                                Kind::Fact,
-                                json!({"text": body, "occurred_at": at.to_string()}),
-                            );
+                            let event = if let Some(seq) = *corrects {
+                                app.flash = Some(format!("fact #{seq} corrected (happened {at})"));
+                                NewEvent::new(
+                                    Kind::FactCorrected,
+                                    json!({"corrects": seq, "text": body, "occurred_at": at.to_string()}),
+                                )
+                            } else {
+                                app.flash = Some(format!("fact recorded (happened {at})"));
+                                NewEvent::new(
+                                    Kind::Fact,
+                                    json!({"text": body, "occurred_at": at.to_string()}),
+                                )
+                            };
                             (false, vec![Effect::Append(vec![event])])
                         }
                         Err(e) => {
@@ -190,4 +225,17 @@ pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         app.modal = Some(modal);
     }
     effects
+}
+
+/// The dialog that corrects fact `seq`, pre-filled with its current text and time.
+pub fn correct_fact(app: &App, seq: u64) -> Modal {
+    let fact = app.incident.facts.iter().find(|f| f.seq == seq);
+    let (text, occurred) = fact.map_or(("", None), crate::incident::Fact::current);
+    Modal::Fact {
+        text: Input::new(text),
+        when: Input::new(&occurred.map_or_else(|| "now".into(), |t| t.to_string())),
+        focus: FactField::Text,
+        error: None,
+        corrects: Some(seq),
+    }
 }

@@ -95,21 +95,38 @@ pub fn render(app: &App, modal: &Modal, frame: &mut Frame, theme: Theme) {
             when,
             focus,
             error,
+            corrects,
         } => {
-            let mut lines = vec![
-                Line::from("Something that happened (e.g. \"report received\"):"),
+            let original =
+                corrects.and_then(|seq| app.incident.facts.iter().find(|f| f.seq == seq));
+            let mut lines = vec![match original {
+                Some(fact) => Line::from(vec![
+                    Span::styled("was: ", theme.dim()),
+                    Span::raw(fact.current().0.to_owned()),
+                ]),
+                None => Line::from("Something that happened (e.g. \"report received\"):"),
+            }];
+            lines.extend([
                 field_line("what ", text, *focus == FactField::Text, theme),
                 field_line("when ", when, *focus == FactField::When, theme),
                 Line::from(Span::styled(
                     "17:21 local · 17:21Z · 2019-12-26T09:21-08:00 · -15m · now",
                     theme.dim(),
                 )),
-            ];
+            ]);
             if let Some(e) = error {
                 lines.push(Line::from(Span::styled(e.clone(), theme.bad())));
             }
-            lines.push(hint("Tab switch field · Enter record · Esc cancel", theme));
-            (" Fact ", lines, theme.heading())
+            if corrects.is_some() {
+                lines.push(hint(
+                    "PgUp/PgDn other fact · Tab switch field · Enter correct · Esc cancel",
+                    theme,
+                ));
+                (" Correct fact (both kept) ", lines, theme.heading())
+            } else {
+                lines.push(hint("Tab switch field · Enter record · Esc cancel", theme));
+                (" Fact ", lines, theme.heading())
+            }
         }
         Modal::Mark {
             choice,

@@ -19,6 +19,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("e", "edit the draft in $EDITOR"),
     ("n", "add a note (Tab or #follow-up: action item)"),
     ("f", "record a fact + when it happened"),
+    ("F", "correct a recorded fact (the original is kept)"),
     ("m", "set or correct a time mark"),
     ("b Esc", "Runbook view"),
     ("t", "Timeline view (/ filters by kind or step)"),
