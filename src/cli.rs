@@ -148,6 +148,9 @@ pub struct DraftArgs {
 
 /// Run one command; the exit code is the command's verdict (e.g. `check` exits 1 on errors).
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Every command logs to the file, none to the terminal (the TUI owns it). The guard
+    // flushes the log when the command returns.
+    let _log = init_logging();
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Drill(args) => drill::run(&args),
@@ -159,4 +162,24 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&args),
         Command::Draft(args) => draft::run(&args),
     }
+}
+
+/// Log to `<data>/logs/stanch.log`, never to the terminal; `STANCH_LOG` sets the filter
+/// (default `stanch=info`). Logging is best effort: without a writable data dir the command
+/// still runs.
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = crate::paths::log_dir().ok()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let (writer, guard) =
+        tracing_appender::non_blocking(tracing_appender::rolling::never(dir, "stanch.log"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STANCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stanch=info")),
+        )
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).ok()?;
+    Some(guard)
 }

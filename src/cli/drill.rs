@@ -84,13 +84,6 @@ fn materialize(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(root.join(DEFAULT_SCENARIO))
 }
 
-fn responder() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "drill".into())
-}
-
 /// Start the lab, load scenario and runbook, open the DRILL incident with the starting facts.
 pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
@@ -157,7 +150,7 @@ fn open_incident(
                 .join(", ")
         );
     }
-    let actor = responder();
+    let actor = super::run::default_responder(None);
     let mut data = json!({
         "runbook_id": rb.runbook.id(),
         "runbook_title": rb.runbook.runbook.title,

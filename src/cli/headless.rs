@@ -67,32 +67,6 @@ pub fn inputs(
     Ok(out)
 }
 
-/// Who is responding: `--responder`, else `$USER`.
-fn responder(args: &super::RunArgs) -> String {
-    args.responder
-        .clone()
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// Log to `<data>/logs/stanch.log` (never the terminal). The guard flushes on drop.
-fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = crate::paths::log_dir().ok()?;
-    std::fs::create_dir_all(&dir).ok()?;
-    let (writer, guard) =
-        tracing_appender::non_blocking(tracing_appender::rolling::never(dir, "stanch.log"));
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STANCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stanch=info")),
-        )
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).ok()?;
-    Some(guard)
-}
-
 /// Open the incident named by `--incident` if it exists, else create one.
 fn open_or_create(args: &super::RunArgs, rb: &Loaded, actor: &str) -> anyhow::Result<Opened> {
     if let Some(id) = &args.incident
@@ -125,9 +99,8 @@ fn open_or_create(args: &super::RunArgs, rb: &Loaded, actor: &str) -> anyhow::Re
 
 /// `stanch run RUNBOOK --headless`.
 pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
-    let _log = init_logging();
     let rb = crate::runbook::load(&args.runbook)?;
-    let actor = responder(args);
+    let actor = super::run::default_responder(args.responder.as_deref());
     let secrets = Secrets::load_noninteractive(&rb);
     let mut stderr = std::io::stderr();
     for (name, why) in secrets.unavailable_all() {

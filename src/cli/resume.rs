@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 
-use crate::engine::{Engine, EngineOptions};
 use crate::secret::Secrets;
 use crate::store;
 use crate::tui;
@@ -18,7 +17,6 @@ pub fn run(args: &super::ResumeArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCode> {
-    let _log = super::run::init_logging();
     let responder = super::run::default_responder(responder);
     let mut opened = store::open(id, &responder).with_context(|| format!("cannot resume {id}"))?;
     let path = opened
@@ -53,22 +51,7 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
     }
     let secrets = super::run::load_secrets(&rb, answered)?;
     let notice = (!notes.is_empty()).then(|| notes.join("; "));
-    // Scrub secrets from everything journalled from now on, before the engine exists.
-    opened.journal.set_redactor(secrets.redactor());
-    let (engine_rb, journal) = (Arc::clone(&rb), opened.journal.clone());
-    tui::run_deferred(
-        rb,
-        &opened,
-        move || {
-            Ok(Engine::new(
-                engine_rb,
-                journal,
-                secrets,
-                EngineOptions::default(),
-            )?)
-        },
-        notice,
-    )?;
+    super::run::launch(rb, &opened, secrets, notice)?;
     println!("Incident {id} is saved. Resume it with: stanch resume {id}");
     Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,6 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     if args.headless {
         return super::headless::run(args);
     }
-    let _log = init_logging();
     let rb = Arc::new(runbook::load(&args.runbook).map_err(|e| anyhow!("{e}"))?);
     let preset = parse_sets(&args.set, &rb)?;
     if let Some(id) = &args.incident
@@ -50,12 +49,25 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     .context("could not open the incident")?;
     let id = opened.id.clone();
     let secrets = load_secrets(&rb, answers.secrets)?;
+    launch(rb, &opened, secrets, None)?;
+    println!("Incident {id} is saved. Resume it with: stanch resume {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hand an open incident to the TUI; the engine is built off the UI thread so the first frame
+/// does not wait for it (shared by `run` and `resume`).
+pub fn launch(
+    rb: Arc<Loaded>,
+    opened: &store::Opened,
+    secrets: Secrets,
+    notice: Option<String>,
+) -> anyhow::Result<()> {
     // Scrub secrets from everything journalled from now on, before the engine exists.
     opened.journal.set_redactor(secrets.redactor());
     let (engine_rb, journal) = (Arc::clone(&rb), opened.journal.clone());
     tui::run_deferred(
         rb,
-        &opened,
+        opened,
         move || {
             Ok(Engine::new(
                 engine_rb,
@@ -64,10 +76,8 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
                 EngineOptions::default(),
             )?)
         },
-        None,
-    )?;
-    println!("Incident {id} is saved. Resume it with: stanch resume {id}");
-    Ok(ExitCode::SUCCESS)
+        notice,
+    )
 }
 
 /// Environment/file secrets, with the form's answers for the ones that were missing.
@@ -77,24 +87,6 @@ pub fn load_secrets(rb: &Loaded, answered: Vec<(String, String)>) -> anyhow::Res
     Ok(Secrets::load(rb, &mut |name, _why| {
         answered.get(name).cloned()
     })?)
-}
-
-/// Log to `<data>/logs/stanch.log`: the terminal belongs to the TUI.
-pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = crate::paths::log_dir().ok()?;
-    std::fs::create_dir_all(&dir).ok()?;
-    let (writer, guard) =
-        tracing_appender::non_blocking(tracing_appender::rolling::never(dir, "stanch.log"));
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STANCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stanch=info")),
-        )
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).ok()?;
-    Some(guard)
 }
 
 /// `--set k=v` pairs, checked against the runbook's inputs.
