@@ -2,7 +2,7 @@
 //! [`report::Builder`], so a 100,000-event incident exports in memory proportional to the
 //! report, not to the journal (`journal::read` holds the file's bytes and every event at once).
 //!
-//! The checks are the ones `journal::replay` makes, applied as lines arrive: each line must be
+//! The checks are `journal::replay`'s own (`check_line`, `is_torn`), applied as lines arrive: each line must be
 //! an event with the next `seq`, the previous event's hash as `prev`, and a `hash` matching its
 //! content; `journal.head` must not be ahead of (or disagree with) the file. A torn tail (an
 //! unterminated last line, or NUL/blank lines from a zeroed block) is left out, as a reader of
@@ -12,13 +12,11 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use super::{ExportError, Report, Sources, report};
-use crate::journal::event::{GENESIS, hex};
-use crate::journal::replay::read_head;
+use crate::journal::event::GENESIS;
+use crate::journal::replay::{check_line, is_torn, read_head};
 use crate::journal::writer::JOURNAL_FILE;
-use crate::journal::{Broken, Event, Fault};
+use crate::journal::{Broken, Fault};
 
 /// Replay the journal in `incident_dir` line by line into a [`Report`].
 pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
@@ -47,7 +45,7 @@ pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
         let Some(content) = line.strip_suffix(b"\n") else {
             break; // an unterminated last line was never acknowledged
         };
-        match parse_and_link(content, last_seq + 1, &last_hash) {
+        match check_line(content, last_seq + 1, &last_hash) {
             Ok(event) => {
                 if let Some(head) = &head
                     && head.seq == event.seq
@@ -89,55 +87,4 @@ pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
     }
     let sources = Sources::read(incident_dir, builder.incident());
     Ok(builder.finish(&sources))
-}
-
-/// Parse one line and check its place in the chain: seq, then `prev`, then its own hash.
-fn parse_and_link(line: &[u8], expected: u64, prev: &str) -> Result<Event, Fault> {
-    let event: Event =
-        serde_json::from_slice(line).map_err(|e| Fault::Unreadable(e.to_string()))?;
-    if event.seq != expected {
-        return Err(Fault::Seq {
-            expected,
-            found: event.seq,
-        });
-    }
-    if event.prev != prev {
-        return Err(Fault::Prev);
-    }
-    if !(raw_hash_matches(line, &event) || event.compute_hash() == event.hash) {
-        return Err(Fault::Hash);
-    }
-    Ok(event)
-}
-
-/// Fast path (as in `journal::replay`): a line as the writer wrote it is the canonical JSON
-/// with `,"hash":"…"` spliced in before the closing brace, so hashing the raw bytes skips
-/// re-serializing; a miss falls back to the canonical recomputation.
-fn raw_hash_matches(line: &[u8], event: &Event) -> bool {
-    const FIELD: &[u8] = b",\"hash\":\"";
-    if event.hash.len() != 64 {
-        return false;
-    }
-    let Some(cut) = line.len().checked_sub(FIELD.len() + event.hash.len() + 2) else {
-        return false;
-    };
-    let (body, tail) = line.split_at(cut);
-    if tail != [FIELD, event.hash.as_bytes(), b"\"}"].concat().as_slice() {
-        return false;
-    }
-    let mut hasher = Sha256::new();
-    hasher.update(event.prev.as_bytes());
-    hasher.update(body);
-    hasher.update(b"}");
-    hex(&hasher.finalize()) == event.hash
-}
-
-/// No complete line with content: every newline-terminated piece is blank or NULs, and only
-/// the final unterminated piece may hold bytes.
-fn is_torn(rest: &[u8]) -> bool {
-    let mut pieces: Vec<&[u8]> = rest.split(|&b| b == b'\n').collect();
-    pieces.pop();
-    pieces
-        .iter()
-        .all(|p| p.iter().all(|&b| b == 0 || b.is_ascii_whitespace()))
 }

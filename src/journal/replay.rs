@@ -225,6 +225,13 @@ fn raw_hash_matches(line: &[u8], event: &Event) -> bool {
     hex(&hasher.finalize()) == event.hash
 }
 
+/// Parse one journal line (without its newline) and check its place in the chain: seq, then
+/// `prev`, then its own hash. The one line check every reader shares (replay, and export's
+/// streaming reader).
+pub fn check_line(line: &[u8], expected: u64, prev: &str) -> Result<Event, Fault> {
+    link(parse_line(line)?, expected, prev)
+}
+
 /// Check a parsed event's place in the chain: seq, then `prev`, then its own hash.
 fn link(parsed: (Event, bool), expected: u64, prev: &str) -> Result<Event, Fault> {
     let (event, hash_ok) = parsed;
@@ -245,7 +252,7 @@ fn link(parsed: (Event, bool), expected: u64, prev: &str) -> Result<Event, Fault
 
 /// True when `rest` holds no complete line with content: every newline-terminated line is
 /// blank or NULs (a zeroed block), and only the final, unterminated piece may hold bytes.
-fn is_torn(rest: &[u8]) -> bool {
+pub fn is_torn(rest: &[u8]) -> bool {
     let mut pieces: Vec<&[u8]> = rest.split(|&b| b == b'\n').collect();
     pieces.pop();
     pieces
