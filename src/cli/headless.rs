@@ -108,7 +108,11 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut opened = open_or_create(args, &rb, &actor)?;
     let rb = Arc::new(rb);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the steps run inside `block_on`, on this thread. With worker threads, the
+    // workers drove the sockets and woke this thread for every readiness event (a futex
+    // wake-up and a context switch per request of a foreach); here one thread drives both.
+    // The journal's writer thread still hashes, writes and syncs in parallel.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
