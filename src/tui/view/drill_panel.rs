@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Padding, Paragraph};
 
 use super::Theme;
 use crate::tui::app::App;
@@ -27,6 +27,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         Paragraph::new(lines).block(
             Block::new()
                 .borders(Borders::TOP)
+                // The same one-column margin as the step detail above it.
+                .padding(Padding::left(1))
                 .border_style(theme.dim())
                 .title(Span::styled(" Lab (DRILL) ", theme.warn())),
         ),
