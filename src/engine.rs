@@ -10,16 +10,19 @@
 //!          secrets resolved       headers, body)  capped body        retry, foreach
 //!
 //!   journal:  confirm?  step.started + first http.request   http.response  evidence.captured?
-//!                       ─ one sync, before any byte is sent ─ ─ queued after judging ─
+//!                       ─ synced before a write is sent ─     ─ queued after judging ─
+//!                       (a read goes at once; see below)
 //!                                          mark?  step.succeeded|failed|skipped
-//!                                          ─ usually the same sync; all durable before Outcome ─
+//!                                          ─ usually the same sync ─
 //! ```
 //!
-//! Journal-before-report: `step.started` is synced before the first request leaves (queued
-//! right before the first `http.request`, so one group commit covers both); later exchange
-//! events are synced while the network works (see the `recorder` module); [`Engine::execute`]
-//! returns only after every event of the step is durable, and each event is sent on the
-//! `progress` channel only after its own sync.
+//! Journal-before-report: a request that can change something leaves only once its
+//! `step.started` and `http.request` are synced; a read (GET/HEAD/OPTIONS of a step without
+//! `confirm`) leaves at once and its sync overlaps with the network, because a crash can only
+//! lose the unsynced tail of the journal and that tail then holds reads only (the `recorder`
+//! module has the argument). Events are final when queued; [`Engine::run`] returns once the
+//! outcome is decided, [`Engine::execute`] once every event of the step is durable, and each
+//! event is sent on the `progress` channel only after its sync.
 //!
 //! This module knows HTTP and the journal; it never draws, prints or prompts. Secret values
 //! reach only the request being sent: every text that leaves (journal, progress, outcome,
@@ -50,7 +53,9 @@ use crate::secret::{Redactor, Secrets};
 use crate::template::Templates;
 
 pub use preview::Preview;
+pub use recorder::{Settle, WriteAhead};
 pub use send::SendError;
+pub use step::Ran;
 
 /// Response bodies larger than this are refused unless a step sets `max_body`.
 pub const DEFAULT_MAX_BODY: u64 = 16 << 20;

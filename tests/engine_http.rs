@@ -879,7 +879,7 @@ http = { target = "anon", method = "GET", path = "/slow" }
 }
 
 #[tokio::test]
-async fn step_started_is_on_disk_before_any_request_reaches_the_server() {
+async fn a_write_is_journalled_before_it_reaches_the_server() {
     let srv = server().await;
     let mut h = Harness::knowing_dir(
         |incident_dir| {
@@ -894,7 +894,14 @@ headers = {{ X-Journal = "{journal}" }}
 [[steps]]
 id = "single"
 phase = "confirm"
-http = {{ target = "check", method = "GET", path = "/journal-check", headers = {{ X-Step = "single" }} }}
+http = {{ target = "check", method = "POST", path = "/journal-check", headers = {{ X-Step = "single" }} }}
+expect = ["response.json.started_on_disk"]
+
+[[steps]]
+id = "confirmed-read"
+phase = "confirm"
+confirm = "read it"
+http = {{ target = "check", method = "GET", path = "/journal-check", headers = {{ X-Step = "confirmed-read" }} }}
 expect = ["response.json.started_on_disk"]
 
 [[steps]]
@@ -902,7 +909,7 @@ id = "many"
 phase = "confirm"
 foreach = "[1, 2, 3, 4, 5, 6]"
 concurrency = 6
-http = {{ target = "check", method = "GET", path = "/journal-check", headers = {{ X-Step = "many" }} }}
+http = {{ target = "check", method = "DELETE", path = "/journal-check", headers = {{ X-Step = "many" }} }}
 expect = ["response.json.started_on_disk"]
 "#,
                     url = srv.url,
@@ -913,5 +920,14 @@ expect = ["response.json.started_on_disk"]
         secrets(),
     );
     succeeded(&h.run("single").await);
+    // A read of a destructive step waits too: `confirm` says it matters.
+    let yes = Decision {
+        assume_yes: true,
+        ..Decision::default()
+    };
+    succeeded(
+        &h.run_with("confirmed-read", yes, CancellationToken::new())
+            .await,
+    );
     succeeded(&h.run("many").await);
 }

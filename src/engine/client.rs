@@ -5,9 +5,17 @@
 //! server offers it). Redirects are not followed: a responder must see what the service said,
 //! and following a redirect could carry credentials to another host. This module renders no
 //! templates and knows nothing of steps.
+//!
+//! Each target has two clients, because a target's URL is often a template and its scheme is
+//! known only per request. The plain-HTTP one trusts no certificate at all (it never speaks
+//! TLS: redirects are off) and costs nothing to build. The HTTPS one loads the system trust
+//! store, about 150 files and several milliseconds, so it is built on the first HTTPS request
+//! only; its CA file and client certificate are read and checked up front, so a bad path
+//! still fails before the incident starts.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::EngineError;
@@ -19,10 +27,60 @@ pub struct Clients {
 }
 
 pub struct TargetClient {
-    pub client: reqwest::Client,
     pub timeout: Duration,
     /// The warning for `insecure = true`, journalled before the target is first used.
     pub insecure_warning: Option<String>,
+    plain: reqwest::Client,
+    tls: Tls,
+    https: OnceLock<Result<reqwest::Client, String>>,
+}
+
+/// What the HTTPS client is built from, checked when the engine is built.
+struct Tls {
+    timeout: Duration,
+    roots: Vec<reqwest::Certificate>,
+    identity: Option<reqwest::Identity>,
+    insecure: bool,
+}
+
+impl TargetClient {
+    /// The client for this URL's scheme (the HTTPS one is built on first use).
+    pub fn for_url(&self, url: &url::Url) -> Result<&reqwest::Client, String> {
+        if url.scheme() != "https" {
+            return Ok(&self.plain);
+        }
+        self.https
+            .get_or_init(|| self.tls.build())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("stanch/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+}
+
+impl Tls {
+    fn build(&self) -> Result<reqwest::Client, String> {
+        let mut builder = builder(self.timeout);
+        for cert in &self.roots {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        if let Some(identity) = &self.identity {
+            builder = builder.identity(identity.clone());
+        }
+        if self.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTPS client: {e}"))
+    }
 }
 
 impl Clients {
@@ -72,12 +130,7 @@ fn build_one(
         Some(text) => parse_duration(text.get_ref()).map_err(|e| err(format!("timeout: {e}")))?,
         None => default_timeout,
     };
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("stanch/", env!("CARGO_PKG_VERSION")))
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(64);
+    let mut roots = Vec::new();
     if let Some(ca) = &target.ca {
         let path = base.join(ca.get_ref());
         let pem = std::fs::read(&path)
@@ -94,10 +147,9 @@ fn build_one(
                 path.display()
             )));
         }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
+        roots = certs;
     }
+    let mut identity = None;
     if let Some(cert) = &target.client_cert {
         let path = base.join(cert.get_ref());
         let pem = std::fs::read(&path).map_err(|e| {
@@ -106,23 +158,28 @@ fn build_one(
                 path.display()
             ))
         })?;
-        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+        identity = Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
             err(format!(
                 "{} must hold the client certificate and its private key in PEM: {e}",
                 path.display()
             ))
-        })?;
-        builder = builder.identity(identity);
+        })?);
     }
-    if target.insecure {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    let client = builder
+    // Plain HTTP never verifies a certificate, so it needs no trust store.
+    let plain = builder(timeout)
+        .tls_certs_only(Vec::new())
         .build()
         .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
     Ok(TargetClient {
-        client,
         timeout,
         insecure_warning: None,
+        plain,
+        tls: Tls {
+            timeout,
+            roots,
+            identity,
+            insecure: target.insecure,
+        },
+        https: OnceLock::new(),
     })
 }

@@ -19,7 +19,7 @@ use super::context::Context;
 use super::evidence::{self, Custody};
 use super::expect::{self, Failed, Response, short};
 use super::prepare::{self, Parts, Prepared};
-use super::recorder::Recorder;
+use super::recorder::{Recorder, WriteAhead};
 use super::send::{self, SendError};
 use super::{EngineOptions, Progress};
 use crate::journal::Kind;
@@ -114,13 +114,18 @@ impl Run<'_> {
         // Derived secrets must be known before the request event can carry them.
         self.parts.mask.learn(self.parts.secrets, &prepared.derived);
         let redactor = &self.parts.mask.redactor();
-        let Some(client) = self.clients.get(&prepared.target) else {
+        let Some(target) = self.clients.get(&prepared.target) else {
             return Attempt::Fatal(format!("target `{}` is not defined", prepared.target));
         };
+        let client = match target.for_url(&prepared.url) {
+            Ok(client) => client,
+            Err(e) => return Attempt::Fatal(format!("target `{}`: {e}", prepared.target)),
+        };
         let index = item.map(|(i, _)| i);
+        let write_ahead = WriteAhead::for_request(&prepared.method, self.step.confirm.is_some());
         let log = match self
             .rec
-            .request(prepared.request_data(redactor, index, attempt))
+            .request(prepared.request_data(redactor, index, attempt), write_ahead)
             .await
         {
             Ok(log) => log,
@@ -142,23 +147,19 @@ impl Run<'_> {
         let sent = tokio::select! {
             biased;
             () = self.cancel.cancelled() => None,
-            sent = send::send(&client.client, client.timeout, prepared, cap) => Some(sent),
+            sent = send::send(client, target.timeout, prepared, cap) => Some(sent),
         };
         let exchange = match sent {
             None => {
                 data["error"] = "cancelled before the response arrived".into();
                 data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec
-                    .response(log, vec![(Kind::HttpResponse, data)])
-                    .await;
+                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
                 return Attempt::Cancelled;
             }
             Some(Err(err)) => {
                 data["error"] = err.to_string().into();
                 data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec
-                    .response(log, vec![(Kind::HttpResponse, data)])
-                    .await;
+                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
                 return Attempt::Transport(err);
             }
             Some(Ok(exchange)) => exchange,
@@ -189,7 +190,7 @@ impl Run<'_> {
                     events.push((Kind::EvidenceCaptured, record));
                 }
                 Err(e) => {
-                    self.rec.response(log, events).await;
+                    self.rec.response(log, events);
                     return Attempt::Fatal(format!(
                         "could not store the response as evidence: {e}; check free space and \
                          permissions of the incident directory"
@@ -200,7 +201,7 @@ impl Run<'_> {
         // Judge first, then queue the response with its evidence record: the outcome the engine
         // queues next then usually joins the same group commit.
         let verdict = self.judge(&exchange, item, &evidence_note);
-        self.rec.response(log, events).await;
+        self.rec.response(log, events);
         verdict
     }
 

@@ -1,8 +1,12 @@
 //! [`Engine::execute`]: one step from its gates to its journalled outcome.
 //!
-//! Order: unknown/interrupted/manual gates → `when` → confirmation → `step.started` (synced) →
-//! requests (`poll` or `foreach`) → closing events (`mark`, outcome) queued behind every
-//! exchange and reported once all are durable. Every text that leaves is redacted.
+//! Order: unknown/interrupted/manual gates → `when` → confirmation → `step.started` (queued
+//! with the first request; synced before it leaves if it can change something) → requests
+//! (`poll` or `foreach`) → closing events (`mark`, outcome) queued behind every exchange.
+//! [`Engine::run`] returns there, with the outcome and the step's events (final, perhaps not
+//! yet durable) and a [`Settle`] handle; [`Engine::execute`] also waits for it, so its outcome
+//! is only ever returned once every event of the step is durable and reported. Every text
+//! that leaves is redacted.
 
 use std::time::Instant;
 
@@ -10,15 +14,26 @@ use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::recorder::Recorder;
+use super::recorder::{Recorder, Settle};
 use super::{Decision, Engine, Outcome, Progress, expect, foreach, poll, prepare};
 use crate::incident::{Incident, StepStatus};
-use crate::journal::{JournalError, Kind};
+use crate::journal::{Event, JournalError, Kind};
 use crate::runbook::Action;
 use crate::secret::Redactor;
 
+/// A step whose outcome is decided: see [`Engine::run`].
+pub struct Ran {
+    pub outcome: Outcome,
+    /// The step's events other than its HTTP exchanges, in seq order: final (seq, time,
+    /// hash) but not necessarily durable yet. Apply them to the incident to decide what runs
+    /// next; report nothing before `settle` says it is durable.
+    pub events: Vec<Event>,
+    pub settle: Settle,
+}
+
 impl Engine {
-    /// Run one step to its outcome (see the module doc for what is journalled, and when).
+    /// Run one step to its outcome and return once every event of it is durable and has
+    /// been sent on `progress` (see the module doc).
     pub async fn execute(
         &self,
         step_id: &str,
@@ -27,20 +42,42 @@ impl Engine {
         progress: UnboundedSender<Progress>,
         cancel: CancellationToken,
     ) -> Outcome {
+        let ran = self
+            .run(step_id, incident, decision, progress, cancel)
+            .await;
+        match ran.settle.wait().await {
+            Ok(()) => ran.outcome,
+            Err(err) => journal_failed(&err, &self.inner.mask.redactor()),
+        }
+    }
+
+    /// Run one step until its outcome is decided: every request is answered and every event
+    /// queued (requests that can change something waited for their journal entry to be
+    /// durable), but the last syncs may still be running. For callers that go on to the next
+    /// step while they finish; [`Ran::settle`] says when the step may be reported.
+    pub async fn run(
+        &self,
+        step_id: &str,
+        incident: &Incident,
+        decision: Decision,
+        progress: UnboundedSender<Progress>,
+        cancel: CancellationToken,
+    ) -> Ran {
         let started = Instant::now();
         let rec = Recorder::new(self.inner.journal.clone(), progress, step_id);
+        let redactor = self.inner.mask.redactor();
         let outcome = match self
             .execute_inner(step_id, incident, &decision, &rec, &cancel, started)
             .await
         {
-            Ok(outcome) => outcome,
-            Err(err) => Outcome::Failed {
-                error: format!(
-                    "{err}: the journal could not be written; check the disk and `stanch verify`"
-                ),
-            },
+            Ok(outcome) => redact_outcome(outcome, &redactor),
+            Err(err) => journal_failed(&err, &redactor),
         };
-        redact_outcome(outcome, &self.inner.mask.redactor())
+        Ran {
+            outcome,
+            events: rec.kept(),
+            settle: rec.settle(),
+        }
     }
 
     async fn execute_inner(
@@ -91,7 +128,7 @@ impl Engine {
                         .await?;
                     return Ok(Outcome::Skipped { reason });
                 }
-                Err(err) => return self.fail(rec, started, &err, &[], None).await,
+                Err(err) => return Self::fail(rec, started, &err, &[], None),
             }
         }
 
@@ -111,7 +148,7 @@ impl Engine {
         if let Some(confirm) = &step.confirm {
             let expected = match prepare::render_confirm(parts, confirm.get_ref(), &ctx) {
                 Ok(text) => text,
-                Err(err) => return self.fail(rec, started, &err, &[], None).await,
+                Err(err) => return Self::fail(rec, started, &err, &[], None),
             };
             let via = if decision.typed_confirmation.as_deref() == Some(expected.as_str()) {
                 "typed"
@@ -130,8 +167,7 @@ impl Engine {
         let attempt = incident.step(step_id).attempts + 1;
         // Queued just before the first request event (after the request is prepared), so one
         // group commit usually covers both; nothing is sent before it is durable.
-        rec.start(json!({ "attempt": attempt, "rerun": decision.rerun }))
-            .await;
+        rec.start(json!({ "attempt": attempt, "rerun": decision.rerun }));
 
         let run = poll::Run {
             parts,
@@ -148,8 +184,8 @@ impl Engine {
         } else {
             poll::run(&run).await
         };
-        // The outcome is queued behind every exchange event and reported only once all of
-        // them are durable (`Recorder::finish`).
+        // The outcome is queued behind every exchange event; it is reported only once all of
+        // them are durable (`Settle`).
         match result {
             poll::StepResult::Passed {
                 summary,
@@ -174,7 +210,7 @@ impl Engine {
                     data["items"] = json!({ "total": total, "failed": failed });
                 }
                 closing.push((Kind::StepSucceeded, data));
-                let done = rec.finish(closing).await?;
+                let done = rec.finish(closing)?;
                 Ok(Outcome::Succeeded {
                     summary: done
                         .last()
@@ -187,18 +223,17 @@ impl Engine {
                 error,
                 expectations,
                 items,
-            } => self.fail(rec, started, &error, &expectations, items).await,
+            } => Self::fail(rec, started, &error, &expectations, items),
             poll::StepResult::Cancelled => {
                 let error =
                     "cancelled by the responder; requests already sent may have taken effect";
-                self.fail(rec, started, error, &[], None).await?;
+                Self::fail(rec, started, error, &[], None)?;
                 Ok(Outcome::Cancelled)
             }
         }
     }
 
-    async fn fail(
-        &self,
+    fn fail(
         rec: &Recorder,
         started: Instant,
         error: &str,
@@ -216,7 +251,7 @@ impl Engine {
         if let Some((total, failed)) = items {
             data["items"] = json!({ "total": total, "failed": failed });
         }
-        let done = rec.finish(vec![(Kind::StepFailed, data)]).await?;
+        let done = rec.finish(vec![(Kind::StepFailed, data)])?;
         Ok(Outcome::Failed {
             error: done
                 .last()
@@ -224,6 +259,14 @@ impl Engine {
                 .unwrap_or(error)
                 .to_owned(),
         })
+    }
+}
+
+fn journal_failed(err: &JournalError, r: &Redactor) -> Outcome {
+    Outcome::Failed {
+        error: r.redact(&format!(
+            "{err}: the journal could not be written; check the disk and `stanch verify`"
+        )),
     }
 }
 

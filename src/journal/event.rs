@@ -181,7 +181,7 @@ pub struct Event {
 
 /// The event as hashed: every field but `hash`, in declaration order.
 #[derive(Serialize)]
-struct Hashed<'a> {
+pub(crate) struct Hashed<'a> {
     seq: u64,
     at: &'a Timestamp,
     mono_ms: u64,
@@ -193,21 +193,26 @@ struct Hashed<'a> {
     prev: &'a str,
 }
 
+impl<'a> Hashed<'a> {
+    pub(crate) fn of(event: &'a Event) -> Self {
+        Hashed {
+            seq: event.seq,
+            at: &event.at,
+            mono_ms: event.mono_ms,
+            actor: &event.actor,
+            kind: event.kind,
+            step: event.step.as_deref(),
+            data: &event.data,
+            prev: &event.prev,
+        }
+    }
+}
+
 impl Event {
     /// `sha256(prev ‖ canonical JSON without hash)`, lowercase hex.
     pub fn compute_hash(&self) -> String {
-        let hashed = Hashed {
-            seq: self.seq,
-            at: &self.at,
-            mono_ms: self.mono_ms,
-            actor: &self.actor,
-            kind: self.kind,
-            step: self.step.as_deref(),
-            data: &self.data,
-            prev: &self.prev,
-        };
         // Serializing plain data into a Vec cannot fail (no maps with non-string keys).
-        let canonical = serde_json::to_vec(&hashed).unwrap_or_default();
+        let canonical = serde_json::to_vec(&Hashed::of(self)).unwrap_or_default();
         let mut hasher = Sha256::new();
         hasher.update(self.prev.as_bytes());
         hasher.update(&canonical);

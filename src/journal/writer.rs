@@ -1,22 +1,21 @@
 //! [`Journal`]: the single writer of one incident's `journal.jsonl`.
 //!
 //! ```text
-//! append()/append_blocking() ──redact──▶ channel ──▶ writer thread
-//!                                                     │ drain every waiting request
-//!                                                     │ seq, prev, hash for each
-//!                                                     │ ONE write_all, ONE sync_data (group commit)
-//!                                                     │ journal.head ← last {seq, hash}
-//!      caller ◀──────────── Event (durable) ◀─────────┘ acknowledge each request
+//! enqueue()  ──redact──▶ seq, prev, hash, line ──▶ shared buffer ──▶ writer thread
+//!   └─▶ Event (final, not yet durable)                               │ ONE write_all,
+//! durable(seq) / append() / append_blocking()                        │ ONE sync_data per swap
+//!   ◀──────────── "durable through seq N" watermark ◀───────────────┘ journal.head ← N
 //! ```
 //!
-//! Nothing is acknowledged before its sync. One writer thread per open journal owns the
-//! file, so seq order is the order requests reached the channel and the chain can never
-//! fork. After a failed write the writer refuses everything (the file may end in a partial
-//! line that only a reopen, which quarantines it, can clear). The exclusive lock on
-//! `<dir>/lock` is held by the writer thread and released when the last [`Journal`] clone
-//! drops. Here: the handle, create/open (with recovery) and lock-free `read`; the thread
-//! itself is `writer::commit`. This module must not interpret events; that is `incident`'s
-//! job.
+//! Two ways to write: [`Journal::append`] (and `append_blocking`) returns the event only once
+//! it is durable; [`Journal::enqueue`] returns it at once, final (seq, time, hash), and
+//! [`Journal::durable`] waits for the sync later. The engine queues, keeps working while the
+//! sync runs, and reports nothing before the watermark passes it (see `writer::commit`).
+//! Seq order is queue order and the chain can never fork: the chain tip and the bytes waiting
+//! for the writer sit behind one lock. After a failed write the journal refuses everything
+//! (the file may end in a partial line that only a reopen, which quarantines it, can clear).
+//! The exclusive lock on `<dir>/lock` is held by the writer thread and released when the last
+//! [`Journal`] clone drops. This module must not interpret events; that is `incident`'s job.
 
 mod commit;
 
@@ -24,13 +23,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock, mpsc};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use jiff::Timestamp;
 
-use self::commit::{Reply, Request, Stats, Writer};
+use self::commit::{Queue, Request, Writer};
 use super::event::{Event, GENESIS, Kind, NewEvent};
 use super::lock::{Lock, LockError};
 use super::replay::{self, Broken, HEAD_FILE};
@@ -80,16 +78,16 @@ struct Inner {
     dir: PathBuf,
     actor: String,
     redactor: RwLock<Redactor>,
-    stats: Arc<Stats>,
-    request_tx: Option<mpsc::Sender<Request>>,
+    queue: Arc<Queue>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Closing the channel ends the writer thread; joining it releases the lock before the
-        // last handle is gone, so a reopen right after never sees a stale holder.
-        self.request_tx.take();
+        // Closing the queue ends the writer thread once it has written everything; joining it
+        // releases the lock before the last handle is gone, so a reopen right after never sees
+        // a stale holder.
+        self.queue.close();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -193,31 +191,23 @@ impl Journal {
             .truncate(false)
             .open(&head_path)
             .map_err(io(&head_path))?;
-        let stats = Arc::new(Stats::default());
-        let (request_tx, request_rx) = mpsc::channel();
-        let mut writer = Writer {
-            path: dir.join(JOURNAL_FILE),
+        let queue = Arc::new(Queue::new(dir.join(JOURNAL_FILE), seq, prev));
+        let writer = Writer {
+            queue: Arc::clone(&queue),
             file,
             head,
-            seq,
-            prev,
-            started: Instant::now(),
-            failed: None,
-            stats: Arc::clone(&stats),
-            buf: Vec::new(),
             _lock: lock,
         };
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer.run(&request_rx))
+            .spawn(move || writer.run())
             .map_err(io(dir))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 actor: actor.to_owned(),
                 redactor: RwLock::new(Redactor::default()),
-                stats,
-                request_tx: Some(request_tx),
+                queue,
                 thread: Some(thread),
             }),
         })
@@ -242,47 +232,55 @@ impl Journal {
 
     /// Events written and syncs done by this handle's writer so far.
     pub fn stats(&self) -> WriterStats {
+        let stats = &self.inner.queue.stats;
         WriterStats {
-            events: self.inner.stats.events.load(Ordering::Relaxed),
-            syncs: self.inner.stats.syncs.load(Ordering::Relaxed),
+            events: stats.events.load(Ordering::Relaxed),
+            syncs: stats.syncs.load(Ordering::Relaxed),
         }
     }
 
-    fn request(&self, new: NewEvent, reply: Reply) -> Result<(), JournalError> {
+    /// Redact, chain and queue an event; it is final (seq, time, hash) but not yet durable.
+    /// It reaches the disk in seq order whatever happens to the caller; use
+    /// [`Journal::durable`] before reporting it to anyone.
+    pub fn enqueue(&self, new: NewEvent) -> Result<Event, JournalError> {
         let mut data = new.data;
         if let Ok(redactor) = self.inner.redactor.read() {
             redactor.redact_json(&mut data);
         }
-        let request = Request {
+        self.inner.queue.enqueue(Request {
             kind: new.kind,
             step: new.step,
             data,
             actor: new.actor.unwrap_or_else(|| self.inner.actor.clone()),
-            reply,
-        };
-        self.inner
-            .request_tx
-            .as_ref()
-            .ok_or(JournalError::Closed)?
-            .send(request)
-            .map_err(|_| JournalError::Closed)
+        })
+    }
+
+    /// Wait until every event through `seq` is synced. Returns the durable watermark (which
+    /// may be past `seq`), or the write failure that means `seq` never will be.
+    pub async fn durable(&self, seq: u64) -> Result<u64, JournalError> {
+        self.inner.queue.wait(seq).await
+    }
+
+    /// Whether every event through `seq` is synced yet, without waiting.
+    pub fn is_durable(&self, seq: u64) -> Result<bool, JournalError> {
+        self.inner.queue.is_durable(seq)
     }
 
     /// Append and sync; returns the event as written, only after it is durable.
     pub fn append_blocking(&self, new: NewEvent) -> Result<Event, JournalError> {
-        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
-        self.request(new, Reply::Blocking(ack_tx))?;
-        ack_rx.recv().map_err(|_| JournalError::Closed)?
+        let event = self.enqueue(new)?;
+        self.inner.queue.wait_blocking(event.seq)?;
+        Ok(event)
     }
 
     /// Async append: waits for the writer thread's sync without blocking the runtime.
     ///
-    /// The request is queued when the future is first polled; dropping the future after
-    /// that does not un-write the event (it is still recorded, just not reported).
+    /// The event is queued before the first await; dropping the future after that does not
+    /// un-write it (it is still recorded, just not reported).
     pub async fn append(&self, new: NewEvent) -> Result<Event, JournalError> {
-        let (ack_tx, ack_rx) = tokio::sync::oneshot::channel();
-        self.request(new, Reply::Async(ack_tx))?;
-        ack_rx.await.map_err(|_| JournalError::Closed)?
+        let event = self.enqueue(new)?;
+        self.durable(event.seq).await?;
+        Ok(event)
     }
 }
 

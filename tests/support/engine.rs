@@ -171,17 +171,7 @@ pub async fn server() -> Server {
         )
         .route(
             "/journal-check",
-            get(|headers: HeaderMap| async move {
-                // Write-ahead check: when a request arrives, its step.started must be on disk.
-                let path = headers["x-journal"].to_str().unwrap().to_owned();
-                let step = headers["x-step"].to_str().unwrap().to_owned();
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                let on_disk = text.lines().any(|l| {
-                    let e: Value = serde_json::from_str(l).unwrap_or_default();
-                    e["kind"] == "step.started" && e["step"] == step.as_str()
-                });
-                axum::Json(json!({ "started_on_disk": on_disk }))
-            }),
+            get(journal_check).post(journal_check).delete(journal_check),
         )
         .route(
             "/tokens/{n}",
@@ -451,4 +441,25 @@ pub fn succeeded(outcome: &Outcome) -> &str {
         Outcome::Succeeded { summary } => summary,
         other => panic!("expected success, got {other:?}"),
     }
+}
+
+/// Write-ahead check: when a request arrives, its step's `step.started` and an `http.request`
+/// must be in the journal file and synced: `journal.head`, which the writer updates only after
+/// each sync, already covers them.
+async fn journal_check(headers: HeaderMap) -> axum::Json<Value> {
+    let path = std::path::PathBuf::from(headers["x-journal"].to_str().unwrap());
+    let step = headers["x-step"].to_str().unwrap().to_owned();
+    let head: Value = std::fs::read_to_string(path.with_file_name("journal.head"))
+        .ok()
+        .and_then(|t| serde_json::from_str(t.trim()).ok())
+        .unwrap_or_default();
+    let synced = head["seq"].as_u64().unwrap_or(0);
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let durable = |kind: &str| {
+        text.lines().any(|l| {
+            let e: Value = serde_json::from_str(l).unwrap_or_default();
+            e["kind"] == kind && e["step"] == step.as_str() && e["seq"].as_u64() <= Some(synced)
+        })
+    };
+    axum::Json(json!({ "started_on_disk": durable("step.started") && durable("http.request") }))
 }

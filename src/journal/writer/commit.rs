@@ -1,55 +1,51 @@
-//! The writer thread: group commit. It owns the journal file once open; every request that
-//! is waiting when it wakes goes into one `write_all` and one `sync_data`, and each is
-//! acknowledged only after that sync.
+//! Group commit: callers chain and serialize their events into one shared buffer; the writer
+//! thread swaps that buffer out, writes it with one `write_all`, makes it durable with one
+//! `sync_data`, and raises the *durable watermark* (the highest seq on disk).
 //!
 //! ```text
-//! recv (block) ─▶ try_recv until empty (≤ MAX_BATCH) ─▶ seq, prev, hash each
-//!   ─▶ write_all ─▶ sync_data ─▶ journal.head ─▶ ack each ─▶ recv …
+//!  enqueue (caller's thread, under the queue lock):
+//!      seq, at, prev ─▶ canonical JSON into the shared buffer ─▶ hash ─▶ `,"hash":…}\n`
+//!  writer thread:
+//!      wait for bytes ─▶ swap buffers ─▶ write_all ─▶ sync_data ─▶ journal.head
+//!        ─▶ watermark := last seq of the swap ─▶ wake blocking and async waiters
 //! ```
 //!
-//! After a failed write the file may end in part of a batch, so the thread refuses every
-//! later request; reopening the journal quarantines the partial line.
+//! Why the chain is built by the caller and not by the writer: an event is final (seq, time,
+//! hash) the moment it is queued, so the engine can use it at once (apply it, decide the next
+//! step) while the sync overlaps with the network; only *reporting* waits for the watermark.
+//! Why one watermark instead of an acknowledgement per event: the file is written in seq
+//! order and each sync covers everything written before it, so "durable through seq N" says
+//! all there is to say, costs no allocation per event, and lets any number of waiters (the
+//! reporter, a write-ahead request, a blocking caller) share one wake-up per sync.
+//!
+//! The line is serialized once: the hashed form is every field but `hash`, in declaration
+//! order, so the line is that same text with `,"hash":"…"` spliced in before the final `}`.
+//!
+//! After a failed write the file may end in part of a batch, so the queue refuses every later
+//! event and waiters past the watermark get the failure; reopening the journal quarantines
+//! the partial line.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 
 use super::JournalError;
-use crate::journal::event::{Event, Kind};
+use crate::journal::event::{Event, Hashed, Kind, hex};
 use crate::journal::lock::Lock;
 use crate::journal::replay::Head;
 
-/// Most requests one group commit takes, so one huge burst cannot delay acks unboundedly.
-const MAX_BATCH: usize = 4096;
-pub(super) type Ack = Result<Event, JournalError>;
-
-pub(super) enum Reply {
-    Blocking(mpsc::SyncSender<Ack>),
-    Async(tokio::sync::oneshot::Sender<Ack>),
-}
-
-impl Reply {
-    fn send(self, ack: Ack) {
-        // A caller that stopped waiting (a cancelled future) still had its event recorded.
-        let _ = match self {
-            Reply::Blocking(tx) => tx.send(ack).map_err(drop),
-            Reply::Async(tx) => tx.send(ack).map_err(drop),
-        };
-    }
-}
-
-/// A request already redacted, waiting for its seq.
+/// An event as the caller asks for it, already redacted.
 pub(super) struct Request {
     pub(super) kind: Kind,
     pub(super) step: Option<String>,
     pub(super) data: serde_json::Value,
     pub(super) actor: String,
-    pub(super) reply: Reply,
 }
 
 #[derive(Default)]
@@ -58,107 +54,256 @@ pub(super) struct Stats {
     pub(super) syncs: AtomicU64,
 }
 
+/// What the queue lock guards: the chain's tip and the bytes waiting for the writer.
+struct Pending {
+    /// seq of the last event queued.
+    seq: u64,
+    /// hash of the last event queued.
+    prev: String,
+    buf: Vec<u8>,
+    /// Events whose lines are in `buf`.
+    queued: u64,
+    /// No more events: the last handle is gone.
+    closed: bool,
+    /// A write failed; every later event is refused.
+    failed: Option<String>,
+}
+
+/// What the durability lock guards.
+#[derive(Clone)]
+struct Durable {
+    /// Every event with seq ≤ this is on disk and synced.
+    through: u64,
+    /// A write failed after `through`: nothing later will ever be durable.
+    failed: Option<String>,
+    /// The writer thread has ended.
+    stopped: bool,
+}
+
+/// Shared by every [`super::Journal`] clone and the writer thread.
+pub(super) struct Queue {
+    path: PathBuf,
+    started: Instant,
+    pending: Mutex<Pending>,
+    /// Wakes the writer thread when bytes are queued or the journal closes.
+    work: Condvar,
+    durable: Mutex<Durable>,
+    /// Wakes blocking waiters when the watermark moves.
+    synced: Condvar,
+    /// Wakes async waiters when the watermark moves.
+    notify: tokio::sync::Notify,
+    pub(super) stats: Stats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding either lock leaves plain data behind (no invariant spans a
+    // panic point), so a poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Queue {
+    pub(super) fn new(path: PathBuf, seq: u64, prev: String) -> Self {
+        Self {
+            path,
+            started: Instant::now(),
+            pending: Mutex::new(Pending {
+                seq,
+                prev,
+                buf: Vec::with_capacity(64 << 10),
+                queued: 0,
+                closed: false,
+                failed: None,
+            }),
+            work: Condvar::new(),
+            durable: Mutex::new(Durable {
+                through: seq,
+                failed: None,
+                stopped: false,
+            }),
+            synced: Condvar::new(),
+            notify: tokio::sync::Notify::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    fn write_failed(&self, reason: String) -> JournalError {
+        JournalError::WriteFailed {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    /// Chain the event, queue its line for the writer, return it (final, not yet durable).
+    pub(super) fn enqueue(&self, request: Request) -> Result<Event, JournalError> {
+        let mut pending = lock(&self.pending);
+        if let Some(reason) = &pending.failed {
+            return Err(self.write_failed(reason.clone()));
+        }
+        if pending.closed {
+            return Err(JournalError::Closed);
+        }
+        let now = Timestamp::now();
+        let mut event = Event {
+            seq: pending.seq + 1,
+            at: now.round(jiff::Unit::Millisecond).unwrap_or(now),
+            mono_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            actor: request.actor,
+            kind: request.kind,
+            step: request.step,
+            data: request.data,
+            prev: std::mem::take(&mut pending.prev),
+            hash: String::new(),
+        };
+        let start = pending.buf.len();
+        if let Err(e) = serde_json::to_writer(&mut pending.buf, &Hashed::of(&event)) {
+            pending.buf.truncate(start);
+            pending.prev = event.prev;
+            return Err(JournalError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            });
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(event.prev.as_bytes());
+        hasher.update(&pending.buf[start..]);
+        event.hash = hex(&hasher.finalize());
+        // `{…,"prev":"…"}` becomes `{…,"prev":"…","hash":"…"}\n`: the line as serde writes
+        // an `Event` (checked by a test below).
+        pending.buf.pop();
+        pending.buf.extend_from_slice(b",\"hash\":\"");
+        pending.buf.extend_from_slice(event.hash.as_bytes());
+        pending.buf.extend_from_slice(b"\"}\n");
+        pending.seq = event.seq;
+        pending.queued += 1;
+        pending.prev.clone_from(&event.hash);
+        drop(pending);
+        self.work.notify_one();
+        Ok(event)
+    }
+
+    /// No more events; the writer thread drains what is queued and ends.
+    pub(super) fn close(&self) {
+        lock(&self.pending).closed = true;
+        self.work.notify_one();
+    }
+
+    /// `Some` once `seq` is durable (`Ok`) or never will be (`Err`).
+    fn decided(&self, seq: u64) -> Option<Result<u64, JournalError>> {
+        let durable = lock(&self.durable);
+        Self::decide(&durable, seq).map(|r| r.map_err(|reason| self.closed_or_failed(reason)))
+    }
+
+    fn decide(durable: &Durable, seq: u64) -> Option<Result<u64, Option<String>>> {
+        if durable.through >= seq {
+            Some(Ok(durable.through))
+        } else if let Some(reason) = &durable.failed {
+            Some(Err(Some(reason.clone())))
+        } else if durable.stopped {
+            Some(Err(None))
+        } else {
+            None
+        }
+    }
+
+    fn closed_or_failed(&self, reason: Option<String>) -> JournalError {
+        reason.map_or(JournalError::Closed, |r| self.write_failed(r))
+    }
+
+    /// Whether `seq` is durable yet, without waiting (`Err` if it never will be).
+    pub(super) fn is_durable(&self, seq: u64) -> Result<bool, JournalError> {
+        self.decided(seq).map_or(Ok(false), |r| r.map(|_| true))
+    }
+
+    /// Wait until every event through `seq` is durable; returns the watermark.
+    pub(super) async fn wait(&self, seq: u64) -> Result<u64, JournalError> {
+        loop {
+            // Register interest before checking, so a sync between the check and the await
+            // still wakes this task.
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(result) = self.decided(seq) {
+                return result;
+            }
+            notified.await;
+        }
+    }
+
+    /// [`Queue::wait`] for plain threads.
+    pub(super) fn wait_blocking(&self, seq: u64) -> Result<u64, JournalError> {
+        let mut durable = lock(&self.durable);
+        loop {
+            if let Some(result) = Self::decide(&durable, seq) {
+                return result.map_err(|reason| self.closed_or_failed(reason));
+            }
+            durable = self
+                .synced
+                .wait(durable)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn publish(&self, change: impl FnOnce(&mut Durable)) {
+        change(&mut lock(&self.durable));
+        self.synced.notify_all();
+        self.notify.notify_waiters();
+    }
+}
+
 /// The writer thread's state: the only code that touches the journal file once open.
 pub(super) struct Writer {
-    pub(super) path: PathBuf,
+    pub(super) queue: Arc<Queue>,
     pub(super) file: File,
     pub(super) head: File,
-    pub(super) seq: u64,
-    pub(super) prev: String,
-    pub(super) started: Instant,
-    pub(super) failed: Option<String>,
-    pub(super) stats: Arc<Stats>,
-    pub(super) buf: Vec<u8>,
     // Never read: the thread holding it is what keeps the incident locked.
     pub(super) _lock: Lock,
 }
 
 impl Writer {
-    pub(super) fn run(&mut self, request_rx: &mpsc::Receiver<Request>) {
-        while let Ok(first) = request_rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match request_rx.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
+    pub(super) fn run(mut self) {
+        let queue = Arc::clone(&self.queue);
+        let mut spare = Vec::with_capacity(64 << 10);
+        loop {
+            let (seq, hash, events) = {
+                let mut pending = lock(&queue.pending);
+                while pending.buf.is_empty() && !pending.closed {
+                    pending = queue
+                        .work
+                        .wait(pending)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
-            }
-            match self.commit(&mut batch) {
-                Ok(events) => {
-                    for (request, event) in batch.into_iter().zip(events) {
-                        request.reply.send(Ok(event));
-                    }
+                if pending.buf.is_empty() {
+                    break;
                 }
-                Err(reason) => {
-                    for request in batch {
-                        request.reply.send(Err(JournalError::WriteFailed {
-                            path: self.path.clone(),
-                            reason: reason.clone(),
-                        }));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Chain, write and sync a batch; `Err` is the reason, shared by every request in it.
-    fn commit(&mut self, batch: &mut [Request]) -> Result<Vec<Event>, String> {
-        if let Some(reason) = &self.failed {
-            return Err(reason.clone());
-        }
-        let now = Timestamp::now();
-        let at = now.round(jiff::Unit::Millisecond).unwrap_or(now);
-        let mono_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let mut prev = self.prev.clone();
-        let mut events = Vec::with_capacity(batch.len());
-        self.buf.clear();
-        for (n, request) in (1..).zip(batch) {
-            let mut event = Event {
-                seq: self.seq + n,
-                at,
-                mono_ms,
-                actor: std::mem::take(&mut request.actor),
-                kind: request.kind,
-                step: request.step.take(),
-                data: request.data.take(),
-                prev: std::mem::take(&mut prev),
-                hash: String::new(),
+                spare.clear();
+                std::mem::swap(&mut pending.buf, &mut spare);
+                let events = std::mem::take(&mut pending.queued);
+                (pending.seq, pending.prev.clone(), events)
             };
-            event.hash = event.compute_hash();
-            serde_json::to_writer(&mut self.buf, &event).map_err(|e| e.to_string())?;
-            self.buf.push(b'\n');
-            prev.clone_from(&event.hash);
-            events.push(event);
+            let written = self
+                .file
+                .write_all(&spare)
+                .and_then(|()| self.file.sync_data());
+            if let Err(e) = written {
+                // The file may now end in part of this batch: stop here, a reopen quarantines it.
+                let reason = e.to_string();
+                lock(&queue.pending).failed = Some(reason.clone());
+                queue.publish(|d| d.failed = Some(reason));
+                continue;
+            }
+            queue.stats.events.fetch_add(events, Ordering::Relaxed);
+            queue.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            self.write_head(seq, hash);
+            queue.publish(|d| d.through = seq);
         }
-        let written = self
-            .file
-            .write_all(&self.buf)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            // The file may now end in part of this batch: stop here, a reopen quarantines it.
-            let reason = e.to_string();
-            self.failed = Some(reason.clone());
-            return Err(reason);
-        }
-        self.seq += events.len() as u64;
-        self.prev = prev;
-        self.stats
-            .events
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
-        self.write_head();
-        Ok(events)
+        queue.publish(|d| d.stopped = true);
     }
 
     /// Record the last durable event in `journal.head`. Not synced: it may lag after a power
     /// loss (harmless) but, written after the journal's sync, it never leads. Its length
     /// never shrinks (seq only grows), so overwriting in place needs no truncate.
-    fn write_head(&mut self) {
-        let head = Head {
-            seq: self.seq,
-            hash: self.prev.clone(),
-        };
-        let Ok(mut line) = serde_json::to_vec(&head) else {
+    fn write_head(&mut self, seq: u64, hash: String) {
+        let Ok(mut line) = serde_json::to_vec(&Head { seq, hash }) else {
             return;
         };
         line.push(b'\n');
@@ -167,7 +312,7 @@ impl Writer {
             .seek(SeekFrom::Start(0))
             .and_then(|_| self.head.write_all(&line));
         if let Err(e) = written {
-            tracing::warn!(path = %self.path.display(), error = %e, "could not update journal.head");
+            tracing::warn!(path = %self.queue.path.display(), error = %e, "could not update journal.head");
         }
     }
 }
@@ -177,73 +322,86 @@ mod tests {
     use super::*;
     use crate::journal::event::GENESIS;
 
-    fn request(text: &str) -> (Request, mpsc::Receiver<Ack>) {
-        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
-        let request = Request {
+    fn request(text: &str) -> Request {
+        Request {
             kind: Kind::Note,
-            step: None,
-            data: serde_json::json!({ "text": text }),
+            step: Some("s".into()),
+            data: serde_json::json!({ "text": text, "quote": "\"\n<>" }),
             actor: "alice".into(),
-            reply: Reply::Blocking(ack_tx),
-        };
-        (request, ack_rx)
-    }
-
-    fn writer(dir: &std::path::Path, file: File) -> Writer {
-        Writer {
-            path: dir.join("journal.jsonl"),
-            file,
-            head: File::create(dir.join("journal.head")).unwrap(),
-            seq: 0,
-            prev: GENESIS.to_owned(),
-            started: Instant::now(),
-            failed: None,
-            stats: Arc::default(),
-            buf: Vec::new(),
-            _lock: Lock::acquire(dir, "alice").unwrap(),
         }
     }
 
+    fn start(dir: &std::path::Path, file: File) -> (Arc<Queue>, std::thread::JoinHandle<()>) {
+        let queue = Arc::new(Queue::new(dir.join("journal.jsonl"), 0, GENESIS.to_owned()));
+        let writer = Writer {
+            queue: Arc::clone(&queue),
+            file,
+            head: File::create(dir.join("journal.head")).unwrap(),
+            _lock: Lock::acquire(dir, "alice").unwrap(),
+        };
+        (queue, std::thread::spawn(move || writer.run()))
+    }
+
     #[test]
-    fn one_batch_is_one_sync_and_acks_in_order() {
+    fn the_spliced_line_is_exactly_what_serde_writes_for_the_event() {
         let dir = tempfile::tempdir().unwrap();
         let file = File::create(dir.path().join("journal.jsonl")).unwrap();
-        let mut writer = writer(dir.path(), file);
-        let (request_tx, request_rx) = mpsc::channel();
-        let acks: Vec<_> = ["a", "b", "c"]
-            .into_iter()
-            .map(|text| {
-                let (request, ack_rx) = request(text);
-                request_tx.send(request).unwrap();
-                ack_rx
-            })
-            .collect();
-        drop(request_tx);
-        writer.run(&request_rx);
-        let events: Vec<Event> = acks.iter().map(|a| a.recv().unwrap().unwrap()).collect();
-        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(events[1].prev, events[0].hash);
-        assert_eq!(writer.stats.syncs.load(Ordering::Relaxed), 1);
+        let (queue, thread) = start(dir.path(), file);
+        let a = queue.enqueue(request("a")).unwrap();
+        let b = queue.enqueue(request("b")).unwrap();
+        assert_eq!(queue.wait_blocking(b.seq).unwrap(), 2);
+        queue.close();
+        thread.join().unwrap();
+        let text = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+        let expected = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+        assert_eq!(text, expected);
+        assert_eq!(a.hash, a.compute_hash());
+        assert_eq!(b.prev, a.hash);
         assert_eq!(
             crate::journal::replay::read_head(dir.path()).map(|h| h.seq),
-            Some(3)
+            Some(2)
         );
     }
 
     #[test]
-    fn after_a_failed_write_every_later_request_is_refused() {
+    fn the_watermark_covers_every_event_queued_before_a_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("journal.jsonl")).unwrap();
+        let (queue, thread) = start(dir.path(), file);
+        let seqs: Vec<u64> = (0..50)
+            .map(|i| queue.enqueue(request(&i.to_string())).unwrap().seq)
+            .collect();
+        assert_eq!(queue.wait_blocking(50).unwrap(), 50);
+        assert!(seqs.iter().all(|&s| queue.is_durable(s).unwrap()));
+        let syncs = queue.stats.syncs.load(Ordering::Relaxed);
+        assert!((1..=50).contains(&syncs), "{syncs} syncs");
+        assert_eq!(queue.stats.events.load(Ordering::Relaxed), 50);
+        queue.close();
+        thread.join().unwrap();
+        // Once the writer is gone, a seq that was never queued is refused, not waited for.
+        assert!(matches!(queue.wait_blocking(51), Err(JournalError::Closed)));
+    }
+
+    #[test]
+    fn after_a_failed_write_every_later_event_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("journal.jsonl"), b"").unwrap();
         // Read-only: the write fails as a full disk or a yanked device would.
         let file = File::open(dir.path().join("journal.jsonl")).unwrap();
-        let mut writer = writer(dir.path(), file);
-        let (mut first, _) = request("lost");
-        assert!(writer.commit(std::slice::from_mut(&mut first)).is_err());
-        let (mut second, _) = request("after");
-        let err = writer
-            .commit(std::slice::from_mut(&mut second))
-            .unwrap_err();
-        assert_eq!(Some(err), writer.failed.clone());
-        assert_eq!((writer.seq, writer.prev.as_str()), (0, GENESIS));
+        let (queue, thread) = start(dir.path(), file);
+        let lost = queue.enqueue(request("lost")).unwrap();
+        let err = queue.wait_blocking(lost.seq).unwrap_err();
+        assert!(matches!(err, JournalError::WriteFailed { .. }), "{err}");
+        assert!(matches!(
+            queue.enqueue(request("after")),
+            Err(JournalError::WriteFailed { .. })
+        ));
+        assert!(queue.is_durable(lost.seq).is_err());
+        queue.close();
+        thread.join().unwrap();
     }
 }
