@@ -1,8 +1,9 @@
 //! The secret canary: random secret values go through a full headless run that uses them every
 //! way a runbook can (headers, Basic and Bearer auth, query, form and JSON bodies, a server that
-//! echoes them back into captures, evidence and error messages). Then the journal, every
-//! evidence file, the log file and the captured stdout/stderr are searched for the raw,
-//! base64 and URL-encoded forms: zero hits.
+//! echoes them back into captures, evidence and error messages, and one that echoes them into a
+//! binary, non-UTF-8 body kept as evidence). Then the journal, every evidence file, the log file
+//! and the captured stdout/stderr are searched, as bytes, for the raw, base64 and URL-encoded
+//! forms: zero hits.
 
 #[path = "support/engine.rs"]
 mod support;
@@ -41,6 +42,10 @@ fn forms(value: &str) -> Vec<(String, String)> {
             url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
         ),
     ]
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -136,6 +141,24 @@ phase = "eradicate"
 foreach = "['a', 'b', 'c']"
 http = {{ target = "auth", method = "POST", path = "/echo", form = {{ token = "{{{{ item }}}}-{{{{ secrets.api }}}}" }} }}
 expect = ["response.json.body == 'nope'"]
+
+[[steps]]
+id = "echo-binary-apikey"
+phase = "confirm"
+http = {{ target = "es", method = "GET", path = "/echo-bytes", query = {{ key = "{{{{ secrets.api }}}}" }} }}
+evidence = true
+
+[[steps]]
+id = "echo-binary-basic"
+phase = "eradicate"
+http = {{ target = "auth", method = "GET", path = "/echo-bytes" }}
+evidence = true
+
+[[steps]]
+id = "echo-binary-bearer"
+phase = "notify"
+http = {{ target = "forum", method = "GET", path = "/echo-bytes" }}
+evidence = true
 "#,
             url = srv.url
         ),
@@ -184,18 +207,37 @@ expect = ["response.json.body == 'nope'"]
         stdout.contains("FAILED      foreach-with-secrets"),
         "{stdout}"
     );
+    for step in ["apikey", "basic", "bearer"] {
+        assert!(
+            stdout.contains(&format!("ok          echo-binary-{step}")),
+            "{stdout}"
+        );
+    }
+    assert_eq!(
+        seen.iter().filter(|r| r["path"] == "/echo-bytes").count(),
+        3
+    );
     let incident = data.join("incidents/INC-CANARY");
     let mut files = Vec::new();
     files_under(&incident, &mut files);
     files_under(&data.join("logs"), &mut files);
     assert!(files.iter().any(|f| f.ends_with("journal.jsonl")));
-    assert!(
-        files
-            .iter()
-            .filter(|f| f.parent().unwrap().ends_with("evidence"))
-            .count()
-            >= 3
-    );
+    let evidence: Vec<Vec<u8>> = files
+        .iter()
+        .filter(|f| f.parent().unwrap().ends_with("evidence"))
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
+    assert!(evidence.len() >= 6);
+    // The binary bodies were kept, masked where they echoed a secret, and are still not UTF-8.
+    let binary: Vec<&Vec<u8>> = evidence
+        .iter()
+        .filter(|b| b.starts_with(&[0xff, 0xfe]))
+        .collect();
+    assert_eq!(binary.len(), 3);
+    for body in binary {
+        assert!(std::str::from_utf8(body).is_err());
+        assert!(contains(body, stanch::secret::MASK.as_bytes()));
+    }
     assert!(
         files
             .iter()
@@ -204,13 +246,10 @@ expect = ["response.json.body == 'nope'"]
     let log = std::fs::read_to_string(data.join("logs/stanch.log")).unwrap();
     assert!(log.contains("retrying"), "trace logging was on: {log}");
 
-    let mut texts: Vec<(String, String)> =
-        vec![("stdout".into(), stdout), ("stderr".into(), stderr)];
+    let mut texts: Vec<(String, Vec<u8>)> =
+        vec![("stdout".into(), out.stdout), ("stderr".into(), out.stderr)];
     for file in &files {
-        texts.push((
-            file.display().to_string(),
-            String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned(),
-        ));
+        texts.push((file.display().to_string(), std::fs::read(file).unwrap()));
     }
     let mut needles = Vec::new();
     for secret in [&api, &oauth, &forum] {
@@ -225,7 +264,7 @@ expect = ["response.json.body == 'nope'"]
     let mut hits = Vec::new();
     for (place, text) in &texts {
         for (form, needle) in &needles {
-            if text.contains(needle.as_str()) {
+            if contains(text, needle.as_bytes()) {
                 hits.push(format!("{form} form found in {place}"));
             }
         }

@@ -1,15 +1,24 @@
 //! Evidence: a response body kept as `<incident>/evidence/<sha256>` (content-addressed,
 //! read-only) and the custody record journalled as `evidence.captured`.
 //!
-//! A body that contains a secret (a server echoing a credential back) is stored with the secret
-//! masked: the custody record then says `redacted: true` and keeps the `original_sha256`.
+//! Every secret form the [`Redactor`] knows is masked at the byte level, whether or not the body
+//! is UTF-8 (a server echoing a credential back): the custody record then says `redacted: true`
+//! and keeps the `original_sha256`.
 //!
-//! The file is written to a temporary name, synced, made read-only and renamed into place, so a
-//! crash never leaves a half-written file under a hash name. The same content captured twice
-//! is one file and two custody records. This module does not decide what is evidence.
+//! Masking, hashing and all file I/O run on tokio's blocking pool (`spawn_blocking`), never on
+//! the runtime thread: headless runs use a current-thread runtime, where a slow disk or a
+//! 16 MiB body would stall every request in flight. A panic there comes back as an
+//! `io::Error`; a caller that stops waiting does not stop a write already started.
+//!
+//! The file is written to a temporary name unique to the write, synced, made read-only and
+//! renamed into place, so a crash never leaves a half-written file under a hash name and two
+//! concurrent captures never share a temporary file. The same content captured twice is one
+//! file and two custody records. This module does not decide what is evidence.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::borrow::Cow;
+use std::io::{self, Write as _};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
@@ -29,39 +38,32 @@ pub struct Custody<'a> {
 }
 
 /// Store `body` and return the `evidence.captured` data.
-pub fn store(
+pub async fn store(
     incident_dir: &Path,
     raw: &[u8],
     custody: &Custody<'_>,
     redactor: &Redactor,
-) -> Result<serde_json::Value, std::io::Error> {
-    let masked = std::str::from_utf8(raw)
-        .ok()
-        .map(|text| redactor.redact(text))
-        .filter(|masked| masked.as_bytes() != raw);
-    let body = masked.as_ref().map_or(raw, |m| m.as_bytes());
-    let sha = sha256_hex(body);
+) -> Result<serde_json::Value, io::Error> {
     let dir = incident_dir.join(EVIDENCE_DIR);
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(&sha);
-    if !path.exists() {
-        write_read_only(&dir, &path, body)?;
-    }
+    // Owned copies for the blocking task: a memcpy is cheap next to masking and hashing.
+    let raw = raw.to_vec();
+    let redactor = redactor.clone();
+    let kept = off_runtime(move || keep(&dir, &raw, &redactor)).await?;
     let now = jiff::Timestamp::now();
     let captured_at = now.round(jiff::Unit::Millisecond).unwrap_or(now);
     let mut data = json!({
-        "file": format!("{EVIDENCE_DIR}/{sha}"),
-        "sha256": sha,
-        "bytes": body.len(),
+        "file": format!("{EVIDENCE_DIR}/{}", kept.sha256),
+        "sha256": kept.sha256,
+        "bytes": kept.bytes,
         "method": custody.method,
         "url": custody.url,
         "captured_at": captured_at.to_string(),
         "by": custody.by,
         "tool_version": custody.tool_version,
     });
-    if masked.is_some() {
+    if let Some(original) = kept.original_sha256 {
         data["redacted"] = true.into();
-        data["original_sha256"] = sha256_hex(raw).into();
+        data["original_sha256"] = original.into();
     }
     if let Some(addr) = &custody.remote_addr {
         data["remote_addr"] = addr.clone().into();
@@ -69,47 +71,108 @@ pub fn store(
     Ok(data)
 }
 
-fn write_read_only(dir: &Path, path: &PathBuf, body: &[u8]) -> Result<(), std::io::Error> {
+/// What [`keep`] stored.
+struct Kept {
+    sha256: String,
+    bytes: usize,
+    /// Set when the stored body is the masked form of the original.
+    original_sha256: Option<String>,
+}
+
+/// Run `work` on the blocking pool; a panic there becomes an `io::Error`.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(format!("the evidence writer failed: {e}"))))
+}
+
+/// Mask, hash and write (blocking).
+fn keep(dir: &Path, raw: &[u8], redactor: &Redactor) -> io::Result<Kept> {
+    let body = redactor.redact_bytes(raw);
+    let masked = matches!(&body, Cow::Owned(masked) if masked.as_slice() != raw);
+    let sha = sha256_hex(&body);
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(&sha);
+    if !path.exists() {
+        write_read_only(dir, &path, &body)?;
+    }
+    Ok(Kept {
+        bytes: body.len(),
+        original_sha256: masked.then(|| sha256_hex(raw)),
+        sha256: sha,
+    })
+}
+
+/// Distinguishes the temporary files of concurrent writes in this process.
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn write_read_only(dir: &Path, path: &Path, body: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(
-        ".tmp-{}-{}",
+        ".tmp-{}-{}-{}",
         std::process::id(),
+        TMP_SEQ.fetch_add(1, Ordering::Relaxed),
         path.file_name().and_then(|n| n.to_str()).unwrap_or("x")
     ));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(body)?;
-    file.sync_all()?;
-    let mut perms = file.metadata()?.permissions();
-    perms.set_readonly(true);
-    std::fs::set_permissions(&tmp, perms)?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let written = (|| {
+        let mut file = std::fs::File::create_new(&tmp)?;
+        file.write_all(body)?;
+        file.sync_all()?;
+        let mut perms = file.metadata()?.permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&tmp, perms)?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // Best effort: the error that matters is the one returned.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::MASK;
 
-    #[test]
-    fn stores_read_only_content_addressed_file_with_custody() {
-        let dir = tempfile::tempdir().unwrap();
-        let custody = Custody {
+    fn custody() -> Custody<'static> {
+        Custody {
             method: "GET",
             url: "http://h/x",
             by: "alice",
             tool_version: "stanch test",
+            remote_addr: None,
+        }
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[tokio::test]
+    async fn stores_read_only_content_addressed_file_with_custody() {
+        let dir = tempfile::tempdir().unwrap();
+        let custody = Custody {
             remote_addr: Some("127.0.0.1:9".into()),
+            ..custody()
         };
-        let data = store(dir.path(), b"hello", &custody, &Redactor::default()).unwrap();
+        let data = store(dir.path(), b"hello", &custody, &Redactor::default())
+            .await
+            .unwrap();
         let sha = sha256_hex(b"hello");
         assert_eq!(data["sha256"], sha.as_str());
         assert_eq!(data["bytes"], 5);
         assert_eq!(data["by"], "alice");
+        assert_eq!(data["remote_addr"], "127.0.0.1:9");
         let path = dir.path().join("evidence").join(&sha);
         assert_eq!(std::fs::read(&path).unwrap(), b"hello");
         assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
         // A second capture of the same bytes keeps the one file.
-        store(dir.path(), b"hello", &custody, &Redactor::default()).unwrap();
+        store(dir.path(), b"hello", &custody, &Redactor::default())
+            .await
+            .unwrap();
         assert_eq!(
             std::fs::read_dir(dir.path().join("evidence"))
                 .unwrap()
@@ -118,18 +181,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_body_echoing_a_secret_is_stored_masked_and_says_so() {
+    #[tokio::test]
+    async fn a_body_echoing_a_secret_is_stored_masked_and_says_so() {
         let dir = tempfile::tempdir().unwrap();
-        let custody = Custody {
-            method: "GET",
-            url: "http://h/x",
-            by: "alice",
-            tool_version: "stanch test",
-            remote_addr: None,
-        };
         let raw = br#"{"authorization":"ApiKey hunter2-key"}"#;
-        let data = store(dir.path(), raw, &custody, &Redactor::new(["hunter2-key"])).unwrap();
+        let data = store(dir.path(), raw, &custody(), &Redactor::new(["hunter2-key"]))
+            .await
+            .unwrap();
         assert_eq!(data["redacted"], true);
         assert_eq!(data["original_sha256"], sha256_hex(raw));
         let stored =
@@ -139,5 +197,96 @@ mod tests {
             sha256_hex(stored.as_bytes()),
             data["sha256"].as_str().unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_utf8_echoing_a_secret_is_stored_masked() {
+        use base64::Engine as _;
+        let secret = "hunter2/+key";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let url_encoded = "hunter2%2F%2Bkey";
+        // The raw value at the very start and the very end, its encodings between bytes that
+        // are not UTF-8.
+        let raw = [
+            secret.as_bytes(),
+            &[0xff, 0xfe],
+            b64.as_bytes(),
+            &[0x80],
+            url_encoded.as_bytes(),
+            &[0xc3, 0x28],
+            secret.as_bytes(),
+        ]
+        .concat();
+        assert!(std::str::from_utf8(&raw).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let data = store(dir.path(), &raw, &custody(), &Redactor::new([secret]))
+            .await
+            .unwrap();
+        assert_eq!(data["redacted"], true);
+        assert_eq!(data["original_sha256"], sha256_hex(&raw));
+        let stored = std::fs::read(dir.path().join(data["file"].as_str().unwrap())).unwrap();
+        for form in [secret, b64.as_str(), url_encoded] {
+            assert!(
+                !contains(&stored, form.as_bytes()),
+                "{form} left in the file"
+            );
+        }
+        let m = MASK.as_bytes();
+        assert_eq!(
+            stored,
+            [m, &[0xff, 0xfe], m, &[0x80], m, &[0xc3, 0x28], m].concat()
+        );
+        assert_eq!(sha256_hex(&stored), data["sha256"].as_str().unwrap());
+        assert_eq!(data["bytes"], stored.len());
+    }
+
+    #[tokio::test]
+    async fn a_body_without_secrets_is_stored_byte_identical_and_not_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = [0xff, 0xfe, b'h', b'u', b'n', 0x00, 0x80, b'k', b'e', b'y'];
+        let data = store(
+            dir.path(),
+            &raw,
+            &custody(),
+            &Redactor::new(["hunter2-key"]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(data["sha256"], sha256_hex(&raw));
+        assert_eq!(data["bytes"], raw.len());
+        assert!(data.get("redacted").is_none(), "{data}");
+        assert!(data.get("original_sha256").is_none(), "{data}");
+        let stored = std::fs::read(dir.path().join(data["file"].as_str().unwrap())).unwrap();
+        assert_eq!(stored, raw);
+    }
+
+    #[tokio::test]
+    async fn concurrent_captures_of_the_same_body_share_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let custody = custody();
+        let redactor = Redactor::new(["hunter2-key"]);
+        let raw = b"same body, hunter2-key".repeat(1000);
+        let stores = (0..8).map(|_| store(dir.path(), &raw, &custody, &redactor));
+        let records = futures_util::future::join_all(stores).await;
+        for record in &records {
+            assert_eq!(
+                record.as_ref().unwrap()["sha256"],
+                records[0].as_ref().unwrap()["sha256"]
+            );
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("evidence"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind: {names:?}");
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_blocking_task_is_an_io_error() {
+        let err = off_runtime(|| -> io::Result<()> { panic!("disk on fire") })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Other);
+        assert!(err.to_string().contains("panicked"), "{err}");
     }
 }

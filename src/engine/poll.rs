@@ -183,7 +183,7 @@ impl Run<'_> {
                 tool_version: &self.opts.tool_version,
                 remote_addr: remote,
             };
-            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor) {
+            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor).await {
                 Ok(record) => {
                     let sha = record["sha256"].as_str().unwrap_or_default();
                     evidence_note = format!(" · evidence {}", &sha[..sha.len().min(12)]);

@@ -15,6 +15,8 @@ use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use stanch::engine::{Decision, Engine, EngineOptions, Outcome, Progress};
 use stanch::incident::Incident;
@@ -98,6 +100,31 @@ pub async fn server() -> Server {
                     axum::Json(record(&seen, "/echo", &headers, q, &body))
                 },
             ),
+        )
+        .route(
+            "/echo-bytes",
+            get(|State(seen): State<Arc<Seen>>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                // A binary body (not UTF-8) echoing the request: every header, the raw query and
+                // the Authorization credential base64-encoded, between invalid UTF-8 bytes.
+                record(&seen, "/echo-bytes", &headers, q.clone(), "");
+                let mut body = vec![0xff, 0xfe, 0x00];
+                for (name, value) in &headers {
+                    body.extend_from_slice(name.as_str().as_bytes());
+                    body.extend_from_slice(b": ");
+                    body.extend_from_slice(value.as_bytes());
+                    body.push(0x80);
+                }
+                body.extend_from_slice(q.unwrap_or_default().as_bytes());
+                let credential = headers
+                    .get("authorization")
+                    .and_then(|v| v.as_bytes().splitn(2, |b| *b == b' ').nth(1));
+                if let Some(credential) = credential {
+                    body.push(0xc3);
+                    body.extend_from_slice(STANDARD.encode(credential).as_bytes());
+                }
+                body.push(0xff);
+                ([("content-type", "application/octet-stream")], body)
+            }),
         )
         .route(
             "/flaky/{n}",
