@@ -28,11 +28,20 @@ pub fn is_sensitive_header(name: &str) -> bool {
 }
 
 /// Scrubs known secret values (and their encodings) from text. Cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redactor {
     /// Every form of every secret, longest first so a longer encoding is replaced whole, each
     /// with its searcher built once (building one per call cost more than the search).
     needles: Arc<Vec<memmem::Finder<'static>>>,
+}
+
+/// Says how many forms it scrubs, never which: a `{:?}` in a log line must not print them.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("forms", &self.needles.len())
+            .finish()
+    }
 }
 
 impl Redactor {
@@ -270,5 +279,14 @@ mod tests {
         assert!(is_sensitive_header("Authorization"));
         assert!(is_sensitive_header("X-Api-Key"));
         assert!(!is_sensitive_header("Content-Type"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let r = Redactor::new(["hunter2-canary"]);
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("aHVudGVy"), "{shown}");
+        assert!(shown.starts_with("Redactor { forms: "), "{shown}");
     }
 }
