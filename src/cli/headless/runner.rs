@@ -162,12 +162,24 @@ pub async fn run_all_async(
         );
         writeln!(out, "{}", engine.redactor().redact(&text)).context("cannot write to stdout")?;
         // The log gets ids, states and durations only: never bodies, headers or details.
-        tracing::info!(
-            step = line.step,
-            state = line.state.label(),
-            duration_ms = line.duration_ms,
-            "step"
-        );
+        // Steps that did not go through are logged at `warn`; the rest at `debug`
+        // (`STANCH_LOG=stanch=debug`): stdout and the journal already have every step, and a
+        // log line each kept the log thread busy on a 2-core machine.
+        if line.state.is_ok() {
+            tracing::debug!(
+                step = line.step,
+                state = line.state.label(),
+                duration_ms = line.duration_ms,
+                "step"
+            );
+        } else {
+            tracing::warn!(
+                step = line.step,
+                state = line.state.label(),
+                duration_ms = line.duration_ms,
+                "step"
+            );
+        }
         Ok(())
     };
 
