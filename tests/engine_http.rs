@@ -575,6 +575,88 @@ http = { target = "anon", method = "GET", path = "/echo", query = { client = "{{
 }
 
 #[tokio::test]
+async fn foreach_retries_each_item_on_its_own_and_captures_a_list_in_item_order() {
+    let srv = server().await;
+    let mut h = Harness::new(
+        &runbook(
+            &srv.url,
+            r#"
+[[steps]]
+id = "wait-each"
+phase = "contain"
+foreach = "[1, 2, 0, 3]"
+concurrency = 2
+http = { target = "anon", method = "GET", path = "/flaky/{{ item }}" }
+expect = ["response.status == 200"]
+capture = { calls = "response.json.calls" }
+retry = { every = "20ms", within = "5s" }
+
+[[steps]]
+id = "one-never-ready"
+phase = "contain"
+foreach = "[4, 1000]"
+http = { target = "anon", method = "GET", path = "/flaky/{{ item }}" }
+expect = ["response.status == 200"]
+capture = { calls = "response.json.calls" }
+retry = { every = "20ms", within = "200ms" }
+
+[[steps]]
+id = "use-list"
+phase = "contain"
+needs = ["wait-each"]
+http = { target = "anon", method = "GET", path = "/echo", query = { total = "{{ vars.calls | sum }}" } }
+"#,
+        ),
+        secrets(),
+    );
+    let summary = succeeded(&h.run("wait-each").await).to_owned();
+    assert!(summary.starts_with("4 items, all succeeded"), "{summary}");
+    assert!(summary.contains("calls = list of 4"), "{summary}");
+    // /flaky/N answers 503 N times, then 200 with the number of calls: each item needed its
+    // own N + 1 attempts, and the list is in item order whatever order they finished in.
+    assert_eq!(h.incident.vars["calls"], json!([2, 3, 1, 4]));
+    let mut attempts: Vec<(u64, u64, u64)> = h
+        .events("wait-each")
+        .iter()
+        .filter(|e| e.kind.as_str() == "http.response")
+        .map(|e| {
+            (
+                e.data["item"].as_u64().unwrap(),
+                e.data["attempt"].as_u64().unwrap(),
+                e.data["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    attempts.sort_unstable();
+    let expected: Vec<(u64, u64, u64)> = [(0, 1), (1, 2), (2, 0), (3, 3)]
+        .into_iter()
+        .flat_map(|(item, fails)| {
+            (1..=fails + 1).map(move |n| (item, n, if n <= fails { 503 } else { 200 }))
+        })
+        .collect();
+    assert_eq!(attempts, expected);
+
+    let error = failed(&h.run("one-never-ready").await).to_owned();
+    assert!(error.starts_with("1 of 2 items failed"), "{error}");
+    assert!(error.contains("#1 `1000`: still failing after"), "{error}");
+    assert!(
+        !h.incident
+            .step("one-never-ready")
+            .captures
+            .contains_key("calls"),
+        "a failed foreach captures nothing"
+    );
+
+    succeeded(&h.run("use-list").await);
+    let echoed = srv
+        .requests()
+        .into_iter()
+        .find(|r| r["path"] == "/echo")
+        .unwrap();
+    assert_eq!(echoed["query"], json!("total=10"));
+}
+
+#[tokio::test]
 async fn foreach_can_be_cancelled_and_says_so_in_the_journal() {
     let srv = server().await;
     let mut h = Harness::new(

@@ -2,11 +2,15 @@
 //!
 //! A fixed pool of worker futures pulls the next item index, so memory stays flat however long
 //! the list is. Each item's exchange is journalled with its index (`item`), expectations are
-//! checked per item (captures are not: there is no single response to capture from), and the
+//! checked per item, and the
 //! step fails if any item failed, with the count and the first failures. Cancelling stops
-//! handing out items; requests already in flight are journalled as cancelled. `retry` does not
-//! apply per item.
+//! handing out items; requests already in flight are journalled as cancelled. `retry` applies
+//! per item, exactly as to an ordinary step (`poll::attempts`): one item that keeps failing
+//! retries on its own while the other workers go on. `capture` is evaluated per item too and
+//! each name becomes a list in item order (`vars.active = [true, false, …]`), captured only
+//! when every item succeeded.
 
+use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -16,7 +20,7 @@ use minijinja::value::ValueKind;
 
 use super::context::Context;
 use super::expect::short;
-use super::poll::{Attempt, Run, StepResult, millis};
+use super::poll::{Retry, Run, Settled, StepResult, attempts, millis};
 use super::prepare::{self, Parts};
 use super::{DEFAULT_CONCURRENCY, Progress};
 
@@ -56,6 +60,8 @@ struct Tally {
     failed: AtomicU64,
     /// (index, message), the first few in completion order; sorted by index when quoted.
     first: Mutex<Vec<(usize, String)>>,
+    /// (index, captures) of each item, when the step captures anything.
+    captured: Mutex<Vec<(usize, serde_json::Map<String, serde_json::Value>)>>,
     cache: prepare::RenderCache,
 }
 
@@ -67,9 +73,9 @@ pub async fn run(run: &Run<'_>) -> StepResult {
         Ok(list) => list,
         Err(e) => return StepResult::failed(e),
     };
-    let cap = match run.cap() {
-        Ok(c) => c,
-        Err(e) => return StepResult::failed(e),
+    let (cap, retry) = match (run.cap(), run.retry()) {
+        (Ok(cap), Ok(retry)) => (cap, retry),
+        (Err(e), _) | (_, Err(e)) => return StepResult::failed(e),
     };
     let total = list.len() as u64;
     if list.is_empty() {
@@ -90,10 +96,11 @@ pub async fn run(run: &Run<'_>) -> StepResult {
         done: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         first: Mutex::new(Vec::new()),
+        captured: Mutex::new(Vec::new()),
         cache: prepare::RenderCache::default(),
     };
     let started = Instant::now();
-    let workers = (0..concurrency.min(list.len())).map(|_| worker(run, &list, &tally, cap));
+    let workers = (0..concurrency.min(list.len())).map(|_| worker(run, &list, &tally, retry, cap));
     futures_util::future::join_all(workers).await;
 
     let done = tally.done.load(Ordering::Relaxed);
@@ -103,9 +110,15 @@ pub async fn run(run: &Run<'_>) -> StepResult {
     }
     let elapsed = millis(started.elapsed());
     if failed == 0 {
+        let captured = tally.captured.into_inner().unwrap_or_default();
+        let captures = in_item_order(run, captured, list.len());
+        let mut summary = format!("{total} items, all succeeded · {elapsed} ms");
+        for name in captures.keys() {
+            let _ = write!(summary, " · {name} = list of {total}");
+        }
         return StepResult::Passed {
-            summary: format!("{total} items, all succeeded · {elapsed} ms"),
-            captures: serde_json::Map::new(),
+            summary,
+            captures,
             items: Some((total, 0)),
         };
     }
@@ -126,6 +139,28 @@ pub async fn run(run: &Run<'_>) -> StepResult {
     }
 }
 
+/// Each capture name as a list with one value per item, in item order.
+fn in_item_order(
+    run: &Run<'_>,
+    mut captured: Vec<(usize, serde_json::Map<String, serde_json::Value>)>,
+    total: usize,
+) -> serde_json::Map<String, serde_json::Value> {
+    captured.sort_by_key(|(i, _)| *i);
+    run.step
+        .capture
+        .keys()
+        .map(|name| {
+            let mut values = vec![serde_json::Value::Null; total];
+            for (i, map) in &mut captured {
+                if let (Some(slot), Some(value)) = (values.get_mut(*i), map.remove(name)) {
+                    *slot = value;
+                }
+            }
+            (name.clone(), serde_json::Value::Array(values))
+        })
+        .collect()
+}
+
 /// A short label for an item (items may be tokens: show only their start).
 fn label(item: &Value) -> String {
     let text = item
@@ -139,7 +174,7 @@ fn label(item: &Value) -> String {
     }
 }
 
-async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, cap: u64) {
+async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, retry: Option<Retry>, cap: u64) {
     let total = list.len() as u64;
     loop {
         if run.cancel.is_cancelled() {
@@ -151,11 +186,17 @@ async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, cap: u64) {
         let failure =
             match prepare::prepare(run.parts, run.step, run.http, &ctx, Some(&tally.cache)) {
                 Err(e) => Some(e),
-                Ok(prepared) => match run.exchange(&prepared, Some((i, item)), None, cap).await {
-                    Attempt::Pass { .. } => None,
-                    Attempt::Expect { error, .. } | Attempt::Fatal(error) => Some(error),
-                    Attempt::Transport(err) => Some(err.to_string()),
-                    Attempt::Cancelled => return,
+                Ok(prepared) => match attempts(run, &prepared, Some((i, item)), retry, cap).await {
+                    Settled::Passed { captures, .. } => {
+                        if !captures.is_empty()
+                            && let Ok(mut captured) = tally.captured.lock()
+                        {
+                            captured.push((i, captures));
+                        }
+                        None
+                    }
+                    Settled::Failed { error, .. } => Some(error),
+                    Settled::Cancelled => return,
                 },
             };
         if let Some(msg) = failure {

@@ -233,14 +233,10 @@ impl Run<'_> {
                 failures,
             };
         }
-        let captures = if item.is_none() {
-            let list = self.step.capture.iter().map(|(k, v)| (k, v.get_ref()));
-            match expect::capture(self.parts, list, &ctx, &response) {
-                Ok(c) => c,
-                Err(msg) => return Attempt::Fatal(msg),
-            }
-        } else {
-            serde_json::Map::new()
+        let list = self.step.capture.iter().map(|(k, v)| (k, v.get_ref()));
+        let captures = match expect::capture(self.parts, list, &ctx, &response) {
+            Ok(c) => c,
+            Err(msg) => return Attempt::Fatal(msg),
         };
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(evidence_note);
@@ -316,38 +312,66 @@ fn is_idempotent(method: &reqwest::Method) -> bool {
     .contains(method)
 }
 
-/// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop.
-pub async fn run(run: &Run<'_>) -> StepResult {
-    let prepared = match prepare::prepare(run.parts, run.step, run.http, &run.ctx.base(), None) {
-        Ok(p) => p,
-        Err(e) => return StepResult::failed(e),
-    };
-    let cap = match run.cap() {
-        Ok(c) => c,
-        Err(e) => return StepResult::failed(e),
-    };
-    let retry = match &run.step.retry {
-        Some(r) => {
-            let r = r.get_ref();
-            match (
-                parse_duration(r.every.get_ref()),
-                parse_duration(r.within.get_ref()),
-            ) {
-                (Ok(every), Ok(within)) => Some((every, within)),
-                (Err(e), _) | (_, Err(e)) => return StepResult::failed(format!("retry: {e}")),
-            }
+/// `retry = { every, within }` of a step, parsed.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    every: Duration,
+    within: Duration,
+}
+
+impl Run<'_> {
+    /// The step's retry policy, if it has one.
+    pub fn retry(&self) -> Result<Option<Retry>, String> {
+        let Some(r) = &self.step.retry else {
+            return Ok(None);
+        };
+        let r = r.get_ref();
+        match (
+            parse_duration(r.every.get_ref()),
+            parse_duration(r.within.get_ref()),
+        ) {
+            (Ok(every), Ok(within)) => Ok(Some(Retry { every, within })),
+            (Err(e), _) | (_, Err(e)) => Err(format!("retry: {e}")),
         }
-        None => None,
-    };
+    }
+}
+
+/// How one request ended after its attempts (one, or several under `retry`).
+pub enum Settled {
+    Passed {
+        summary: String,
+        captures: serde_json::Map<String, serde_json::Value>,
+    },
+    Failed {
+        error: String,
+        expectations: Vec<Failed>,
+    },
+    Cancelled,
+}
+
+/// Send one prepared request until it passes, fails for good, or is cancelled. Under `retry`
+/// an unmet expectation is tried again every `every` until `within` has passed, and so is a
+/// transport error, but only for an idempotent method: a POST that timed out may already
+/// have taken effect. Every attempt is journalled with its number; `item` is the foreach
+/// index, if any (then attempts are not reported one by one: the item counts are).
+pub async fn attempts(
+    run: &Run<'_>,
+    prepared: &Prepared,
+    item: Option<(usize, &Value)>,
+    retry: Option<Retry>,
+    cap: u64,
+) -> Settled {
     let started = Instant::now();
     let mut n = 1;
     loop {
-        let attempt = run.exchange(&prepared, None, retry.map(|_| n), cap).await;
-        run.rec.progress(Progress::Attempt {
-            n,
-            status: attempt.status(),
-        });
-        let time_left = retry.is_some_and(|(every, within)| started.elapsed() + every <= within);
+        let attempt = run.exchange(prepared, item, retry.map(|_| n), cap).await;
+        if item.is_none() {
+            run.rec.progress(Progress::Attempt {
+                n,
+                status: attempt.status(),
+            });
+        }
+        let time_left = retry.is_some_and(|r| started.elapsed() + r.every <= r.within);
         let error = match attempt {
             Attempt::Pass {
                 summary, captures, ..
@@ -357,14 +381,15 @@ pub async fn run(run: &Run<'_>) -> StepResult {
                 } else {
                     summary
                 };
-                return StepResult::Passed {
-                    summary,
-                    captures,
-                    items: None,
+                return Settled::Passed { summary, captures };
+            }
+            Attempt::Cancelled => return Settled::Cancelled,
+            Attempt::Fatal(error) => {
+                return Settled::Failed {
+                    error,
+                    expectations: Vec::new(),
                 };
             }
-            Attempt::Cancelled => return StepResult::Cancelled,
-            Attempt::Fatal(error) => return StepResult::failed(error),
             Attempt::Transport(err) if time_left && is_idempotent(&prepared.method) => {
                 err.to_string()
             }
@@ -378,7 +403,10 @@ pub async fn run(run: &Run<'_>) -> StepResult {
                         prepared.method
                     );
                 }
-                return StepResult::failed(error);
+                return Settled::Failed {
+                    error,
+                    expectations: Vec::new(),
+                };
             }
             Attempt::Expect {
                 error, failures, ..
@@ -391,26 +419,54 @@ pub async fn run(run: &Run<'_>) -> StepResult {
                 } else {
                     error
                 };
-                return StepResult::Failed {
+                return Settled::Failed {
                     error,
                     expectations: failures,
-                    items: None,
                 };
             }
             Attempt::Expect { error, .. } => error,
         };
         tracing::debug!(
             step = run.step.id(),
+            item = item.map(|(i, _)| i),
             attempt = n,
             "retrying: {}",
             run.parts.mask.redactor().redact(&error)
         );
-        let every = retry.map_or(Duration::ZERO, |(every, _)| every);
+        let every = retry.map_or(Duration::ZERO, |r| r.every);
         tokio::select! {
             biased;
-            () = run.cancel.cancelled() => return StepResult::Cancelled,
+            () = run.cancel.cancelled() => return Settled::Cancelled,
             () = tokio::time::sleep(every) => {}
         }
         n += 1;
+    }
+}
+
+/// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop.
+pub async fn run(run: &Run<'_>) -> StepResult {
+    let prepared = match prepare::prepare(run.parts, run.step, run.http, &run.ctx.base(), None) {
+        Ok(p) => p,
+        Err(e) => return StepResult::failed(e),
+    };
+    let (cap, retry) = match (run.cap(), run.retry()) {
+        (Ok(cap), Ok(retry)) => (cap, retry),
+        (Err(e), _) | (_, Err(e)) => return StepResult::failed(e),
+    };
+    match attempts(run, &prepared, None, retry, cap).await {
+        Settled::Passed { summary, captures } => StepResult::Passed {
+            summary,
+            captures,
+            items: None,
+        },
+        Settled::Failed {
+            error,
+            expectations,
+        } => StepResult::Failed {
+            error,
+            expectations,
+            items: None,
+        },
+        Settled::Cancelled => StepResult::Cancelled,
     }
 }
