@@ -11,6 +11,7 @@
 //! Reads may be missing from the journal's lost tail; that is allowed and re-run on resume.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -61,10 +62,11 @@ fn runbook(url: &str, round: u64) -> String {
         } else {
             ("POST", "write")
         };
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "[[steps]]\nid = \"s{i:03}\"\nphase = \"contain\"\n\
              http = {{ target = \"svc\", method = \"{method}\", path = \"/{path}/{i}\" }}\n"
-        ));
+        );
     }
     text
 }
