@@ -216,8 +216,11 @@ pub struct Incident {
     pub recovered: Vec<Value>,
     pub last_seq: u64,
     pub last_hash: String,
-    /// Every event, in order (the timeline).
+    /// Every event, in order (the timeline). Empty after [`Incident::drop_timeline`].
     pub events: Vec<Event>,
+    /// Callers that never show a timeline (headless runs) keep no events.
+    #[serde(skip)]
+    timeless: bool,
 }
 
 fn ts(value: Option<&Value>) -> Option<Timestamp> {
@@ -240,6 +243,13 @@ impl Incident {
             incident.apply(event);
         }
         incident
+    }
+
+    /// Stop keeping events for the timeline (and drop those kept): for callers that only need
+    /// the state, such as a headless run, whose memory then does not grow with every event.
+    pub fn drop_timeline(&mut self) {
+        self.timeless = true;
+        self.events = Vec::new();
     }
 
     /// The record of a step (default: pending, never seen).
@@ -504,7 +514,9 @@ impl Incident {
         }
         self.last_seq = event.seq;
         self.last_hash.clone_from(&event.hash);
-        self.events.push(event);
+        if !self.timeless {
+            self.events.push(event);
+        }
     }
 
     fn step_mut(&mut self, event: &Event) -> Option<&mut StepRecord> {

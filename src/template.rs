@@ -8,7 +8,10 @@
 //! `response`. Rendering never sees a secret unless the caller put it in the context; callers
 //! that build text for the journal or the screen render with masked secrets.
 
-use minijinja::{Environment, UndefinedBehavior, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use minijinja::{Environment, Expression, UndefinedBehavior, Value};
 use sha2::{Digest, Sha256};
 
 /// Fuel for one render or evaluation: generous for real runbooks, small enough that a runaway
@@ -47,10 +50,21 @@ impl From<minijinja::Error> for TemplateError {
     }
 }
 
-/// A configured MiniJinja environment. Cheap to share (`&Templates`); build one per process.
+/// A configured MiniJinja environment and a cache of compiled expressions. Cheap to share
+/// (`&Templates`).
+///
+/// The environment is one per process (its configuration never changes), which is what lets
+/// compiled expressions be cached: they borrow it. A foreach of ten thousand items evaluates
+/// the same `expect` and renders the same `{{ item.token }}` each time; compiling them once
+/// took a fifth of the per-item CPU off.
 pub struct Templates {
-    env: Environment<'static>,
+    env: &'static Environment<'static>,
+    exprs: Mutex<HashMap<String, Arc<Expression<'static, 'static>>>>,
 }
+
+/// Distinct expressions kept compiled; runbooks have far fewer, and past it nothing breaks
+/// (expressions are compiled per use).
+const CACHED_EXPRESSIONS: usize = 4096;
 
 impl Default for Templates {
     fn default() -> Self {
@@ -58,8 +72,9 @@ impl Default for Templates {
     }
 }
 
-impl Templates {
-    pub fn new() -> Self {
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
@@ -68,7 +83,28 @@ impl Templates {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.add_filter("b64encode", b64encode);
         env.add_filter("sha256", sha256);
-        Self { env }
+        env
+    })
+}
+
+/// `path` when a template is nothing but `{{ path }}` (dotted names, no filters): the commonest
+/// template in runbooks, rendered by evaluating the cached expression.
+fn bare_path(source: &str) -> Option<&str> {
+    let inner = source.strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let ok = !inner.is_empty()
+        && inner.split('.').all(|name| {
+            name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    ok.then_some(inner)
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        Self {
+            env: environment(),
+            exprs: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Render a `{{ … }}` template string against a context (usually a `serde_json::Value`).
@@ -77,15 +113,38 @@ impl Templates {
         source: &str,
         ctx: S,
     ) -> Result<String, TemplateError> {
-        Ok(self
-            .env
-            .render_str(source, Value::from(minijinja::value::Serde(&ctx)))?)
+        let ctx = Value::from(minijinja::value::Serde(&ctx));
+        if let Some(path) = bare_path(source)
+            && let Ok(value) = self.compiled(path).and_then(|e| Ok(e.eval(&ctx)?))
+            && !value.is_undefined()
+        {
+            // What `{{ path }}` prints: the value's display form (no auto-escaping here). An
+            // undefined value or an error goes the slow way, for the template's own message.
+            return Ok(value.to_string());
+        }
+        Ok(self.env.render_str(source, ctx)?)
     }
 
     /// Evaluate a bare expression (`response.status == 200`).
     pub fn eval<S: serde::Serialize>(&self, expr: &str, ctx: S) -> Result<Value, TemplateError> {
-        let compiled = self.env.compile_expression(expr)?;
-        Ok(compiled.eval(Value::from(minijinja::value::Serde(&ctx)))?)
+        Ok(self
+            .compiled(expr)?
+            .eval(Value::from(minijinja::value::Serde(&ctx)))?)
+    }
+
+    fn compiled(&self, expr: &str) -> Result<Arc<Expression<'static, 'static>>, TemplateError> {
+        let mut cache = self
+            .exprs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(hit) = cache.get(expr) {
+            return Ok(Arc::clone(hit));
+        }
+        let compiled = Arc::new(self.env.compile_expression_owned(expr.to_owned())?);
+        if cache.len() < CACHED_EXPRESSIONS {
+            cache.insert(expr.to_owned(), Arc::clone(&compiled));
+        }
+        Ok(compiled)
     }
 
     /// Check a template's syntax and return the variables it reads (dotted paths such as
@@ -106,8 +165,8 @@ impl Templates {
     }
 
     /// The underlying environment, for callers that need more (e.g. draft rendering).
-    pub fn env(&self) -> &Environment<'static> {
-        &self.env
+    pub fn env(&self) -> &'static Environment<'static> {
+        self.env
     }
 }
 
@@ -172,5 +231,66 @@ mod tests {
             t.expression_variables("response.status == 200").unwrap(),
             vec!["response.status"]
         );
+    }
+
+    #[test]
+    fn a_bare_path_renders_exactly_as_the_template_engine_would() {
+        let t = Templates::new();
+        let ctx = json!({
+            "item": {"token": "rt_1", "n": 3, "f": 1.5, "yes": true, "none": null,
+                     "list": [1, "a"], "map": {"k": "v"}},
+            "_x": {"y_2": "deep"}
+        });
+        let paths = [
+            "{{ item.token }}",
+            "{{item.n}}",
+            "{{ item.f }}",
+            "{{ item.yes }}",
+            "{{ item.none }}",
+            "{{ item.list }}",
+            "{{ item.map }}",
+            "{{ _x.y_2 }}",
+        ];
+        for source in paths {
+            assert!(bare_path(source).is_some(), "{source}");
+            let slow = t
+                .env
+                .render_str(source, Value::from(minijinja::value::Serde(&ctx)))
+                .unwrap();
+            assert_eq!(t.render(source, &ctx).unwrap(), slow, "{source}");
+        }
+        for not_bare in [
+            "{{ item.n + 1 }}",
+            "{{ item.token | upper }}",
+            "x {{ item.n }}",
+            "{{ item..n }}",
+            "{{ 1a }}",
+            "{{ }}",
+            "{{ item['n'] }}",
+        ] {
+            assert!(bare_path(not_bare).is_none(), "{not_bare}");
+        }
+        // Undefined names fail as the template engine says, not as an empty string.
+        let fast = t.render("{{ item.missing }}", &ctx).unwrap_err().message;
+        let slow = TemplateError::from(
+            t.env
+                .render_str(
+                    "{{ item.missing }}",
+                    Value::from(minijinja::value::Serde(&ctx)),
+                )
+                .unwrap_err(),
+        )
+        .message;
+        assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn expressions_are_compiled_once_and_still_see_each_context() {
+        let t = Templates::new();
+        for n in 0..3 {
+            let v = t.eval("item.n * 2", json!({"item": {"n": n}})).unwrap();
+            assert_eq!(v.as_i64(), Some(n * 2));
+        }
+        assert_eq!(t.exprs.lock().unwrap().len(), 1);
     }
 }

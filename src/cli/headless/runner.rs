@@ -148,6 +148,9 @@ pub async fn run_all_async(
 ) -> anyhow::Result<HeadlessReport> {
     let rb = Arc::clone(engine.runbook());
     let mut report = HeadlessReport::default();
+    // Nothing here shows a timeline; the incident keeps state only (scoring and export read
+    // the journal again).
+    opened.incident.drop_timeline();
     let print = |out: &mut dyn Write, line: &StepLine| -> anyhow::Result<()> {
         let dur = line
             .duration_ms
