@@ -3,7 +3,8 @@
 # concurrency 32 against nginx on loopback. stanch: `stanch run --headless` of a runbook whose
 # first step captures the token list and whose second is a foreach over it, every request and
 # response journalled (group commit). curl: `curl --parallel --parallel-max 32 -K FILE` with the
-# same 10,000 requests. Wall time (median of 5) and peak RSS (`/usr/bin/time -v`).
+# same 10,000 requests. Wall time (median of 9 runs each, interleaved) and peak RSS
+# (`/usr/bin/time -v`).
 #
 #   bench/engine-foreach.sh        (figures in README section bench-engine)
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 source bench/engine-lib.sh
 
 N=10000
-RUNS=5
+RUNS=9
 export NGINX_PORT="${NGINX_PORT:-18482}"
 work="$PWD/target/engine-bench-foreach"
 rm -rf "$work" && mkdir -p "$work/www"
@@ -63,28 +64,36 @@ import json, os, re, statistics, subprocess, sys, time
 work, n, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 stanch = os.path.abspath("target/release/stanch")
 env = dict(os.environ, STANCH_DATA_DIR=f"{work}/data", BENCH_OAUTH_SECRET="bench-secret")
-def measure(name, argv, check=None):
-    times, rss = [], []
-    for r in range(runs):
-        t = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-v"] + argv(r), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        times.append(time.perf_counter() - t)
-        err = p.stderr.decode()
-        if p.returncode != 0:
-            sys.exit(f"{name} failed: {p.stdout.decode()[-600:]} {err[-600:]}")
-        rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) / 1024)
-        if check:
-            check(r)
-    print(f"{name:<46} median {statistics.median(times):6.2f} s   best {min(times):6.2f} s   peak RSS {max(rss):6.1f} MiB")
+def once(name, argv):
+    t = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-v"] + argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    took = time.perf_counter() - t
+    err = p.stderr.decode()
+    if p.returncode != 0:
+        sys.exit(f"{name} failed: {p.stdout.decode()[-600:]} {err[-600:]}")
+    return took, int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) / 1024
 def journalled(r):
     events = [json.loads(l) for l in open(f"{work}/data/incidents/R{r}/journal.jsonl")]
     revoke = [e for e in events if e.get("step") == "revoke"]
     assert sum(1 for e in revoke if e["kind"] == "http.request") == n
     assert sum(1 for e in revoke if e["kind"] == "http.response" and e["data"].get("status") == 200) == n
     assert revoke[-1]["kind"] == "step.succeeded"
-print(f"{n} revocations at concurrency 32 against nginx on 127.0.0.1, {runs} runs each")
-measure("stanch run --headless (foreach, journalled)",
-        lambda r: [stanch, "run", f"{work}/revoke.toml", "--headless", "--incident", f"R{r}"], journalled)
-measure("curl --parallel --parallel-max 32 -K",
-        lambda r: ["curl", "-s", "--parallel", "--parallel-max", "32", "-K", f"{work}/curl.conf"])
+runners = [
+    ("stanch run --headless (foreach, journalled)",
+     lambda r: [stanch, "run", f"{work}/revoke.toml", "--headless", "--incident", f"R{r}"], journalled),
+    ("curl --parallel --parallel-max 32 -K",
+     lambda r: ["curl", "-s", "--parallel", "--parallel-max", "32", "-K", f"{work}/curl.conf"], None),
+]
+# Interleaved (stanch, curl, stanch, curl, ...) so drift in the machine's load hits both alike.
+results = {name: ([], []) for name, _, _ in runners}
+for r in range(runs):
+    for name, argv, check in runners:
+        took, rss = once(name, argv(r))
+        results[name][0].append(took)
+        results[name][1].append(rss)
+        if check:
+            check(r)
+print(f"{n} revocations at concurrency 32 against nginx on 127.0.0.1, {runs} runs each, interleaved")
+for name, (times, rss) in results.items():
+    print(f"{name:<46} median {statistics.median(times):6.2f} s   best {min(times):6.2f} s   peak RSS {max(rss):6.1f} MiB")
 PY

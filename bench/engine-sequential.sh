@@ -2,7 +2,7 @@
 # Benchmark (a): 200 sequential, asserted and captured GETs against nginx on loopback.
 # stanch runs them as 200 runbook steps (`stanch run --headless`, every exchange journalled and
 # fsync'd) and, second, as one foreach step at concurrency 1; hurl 8.0.1 runs the equivalent
-# .hurl file. Prints the median and best of 7 runs of each, in milliseconds.
+# .hurl file. Prints the median and best of 11 runs of each (interleaved), in milliseconds.
 #
 #   bench/engine-sequential.sh        (figures in README section bench-engine)
 #
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 source bench/engine-lib.sh
 
 N=200
-RUNS=7
+RUNS=11
 export NGINX_PORT="${NGINX_PORT:-18481}"
 work="$PWD/target/engine-bench-seq"
 rm -rf "$work" && mkdir -p "$work"
@@ -81,17 +81,6 @@ python3 - "$work" "$N" "$RUNS" <<'PY'
 import json, os, shutil, statistics, subprocess, sys, time
 work, n, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 stanch = os.path.abspath("target/release/stanch")
-def measure(name, argv, env=None, check=None):
-    times = []
-    for r in range(runs):
-        t = time.perf_counter()
-        p = subprocess.run(argv(r), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        times.append((time.perf_counter() - t) * 1000)
-        if p.returncode != 0:
-            sys.exit(f"{name} failed: {p.stdout.decode()[-400:]} {p.stderr.decode()[-400:]}")
-        if check:
-            check(r)
-    print(f"{name:<44} median {statistics.median(times):7.1f} ms   best {min(times):7.1f} ms")
 data = f"{work}/data"
 env = dict(os.environ, STANCH_DATA_DIR=data)
 def journalled(prefix):
@@ -100,13 +89,28 @@ def journalled(prefix):
         responses = sum(1 for e in events if e["kind"] == "http.response")
         assert responses == n, f"{responses} responses journalled"
     return check
-print(f"{n} sequential GETs against nginx on 127.0.0.1, {runs} runs each")
-measure("stanch run --headless (200 steps)",
-        lambda r: [stanch, "run", f"{work}/steps.toml", "--headless", "--incident", f"S{r}"], env, journalled("S"))
-measure("stanch run --headless (foreach, concurrency 1)",
-        lambda r: [stanch, "run", f"{work}/foreach.toml", "--headless", "--incident", f"F{r}"], env, journalled("F"))
+runners = [
+    ("stanch run --headless (200 steps)",
+     lambda r: [stanch, "run", f"{work}/steps.toml", "--headless", "--incident", f"S{r}"], env, journalled("S")),
+    ("stanch run --headless (foreach, concurrency 1)",
+     lambda r: [stanch, "run", f"{work}/foreach.toml", "--headless", "--incident", f"F{r}"], env, journalled("F")),
+]
 if shutil.which("hurl"):
     version = subprocess.run(["hurl", "--version"], stdout=subprocess.PIPE).stdout.decode().split()[1]
-    measure(f"hurl {version}", lambda r: ["hurl", "--test", f"{work}/bench.hurl"])
-measure("curl -K (no asserts, no journal)", lambda r: ["curl", "-s", "-K", f"{work}/curl.conf"])
+    runners.append((f"hurl {version}", lambda r: ["hurl", "--test", f"{work}/bench.hurl"], None, None))
+runners.append(("curl -K (no asserts, no journal)", lambda r: ["curl", "-s", "-K", f"{work}/curl.conf"], None, None))
+# Interleaved (each runner once per round) so drift in the machine's load hits all alike.
+times = {name: [] for name, *_ in runners}
+for r in range(runs):
+    for name, argv, run_env, check in runners:
+        t = time.perf_counter()
+        p = subprocess.run(argv(r), env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        times[name].append((time.perf_counter() - t) * 1000)
+        if p.returncode != 0:
+            sys.exit(f"{name} failed: {p.stdout.decode()[-400:]} {p.stderr.decode()[-400:]}")
+        if check:
+            check(r)
+print(f"{n} sequential GETs against nginx on 127.0.0.1, {runs} runs each, interleaved")
+for name, ts in times.items():
+    print(f"{name:<46} median {statistics.median(ts):7.1f} ms   best {min(ts):7.1f} ms")
 PY

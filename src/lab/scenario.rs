@@ -249,10 +249,25 @@ pub fn check(path: &Path) -> Result<String, ScenarioError> {
 /// Whether a TOML file is a drill scenario (it has a top-level `[scenario]` table) rather than
 /// a runbook: `stanch check` uses this to pick the checker.
 pub fn is_scenario_file(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|table| table.contains_key("scenario"))
+    std::fs::read_to_string(path).is_ok_and(|text| {
+        // Only a file with a line that could start a `scenario` table or key is parsed to make
+        // sure: a runbook (the usual case) is not parsed twice by `stanch check`.
+        let maybe = text.lines().map(str::trim_start).any(|line| {
+            [
+                "[scenario",
+                "[[scenario",
+                "scenario",
+                "\"scenario\"",
+                "'scenario'",
+            ]
+            .iter()
+            .any(|start| line.starts_with(start))
+        });
+        maybe
+            && text
+                .parse::<toml::Table>()
+                .is_ok_and(|table| table.contains_key("scenario"))
+    })
 }
 
 /// Every problem in a scenario's text. `path` locates the runbook it names.
