@@ -70,8 +70,9 @@ pub struct Recorder {
     kept: Mutex<Vec<Event>>,
     /// seq of the last event this step queued.
     last_seq: AtomicU64,
-    /// The first journal error; every later event is refused anyway (see `journal::writer`).
-    error: Mutex<Option<JournalError>>,
+    /// The first journal error, as text; every later event is refused anyway (see
+    /// `journal::writer`), and `finish` reports it.
+    error: Mutex<Option<String>>,
     reporter: Mutex<Option<Reporter>>,
 }
 
@@ -139,17 +140,9 @@ impl Recorder {
 
     /// Queue an event now (final, not yet durable); hand it to the reporter.
     fn queue(&self, new: NewEvent) -> Result<Event, JournalError> {
-        let event = match self.journal.enqueue(new) {
-            Ok(event) => event,
-            Err(err) => {
-                let text = err.to_string();
-                lock(&self.error).get_or_insert(err);
-                return Err(JournalError::Io {
-                    path: self.journal.dir().to_path_buf(),
-                    source: std::io::Error::other(text),
-                });
-            }
-        };
+        let event = self.journal.enqueue(new).inspect_err(|err| {
+            lock(&self.error).get_or_insert_with(|| err.to_string());
+        })?;
         self.last_seq.store(event.seq, Ordering::Relaxed);
         if !matches!(event.kind, Kind::HttpRequest | Kind::HttpResponse) {
             lock(&self.kept).push(event.clone());
@@ -255,8 +248,14 @@ impl Recorder {
     /// They are final but not yet durable: [`Recorder::settle`] waits for that. The first
     /// journal error of the step wins.
     pub fn finish(&self, events: Vec<(Kind, Value)>) -> Result<Vec<Event>, JournalError> {
-        if let Some(err) = lock(&self.error).take() {
-            return Err(err);
+        if let Some(reason) = lock(&self.error).clone() {
+            return Err(JournalError::WriteFailed {
+                path: self
+                    .journal
+                    .dir()
+                    .join(crate::journal::writer::JOURNAL_FILE),
+                reason,
+            });
         }
         self.queue_start()?;
         events
