@@ -7,7 +7,8 @@
 //! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
 //!
 //! Contract every other module relies on: an event is reported (to the UI, to stdout, to a
-//! caller) only after `append` returned, and `append` returns only after `sync_data`.
+//! caller) only once it is durable: `append` returns only after `sync_data`, and an event
+//! from `enqueue` (final at once: seq, time, hash) is reported only after `durable(seq)`.
 
 pub mod event;
 pub mod lock;
