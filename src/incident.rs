@@ -279,7 +279,14 @@ impl Incident {
     }
 
     /// Fold one event into the state.
-    pub fn apply(&mut self, event: Event) {
+    pub fn apply(&mut self, mut event: Event) {
+        // Without a timeline the event is dropped after this: move its captures (a foreach
+        // can capture a list of ten thousand) instead of copying them.
+        let taken = if self.timeless {
+            event.data.get_mut("captures").map(Value::take)
+        } else {
+            None
+        };
         let data = &event.data;
         if !self.responders.contains(&event.actor) {
             self.responders.push(event.actor.clone());
@@ -338,11 +345,14 @@ impl Incident {
                 }
             }
             Kind::StepSucceeded | Kind::StepFailed => {
-                let captures = data
-                    .get("captures")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
+                let captures = match taken {
+                    Some(Value::Object(map)) => map,
+                    _ => data
+                        .get("captures")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
+                };
                 for (k, v) in &captures {
                     self.vars.insert(k.clone(), v.clone());
                 }
