@@ -534,3 +534,58 @@ impl Incident {
         Some(self.steps.entry(id.clone()).or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(seq: u64, kind: Kind, step: &str, data: Value) -> Event {
+        let mut e = Event {
+            seq,
+            at: jiff::Timestamp::UNIX_EPOCH,
+            mono_ms: seq,
+            actor: "alice".into(),
+            kind,
+            step: Some(step.into()),
+            data,
+            prev: String::new(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+
+    #[test]
+    fn without_a_timeline_the_state_is_the_same_and_no_event_is_kept() {
+        let events = [
+            event(
+                1,
+                Kind::StepStarted,
+                "list",
+                json!({ "attempt": 1, "rerun": false }),
+            ),
+            event(
+                2,
+                Kind::StepSucceeded,
+                "list",
+                json!({ "duration_ms": 3, "summary": "ok", "captures": { "tokens": ["a", "b"] } }),
+            ),
+        ];
+        let full = Incident::replay(events.clone());
+        let mut lean = Incident::default();
+        lean.drop_timeline();
+        for e in events {
+            lean.apply(e);
+        }
+        assert_eq!(full.vars, lean.vars);
+        assert_eq!(lean.vars["tokens"], json!(["a", "b"]));
+        assert_eq!(full.steps, lean.steps);
+        assert_eq!(lean.step("list").captures["tokens"], json!(["a", "b"]));
+        assert_eq!((full.events.len(), lean.events.len()), (2, 0));
+        assert_eq!(
+            (lean.last_seq, lean.last_hash.as_str()),
+            (2, full.last_hash.as_str())
+        );
+    }
+}
