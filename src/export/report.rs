@@ -182,6 +182,65 @@ pub struct StepRow {
     pub captures: Vec<CaptureRow>,
 }
 
+/// One piece of a step's "Detail" cell, for the Markdown and HTML renderers alike: they
+/// differ only in how they mark a capture's name up and join the pieces.
+pub enum Detail<'a> {
+    /// Plain text, not yet escaped.
+    Text(String),
+    Capture(&'a CaptureRow),
+}
+
+impl StepRow {
+    /// The Detail cell, in order: summary, error, skip/pending reasons, confirmation, drafts
+    /// saved, foreach items, captures.
+    pub fn detail(&self) -> Vec<Detail<'_>> {
+        let mut out = Vec::new();
+        for (label, value) in [
+            ("", self.summary.as_deref()),
+            ("error: ", self.error.as_deref()),
+            ("skipped: ", self.skip_reason.as_deref()),
+            ("left for a person: ", self.pending_reason.as_deref()),
+            ("confirmed via ", self.confirmed_via.as_deref()),
+        ] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                out.push(Detail::Text(format!("{label}{v}")));
+            }
+        }
+        if self.drafts_saved > 0 {
+            out.push(Detail::Text(format!(
+                "draft saved {} time(s)",
+                self.drafts_saved
+            )));
+        }
+        if let Some(items) = self.items {
+            out.push(Detail::Text(format!(
+                "{} items, {} failed",
+                time::grouped(items.total),
+                time::grouped(items.failed)
+            )));
+        }
+        out.extend(self.captures.iter().map(Detail::Capture));
+        out
+    }
+
+    /// The Duration cell: whole seconds, humanised, or a dash.
+    pub fn duration_text(&self) -> String {
+        self.duration_ms.map_or_else(
+            || "—".to_owned(),
+            |ms| time::human_duration(i64::try_from(ms / 1000).unwrap_or(i64::MAX)),
+        )
+    }
+}
+
+impl Report {
+    /// Every failed expectation with the step it belongs to, in step order.
+    pub fn failed_expectations(&self) -> impl Iterator<Item = (&StepRow, &FailedExpectationRow)> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.failed_expectations.iter().map(move |f| (s, f)))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedExpectationRow {
     pub expr: String,

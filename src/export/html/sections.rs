@@ -4,42 +4,23 @@
 use std::fmt::Write;
 
 use super::{escape, opt};
-use crate::export::report::Report;
-use crate::export::report::time::{grouped, human_duration, utc};
+use crate::export::report::time::{grouped, utc};
 use crate::export::report::timeline::short_hash;
+use crate::export::report::{Detail, Report};
 
 pub fn steps(out: &mut String, r: &Report) {
     out.push_str("<section id=\"steps\">\n<h2>Steps</h2>\n<table><thead><tr><th>Step</th><th>Phase</th><th>Outcome</th><th>Attempts</th><th>Duration</th><th>Detail</th></tr></thead><tbody>\n");
     for s in &r.steps {
-        let mut detail: Vec<String> = Vec::new();
-        for (label, value) in [
-            ("", s.summary.as_deref()),
-            ("error: ", s.error.as_deref()),
-            ("skipped: ", s.skip_reason.as_deref()),
-            ("left for a person: ", s.pending_reason.as_deref()),
-            ("confirmed via ", s.confirmed_via.as_deref()),
-        ] {
-            if let Some(v) = value.filter(|v| !v.is_empty()) {
-                detail.push(format!("{label}{}", escape(v)));
-            }
-        }
-        if s.drafts_saved > 0 {
-            detail.push(format!("draft saved {} time(s)", s.drafts_saved));
-        }
-        if let Some(items) = s.items {
-            detail.push(format!(
-                "{} items, {} failed",
-                grouped(items.total),
-                grouped(items.failed)
-            ));
-        }
-        for c in &s.captures {
-            detail.push(format!(
-                "<code>{}</code> = {}",
-                escape(&c.name),
-                escape(&c.value)
-            ));
-        }
+        let detail: Vec<String> = s
+            .detail()
+            .into_iter()
+            .map(|d| match d {
+                Detail::Text(text) => escape(&text),
+                Detail::Capture(c) => {
+                    format!("<code>{}</code> = {}", escape(&c.name), escape(&c.value))
+                }
+            })
+            .collect();
         let status = s.status.as_str();
         let _ = writeln!(
             out,
@@ -50,10 +31,7 @@ pub fn steps(out: &mut String, r: &Report) {
             status.replace(' ', "_"),
             status,
             s.attempts,
-            s.duration_ms.map_or_else(
-                || "—".to_owned(),
-                |ms| human_duration(i64::try_from(ms / 1000).unwrap_or(i64::MAX))
-            ),
+            s.duration_text(),
             if detail.is_empty() {
                 "—".to_owned()
             } else {
@@ -62,11 +40,7 @@ pub fn steps(out: &mut String, r: &Report) {
         );
     }
     out.push_str("</tbody></table>\n");
-    let failed: Vec<_> = r
-        .steps
-        .iter()
-        .flat_map(|s| s.failed_expectations.iter().map(move |f| (s, f)))
-        .collect();
+    let failed: Vec<_> = r.failed_expectations().collect();
     if !failed.is_empty() {
         out.push_str("<h3>Failed expectations</h3>\n<ul>\n");
         for (s, f) in failed {

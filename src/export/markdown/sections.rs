@@ -5,38 +5,21 @@ use std::fmt::Write;
 
 use super::fenced;
 use super::{escape, opt};
-use crate::export::report::Report;
-use crate::export::report::time::{grouped, human_duration, utc};
+use crate::export::report::time::{grouped, utc};
 use crate::export::report::timeline::short_hash;
+use crate::export::report::{Detail, Report};
 
 pub fn steps(out: &mut String, r: &Report) {
     out.push_str("## Steps\n\n| Step | Phase | Outcome | Attempts | Duration | Detail |\n| --- | --- | --- | --- | --- | --- |\n");
     for s in &r.steps {
-        let mut detail: Vec<String> = Vec::new();
-        for (label, value) in [
-            ("", s.summary.as_deref()),
-            ("error: ", s.error.as_deref()),
-            ("skipped: ", s.skip_reason.as_deref()),
-            ("left for a person: ", s.pending_reason.as_deref()),
-            ("confirmed via ", s.confirmed_via.as_deref()),
-        ] {
-            if let Some(v) = value.filter(|v| !v.is_empty()) {
-                detail.push(format!("{label}{}", escape(v)));
-            }
-        }
-        if s.drafts_saved > 0 {
-            detail.push(format!("draft saved {} time(s)", s.drafts_saved));
-        }
-        if let Some(items) = s.items {
-            detail.push(format!(
-                "{} items, {} failed",
-                grouped(items.total),
-                grouped(items.failed)
-            ));
-        }
-        for c in &s.captures {
-            detail.push(format!("{} = {}", escape(&c.name), escape(&c.value)));
-        }
+        let detail: Vec<String> = s
+            .detail()
+            .into_iter()
+            .map(|d| match d {
+                Detail::Text(text) => escape(&text),
+                Detail::Capture(c) => format!("{} = {}", escape(&c.name), escape(&c.value)),
+            })
+            .collect();
         let _ = writeln!(
             out,
             "| {} ({}) | {} | {} | {} | {} | {} |",
@@ -45,10 +28,7 @@ pub fn steps(out: &mut String, r: &Report) {
             opt(s.phase.as_deref()),
             s.status.as_str(),
             s.attempts,
-            s.duration_ms.map_or_else(
-                || "—".to_owned(),
-                |ms| human_duration(i64::try_from(ms / 1000).unwrap_or(i64::MAX))
-            ),
+            s.duration_text(),
             if detail.is_empty() {
                 "—".to_owned()
             } else {
@@ -57,11 +37,7 @@ pub fn steps(out: &mut String, r: &Report) {
         );
     }
     out.push('\n');
-    let failed: Vec<_> = r
-        .steps
-        .iter()
-        .flat_map(|s| s.failed_expectations.iter().map(move |f| (s, f)))
-        .collect();
+    let failed: Vec<_> = r.failed_expectations().collect();
     if !failed.is_empty() {
         out.push_str("### Failed expectations\n\n");
         for (s, f) in failed {
