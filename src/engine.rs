@@ -19,8 +19,8 @@
 //! Journal-before-report: a request that can change something leaves only once its
 //! `step.started` and `http.request` are synced; a read (GET/HEAD/OPTIONS of a step without
 //! `confirm`) leaves at once and its sync overlaps with the network, because a crash can only
-//! lose the unsynced tail of the journal and that tail then holds reads only (the `recorder`
-//! module has the argument). Events are final when queued; [`Engine::run`] returns once the
+//! lose the unsynced tail of the journal and that tail then never holds the start of a write
+//! (the `recorder` module has the argument). Events are final when queued; [`Engine::run`] returns once the
 //! outcome is decided, [`Engine::execute`] once every event of the step is durable, and each
 //! event is sent on the `progress` channel only after its sync.
 //!

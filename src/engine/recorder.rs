@@ -19,9 +19,12 @@
 //! reported interrupted, never re-sent blindly. A read leaves as soon as its events are
 //! queued, and the sync runs while it is on the wire. The journal is written in seq order and
 //! every sync covers all that came before, so what a crash can lose is only a tail of
-//! not-yet-synced events; by the rule above that tail holds reads only, which change nothing
-//! and simply run again on resume. A sync costs 0.15–0.2 ms here, more than a loopback
-//! request: making reads wait would put it between every two requests.
+//! not-yet-synced events. By the rule above, that tail never holds the start of a write: it
+//! holds reads (which change nothing and run again on resume) and perhaps the outcome of a
+//! write whose start is durable (that step comes back *interrupted*: checked by a person, never
+//! re-sent). A step that sent a write asks for its outcome to be synced at once rather than
+//! after the writer's linger, so that window is one sync long. A sync costs 0.15–0.2 ms here,
+//! more than a loopback request: making reads wait would put it between every two requests.
 //!
 //! Reporting is on the progress channel, by one reporter task per step that waits on the
 //! journal's durable watermark: one wake-up per sync reports a whole group commit. Nobody
@@ -29,7 +32,7 @@
 //! what to journal; the engine does.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
@@ -70,6 +73,8 @@ pub struct Recorder {
     kept: Mutex<Vec<Event>>,
     /// seq of the last event this step queued.
     last_seq: AtomicU64,
+    /// A request of this step needed write-ahead: its outcome is synced promptly.
+    wrote: AtomicBool,
     /// The first journal error, as text; every later event is refused anyway (see
     /// `journal::writer`), and `finish` reports it.
     error: Mutex<Option<String>>,
@@ -123,6 +128,7 @@ impl Recorder {
             start: Mutex::new(None),
             kept: Mutex::new(Vec::new()),
             last_seq: AtomicU64::new(0),
+            wrote: AtomicBool::new(false),
             error: Mutex::new(None),
             reporter: Mutex::new(None),
         }
@@ -227,6 +233,7 @@ impl Recorder {
         self.queue_start()?;
         let event = self.queue_step(Kind::HttpRequest, data)?;
         if write_ahead == WriteAhead::Required {
+            self.wrote.store(true, Ordering::Relaxed);
             self.journal.durable(event.seq).await?;
         }
         Ok(ExchangeLog(()))
@@ -258,10 +265,14 @@ impl Recorder {
             });
         }
         self.queue_start()?;
-        events
+        let closing = events
             .into_iter()
             .map(|(kind, data)| self.queue_step(kind, data))
-            .collect()
+            .collect();
+        if self.wrote.load(Ordering::Relaxed) {
+            self.journal.sync_soon();
+        }
+        closing
     }
 
     /// This step's events other than exchanges, in seq order.

@@ -261,6 +261,12 @@ impl Journal {
         self.inner.queue.wait(seq).await
     }
 
+    /// Sync what is queued now rather than lingering, without waiting for it (for events worth
+    /// making durable promptly that nobody waits for, such as the outcome of a write).
+    pub fn sync_soon(&self) {
+        self.inner.queue.hurry();
+    }
+
     /// Whether every event through `seq` is synced yet, without waiting.
     pub fn is_durable(&self, seq: u64) -> Result<bool, JournalError> {
         self.inner.queue.is_durable(seq)

@@ -198,9 +198,9 @@ impl Queue {
         self.work.notify_one();
     }
 
-    /// Someone now waits for a seq that is not durable: make the writer sync without
-    /// lingering.
-    fn hurry(&self) {
+    /// Make the writer sync what is queued without lingering (someone waits for it, or it
+    /// records a change that should not sit unsynced).
+    pub(super) fn hurry(&self) {
         let mut pending = lock(&self.pending);
         pending.urgent = true;
         let wake = pending.writer_waiting;
