@@ -164,15 +164,31 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Log to `<data>/logs/stanch.log`, never to the terminal; `STANCH_LOG` sets the filter
-/// (default `stanch=info`). Logging is best effort: without a writable data dir the command
-/// still runs.
+/// Make an existing incident private before a command outside the TUI opens it, and say on
+/// stderr what was readable by others (`store::open` does the same silently, into the log).
+fn secure_and_warn(id: &str) -> anyhow::Result<()> {
+    for tightened in crate::store::secure(id)? {
+        eprintln!("stanch: warning: {tightened}");
+    }
+    Ok(())
+}
+
+/// Log to `<data>/logs/stanch.log` (0600 in a 0700 dir, never through a link), never to the
+/// terminal; `STANCH_LOG` sets the filter (default `stanch=info`). Logging is best effort:
+/// without a writable data dir the command still runs. A data dir, log dir or log that was
+/// readable by others is tightened and logged (every command passes here, so stderr stays for
+/// what is about one incident: see `secure_and_warn`).
 fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let data = crate::paths::data_dir().ok()?;
     let dir = crate::paths::log_dir().ok()?;
-    std::fs::create_dir_all(&dir).ok()?;
+    let mut tightened: Vec<crate::private::Tightened> = Vec::new();
+    tightened.extend(crate::private::ensure_root(&data).ok()?);
+    tightened.extend(crate::private::ensure_dir(&dir).ok()?);
+    let (file, log) = crate::private::open_append_or_create(&dir.join("stanch.log")).ok()?;
+    tightened.extend(log);
     // Buffered: the worker thread flushes whenever its queue runs dry, so a burst of lines (a
     // headless run logs one per step) is one write, not one each.
-    let file = std::io::BufWriter::new(tracing_appender::rolling::never(dir, "stanch.log"));
+    let file = std::io::BufWriter::new(file);
     // 1,024 lines, not the default 128,000: the channel's slots are initialised up front, and
     // touching 4 MiB of them cost 2 ms of every command's start-up. Lines beyond it are dropped
     // (lossy), never blocking a step.
@@ -188,5 +204,8 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         )
         .finish();
     tracing::subscriber::set_global_default(subscriber).ok()?;
+    for t in &tightened {
+        tracing::warn!("{t}");
+    }
     Some(guard)
 }

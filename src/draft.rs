@@ -11,9 +11,14 @@
 //! The template context is `inputs`, `vars`, `marks` (name → RFC 3339), `timeline` (the
 //! post-mortem's rows: `seq`, `at`, `offset`, `kind`, `step`, `actor`, `text`) and `incident`
 //! (`id`, `opened_at`, `responder`, `drill`, `title`, `severity`). Secrets are never in it: a
-//! template that names `secrets` is refused before rendering, and the editor runs with
-//! secret-bearing environment variables removed. This module knows nothing of the terminal;
-//! the TUI suspends itself around [`edit_in_editor`].
+//! template that names `secrets` is refused before rendering, and the editor runs with only
+//! the environment variables in [`EDITOR_ENV`] (plus `LC_*`), so a secret loaded from any
+//! variable never reaches it. This module knows nothing of the terminal; the TUI suspends
+//! itself around [`edit_in_editor`].
+//!
+//! Draft files are private (0600 in a 0700 `drafts/`) and never read or written through a
+//! link: a link planted under a draft's name is refused by [`prepare`] and [`record`], and
+//! [`save`] replaces it (fresh temporary, then rename) rather than writing through it.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
@@ -195,12 +200,10 @@ pub fn save(
         source,
     };
     if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private::ensure_dir(dir).map_err(io)?;
     }
     // Write-then-rename so an editor or export never sees half a draft.
-    let tmp = file.with_extension("stanch-tmp");
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, &file).map_err(io)?;
+    crate::private::write_atomic(&file, text.as_bytes(), crate::private::FILE_MODE).map_err(io)?;
     journal_if_changed(journal, incident_dir, step, text.as_bytes())
 }
 
@@ -235,7 +238,7 @@ pub fn record(
     step: &Step,
 ) -> Result<Option<Event>, DraftError> {
     let file = path(incident_dir, step)?;
-    let bytes = std::fs::read(&file).map_err(|source| DraftError::Io {
+    let bytes = crate::private::read(&file).map_err(|source| DraftError::Io {
         path: file.clone(),
         source,
     })?;
@@ -253,9 +256,23 @@ pub fn prepare(
 ) -> Result<PathBuf, DraftError> {
     let (step, _) = draft_step(&rb.runbook, step_id)?;
     let file = path(incident_dir, step)?;
-    if !file.exists() {
-        let text = render(rb, step_id, incident)?;
-        save(journal, incident_dir, step, &text)?;
+    match std::fs::symlink_metadata(&file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = render(rb, step_id, incident)?;
+            save(journal, incident_dir, step, &text)?;
+        }
+        Ok(meta) if !meta.is_file() => {
+            // A link (or anything else) under the draft's name: the editor would write
+            // through it, so the responder has to look at it first.
+            return Err(DraftError::Io {
+                path: file,
+                source: std::io::Error::other(
+                    "not a regular file (a symbolic link?); stanch will not edit through it: remove it and try again",
+                ),
+            });
+        }
+        Ok(_) => {}
+        Err(source) => return Err(DraftError::Io { path: file, source }),
     }
     Ok(file)
 }
@@ -269,14 +286,48 @@ pub fn editor_command() -> String {
         .unwrap_or_else(|| "vi".to_owned())
 }
 
-/// Environment variables the editor must not inherit: stanch's own (`STANCH_*`, where secret
-/// values are conventionally passed) and anything named like a credential.
-pub fn is_secret_env(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper.starts_with("STANCH_")
-        || ["SECRET", "TOKEN", "PASSWORD", "PASSWD", "API_KEY", "APIKEY"]
-            .iter()
-            .any(|w| upper.contains(w))
+/// The environment variables the editor inherits (with every `LC_*`): what an editor needs
+/// to find its program, configuration, terminal, locale and display. Nothing else passes, so
+/// a secret loaded from any variable (`STANCH_*`, `ES_CREDS`, a cloud token) never reaches
+/// the editor or the plug-ins it runs.
+pub const EDITOR_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TERM",
+    "COLORTERM",
+    "TERMINFO",
+    "TERMINFO_DIRS",
+    "COLUMNS",
+    "LINES",
+    "NO_COLOR",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "TMUX",
+    "TMUX_PANE",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XAUTHORITY",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_DATA_HOME",
+    "XDG_DATA_DIRS",
+    "XDG_CACHE_HOME",
+    "XDG_STATE_HOME",
+    "EDITOR",
+    "VISUAL",
+    "VIMINIT",
+    "NVIM_APPNAME",
+];
+
+/// Whether the editor may inherit the variable `name` (see [`EDITOR_ENV`]).
+pub fn editor_may_inherit(name: &str) -> bool {
+    EDITOR_ENV.contains(&name) || name.starts_with("LC_")
 }
 
 /// Open `path` in the user's editor and wait for it (see [`edit_with`]).
@@ -284,16 +335,16 @@ pub fn edit_in_editor(path: &Path) -> Result<(), DraftError> {
     edit_with(&editor_command(), path)
 }
 
-/// Run `editor` (split on whitespace, so `code --wait` works) on `path`, with secret-bearing
-/// environment variables removed, and wait for it to exit successfully.
+/// Run `editor` (split on whitespace, so `code --wait` works) on `path`, with only the
+/// environment in [`EDITOR_ENV`], and wait for it to exit successfully.
 pub fn edit_with(editor: &str, path: &Path) -> Result<(), DraftError> {
     let mut words = editor.split_whitespace();
     let program = words.next().unwrap_or("vi");
     let mut command = Command::new(program);
-    command.args(words).arg(path);
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(is_secret_env) {
-            command.env_remove(&name);
+    command.args(words).arg(path).env_clear();
+    for (name, value) in std::env::vars_os() {
+        if name.to_str().is_some_and(editor_may_inherit) {
+            command.env(name, value);
         }
     }
     let status = command.status().map_err(|source| DraftError::EditorSpawn {
@@ -315,25 +366,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_bearing_env_names_are_recognised() {
+    fn only_the_allow_list_reaches_the_editor() {
+        for name in ["PATH", "HOME", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "USER"] {
+            assert!(editor_may_inherit(name), "{name}");
+        }
         for name in [
             "STANCH_ES_API_KEY",
             "STANCH_DATA_DIR",
-            "ES_API_KEY",
+            "ES_CREDS",
             "GITHUB_TOKEN",
-            "DB_PASSWORD",
-        ] {
-            assert!(is_secret_env(name), "{name}");
-        }
-        for name in [
-            "HOME",
-            "PATH",
-            "TERM",
-            "XAUTHORITY",
+            "AWS_SECRET_ACCESS_KEY",
             "SSH_AUTH_SOCK",
-            "LANG",
+            "LD_PRELOAD",
+            "path",
         ] {
-            assert!(!is_secret_env(name), "{name}");
+            assert!(!editor_may_inherit(name), "{name}");
         }
     }
 }

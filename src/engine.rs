@@ -52,6 +52,7 @@ use crate::runbook::{self, Step};
 use crate::secret::{Redactor, Secrets};
 use crate::template::Templates;
 
+pub use evidence::EVIDENCE_DIR;
 pub use preview::Preview;
 pub use recorder::{Settle, WriteAhead};
 pub use send::SendError;

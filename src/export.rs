@@ -121,7 +121,9 @@ impl Sources {
             if sources.draft_files.contains_key(&draft.file) || !is_relative_inside(&draft.file) {
                 continue;
             }
-            if let Ok(bytes) = std::fs::read(incident_dir.join(&draft.file)) {
+            // Never through a link: a link planted in drafts/ must not put an outside file
+            // into the post-mortem.
+            if let Ok(bytes) = crate::private::read(&incident_dir.join(&draft.file)) {
                 sources.draft_files.insert(draft.file.clone(), bytes);
             }
         }

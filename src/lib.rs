@@ -26,6 +26,7 @@ pub mod incident;
 pub mod journal;
 pub mod lab;
 pub mod paths;
+pub mod private;
 pub mod runbook;
 pub mod secret;
 pub mod store;

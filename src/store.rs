@@ -6,7 +6,15 @@
 //!
 //! Opening never decides anything for the responder: steps a crash left running stay
 //! `Running` until a caller (TUI, headless runner) calls [`mark_interrupted`].
+//!
+//! A directory is an incident only if its journal's first event is `incident.opened`:
+//! `open`, `load` and `locate` refuse anything else (an empty journal, one without its
+//! opening event) before reading it for a report or writing to it. Incident files are
+//! private (see [`crate::private`] for the modes): `create` makes them so, `open` tightens
+//! looser ones and logs it; [`secure`] does the same and returns what it changed, for
+//! commands that show it to the responder.
 
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -14,6 +22,7 @@ use jiff::Timestamp;
 use crate::incident::{Incident, StepStatus};
 use crate::journal::{Journal, JournalError, Kind, NewEvent};
 use crate::paths::{self, PathsError};
+use crate::private::{self, Tightened};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +34,16 @@ pub enum StoreError {
     BadId(String),
     #[error("no incident `{id}` in {dir}")]
     NotFound { id: String, dir: PathBuf },
+    /// The journal does not start with `incident.opened`: never read as one, never written.
+    #[error(
+        "{path} is not an incident journal: {reason}; stanch will not use it (an incident's first event is `incident.opened`)"
+    )]
+    NotAnIncident { path: PathBuf, reason: String },
+    #[error("cannot make {path} private: {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// An incident open for writing.
@@ -61,6 +80,7 @@ pub fn create(
     actor: &str,
     mut opened: serde_json::Value,
 ) -> Result<Opened, StoreError> {
+    secure_root()?;
     let root = paths::incidents_dir()?;
     let (id, dir) = if let Some(id) = id {
         check_id(id)?;
@@ -100,6 +120,8 @@ pub fn open(id: &str, actor: &str) -> Result<Opened, StoreError> {
             dir: paths::incidents_dir()?,
         });
     }
+    secure_dir(&dir)?;
+    check_opened(&dir)?;
     let (journal, events) = Journal::open(&dir, actor)?;
     Ok(Opened {
         id: id.to_owned(),
@@ -119,6 +141,7 @@ pub fn load(id: &str) -> Result<Incident, StoreError> {
             dir: paths::incidents_dir()?,
         });
     }
+    check_opened(&dir)?;
     Ok(Incident::replay(crate::journal::read(&dir)?))
 }
 
@@ -181,6 +204,19 @@ pub fn list() -> Result<Vec<Listing>, StoreError> {
 }
 
 fn summarise(id: String, dir: &Path) -> Result<Listing, StoreError> {
+    if let Err(err) = check_opened(dir) {
+        return Ok(Listing {
+            id,
+            runbook: String::new(),
+            opened_at: None,
+            closed: false,
+            steps_done: 0,
+            steps_total: None,
+            drill: false,
+            in_use_by: None,
+            damaged: Some(err.to_string()),
+        });
+    }
     let (_, replayed) =
         crate::journal::replay::replay_file(dir).map_err(|source| JournalError::Io {
             path: dir.join(crate::journal::writer::JOURNAL_FILE),
@@ -221,5 +257,102 @@ pub fn locate(id: &str) -> Result<PathBuf, StoreError> {
             dir: paths::incidents_dir()?,
         });
     }
+    check_opened(&dir)?;
     Ok(dir)
+}
+
+/// The data dir and `incidents/`: created private, tightened if looser.
+fn secure_root() -> Result<Vec<Tightened>, StoreError> {
+    let data = paths::data_dir()?;
+    let incidents = paths::incidents_dir()?;
+    let mut tightened: Vec<Tightened> = private::ensure_root(&data)
+        .map_err(|source| StoreError::Private { path: data, source })?
+        .into_iter()
+        .collect();
+    tightened.extend(
+        private::ensure_dir(&incidents).map_err(|source| StoreError::Private {
+            path: incidents,
+            source,
+        })?,
+    );
+    log_tightened(&tightened);
+    Ok(tightened)
+}
+
+/// Make an existing incident private: the data dir, its directory and sub-directories 0700,
+/// its files 0600, evidence 0400; returns (and logs) what was looser. [`open`] does this
+/// itself; commands outside the TUI call it first to show the responder what changed.
+pub fn secure(id: &str) -> Result<Vec<Tightened>, StoreError> {
+    check_id(id)?;
+    secure_dir(&paths::incident_dir(id)?)
+}
+
+/// [`secure`] for an incident directory. A link in place of the incident dir is refused.
+fn secure_dir(dir: &Path) -> Result<Vec<Tightened>, StoreError> {
+    let mut tightened = secure_root()?;
+    if let Err(e) = std::fs::symlink_metadata(dir)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        return Ok(tightened);
+    }
+    let private_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Private { path, source }
+    };
+    let before = tightened.len();
+    tightened.extend(private::ensure_dir(dir).map_err(private_err(dir))?);
+    tightened.extend(private::tighten_entries(dir, private::FILE_MODE).map_err(private_err(dir))?);
+    let drafts = dir.join(crate::draft::DRAFTS_DIR);
+    tightened.extend(
+        private::tighten_entries(&drafts, private::FILE_MODE).map_err(private_err(&drafts))?,
+    );
+    let evidence = dir.join(crate::engine::EVIDENCE_DIR);
+    tightened.extend(
+        private::tighten_entries(&evidence, private::EVIDENCE_MODE)
+            .map_err(private_err(&evidence))?,
+    );
+    log_tightened(&tightened[before..]);
+    Ok(tightened)
+}
+
+fn log_tightened(tightened: &[Tightened]) {
+    for t in tightened {
+        tracing::warn!("{t}");
+    }
+}
+
+/// The longest first line read when checking for `incident.opened` (the opening event holds
+/// the runbook's inputs: a few KiB).
+const MAX_OPENING_LINE: u64 = 1 << 20;
+
+/// Refuse a journal whose first event is not `incident.opened` (read without following a
+/// link, first line only).
+fn check_opened(dir: &Path) -> Result<(), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct First {
+        kind: String,
+    }
+    let path = dir.join(crate::journal::writer::JOURNAL_FILE);
+    let io = |source| JournalError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = private::open_read(&path).map_err(io)?;
+    let mut line = Vec::new();
+    BufReader::new(file)
+        .take(MAX_OPENING_LINE)
+        .read_until(b'\n', &mut line)
+        .map_err(io)?;
+    let reason = if line.is_empty() {
+        "the journal is empty".to_owned()
+    } else if !line.ends_with(b"\n") {
+        "its first line is incomplete".to_owned()
+    } else {
+        match serde_json::from_slice::<First>(&line) {
+            Ok(first) if first.kind == Kind::IncidentOpened.as_str() => return Ok(()),
+            Ok(first) => format!("its first event is {:?}", first.kind),
+            Err(err) => format!("its first line is not an event ({err})"),
+        }
+    };
+    Err(StoreError::NotAnIncident { path, reason })
 }

@@ -15,6 +15,7 @@ pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "responder".to_owned());
+    super::secure_and_warn(&args.id)?;
     let opened = crate::store::open(&args.id, &actor)?;
     let incident = &opened.incident;
     let Some(runbook_path) = incident.runbook_path.as_deref() else {

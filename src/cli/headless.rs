@@ -74,6 +74,7 @@ fn open_or_create(args: &super::RunArgs, rb: &Loaded, actor: &str) -> anyhow::Re
             .join(crate::journal::writer::JOURNAL_FILE)
             .exists()
     {
+        super::secure_and_warn(id)?;
         return Ok(store::open(id, actor)?);
     }
     let inputs = inputs(&rb.runbook, &args.set)?;

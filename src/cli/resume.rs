@@ -18,6 +18,7 @@ pub fn run(args: &super::ResumeArgs) -> anyhow::Result<ExitCode> {
 
 pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCode> {
     let responder = super::run::default_responder(responder);
+    super::secure_and_warn(id)?;
     let mut opened = store::open(id, &responder).with_context(|| format!("cannot resume {id}"))?;
     let path = opened
         .incident

@@ -104,7 +104,9 @@ fn saved_drafts(
         let Ok(path) = crate::draft::path(incident_dir, step) else {
             continue;
         };
-        if let Ok(text) = std::fs::read_to_string(path)
+        // Never through a link: a planted link must not put an outside file into a request.
+        if let Ok(text) = crate::private::read(&path).map(String::from_utf8)
+            && let Ok(text) = text
             && sha256_hex(text.as_bytes()) == saved.sha256
         {
             out.insert(step.id().to_owned(), text.into());

@@ -10,19 +10,22 @@
 //! 16 MiB body would stall every request in flight. A panic there comes back as an
 //! `io::Error`; a caller that stops waiting does not stop a write already started.
 //!
-//! The file is written to a temporary name unique to the write, synced, made read-only and
-//! renamed into place, so a crash never leaves a half-written file under a hash name and two
-//! concurrent captures never share a temporary file. The same content captured twice is one
-//! file and two custody records. This module does not decide what is evidence.
+//! The file is created new (mode 0400, never through a link, see [`crate::private`]): written
+//! to a temporary name unique to the write, synced and linked under its hash name only if
+//! nothing has that name yet, so a crash never leaves a half-written file under a hash name
+//! and two concurrent captures never share a temporary file. A file already under the name is
+//! not trusted by its name: it is read back and must hash to it, else the capture fails (a
+//! planted or damaged file is never recorded as evidence). The same content captured twice
+//! is one file and two custody records. This module does not decide what is evidence.
 
 use std::borrow::Cow;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
 use crate::journal::event::sha256_hex;
+use crate::private::{self, WriteNew};
 use crate::secret::Redactor;
 
 pub const EVIDENCE_DIR: &str = "evidence";
@@ -93,10 +96,10 @@ fn keep(dir: &Path, raw: &[u8], redactor: &Redactor) -> io::Result<Kept> {
     let body = redactor.redact_bytes(raw);
     let masked = matches!(&body, Cow::Owned(masked) if masked.as_slice() != raw);
     let sha = sha256_hex(&body);
-    std::fs::create_dir_all(dir)?;
+    private::ensure_dir(dir)?;
     let path = dir.join(&sha);
-    if !path.exists() {
-        write_read_only(dir, &path, &body)?;
+    if private::write_new(&path, &body, private::EVIDENCE_MODE)? == WriteNew::Existed {
+        check_existing(&path, &sha)?;
     }
     Ok(Kept {
         bytes: body.len(),
@@ -105,37 +108,26 @@ fn keep(dir: &Path, raw: &[u8], redactor: &Redactor) -> io::Result<Kept> {
     })
 }
 
-/// Distinguishes the temporary files of concurrent writes in this process.
-static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
-
-fn write_read_only(dir: &Path, path: &Path, body: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(format!(
-        ".tmp-{}-{}-{}",
-        std::process::id(),
-        TMP_SEQ.fetch_add(1, Ordering::Relaxed),
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("x")
-    ));
-    let written = (|| {
-        let mut file = std::fs::File::create_new(&tmp)?;
-        file.write_all(body)?;
-        file.sync_all()?;
-        let mut perms = file.metadata()?.permissions();
-        perms.set_readonly(true);
-        std::fs::set_permissions(&tmp, perms)?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        // Best effort: the error that matters is the one returned.
-        let _ = std::fs::remove_file(&tmp);
+/// A file already named `sha`: it must be a regular file with exactly that content.
+fn check_existing(path: &Path, sha: &str) -> io::Result<()> {
+    let found = sha256_hex(&private::read(path)?);
+    if found == sha {
+        // Kept, but never looser than evidence should be (an older stanch left 0444).
+        private::tighten(path, private::EVIDENCE_MODE)?;
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{} already exists with other content (SHA-256 {found}); it is not this evidence, and stanch will not trust a file by its name: move it aside and re-run the step",
+            path.display()
+        )))
     }
-    written
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::secret::MASK;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn custody() -> Custody<'static> {
         Custody {
@@ -168,7 +160,13 @@ mod tests {
         assert_eq!(data["remote_addr"], "127.0.0.1:9");
         let path = dir.path().join("evidence").join(&sha);
         assert_eq!(std::fs::read(&path).unwrap(), b"hello");
-        assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o400, "evidence is owner-read-only");
+        let dir_mode = std::fs::metadata(dir.path().join(EVIDENCE_DIR))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
         // A second capture of the same bytes keeps the one file.
         store(dir.path(), b"hello", &custody, &Redactor::default())
             .await
@@ -279,6 +277,61 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "no temporary file left behind: {names:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pre_planted_file_under_the_hash_name_is_refused_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join(EVIDENCE_DIR);
+        std::fs::create_dir(&evidence).unwrap();
+        let sha = sha256_hex(b"the real body");
+        // Another user (or a tampered copy) put other bytes under the name first.
+        std::fs::write(evidence.join(&sha), b"forged").unwrap();
+        let err = store(
+            dir.path(),
+            b"the real body",
+            &custody(),
+            &Redactor::default(),
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("already exists with other content"), "{text}");
+        assert_eq!(std::fs::read(evidence.join(&sha)).unwrap(), b"forged");
+        // A link under the name is refused too, and its target is never read as evidence.
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"the real body").unwrap();
+        std::fs::remove_file(evidence.join(&sha)).unwrap();
+        std::os::unix::fs::symlink(&outside, evidence.join(&sha)).unwrap();
+        let err = store(
+            dir.path(),
+            b"the real body",
+            &custody(),
+            &Redactor::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        // The same content already there (an earlier capture, mode 0444 from an older
+        // stanch) is kept and made 0400.
+        std::fs::remove_file(evidence.join(&sha)).unwrap();
+        std::fs::write(evidence.join(&sha), b"the real body").unwrap();
+        std::fs::set_permissions(evidence.join(&sha), std::fs::Permissions::from_mode(0o444))
+            .unwrap();
+        let data = store(
+            dir.path(),
+            b"the real body",
+            &custody(),
+            &Redactor::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(data["sha256"], sha.as_str());
+        let mode = std::fs::metadata(evidence.join(&sha))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o400);
     }
 
     #[tokio::test]

@@ -4,9 +4,10 @@
 //!
 //! This module only takes and describes the lock; it never reads or writes the journal. The
 //! lock file is left behind when the holder exits (its contents then describe the last holder);
-//! the kernel drops the `flock` itself when the holder's process dies, even on SIGKILL.
+//! the kernel drops the `flock` itself when the holder's process dies, even on SIGKILL. The
+//! lock file is private (0600) and never opened through a link (see [`crate::private`]).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -94,13 +95,11 @@ impl Lock {
             source,
         };
         // No truncate: the file must keep the current holder's record until we own the lock.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        // Never through a link, mode 0600 (see `private`).
+        let (mut file, tightened) = crate::private::open_or_create(&path).map_err(io)?;
+        if let Some(tightened) = tightened {
+            tracing::warn!("{tightened}");
+        }
         // A lock that was just released can still look held for a moment: a sibling thread's
         // fork+exec briefly duplicates every descriptor, the flock with them. So a busy lock
         // is retried for a short grace period before its holder is reported.
@@ -156,7 +155,7 @@ fn describe(file: &mut File) -> String {
 /// `stanch list`). Takes a shared lock for an instant to find out, so it never blocks and
 /// never disturbs the holder.
 pub fn holder_of(dir: &Path) -> Option<String> {
-    let mut file = File::open(dir.join(LOCK_FILE)).ok()?;
+    let mut file = crate::private::open_read(&dir.join(LOCK_FILE)).ok()?;
     match file.try_lock_shared() {
         Ok(()) => {
             let _ = file.unlock();

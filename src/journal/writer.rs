@@ -16,10 +16,13 @@
 //! (the file may end in a partial line that only a reopen, which quarantines it, can clear).
 //! The exclusive lock on `<dir>/lock` is held by the writer thread and released when the last
 //! [`Journal`] clone drops. This module must not interpret events; that is `incident`'s job.
+//!
+//! Files are opened through [`crate::private`]: the incident dir is 0700, the journal, head
+//! and quarantined tails 0600, and none of them is ever opened through a symbolic link.
 
 mod commit;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -110,17 +113,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
 impl Journal {
     /// Create a new incident journal in `dir` (created; must not hold a journal yet).
     pub fn create(dir: &Path, actor: &str) -> Result<Self, JournalError> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        crate::private::ensure_dir(dir).map_err(io(dir))?;
         let lock = Lock::acquire(dir, actor)?;
         let path = dir.join(JOURNAL_FILE);
-        if path.exists() {
+        // `symlink_metadata`: a dangling link under the name counts as taken.
+        if std::fs::symlink_metadata(&path).is_ok() {
             return Err(JournalError::Exists(dir.to_path_buf()));
         }
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
+        let file = crate::private::create_new(&path).map_err(io(&path))?;
         sync_dir(dir)?;
         Self::start(dir, actor, lock, file, 0, GENESIS.to_owned())
     }
@@ -140,10 +140,10 @@ impl Journal {
         if let Some(broken) = replayed.broken {
             return Err(JournalError::Broken { path, broken });
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
+        let (file, tightened) = crate::private::open_append(&path).map_err(io(&path))?;
+        if let Some(tightened) = tightened {
+            tracing::warn!("{tightened}");
+        }
         let quarantined = if replayed.torn_bytes > 0 {
             let start = usize::try_from(replayed.good_len).unwrap_or(bytes.len());
             let name = quarantine(dir, &bytes[start..])?;
@@ -185,12 +185,11 @@ impl Journal {
         prev: String,
     ) -> Result<Self, JournalError> {
         let head_path = dir.join(HEAD_FILE);
-        let head = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&head_path)
-            .map_err(io(&head_path))?;
+        let (head, tightened) =
+            crate::private::open_or_create(&head_path).map_err(io(&head_path))?;
+        if let Some(tightened) = tightened {
+            tracing::warn!("{tightened}");
+        }
         let queue = Arc::new(Queue::new(dir.join(JOURNAL_FILE), seq, prev));
         let writer = Writer {
             queue: Arc::clone(&queue),
@@ -300,11 +299,7 @@ fn quarantine(dir: &Path, tail: &[u8]) -> Result<String, JournalError> {
         n += 1;
     }
     let path = dir.join(&name);
-    let mut file = OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .open(&path)
-        .map_err(io(&path))?;
+    let mut file = crate::private::create_new(&path).map_err(io(&path))?;
     file.write_all(tail).map_err(io(&path))?;
     file.sync_all().map_err(io(&path))?;
     sync_dir(dir)?;
