@@ -1,6 +1,7 @@
 //! Command-line surface: the clap definitions and one file per command under `cli/`.
 //! Commands are the edge of the program, so they may use `anyhow`; everything they call
-//! returns typed errors.
+//! returns typed errors. Exit codes come from [`exit`] only; `--color` is decided once in
+//! [`dispatch`] (see [`color`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,20 +9,28 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod check;
+pub mod color;
+pub mod completions;
 mod draft;
 mod drill;
+pub mod exit;
 mod export;
 pub mod headless;
 mod lab;
 mod list;
+pub mod man;
+pub mod new;
 mod resume;
 mod run;
 mod verify;
 
 /// stanch: stop the leak. A terminal runbook runner for data-exposure incidents.
 #[derive(Debug, Parser)]
-#[command(name = "stanch", version, about, long_about = None)]
+#[command(name = "stanch", version, about, long_about = None, after_long_help = exit::HELP)]
 pub struct Cli {
+    /// When to colour output (diagnostics, headless lines); `NO_COLOR` turns `auto` off.
+    #[arg(long, value_enum, global = true, default_value_t = color::When::Auto)]
+    pub color: color::When,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,6 +55,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Render a draft step's document and open it in $EDITOR; journal each saved version.
     Draft(DraftArgs),
+    /// Write a commented starter runbook that passes `check`.
+    New(NewArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man(ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,6 +103,9 @@ pub struct DrillArgs {
     /// Seed for the lab's synthetic data.
     #[arg(long, default_value_t = 2019)]
     pub seed: u64,
+    /// Responder name (default: config, then $USER).
+    #[arg(long)]
+    pub responder: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +122,9 @@ pub struct LabArgs {
 pub struct ResumeArgs {
     /// Incident id.
     pub id: String,
+    /// Responder name (default: config, then $USER).
+    #[arg(long)]
+    pub responder: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,11 +167,41 @@ pub struct DraftArgs {
     pub step: String,
 }
 
-/// Run one command; the exit code is the command's verdict (e.g. `check` exits 1 on errors).
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The runbook's id (letters, digits, '-' and '_'); also the default file name.
+    pub name: String,
+    /// Write here instead of `NAME.toml` (never over an existing file).
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: completions::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `stanch.1` and one `stanch-<command>.1` per command into this directory instead
+    /// of printing `stanch.1`.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Run one command; the exit code is the command's verdict (see [`exit`]).
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    // Every command logs to the file, none to the terminal (the TUI owns it). The guard
-    // flushes the log when the command returns.
-    let _log = init_logging();
+    color::apply(cli.color);
+    // Every command that touches incidents logs to the file, none to the terminal (the TUI
+    // owns it); the guard flushes the log when the command returns. Commands that only
+    // print generated text (`new`, `completions`, `man`) leave the data dir alone.
+    let generated = matches!(
+        cli.command,
+        Command::New(_) | Command::Completions(_) | Command::Man(_)
+    );
+    let _log = if generated { None } else { init_logging() };
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Drill(args) => drill::run(&args),
@@ -161,6 +212,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Draft(args) => draft::run(&args),
+        Command::New(args) => new::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
 }
 

@@ -5,14 +5,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use stanch::cli::exit;
+
 fn main() -> ExitCode {
     let cli = stanch::cli::Cli::parse();
     match stanch::cli::dispatch(cli) {
         Ok(code) => code,
+        // `stanch list | head`: the reader had enough; that is not a failure.
+        Err(err) if exit::is_broken_pipe(&err) => exit::code(exit::SUCCESS),
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: what failed, and why.
             eprintln!("stanch: error: {err:#}");
-            ExitCode::FAILURE
+            exit::code(exit::FAILURE)
         }
     }
 }

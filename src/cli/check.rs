@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use crate::runbook::{self, LoadError, Runbook};
 
 pub fn run(args: &super::CheckArgs) -> anyhow::Result<ExitCode> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // `check *.toml | head`: every file is still checked and the verdict still counts.
+    let mut out = super::exit::QuietPipe::new(std::io::stdout().lock());
     let mut failed = false;
     for path in &args.files {
         // Drill scenarios (`runbooks/drills/*.toml`) are checked by their own rules, which
@@ -46,11 +46,7 @@ pub fn run(args: &super::CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::exit::verdict(!failed))
 }
 
 /// `ok  runbooks/x.toml: 23 steps in 7 phases, 4 destructive`

@@ -56,5 +56,5 @@ pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
         ),
         None => println!("{} unchanged since its last saved version", file.display()),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS))
 }

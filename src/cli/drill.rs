@@ -150,7 +150,7 @@ fn open_incident(
                 .join(", ")
         );
     }
-    let actor = super::run::default_responder(None);
+    let actor = super::run::default_responder(args.responder.as_deref());
     let mut data = json!({
         "runbook_id": rb.runbook.id(),
         "runbook_title": rb.runbook.runbook.title,

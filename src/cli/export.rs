@@ -36,5 +36,5 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             other => other.context("writing the export to standard output")?,
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS))
 }

@@ -124,7 +124,8 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         secrets,
         EngineOptions::default(),
     )?;
-    let mut stdout = std::io::stdout().lock();
+    // `run --headless | head`: the run goes on to its verdict whoever stops reading.
+    let mut stdout = super::exit::QuietPipe::new(std::io::stdout().lock());
     writeln!(
         stdout,
         "incident {} · runbook {} · journal {}",
@@ -141,7 +142,11 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     writeln!(
         stdout,
         "{}: {} ok, {} failed, {} need a human, {} interrupted, {} blocked",
-        if ok { "done" } else { "NOT DONE" },
+        if ok {
+            super::color::paint("done", super::color::Tone::Good)
+        } else {
+            super::color::paint("NOT DONE", super::color::Tone::Bad)
+        },
         report.count(LineState::Succeeded)
             + report.count(LineState::Skipped)
             + report.count(LineState::AlreadyDone),
@@ -153,9 +158,5 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         report.count(LineState::Blocked),
     )?;
     tracing::info!(incident = %opened.id, ok, "headless run finished");
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::exit::verdict(ok))
 }

@@ -25,7 +25,7 @@ pub fn run(args: &super::LabArgs) -> anyhow::Result<ExitCode> {
         .context("waiting for Ctrl-C")?;
     lab.shutdown();
     eprintln!("lab stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS))
 }
 
 /// What `stanch lab` prints: URLs, credentials, env lines for the bundled runbook, and curl.

@@ -15,10 +15,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
             "no incidents in {}",
             crate::paths::incidents_dir()?.display()
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS));
     }
     out.write_all(render(&listings).as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS))
 }
 
 /// The table, columns padded to their widest cell.

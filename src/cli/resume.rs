@@ -13,7 +13,7 @@ use crate::tui;
 use crate::tui::setup::SetupForm;
 
 pub fn run(args: &super::ResumeArgs) -> anyhow::Result<ExitCode> {
-    open_and_run(&args.id, None)
+    open_and_run(&args.id, args.responder.as_deref())
 }
 
 pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -46,7 +46,7 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
         let form = SetupForm::secrets_only(&rb.runbook.runbook.title, &missing, &responder);
         let Some(answers) = tui::ask(form)? else {
             eprintln!("stanch: aborted; {id} is unchanged");
-            return Ok(ExitCode::from(130));
+            return Ok(super::exit::code(super::exit::ABORTED));
         };
         answered = answers.secrets;
     }
@@ -54,5 +54,5 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
     let notice = (!notes.is_empty()).then(|| notes.join("; "));
     super::run::launch(rb, &opened, secrets, notice)?;
     println!("Incident {id} is saved. Resume it with: stanch resume {id}");
-    Ok(ExitCode::SUCCESS)
+    Ok(super::exit::code(super::exit::SUCCESS))
 }

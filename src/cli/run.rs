@@ -36,7 +36,7 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         let Some(answers) = tui::ask(form)? else {
             eprintln!("stanch: aborted; no incident was opened");
-            return Ok(ExitCode::from(130));
+            return Ok(super::exit::code(super::exit::ABORTED));
         };
         answers
     };
@@ -51,7 +51,7 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     let secrets = load_secrets(&rb, answers.secrets)?;
     launch(rb, &opened, secrets, None)?;
     println!("Incident {id} is saved. Resume it with: stanch resume {id}");
-    Ok(ExitCode::SUCCESS)
+    Ok(super::exit::code(super::exit::SUCCESS))
 }
 
 /// Hand an open incident to the TUI; the engine is built off the UI thread so the first frame

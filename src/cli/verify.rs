@@ -17,11 +17,7 @@ pub fn run(args: &super::VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     let report =
         crate::journal::verify(&dir).with_context(|| format!("verifying incident {}", args.id))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::exit::QuietPipe::new(std::io::stdout().lock());
     write!(out, "{}: {report}", args.id)?;
-    Ok(if report.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::exit::verdict(report.is_ok()))
 }

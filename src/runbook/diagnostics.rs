@@ -80,7 +80,14 @@ impl Diagnostic {
 /// Render diagnostics for the file `name` (shown in the `╭─[name:line:col]` header) with
 /// `source` as the text the spans index into. Reports are separated by a blank line.
 pub fn render(name: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+    // Coloured only when the process decided so (`--color`, `NO_COLOR`: see `cli::color`);
+    // a library caller that decided nothing gets plain text.
+    let theme = if colorchoice::ColorChoice::global() == colorchoice::ColorChoice::Always {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
         .with_links(false)
         .with_width(WIDTH)
         .without_syntax_highlighting();

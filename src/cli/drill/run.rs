@@ -52,7 +52,8 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     let entered = runtime.enter();
     let (drill, mut opened) = prepare(args)?;
     let engine = engine(&drill, &opened)?;
-    let mut stdout = std::io::stdout().lock();
+    // `drill --auto | head`: the drill runs to its verdict whoever stops reading.
+    let mut stdout = crate::cli::exit::QuietPipe::new(std::io::stdout().lock());
     header(&mut stdout, &drill, &opened)?;
     let report = runtime.block_on(headless::run_all_async(
         &engine,
@@ -75,11 +76,7 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
             .display()
     )?;
     drill.lab.shutdown();
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(crate::cli::exit::verdict(ok))
 }
 
 /// The scenario's injects, on the drill's clock (`--speed` divides scenario time).
@@ -131,5 +128,5 @@ pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
         "Drill {id} is saved. Resume it with: stanch resume {id}; export it with: stanch export {id}"
     )?;
     drill.lab.shutdown();
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS))
 }

@@ -73,6 +73,20 @@ impl LineState {
         }
     }
 
+    /// The label padded to its column, in its colour when `--color` says so.
+    fn painted(self) -> String {
+        use crate::cli::color::{Tone, paint};
+        let tone = match self {
+            LineState::Succeeded | LineState::AlreadyDone => Tone::Good,
+            LineState::Skipped | LineState::Cancelled => Tone::Quiet,
+            LineState::NeedsHuman | LineState::NeedsConfirmation | LineState::Blocked => {
+                Tone::Attention
+            }
+            LineState::Failed | LineState::Interrupted => Tone::Bad,
+        };
+        paint(&format!("{:<11}", self.label()), tone)
+    }
+
     /// Whether this line keeps the run's exit code at 0.
     pub fn is_ok(self) -> bool {
         matches!(
@@ -156,14 +170,15 @@ pub async fn run_all_async(
             .duration_ms
             .map(|ms| format!("{}.{:02}s", ms / 1000, (ms % 1000) / 10))
             .unwrap_or_default();
-        let text = format!(
-            "{:<11} {:<28} {:>7}  {}",
-            line.state.label(),
-            line.step,
-            dur,
-            line.detail
-        );
-        writeln!(out, "{}", engine.redactor().redact(&text)).context("cannot write to stdout")?;
+        // The state word is stanch's own text, painted after the rest is redacted.
+        let text = format!("{:<28} {:>7}  {}", line.step, dur, line.detail);
+        writeln!(
+            out,
+            "{} {}",
+            line.state.painted(),
+            engine.redactor().redact(&text)
+        )
+        .context("cannot write to stdout")?;
         // The log gets ids, states and durations only: never bodies, headers or details.
         // Steps that did not go through are logged at `warn`; the rest at `debug`
         // (`STANCH_LOG=stanch=debug`): stdout and the journal already have every step, and a
