@@ -364,6 +364,8 @@ fn a_journal_without_incident_opened_is_refused_and_never_written() {
         );
         for args in [
             vec!["run", rb, "--headless", "--incident", id],
+            vec!["run", rb, "--incident", id],
+            vec!["resume", id],
             vec!["draft", id, "forum-post"],
             vec!["export", id],
         ] {

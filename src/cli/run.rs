@@ -22,10 +22,13 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     }
     let rb = Arc::new(runbook::load(&args.runbook).map_err(|e| anyhow!("{e}"))?);
     let preset = parse_sets(&args.set, &rb)?;
-    if let Some(id) = &args.incident
-        && store::load(id).is_ok()
-    {
-        return super::resume::open_and_run(id, args.responder.as_deref());
+    if let Some(id) = &args.incident {
+        match store::locate(id) {
+            Ok(_) => return super::resume::open_and_run(id, args.responder.as_deref()),
+            Err(store::StoreError::NotFound { .. }) => {}
+            // A journal that is there but not an incident (or unreadable) is never replaced.
+            Err(err) => return Err(err.into()),
+        }
     }
     let responder = default_responder(args.responder.as_deref());
     let missing = Secrets::missing(&rb);
