@@ -192,45 +192,39 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// Open an existing file for appending, never through a link; tighten it to `FILE_MODE`.
+/// Open with `options` plus mode `FILE_MODE` (for a new file) and the no-follow flags;
+/// tighten an existing file that is looser.
+fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<(File, Option<Tightened>)> {
+    let file = options
+        .mode(FILE_MODE)
+        .custom_flags(OPEN_FLAGS)
+        .open(path)
+        .map_err(|e| explain(path, e))?;
+    let tightened = tighten_open(&file, path, FILE_MODE)?;
+    Ok((file, tightened))
+}
+
+/// Open an existing file for appending (the journal).
 pub fn open_append(path: &Path) -> io::Result<(File, Option<Tightened>)> {
-    let file = OpenOptions::new()
-        .append(true)
-        .custom_flags(OPEN_FLAGS)
-        .open(path)
-        .map_err(|e| explain(path, e))?;
-    let tightened = tighten_open(&file, path, FILE_MODE)?;
-    Ok((file, tightened))
+    open_private(path, OpenOptions::new().append(true))
 }
 
-/// Open (creating if missing, never truncating) a file for reading and writing, never
-/// through a link; mode `FILE_MODE`, tightened if it was looser.
+/// Open (creating if missing, never truncating) a file for reading and writing (the lock,
+/// the head).
 pub fn open_or_create(path: &Path) -> io::Result<(File, Option<Tightened>)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .custom_flags(OPEN_FLAGS)
-        .open(path)
-        .map_err(|e| explain(path, e))?;
-    let tightened = tighten_open(&file, path, FILE_MODE)?;
-    Ok((file, tightened))
+    open_private(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
 }
 
-/// Open (creating if missing) a file for appending, never through a link; mode `FILE_MODE`,
-/// tightened if it was looser (the log).
+/// Open (creating if missing) a file for appending (the log).
 pub fn open_append_or_create(path: &Path) -> io::Result<(File, Option<Tightened>)> {
-    let file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(FILE_MODE)
-        .custom_flags(OPEN_FLAGS)
-        .open(path)
-        .map_err(|e| explain(path, e))?;
-    let tightened = tighten_open(&file, path, FILE_MODE)?;
-    Ok((file, tightened))
+    open_private(path, OpenOptions::new().append(true).create(true))
 }
 
 /// Open a file for reading, never through a link.

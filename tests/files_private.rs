@@ -103,6 +103,15 @@ draft = {{ template = "forum.md.j2", output = "forum-post.md" }}
         command.output().unwrap()
     }
 
+    /// `run RUNBOOK --headless --incident ID`, which must at least have run the snapshot step.
+    fn run_headless(&self, rb: &Path, id: &str) {
+        let out = self.stanch(
+            &["run", rb.to_str().unwrap(), "--headless", "--incident", id],
+            &[],
+        );
+        assert!(text(&out).contains("snapshot"), "{}", text(&out));
+    }
+
     /// An editor script that appends a line to the draft and dumps its environment.
     fn editor(&self, dump: &Path) -> PathBuf {
         let path = self.tmp.path().join("editor.sh");
@@ -166,9 +175,7 @@ fn assert_private(lab: &Lab, id: &str) {
 fn under_umask_022_every_incident_file_is_private_and_looser_ones_are_tightened_on_open() {
     let lab = Lab::new();
     let rb = lab.runbook(&serve());
-    let rb = rb.to_str().unwrap();
-    let out = lab.stanch(&["run", rb, "--headless", "--incident", "INC-1"], &[]);
-    assert!(text(&out).contains("snapshot"), "{}", text(&out));
+    lab.run_headless(&rb, "INC-1");
     let dump = lab.tmp.path().join("env.txt");
     let editor = lab.editor(&dump);
     let out = lab.stanch(
@@ -244,9 +251,7 @@ fn under_umask_022_every_incident_file_is_private_and_looser_ones_are_tightened_
 fn a_link_planted_in_drafts_is_never_written_through_nor_exported() {
     let lab = Lab::new();
     let rb = lab.runbook(&serve());
-    let rb = rb.to_str().unwrap();
-    let out = lab.stanch(&["run", rb, "--headless", "--incident", "INC-1"], &[]);
-    assert!(text(&out).contains("snapshot"), "{}", text(&out));
+    lab.run_headless(&rb, "INC-1");
     let inc = lab.incident("INC-1");
     let dump = lab.tmp.path().join("env.txt");
     let editor = lab.editor(&dump);
@@ -396,17 +401,7 @@ fn a_journal_without_incident_opened_is_refused_and_never_written() {
 fn the_editor_sees_only_the_allow_listed_environment() {
     let lab = Lab::new();
     let rb = lab.runbook(&serve());
-    let out = lab.stanch(
-        &[
-            "run",
-            rb.to_str().unwrap(),
-            "--headless",
-            "--incident",
-            "INC-1",
-        ],
-        &[],
-    );
-    assert!(text(&out).contains("snapshot"), "{}", text(&out));
+    lab.run_headless(&rb, "INC-1");
     let dump = lab.tmp.path().join("env.txt");
     let editor = lab.editor(&dump);
     let out = lab.stanch(
