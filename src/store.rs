@@ -1,6 +1,7 @@
 //! The incident store: incident directories under the data dir, their ids, and opening one.
 //!
-//! `create` writes `incident.opened` as the first event; `open` takes the writer lock and
+//! `create` writes `incident.opened` as the first event (in a staging directory renamed into
+//! place, so no incident ever exists without it); `open` takes the writer lock and
 //! replays what is there (quarantining a torn tail, refusing a damaged journal: see
 //! [`Journal::open`]); `load` reads without the lock; `list` summarises every incident.
 //!
@@ -39,6 +40,11 @@ pub enum StoreError {
         "{path} is not an incident journal: {reason}; stanch will not use it (an incident's first event is `incident.opened`)"
     )]
     NotAnIncident { path: PathBuf, reason: String },
+    #[error("cannot create the incident at {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot make {path} private: {source}")]
     Private {
         path: PathBuf,
@@ -96,18 +102,66 @@ pub fn create(
         let dir = root.join(&candidate);
         (candidate, dir)
     };
-    let journal = Journal::create(&dir, actor)?;
     if let Some(obj) = opened.as_object_mut() {
         obj.insert("incident_id".into(), serde_json::Value::String(id.clone()));
     }
-    let event = journal.append_blocking(NewEvent::new(Kind::IncidentOpened, opened))?;
-    let incident = Incident::replay([event]);
+    publish(
+        &root,
+        &id,
+        &dir,
+        actor,
+        NewEvent::new(Kind::IncidentOpened, opened),
+    )?;
+    let (journal, events) = Journal::open(&dir, actor)?;
     Ok(Opened {
         id,
         dir,
         journal,
-        incident,
+        incident: Incident::replay(events),
     })
+}
+
+/// Create the incident under a hidden staging name, make `opening` its first (durable)
+/// event, then rename the directory to `dir`: an incident directory never exists without
+/// `incident.opened`, even if stanch dies half-way (a crash leaves only a hidden
+/// `.<id>.creating-<pid>` that `list` and `open` ignore). The rename never replaces a
+/// directory with anything in it, so a directory planted under the id is not adopted.
+fn publish(
+    root: &Path,
+    id: &str,
+    dir: &Path,
+    actor: &str,
+    opening: NewEvent,
+) -> Result<(), StoreError> {
+    let staging = root.join(format!(".{id}.creating-{}", std::process::id()));
+    let staged = (|| {
+        let journal = Journal::create(&staging, actor)?;
+        journal.append_blocking(opening)?;
+        Ok::<_, StoreError>(())
+    })();
+    let renamed = staged.and_then(|()| {
+        std::fs::rename(&staging, dir).map_err(|source| {
+            if matches!(source.raw_os_error(), Some(libc::ENOTEMPTY | libc::EEXIST)) {
+                JournalError::Exists(dir.to_path_buf()).into()
+            } else {
+                StoreError::Create {
+                    path: dir.to_path_buf(),
+                    source,
+                }
+            }
+        })
+    });
+    if renamed.is_err() {
+        // Best effort: the error that matters is the one returned.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    renamed?;
+    std::fs::File::open(root)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StoreError::Create {
+            path: root.to_path_buf(),
+            source,
+        })
 }
 
 /// Open an existing incident for writing and replay it.

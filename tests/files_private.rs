@@ -18,17 +18,27 @@ const BODY: &str = r#"{"hits":[{"email":"ann@example.com"}]}"#;
 
 /// A server on 127.0.0.1 answering every request with [`BODY`]; returns its base URL.
 fn serve() -> String {
+    serve_after(0)
+}
+
+/// Like [`serve`], but the first `failures` requests get a 500 with another body.
+fn serve_after(failures: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for (n, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { continue };
             let mut buf = [0u8; 4096];
             let _ = stream.read(&mut buf);
+            let (status, body) = if n < failures {
+                ("500 Internal Server Error", "{\"error\":\"busy\"}")
+            } else {
+                ("200 OK", BODY)
+            };
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
-                BODY.len()
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
             );
         }
     });
@@ -306,8 +316,20 @@ fn a_link_planted_in_drafts_is_never_written_through_nor_exported() {
 #[test]
 fn evidence_planted_under_its_hash_name_fails_the_step_and_is_left_alone() {
     let lab = Lab::new();
-    let rb = lab.runbook(&serve());
-    // Before the incident exists, someone plants the file the capture will be named after.
+    // The first attempt fails (500), so the step runs again on the next run.
+    let rb = lab.runbook(&serve_after(1));
+    let first = lab.stanch(
+        &[
+            "run",
+            rb.to_str().unwrap(),
+            "--headless",
+            "--incident",
+            "INC-1",
+        ],
+        &[],
+    );
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    // Before the retry, someone plants the file the capture will be named after.
     let inc = lab.incident("INC-1");
     let planted = inc.join("evidence").join(sha256_hex(BODY.as_bytes()));
     std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
@@ -331,15 +353,48 @@ fn evidence_planted_under_its_hash_name_fails_the_step_and_is_left_alone() {
     assert_eq!(std::fs::read_to_string(&planted).unwrap(), "forged records");
     let events = stanch::journal::read(&inc).unwrap();
     assert!(
-        !events.iter().any(|e| e.kind == Kind::EvidenceCaptured),
+        !events
+            .iter()
+            .any(|e| e.kind == Kind::EvidenceCaptured
+                && e.data["sha256"] == sha256_hex(BODY.as_bytes())),
         "the planted file was recorded as evidence"
     );
-    assert!(
-        events
-            .iter()
-            .any(|e| e.kind == Kind::StepFailed && e.step.as_deref() == Some("snapshot")),
-        "the step is recorded as failed"
+    let failures = events
+        .iter()
+        .filter(|e| e.kind == Kind::StepFailed && e.step.as_deref() == Some("snapshot"))
+        .count();
+    assert_eq!(failures, 2, "both attempts are recorded as failed");
+}
+
+#[test]
+fn a_directory_planted_under_an_incident_id_is_not_adopted() {
+    let lab = Lab::new();
+    let rb = lab.runbook(&serve());
+    let planted = lab.incident("INC-1").join("evidence");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::write(planted.join("x"), "forged").unwrap();
+    let out = lab.stanch(
+        &[
+            "run",
+            rb.to_str().unwrap(),
+            "--headless",
+            "--incident",
+            "INC-1",
+        ],
+        &[],
     );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("incident already exists at"),
+        "{}",
+        text(&out)
+    );
+    assert!(!lab.incident("INC-1").join("journal.jsonl").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(lab.data().join("incidents"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["INC-1"], "no staging directory left behind");
 }
 
 #[test]
