@@ -1,5 +1,6 @@
 //! Where stanch keeps things: the data dir (`STANCH_DATA_DIR` or the platform's), incident
-//! dirs, the config file and the log file.
+//! dirs, the config file and the log file. Names only: how they are created, their modes and
+//! how they are opened are [`crate::private`]'s.
 
 use std::path::PathBuf;
 

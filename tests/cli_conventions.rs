@@ -219,6 +219,36 @@ fn color_follows_the_flag_then_no_color_then_the_terminal() {
         assert!(!plain.contains('\x1b'), "{args:?}: {plain}");
         assert!(plain.contains("unknown field"), "{plain}");
     }
+
+    // Headless lines: the state word is painted, the rest (outside text) never is.
+    std::fs::write(
+        tmp.path().join("manual.toml"),
+        "[runbook]\nid = \"m\"\ntitle = \"M\"\n\n[[steps]]\nid = \"legal\"\nphase = \"notify\"\nmanual = [\"Counsel informed\"]\n",
+    )
+    .unwrap();
+    let headless = |color: &str, id: &str| {
+        stdout(&stanch(
+            tmp.path(),
+            &[
+                "run",
+                "manual.toml",
+                "--headless",
+                "--color",
+                color,
+                "--incident",
+                id,
+            ],
+        ))
+    };
+    let painted = headless("always", "INC-C1");
+    assert!(
+        painted.contains("\x1b[33mneeds human\x1b[0m legal"),
+        "{painted:?}"
+    );
+    assert!(painted.contains("\x1b[32mdone\x1b[0m:"), "{painted:?}");
+    let plain = headless("never", "INC-C2");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(plain.contains("needs human legal"), "{plain:?}");
 }
 
 #[test]

@@ -113,12 +113,17 @@ draft = {{ template = "forum.md.j2", output = "forum-post.md" }}
         command.output().unwrap()
     }
 
-    /// `run RUNBOOK --headless --incident ID`, which must at least have run the snapshot step.
-    fn run_headless(&self, rb: &Path, id: &str) {
-        let out = self.stanch(
+    /// `run RUNBOOK --headless --incident ID`.
+    fn headless(&self, rb: &Path, id: &str) -> Output {
+        self.stanch(
             &["run", rb.to_str().unwrap(), "--headless", "--incident", id],
             &[],
-        );
+        )
+    }
+
+    /// [`Lab::headless`], which must at least have run the snapshot step.
+    fn run_headless(&self, rb: &Path, id: &str) {
+        let out = self.headless(rb, id);
         assert!(text(&out).contains("snapshot"), "{}", text(&out));
     }
 
@@ -318,32 +323,14 @@ fn evidence_planted_under_its_hash_name_fails_the_step_and_is_left_alone() {
     let lab = Lab::new();
     // The first attempt fails (500), so the step runs again on the next run.
     let rb = lab.runbook(&serve_after(1));
-    let first = lab.stanch(
-        &[
-            "run",
-            rb.to_str().unwrap(),
-            "--headless",
-            "--incident",
-            "INC-1",
-        ],
-        &[],
-    );
+    let first = lab.headless(&rb, "INC-1");
     assert_eq!(first.status.code(), Some(1), "{}", text(&first));
     // Before the retry, someone plants the file the capture will be named after.
     let inc = lab.incident("INC-1");
     let planted = inc.join("evidence").join(sha256_hex(BODY.as_bytes()));
     std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
     std::fs::write(&planted, "forged records").unwrap();
-    let out = lab.stanch(
-        &[
-            "run",
-            rb.to_str().unwrap(),
-            "--headless",
-            "--incident",
-            "INC-1",
-        ],
-        &[],
-    );
+    let out = lab.headless(&rb, "INC-1");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("already exists with other content"),
@@ -373,16 +360,7 @@ fn a_directory_planted_under_an_incident_id_is_not_adopted() {
     let planted = lab.incident("INC-1").join("evidence");
     std::fs::create_dir_all(&planted).unwrap();
     std::fs::write(planted.join("x"), "forged").unwrap();
-    let out = lab.stanch(
-        &[
-            "run",
-            rb.to_str().unwrap(),
-            "--headless",
-            "--incident",
-            "INC-1",
-        ],
-        &[],
-    );
+    let out = lab.headless(&rb, "INC-1");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("incident already exists at"),
