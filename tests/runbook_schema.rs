@@ -340,3 +340,46 @@ fn bundled_runbooks_and_the_starter_validate_and_misshapen_runbooks_do_not() {
         assert!(out.contains(expected), "{name}: {out}");
     }
 }
+
+/// Taplo (the TOML language server behind Even Better TOML) checks runbooks with the schema
+/// through its `#:schema` directive, as an editor would. Fails (never skips) in CI.
+#[test]
+fn taplo_checks_runbooks_against_the_schema_as_editors_do() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let schema = root.join("schema/runbook.schema.json");
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |name: &str, text: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, format!("#:schema {}\n{text}", schema.display())).unwrap();
+        std::process::Command::new("taplo")
+            .arg("check")
+            .arg(&path)
+            .env("RUST_LOG", "error")
+            .output()
+    };
+    let bundled =
+        std::fs::read_to_string(root.join("runbooks/elasticsearch-exposure.toml")).unwrap();
+    let Ok(out) = check("bundled.toml", &bundled) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "taplo is required in CI (.ci/run installs @taplo/cli)"
+        );
+        eprintln!("\n!!!!! SKIPPED: taplo is not installed (npm install -g @taplo/cli) !!!!!\n");
+        return;
+    };
+    let output = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    assert!(out.status.success(), "{}", output(&out));
+    let out = check("starter.toml", &stanch::cli::new::starter("starter")).unwrap();
+    assert!(out.status.success(), "{}", output(&out));
+    let bad = stanch::cli::new::starter("x").replace(
+        "mark = \"contained\"",
+        "mark = \"containd\"\nowner = \"me\"",
+    );
+    let out = check("bad.toml", &bad).unwrap();
+    assert!(!out.status.success(), "{}", output(&out));
+    let text = output(&out);
+    assert!(text.contains("'owner' was unexpected"), "{text}");
+    assert!(text.contains("\"containd\" is not one of"), "{text}");
+}
