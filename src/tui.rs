@@ -12,6 +12,7 @@
 pub mod app;
 pub mod effect;
 pub mod engine_runner;
+pub mod error;
 pub mod event_loop;
 #[doc(hidden)]
 pub mod fixture;
@@ -59,7 +60,13 @@ pub fn run_with_notice(setup: Setup, notice: Option<String>) -> anyhow::Result<(
         opened.journal.clone(),
         opened.dir.clone(),
     ));
-    run_with(runner, runbook, &opened, drill, notice)
+    run_on(
+        event_loop::Engine::Ready(runner),
+        runbook,
+        &opened,
+        drill,
+        notice,
+    )
 }
 
 /// Like [`run_with_notice`], but the engine is built by `build` on another thread while the
@@ -67,7 +74,7 @@ pub fn run_with_notice(setup: Setup, notice: Option<String>) -> anyhow::Result<(
 pub fn run_deferred(
     runbook: Arc<Loaded>,
     opened: &Opened,
-    build: impl FnOnce() -> anyhow::Result<crate::engine::Engine> + Send + 'static,
+    build: impl FnOnce() -> Result<crate::engine::Engine, crate::engine::EngineError> + Send + 'static,
     notice: Option<String>,
 ) -> anyhow::Result<()> {
     let (rb, journal, dir) = (
@@ -75,12 +82,14 @@ pub fn run_deferred(
         opened.journal.clone(),
         opened.dir.clone(),
     );
-    let runner = Arc::new(engine_runner::Deferred::spawn(move || {
-        build()
-            .map(|engine| engine_runner::EngineRunner::new(engine, rb, journal, dir))
-            .map_err(|e| format!("the engine could not start: {e:#}"))
-    }));
-    run_with(runner, runbook, opened, None, notice)
+    let ready_rx = engine_runner::spawn(move || {
+        build().map(|engine| engine_runner::EngineRunner::new(engine, rb, journal, dir))
+    });
+    let engine = event_loop::Engine::Starting {
+        ready_rx,
+        queued: Vec::new(),
+    };
+    run_on(engine, runbook, opened, None, notice)
 }
 
 /// Drill mode: the lab's status lines and the scenario's injects.
@@ -130,17 +139,36 @@ pub fn run_with(
     drill: Option<DrillSetup>,
     notice: Option<String>,
 ) -> anyhow::Result<()> {
+    run_on(
+        event_loop::Engine::Ready(runner),
+        runbook,
+        opened,
+        drill,
+        notice,
+    )
+}
+
+fn run_on(
+    engine: event_loop::Engine,
+    runbook: Arc<Loaded>,
+    opened: &Opened,
+    drill: Option<DrillSetup>,
+    notice: Option<String>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let mut app = new_app(runbook, opened, drill.is_some());
+    if matches!(engine, event_loop::Engine::Starting { .. }) {
+        app.engine = app::EngineState::Starting;
+    }
     app.flash = notice;
     let mut term = terminal::enter()?;
     if let Ok(size) = term.size() {
         app.size = (size.width, size.height);
     }
-    let event_loop = event_loop::Loop::new(runner, opened.journal.clone(), drill);
+    let event_loop = event_loop::Loop::new(engine, opened.journal.clone(), drill);
     let result = runtime.block_on(event_loop.run(&mut term, &mut app));
     terminal::restore()?;
     result

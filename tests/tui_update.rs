@@ -2,11 +2,14 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
+use stanch::draft::DraftError;
+use stanch::engine::{Decision, Outcome, Preview, Progress};
 use stanch::journal::{Kind, NewEvent};
-use stanch::tui::app::{App, DisplayStatus, Modal, View};
-use stanch::tui::effect::{Decision, Effect};
+use stanch::tui::app::{App, DisplayStatus, EngineState, Modal, View};
+use stanch::tui::effect::Effect;
+use stanch::tui::error::TuiError;
 use stanch::tui::fixture::{self, Chain};
-use stanch::tui::msg::{InjectMsg, Msg, Preview, StepOutcome, StepProgress};
+use stanch::tui::msg::{InjectMsg, Msg};
 use stanch::tui::update::update;
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
@@ -160,7 +163,7 @@ fn destructive_step_needs_the_text_typed_exactly_and_shows_target_and_identity()
             step: "close-index".into(),
             decision: Decision {
                 typed_confirmation: Some("customers".into()),
-                rerun: false
+                ..Decision::default()
             },
         }]
     );
@@ -191,7 +194,7 @@ fn engine_asking_for_confirmation_opens_the_dialog() {
         &mut app,
         Msg::Finished {
             step: "close-index".into(),
-            outcome: StepOutcome::NeedsConfirmation {
+            outcome: Outcome::NeedsConfirmation {
                 expected: "customers".into(),
             },
         },
@@ -228,8 +231,8 @@ fn r_retries_a_failed_step_as_a_rerun() {
         vec![Effect::Run {
             step: "verify-closed".into(),
             decision: Decision {
-                typed_confirmation: None,
-                rerun: true
+                rerun: true,
+                ..Decision::default()
             },
         }]
     );
@@ -569,10 +572,17 @@ fn editor_outcome_reloads_the_draft_or_shows_the_error() {
         &mut app,
         Msg::DraftEdited {
             step: "forum-post".into(),
-            result: Err("no $EDITOR".into()),
+            result: Err(TuiError::from(DraftError::EditorFailed {
+                editor: "vi".into(),
+                status: "exit status: 1".into(),
+            })),
         },
     );
-    assert!(matches!(&app.modal, Some(Modal::Error { message }) if message == "no $EDITOR"));
+    assert!(
+        matches!(&app.modal, Some(Modal::Error { message }) if message.contains("vi") && message.contains("exit status: 1")),
+        "{:?}",
+        app.modal
+    );
 }
 
 #[test]
@@ -727,7 +737,7 @@ fn a_finished_step_with_events_still_missing_asks_for_a_resync() {
         &mut app,
         Msg::Finished {
             step: "cluster-info".into(),
-            outcome: StepOutcome::Failed { error: "x".into() },
+            outcome: Outcome::Failed { error: "x".into() },
         },
     );
     assert!(effects.contains(&Effect::Resync));
@@ -744,7 +754,7 @@ fn progress_and_outcomes_update_the_running_step() {
         &mut app,
         Msg::Progress {
             step: "cluster-info".into(),
-            progress: StepProgress::Attempt {
+            progress: Progress::Attempt {
                 n: 2,
                 status: Some(503),
             },
@@ -754,7 +764,7 @@ fn progress_and_outcomes_update_the_running_step() {
         &mut app,
         Msg::Progress {
             step: "cluster-info".into(),
-            progress: StepProgress::Items {
+            progress: Progress::Items {
                 done: 3,
                 total: 10,
                 failed: 1,
@@ -768,7 +778,7 @@ fn progress_and_outcomes_update_the_running_step() {
         &mut app,
         Msg::Finished {
             step: "cluster-info".into(),
-            outcome: StepOutcome::Succeeded {
+            outcome: Outcome::Succeeded {
                 summary: "200 OK".into(),
             },
         },
@@ -835,6 +845,19 @@ fn lab_panel_lines_replace_the_old_ones_in_drill_mode_only() {
     assert!(app.drill.as_ref().unwrap().show_panel);
 }
 
+fn preview() -> Preview {
+    Preview {
+        target: "es".into(),
+        method: "GET".into(),
+        url: "https://127.0.0.1:9200/".into(),
+        headers: Vec::new(),
+        body: None,
+        confirm: None,
+        items: None,
+        warnings: vec!["TLS certificate checks are OFF for this target (insecure = true)".into()],
+    }
+}
+
 #[test]
 fn previews_and_errors_land_in_the_model() {
     let mut app = fixture::fresh_app();
@@ -842,47 +865,62 @@ fn previews_and_errors_land_in_the_model() {
         &mut app,
         Msg::Preview {
             step: "cluster-info".into(),
-            preview: Ok(Preview::default()),
+            preview: Ok(preview()),
         },
     );
-    assert!(app.previews["cluster-info"].is_ok());
-    update(&mut app, Msg::Failed("disk full".into()));
+    assert_eq!(
+        app.previews["cluster-info"].as_ref().ok(),
+        Some(&preview()),
+        "the engine's preview is kept whole, warnings included"
+    );
+    let lost = TuiError::EngineLost;
+    update(&mut app, Msg::Failed(lost.clone()));
     assert_eq!(
         app.modal,
         Some(Modal::Error {
-            message: "disk full".into()
+            message: lost.to_string()
         })
     );
 }
 
 #[test]
-fn ticks_ask_again_for_a_preview_while_the_engine_is_starting() {
+fn engine_readiness_is_a_message_that_asks_for_the_selected_preview() {
     let mut app = fixture::fresh_app();
-    let starting = stanch::tui::engine_runner::STARTING.to_owned();
-    update(
-        &mut app,
-        Msg::Preview {
-            step: "cluster-info".into(),
-            preview: Err(starting),
-        },
+    app.engine = EngineState::Starting;
+    assert!(
+        !app.is_busy(),
+        "no fast ticks while waiting: readiness is a message"
     );
-    assert!(app.is_busy(), "fast ticks until the engine is up");
     let now = app.now;
+    assert!(
+        update(&mut app, Msg::Tick(now)).is_empty(),
+        "ticks poll nothing"
+    );
     assert_eq!(
-        update(&mut app, Msg::Tick(now)),
+        update(&mut app, Msg::EngineReady(Ok(()))),
         vec![Effect::Preview {
             step: "cluster-info".into()
         }]
     );
-    update(
-        &mut app,
-        Msg::Preview {
-            step: "cluster-info".into(),
-            preview: Err("bad template".into()),
-        },
-    );
-    assert!(
-        update(&mut app, Msg::Tick(now)).is_empty(),
-        "a real error is not retried"
+    assert!(matches!(app.engine, EngineState::Ready));
+    assert_eq!(app.modal, None);
+}
+
+#[test]
+fn an_engine_that_cannot_start_says_why_in_a_dialog() {
+    let mut app = fixture::fresh_app();
+    app.engine = EngineState::Starting;
+    update(&mut app, Msg::EngineReady(Err(TuiError::EngineLost)));
+    assert!(matches!(
+        app.engine,
+        EngineState::Failed(TuiError::EngineLost)
+    ));
+    assert_eq!(
+        app.modal,
+        Some(Modal::Error {
+            message:
+                "the engine could not start: its builder stopped without an answer (see the log)"
+                    .into()
+        })
     );
 }

@@ -277,3 +277,76 @@ fn resizing_to_tiny_and_huge_terminals_does_not_panic() {
     app.modal = Some(Modal::Help);
     draw(&app, 10, 4);
 }
+
+/// The real engine's preview of a step on an `insecure = true` target, through the real
+/// runner, into the model and onto the screen: the warning must not be lost on the way.
+#[test]
+fn the_tls_checks_off_warning_of_a_real_preview_reaches_the_screen() {
+    use stanch::engine::{Engine, EngineOptions};
+    use stanch::incident::Incident;
+    use stanch::journal::Journal;
+    use stanch::secret::Secrets;
+    use stanch::tui::effect::Runner;
+    use stanch::tui::engine_runner::EngineRunner;
+    use stanch::tui::msg::Msg;
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runbook.toml");
+    std::fs::write(
+        &path,
+        r#"
+[runbook]
+id = "tls"
+title = "TLS"
+[targets.es]
+url = "https://127.0.0.1:9200"
+insecure = true
+[[steps]]
+id = "cluster-info"
+phase = "confirm"
+title = "Which cluster is this?"
+http = { target = "es", method = "GET", path = "/" }
+"#,
+    )
+    .unwrap();
+    let rb = std::sync::Arc::new(stanch::runbook::load(&path).unwrap());
+    let incident_dir = dir.path().join("incident");
+    let journal = Journal::create(&incident_dir, "tester").unwrap();
+    let engine = Engine::new(
+        std::sync::Arc::clone(&rb),
+        journal.clone(),
+        Secrets::default(),
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let runner = EngineRunner::new(engine, std::sync::Arc::clone(&rb), journal, incident_dir);
+    let incident = Incident::replay([]);
+    let preview = runner.preview("cluster-info", &incident);
+
+    let mut app = App::new(rb, incident, fixture::now());
+    stanch::tui::update::update(
+        &mut app,
+        Msg::Preview {
+            step: "cluster-info".into(),
+            preview,
+        },
+    );
+    let term = draw(&app, 120, 40);
+    let screen: String = term
+        .backend()
+        .buffer()
+        .content()
+        .chunks(120)
+        .map(|row| {
+            row.iter()
+                .map(ratatui::buffer::Cell::symbol)
+                .collect::<String>()
+                + "\n"
+        })
+        .collect();
+    assert!(
+        screen.contains("⚠ TLS certificate checks are OFF for this target (insecure = true)"),
+        "{screen}"
+    );
+}

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::error::TuiError;
 use super::input::Input;
-use super::msg::Preview;
+use crate::engine::Preview;
 use crate::incident::{Incident, StepStatus};
 use crate::journal::Event;
 use crate::runbook::{Action, Loaded, Step};
@@ -26,6 +27,16 @@ pub enum View {
     Timeline,
     Evidence,
     Drafts,
+}
+
+/// Whether the engine can run steps yet (it is built while the first frame is drawn).
+#[derive(Debug, Clone, Default)]
+pub enum EngineState {
+    Starting,
+    #[default]
+    Ready,
+    /// It will never start: steps that send fail with this error.
+    Failed(TuiError),
 }
 
 /// A step this process is executing right now.
@@ -162,8 +173,9 @@ pub struct App {
     /// Runbook step indices in display order (grouped by phase, file order within).
     pub order: Vec<usize>,
     pub running: BTreeMap<String, Running>,
-    pub previews: HashMap<String, Result<Preview, String>>,
-    pub drafts: HashMap<String, Result<String, String>>,
+    pub engine: EngineState,
+    pub previews: HashMap<String, Result<Preview, TuiError>>,
+    pub drafts: HashMap<String, Result<String, TuiError>>,
     pub modal: Option<Modal>,
     pub timeline: TimelineState,
     pub evidence_selected: usize,
@@ -198,6 +210,7 @@ impl App {
             selected: 0,
             order,
             running: BTreeMap::new(),
+            engine: EngineState::Ready,
             previews: HashMap::new(),
             drafts: HashMap::new(),
             modal: None,
@@ -240,14 +253,9 @@ impl App {
         }
     }
 
-    /// Something moves on screen (a spinner, a foreach counter) or is about to (the engine is
-    /// still starting): tick fast.
+    /// Something moves on screen (a spinner, a foreach counter): tick fast.
     pub fn is_busy(&self) -> bool {
         !self.running.is_empty()
-            || self
-                .previews
-                .values()
-                .any(|p| matches!(p, Err(e) if e == super::engine_runner::STARTING))
     }
 
     /// Fold a synced event into the incident, in seq order.

@@ -11,6 +11,11 @@
 //!
 //! Nothing here blocks the draw path on the disk or the network: appends and steps run in
 //! tasks that report back on `msg_tx`. Only `$EDITOR` blocks, with the terminal handed over.
+//!
+//! The engine may still be starting when the loop begins ([`Engine::Starting`]): its answer
+//! is one more branch of the `select!`, turned into `Msg::EngineReady`. Until then effects
+//! that need it wait in a queue (previews are dropped: `update` asks again once it is
+//! ready); if it failed, they are answered with its error.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,28 +25,46 @@ use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::app::App;
 use super::effect::{Effect, Runner};
+use super::engine_runner::Ready;
+use super::error::TuiError;
 use super::msg::{InjectMsg, Msg};
 use super::terminal::{self, Term};
 use super::update::update;
 use super::view;
 use super::{DrillSetup, ScheduledInject};
+use crate::engine::Outcome;
 use crate::journal::{self, Journal};
 
 /// How long quitting waits for appends and cancelled steps to reach the journal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The runner the loop executes effects with, as far as the loop knows.
+pub enum Engine {
+    Ready(Arc<dyn Runner>),
+    /// Being built elsewhere; effects that need it wait in `queued`.
+    Starting {
+        ready_rx: oneshot::Receiver<Ready>,
+        queued: Vec<Effect>,
+    },
+    /// It will never run: effects that need it are answered with this error.
+    Failed(TuiError),
+}
+
 pub struct Loop {
-    pub runner: Arc<dyn Runner>,
+    pub engine: Engine,
     pub journal: Journal,
     pub msg_tx: UnboundedSender<Msg>,
     pub msg_rx: UnboundedReceiver<Msg>,
     pub drill: Option<DrillSetup>,
     cancels: HashMap<String, CancellationToken>,
+    /// Effects that waited for the engine, run after the next message's own effects.
+    requeued: Vec<Effect>,
     /// Steps and appends: waited for on quit.
     tasks: JoinSet<()>,
     /// Drill injects sleeping until their time: aborted on quit.
@@ -49,15 +72,16 @@ pub struct Loop {
 }
 
 impl Loop {
-    pub fn new(runner: Arc<dyn Runner>, journal: Journal, drill: Option<DrillSetup>) -> Self {
+    pub fn new(engine: Engine, journal: Journal, drill: Option<DrillSetup>) -> Self {
         let (msg_tx, msg_rx) = tokio::sync::mpsc::unbounded_channel();
         Self {
-            runner,
+            engine,
             journal,
             msg_tx,
             msg_rx,
             drill,
             cancels: HashMap::new(),
+            requeued: Vec::new(),
             tasks: JoinSet::new(),
             injects: JoinSet::new(),
         }
@@ -80,11 +104,12 @@ impl Loop {
             let msg = tokio::select! {
                 biased;
                 Some(msg) = self.msg_rx.recv() => msg,
+                ready = engine_ready(&mut self.engine) => self.install(ready),
                 next = input.next() => match next {
                     Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Msg::Key(key),
                     Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
                     Some(Ok(_)) => continue,
-                    Some(Err(e)) => Msg::Failed(format!("terminal input: {e}")),
+                    Some(Err(e)) => Msg::Failed(TuiError::Input(Arc::new(e))),
                     None => break,
                 },
                 _ = term_signal.recv() => { tracing::info!("SIGTERM: quitting"); break }
@@ -113,6 +138,23 @@ impl Loop {
         Ok(())
     }
 
+    /// The engine answered: keep it (or its error), release what waited for it, and tell
+    /// `update` with a message.
+    fn install(&mut self, ready: Ready) -> Msg {
+        let queued = match &mut self.engine {
+            Engine::Starting { queued, .. } => std::mem::take(queued),
+            Engine::Ready(_) | Engine::Failed(_) => Vec::new(),
+        };
+        let answer = ready.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.engine = match ready {
+            Ok(runner) => Engine::Ready(runner),
+            Err(e) => Engine::Failed(e),
+        };
+        // Queued effects go back through the queue, so `$EDITOR` still gets the terminal.
+        self.requeued.extend(queued);
+        Msg::EngineReady(answer)
+    }
+
     /// One message through `update`, then its effects. `true` when the app quits.
     fn dispatch(
         &mut self,
@@ -121,17 +163,22 @@ impl Loop {
         app: &mut App,
         msg: Msg,
     ) -> anyhow::Result<bool> {
-        if let Msg::Failed(message) = &msg {
-            tracing::error!("{message}");
+        if let Msg::Failed(error) = &msg {
+            tracing::error!("{error}");
         }
-        for effect in update(app, msg) {
+        let mut effects = update(app, msg);
+        effects.append(&mut self.requeued);
+        for effect in effects {
             match effect {
                 Effect::Quit => return Ok(true),
                 Effect::EditDraft { step } => {
+                    let Some(runner) = self.runner_for(Effect::EditDraft { step: step.clone() })
+                    else {
+                        continue;
+                    };
                     // The input reader would steal the editor's keys: stop it while suspended.
                     let stream = std::mem::replace(input, EventStream::new());
                     drop(stream);
-                    let runner = Arc::clone(&self.runner);
                     let incident = &app.incident;
                     let result = terminal::suspended(term, || {
                         tokio::task::block_in_place(|| runner.edit_draft(&step, incident))
@@ -153,13 +200,58 @@ impl Loop {
         Ok(false)
     }
 
+    /// The runner for an effect that needs it; `None` when the effect was queued (engine
+    /// starting) or answered with the engine's error (engine failed).
+    fn runner_for(&mut self, effect: Effect) -> Option<Arc<dyn Runner>> {
+        match &mut self.engine {
+            Engine::Ready(runner) => Some(Arc::clone(runner)),
+            Engine::Starting { queued, .. } => {
+                if !matches!(effect, Effect::Preview { .. }) {
+                    queued.push(effect);
+                }
+                None
+            }
+            Engine::Failed(error) => {
+                let error = error.clone();
+                let _ = self.msg_tx.send(match effect {
+                    Effect::Run { step, .. } => Msg::Finished {
+                        step,
+                        outcome: Outcome::Failed {
+                            error: error.to_string(),
+                        },
+                    },
+                    Effect::Preview { step } => Msg::Preview {
+                        step,
+                        preview: Err(error),
+                    },
+                    Effect::LoadDraft { step } => Msg::Draft {
+                        step,
+                        text: Err(error),
+                    },
+                    Effect::EditDraft { step } => Msg::DraftEdited {
+                        step,
+                        result: Err(error),
+                    },
+                    _ => Msg::Failed(error),
+                });
+                None
+            }
+        }
+    }
+
     fn execute(&mut self, app: &App, effect: Effect) {
         let tx = self.msg_tx.clone();
         match effect {
             Effect::Run { step, decision } => {
+                let Some(runner) = self.runner_for(Effect::Run {
+                    step: step.clone(),
+                    decision: decision.clone(),
+                }) else {
+                    return;
+                };
                 let cancel = CancellationToken::new();
                 self.cancels.insert(step.clone(), cancel.clone());
-                let future = self.runner.execute(
+                let future = runner.execute(
                     step.clone(),
                     app.incident.clone(),
                     decision,
@@ -185,8 +277,7 @@ impl Loop {
                                 let _ = tx.send(Msg::Journalled(event));
                             }
                             Err(e) => {
-                                let _ = tx
-                                    .send(Msg::Failed(format!("could not write the journal: {e}")));
+                                let _ = tx.send(Msg::Failed(TuiError::JournalWrite(Arc::new(e))));
                                 break;
                             }
                         }
@@ -194,12 +285,16 @@ impl Loop {
                 });
             }
             Effect::Preview { step } => {
-                let preview = self.runner.preview(&step, &app.incident);
-                let _ = tx.send(Msg::Preview { step, preview });
+                if let Some(runner) = self.runner_for(Effect::Preview { step: step.clone() }) {
+                    let preview = runner.preview(&step, &app.incident);
+                    let _ = tx.send(Msg::Preview { step, preview });
+                }
             }
             Effect::LoadDraft { step } => {
-                let text = self.runner.draft_text(&step, &app.incident);
-                let _ = tx.send(Msg::Draft { step, text });
+                if let Some(runner) = self.runner_for(Effect::LoadDraft { step: step.clone() }) {
+                    let text = runner.draft_text(&step, &app.incident);
+                    let _ = tx.send(Msg::Draft { step, text });
+                }
             }
             Effect::Resync => {
                 let dir = self.journal.dir().to_path_buf();
@@ -207,8 +302,11 @@ impl Loop {
                     let read = tokio::task::spawn_blocking(move || journal::read(&dir)).await;
                     let _ = tx.send(match read {
                         Ok(Ok(events)) => Msg::Resynced(events),
-                        Ok(Err(e)) => Msg::Failed(format!("could not re-read the journal: {e}")),
-                        Err(e) => Msg::Failed(format!("journal re-read task: {e}")),
+                        Ok(Err(e)) => Msg::Failed(TuiError::JournalRead(Arc::new(e))),
+                        Err(e) => Msg::Failed(TuiError::Task {
+                            what: "journal re-read",
+                            source: Arc::new(e),
+                        }),
                     });
                 });
             }
@@ -270,6 +368,14 @@ impl Loop {
                 self.tasks.len()
             );
         }
+    }
+}
+
+/// Resolves once with the engine's answer while it is starting; never otherwise.
+async fn engine_ready(engine: &mut Engine) -> Ready {
+    match engine {
+        Engine::Starting { ready_rx, .. } => ready_rx.await.unwrap_or(Err(TuiError::EngineLost)),
+        Engine::Ready(_) | Engine::Failed(_) => std::future::pending().await,
     }
 }
 

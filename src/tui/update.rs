@@ -11,10 +11,11 @@ use serde_json::json;
 mod dialogs;
 mod steps;
 
-use super::app::{App, FactField, Modal, View};
+use super::app::{App, EngineState, FactField, Modal, View};
 use super::effect::Effect;
 use super::input::Input;
-use super::msg::{InjectMsg, Msg, StepOutcome, StepProgress};
+use super::msg::{InjectMsg, Msg};
+use crate::engine::{Outcome, Progress};
 use crate::journal::{Kind, NewEvent};
 use dialogs::on_modal_key;
 use steps::{on_runbook_key, open_confirm};
@@ -34,16 +35,20 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick(now) => {
             app.now = now;
-            // The engine may have finished starting since the preview was asked for.
-            match (
-                app.selected_id(),
-                app.selected_id().and_then(|s| app.previews.get(&s)),
-            ) {
-                (Some(step), Some(Err(e))) if e == super::engine_runner::STARTING => {
-                    vec![Effect::Preview { step }]
+            Vec::new()
+        }
+        Msg::EngineReady(ready) => {
+            app.engine = match ready {
+                Ok(()) => EngineState::Ready,
+                Err(error) => {
+                    app.modal = Some(Modal::Error {
+                        message: error.to_string(),
+                    });
+                    EngineState::Failed(error)
                 }
-                _ => Vec::new(),
-            }
+            };
+            // Previews asked for while it was starting were not computed.
+            refresh_preview(app)
         }
         Msg::Journalled(event) => {
             // A step's captures may change what the selected step will send.
@@ -65,14 +70,18 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .unwrap_or_default()
         }
         Msg::Progress { step, progress } => {
+            if let Progress::Journalled(event) = progress {
+                return apply(app, Msg::Journalled(event));
+            }
             if let Some(run) = app.running.get_mut(&step) {
                 match progress {
-                    StepProgress::Attempt { n, status } => run.attempt = Some((n, status)),
-                    StepProgress::Items {
+                    Progress::Attempt { n, status } => run.attempt = Some((n, status)),
+                    Progress::Items {
                         done,
                         total,
                         failed,
                     } => run.items = Some((done, total, failed)),
+                    Progress::Journalled(_) => {}
                 }
             }
             Vec::new()
@@ -92,8 +101,10 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 // The draft module journals versions itself: read back what it wrote.
                 vec![Effect::Resync, Effect::LoadDraft { step }]
             }
-            Err(message) => {
-                app.modal = Some(Modal::Error { message });
+            Err(error) => {
+                app.modal = Some(Modal::Error {
+                    message: error.to_string(),
+                });
                 Vec::new()
             }
         },
@@ -119,8 +130,10 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::Failed(message) => {
-            app.modal = Some(Modal::Error { message });
+        Msg::Failed(error) => {
+            app.modal = Some(Modal::Error {
+                message: error.to_string(),
+            });
             Vec::new()
         }
     }
@@ -132,26 +145,26 @@ fn refresh_preview(app: &App) -> Vec<Effect> {
         .unwrap_or_default()
 }
 
-fn on_finished(app: &mut App, step: String, outcome: StepOutcome) -> Vec<Effect> {
+fn on_finished(app: &mut App, step: String, outcome: Outcome) -> Vec<Effect> {
     app.running.remove(&step);
     let mut effects = Vec::new();
     if !app.pending_events.is_empty() {
         effects.push(Effect::Resync);
     }
     match outcome {
-        StepOutcome::Succeeded { summary } => app.flash = Some(format!("{step}: {summary}")),
-        StepOutcome::Failed { error } => {
+        Outcome::Succeeded { summary } => app.flash = Some(format!("{step}: {summary}")),
+        Outcome::Failed { error } => {
             app.flash = Some(format!("{step} failed: {error} (r retries)"));
         }
-        StepOutcome::Skipped { reason } => app.flash = Some(format!("{step} skipped: {reason}")),
-        StepOutcome::NeedsHuman { reason } => {
+        Outcome::Skipped { reason } => app.flash = Some(format!("{step} skipped: {reason}")),
+        Outcome::NeedsHuman { reason } => {
             app.flash = Some(format!("{step} needs a human: {reason}"));
         }
-        StepOutcome::NeedsConfirmation { expected } => {
+        Outcome::NeedsConfirmation { expected } => {
             open_confirm(app, &step, expected, false);
         }
-        StepOutcome::Cancelled => app.flash = Some(format!("{step} cancelled")),
-        StepOutcome::Interrupted => {
+        Outcome::Cancelled => app.flash = Some(format!("{step} cancelled")),
+        Outcome::Interrupted => {
             app.flash = Some(format!("{step} interrupted — outcome unknown"));
         }
     }

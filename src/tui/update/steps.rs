@@ -6,10 +6,11 @@ use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::json;
 
 use super::move_cursor;
+use crate::engine::Decision;
 use crate::journal::{Kind, NewEvent};
 use crate::runbook::Action;
 use crate::tui::app::{App, DisplayStatus, Modal, Running};
-use crate::tui::effect::{Decision, Effect};
+use crate::tui::effect::Effect;
 use crate::tui::input::Input;
 
 pub(super) fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -211,6 +212,7 @@ pub(super) fn start(
         step,
         decision: Decision {
             typed_confirmation: typed,
+            assume_yes: false,
             rerun,
         },
     }]

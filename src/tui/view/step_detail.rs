@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Padding, Paragraph, Wrap};
 
 use super::{Theme, duration, markdown};
 use crate::runbook::Action;
-use crate::tui::app::{App, DisplayStatus};
+use crate::tui::app::{App, DisplayStatus, EngineState};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let Some(step) = app.selected_step() else {
@@ -144,6 +144,13 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
     lines.push(Line::from(Span::styled("Request", theme.heading())));
     match app.previews.get(id) {
         Some(Ok(preview)) => {
+            // Warnings first: "TLS checks are OFF" must be read before the request is sent.
+            for warning in &preview.warnings {
+                lines.push(Line::from(Span::styled(
+                    format!("⚠ {warning}"),
+                    theme.warn(),
+                )));
+            }
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", preview.method), theme.accent()),
                 Span::raw(preview.url.clone()),
@@ -159,6 +166,12 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
                     lines.push(Line::from(Span::raw(format!("  {line}"))));
                 }
             }
+            if let Some(items) = preview.items {
+                lines.push(Line::from(Span::styled(
+                    format!("(the first of {items} requests, one per item)"),
+                    theme.dim(),
+                )));
+            }
             if let Some(confirm) = &preview.confirm {
                 lines.push(Line::from(vec![
                     Span::styled("confirm by typing ", theme.dim()),
@@ -170,7 +183,13 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
             format!("cannot preview yet: {e}"),
             theme.warn(),
         ))),
-        None => lines.push(Line::from(Span::styled("…", theme.dim()))),
+        None => {
+            let waiting = match app.engine {
+                EngineState::Starting => "starting the engine…",
+                EngineState::Ready | EngineState::Failed(_) => "…",
+            };
+            lines.push(Line::from(Span::styled(waiting, theme.dim())));
+        }
     }
     lines.push(Line::default());
 }
