@@ -10,6 +10,7 @@
 //! owns the screen: errors go to a dialog and the log.
 
 pub mod app;
+pub mod dialog;
 pub mod effect;
 pub mod engine_runner;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod event_loop;
 #[doc(hidden)]
 pub mod fixture;
 pub mod input;
+pub mod keymap;
 pub mod msg;
 pub mod setup;
 pub mod terminal;

@@ -200,12 +200,13 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
 
     // Run the first step and see its capture.
     tui.keys(&["Enter"]);
-    tui.wait_for("vars.cluster_name = metrics-prod");
-    // Run the second.
-    tui.keys(&["j", "Enter"]);
-    tui.wait_for("vars.exposed_docs = 2400000");
-    // The destructive one asks for the index name, showing target and cluster identity.
-    tui.keys(&["j"]);
+    tui.wait_for("✓ Identify the cluster");
+    // The selection follows to the next ready step: Enter runs the second.
+    tui.wait_for("▸ ○ Count");
+    tui.keys(&["Enter"]);
+    tui.wait_for("✓ Count what an outsider");
+    // Then it is on the destructive one, which asks for the index name, showing target and
+    // cluster identity.
     tui.wait_for("POST http://");
     tui.keys(&["Enter"]);
     let dialog = tui.wait_for("exactly to proceed");

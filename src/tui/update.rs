@@ -2,26 +2,33 @@
 //!
 //! Pure: no I/O, no clock reads (the time comes in `Msg::Tick` and lives in `App::now`), no
 //! terminal. What must happen in the world (run a step, append an event, open the editor) is
-//! returned as [`Effect`]s for the loop to execute. Keys go to the open dialog first, then to
-//! the global bindings, then to the current view.
+//! returned as [`Effect`]s for the loop to execute. Keys go to the open dialog first
+//! ([`dialog::on_key`]); otherwise the key table ([`keymap`]) names the action, which is
+//! global or belongs to the current view.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::json;
 
-mod dialogs;
 mod steps;
 
-use super::app::{App, EngineState, FactField, Modal, View};
+pub(crate) use steps::start;
+
+use super::app::{App, DisplayStatus, EngineState, Modal, View};
+use super::dialog;
 use super::effect::Effect;
-use super::input::Input;
-use super::msg::{InjectMsg, Msg};
+use super::keymap::{self, Action};
+use super::msg::Msg;
 use crate::engine::{Outcome, Progress};
 use crate::journal::{Kind, NewEvent};
-use dialogs::on_modal_key;
-use steps::{on_runbook_key, open_confirm};
+use steps::{on_runbook_action, open_confirm};
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     let effects = apply(app, msg);
+    if !app.is_typing()
+        && let Some(inject) = app.injects_waiting.pop_front()
+    {
+        app.modal = Some(Modal::Inject(inject));
+    }
     app.timeline.refresh(&app.incident.events);
     effects
 }
@@ -53,8 +60,15 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Journalled(event) => {
             // A step's captures may change what the selected step will send.
             let captured = matches!(event.kind, Kind::StepSucceeded | Kind::StepFailed);
+            // The responder is still on the step that just finished: take them to the next.
+            let done_here = matches!(event.kind, Kind::StepSucceeded | Kind::StepSkipped)
+                && event.step.is_some()
+                && event.step == app.selected_id();
             app.absorb(event);
-            if captured {
+            if done_here {
+                select_next_ready(app);
+            }
+            if captured || done_here {
                 refresh_preview(app)
             } else {
                 Vec::new()
@@ -108,20 +122,20 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Msg::Inject(InjectMsg {
-            offset,
-            title,
-            body,
-        }) => {
+        Msg::Inject(inject) => {
+            // Journalled when it arrives; shown once the responder is not typing, so keys
+            // meant for an open dialog are never taken by the inject.
             let event = NewEvent::new(
                 Kind::Inject,
-                json!({"title": title, "body": body, "offset": offset}),
+                json!({"title": inject.title, "body": inject.body, "offset": inject.offset}),
             );
-            app.modal = Some(Modal::Inject {
-                offset,
-                title,
-                body,
-            });
+            if app.is_typing() && !matches!(app.modal, Some(Modal::Inject(_))) {
+                app.flash = Some(format!(
+                    "DRILL inject {} arrived; it shows when you close this",
+                    inject.offset
+                ));
+            }
+            app.injects_waiting.push_back(inject);
             vec![Effect::Append(vec![event])]
         }
         Msg::Panel(lines) => {
@@ -136,6 +150,22 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             });
             Vec::new()
         }
+    }
+}
+
+/// Select the first ready step after the selected one (wrapping); stay if there is none.
+fn select_next_ready(app: &mut App) {
+    let len = app.order.len();
+    let next = (1..len)
+        .map(|offset| (app.selected + offset) % len)
+        .find(|&at| {
+            app.order
+                .get(at)
+                .and_then(|&i| app.runbook.runbook.steps.get(i))
+                .is_some_and(|step| app.display_status(step) == DisplayStatus::Ready)
+        });
+    if let Some(next) = next {
+        app.selected = next;
     }
 }
 
@@ -173,11 +203,11 @@ fn on_finished(app: &mut App, step: String, outcome: Outcome) -> Vec<Effect> {
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+    if keymap::is_quit_anywhere(key) {
         return quit(app);
     }
     if app.modal.is_some() {
-        return on_modal_key(app, key);
+        return dialog::on_key(app, key);
     }
     if app.view == View::Timeline && app.timeline.editing_filter {
         match key.code {
@@ -190,14 +220,23 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     app.flash = None;
-    match key.code {
-        KeyCode::Char('q') => return quit(app),
-        KeyCode::Char('?') => app.modal = Some(Modal::Help),
-        KeyCode::Char('t') => app.view = View::Timeline,
-        KeyCode::Char('v') => app.view = View::Evidence,
-        KeyCode::Char('d') => return enter_drafts(app),
-        KeyCode::Char('b') | KeyCode::Esc => app.view = View::Runbook,
-        KeyCode::Tab => {
+    let Some(action) = keymap::action(app.view, key) else {
+        return Vec::new();
+    };
+    on_action(app, action, key)
+}
+
+/// What an action of the key table means here: the global ones at once, the rest in the
+/// current view.
+fn on_action(app: &mut App, action: Action, key: KeyEvent) -> Vec<Effect> {
+    match action {
+        Action::Quit => return quit(app),
+        Action::Help => app.modal = Some(Modal::Help),
+        Action::RunbookView => app.view = View::Runbook,
+        Action::TimelineView => app.view = View::Timeline,
+        Action::EvidenceView => app.view = View::Evidence,
+        Action::DraftsView => return enter_drafts(app),
+        Action::NextView => {
             app.view = match app.view {
                 View::Runbook => View::Timeline,
                 View::Timeline => View::Evidence,
@@ -205,69 +244,53 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 View::Drafts => View::Runbook,
             };
         }
-        KeyCode::Char('n') => {
+        Action::Note => {
             let step = (app.view == View::Runbook)
                 .then(|| app.selected_id())
                 .flatten();
-            app.modal = Some(Modal::Note {
-                step,
-                input: Input::default(),
-                follow_up: false,
-            });
+            app.modal = Some(Modal::Note(dialog::Note::new(step)));
         }
-        KeyCode::Char('f') => {
-            app.modal = Some(Modal::Fact {
-                text: Input::default(),
-                when: Input::new("now"),
-                focus: FactField::Text,
-                error: None,
-                corrects: None,
-            });
-        }
-        KeyCode::Char('F') => match app.incident.facts.last().map(|f| f.seq) {
-            Some(seq) => app.modal = Some(dialogs::correct_fact(app, seq)),
+        Action::Fact => app.modal = Some(Modal::Fact(dialog::Fact::new())),
+        Action::CorrectFact => match app.incident.facts.last().map(|f| f.seq) {
+            Some(seq) => app.modal = Some(Modal::Fact(dialog::Fact::correcting(app, seq))),
             None => app.flash = Some("no fact recorded yet; f records one".into()),
         },
-        KeyCode::Char('m') => {
-            app.modal = Some(Modal::Mark {
-                choice: 0,
-                when: Input::new("now"),
-                error: None,
-            });
-        }
-        KeyCode::Char('l') => {
+        Action::Mark => app.modal = Some(Modal::Mark(dialog::Mark::new())),
+        Action::LabPanel => {
             if let Some(drill) = &mut app.drill {
                 drill.show_panel = !drill.show_panel;
             }
         }
         _ => {
             return match app.view {
-                View::Runbook => on_runbook_key(app, key),
-                View::Timeline => on_timeline_key(app, key),
+                View::Runbook => on_runbook_action(app, action, key),
+                View::Timeline => on_timeline_action(app, action),
                 View::Evidence => {
                     let len = app.incident.evidence.len();
-                    move_cursor(&mut app.evidence_selected, len, key);
+                    move_cursor(&mut app.evidence_selected, len, action);
                     Vec::new()
                 }
-                View::Drafts => {
-                    let len = app.draft_steps().len();
-                    let before = app.drafts_selected;
-                    move_cursor(&mut app.drafts_selected, len, key);
-                    if key.code == KeyCode::Char('e') || key.code == KeyCode::Enter {
-                        return draft_at_cursor(app)
-                            .map(|step| vec![Effect::EditDraft { step }])
-                            .unwrap_or_default();
-                    }
-                    if before == app.drafts_selected {
-                        Vec::new()
-                    } else {
-                        load_draft_at_cursor(app)
-                    }
-                }
+                View::Drafts => on_drafts_action(app, action),
             };
         }
     }
     Vec::new()
+}
+
+fn on_drafts_action(app: &mut App, action: Action) -> Vec<Effect> {
+    if action == Action::EditDraft {
+        return draft_at_cursor(app)
+            .map(|step| vec![Effect::EditDraft { step }])
+            .unwrap_or_default();
+    }
+    let len = app.draft_steps().len();
+    let before = app.drafts_selected;
+    move_cursor(&mut app.drafts_selected, len, action);
+    if before == app.drafts_selected {
+        Vec::new()
+    } else {
+        load_draft_at_cursor(app)
+    }
 }
 
 fn quit(app: &mut App) -> Vec<Effect> {
@@ -292,32 +315,32 @@ fn enter_drafts(app: &mut App) -> Vec<Effect> {
     load_draft_at_cursor(app)
 }
 
-/// ↑↓ jk, g/G, PgUp/PgDn over a list of `len`; `true` when the key was a move.
-pub(super) fn move_cursor(cursor: &mut usize, len: usize, key: KeyEvent) -> bool {
+/// Up/down, first/last, page over a list of `len`; `true` when the action was a move.
+pub(super) fn move_cursor(cursor: &mut usize, len: usize, action: Action) -> bool {
     let last = len.saturating_sub(1);
-    *cursor = match key.code {
-        KeyCode::Up | KeyCode::Char('k') => cursor.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => (*cursor + 1).min(last),
-        KeyCode::PageUp => cursor.saturating_sub(10),
-        KeyCode::PageDown => (*cursor + 10).min(last),
-        KeyCode::Home | KeyCode::Char('g') => 0,
-        KeyCode::End | KeyCode::Char('G') => last,
+    *cursor = match action {
+        Action::Up => cursor.saturating_sub(1),
+        Action::Down => (*cursor + 1).min(last),
+        Action::PageUp => cursor.saturating_sub(10),
+        Action::PageDown => (*cursor + 10).min(last),
+        Action::First => 0,
+        Action::Last => last,
         _ => return false,
     };
     true
 }
 
-fn on_timeline_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+fn on_timeline_action(app: &mut App, action: Action) -> Vec<Effect> {
     let scroll = &mut app.timeline.scroll_back;
-    match key.code {
-        KeyCode::Char('/') => app.timeline.editing_filter = true,
-        KeyCode::Backspace => app.timeline.filter.set(""),
-        KeyCode::Up | KeyCode::Char('k') => *scroll += 1,
-        KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_sub(1),
-        KeyCode::PageUp => *scroll += 10,
-        KeyCode::PageDown => *scroll = scroll.saturating_sub(10),
-        KeyCode::Home | KeyCode::Char('g') => *scroll = app.incident.events.len(),
-        KeyCode::End | KeyCode::Char('G') => *scroll = 0,
+    match action {
+        Action::Filter => app.timeline.editing_filter = true,
+        Action::ClearFilter => app.timeline.filter.set(""),
+        Action::Up => *scroll += 1,
+        Action::Down => *scroll = scroll.saturating_sub(1),
+        Action::PageUp => *scroll += 10,
+        Action::PageDown => *scroll = scroll.saturating_sub(10),
+        Action::First => *scroll = app.incident.events.len(),
+        Action::Last => *scroll = 0,
         _ => {}
     }
     // Never scroll past the oldest event.
