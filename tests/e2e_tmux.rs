@@ -264,11 +264,14 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
     tui.wait_for("EXITED 0");
     drop(tui);
 
-    // The journal: everything is there, chained, with no secret.
-    let dir = data.path().join("incidents/E2E-1");
+    journal_tells_it_all(&data.path().join("incidents/E2E-1"), addr);
+}
+
+/// The journal of the run: everything is there, chained, with no secret.
+fn journal_tells_it_all(dir: &Path, addr: SocketAddr) {
     let text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
     assert!(!text.contains(API_KEY), "secret in the journal");
-    let events = stanch::journal::read(&dir).unwrap();
+    let events = stanch::journal::read(dir).unwrap();
     for pair in events.windows(2) {
         assert_eq!(
             pair[1].prev, pair[0].hash,

@@ -9,18 +9,18 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::json;
 
+mod progress;
 mod steps;
 
 pub(crate) use steps::start;
 
-use super::app::{App, DisplayStatus, EngineState, Modal, View};
+use super::app::{App, Modal, View};
 use super::dialog;
 use super::effect::Effect;
 use super::keymap::{self, Action};
-use super::msg::Msg;
-use crate::engine::{Outcome, Progress};
+use super::msg::{InjectMsg, Msg};
 use crate::journal::{Kind, NewEvent};
-use steps::{on_runbook_action, open_confirm};
+use steps::on_runbook_action;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     let effects = apply(app, msg);
@@ -44,36 +44,8 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.now = now;
             Vec::new()
         }
-        Msg::EngineReady(ready) => {
-            app.engine = match ready {
-                Ok(()) => EngineState::Ready,
-                Err(error) => {
-                    app.modal = Some(Modal::Error {
-                        message: error.to_string(),
-                    });
-                    EngineState::Failed(error)
-                }
-            };
-            // Previews asked for while it was starting were not computed.
-            refresh_preview(app)
-        }
-        Msg::Journalled(event) => {
-            // A step's captures may change what the selected step will send.
-            let captured = matches!(event.kind, Kind::StepSucceeded | Kind::StepFailed);
-            // The responder is still on the step that just finished: take them to the next.
-            let done_here = matches!(event.kind, Kind::StepSucceeded | Kind::StepSkipped)
-                && event.step.is_some()
-                && event.step == app.selected_id();
-            app.absorb(event);
-            if done_here {
-                select_next_ready(app);
-            }
-            if captured || done_here {
-                refresh_preview(app)
-            } else {
-                Vec::new()
-            }
-        }
+        Msg::EngineReady(ready) => progress::on_engine_ready(app, ready),
+        Msg::Journalled(event) => progress::on_journalled(app, event),
         Msg::Resynced(events) => {
             for event in events {
                 app.absorb(event);
@@ -83,24 +55,8 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .map(|step| vec![Effect::Preview { step }])
                 .unwrap_or_default()
         }
-        Msg::Progress { step, progress } => {
-            if let Progress::Journalled(event) = progress {
-                return apply(app, Msg::Journalled(event));
-            }
-            if let Some(run) = app.running.get_mut(&step) {
-                match progress {
-                    Progress::Attempt { n, status } => run.attempt = Some((n, status)),
-                    Progress::Items {
-                        done,
-                        total,
-                        failed,
-                    } => run.items = Some((done, total, failed)),
-                    Progress::Journalled(_) => {}
-                }
-            }
-            Vec::new()
-        }
-        Msg::Finished { step, outcome } => on_finished(app, step, outcome),
+        Msg::Progress { step, progress } => progress::on_progress(app, &step, progress),
+        Msg::Finished { step, outcome } => progress::on_finished(app, step, outcome),
         Msg::Preview { step, preview } => {
             app.previews.insert(step, preview);
             Vec::new()
@@ -122,22 +78,7 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Msg::Inject(inject) => {
-            // Journalled when it arrives; shown once the responder is not typing, so keys
-            // meant for an open dialog are never taken by the inject.
-            let event = NewEvent::new(
-                Kind::Inject,
-                json!({"title": inject.title, "body": inject.body, "offset": inject.offset}),
-            );
-            if app.is_typing() && !matches!(app.modal, Some(Modal::Inject(_))) {
-                app.flash = Some(format!(
-                    "DRILL inject {} arrived; it shows when you close this",
-                    inject.offset
-                ));
-            }
-            app.injects_waiting.push_back(inject);
-            vec![Effect::Append(vec![event])]
-        }
+        Msg::Inject(inject) => on_inject(app, inject),
         Msg::Panel(lines) => {
             if let Some(drill) = &mut app.drill {
                 drill.panel = lines;
@@ -153,53 +94,21 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
     }
 }
 
-/// Select the first ready step after the selected one (wrapping); stay if there is none.
-fn select_next_ready(app: &mut App) {
-    let len = app.order.len();
-    let next = (1..len)
-        .map(|offset| (app.selected + offset) % len)
-        .find(|&at| {
-            app.order
-                .get(at)
-                .and_then(|&i| app.runbook.runbook.steps.get(i))
-                .is_some_and(|step| app.display_status(step) == DisplayStatus::Ready)
-        });
-    if let Some(next) = next {
-        app.selected = next;
+/// Journalled when it arrives; shown once the responder is not typing, so keys meant for an
+/// open dialog are never taken by the inject.
+fn on_inject(app: &mut App, inject: InjectMsg) -> Vec<Effect> {
+    let event = NewEvent::new(
+        Kind::Inject,
+        json!({"title": inject.title, "body": inject.body, "offset": inject.offset}),
+    );
+    if app.is_typing() && !matches!(app.modal, Some(Modal::Inject(_))) {
+        app.flash = Some(format!(
+            "DRILL inject {} arrived; it shows when you close this",
+            inject.offset
+        ));
     }
-}
-
-fn refresh_preview(app: &App) -> Vec<Effect> {
-    app.selected_id()
-        .map(|step| vec![Effect::Preview { step }])
-        .unwrap_or_default()
-}
-
-fn on_finished(app: &mut App, step: String, outcome: Outcome) -> Vec<Effect> {
-    app.running.remove(&step);
-    let mut effects = Vec::new();
-    if !app.pending_events.is_empty() {
-        effects.push(Effect::Resync);
-    }
-    match outcome {
-        Outcome::Succeeded { summary } => app.flash = Some(format!("{step}: {summary}")),
-        Outcome::Failed { error } => {
-            app.flash = Some(format!("{step} failed: {error} (r retries)"));
-        }
-        Outcome::Skipped { reason } => app.flash = Some(format!("{step} skipped: {reason}")),
-        Outcome::NeedsHuman { reason } => {
-            app.flash = Some(format!("{step} needs a human: {reason}"));
-        }
-        Outcome::NeedsConfirmation { expected } => {
-            open_confirm(app, &step, expected, false);
-        }
-        Outcome::Cancelled => app.flash = Some(format!("{step} cancelled")),
-        Outcome::Interrupted => {
-            app.flash = Some(format!("{step} interrupted — outcome unknown"));
-        }
-    }
-    effects.push(Effect::Preview { step });
-    effects
+    app.injects_waiting.push_back(inject);
+    vec![Effect::Append(vec![event])]
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
