@@ -112,6 +112,13 @@ pub struct ScheduledInject {
     pub body: String,
 }
 
+/// The wall clock to the millisecond: every time the TUI shows or journals comes from here
+/// or from [`timeparse`], and people do not read nanoseconds.
+pub fn now() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
+}
+
 /// `NO_COLOR` set to anything non-empty turns colours off (<https://no-color.org>).
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -119,7 +126,7 @@ pub fn color_enabled() -> bool {
 
 /// The model for an opened incident, as `run` starts it (tests build it the same way).
 pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
-    let mut app = app::App::new(runbook, opened.incident.clone(), Timestamp::now());
+    let mut app = app::App::new(runbook, opened.incident.clone(), now());
     app.tz = jiff::tz::TimeZone::system();
     app.color = color_enabled();
     if drill {

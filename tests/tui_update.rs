@@ -1068,3 +1068,22 @@ fn an_inject_arriving_while_the_responder_types_waits_and_takes_none_of_their_ke
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.modal, Some(Modal::Inject(inject())));
 }
+
+#[test]
+fn times_shown_and_journalled_after_m_are_never_finer_than_milliseconds() {
+    let mut app = fixture::fresh_app();
+    app.now = "2019-12-26T19:00:00.123456789Z".parse().unwrap();
+    ch(&mut app, 'm');
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(app.flash.as_deref(), Some("mark aware = 2019-12-26 19:00:00Z"));
+    assert_eq!(events[0].data["at"], "2019-12-26T19:00:00.123Z");
+    ch(&mut app, 'f');
+    typed(&mut app, "report received");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("fact recorded (happened 2019-12-26T19:00:00.123Z)")
+    );
+}

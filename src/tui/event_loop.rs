@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
-use jiff::Timestamp;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -116,7 +115,7 @@ impl Loop {
                 _ = hangup.recv() => { tracing::info!("SIGHUP: quitting"); break }
                 _ = ticker.tick() => {
                     self.refresh_panel(app);
-                    Msg::Tick(Timestamp::now())
+                    Msg::Tick(super::now())
                 }
             };
             let mut quit = self.dispatch(term, &mut input, app, msg)?;
