@@ -1,9 +1,13 @@
 //! The terminal UI (`stanch run`, `stanch resume`, `stanch drill`): Elm-style.
 //!
 //! - [`app`]: the model ([`App`](app::App)); [`msg`]: the one message type;
-//!   [`update`](update::update): every state change, pure; [`effect`]: side effects as values
-//!   plus the [`Runner`](effect::Runner) seam to the engine; [`event_loop`]: executes effects
-//!   and feeds messages back; [`view`]: pure rendering, one widget per file;
+//!   [`update`](update::update): every state change, pure; [`keymap`]: the key table that
+//!   dispatch, the help overlay and the hint line are built from; [`dialog`]: one file per
+//!   dialog (state, keys, drawing); [`effect`]: side effects as values plus the
+//!   [`Runner`](effect::Runner) seam to the engine, speaking the engine's own types;
+//!   [`error`]: the typed [`TuiError`](error::TuiError); [`engine_runner`]: the real runner,
+//!   built in the background with readiness reported as a message; [`event_loop`]: executes
+//!   effects and feeds messages back; [`view`]: pure rendering, one widget per file;
 //!   [`terminal`]: raw mode, restore on every exit; [`input`], [`timeparse`], [`setup`].
 //!
 //! Only this module imports ratatui and crossterm. It never writes to stdout/stderr while it

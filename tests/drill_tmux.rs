@@ -129,14 +129,19 @@ fn wait_for_journalled(data: &Path, incident: &str, kind: &str, n: usize) {
     }
 }
 
-/// The confirm and contain steps, from a fresh drill to a verified containment: the
-/// selection follows each finished step, so only two moves are needed.
-fn contain(tmux: &Tmux) {
+/// From a fresh drill to the typed confirmation of closing the index: the selection follows
+/// each finished step, so one move is needed.
+fn to_confirmation(tmux: &Tmux) {
     tmux.press("Enter", "✓ Probe the cluster");
     tmux.press("Enter", "✓ List indices");
     tmux.press("Enter", "✓ Count the records");
     tmux.press("j", "▸ ○ Close the exposed index");
     tmux.press("Enter", "Type customers exactly");
+}
+
+/// The confirm and contain steps, from a fresh drill to a verified containment.
+fn contain(tmux: &Tmux) {
+    to_confirmation(tmux);
     tmux.type_text("customers");
     tmux.press("Enter", "✓ Close the exposed index");
     // The lab panel follows the world.
@@ -253,11 +258,7 @@ fn an_inject_arriving_during_a_typed_confirmation_waits_and_takes_none_of_its_ke
         &format!("--scenario {} --incident DRILL-TYPING", path.display()),
     );
     tmux.wait_for("Lab (DRILL)");
-    tmux.press("Enter", "✓ Probe the cluster");
-    tmux.press("Enter", "✓ List indices");
-    tmux.press("Enter", "✓ Count the records");
-    tmux.press("j", "▸ ○ Close the exposed index");
-    tmux.press("Enter", "Type customers exactly");
+    to_confirmation(&tmux);
     tmux.type_text("cust");
     // The inject arrives (journalled) while the dialog is open: it is announced, not shown.
     let screen = tmux.wait_for("DRILL inject +20s arrived");

@@ -1077,7 +1077,10 @@ fn times_shown_and_journalled_after_m_are_never_finer_than_milliseconds() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down);
     let events = appended(&key(&mut app, KeyCode::Enter));
-    assert_eq!(app.flash.as_deref(), Some("mark aware = 2019-12-26 19:00:00Z"));
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("mark aware = 2019-12-26 19:00:00Z")
+    );
     assert_eq!(events[0].data["at"], "2019-12-26T19:00:00.123Z");
     ch(&mut app, 'f');
     typed(&mut app, "report received");
