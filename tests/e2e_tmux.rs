@@ -89,25 +89,28 @@ impl Tmux {
         }
     }
 
+    /// Send keys one at a time, each once the pane shows the previous one's effect, so each
+    /// is its own terminal read (the set-up form and the TUI read the terminal in turn).
     fn keys(&self, keys: &[&str]) {
         for key in keys {
-            let status = Command::new("tmux")
-                .args(["send-keys", "-t", &self.session, key])
-                .status()
-                .unwrap();
-            assert!(status.success());
-            // One key at a time, as a person types: each is its own terminal read.
-            std::thread::sleep(Duration::from_millis(30));
+            self.send(&[key]);
         }
     }
 
     fn literal(&self, text: &str) {
+        self.send(&["-l", text]);
+    }
+
+    /// Send to the pane and wait until the screen changes (10 s).
+    fn send(&self, args: &[&str]) {
+        let before = self.screen();
         let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session, "-l", text])
+            .args(["send-keys", "-t", &self.session])
+            .args(args)
             .status()
             .unwrap();
         assert!(status.success());
-        std::thread::sleep(Duration::from_millis(50));
+        self.wait_until(&format!("the screen to answer {args:?}"), |s| s != before);
     }
 
     fn query(&self, format: &str) -> String {
@@ -132,17 +135,22 @@ impl Tmux {
 
     /// Wait until the screen shows `text` (10 s), returning the screen.
     fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
+    }
+
+    /// Poll the pane until `ready` holds, with a deadline (10 s).
+    fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if ready(&screen) {
                 return screen;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {text:?}; screen:\n{screen}"
+                "timed out waiting for {what}; screen:\n{screen}"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
