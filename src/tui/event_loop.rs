@@ -265,6 +265,16 @@ impl Loop {
             Effect::Cancel { step } => {
                 if let Some(token) = self.cancels.get(&step) {
                     token.cancel();
+                } else if let Engine::Starting { queued, .. } = &mut self.engine {
+                    // Still waiting for the engine: it never starts.
+                    let before = queued.len();
+                    queued.retain(|e| !matches!(e, Effect::Run { step: s, .. } if *s == step));
+                    if queued.len() < before {
+                        let _ = tx.send(Msg::Finished {
+                            step,
+                            outcome: Outcome::Cancelled,
+                        });
+                    }
                 }
             }
             Effect::Append(events) => {
@@ -392,4 +402,163 @@ fn ticker_for(busy: bool) -> tokio::time::Interval {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     interval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Decision, Preview};
+    use crate::incident::Incident;
+    use crate::journal::Event;
+    use crate::tui::effect::StepFuture;
+
+    /// A runner that answers every step with success and every preview with one warning.
+    struct Fake;
+
+    impl Runner for Fake {
+        fn preview(&self, _: &str, _: &Incident) -> Result<Preview, TuiError> {
+            Ok(Preview {
+                target: "t".into(),
+                method: "GET".into(),
+                url: "http://127.0.0.1:1/".into(),
+                headers: Vec::new(),
+                body: None,
+                confirm: None,
+                items: None,
+                warnings: vec!["w".into()],
+            })
+        }
+        fn execute(
+            &self,
+            _: String,
+            _: Incident,
+            _: Decision,
+            _: UnboundedSender<Msg>,
+            _: CancellationToken,
+        ) -> StepFuture {
+            Box::pin(async {
+                Outcome::Succeeded {
+                    summary: "ok".into(),
+                }
+            })
+        }
+        fn draft_text(&self, _: &str, _: &Incident) -> Result<String, TuiError> {
+            Ok(String::new())
+        }
+        fn edit_draft(&self, _: &str, _: &Incident) -> Result<Option<Event>, TuiError> {
+            Ok(None)
+        }
+    }
+
+    fn starting() -> (Loop, oneshot::Sender<Ready>, App, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(&dir.path().join("i"), "t").unwrap();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let engine = Engine::Starting {
+            ready_rx,
+            queued: Vec::new(),
+        };
+        let app = crate::tui::fixture::fresh_app();
+        (Loop::new(engine, journal, None), ready_tx, app, dir)
+    }
+
+    fn run(step: &str) -> Effect {
+        Effect::Run {
+            step: step.into(),
+            decision: Decision::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn effects_wait_for_the_engine_and_readiness_arrives_as_a_message() {
+        let (mut event_loop, ready_tx, app, _dir) = starting();
+        event_loop.execute(&app, run("cluster-info"));
+        event_loop.execute(
+            &app,
+            Effect::Preview {
+                step: "cluster-info".into(),
+            },
+        );
+        assert!(event_loop.msg_rx.try_recv().is_err(), "nothing runs yet");
+
+        let runner: Arc<dyn Runner> = Arc::new(Fake);
+        assert!(ready_tx.send(Ok(runner)).is_ok());
+        let ready = engine_ready(&mut event_loop.engine).await;
+        let msg = event_loop.install(ready);
+        assert!(matches!(msg, Msg::EngineReady(Ok(()))));
+        assert!(matches!(event_loop.engine, Engine::Ready(_)));
+        assert_eq!(
+            event_loop.requeued,
+            vec![run("cluster-info")],
+            "the queued run goes again; the preview is asked for anew by update"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_failed_answers_every_effect_with_its_error() {
+        let (mut event_loop, ready_tx, app, _dir) = starting();
+        event_loop.execute(&app, run("cluster-info"));
+        assert!(ready_tx.send(Err(TuiError::EngineLost)).is_ok());
+        let ready = engine_ready(&mut event_loop.engine).await;
+        assert!(matches!(
+            event_loop.install(ready),
+            Msg::EngineReady(Err(TuiError::EngineLost))
+        ));
+        for effect in std::mem::take(&mut event_loop.requeued) {
+            event_loop.execute(&app, effect);
+        }
+        let Ok(Msg::Finished { step, outcome }) = event_loop.msg_rx.try_recv() else {
+            panic!("the queued run is answered");
+        };
+        assert_eq!(step, "cluster-info");
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                error: TuiError::EngineLost.to_string()
+            }
+        );
+        event_loop.execute(
+            &app,
+            Effect::Preview {
+                step: "count-exposed".into(),
+            },
+        );
+        assert!(matches!(
+            event_loop.msg_rx.try_recv(),
+            Ok(Msg::Preview {
+                preview: Err(TuiError::EngineLost),
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_step_that_waits_for_the_engine_drops_it() {
+        let (mut event_loop, _ready_tx, app, _dir) = starting();
+        event_loop.execute(&app, run("cluster-info"));
+        event_loop.execute(
+            &app,
+            Effect::Cancel {
+                step: "cluster-info".into(),
+            },
+        );
+        assert!(matches!(
+            event_loop.msg_rx.try_recv(),
+            Ok(Msg::Finished {
+                outcome: Outcome::Cancelled,
+                ..
+            })
+        ));
+        assert!(matches!(&event_loop.engine, Engine::Starting { queued, .. } if queued.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn a_builder_that_dies_is_reported_not_awaited_forever() {
+        let (mut event_loop, ready_tx, _app, _dir) = starting();
+        drop(ready_tx);
+        assert!(matches!(
+            engine_ready(&mut event_loop.engine).await,
+            Err(TuiError::EngineLost)
+        ));
+    }
 }
