@@ -119,8 +119,7 @@ pub struct ScheduledInject {
 /// The wall clock to the millisecond: every time the TUI shows or journals comes from here
 /// or from [`timeparse`], and people do not read nanoseconds.
 pub fn now() -> Timestamp {
-    let now = Timestamp::now();
-    Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
+    timeparse::to_millisecond(Timestamp::now())
 }
 
 /// `NO_COLOR` set to anything non-empty turns colours off (<https://no-color.org>).

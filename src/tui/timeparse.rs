@@ -24,9 +24,13 @@ pub enum TimeParseError {
 /// Parse `text` relative to `now` in `tz`, to the millisecond (the clock's nanoseconds are
 /// noise to the people who read the time back).
 pub fn parse(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Timestamp, TimeParseError> {
-    let at = parse_exact(text, now, tz)?;
-    // Truncated, not rounded: `now` must not move into the future.
-    Ok(Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at))
+    Ok(to_millisecond(parse_exact(text, now, tz)?))
+}
+
+/// `at` truncated to the millisecond: the finest time the TUI shows or journals. Truncated,
+/// not rounded, so `now` never moves into the future.
+pub fn to_millisecond(at: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
 }
 
 fn parse_exact(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Timestamp, TimeParseError> {

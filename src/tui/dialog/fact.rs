@@ -49,7 +49,7 @@ impl Fact {
         let (text, occurred) = fact.map_or(("", None), crate::incident::Fact::current);
         Self {
             text: Input::new(text),
-            when: Input::new(&occurred.map_or_else(|| "now".into(), |t| t.to_string())),
+            when: when_input(occurred),
             focus: FactField::Text,
             error: None,
             corrects: Some(seq),
@@ -97,7 +97,7 @@ impl Fact {
             let (current, occurred) = fact.current();
             self.corrects = Some(fact.seq);
             self.text = Input::new(current);
-            self.when = Input::new(&occurred.map_or_else(|| "now".into(), |t| t.to_string()));
+            self.when = when_input(occurred);
             self.focus = FactField::Text;
             self.error = None;
         }
@@ -172,6 +172,14 @@ impl Fact {
             lines,
         }
     }
+}
+
+/// The "when" field for a recorded fact: its time to the millisecond, else `now`.
+fn when_input(occurred: Option<jiff::Timestamp>) -> Input {
+    Input::new(&occurred.map_or_else(
+        || "now".into(),
+        |t| timeparse::to_millisecond(t).to_string(),
+    ))
 }
 
 impl Default for Fact {
