@@ -102,7 +102,7 @@ pub enum EngineError {
 }
 
 /// What the responder decided before the step runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
     /// The text typed in the confirmation dialog (destructive steps).
     pub typed_confirmation: Option<String>,

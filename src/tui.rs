@@ -1,21 +1,28 @@
 //! The terminal UI (`stanch run`, `stanch resume`, `stanch drill`): Elm-style.
 //!
 //! - [`app`]: the model ([`App`](app::App)); [`msg`]: the one message type;
-//!   [`update`](update::update): every state change, pure; [`effect`]: side effects as values
-//!   plus the [`Runner`](effect::Runner) seam to the engine; [`event_loop`]: executes effects
-//!   and feeds messages back; [`view`]: pure rendering, one widget per file;
+//!   [`update`](update::update): every state change, pure; [`keymap`]: the key table that
+//!   dispatch, the help overlay and the hint line are built from; [`dialog`]: one file per
+//!   dialog (state, keys, drawing); [`effect`]: side effects as values plus the
+//!   [`Runner`](effect::Runner) seam to the engine, speaking the engine's own types;
+//!   [`error`]: the typed [`TuiError`](error::TuiError); [`engine_runner`]: the real runner,
+//!   built in the background with readiness reported as a message; [`event_loop`]: executes
+//!   effects and feeds messages back; [`view`]: pure rendering, one widget per file;
 //!   [`terminal`]: raw mode, restore on every exit; [`input`], [`timeparse`], [`setup`].
 //!
 //! Only this module imports ratatui and crossterm. It never writes to stdout/stderr while it
 //! owns the screen: errors go to a dialog and the log.
 
 pub mod app;
+pub mod dialog;
 pub mod effect;
 pub mod engine_runner;
+pub mod error;
 pub mod event_loop;
 #[doc(hidden)]
 pub mod fixture;
 pub mod input;
+pub mod keymap;
 pub mod msg;
 pub mod setup;
 pub mod terminal;
@@ -59,7 +66,13 @@ pub fn run_with_notice(setup: Setup, notice: Option<String>) -> anyhow::Result<(
         opened.journal.clone(),
         opened.dir.clone(),
     ));
-    run_with(runner, runbook, &opened, drill, notice)
+    run_on(
+        event_loop::Engine::Ready(runner),
+        runbook,
+        &opened,
+        drill,
+        notice,
+    )
 }
 
 /// Like [`run_with_notice`], but the engine is built by `build` on another thread while the
@@ -67,7 +80,7 @@ pub fn run_with_notice(setup: Setup, notice: Option<String>) -> anyhow::Result<(
 pub fn run_deferred(
     runbook: Arc<Loaded>,
     opened: &Opened,
-    build: impl FnOnce() -> anyhow::Result<crate::engine::Engine> + Send + 'static,
+    build: impl FnOnce() -> Result<crate::engine::Engine, crate::engine::EngineError> + Send + 'static,
     notice: Option<String>,
 ) -> anyhow::Result<()> {
     let (rb, journal, dir) = (
@@ -75,12 +88,14 @@ pub fn run_deferred(
         opened.journal.clone(),
         opened.dir.clone(),
     );
-    let runner = Arc::new(engine_runner::Deferred::spawn(move || {
-        build()
-            .map(|engine| engine_runner::EngineRunner::new(engine, rb, journal, dir))
-            .map_err(|e| format!("the engine could not start: {e:#}"))
-    }));
-    run_with(runner, runbook, opened, None, notice)
+    let ready_rx = engine_runner::spawn(move || {
+        build().map(|engine| engine_runner::EngineRunner::new(engine, rb, journal, dir))
+    });
+    let engine = event_loop::Engine::Starting {
+        ready_rx,
+        queued: Vec::new(),
+    };
+    run_on(engine, runbook, opened, None, notice)
 }
 
 /// Drill mode: the lab's status lines and the scenario's injects.
@@ -101,6 +116,12 @@ pub struct ScheduledInject {
     pub body: String,
 }
 
+/// The wall clock to the millisecond: every time the TUI shows or journals comes from here
+/// or from [`timeparse`], and people do not read nanoseconds.
+pub fn now() -> Timestamp {
+    timeparse::to_millisecond(Timestamp::now())
+}
+
 /// `NO_COLOR` set to anything non-empty turns colours off (<https://no-color.org>).
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -108,7 +129,7 @@ pub fn color_enabled() -> bool {
 
 /// The model for an opened incident, as `run` starts it (tests build it the same way).
 pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
-    let mut app = app::App::new(runbook, opened.incident.clone(), Timestamp::now());
+    let mut app = app::App::new(runbook, opened.incident.clone(), now());
     app.tz = jiff::tz::TimeZone::system();
     app.color = color_enabled();
     if drill {
@@ -130,17 +151,36 @@ pub fn run_with(
     drill: Option<DrillSetup>,
     notice: Option<String>,
 ) -> anyhow::Result<()> {
+    run_on(
+        event_loop::Engine::Ready(runner),
+        runbook,
+        opened,
+        drill,
+        notice,
+    )
+}
+
+fn run_on(
+    engine: event_loop::Engine,
+    runbook: Arc<Loaded>,
+    opened: &Opened,
+    drill: Option<DrillSetup>,
+    notice: Option<String>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let mut app = new_app(runbook, opened, drill.is_some());
+    if matches!(engine, event_loop::Engine::Starting { .. }) {
+        app.engine = app::EngineState::Starting;
+    }
     app.flash = notice;
     let mut term = terminal::enter()?;
     if let Ok(size) = term.size() {
         app.size = (size.width, size.height);
     }
-    let event_loop = event_loop::Loop::new(runner, opened.journal.clone(), drill);
+    let event_loop = event_loop::Loop::new(engine, opened.journal.clone(), drill);
     let result = runtime.block_on(event_loop.run(&mut term, &mut app));
     terminal::restore()?;
     result

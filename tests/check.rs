@@ -65,6 +65,7 @@ bad_fixtures!(
     missing_field,
     no_action,
     two_actions,
+    two_actions_manual_first,
     duplicate_id,
     unknown_needs,
     dependency_cycle,

@@ -1,34 +1,45 @@
 //! The interactive drill as a user meets it: the real binary in tmux. It starts on the
 //! reference scenario, shows the lab panel with the index exposed, pops up the injects, runs
-//! the confirm and contain steps (typed confirmation), shows the panel change, quits on `q`,
-//! prints the score; the journal holds the injects and the score, and the
-//! exported post-mortem is watermarked DRILL.
+//! the confirm and contain steps (typed confirmation) in at most 8 keys besides the typed
+//! text, shows the panel change, quits on `q`, prints the score; the journal holds the
+//! injects and the score, and the exported post-mortem is watermarked DRILL. A second drill
+//! shows an inject arriving while the responder types a confirmation: it waits, and every key
+//! reaches the dialog.
+//!
+//! Nothing here sleeps to wait for an event: every key is followed by waiting for the pane
+//! (or the journal) to show its effect, with a deadline.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 struct Tmux {
     socket: String,
+    /// Keys sent, literal text excluded (the typed confirmation is not a keystroke to save).
+    keys: Cell<u32>,
 }
 
 impl Tmux {
-    fn start(data: &Path, width: u16, height: u16) -> Self {
-        let socket = format!("stanch-drill-test-{}", std::process::id());
+    fn start(data: &Path, name: &str, args: &str) -> Self {
+        let socket = format!("stanch-drill-test-{name}-{}", std::process::id());
         let cmd = format!(
-            "env STANCH_DATA_DIR={} NO_COLOR=1 {} drill --speed 6000 --incident DRILL-TMUX; sleep 60",
+            "env STANCH_DATA_DIR={} NO_COLOR=1 {} drill {args}; sleep 60",
             data.display(),
             env!("CARGO_BIN_EXE_stanch")
         );
         let status = Command::new("tmux")
             .args(["-L", &socket, "new-session", "-d", "-s", "drill"])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .args(["-x", "120", "-y", "40"])
             .arg(cmd)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("tmux runs");
         assert!(status.success());
-        Self { socket }
+        Self {
+            socket,
+            keys: Cell::new(0),
+        }
     }
 
     fn screen(&self) -> String {
@@ -39,39 +50,47 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Wait until the screen shows `text` (the binary starts a lab and a TUI: give it time).
-    fn wait_for(&self, text: &str) -> String {
+    /// Wait until the screen satisfies `ready` (the binary starts a lab and a TUI: give it
+    /// time), polling the pane with a deadline.
+    fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if ready(&screen) {
                 return screen;
             }
             assert!(
                 Instant::now() < deadline,
-                "never saw {text:?}; screen:\n{screen}"
+                "never saw {what}; screen:\n{screen}"
             );
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// Send keys one by one; `"-l", "text"` sends `text` literally.
-    fn keys(&self, keys: &[&str]) {
-        let mut literal = false;
-        for key in keys {
-            if *key == "-l" {
-                literal = true;
-                continue;
-            }
-            let mut cmd = Command::new("tmux");
-            cmd.args(["-L", &self.socket, "send-keys", "-t", "drill"]);
-            if literal {
-                cmd.arg("-l");
-                literal = false;
-            }
-            cmd.arg(key).status().unwrap();
-            std::thread::sleep(Duration::from_millis(150));
-        }
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
+    }
+
+    fn send(&self, args: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "drill"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Press one key and wait for the screen to show `then`.
+    fn press(&self, key: &str, then: &str) -> String {
+        self.keys.set(self.keys.get() + 1);
+        self.send(&[key]);
+        self.wait_for(then)
+    }
+
+    /// Type `text` literally (not counted as keys) and wait for the field to show it.
+    fn type_text(&self, text: &str) {
+        self.send(&["-l", text]);
+        self.wait_for(&format!("› {text}"));
     }
 }
 
@@ -83,10 +102,62 @@ impl Drop for Tmux {
     }
 }
 
+fn journal(data: &Path, incident: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join(format!("incidents/{incident}/journal.jsonl")))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Wait until the journal holds `n` events of `kind`, reading it with a deadline.
+fn wait_for_journalled(data: &Path, incident: &str, kind: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = journal(data, incident)
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .count();
+        if seen >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the journal holds {seen} {kind} events, expected {n}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// From a fresh drill to the typed confirmation of closing the index: the selection follows
+/// each finished step, so one move is needed.
+fn to_confirmation(tmux: &Tmux) {
+    tmux.press("Enter", "✓ Probe the cluster");
+    tmux.press("Enter", "✓ List indices");
+    tmux.press("Enter", "✓ Count the records");
+    tmux.press("j", "▸ ○ Close the exposed index");
+    tmux.press("Enter", "Type customers exactly");
+}
+
+/// The confirm and contain steps, from a fresh drill to a verified containment.
+fn contain(tmux: &Tmux) {
+    to_confirmation(tmux);
+    tmux.type_text("customers");
+    tmux.press("Enter", "✓ Close the exposed index");
+    // The lab panel follows the world.
+    tmux.wait_for("index customers: closed");
+    tmux.press("j", "▸ ○ Verify from outside");
+    tmux.press("Enter", "✓ Verify from outside");
+}
+
 #[test]
-fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
+fn interactive_drill_shows_the_lab_panel_and_injects_then_contains_in_8_keys_and_scores() {
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start(data.path(), 120, 40);
+    let tmux = Tmux::start(
+        data.path(),
+        "reference",
+        "--speed 6000 --incident DRILL-TMUX",
+    );
     let screen = tmux.wait_for("Lab (DRILL)");
     assert!(
         screen.contains("EXPOSED (2400000 docs readable)"),
@@ -96,30 +167,34 @@ fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
     // At speed 6000 the +14m inject arrives after 0.14 s and the last (+3h) after 1.8 s.
     let screen = tmux.wait_for("DRILL inject");
     assert!(screen.contains("Enter dismiss"), "{screen}");
-    // The last inject (+3h) is due 1.8 s after start: let them all arrive, dismiss them.
-    std::thread::sleep(Duration::from_secs(2));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tmux.screen().contains("DRILL inject") {
-        assert!(Instant::now() < deadline, "injects would not go away");
-        tmux.keys(&["Enter"]);
-        std::thread::sleep(Duration::from_millis(200));
+    wait_for_journalled(data.path(), "DRILL-TMUX", "inject", 5);
+    // They show one after the other: each Enter dismisses the one on screen.
+    let titles = [
+        "The reporter has published",
+        "A journalist asks for comment",
+        "A second open cluster is found",
+        "Support is overwhelmed",
+        "The exposure started earlier than reported",
+    ];
+    for (i, title) in titles.iter().enumerate() {
+        tmux.wait_for(title);
+        tmux.send(&["Enter"]);
+        let next = titles.get(i + 1).copied();
+        tmux.wait_until("the next inject or none", |s| {
+            !s.contains(title) && next.is_none_or(|n| s.contains(n))
+        });
     }
+    assert!(!tmux.screen().contains("DRILL inject"));
 
-    // Confirm, then contain: probe, list, count, and close the index with typed confirmation.
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("✓ Probe the cluster");
-    tmux.keys(&["j", "Enter"]);
-    tmux.wait_for("✓ List indices");
-    tmux.keys(&["j", "Enter"]);
-    tmux.wait_for("✓ Count the records");
-    tmux.keys(&["j", "j", "Enter"]);
-    tmux.wait_for("Type customers exactly");
-    tmux.keys(&["-l", "customers"]);
-    tmux.keys(&["Enter"]);
-    // The lab panel follows the world.
-    tmux.wait_for("index customers: closed");
+    tmux.keys.set(0);
+    contain(&tmux);
+    let keys = tmux.keys.get();
+    assert!(
+        keys <= 8,
+        "{keys} keys to a verified containment, besides the typed confirmation"
+    );
 
-    tmux.keys(&["q"]);
+    tmux.send(&["q"]);
     let screen = tmux.wait_for("DRILL SCORE");
     assert!(screen.contains("Drill DRILL-TMUX is saved"), "{screen}");
     assert!(
@@ -135,12 +210,7 @@ fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
         "the contained mark is timed: {screen}"
     );
 
-    let journal =
-        std::fs::read_to_string(data.path().join("incidents/DRILL-TMUX/journal.jsonl")).unwrap();
-    let events: Vec<serde_json::Value> = journal
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = journal(data.path(), "DRILL-TMUX");
     let injects: Vec<&str> = events
         .iter()
         .filter(|e| e["kind"] == "inject")
@@ -160,4 +230,47 @@ fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
     let md = String::from_utf8_lossy(&export.stdout);
     assert!(md.starts_with("# DRILL"), "{}", &md[..md.len().min(300)]);
     assert!(md.contains("+14m"), "the injects are in the post-mortem");
+}
+
+#[test]
+fn an_inject_arriving_during_a_typed_confirmation_waits_and_takes_none_of_its_keys() {
+    let data = tempfile::tempdir().unwrap();
+    // The reference scenario with one inject, due 20 s in: the confirmation dialog is open
+    // long before, and the test waits for the inject's arrival before typing the rest.
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/runbooks/drills/reference-2019.toml"
+    ))
+    .unwrap();
+    let head = &reference[..reference.find("[[injects]]").unwrap()];
+    let scenario = head.replace(
+        "runbook = \"../elasticsearch-exposure.toml\"",
+        &format!(
+            "runbook = \"{}/runbooks/elasticsearch-exposure.toml\"",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    ) + "[[injects]]\nat = \"+20s\"\ntitle = \"Legal calls\"\nbody = \"Counsel wants a word.\"\n";
+    let path = data.path().join("scenario.toml");
+    std::fs::write(&path, scenario).unwrap();
+    let tmux = Tmux::start(
+        data.path(),
+        "typing",
+        &format!("--scenario {} --incident DRILL-TYPING", path.display()),
+    );
+    tmux.wait_for("Lab (DRILL)");
+    to_confirmation(&tmux);
+    tmux.type_text("cust");
+    // The inject arrives (journalled) while the dialog is open: it is announced, not shown.
+    let screen = tmux.wait_for("DRILL inject +20s arrived");
+    assert!(!screen.contains("Counsel wants a word"), "{screen}");
+    assert!(screen.contains("Type customers exactly"), "{screen}");
+    wait_for_journalled(data.path(), "DRILL-TYPING", "inject", 1);
+    tmux.send(&["-l", "omers"]);
+    tmux.wait_for("› customers");
+    // Enter confirms (it is not taken to dismiss the inject), then the inject shows.
+    let screen = tmux.press("Enter", "Counsel wants a word");
+    assert!(!screen.contains("does not match"), "{screen}");
+    tmux.wait_for("index customers: closed");
+    tmux.press("Enter", "✓ Close the exposed index");
+    assert!(!tmux.screen().contains("DRILL inject"));
 }

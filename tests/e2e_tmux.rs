@@ -89,25 +89,28 @@ impl Tmux {
         }
     }
 
+    /// Send keys one at a time, each once the pane shows the previous one's effect, so each
+    /// is its own terminal read (the set-up form and the TUI read the terminal in turn).
     fn keys(&self, keys: &[&str]) {
         for key in keys {
-            let status = Command::new("tmux")
-                .args(["send-keys", "-t", &self.session, key])
-                .status()
-                .unwrap();
-            assert!(status.success());
-            // One key at a time, as a person types: each is its own terminal read.
-            std::thread::sleep(Duration::from_millis(30));
+            self.send(&[key]);
         }
     }
 
     fn literal(&self, text: &str) {
+        self.send(&["-l", text]);
+    }
+
+    /// Send to the pane and wait until the screen changes (10 s).
+    fn send(&self, args: &[&str]) {
+        let before = self.screen();
         let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session, "-l", text])
+            .args(["send-keys", "-t", &self.session])
+            .args(args)
             .status()
             .unwrap();
         assert!(status.success());
-        std::thread::sleep(Duration::from_millis(50));
+        self.wait_until(&format!("the screen to answer {args:?}"), |s| s != before);
     }
 
     fn query(&self, format: &str) -> String {
@@ -132,17 +135,22 @@ impl Tmux {
 
     /// Wait until the screen shows `text` (10 s), returning the screen.
     fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
+    }
+
+    /// Poll the pane until `ready` holds, with a deadline (10 s).
+    fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if ready(&screen) {
                 return screen;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {text:?}; screen:\n{screen}"
+                "timed out waiting for {what}; screen:\n{screen}"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -200,12 +208,13 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
 
     // Run the first step and see its capture.
     tui.keys(&["Enter"]);
-    tui.wait_for("vars.cluster_name = metrics-prod");
-    // Run the second.
-    tui.keys(&["j", "Enter"]);
-    tui.wait_for("vars.exposed_docs = 2400000");
-    // The destructive one asks for the index name, showing target and cluster identity.
-    tui.keys(&["j"]);
+    tui.wait_for("✓ Identify the cluster");
+    // The selection follows to the next ready step: Enter runs the second.
+    tui.wait_for("▸ ○ Count");
+    tui.keys(&["Enter"]);
+    tui.wait_for("✓ Count what an outsider");
+    // Then it is on the destructive one, which asks for the index name, showing target and
+    // cluster identity.
     tui.wait_for("POST http://");
     tui.keys(&["Enter"]);
     let dialog = tui.wait_for("exactly to proceed");
@@ -263,11 +272,14 @@ fn open_run_confirm_fact_quit_resume_and_the_journal_tells_it_all() {
     tui.wait_for("EXITED 0");
     drop(tui);
 
-    // The journal: everything is there, chained, with no secret.
-    let dir = data.path().join("incidents/E2E-1");
+    journal_tells_it_all(&data.path().join("incidents/E2E-1"), addr);
+}
+
+/// The journal of the run: everything is there, chained, with no secret.
+fn journal_tells_it_all(dir: &Path, addr: SocketAddr) {
     let text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
     assert!(!text.contains(API_KEY), "secret in the journal");
-    let events = stanch::journal::read(&dir).unwrap();
+    let events = stanch::journal::read(dir).unwrap();
     for pair in events.windows(2) {
         assert_eq!(
             pair[1].prev, pair[0].hash,

@@ -674,9 +674,11 @@ http = { target = "anon", method = "POST", path = "/revoke", form = { token = "{
         secrets(),
     );
     let cancel = CancellationToken::new();
+    // Cancel once the server holds the first slow request: it is in flight.
     let trigger = cancel.clone();
+    let seen = std::sync::Arc::clone(&srv.seen);
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        in_flight(|| !seen.requests.lock().unwrap().is_empty()).await;
         trigger.cancel();
     });
     let started = std::time::Instant::now();
@@ -931,15 +933,17 @@ async fn a_single_request_can_be_cancelled_in_flight() {
 [[steps]]
 id = "slow"
 phase = "confirm"
-http = { target = "anon", method = "GET", path = "/slow" }
+http = { target = "anon", method = "POST", path = "/slow" }
 "#,
         ),
         secrets(),
     );
     let cancel = CancellationToken::new();
+    // Cancel once the server holds the request (it counts it on arrival, then waits 3 s).
     let trigger = cancel.clone();
+    let seen = std::sync::Arc::clone(&srv.seen);
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        in_flight(|| seen.counters.lock().unwrap().contains_key("slow-post")).await;
         trigger.cancel();
     });
     assert_eq!(
@@ -1012,4 +1016,18 @@ expect = ["response.json.started_on_disk"]
             .await,
     );
     succeeded(&h.run("many").await);
+}
+
+/// Wait until the server reports what `arrived` checks (a request it holds), or fail after
+/// 10 s: the server's own record is the signal, not a guess at how long sending takes.
+async fn in_flight(arrived: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !arrived() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request never reached the server"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }

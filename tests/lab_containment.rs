@@ -19,6 +19,7 @@ fn basic(user: &str, password: &str) -> String {
 }
 
 #[tokio::test]
+#[expect(clippy::too_many_lines, reason = "one scenario told in order")]
 async fn containment_through_http_changes_the_lab_state() {
     let lab = Lab::start(2019, 0).unwrap();
     let http = client();

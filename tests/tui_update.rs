@@ -2,11 +2,15 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
+use stanch::draft::DraftError;
+use stanch::engine::{Decision, Outcome, Preview, Progress};
 use stanch::journal::{Kind, NewEvent};
-use stanch::tui::app::{App, DisplayStatus, Modal, View};
-use stanch::tui::effect::{Decision, Effect};
+use stanch::tui::app::{App, DisplayStatus, EngineState, Modal, View};
+use stanch::tui::dialog::{Confirm, Fact, Skip};
+use stanch::tui::effect::Effect;
+use stanch::tui::error::TuiError;
 use stanch::tui::fixture::{self, Chain};
-use stanch::tui::msg::{InjectMsg, Msg, Preview, StepOutcome, StepProgress};
+use stanch::tui::msg::{InjectMsg, Msg};
 use stanch::tui::update::update;
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
@@ -124,12 +128,12 @@ fn destructive_step_needs_the_text_typed_exactly_and_shows_target_and_identity()
         key(&mut app, KeyCode::Enter).is_empty(),
         "nothing runs before confirmation"
     );
-    let Some(Modal::Confirm {
+    let Some(Modal::Confirm(Confirm {
         expected,
         target,
         identity,
         ..
-    }) = &app.modal
+    })) = &app.modal
     else {
         panic!("confirm dialog expected, got {:?}", app.modal);
     };
@@ -147,7 +151,7 @@ fn destructive_step_needs_the_text_typed_exactly_and_shows_target_and_identity()
     );
     assert!(matches!(
         app.modal,
-        Some(Modal::Confirm { mismatch: true, .. })
+        Some(Modal::Confirm(Confirm { mismatch: true, .. }))
     ));
     for _ in 0..9 {
         key(&mut app, KeyCode::Backspace);
@@ -160,7 +164,7 @@ fn destructive_step_needs_the_text_typed_exactly_and_shows_target_and_identity()
             step: "close-index".into(),
             decision: Decision {
                 typed_confirmation: Some("customers".into()),
-                rerun: false
+                ..Decision::default()
             },
         }]
     );
@@ -191,12 +195,14 @@ fn engine_asking_for_confirmation_opens_the_dialog() {
         &mut app,
         Msg::Finished {
             step: "close-index".into(),
-            outcome: StepOutcome::NeedsConfirmation {
+            outcome: Outcome::NeedsConfirmation {
                 expected: "customers".into(),
             },
         },
     );
-    assert!(matches!(&app.modal, Some(Modal::Confirm { expected, .. }) if expected == "customers"));
+    assert!(
+        matches!(&app.modal, Some(Modal::Confirm(Confirm { expected, .. })) if expected == "customers")
+    );
     assert!(!app.running.contains_key("close-index"));
 }
 
@@ -228,8 +234,8 @@ fn r_retries_a_failed_step_as_a_rerun() {
         vec![Effect::Run {
             step: "verify-closed".into(),
             decision: Decision {
-                typed_confirmation: None,
-                rerun: true
+                rerun: true,
+                ..Decision::default()
             },
         }]
     );
@@ -267,7 +273,7 @@ fn skip_asks_for_a_reason_and_journals_it() {
         key(&mut app, KeyCode::Enter).is_empty(),
         "an empty reason is not accepted"
     );
-    assert!(matches!(app.modal, Some(Modal::Skip { .. })));
+    assert!(matches!(app.modal, Some(Modal::Skip(Skip { .. }))));
     typed(&mut app, "cluster known");
     let events = appended(&key(&mut app, KeyCode::Enter));
     assert_eq!(
@@ -384,9 +390,9 @@ fn a_fact_with_an_unreadable_time_stays_open_with_the_reason() {
     key(&mut app, KeyCode::Tab);
     typed(&mut app, "ish");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    let Some(Modal::Fact {
+    let Some(Modal::Fact(Fact {
         error: Some(error), ..
-    }) = &app.modal
+    })) = &app.modal
     else {
         panic!("fact dialog with an error expected");
     };
@@ -416,17 +422,17 @@ fn a_recorded_fact_can_be_corrected_and_both_versions_are_kept() {
 
     // F opens the newest fact, pre-filled; PgUp steps back to the older one.
     key(&mut app, KeyCode::Char('F'));
-    let Some(Modal::Fact { corrects, text, .. }) = &app.modal else {
+    let Some(Modal::Fact(Fact { corrects, text, .. })) = &app.modal else {
         panic!("correction dialog expected");
     };
     assert_eq!((*corrects, text.value()), (Some(second), "Report received"));
     key(&mut app, KeyCode::PageUp);
-    let Some(Modal::Fact {
+    let Some(Modal::Fact(Fact {
         corrects,
         text,
         when,
         ..
-    }) = &app.modal
+    })) = &app.modal
     else {
         panic!("correction dialog expected");
     };
@@ -569,10 +575,17 @@ fn editor_outcome_reloads_the_draft_or_shows_the_error() {
         &mut app,
         Msg::DraftEdited {
             step: "forum-post".into(),
-            result: Err("no $EDITOR".into()),
+            result: Err(TuiError::from(DraftError::EditorFailed {
+                editor: "vi".into(),
+                status: "exit status: 1".into(),
+            })),
         },
     );
-    assert!(matches!(&app.modal, Some(Modal::Error { message }) if message == "no $EDITOR"));
+    assert!(
+        matches!(&app.modal, Some(Modal::Error { message }) if message.contains("vi") && message.contains("exit status: 1")),
+        "{:?}",
+        app.modal
+    );
 }
 
 #[test]
@@ -623,35 +636,54 @@ fn help_opens_and_closes() {
     assert_eq!(app.modal, None);
 }
 
-#[test]
-fn every_key_the_runbook_view_answers_is_in_the_help() {
-    let help: Vec<&str> = stanch::tui::view::help::KEYS
-        .iter()
-        .flat_map(|(keys, _)| keys.split_whitespace())
+/// Dispatch and help come from one table; this checks the other direction too: a key the
+/// table does not list for a view does nothing there, and every listed key does something.
+#[rstest::rstest]
+fn every_key_a_view_answers_is_in_its_help_and_no_other(
+    #[values(View::Runbook, View::Timeline, View::Evidence, View::Drafts)] view: View,
+) {
+    let listed: Vec<String> = stanch::tui::keymap::for_view(view)
+        .flat_map(|b| b.keys.iter().map(|(k, _)| k.label()))
         .collect();
-    for c in ('a'..='z').chain(['?', '/']).chain('1'..='9') {
+    for c in ('a'..='z')
+        .chain('A'..='Z')
+        .chain(['?', '/'])
+        .chain('1'..='9')
+    {
         let mut app = fixture::busy_app();
         select(&mut app, "legal");
-        // `b` goes back to the Runbook view, so try it from elsewhere.
-        let start = if c == 'b' {
-            View::Timeline
-        } else {
-            View::Runbook
+        // A key that switches to the view it is pressed in shows nothing: press it elsewhere.
+        let own = matches!(
+            (view, c),
+            (View::Runbook, 'b')
+                | (View::Timeline, 't')
+                | (View::Evidence, 'v')
+                | (View::Drafts, 'd')
+        );
+        let start = match (own, view) {
+            (true, View::Runbook) => View::Timeline,
+            (true, _) => View::Runbook,
+            (false, _) => view,
         };
         app.view = start;
         app.drill = Some(stanch::tui::app::Drill::default());
+        let (selected, scroll) = (app.selected, app.timeline.scroll_back);
         let effects = ch(&mut app, c);
         let answered = !effects.is_empty()
             || app.modal.is_some()
             || app.view != start
             || app.flash.is_some()
             || app.quitting
+            || app.selected != selected
+            || app.timeline.scroll_back != scroll
+            || app.timeline.editing_filter
             || app.drill.as_ref().is_some_and(|d| d.show_panel);
-        let listed =
-            help.contains(&c.to_string().as_str()) || (c.is_ascii_digit() && help.contains(&"1-9"));
-        assert_eq!(
-            answered, listed,
-            "key {c:?}: answered={answered}, in help={listed}"
+        let in_help = listed.contains(&c.to_string());
+        // A listed move key may find the cursor already at the end (`G` on the last item).
+        let moves = ['j', 'k', 'g', 'G'].contains(&c);
+        assert!(
+            answered == in_help || (moves && in_help),
+            "{view:?} key {c:?}: answered={answered}, in help={in_help}"
         );
     }
 }
@@ -727,7 +759,7 @@ fn a_finished_step_with_events_still_missing_asks_for_a_resync() {
         &mut app,
         Msg::Finished {
             step: "cluster-info".into(),
-            outcome: StepOutcome::Failed { error: "x".into() },
+            outcome: Outcome::Failed { error: "x".into() },
         },
     );
     assert!(effects.contains(&Effect::Resync));
@@ -744,7 +776,7 @@ fn progress_and_outcomes_update_the_running_step() {
         &mut app,
         Msg::Progress {
             step: "cluster-info".into(),
-            progress: StepProgress::Attempt {
+            progress: Progress::Attempt {
                 n: 2,
                 status: Some(503),
             },
@@ -754,7 +786,7 @@ fn progress_and_outcomes_update_the_running_step() {
         &mut app,
         Msg::Progress {
             step: "cluster-info".into(),
-            progress: StepProgress::Items {
+            progress: Progress::Items {
                 done: 3,
                 total: 10,
                 failed: 1,
@@ -768,7 +800,7 @@ fn progress_and_outcomes_update_the_running_step() {
         &mut app,
         Msg::Finished {
             step: "cluster-info".into(),
-            outcome: StepOutcome::Succeeded {
+            outcome: Outcome::Succeeded {
                 summary: "200 OK".into(),
             },
         },
@@ -812,7 +844,7 @@ fn a_drill_inject_pops_up_and_is_journalled() {
             json!({"title": "Published", "body": "The reporter has published.", "offset": "+14m"})
         )]
     );
-    assert!(matches!(app.modal, Some(Modal::Inject { .. })));
+    assert!(matches!(app.modal, Some(Modal::Inject(_))));
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert!(app.modal.is_none());
 }
@@ -835,6 +867,19 @@ fn lab_panel_lines_replace_the_old_ones_in_drill_mode_only() {
     assert!(app.drill.as_ref().unwrap().show_panel);
 }
 
+fn preview() -> Preview {
+    Preview {
+        target: "es".into(),
+        method: "GET".into(),
+        url: "https://127.0.0.1:9200/".into(),
+        headers: Vec::new(),
+        body: None,
+        confirm: None,
+        items: None,
+        warnings: vec!["TLS certificate checks are OFF for this target (insecure = true)".into()],
+    }
+}
+
 #[test]
 fn previews_and_errors_land_in_the_model() {
     let mut app = fixture::fresh_app();
@@ -842,47 +887,206 @@ fn previews_and_errors_land_in_the_model() {
         &mut app,
         Msg::Preview {
             step: "cluster-info".into(),
-            preview: Ok(Preview::default()),
+            preview: Ok(preview()),
         },
     );
-    assert!(app.previews["cluster-info"].is_ok());
-    update(&mut app, Msg::Failed("disk full".into()));
+    assert_eq!(
+        app.previews["cluster-info"].as_ref().ok(),
+        Some(&preview()),
+        "the engine's preview is kept whole, warnings included"
+    );
+    let lost = TuiError::EngineLost;
+    update(&mut app, Msg::Failed(lost.clone()));
     assert_eq!(
         app.modal,
         Some(Modal::Error {
-            message: "disk full".into()
+            message: lost.to_string()
         })
     );
 }
 
 #[test]
-fn ticks_ask_again_for_a_preview_while_the_engine_is_starting() {
+fn engine_readiness_is_a_message_that_asks_for_the_selected_preview() {
     let mut app = fixture::fresh_app();
-    let starting = stanch::tui::engine_runner::STARTING.to_owned();
-    update(
-        &mut app,
-        Msg::Preview {
-            step: "cluster-info".into(),
-            preview: Err(starting),
-        },
+    app.engine = EngineState::Starting;
+    assert!(
+        !app.is_busy(),
+        "no fast ticks while waiting: readiness is a message"
     );
-    assert!(app.is_busy(), "fast ticks until the engine is up");
     let now = app.now;
+    assert!(
+        update(&mut app, Msg::Tick(now)).is_empty(),
+        "ticks poll nothing"
+    );
     assert_eq!(
-        update(&mut app, Msg::Tick(now)),
+        update(&mut app, Msg::EngineReady(Ok(()))),
         vec![Effect::Preview {
             step: "cluster-info".into()
         }]
     );
-    update(
+    assert!(matches!(app.engine, EngineState::Ready));
+    assert_eq!(app.modal, None);
+}
+
+#[test]
+fn an_engine_that_cannot_start_says_why_in_a_dialog() {
+    let mut app = fixture::fresh_app();
+    app.engine = EngineState::Starting;
+    update(&mut app, Msg::EngineReady(Err(TuiError::EngineLost)));
+    assert!(matches!(
+        app.engine,
+        EngineState::Failed(TuiError::EngineLost)
+    ));
+    assert_eq!(
+        app.modal,
+        Some(Modal::Error {
+            message:
+                "the engine could not start: its builder stopped without an answer (see the log)"
+                    .into()
+        })
+    );
+}
+
+#[test]
+fn a_finished_step_moves_the_selection_to_the_next_ready_step_if_the_responder_stayed() {
+    let mut app = fixture::fresh_app();
+    // cluster-info runs and succeeds while selected: on to count-exposed (ready).
+    key(&mut app, KeyCode::Enter);
+    journal(
         &mut app,
-        Msg::Preview {
-            step: "cluster-info".into(),
-            preview: Err("bad template".into()),
-        },
+        &[
+            (
+                Kind::StepStarted,
+                Some("cluster-info"),
+                json!({"attempt": 1}),
+            ),
+            (
+                Kind::StepSucceeded,
+                Some("cluster-info"),
+                json!({"duration_ms": 5, "summary": "ok", "captures": {}}),
+            ),
+        ],
+    );
+    assert_eq!(app.selected_id().as_deref(), Some("count-exposed"));
+    // close-index is not ready until count-exposed is done; skipping count-exposed makes
+    // it ready, and the selection follows.
+    ch(&mut app, 's');
+    typed(&mut app, "not needed");
+    let skip = appended(&key(&mut app, KeyCode::Enter));
+    let mut chain = Chain::new(app.now);
+    chain.events.clone_from(&app.incident.events);
+    let skipped = chain.push(
+        1,
+        skip[0].kind,
+        skip[0].step.as_deref(),
+        skip[0].data.clone(),
+    );
+    let effects = update(&mut app, Msg::Journalled(skipped.clone()));
+    assert_eq!(app.selected_id().as_deref(), Some("close-index"));
+    assert_eq!(
+        effects,
+        vec![Effect::Preview {
+            step: "close-index".into()
+        }],
+        "the new selection's preview is asked for"
+    );
+
+    // A responder who moved away keeps their place.
+    let mut app = fixture::fresh_app();
+    key(&mut app, KeyCode::Enter);
+    select(&mut app, "legal");
+    journal(
+        &mut app,
+        &[(
+            Kind::StepSucceeded,
+            Some("cluster-info"),
+            json!({"duration_ms": 5, "summary": "ok", "captures": {}}),
+        )],
+    );
+    assert_eq!(app.selected_id().as_deref(), Some("legal"));
+    // A failed step keeps the selection, so r retries it.
+    select(&mut app, "count-exposed");
+    journal(
+        &mut app,
+        &[(
+            Kind::StepFailed,
+            Some("count-exposed"),
+            json!({"duration_ms": 5, "error": "HTTP 500"}),
+        )],
+    );
+    assert_eq!(app.selected_id().as_deref(), Some("count-exposed"));
+}
+
+fn inject() -> InjectMsg {
+    InjectMsg {
+        offset: "+14m".into(),
+        title: "Published".into(),
+        body: "The reporter has published.".into(),
+    }
+}
+
+#[test]
+fn an_inject_arriving_while_the_responder_types_waits_and_takes_none_of_their_keys() {
+    let mut app = fixture::busy_app();
+    select(&mut app, "close-index");
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.modal, Some(Modal::Confirm(_))));
+    typed(&mut app, "cust");
+    let effects = update(&mut app, Msg::Inject(inject()));
+    assert_eq!(
+        appended(&effects)[0].kind,
+        Kind::Inject,
+        "journalled when it arrives"
     );
     assert!(
-        update(&mut app, Msg::Tick(now)).is_empty(),
-        "a real error is not retried"
+        matches!(app.modal, Some(Modal::Confirm(_))),
+        "the dialog stays"
+    );
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("DRILL inject +14m arrived; it shows when you close this")
+    );
+    typed(&mut app, "omers");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::Run { step, decision }] if step == "close-index" && decision.typed_confirmation.as_deref() == Some("customers")),
+        "every key reached the confirmation: {effects:?}"
+    );
+    assert_eq!(app.modal, Some(Modal::Inject(inject())), "now it shows");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.modal, None);
+
+    // The timeline filter is typing too.
+    let mut app = fixture::busy_app();
+    ch(&mut app, 't');
+    ch(&mut app, '/');
+    typed(&mut app, "cl");
+    update(&mut app, Msg::Inject(inject()));
+    typed(&mut app, "ose");
+    assert_eq!(app.timeline.filter.value(), "close");
+    assert_eq!(app.modal, None);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.modal, Some(Modal::Inject(inject())));
+}
+
+#[test]
+fn times_shown_and_journalled_after_m_are_never_finer_than_milliseconds() {
+    let mut app = fixture::fresh_app();
+    app.now = "2019-12-26T19:00:00.123456789Z".parse().unwrap();
+    ch(&mut app, 'm');
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    let events = appended(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("mark aware = 2019-12-26 19:00:00Z")
+    );
+    assert_eq!(events[0].data["at"], "2019-12-26T19:00:00.123Z");
+    ch(&mut app, 'f');
+    typed(&mut app, "report received");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("fact recorded (happened 2019-12-26T19:00:00.123Z)")
     );
 }

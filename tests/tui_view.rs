@@ -4,9 +4,11 @@ use indexmap::IndexMap;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use stanch::tui::app::{App, Drill, FactField, Modal, View};
+use stanch::tui::app::{App, Drill, Modal, View};
+use stanch::tui::dialog::{Confirm, Fact, FactField, Mark, Note, Skip};
 use stanch::tui::fixture;
 use stanch::tui::input::Input;
+use stanch::tui::msg::InjectMsg;
 use stanch::tui::setup::SetupForm;
 use stanch::tui::view;
 
@@ -67,7 +69,7 @@ fn runbook_view_manual_checklist() {
 #[test]
 fn confirm_dialog_shows_target_identity_and_the_text_to_type() {
     let mut app = fixture::busy_app();
-    app.modal = Some(Modal::Confirm {
+    app.modal = Some(Modal::Confirm(Confirm {
         step: "close-index".into(),
         expected: "customers".into(),
         target: "POST http://127.0.0.1:9200/customers/_close".into(),
@@ -75,47 +77,47 @@ fn confirm_dialog_shows_target_identity_and_the_text_to_type() {
         input: Input::new("custom"),
         rerun: false,
         mismatch: true,
-    });
+    }));
     snap("dialog_confirm", &app);
 }
 
 #[test]
 fn fact_dialog() {
     let mut app = fixture::fresh_app();
-    app.modal = Some(Modal::Fact {
+    app.modal = Some(Modal::Fact(Fact {
         text: Input::new("Reporter opened a support ticket"),
         when: Input::new("9:21x"),
         focus: FactField::When,
         error: Some("`9:21x` is not a time; write 17:21 (local), 17:21Z (UTC), 2019-12-26T09:21-08:00 or -15m".into()),
         corrects: None,
-    });
+    }));
     snap("dialog_fact", &app);
 }
 
 #[test]
 fn mark_dialog_shows_current_marks() {
     let mut app = fixture::busy_app();
-    app.modal = Some(Modal::Mark {
+    app.modal = Some(Modal::Mark(Mark {
         choice: 2,
         when: Input::new("now"),
         error: None,
-    });
+    }));
     snap("dialog_mark", &app);
 }
 
 #[test]
 fn note_and_skip_dialogs() {
     let mut app = fixture::fresh_app();
-    app.modal = Some(Modal::Note {
+    app.modal = Some(Modal::Note(Note {
         step: Some("cluster-info".into()),
         input: Input::new("check logs"),
         follow_up: true,
-    });
+    }));
     snap("dialog_note", &app);
-    app.modal = Some(Modal::Skip {
+    app.modal = Some(Modal::Skip(Skip {
         step: "cluster-info".into(),
         input: Input::new("known"),
-    });
+    }));
     snap("dialog_skip", &app);
 }
 
@@ -181,11 +183,11 @@ fn drill_mode_watermark_panel_and_inject() {
         show_panel: true,
     });
     snap("drill_panel", &app);
-    app.modal = Some(Modal::Inject {
+    app.modal = Some(Modal::Inject(InjectMsg {
         offset: "+14m".into(),
         title: "The reporter has published".into(),
         body: "The trade publication's article is live; your support queue is filling up.".into(),
-    });
+    }));
     snap("drill_inject", &app);
 }
 
@@ -276,4 +278,77 @@ fn resizing_to_tiny_and_huge_terminals_does_not_panic() {
     }
     app.modal = Some(Modal::Help);
     draw(&app, 10, 4);
+}
+
+/// The real engine's preview of a step on an `insecure = true` target, through the real
+/// runner, into the model and onto the screen: the warning must not be lost on the way.
+#[test]
+fn the_tls_checks_off_warning_of_a_real_preview_reaches_the_screen() {
+    use stanch::engine::{Engine, EngineOptions};
+    use stanch::incident::Incident;
+    use stanch::journal::Journal;
+    use stanch::secret::Secrets;
+    use stanch::tui::effect::Runner;
+    use stanch::tui::engine_runner::EngineRunner;
+    use stanch::tui::msg::Msg;
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runbook.toml");
+    std::fs::write(
+        &path,
+        r#"
+[runbook]
+id = "tls"
+title = "TLS"
+[targets.es]
+url = "https://127.0.0.1:9200"
+insecure = true
+[[steps]]
+id = "cluster-info"
+phase = "confirm"
+title = "Which cluster is this?"
+http = { target = "es", method = "GET", path = "/" }
+"#,
+    )
+    .unwrap();
+    let rb = std::sync::Arc::new(stanch::runbook::load(&path).unwrap());
+    let incident_dir = dir.path().join("incident");
+    let journal = Journal::create(&incident_dir, "tester").unwrap();
+    let engine = Engine::new(
+        std::sync::Arc::clone(&rb),
+        journal.clone(),
+        Secrets::default(),
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let runner = EngineRunner::new(engine, std::sync::Arc::clone(&rb), journal, incident_dir);
+    let incident = Incident::replay([]);
+    let preview = runner.preview("cluster-info", &incident);
+
+    let mut app = App::new(rb, incident, fixture::now());
+    stanch::tui::update::update(
+        &mut app,
+        Msg::Preview {
+            step: "cluster-info".into(),
+            preview,
+        },
+    );
+    let term = draw(&app, 120, 40);
+    let screen: String = term
+        .backend()
+        .buffer()
+        .content()
+        .chunks(120)
+        .map(|row| {
+            row.iter()
+                .map(ratatui::buffer::Cell::symbol)
+                .collect::<String>()
+                + "\n"
+        })
+        .collect();
+    assert!(
+        screen.contains("⚠ TLS certificate checks are OFF for this target (insecure = true)"),
+        "{screen}"
+    );
 }

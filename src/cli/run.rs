@@ -71,14 +71,7 @@ pub fn launch(
     tui::run_deferred(
         rb,
         opened,
-        move || {
-            Ok(Engine::new(
-                engine_rb,
-                journal,
-                secrets,
-                EngineOptions::default(),
-            )?)
-        },
+        move || Engine::new(engine_rb, journal, secrets, EngineOptions::default()),
         notice,
     )
 }

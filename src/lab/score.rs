@@ -4,6 +4,10 @@
 //!
 //! The result is plain data, journalled as `drill.score` (the export reads it from there) and
 //! printed by `stanch drill`. This module does not write the journal itself.
+//!
+//! Times are scenario time, like the reference's: at `--speed N` the scenario clock runs N
+//! times faster than the wall clock, so a team's wall-clock time after the report is
+//! multiplied by N (the speed journalled in `incident.opened`), and the score says so.
 
 use std::fmt::Write as _;
 
@@ -45,7 +49,7 @@ pub struct Check {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Score {
     pub scenario: String,
     pub reported_at: Option<Timestamp>,
@@ -55,16 +59,42 @@ pub struct Score {
     pub checks_total: usize,
     /// The lab as it was when the drill was scored.
     pub lab: LabStatus,
+    /// `--speed`: team times were multiplied by it into scenario time (absent when 1).
+    #[serde(skip_serializing_if = "is_real_time")]
+    pub speed: f64,
 }
 
-/// The team's marks against the reference, measured from the `reported` mark.
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_real_time(speed: &f64) -> bool {
+    (*speed - 1.0).abs() < f64::EPSILON
+}
+
+/// The drill's `--speed`, as journalled when it opened; 1 for a journal that does not say.
+pub fn speed(incident: &Incident) -> f64 {
+    incident
+        .events
+        .iter()
+        .find(|e| e.kind == crate::journal::Kind::IncidentOpened)
+        .and_then(|e| e.data.get("speed"))
+        .and_then(serde_json::Value::as_f64)
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// The team's marks against the reference, measured from the `reported` mark, in scenario
+/// time (wall-clock time multiplied by the drill's [`speed`]).
 pub fn mark_scores(incident: &Incident, reference: &[Reference]) -> Vec<MarkScore> {
     let reported = incident.marks.get("reported").map(|m| m.at);
+    let speed = speed(incident);
     SCORED_MARKS
         .iter()
         .map(|&name| {
             let team_ms = reported.zip(incident.marks.get(name)).map(|(r, m)| {
-                i64::try_from(m.at.duration_since(r).as_millis()).unwrap_or(i64::MAX)
+                let scenario = m.at.duration_since(r).mul_f64(speed);
+                i64::try_from(scenario.as_millis()).unwrap_or(i64::MAX)
             });
             let reference = reference.iter().find(|r| r.mark == name);
             MarkScore {
@@ -94,6 +124,7 @@ pub fn score(
         checks_passed,
         checks,
         lab,
+        speed: speed(incident),
     }
 }
 
@@ -229,6 +260,13 @@ impl Score {
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "DRILL SCORE: {}", self.scenario);
+        if !is_real_time(&self.speed) {
+            let _ = writeln!(
+                out,
+                "times in scenario time: the team's wall-clock times × {} (--speed)",
+                self.speed
+            );
+        }
         let _ = writeln!(
             out,
             "{:<20} {:>10} {:>10}",
@@ -299,6 +337,64 @@ mod tests {
         let rotated = scores.iter().find(|m| m.mark == "rotated").unwrap();
         assert_eq!(rotated.team_ms, None, "a mark never set has no time");
         assert_eq!(scores.len(), SCORED_MARKS.len());
+    }
+
+    fn lab() -> LabStatus {
+        LabStatus {
+            indices: Vec::new(),
+            snapshots: Vec::new(),
+            active_tokens: std::collections::BTreeMap::new(),
+            invalidated_api_keys: Vec::new(),
+            forum_posts: Vec::new(),
+            chat_messages: 0,
+        }
+    }
+
+    #[test]
+    fn at_speed_n_the_team_is_timed_in_scenario_time_and_the_score_says_so() {
+        let opened = Event {
+            kind: Kind::IncidentOpened,
+            data: serde_json::json!({ "drill": true, "speed": 10.0 }),
+            ..mark(1, "x", "2026-01-01T09:59:00Z")
+        };
+        let incident = Incident::replay([
+            opened,
+            mark(2, "reported", "2026-01-01T10:00:00Z"),
+            mark(3, "aware", "2026-01-01T10:03:54Z"),
+        ]);
+        assert!((speed(&incident) - 10.0).abs() < f64::EPSILON);
+        let reference = [Reference {
+            mark: "aware".into(),
+            after: Duration::from_mins(39),
+            note: None,
+        }];
+        let scored = score("t", &incident, &reference, Vec::new(), lab());
+        let aware = scored.marks.iter().find(|m| m.mark == "aware").unwrap();
+        // 3m54s of wall clock at ×10 is 39m of scenario time: level with the reference.
+        assert_eq!(aware.team_ms, Some(39 * 60_000));
+        let text = scored.render_text();
+        assert!(
+            text.contains("times in scenario time: the team's wall-clock times × 10 (--speed)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aware                   +39m00s    +39m00s"),
+            "{text}"
+        );
+        assert_eq!(serde_json::to_value(&scored).unwrap()["speed"], 10.0);
+    }
+
+    #[test]
+    fn a_real_time_drill_scores_as_before() {
+        let incident = Incident::replay([mark(1, "reported", "2026-01-01T10:00:00Z")]);
+        let scored = score("t", &incident, &[], Vec::new(), lab());
+        assert!(!scored.render_text().contains("scenario time"));
+        assert!(
+            serde_json::to_value(&scored)
+                .unwrap()
+                .get("speed")
+                .is_none()
+        );
     }
 
     #[test]

@@ -6,14 +6,17 @@
 //! journal says. What the journal does not know (which steps this process is running, the
 //! open dialog, the cursor) lives beside it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::dialog::{Confirm, Fact, Mark, Note, Skip};
+use super::error::TuiError;
 use super::input::Input;
-use super::msg::Preview;
+use super::msg::InjectMsg;
+use crate::engine::Preview;
 use crate::incident::{Incident, StepStatus};
 use crate::journal::Event;
 use crate::runbook::{Action, Loaded, Step};
@@ -28,6 +31,16 @@ pub enum View {
     Drafts,
 }
 
+/// Whether the engine can run steps yet (it is built while the first frame is drawn).
+#[derive(Debug, Clone, Default)]
+pub enum EngineState {
+    Starting,
+    #[default]
+    Ready,
+    /// It will never start: steps that send fail with this error.
+    Failed(TuiError),
+}
+
 /// A step this process is executing right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
@@ -39,55 +52,18 @@ pub struct Running {
     pub cancelling: bool,
 }
 
-/// Which field of the fact dialog has the cursor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FactField {
-    Text,
-    When,
-}
-
-/// The dialog on top of the view, if any. Only one at a time; keys go to it first.
+/// The dialog on top of the view, if any. Only one at a time; keys go to it first. Each
+/// dialog's state, keys and drawing live in its own file under `dialog/`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Modal {
-    /// A destructive step: the responder types `expected` exactly.
-    Confirm {
-        step: String,
-        expected: String,
-        target: String,
-        identity: Vec<(String, String)>,
-        input: Input,
-        rerun: bool,
-        mismatch: bool,
-    },
-    Skip {
-        step: String,
-        input: Input,
-    },
-    Note {
-        step: Option<String>,
-        input: Input,
-        follow_up: bool,
-    },
-    /// Record a fact, or (with `corrects`) correct an earlier one: the journal keeps both.
-    Fact {
-        text: Input,
-        when: Input,
-        focus: FactField,
-        error: Option<String>,
-        /// Seq of the fact being corrected; `None` records a new fact.
-        corrects: Option<u64>,
-    },
-    Mark {
-        /// Index into `runbook::MARKS`.
-        choice: usize,
-        when: Input,
-        error: Option<String>,
-    },
-    Inject {
-        offset: String,
-        title: String,
-        body: String,
-    },
+    /// A destructive step: the responder types the expected text exactly.
+    Confirm(Confirm),
+    Skip(Skip),
+    Note(Note),
+    /// Record a fact, or correct an earlier one: the journal keeps both.
+    Fact(Fact),
+    Mark(Mark),
+    Inject(InjectMsg),
     Error {
         message: String,
     },
@@ -162,13 +138,16 @@ pub struct App {
     /// Runbook step indices in display order (grouped by phase, file order within).
     pub order: Vec<usize>,
     pub running: BTreeMap<String, Running>,
-    pub previews: HashMap<String, Result<Preview, String>>,
-    pub drafts: HashMap<String, Result<String, String>>,
+    pub engine: EngineState,
+    pub previews: HashMap<String, Result<Preview, TuiError>>,
+    pub drafts: HashMap<String, Result<String, TuiError>>,
     pub modal: Option<Modal>,
     pub timeline: TimelineState,
     pub evidence_selected: usize,
     pub drafts_selected: usize,
     pub drill: Option<Drill>,
+    /// Drill injects that arrived while the responder was typing, shown in turn after.
+    pub injects_waiting: VecDeque<InjectMsg>,
     /// One line of feedback for the last action ("note recorded", "waits for …").
     pub flash: Option<String>,
     /// Events that arrived ahead of a gap, by seq.
@@ -198,6 +177,7 @@ impl App {
             selected: 0,
             order,
             running: BTreeMap::new(),
+            engine: EngineState::Ready,
             previews: HashMap::new(),
             drafts: HashMap::new(),
             modal: None,
@@ -205,6 +185,7 @@ impl App {
             evidence_selected: 0,
             drafts_selected: 0,
             drill: None,
+            injects_waiting: VecDeque::new(),
             flash: None,
             pending_events: BTreeMap::new(),
             size: (80, 24),
@@ -240,14 +221,15 @@ impl App {
         }
     }
 
-    /// Something moves on screen (a spinner, a foreach counter) or is about to (the engine is
-    /// still starting): tick fast.
+    /// A dialog is open or the timeline filter is being typed: keys belong to it, and
+    /// nothing may pop up over it.
+    pub fn is_typing(&self) -> bool {
+        self.modal.is_some() || (self.view == View::Timeline && self.timeline.editing_filter)
+    }
+
+    /// Something moves on screen (a spinner, a foreach counter): tick fast.
     pub fn is_busy(&self) -> bool {
         !self.running.is_empty()
-            || self
-                .previews
-                .values()
-                .any(|p| matches!(p, Err(e) if e == super::engine_runner::STARTING))
     }
 
     /// Fold a synced event into the incident, in seq order.

@@ -3,7 +3,8 @@
 //!
 //! `update` stays pure because it only *returns* effects; the loop runs them (spawning a task
 //! for anything that waits on the network or the disk) and the tasks report back as
-//! [`Msg`](super::msg::Msg)s. Tests substitute a fake [`Runner`].
+//! [`Msg`](super::msg::Msg)s. The seam speaks the engine's types ([`Decision`], [`Preview`],
+//! [`Outcome`]) and fails with [`TuiError`]; tests substitute a fake [`Runner`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,17 +12,11 @@ use std::pin::Pin;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::msg::{Msg, Preview, StepOutcome};
+use super::error::TuiError;
+use super::msg::Msg;
+use crate::engine::{Decision, Outcome, Preview};
 use crate::incident::Incident;
 use crate::journal::{Event, NewEvent};
-
-/// How the responder decided to run a step (mirrors `engine::Decision`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Decision {
-    pub typed_confirmation: Option<String>,
-    /// An explicit re-run of a failed or interrupted step.
-    pub rerun: bool,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -43,13 +38,14 @@ pub enum Effect {
     Quit,
 }
 
-pub type StepFuture = Pin<Box<dyn Future<Output = StepOutcome> + Send>>;
+pub type StepFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// What the TUI needs from the engine and the draft module. The real implementation wraps
 /// `engine::Engine` + `draft`; tests use a fake.
 pub trait Runner: Send + Sync + 'static {
-    /// The request the step will send, secrets masked. Cheap; called on the UI thread.
-    fn preview(&self, step: &str, incident: &Incident) -> Result<Preview, String>;
+    /// The request the step will send, secrets masked, with the engine's warnings. Cheap;
+    /// called on the UI thread.
+    fn preview(&self, step: &str, incident: &Incident) -> Result<Preview, TuiError>;
     /// Run a step; report every journalled event as `Msg::Journalled` (and progress as
     /// `Msg::Progress`) on `msg_tx` before resolving to the outcome.
     fn execute(
@@ -61,8 +57,8 @@ pub trait Runner: Send + Sync + 'static {
         cancel: CancellationToken,
     ) -> StepFuture;
     /// The draft's current text: the saved file, else the template rendered now.
-    fn draft_text(&self, step: &str, incident: &Incident) -> Result<String, String>;
+    fn draft_text(&self, step: &str, incident: &Incident) -> Result<String, TuiError>;
     /// Blocking: render the draft if it has no file yet, open `$EDITOR` (secrets stripped from
     /// its environment) and journal the saved version. The terminal is suspended around it.
-    fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, String>;
+    fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, TuiError>;
 }

@@ -1,19 +1,24 @@
 //! [`EngineRunner`]: the [`Runner`] the program uses, wrapping `engine::Engine` (previews,
-//! step execution) and `draft` (render, `$EDITOR`, `draft.saved`).
+//! step execution) and `draft` (render, `$EDITOR`, `draft.saved`); [`spawn`] builds one on
+//! another thread so the first frame does not wait for HTTP clients and TLS roots.
 //!
 //! Engine progress is forwarded as messages in order, and the step's `Msg::Finished` is sent
 //! only after every progress message: the loop never sees an outcome before its events.
+//! Readiness is a message too: [`spawn`] answers once on a oneshot channel that the event
+//! loop selects on; nothing polls.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::effect::{Decision, Runner, StepFuture};
-use super::msg::{Msg, Preview, StepOutcome, StepProgress};
-use crate::draft;
-use crate::engine::{self, Engine, Outcome, Progress};
+use super::effect::{Runner, StepFuture};
+use super::error::TuiError;
+use super::msg::Msg;
+use crate::draft::{self, DraftError};
+use crate::engine::{Decision, Engine, EngineError, Preview, Progress};
 use crate::incident::Incident;
 use crate::journal::{Event, Journal};
 use crate::runbook::Loaded;
@@ -34,32 +39,37 @@ impl EngineRunner {
             dir,
         }
     }
-}
 
-fn outcome(outcome: Outcome) -> StepOutcome {
-    match outcome {
-        Outcome::Succeeded { summary } => StepOutcome::Succeeded { summary },
-        Outcome::Failed { error } => StepOutcome::Failed { error },
-        Outcome::Skipped { reason } => StepOutcome::Skipped { reason },
-        Outcome::NeedsHuman { reason } => StepOutcome::NeedsHuman { reason },
-        Outcome::NeedsConfirmation { expected } => StepOutcome::NeedsConfirmation { expected },
-        Outcome::Cancelled => StepOutcome::Cancelled,
-        Outcome::Interrupted => StepOutcome::Interrupted,
+    fn step(&self, step: &str) -> Result<&crate::runbook::Step, DraftError> {
+        self.rb
+            .runbook
+            .step(step)
+            .ok_or_else(|| DraftError::UnknownStep(step.to_owned()))
     }
 }
 
+/// The engine's answer for a runner built in the background: the runner, or why it is not.
+pub type Ready = Result<Arc<dyn Runner>, TuiError>;
+
+/// Build the runner on another thread; the receiver answers once, when it is built or failed.
+pub fn spawn(
+    build: impl FnOnce() -> Result<EngineRunner, EngineError> + Send + 'static,
+) -> oneshot::Receiver<Ready> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        let ready: Ready = match build() {
+            Ok(runner) => Ok(Arc::new(runner)),
+            Err(e) => Err(TuiError::EngineStart(Arc::new(e))),
+        };
+        // The loop may have quit before the engine was up; nothing is waiting then.
+        let _ = ready_tx.send(ready);
+    });
+    ready_rx
+}
+
 impl Runner for EngineRunner {
-    fn preview(&self, step: &str, incident: &Incident) -> Result<Preview, String> {
-        self.engine
-            .preview(step, incident)
-            .map(|p| Preview {
-                method: p.method,
-                url: p.url,
-                headers: p.headers,
-                body: p.body,
-                confirm: p.confirm,
-            })
-            .map_err(|e| e.to_string())
+    fn preview(&self, step: &str, incident: &Incident) -> Result<Preview, TuiError> {
+        Ok(self.engine.preview(step, incident)?)
     }
 
     fn execute(
@@ -79,131 +89,36 @@ impl Runner for EngineRunner {
                 while let Some(progress) = progress_rx.recv().await {
                     let msg = match progress {
                         Progress::Journalled(event) => Msg::Journalled(event),
-                        Progress::Attempt { n, status } => Msg::Progress {
+                        progress => Msg::Progress {
                             step: forward_step.clone(),
-                            progress: StepProgress::Attempt { n, status },
-                        },
-                        Progress::Items {
-                            done,
-                            total,
-                            failed,
-                        } => Msg::Progress {
-                            step: forward_step.clone(),
-                            progress: StepProgress::Items {
-                                done,
-                                total,
-                                failed,
-                            },
+                            progress,
                         },
                     };
                     let _ = forward_tx.send(msg);
                 }
             });
-            let decision = engine::Decision {
-                typed_confirmation: decision.typed_confirmation,
-                assume_yes: false,
-                rerun: decision.rerun,
-            };
             let result = engine
                 .execute(&step, &incident, decision, progress_tx, cancel)
                 .await;
             // The sender was moved into `execute` and is dropped now: the forwarder drains.
             let _ = forward.await;
-            outcome(result)
+            result
         })
     }
 
-    fn draft_text(&self, step: &str, incident: &Incident) -> Result<String, String> {
-        let Some(s) = self.rb.runbook.step(step) else {
-            return Err(format!("no step {step}"));
-        };
-        let file = draft::path(&self.dir, s).map_err(|e| e.to_string())?;
+    fn draft_text(&self, step: &str, incident: &Incident) -> Result<String, TuiError> {
+        let file = draft::path(&self.dir, self.step(step)?)?;
         // Never through a link planted under the draft's name.
         match crate::private::read(&file).map(String::from_utf8) {
             Ok(Ok(text)) => Ok(text),
-            _ => draft::render(&self.rb, step, incident).map_err(|e| e.to_string()),
+            _ => Ok(draft::render(&self.rb, step, incident)?),
         }
     }
 
-    fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, String> {
-        let Some(s) = self.rb.runbook.step(step) else {
-            return Err(format!("no step {step}"));
-        };
-        let file = draft::prepare(&self.rb, step, incident, &self.journal, &self.dir)
-            .map_err(|e| e.to_string())?;
-        draft::edit_in_editor(&file).map_err(|e| e.to_string())?;
-        draft::record(&self.journal, &self.dir, s).map_err(|e| e.to_string())
-    }
-}
-
-/// What a preview says while [`Deferred`] is still building the engine.
-pub const STARTING: &str = "starting the engine…";
-
-/// A [`Runner`] whose engine is built on another thread, so the first frame does not wait for
-/// HTTP clients and TLS roots (tens of milliseconds per target). Until it is ready, previews
-/// say [`STARTING`] and a step that is started waits for it.
-pub struct Deferred {
-    slot: Arc<std::sync::OnceLock<Result<EngineRunner, String>>>,
-}
-
-impl Deferred {
-    pub fn spawn(build: impl FnOnce() -> Result<EngineRunner, String> + Send + 'static) -> Self {
-        let slot = Arc::new(std::sync::OnceLock::new());
-        let filler = Arc::clone(&slot);
-        std::thread::spawn(move || {
-            let _ = filler.set(build());
-        });
-        Self { slot }
-    }
-
-    fn ready(&self) -> Result<&EngineRunner, String> {
-        match self.slot.get() {
-            Some(Ok(runner)) => Ok(runner),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(STARTING.to_owned()),
-        }
-    }
-}
-
-impl Runner for Deferred {
-    fn preview(&self, step: &str, incident: &Incident) -> Result<Preview, String> {
-        self.ready()?.preview(step, incident)
-    }
-
-    fn execute(
-        &self,
-        step: String,
-        incident: Incident,
-        decision: Decision,
-        msg_tx: UnboundedSender<Msg>,
-        cancel: CancellationToken,
-    ) -> StepFuture {
-        let slot = Arc::clone(&self.slot);
-        Box::pin(async move {
-            loop {
-                match slot.get() {
-                    Some(Ok(runner)) => {
-                        return runner
-                            .execute(step, incident, decision, msg_tx, cancel)
-                            .await;
-                    }
-                    Some(Err(error)) => {
-                        return StepOutcome::Failed {
-                            error: error.clone(),
-                        };
-                    }
-                    None if cancel.is_cancelled() => return StepOutcome::Cancelled,
-                    None => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
-                }
-            }
-        })
-    }
-
-    fn draft_text(&self, step: &str, incident: &Incident) -> Result<String, String> {
-        self.ready()?.draft_text(step, incident)
-    }
-
-    fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, String> {
-        self.ready()?.edit_draft(step, incident)
+    fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, TuiError> {
+        let s = self.step(step)?;
+        let file = draft::prepare(&self.rb, step, incident, &self.journal, &self.dir)?;
+        draft::edit_in_editor(&file)?;
+        Ok(draft::record(&self.journal, &self.dir, s)?)
     }
 }

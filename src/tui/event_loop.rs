@@ -11,6 +11,11 @@
 //!
 //! Nothing here blocks the draw path on the disk or the network: appends and steps run in
 //! tasks that report back on `msg_tx`. Only `$EDITOR` blocks, with the terminal handed over.
+//!
+//! The engine may still be starting when the loop begins ([`Engine::Starting`]): its answer
+//! is one more branch of the `select!`, turned into `Msg::EngineReady`. Until then effects
+//! that need it wait in a queue (previews are dropped: `update` asks again once it is
+//! ready); if it failed, they are answered with its error.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,30 +23,47 @@ use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
-use jiff::Timestamp;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::app::App;
 use super::effect::{Effect, Runner};
+use super::engine_runner::Ready;
+use super::error::TuiError;
 use super::msg::{InjectMsg, Msg};
 use super::terminal::{self, Term};
 use super::update::update;
 use super::view;
 use super::{DrillSetup, ScheduledInject};
+use crate::engine::Outcome;
 use crate::journal::{self, Journal};
 
 /// How long quitting waits for appends and cancelled steps to reach the journal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The runner the loop executes effects with, as far as the loop knows.
+pub enum Engine {
+    Ready(Arc<dyn Runner>),
+    /// Being built elsewhere; effects that need it wait in `queued`.
+    Starting {
+        ready_rx: oneshot::Receiver<Ready>,
+        queued: Vec<Effect>,
+    },
+    /// It will never run: effects that need it are answered with this error.
+    Failed(TuiError),
+}
+
 pub struct Loop {
-    pub runner: Arc<dyn Runner>,
+    pub engine: Engine,
     pub journal: Journal,
     pub msg_tx: UnboundedSender<Msg>,
     pub msg_rx: UnboundedReceiver<Msg>,
     pub drill: Option<DrillSetup>,
     cancels: HashMap<String, CancellationToken>,
+    /// Effects that waited for the engine, run after the next message's own effects.
+    requeued: Vec<Effect>,
     /// Steps and appends: waited for on quit.
     tasks: JoinSet<()>,
     /// Drill injects sleeping until their time: aborted on quit.
@@ -49,15 +71,16 @@ pub struct Loop {
 }
 
 impl Loop {
-    pub fn new(runner: Arc<dyn Runner>, journal: Journal, drill: Option<DrillSetup>) -> Self {
+    pub fn new(engine: Engine, journal: Journal, drill: Option<DrillSetup>) -> Self {
         let (msg_tx, msg_rx) = tokio::sync::mpsc::unbounded_channel();
         Self {
-            runner,
+            engine,
             journal,
             msg_tx,
             msg_rx,
             drill,
             cancels: HashMap::new(),
+            requeued: Vec::new(),
             tasks: JoinSet::new(),
             injects: JoinSet::new(),
         }
@@ -80,18 +103,19 @@ impl Loop {
             let msg = tokio::select! {
                 biased;
                 Some(msg) = self.msg_rx.recv() => msg,
+                ready = engine_ready(&mut self.engine) => self.install(ready),
                 next = input.next() => match next {
                     Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Msg::Key(key),
                     Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
                     Some(Ok(_)) => continue,
-                    Some(Err(e)) => Msg::Failed(format!("terminal input: {e}")),
+                    Some(Err(e)) => Msg::Failed(TuiError::Input(Arc::new(e))),
                     None => break,
                 },
                 _ = term_signal.recv() => { tracing::info!("SIGTERM: quitting"); break }
                 _ = hangup.recv() => { tracing::info!("SIGHUP: quitting"); break }
                 _ = ticker.tick() => {
                     self.refresh_panel(app);
-                    Msg::Tick(Timestamp::now())
+                    Msg::Tick(super::now())
                 }
             };
             let mut quit = self.dispatch(term, &mut input, app, msg)?;
@@ -113,6 +137,23 @@ impl Loop {
         Ok(())
     }
 
+    /// The engine answered: keep it (or its error), release what waited for it, and tell
+    /// `update` with a message.
+    fn install(&mut self, ready: Ready) -> Msg {
+        let queued = match &mut self.engine {
+            Engine::Starting { queued, .. } => std::mem::take(queued),
+            Engine::Ready(_) | Engine::Failed(_) => Vec::new(),
+        };
+        let answer = ready.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.engine = match ready {
+            Ok(runner) => Engine::Ready(runner),
+            Err(e) => Engine::Failed(e),
+        };
+        // Queued effects go back through the queue, so `$EDITOR` still gets the terminal.
+        self.requeued.extend(queued);
+        Msg::EngineReady(answer)
+    }
+
     /// One message through `update`, then its effects. `true` when the app quits.
     fn dispatch(
         &mut self,
@@ -121,17 +162,22 @@ impl Loop {
         app: &mut App,
         msg: Msg,
     ) -> anyhow::Result<bool> {
-        if let Msg::Failed(message) = &msg {
-            tracing::error!("{message}");
+        if let Msg::Failed(error) = &msg {
+            tracing::error!("{error}");
         }
-        for effect in update(app, msg) {
+        let mut effects = update(app, msg);
+        effects.append(&mut self.requeued);
+        for effect in effects {
             match effect {
                 Effect::Quit => return Ok(true),
                 Effect::EditDraft { step } => {
+                    let Some(runner) = self.runner_for(Effect::EditDraft { step: step.clone() })
+                    else {
+                        continue;
+                    };
                     // The input reader would steal the editor's keys: stop it while suspended.
                     let stream = std::mem::replace(input, EventStream::new());
                     drop(stream);
-                    let runner = Arc::clone(&self.runner);
                     let incident = &app.incident;
                     let result = terminal::suspended(term, || {
                         tokio::task::block_in_place(|| runner.edit_draft(&step, incident))
@@ -153,13 +199,58 @@ impl Loop {
         Ok(false)
     }
 
+    /// The runner for an effect that needs it; `None` when the effect was queued (engine
+    /// starting) or answered with the engine's error (engine failed).
+    fn runner_for(&mut self, effect: Effect) -> Option<Arc<dyn Runner>> {
+        match &mut self.engine {
+            Engine::Ready(runner) => Some(Arc::clone(runner)),
+            Engine::Starting { queued, .. } => {
+                if !matches!(effect, Effect::Preview { .. }) {
+                    queued.push(effect);
+                }
+                None
+            }
+            Engine::Failed(error) => {
+                let error = error.clone();
+                let _ = self.msg_tx.send(match effect {
+                    Effect::Run { step, .. } => Msg::Finished {
+                        step,
+                        outcome: Outcome::Failed {
+                            error: error.to_string(),
+                        },
+                    },
+                    Effect::Preview { step } => Msg::Preview {
+                        step,
+                        preview: Err(error),
+                    },
+                    Effect::LoadDraft { step } => Msg::Draft {
+                        step,
+                        text: Err(error),
+                    },
+                    Effect::EditDraft { step } => Msg::DraftEdited {
+                        step,
+                        result: Err(error),
+                    },
+                    _ => Msg::Failed(error),
+                });
+                None
+            }
+        }
+    }
+
     fn execute(&mut self, app: &App, effect: Effect) {
         let tx = self.msg_tx.clone();
         match effect {
             Effect::Run { step, decision } => {
+                let Some(runner) = self.runner_for(Effect::Run {
+                    step: step.clone(),
+                    decision: decision.clone(),
+                }) else {
+                    return;
+                };
                 let cancel = CancellationToken::new();
                 self.cancels.insert(step.clone(), cancel.clone());
-                let future = self.runner.execute(
+                let future = runner.execute(
                     step.clone(),
                     app.incident.clone(),
                     decision,
@@ -174,6 +265,16 @@ impl Loop {
             Effect::Cancel { step } => {
                 if let Some(token) = self.cancels.get(&step) {
                     token.cancel();
+                } else if let Engine::Starting { queued, .. } = &mut self.engine {
+                    // Still waiting for the engine: it never starts.
+                    let before = queued.len();
+                    queued.retain(|e| !matches!(e, Effect::Run { step: s, .. } if *s == step));
+                    if queued.len() < before {
+                        let _ = tx.send(Msg::Finished {
+                            step,
+                            outcome: Outcome::Cancelled,
+                        });
+                    }
                 }
             }
             Effect::Append(events) => {
@@ -185,8 +286,7 @@ impl Loop {
                                 let _ = tx.send(Msg::Journalled(event));
                             }
                             Err(e) => {
-                                let _ = tx
-                                    .send(Msg::Failed(format!("could not write the journal: {e}")));
+                                let _ = tx.send(Msg::Failed(TuiError::JournalWrite(Arc::new(e))));
                                 break;
                             }
                         }
@@ -194,12 +294,16 @@ impl Loop {
                 });
             }
             Effect::Preview { step } => {
-                let preview = self.runner.preview(&step, &app.incident);
-                let _ = tx.send(Msg::Preview { step, preview });
+                if let Some(runner) = self.runner_for(Effect::Preview { step: step.clone() }) {
+                    let preview = runner.preview(&step, &app.incident);
+                    let _ = tx.send(Msg::Preview { step, preview });
+                }
             }
             Effect::LoadDraft { step } => {
-                let text = self.runner.draft_text(&step, &app.incident);
-                let _ = tx.send(Msg::Draft { step, text });
+                if let Some(runner) = self.runner_for(Effect::LoadDraft { step: step.clone() }) {
+                    let text = runner.draft_text(&step, &app.incident);
+                    let _ = tx.send(Msg::Draft { step, text });
+                }
             }
             Effect::Resync => {
                 let dir = self.journal.dir().to_path_buf();
@@ -207,8 +311,11 @@ impl Loop {
                     let read = tokio::task::spawn_blocking(move || journal::read(&dir)).await;
                     let _ = tx.send(match read {
                         Ok(Ok(events)) => Msg::Resynced(events),
-                        Ok(Err(e)) => Msg::Failed(format!("could not re-read the journal: {e}")),
-                        Err(e) => Msg::Failed(format!("journal re-read task: {e}")),
+                        Ok(Err(e)) => Msg::Failed(TuiError::JournalRead(Arc::new(e))),
+                        Err(e) => Msg::Failed(TuiError::Task {
+                            what: "journal re-read",
+                            source: Arc::new(e),
+                        }),
                     });
                 });
             }
@@ -273,6 +380,14 @@ impl Loop {
     }
 }
 
+/// Resolves once with the engine's answer while it is starting; never otherwise.
+async fn engine_ready(engine: &mut Engine) -> Ready {
+    match engine {
+        Engine::Starting { ready_rx, .. } => ready_rx.await.unwrap_or(Err(TuiError::EngineLost)),
+        Engine::Ready(_) | Engine::Failed(_) => std::future::pending().await,
+    }
+}
+
 fn signal(kind: tokio::signal::unix::SignalKind) -> anyhow::Result<tokio::signal::unix::Signal> {
     Ok(tokio::signal::unix::signal(kind)?)
 }
@@ -287,4 +402,163 @@ fn ticker_for(busy: bool) -> tokio::time::Interval {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     interval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Decision, Preview};
+    use crate::incident::Incident;
+    use crate::journal::Event;
+    use crate::tui::effect::StepFuture;
+
+    /// A runner that answers every step with success and every preview with one warning.
+    struct Fake;
+
+    impl Runner for Fake {
+        fn preview(&self, _: &str, _: &Incident) -> Result<Preview, TuiError> {
+            Ok(Preview {
+                target: "t".into(),
+                method: "GET".into(),
+                url: "http://127.0.0.1:1/".into(),
+                headers: Vec::new(),
+                body: None,
+                confirm: None,
+                items: None,
+                warnings: vec!["w".into()],
+            })
+        }
+        fn execute(
+            &self,
+            _: String,
+            _: Incident,
+            _: Decision,
+            _: UnboundedSender<Msg>,
+            _: CancellationToken,
+        ) -> StepFuture {
+            Box::pin(async {
+                Outcome::Succeeded {
+                    summary: "ok".into(),
+                }
+            })
+        }
+        fn draft_text(&self, _: &str, _: &Incident) -> Result<String, TuiError> {
+            Ok(String::new())
+        }
+        fn edit_draft(&self, _: &str, _: &Incident) -> Result<Option<Event>, TuiError> {
+            Ok(None)
+        }
+    }
+
+    fn starting() -> (Loop, oneshot::Sender<Ready>, App, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(&dir.path().join("i"), "t").unwrap();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let engine = Engine::Starting {
+            ready_rx,
+            queued: Vec::new(),
+        };
+        let app = crate::tui::fixture::fresh_app();
+        (Loop::new(engine, journal, None), ready_tx, app, dir)
+    }
+
+    fn run(step: &str) -> Effect {
+        Effect::Run {
+            step: step.into(),
+            decision: Decision::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn effects_wait_for_the_engine_and_readiness_arrives_as_a_message() {
+        let (mut event_loop, ready_tx, app, _dir) = starting();
+        event_loop.execute(&app, run("cluster-info"));
+        event_loop.execute(
+            &app,
+            Effect::Preview {
+                step: "cluster-info".into(),
+            },
+        );
+        assert!(event_loop.msg_rx.try_recv().is_err(), "nothing runs yet");
+
+        let runner: Arc<dyn Runner> = Arc::new(Fake);
+        assert!(ready_tx.send(Ok(runner)).is_ok());
+        let ready = engine_ready(&mut event_loop.engine).await;
+        let msg = event_loop.install(ready);
+        assert!(matches!(msg, Msg::EngineReady(Ok(()))));
+        assert!(matches!(event_loop.engine, Engine::Ready(_)));
+        assert_eq!(
+            event_loop.requeued,
+            vec![run("cluster-info")],
+            "the queued run goes again; the preview is asked for anew by update"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_failed_answers_every_effect_with_its_error() {
+        let (mut event_loop, ready_tx, app, _dir) = starting();
+        event_loop.execute(&app, run("cluster-info"));
+        assert!(ready_tx.send(Err(TuiError::EngineLost)).is_ok());
+        let ready = engine_ready(&mut event_loop.engine).await;
+        assert!(matches!(
+            event_loop.install(ready),
+            Msg::EngineReady(Err(TuiError::EngineLost))
+        ));
+        for effect in std::mem::take(&mut event_loop.requeued) {
+            event_loop.execute(&app, effect);
+        }
+        let Ok(Msg::Finished { step, outcome }) = event_loop.msg_rx.try_recv() else {
+            panic!("the queued run is answered");
+        };
+        assert_eq!(step, "cluster-info");
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                error: TuiError::EngineLost.to_string()
+            }
+        );
+        event_loop.execute(
+            &app,
+            Effect::Preview {
+                step: "count-exposed".into(),
+            },
+        );
+        assert!(matches!(
+            event_loop.msg_rx.try_recv(),
+            Ok(Msg::Preview {
+                preview: Err(TuiError::EngineLost),
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_step_that_waits_for_the_engine_drops_it() {
+        let (mut event_loop, _ready_tx, app, _dir) = starting();
+        event_loop.execute(&app, run("cluster-info"));
+        event_loop.execute(
+            &app,
+            Effect::Cancel {
+                step: "cluster-info".into(),
+            },
+        );
+        assert!(matches!(
+            event_loop.msg_rx.try_recv(),
+            Ok(Msg::Finished {
+                outcome: Outcome::Cancelled,
+                ..
+            })
+        ));
+        assert!(matches!(&event_loop.engine, Engine::Starting { queued, .. } if queued.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn a_builder_that_dies_is_reported_not_awaited_forever() {
+        let (mut event_loop, ready_tx, _app, _dir) = starting();
+        drop(ready_tx);
+        assert!(matches!(
+            engine_ready(&mut event_loop.engine).await,
+            Err(TuiError::EngineLost)
+        ));
+    }
 }

@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::app::{App, Running};
-use super::msg::Preview;
+use crate::engine::Preview;
 use crate::incident::Incident;
 use crate::journal::event::{Event, GENESIS, Kind, sha256_hex};
 use crate::runbook::{Loaded, Runbook};
@@ -180,6 +180,7 @@ pub fn busy_app() -> App {
     app.previews.insert(
         "close-index".into(),
         Ok(Preview {
+            target: "es".into(),
             method: "POST".into(),
             url: "http://127.0.0.1:9200/customers/_close".into(),
             headers: vec![(
@@ -188,6 +189,8 @@ pub fn busy_app() -> App {
             )],
             body: None,
             confirm: Some("customers".into()),
+            items: None,
+            warnings: Vec::new(),
         }),
     );
     app.running.insert(

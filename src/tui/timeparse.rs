@@ -21,8 +21,19 @@ pub enum TimeParseError {
     Future(String),
 }
 
-/// Parse `text` relative to `now` in `tz`.
+/// Parse `text` relative to `now` in `tz`, to the millisecond (the clock's nanoseconds are
+/// noise to the people who read the time back).
 pub fn parse(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Timestamp, TimeParseError> {
+    Ok(to_millisecond(parse_exact(text, now, tz)?))
+}
+
+/// `at` truncated to the millisecond: the finest time the TUI shows or journals. Truncated,
+/// not rounded, so `now` never moves into the future.
+pub fn to_millisecond(at: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
+}
+
+fn parse_exact(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Timestamp, TimeParseError> {
     let text = text.trim();
     let bad = || TimeParseError::Unrecognised(text.to_owned());
     if text.is_empty() || text.eq_ignore_ascii_case("now") {
@@ -106,6 +117,15 @@ fn latest_at(clock: Time, now: Timestamp, tz: &TimeZone) -> Result<Timestamp, Ti
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn now_is_kept_to_the_millisecond() {
+        let now: jiff::Timestamp = "2019-12-26T19:00:00.123456789Z".parse().unwrap();
+        let at = super::parse("now", now, &jiff::tz::TimeZone::UTC).unwrap();
+        assert_eq!(at.to_string(), "2019-12-26T19:00:00.123Z");
+        let ago = super::parse("-15m", now, &jiff::tz::TimeZone::UTC).unwrap();
+        assert_eq!(ago.to_string(), "2019-12-26T18:45:00.123Z");
+    }
+
     use super::*;
     use rstest::rstest;
 

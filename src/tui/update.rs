@@ -2,25 +2,33 @@
 //!
 //! Pure: no I/O, no clock reads (the time comes in `Msg::Tick` and lives in `App::now`), no
 //! terminal. What must happen in the world (run a step, append an event, open the editor) is
-//! returned as [`Effect`]s for the loop to execute. Keys go to the open dialog first, then to
-//! the global bindings, then to the current view.
+//! returned as [`Effect`]s for the loop to execute. Keys go to the open dialog first
+//! ([`dialog::on_key`]); otherwise the key table ([`keymap`]) names the action, which is
+//! global or belongs to the current view.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::json;
 
-mod dialogs;
+mod progress;
 mod steps;
 
-use super::app::{App, FactField, Modal, View};
+pub(crate) use steps::start;
+
+use super::app::{App, Modal, View};
+use super::dialog;
 use super::effect::Effect;
-use super::input::Input;
-use super::msg::{InjectMsg, Msg, StepOutcome, StepProgress};
+use super::keymap::{self, Action};
+use super::msg::{InjectMsg, Msg};
 use crate::journal::{Kind, NewEvent};
-use dialogs::on_modal_key;
-use steps::{on_runbook_key, open_confirm};
+use steps::on_runbook_action;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     let effects = apply(app, msg);
+    if !app.is_typing()
+        && let Some(inject) = app.injects_waiting.pop_front()
+    {
+        app.modal = Some(Modal::Inject(inject));
+    }
     app.timeline.refresh(&app.incident.events);
     effects
 }
@@ -34,27 +42,10 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick(now) => {
             app.now = now;
-            // The engine may have finished starting since the preview was asked for.
-            match (
-                app.selected_id(),
-                app.selected_id().and_then(|s| app.previews.get(&s)),
-            ) {
-                (Some(step), Some(Err(e))) if e == super::engine_runner::STARTING => {
-                    vec![Effect::Preview { step }]
-                }
-                _ => Vec::new(),
-            }
+            Vec::new()
         }
-        Msg::Journalled(event) => {
-            // A step's captures may change what the selected step will send.
-            let captured = matches!(event.kind, Kind::StepSucceeded | Kind::StepFailed);
-            app.absorb(event);
-            if captured {
-                refresh_preview(app)
-            } else {
-                Vec::new()
-            }
-        }
+        Msg::EngineReady(ready) => progress::on_engine_ready(app, ready),
+        Msg::Journalled(event) => progress::on_journalled(app, event),
         Msg::Resynced(events) => {
             for event in events {
                 app.absorb(event);
@@ -64,20 +55,8 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .map(|step| vec![Effect::Preview { step }])
                 .unwrap_or_default()
         }
-        Msg::Progress { step, progress } => {
-            if let Some(run) = app.running.get_mut(&step) {
-                match progress {
-                    StepProgress::Attempt { n, status } => run.attempt = Some((n, status)),
-                    StepProgress::Items {
-                        done,
-                        total,
-                        failed,
-                    } => run.items = Some((done, total, failed)),
-                }
-            }
-            Vec::new()
-        }
-        Msg::Finished { step, outcome } => on_finished(app, step, outcome),
+        Msg::Progress { step, progress } => progress::on_progress(app, &step, progress),
+        Msg::Finished { step, outcome } => progress::on_finished(app, step, outcome),
         Msg::Preview { step, preview } => {
             app.previews.insert(step, preview);
             Vec::new()
@@ -92,79 +71,52 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 // The draft module journals versions itself: read back what it wrote.
                 vec![Effect::Resync, Effect::LoadDraft { step }]
             }
-            Err(message) => {
-                app.modal = Some(Modal::Error { message });
+            Err(error) => {
+                app.modal = Some(Modal::Error {
+                    message: error.to_string(),
+                });
                 Vec::new()
             }
         },
-        Msg::Inject(InjectMsg {
-            offset,
-            title,
-            body,
-        }) => {
-            let event = NewEvent::new(
-                Kind::Inject,
-                json!({"title": title, "body": body, "offset": offset}),
-            );
-            app.modal = Some(Modal::Inject {
-                offset,
-                title,
-                body,
-            });
-            vec![Effect::Append(vec![event])]
-        }
+        Msg::Inject(inject) => on_inject(app, inject),
         Msg::Panel(lines) => {
             if let Some(drill) = &mut app.drill {
                 drill.panel = lines;
             }
             Vec::new()
         }
-        Msg::Failed(message) => {
-            app.modal = Some(Modal::Error { message });
+        Msg::Failed(error) => {
+            app.modal = Some(Modal::Error {
+                message: error.to_string(),
+            });
             Vec::new()
         }
     }
 }
 
-fn refresh_preview(app: &App) -> Vec<Effect> {
-    app.selected_id()
-        .map(|step| vec![Effect::Preview { step }])
-        .unwrap_or_default()
-}
-
-fn on_finished(app: &mut App, step: String, outcome: StepOutcome) -> Vec<Effect> {
-    app.running.remove(&step);
-    let mut effects = Vec::new();
-    if !app.pending_events.is_empty() {
-        effects.push(Effect::Resync);
+/// Journalled when it arrives; shown once the responder is not typing, so keys meant for an
+/// open dialog are never taken by the inject.
+fn on_inject(app: &mut App, inject: InjectMsg) -> Vec<Effect> {
+    let event = NewEvent::new(
+        Kind::Inject,
+        json!({"title": inject.title, "body": inject.body, "offset": inject.offset}),
+    );
+    if app.is_typing() && !matches!(app.modal, Some(Modal::Inject(_))) {
+        app.flash = Some(format!(
+            "DRILL inject {} arrived; it shows when you close this",
+            inject.offset
+        ));
     }
-    match outcome {
-        StepOutcome::Succeeded { summary } => app.flash = Some(format!("{step}: {summary}")),
-        StepOutcome::Failed { error } => {
-            app.flash = Some(format!("{step} failed: {error} (r retries)"));
-        }
-        StepOutcome::Skipped { reason } => app.flash = Some(format!("{step} skipped: {reason}")),
-        StepOutcome::NeedsHuman { reason } => {
-            app.flash = Some(format!("{step} needs a human: {reason}"));
-        }
-        StepOutcome::NeedsConfirmation { expected } => {
-            open_confirm(app, &step, expected, false);
-        }
-        StepOutcome::Cancelled => app.flash = Some(format!("{step} cancelled")),
-        StepOutcome::Interrupted => {
-            app.flash = Some(format!("{step} interrupted — outcome unknown"));
-        }
-    }
-    effects.push(Effect::Preview { step });
-    effects
+    app.injects_waiting.push_back(inject);
+    vec![Effect::Append(vec![event])]
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+    if keymap::is_quit_anywhere(key) {
         return quit(app);
     }
     if app.modal.is_some() {
-        return on_modal_key(app, key);
+        return dialog::on_key(app, key);
     }
     if app.view == View::Timeline && app.timeline.editing_filter {
         match key.code {
@@ -177,14 +129,23 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     app.flash = None;
-    match key.code {
-        KeyCode::Char('q') => return quit(app),
-        KeyCode::Char('?') => app.modal = Some(Modal::Help),
-        KeyCode::Char('t') => app.view = View::Timeline,
-        KeyCode::Char('v') => app.view = View::Evidence,
-        KeyCode::Char('d') => return enter_drafts(app),
-        KeyCode::Char('b') | KeyCode::Esc => app.view = View::Runbook,
-        KeyCode::Tab => {
+    let Some(action) = keymap::action(app.view, key) else {
+        return Vec::new();
+    };
+    on_action(app, action, key)
+}
+
+/// What an action of the key table means here: the global ones at once, the rest in the
+/// current view.
+fn on_action(app: &mut App, action: Action, key: KeyEvent) -> Vec<Effect> {
+    match action {
+        Action::Quit => return quit(app),
+        Action::Help => app.modal = Some(Modal::Help),
+        Action::RunbookView => app.view = View::Runbook,
+        Action::TimelineView => app.view = View::Timeline,
+        Action::EvidenceView => app.view = View::Evidence,
+        Action::DraftsView => return enter_drafts(app),
+        Action::NextView => {
             app.view = match app.view {
                 View::Runbook => View::Timeline,
                 View::Timeline => View::Evidence,
@@ -192,69 +153,53 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 View::Drafts => View::Runbook,
             };
         }
-        KeyCode::Char('n') => {
+        Action::Note => {
             let step = (app.view == View::Runbook)
                 .then(|| app.selected_id())
                 .flatten();
-            app.modal = Some(Modal::Note {
-                step,
-                input: Input::default(),
-                follow_up: false,
-            });
+            app.modal = Some(Modal::Note(dialog::Note::new(step)));
         }
-        KeyCode::Char('f') => {
-            app.modal = Some(Modal::Fact {
-                text: Input::default(),
-                when: Input::new("now"),
-                focus: FactField::Text,
-                error: None,
-                corrects: None,
-            });
-        }
-        KeyCode::Char('F') => match app.incident.facts.last().map(|f| f.seq) {
-            Some(seq) => app.modal = Some(dialogs::correct_fact(app, seq)),
+        Action::Fact => app.modal = Some(Modal::Fact(dialog::Fact::new())),
+        Action::CorrectFact => match app.incident.facts.last().map(|f| f.seq) {
+            Some(seq) => app.modal = Some(Modal::Fact(dialog::Fact::correcting(app, seq))),
             None => app.flash = Some("no fact recorded yet; f records one".into()),
         },
-        KeyCode::Char('m') => {
-            app.modal = Some(Modal::Mark {
-                choice: 0,
-                when: Input::new("now"),
-                error: None,
-            });
-        }
-        KeyCode::Char('l') => {
+        Action::Mark => app.modal = Some(Modal::Mark(dialog::Mark::new())),
+        Action::LabPanel => {
             if let Some(drill) = &mut app.drill {
                 drill.show_panel = !drill.show_panel;
             }
         }
         _ => {
             return match app.view {
-                View::Runbook => on_runbook_key(app, key),
-                View::Timeline => on_timeline_key(app, key),
+                View::Runbook => on_runbook_action(app, action, key),
+                View::Timeline => on_timeline_action(app, action),
                 View::Evidence => {
                     let len = app.incident.evidence.len();
-                    move_cursor(&mut app.evidence_selected, len, key);
+                    move_cursor(&mut app.evidence_selected, len, action);
                     Vec::new()
                 }
-                View::Drafts => {
-                    let len = app.draft_steps().len();
-                    let before = app.drafts_selected;
-                    move_cursor(&mut app.drafts_selected, len, key);
-                    if key.code == KeyCode::Char('e') || key.code == KeyCode::Enter {
-                        return draft_at_cursor(app)
-                            .map(|step| vec![Effect::EditDraft { step }])
-                            .unwrap_or_default();
-                    }
-                    if before == app.drafts_selected {
-                        Vec::new()
-                    } else {
-                        load_draft_at_cursor(app)
-                    }
-                }
+                View::Drafts => on_drafts_action(app, action),
             };
         }
     }
     Vec::new()
+}
+
+fn on_drafts_action(app: &mut App, action: Action) -> Vec<Effect> {
+    if action == Action::EditDraft {
+        return draft_at_cursor(app)
+            .map(|step| vec![Effect::EditDraft { step }])
+            .unwrap_or_default();
+    }
+    let len = app.draft_steps().len();
+    let before = app.drafts_selected;
+    move_cursor(&mut app.drafts_selected, len, action);
+    if before == app.drafts_selected {
+        Vec::new()
+    } else {
+        load_draft_at_cursor(app)
+    }
 }
 
 fn quit(app: &mut App) -> Vec<Effect> {
@@ -279,32 +224,32 @@ fn enter_drafts(app: &mut App) -> Vec<Effect> {
     load_draft_at_cursor(app)
 }
 
-/// ↑↓ jk, g/G, PgUp/PgDn over a list of `len`; `true` when the key was a move.
-pub(super) fn move_cursor(cursor: &mut usize, len: usize, key: KeyEvent) -> bool {
+/// Up/down, first/last, page over a list of `len`; `true` when the action was a move.
+pub(super) fn move_cursor(cursor: &mut usize, len: usize, action: Action) -> bool {
     let last = len.saturating_sub(1);
-    *cursor = match key.code {
-        KeyCode::Up | KeyCode::Char('k') => cursor.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => (*cursor + 1).min(last),
-        KeyCode::PageUp => cursor.saturating_sub(10),
-        KeyCode::PageDown => (*cursor + 10).min(last),
-        KeyCode::Home | KeyCode::Char('g') => 0,
-        KeyCode::End | KeyCode::Char('G') => last,
+    *cursor = match action {
+        Action::Up => cursor.saturating_sub(1),
+        Action::Down => (*cursor + 1).min(last),
+        Action::PageUp => cursor.saturating_sub(10),
+        Action::PageDown => (*cursor + 10).min(last),
+        Action::First => 0,
+        Action::Last => last,
         _ => return false,
     };
     true
 }
 
-fn on_timeline_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+fn on_timeline_action(app: &mut App, action: Action) -> Vec<Effect> {
     let scroll = &mut app.timeline.scroll_back;
-    match key.code {
-        KeyCode::Char('/') => app.timeline.editing_filter = true,
-        KeyCode::Backspace => app.timeline.filter.set(""),
-        KeyCode::Up | KeyCode::Char('k') => *scroll += 1,
-        KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_sub(1),
-        KeyCode::PageUp => *scroll += 10,
-        KeyCode::PageDown => *scroll = scroll.saturating_sub(10),
-        KeyCode::Home | KeyCode::Char('g') => *scroll = app.incident.events.len(),
-        KeyCode::End | KeyCode::Char('G') => *scroll = 0,
+    match action {
+        Action::Filter => app.timeline.editing_filter = true,
+        Action::ClearFilter => app.timeline.filter.set(""),
+        Action::Up => *scroll += 1,
+        Action::Down => *scroll = scroll.saturating_sub(1),
+        Action::PageUp => *scroll += 10,
+        Action::PageDown => *scroll = scroll.saturating_sub(10),
+        Action::First => *scroll = app.incident.events.len(),
+        Action::Last => *scroll = 0,
         _ => {}
     }
     // Never scroll past the oldest event.

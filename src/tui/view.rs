@@ -6,7 +6,6 @@
 //! bold/reverse/underline; only the 8 named ANSI colours are used and never a fixed
 //! background, so dark and light terminals both stay readable.
 
-pub mod dialog;
 pub mod drafts;
 pub mod drill_panel;
 pub mod evidence;
@@ -133,7 +132,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     status_bar::render(app, frame, status, theme);
     render_hints(app, frame, hints, theme);
     if let Some(modal) = &app.modal {
-        dialog::render(app, modal, frame, theme);
+        super::dialog::render(app, modal, frame, theme);
     }
 }
 
@@ -163,45 +162,17 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let text = if let Some(flash) = &app.flash {
         Line::from(Span::styled(flash.clone(), theme.accent()))
     } else {
-        let keys: &[(&str, &str)] = match app.view {
-            View::Runbook => &[
-                ("⏎", "run"),
-                ("r", "retry"),
-                ("c", "cancel"),
-                ("s", "skip"),
-                ("n", "note"),
-                ("f", "fact"),
-                ("m", "mark"),
-                ("t/v/d", "views"),
-                ("?", "help"),
-                ("q", "quit"),
-            ],
-            View::Timeline => &[
-                ("/", "filter"),
-                ("↑↓", "scroll"),
-                ("G", "newest"),
-                ("b", "runbook"),
-                ("?", "help"),
-                ("q", "quit"),
-            ],
-            View::Evidence => &[
-                ("↑↓", "select"),
-                ("b", "runbook"),
-                ("?", "help"),
-                ("q", "quit"),
-            ],
-            View::Drafts => &[
-                ("↑↓", "select"),
-                ("e", "edit"),
-                ("b", "runbook"),
-                ("?", "help"),
-                ("q", "quit"),
-            ],
-        };
+        // The hint line is the key table's short form: the bindings of this view with a hint
+        // (not the one that leads to where the responder already is).
         let mut spans = Vec::new();
-        for (key, what) in keys {
-            spans.push(Span::styled(*key, theme.heading()));
-            spans.push(Span::styled(format!(" {what}  "), theme.dim()));
+        for binding in super::keymap::for_view(app.view) {
+            if binding.view() == Some(app.view) {
+                continue;
+            }
+            if let Some(what) = binding.hint {
+                spans.push(Span::styled(binding.hint_key(), theme.heading()));
+                spans.push(Span::styled(format!(" {what}  "), theme.dim()));
+            }
         }
         Line::from(spans)
     };

@@ -63,6 +63,10 @@ fn record(
 }
 
 /// The behaviours the engine tests use, on 127.0.0.1:0.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the test server's routes, one per behaviour, in one table"
+)]
 pub async fn server() -> Server {
     let seen = Arc::new(Seen::default());
     let app = Router::new()

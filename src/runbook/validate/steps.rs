@@ -55,7 +55,7 @@ impl Validator<'_, '_> {
 
     /// Exactly one action, and only the options that action supports.
     fn action(&mut self, i: usize, step: &Step) {
-        let present: Vec<&str> = [
+        let mut present: Vec<&str> = [
             step.http.as_ref().map(|_| "http"),
             step.manual.as_ref().map(|_| "manual"),
             step.draft.as_ref().map(|_| "draft"),
@@ -63,6 +63,8 @@ impl Validator<'_, '_> {
         .into_iter()
         .flatten()
         .collect();
+        // "First" and "second" as the file has them, whatever the kinds.
+        present.sort_by_key(|key| self.step_key(i, key).start);
         match present.as_slice() {
             [] => self.push(
                 Diagnostic::new(

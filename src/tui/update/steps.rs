@@ -1,4 +1,4 @@
-//! Keys on the Runbook view that act on the selected step: run (with the destructive-step
+//! Actions on the Runbook view that act on the selected step: run (with the destructive-step
 //! dialog), retry, cancel, skip, checklist ticks, draft editing. Part of `update`: pure,
 //! effects returned as values.
 
@@ -6,15 +6,18 @@ use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::json;
 
 use super::move_cursor;
+use crate::engine::Decision;
 use crate::journal::{Kind, NewEvent};
 use crate::runbook::Action;
 use crate::tui::app::{App, DisplayStatus, Modal, Running};
-use crate::tui::effect::{Decision, Effect};
-use crate::tui::input::Input;
+use crate::tui::dialog;
+use crate::tui::effect::Effect;
+use crate::tui::keymap::Action as Key;
 
-pub(super) fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+/// `key` carries the digit of [`Key::Tick`].
+pub(super) fn on_runbook_action(app: &mut App, action: Key, key: KeyEvent) -> Vec<Effect> {
     let before = app.selected;
-    if move_cursor(&mut app.selected, app.order.len(), key) {
+    if move_cursor(&mut app.selected, app.order.len(), action) {
         return if before == app.selected {
             Vec::new()
         } else {
@@ -28,9 +31,9 @@ pub(super) fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     };
     let id = step.id().to_owned();
     let status = app.display_status(&step);
-    match key.code {
-        KeyCode::Enter => run_selected(app, &step, status, false),
-        KeyCode::Char('r') => match status {
+    match action {
+        Key::Run => run_selected(app, &step, status, false),
+        Key::Retry => match status {
             DisplayStatus::Failed
             | DisplayStatus::Interrupted
             | DisplayStatus::NeedsHuman
@@ -41,7 +44,7 @@ pub(super) fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        KeyCode::Char('c') => {
+        Key::Cancel => {
             if let Some(run) = app.running.get_mut(&id) {
                 run.cancelling = true;
                 app.flash = Some(format!("cancelling {id}…"));
@@ -51,18 +54,15 @@ pub(super) fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 Vec::new()
             }
         }
-        KeyCode::Char('s') => {
+        Key::Skip => {
             if status == DisplayStatus::Running {
                 app.flash = Some(format!("{id} is running; c cancels it first"));
             } else {
-                app.modal = Some(Modal::Skip {
-                    step: id,
-                    input: Input::default(),
-                });
+                app.modal = Some(Modal::Skip(dialog::Skip::new(id)));
             }
             Vec::new()
         }
-        KeyCode::Char('e') => {
+        Key::EditDraft => {
             if matches!(step.action(), Some(Action::Draft(_))) {
                 vec![Effect::EditDraft { step: id }]
             } else {
@@ -70,7 +70,10 @@ pub(super) fn on_runbook_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 Vec::new()
             }
         }
-        KeyCode::Char(c @ '1'..='9') => {
+        Key::Tick => {
+            let KeyCode::Char(c @ '1'..='9') = key.code else {
+                return Vec::new();
+            };
             let Some(Action::Manual(items)) = step.action() else {
                 app.flash = Some("digits tick checklist items of manual steps".into());
                 return Vec::new();
@@ -192,7 +195,7 @@ fn complete(app: &mut App, step: &crate::runbook::Step, summary: &str) -> Vec<Ef
     vec![Effect::Append(events)]
 }
 
-pub(super) fn start(
+pub(crate) fn start(
     app: &mut App,
     step: String,
     typed: Option<String>,
@@ -211,6 +214,7 @@ pub(super) fn start(
         step,
         decision: Decision {
             typed_confirmation: typed,
+            assume_yes: false,
             rerun,
         },
     }]
@@ -236,13 +240,13 @@ pub(super) fn open_confirm(app: &mut App, step: &str, expected: String, rerun: b
             (format!("vars.{k}"), v)
         })
         .collect();
-    app.modal = Some(Modal::Confirm {
+    app.modal = Some(Modal::Confirm(dialog::Confirm {
         step: step.to_owned(),
         expected,
         target,
         identity,
-        input: Input::default(),
+        input: crate::tui::input::Input::default(),
         rerun,
         mismatch: false,
-    });
+    }));
 }

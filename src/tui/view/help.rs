@@ -1,4 +1,6 @@
-//! The help overlay: every key, from one table ([`KEYS`]) that tests check against `update`.
+//! The help overlay: the bindings of the current view, drawn from the key table
+//! ([`keymap::BINDINGS`](crate::tui::keymap::BINDINGS)) that `update` dispatches with, so
+//! the two cannot disagree.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -6,41 +8,33 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::{Theme, centered};
+use crate::tui::app::View;
+use crate::tui::keymap;
 
-/// (keys, what they do). Grouped by where they apply.
-pub const KEYS: &[(&str, &str)] = &[
-    ("↑↓ j k", "move / scroll"),
-    ("g G PgUp PgDn", "first / last / page"),
-    ("Enter", "run the step (destructive: type to confirm)"),
-    ("r", "retry a failed step / re-run deliberately"),
-    ("c", "cancel the running step"),
-    ("s", "skip the step, with a reason"),
-    ("1-9", "tick checklist item N (manual steps)"),
-    ("e", "edit the draft in $EDITOR"),
-    ("n", "add a note (Tab or #follow-up: action item)"),
-    ("f", "record a fact + when it happened"),
-    ("F", "correct a recorded fact (the original is kept)"),
-    ("m", "set or correct a time mark"),
-    ("b Esc", "Runbook view"),
-    ("t", "Timeline view (/ filters by kind or step)"),
-    ("v", "Evidence view"),
-    ("d", "Drafts view"),
-    ("Tab", "next view"),
-    ("l", "lab panel (drills)"),
-    ("?", "this help"),
-    ("q Ctrl-C", "quit (safe at any time; resume later)"),
-];
-
-pub fn render(frame: &mut Frame, area: Rect, theme: Theme) {
-    let height = u16::try_from(KEYS.len()).unwrap_or(u16::MAX) + 4;
-    let rect = centered(area, 64, height);
-    frame.render_widget(Clear, rect);
-    let mut lines: Vec<Line> = KEYS
+pub fn render(frame: &mut Frame, area: Rect, view: View, theme: Theme) {
+    let rows: Vec<(String, &str)> = keymap::for_view(view)
+        .map(|b| (b.label(), b.help))
+        .collect();
+    let key_width = rows
         .iter()
+        .map(|(keys, _)| keys.chars().count())
+        .max()
+        .unwrap_or(0);
+    let text_width = rows
+        .iter()
+        .map(|(_, t)| t.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = u16::try_from(key_width + text_width + 4).unwrap_or(u16::MAX);
+    let height = u16::try_from(rows.len()).unwrap_or(u16::MAX) + 4;
+    let rect = centered(area, width, height);
+    frame.render_widget(Clear, rect);
+    let mut lines: Vec<Line> = rows
+        .into_iter()
         .map(|(keys, what)| {
             Line::from(vec![
-                Span::styled(format!("{keys:>14}  "), theme.heading()),
-                Span::raw(*what),
+                Span::styled(format!("{keys:>key_width$}  "), theme.heading()),
+                Span::raw(what),
             ])
         })
         .collect();

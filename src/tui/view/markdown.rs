@@ -8,6 +8,10 @@ use ratatui::text::{Line, Span};
 
 use super::Theme;
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one match over pulldown-cmark's events, with the state it carries between them"
+)]
 pub fn render(source: &str, theme: Theme) -> Vec<Line<'static>> {
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut current: Vec<Span<'static>> = Vec::new();

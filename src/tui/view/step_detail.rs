@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Padding, Paragraph, Wrap};
 
 use super::{Theme, duration, markdown};
-use crate::runbook::Action;
-use crate::tui::app::{App, DisplayStatus};
+use crate::runbook::{Action, Step};
+use crate::tui::app::{App, DisplayStatus, EngineState};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let Some(step) = app.selected_step() else {
@@ -18,8 +18,39 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let status = app.display_status(step);
     let record = app.incident.steps.get(step.id());
     let mut lines: Vec<Line<'static>> = Vec::new();
-    let label = |text: &str| Span::styled(format!("{text} "), theme.dim());
+    header_lines(app, step, status, theme, &mut lines);
+    lines.push(Line::default());
 
+    if let Some(notes) = &step.notes {
+        lines.extend(markdown::render(notes, theme));
+        lines.push(Line::default());
+    }
+
+    action_lines(app, step, theme, &mut lines);
+
+    if let Some(record) = record {
+        result_lines(record, theme, &mut lines);
+    }
+    let block = Block::new()
+        .borders(Borders::NONE)
+        .padding(Padding::horizontal(1));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+/// Title, state (with a running step's progress), needs, warnings and the mark it sets.
+fn header_lines(
+    app: &App,
+    step: &Step,
+    status: DisplayStatus,
+    theme: Theme,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let label = |text: &str| Span::styled(format!("{text} "), theme.dim());
     lines.push(Line::from(vec![
         Span::styled(step.title().to_owned(), theme.heading()),
         Span::styled(format!("  {} · {}", step.id(), step.phase), theme.dim()),
@@ -73,15 +104,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Span::raw(mark.get_ref().clone()),
         ]));
     }
-    lines.push(Line::default());
+}
 
-    if let Some(notes) = &step.notes {
-        lines.extend(markdown::render(notes, theme));
-        lines.push(Line::default());
-    }
-
+/// What the step does: the request it will send, its checklist, or its draft.
+fn action_lines(app: &App, step: &Step, theme: Theme, lines: &mut Vec<Line<'static>>) {
+    let label = |text: &str| Span::styled(format!("{text} "), theme.dim());
+    let record = app.incident.steps.get(step.id());
     match step.action() {
-        Some(Action::Http(_)) => request_lines(app, step.id(), theme, &mut lines),
+        Some(Action::Http(_)) => request_lines(app, step.id(), theme, lines),
         Some(Action::Manual(items)) => {
             lines.push(Line::from(Span::styled("Checklist", theme.heading())));
             for (i, item) in items.iter().enumerate() {
@@ -125,25 +155,19 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         }
         None => {}
     }
-
-    if let Some(record) = record {
-        result_lines(record, theme, &mut lines);
-    }
-    let block = Block::new()
-        .borders(Borders::NONE)
-        .padding(Padding::horizontal(1));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
 }
 
 fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static>>) {
     lines.push(Line::from(Span::styled("Request", theme.heading())));
     match app.previews.get(id) {
         Some(Ok(preview)) => {
+            // Warnings first: "TLS checks are OFF" must be read before the request is sent.
+            for warning in &preview.warnings {
+                lines.push(Line::from(Span::styled(
+                    format!("⚠ {warning}"),
+                    theme.warn(),
+                )));
+            }
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", preview.method), theme.accent()),
                 Span::raw(preview.url.clone()),
@@ -159,6 +183,12 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
                     lines.push(Line::from(Span::raw(format!("  {line}"))));
                 }
             }
+            if let Some(items) = preview.items {
+                lines.push(Line::from(Span::styled(
+                    format!("(the first of {items} requests, one per item)"),
+                    theme.dim(),
+                )));
+            }
             if let Some(confirm) = &preview.confirm {
                 lines.push(Line::from(vec![
                     Span::styled("confirm by typing ", theme.dim()),
@@ -170,7 +200,13 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
             format!("cannot preview yet: {e}"),
             theme.warn(),
         ))),
-        None => lines.push(Line::from(Span::styled("…", theme.dim()))),
+        None => {
+            let waiting = match app.engine {
+                EngineState::Starting => "starting the engine…",
+                EngineState::Ready | EngineState::Failed(_) => "…",
+            };
+            lines.push(Line::from(Span::styled(waiting, theme.dim())));
+        }
     }
     lines.push(Line::default());
 }

@@ -1,0 +1,110 @@
+//! Messages from the engine and the journal: readiness, synced events, step progress and
+//! outcomes. The selection follows a finished step to the next ready one when the responder
+//! has not moved. Part of `update`: pure, effects returned as values.
+
+use super::steps::open_confirm;
+use crate::engine::{Outcome, Progress};
+use crate::journal::{Event, Kind};
+use crate::tui::app::{App, DisplayStatus, EngineState, Modal};
+use crate::tui::effect::Effect;
+use crate::tui::error::TuiError;
+
+pub(super) fn on_engine_ready(app: &mut App, ready: Result<(), TuiError>) -> Vec<Effect> {
+    app.engine = match ready {
+        Ok(()) => EngineState::Ready,
+        Err(error) => {
+            app.modal = Some(Modal::Error {
+                message: error.to_string(),
+            });
+            EngineState::Failed(error)
+        }
+    };
+    // Previews asked for while it was starting were not computed.
+    refresh_preview(app)
+}
+
+pub(super) fn on_journalled(app: &mut App, event: Event) -> Vec<Effect> {
+    // A step's captures may change what the selected step will send.
+    let captured = matches!(event.kind, Kind::StepSucceeded | Kind::StepFailed);
+    // The responder is still on the step that just finished: take them to the next.
+    let done_here = matches!(event.kind, Kind::StepSucceeded | Kind::StepSkipped)
+        && event.step.is_some()
+        && event.step == app.selected_id();
+    app.absorb(event);
+    if done_here {
+        select_next_ready(app);
+    }
+    if captured || done_here {
+        refresh_preview(app)
+    } else {
+        Vec::new()
+    }
+}
+
+pub(super) fn on_progress(app: &mut App, step: &str, progress: Progress) -> Vec<Effect> {
+    let run = match progress {
+        Progress::Journalled(event) => return on_journalled(app, event),
+        progress => (app.running.get_mut(step), progress),
+    };
+    if let (Some(run), progress) = run {
+        match progress {
+            Progress::Attempt { n, status } => run.attempt = Some((n, status)),
+            Progress::Items {
+                done,
+                total,
+                failed,
+            } => run.items = Some((done, total, failed)),
+            Progress::Journalled(_) => {}
+        }
+    }
+    Vec::new()
+}
+
+/// Select the first ready step after the selected one (wrapping); stay if there is none.
+fn select_next_ready(app: &mut App) {
+    let len = app.order.len();
+    let next = (1..len)
+        .map(|offset| (app.selected + offset) % len)
+        .find(|&at| {
+            app.order
+                .get(at)
+                .and_then(|&i| app.runbook.runbook.steps.get(i))
+                .is_some_and(|step| app.display_status(step) == DisplayStatus::Ready)
+        });
+    if let Some(next) = next {
+        app.selected = next;
+    }
+}
+
+fn refresh_preview(app: &App) -> Vec<Effect> {
+    app.selected_id()
+        .map(|step| vec![Effect::Preview { step }])
+        .unwrap_or_default()
+}
+
+pub(super) fn on_finished(app: &mut App, step: String, outcome: Outcome) -> Vec<Effect> {
+    app.running.remove(&step);
+    let mut effects = Vec::new();
+    if !app.pending_events.is_empty() {
+        effects.push(Effect::Resync);
+    }
+    match outcome {
+        Outcome::Succeeded { summary } => app.flash = Some(format!("{step}: {summary}")),
+        Outcome::Failed { error } => {
+            app.flash = Some(format!("{step} failed: {error} (r retries)"));
+        }
+        Outcome::Skipped { reason } => app.flash = Some(format!("{step} skipped: {reason}")),
+        Outcome::NeedsHuman { reason } => {
+            app.flash = Some(format!("{step} needs a human: {reason}"));
+        }
+        Outcome::NeedsConfirmation { expected } => {
+            open_confirm(app, &step, expected, false);
+        }
+        Outcome::Cancelled => app.flash = Some(format!("{step} cancelled")),
+        Outcome::Interrupted => {
+            app.flash = Some(format!("{step} interrupted — outcome unknown"));
+        }
+    }
+    effects.push(Effect::Preview { step });
+    effects
+}
