@@ -38,6 +38,7 @@ mod poll;
 mod prepare;
 mod preview;
 mod recorder;
+mod request_url;
 mod send;
 mod step;
 
