@@ -140,6 +140,7 @@ pub enum Outcome {
         reason: String,
     },
     /// A destructive step without the exact confirmation text (nothing was sent or journalled).
+    /// `expected` is shown and typed with control characters escaped (`crate::text::escape`).
     NeedsConfirmation {
         expected: String,
     },

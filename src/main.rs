@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: what failed, and why.
-            eprintln!("stanch: error: {err:#}");
+            // Errors quote journal text, file names and server answers: escaped.
+            eprintln!(
+                "stanch: error: {}",
+                stanch::text::escape(&format!("{err:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -87,6 +87,9 @@ impl<W: std::io::Write> Escaping<W> {
     }
 
     fn emit(&mut self, bytes: &[u8], last: bool) -> std::io::Result<()> {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return self.inner.write_all(escape(text).as_bytes());
+        }
         let mut out = String::new();
         let mut rest = bytes;
         loop {

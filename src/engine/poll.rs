@@ -221,7 +221,12 @@ impl Run<'_> {
             .iter()
             .map(|e| e.get_ref().clone())
             .collect();
-        let failures = match expect::check(self.parts, &exprs, &ctx, &response) {
+        let allow_redirect = self
+            .http
+            .allow_redirect_status
+            .as_ref()
+            .is_some_and(|a| *a.get_ref());
+        let failures = match expect::check(self.parts, &exprs, allow_redirect, &ctx, &response) {
             Ok(f) => f,
             Err(msg) => return Attempt::Fatal(msg),
         };
@@ -269,8 +274,20 @@ fn describe_failure(
             "; the service refused the request: check the target's credentials and the secret's value"
         }
         404 => "; not found: check the path and the inputs it uses",
+        300..=399 => {
+            "; the service answered with a redirect, which stanch does not follow, so the \
+             request was not carried out there: point the target at the final URL, or set \
+             `allow_redirect_status = true` if a redirect is the expected answer"
+        }
         _ => "",
     };
+    let location = exchange
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+        .filter(|_| (300..400).contains(&exchange.status))
+        .map(|(_, to)| format!(" (Location: {})", short(to)))
+        .unwrap_or_default();
     let body = String::from_utf8_lossy(&exchange.body);
     let body = body.trim();
     let body = if body.is_empty() {
@@ -279,7 +296,7 @@ fn describe_failure(
         format!("; body: {}", short(body))
     };
     redactor.redact(&format!(
-        "server answered {}; expectation failed: {}{hint}{body}",
+        "server answered {}{location}; expectation failed: {}{hint}{body}",
         exchange.status,
         list.join(", ")
     ))

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::{Theme, centered, help};
 use crate::runbook::MARKS;
+use crate::text::escape;
 use crate::tui::app::{App, FactField, Modal};
 use crate::tui::input::Input;
 
@@ -36,19 +37,20 @@ pub fn render(app: &App, modal: &Modal, frame: &mut Frame, theme: Theme) {
                 Line::default(),
                 Line::from(vec![
                     Span::styled("target   ", theme.dim()),
-                    Span::raw(target.clone()),
+                    Span::raw(escape(target).into_owned()),
                 ]),
             ];
             for (name, value) in identity {
                 lines.push(Line::from(vec![
                     Span::styled(format!("{name:<8} "), theme.dim()),
-                    Span::styled(value.clone(), theme.heading()),
+                    Span::styled(escape(value).into_owned(), theme.heading()),
                 ]));
             }
             lines.push(Line::default());
             lines.push(Line::from(vec![
                 Span::raw("Type "),
-                Span::styled(expected.clone(), theme.warn()),
+                // Already escaped by the engine (typed as shown); escaping again is a no-op.
+                Span::styled(escape(expected).into_owned(), theme.warn()),
                 Span::raw(" exactly to proceed:"),
             ]));
             lines.push(field_line("", input, true, theme));
