@@ -132,7 +132,7 @@ fn pieces(rendered: &str) -> Option<Vec<Piece>> {
         }
         let after = &rest[open + VALUE_OPEN.len_utf8()..];
         let close = after.find(VALUE_CLOSE)?;
-        let hex = after[..close].as_bytes();
+        let hex = &after.as_bytes()[..close];
         let bytes = hex
             .chunks(2)
             .map(|pair| {

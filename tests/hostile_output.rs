@@ -46,13 +46,17 @@ fn assert_clean(place: &str, bytes: &[u8]) {
 const SHOWN: &str = "\\x1b]0;pwned\\x07\\x1b]52;c;cm0gLXJmIC8K\\x07\\x0d\\x1b[2Kok          \
                      close-index\\u{9b}2J\\u{202e}gnp.exe\\u{2066}";
 
+/// The runbook written to `dir` (with its draft template); its path.
 fn runbook(dir: &std::path::Path, url: &str) -> String {
     std::fs::write(dir.join("post.md.j2"), "Update on {{ incident.id }}\n").unwrap();
     let path = dir.join("rb.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[runbook]
+    std::fs::write(&path, runbook_text(url)).unwrap();
+    path.display().to_string()
+}
+
+fn runbook_text(url: &str) -> String {
+    format!(
+        r#"[runbook]
 id = "hostile-output"
 title = "Hostile output"
 
@@ -82,10 +86,7 @@ id = "post"
 phase = "notify"
 draft = {{ template = "post.md.j2", output = "post.md" }}
 "#
-        ),
     )
-    .unwrap();
-    path.display().to_string()
 }
 
 async fn hostile_server() -> Hostile {
@@ -240,7 +241,8 @@ async fn exports_verify_list_and_errors_never_write_a_control_sequence() {
     crafted["prev"] = last["hash"].clone();
     crafted["kind"] = ATTACK.into();
     let mut text = std::fs::read_to_string(&journal_path).unwrap();
-    text.push_str(&format!("{crafted}\n"));
+    text.push_str(&crafted.to_string());
+    text.push('\n');
     std::fs::write(&journal_path, text).unwrap();
 
     let verify = stanch(&data, &["verify", "INC-EXP"], &[]).await;
@@ -274,17 +276,7 @@ async fn exports_verify_list_and_errors_never_write_a_control_sequence() {
 #[tokio::test]
 async fn a_confirm_text_with_hidden_characters_is_shown_escaped_and_typed_as_shown() {
     let srv = hostile_server().await;
-    let toml = std::fs::read_to_string({
-        let dir = tempfile::tempdir().unwrap();
-        let path = runbook(dir.path(), &srv.url);
-        // Keep only the runbook text; the harness writes its own copy.
-        let text = std::fs::read_to_string(&path).unwrap();
-        let copy =
-            std::env::temp_dir().join(format!("hostile-confirm-{}.toml", std::process::id()));
-        std::fs::write(&copy, text).unwrap();
-        copy
-    })
-    .unwrap();
+    let toml = runbook_text(&srv.url);
     let mut h = support::Harness::new(&toml, Secrets::default());
     support::succeeded(&h.run("cluster-name").await);
 

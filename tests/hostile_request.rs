@@ -205,10 +205,7 @@ http = {{ target = "es", method = "GET", path = "/../../_cluster/settings" }}
                 the path; refused";
     let leaves = "the request's path `/_cluster/settings` leaves the target's base path `/es/`; \
                   refused: check the step's `path`";
-    assert!(
-        stdout.contains(&format!("FAILED      close-index")),
-        "{stdout}"
-    );
+    assert!(stdout.contains("FAILED      close-index"), "{stdout}");
     assert!(stdout.contains(dots), "{stdout}");
     assert!(stdout.contains(leaves), "{stdout}");
     let events = journal(&data, "INC-DOTS");

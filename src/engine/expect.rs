@@ -164,18 +164,20 @@ fn actuals(parts: Parts<'_>, expr: &str, ctx: &Value) -> String {
         .templates
         .expression_variables(expr)
         .unwrap_or_default();
+    let redactor = parts.mask.redactor();
     let shown: Vec<String> = names
         .iter()
         .filter(|n| !n.starts_with("secrets"))
         .map(|name| {
+            // Masked before it is cut: a cut through a secret leaves a prefix no form matches.
             let value = parts.templates.eval(name, ctx).map_or_else(
                 |_| "undefined".to_owned(),
-                |v| short(&to_json(&v).to_string()),
+                |v| short(&redactor.redact(&to_json(&v).to_string())),
             );
             format!("{name} = {value}")
         })
         .collect();
-    parts.mask.redactor().redact(&shown.join(", "))
+    redactor.redact(&shown.join(", "))
 }
 
 /// At most 120 characters, cut on a char boundary.

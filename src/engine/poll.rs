@@ -246,7 +246,7 @@ impl Run<'_> {
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(evidence_note);
         for (name, value) in &captures {
-            let _ = write!(summary, " · {name} = {}", glance(value));
+            let _ = write!(summary, " · {name} = {}", glance(value, redactor));
         }
         Attempt::Pass {
             status: exchange.status,
@@ -286,9 +286,10 @@ fn describe_failure(
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("location"))
         .filter(|_| (300..400).contains(&exchange.status))
-        .map(|(_, to)| format!(" (Location: {})", short(to)))
+        .map(|(_, to)| format!(" (Location: {})", short(&redactor.redact(to))))
         .unwrap_or_default();
-    let body = String::from_utf8_lossy(&exchange.body);
+    // Masked before it is cut: a cut through a secret would leave a prefix no form matches.
+    let body = redactor.redact(&String::from_utf8_lossy(&exchange.body));
     let body = body.trim();
     let body = if body.is_empty() {
         String::new()
@@ -304,11 +305,12 @@ fn describe_failure(
 
 /// A capture as the one-line summary shows it: scalars in full (cut), lists and objects by size
 /// (a list of 3000 leaked tokens belongs in the journal, not on the screen).
-fn glance(value: &serde_json::Value) -> String {
+fn glance(value: &serde_json::Value, redactor: &crate::secret::Redactor) -> String {
     match value {
         serde_json::Value::Array(items) => format!("[{} items]", items.len()),
         serde_json::Value::Object(map) => format!("{{{} fields}}", map.len()),
-        other => short(&other.to_string()),
+        // Masked before it is cut (see `describe_failure`).
+        other => short(&redactor.redact(&other.to_string())),
     }
 }
 

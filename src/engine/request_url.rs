@@ -94,13 +94,12 @@ impl Shape {
     }
 
     fn value(&mut self, value: &str) {
-        match &mut self.query {
-            Some(query) => query.extend(url::form_urlencoded::byte_serialize(value.as_bytes())),
-            None => {
-                self.current
-                    .extend(percent_encoding::utf8_percent_encode(value, PATH_SEGMENT));
-                self.current_has_value = true;
-            }
+        if let Some(query) = &mut self.query {
+            query.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+        } else {
+            self.current
+                .extend(percent_encoding::utf8_percent_encode(value, PATH_SEGMENT));
+            self.current_has_value = true;
         }
     }
 

@@ -18,6 +18,7 @@
 //! It knows values only as the strings it was built from; it never loads or prints a secret.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -174,7 +175,7 @@ pub fn forms(value: &str) -> Vec<String> {
     out.extend(base64_cores(value.as_bytes()));
     out.extend(json_escapes(value));
     out.extend(percent_encodings(value));
-    out.push(value.bytes().map(|b| format!("{b:02x}")).collect());
+    out.push(hex(value.as_bytes()));
     out
 }
 
@@ -216,12 +217,21 @@ fn json_escapes(value: &str) -> Vec<String> {
         } else {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                ascii.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(ascii, "\\u{unit:04x}");
             }
         }
     }
     let slashed = |s: &str| s.replace('/', "\\/");
     vec![slashed(&plain), slashed(&ascii), plain, ascii]
+}
+
+/// Lowercase hex of the bytes (matching ignores case, so this covers uppercase too).
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Every percent-encoding a URL or form can give the value.
@@ -283,8 +293,8 @@ mod tests {
     #[case::url_crate_path("K3y%22q/z+%20x/abc-%C3%A9%231".to_owned())]
     #[case::url_crate_query("K3y%22q/z+%20x\\abc-%C3%A9%231".to_owned())]
     #[case::form("K3y%22q%2Fz%2B+x%5Cabc-%C3%A9%231".to_owned())]
-    #[case::hex_upper(SECRET.bytes().map(|b| format!("{b:02X}")).collect::<String>())]
-    #[case::hex_lower(SECRET.bytes().map(|b| format!("{b:02x}")).collect::<String>())]
+    #[case::hex_upper(hex(SECRET.as_bytes()).to_ascii_uppercase())]
+    #[case::hex_lower(hex(SECRET.as_bytes()))]
     fn every_echoed_form_is_masked(#[case] form: String) {
         let r = Redactor::new([SECRET]);
         let text = format!("before {form} after");

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -147,9 +148,9 @@ async fn serve(
         log.lock().unwrap().push(seen);
         let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
         for (n, v) in &reply.headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
+            let _ = write!(head, "{n}: {v}\r\n");
         }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", reply.body.len()));
+        let _ = write!(head, "Content-Length: {}\r\n\r\n", reply.body.len());
         write.write_all(head.as_bytes()).await?;
         write.write_all(&reply.body).await?;
         write.flush().await?;
@@ -167,7 +168,7 @@ pub async fn stanch(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    tokio::time::timeout(Duration::from_mins(1), cmd.output())
         .await
         .expect("stanch finished within 60 s")
         .unwrap()

@@ -174,7 +174,7 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
             }
         }
         Some(Err(e)) => lines.push(Line::from(Span::styled(
-            format!("cannot preview yet: {}", escape(&e.to_string())),
+            format!("cannot preview yet: {}", escape(e)),
             theme.warn(),
         ))),
         None => lines.push(Line::from(Span::styled("…", theme.dim()))),
