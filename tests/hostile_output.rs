@@ -11,7 +11,7 @@ mod hostile;
 #[path = "support/engine.rs"]
 mod support;
 
-use hostile::{Hostile, Reply, journal, stanch};
+use hostile::{Hostile, Reply, journal, run_headless, stanch};
 use serde_json::json;
 use stanch::engine::{Decision, Outcome};
 use stanch::secret::Secrets;
@@ -104,12 +104,7 @@ async fn headless_lines_show_hostile_bodies_and_confirm_texts_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let rb = runbook(dir.path(), &srv.url);
     let data = dir.path().join("data");
-    let out = stanch(
-        &data,
-        &["run", &rb, "--headless", "--incident", "INC-OUT"],
-        &[],
-    )
-    .await;
+    let out = run_headless(&data, &rb, "INC-OUT", &[]).await;
     assert_clean("stdout", &out.stdout);
     assert_clean("stderr", &out.stderr);
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -154,12 +149,7 @@ async fn exports_verify_list_and_errors_never_write_a_control_sequence() {
     let dir = tempfile::tempdir().unwrap();
     let rb = runbook(dir.path(), &srv.url);
     let data = dir.path().join("data");
-    let out = stanch(
-        &data,
-        &["run", &rb, "--headless", "--incident", "INC-EXP"],
-        &[],
-    )
-    .await;
+    let out = run_headless(&data, &rb, "INC-EXP", &[]).await;
     assert!(!out.status.success());
     // A draft edited with the attack in it (an editor, a paste from a ticket).
     let editor = dir.path().join("editor.sh");

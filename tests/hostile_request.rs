@@ -9,7 +9,7 @@
 #[path = "support/hostile.rs"]
 mod hostile;
 
-use hostile::{Hostile, Reply, journal, stanch};
+use hostile::{Hostile, Reply, journal, run_headless, stanch};
 use serde_json::json;
 
 fn write_runbook(dir: &std::path::Path, body: &str) -> String {
@@ -69,12 +69,7 @@ http = {{ target = "es", method = "DELETE", path = "/_security/api_key/{{{{ item
         ),
     );
     let data = dir.path().join("data");
-    let out = stanch(
-        &data,
-        &["run", &rb, "--headless", "--incident", "INC-IDS"],
-        &[],
-    )
-    .await;
+    let out = run_headless(&data, &rb, "INC-IDS", &[]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
 
     let targets: Vec<(String, String)> = srv
@@ -127,21 +122,7 @@ http = {{ target = "es", method = "POST", path = "/{{{{ inputs.index }}}}/_close
     {
         let set = format!("index={index}");
         let id = format!("INC-SET-{n}");
-        let out = stanch(
-            &data,
-            &[
-                "run",
-                &rb,
-                "--headless",
-                "--yes",
-                "--incident",
-                &id,
-                "--set",
-                &set,
-            ],
-            &[],
-        )
-        .await;
+        let out = run_headless(&data, &rb, &id, &["--yes", "--set", &set]).await;
         assert!(
             out.status.success(),
             "{}",
@@ -184,20 +165,7 @@ http = {{ target = "es", method = "GET", path = "/../../_cluster/settings" }}
         ),
     );
     let data = dir.path().join("data");
-    let out = stanch(
-        &data,
-        &[
-            "run",
-            &rb,
-            "--headless",
-            "--incident",
-            "INC-DOTS",
-            "--set",
-            "index=..",
-        ],
-        &[],
-    )
-    .await;
+    let out = run_headless(&data, &rb, "INC-DOTS", &["--set", "index=.."]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(srv.requests().is_empty(), "{:?}", srv.requests());
     assert!(!out.status.success());
@@ -238,12 +206,7 @@ async fn a_destructive_post_answered_301_fails_and_sets_no_mark_unless_the_step_
         ),
     );
     let data = dir.path().join("data");
-    let out = stanch(
-        &data,
-        &["run", &rb, "--headless", "--yes", "--incident", "INC-301"],
-        &[],
-    )
-    .await;
+    let out = run_headless(&data, &rb, "INC-301", &["--yes"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(srv.requests().len(), 1);
     assert!(!out.status.success(), "{stdout}");
@@ -271,19 +234,7 @@ async fn a_destructive_post_answered_301_fails_and_sets_no_mark_unless_the_step_
             step("close-index", ", allow_redirect_status = true")
         ),
     );
-    let out = stanch(
-        &data,
-        &[
-            "run",
-            &rb,
-            "--headless",
-            "--yes",
-            "--incident",
-            "INC-301-OK",
-        ],
-        &[],
-    )
-    .await;
+    let out = run_headless(&data, &rb, "INC-301-OK", &["--yes"]).await;
     assert!(
         out.status.success(),
         "{}",

@@ -174,6 +174,18 @@ pub async fn stanch(
         .unwrap()
 }
 
+/// `stanch run RUNBOOK --headless --incident ID [extra…]`.
+pub async fn run_headless(
+    data: &std::path::Path,
+    runbook: &str,
+    incident: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["run", runbook, "--headless", "--incident", incident];
+    args.extend_from_slice(extra);
+    stanch(data, &args, &[]).await
+}
+
 /// The journal's events as JSON values, in order.
 pub fn journal(data: &std::path::Path, incident: &str) -> Vec<serde_json::Value> {
     let text =
