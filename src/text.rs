@@ -144,6 +144,13 @@ impl<W: std::io::Write> std::io::Write for Escaping<W> {
     }
 }
 
+/// A character cut short by the last write is shown (as `\xNN`) rather than lost.
+impl<W: std::io::Write> Drop for Escaping<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
@@ -185,7 +192,7 @@ mod tests {
             w.write_all(&text[cut..]).unwrap();
             w.flush().unwrap();
             assert_eq!(
-                String::from_utf8(w.inner).unwrap(),
+                String::from_utf8(w.inner.clone()).unwrap(),
                 "a\\x1b[2J é\\u{202e}€ z",
                 "cut at {cut}"
             );
@@ -197,7 +204,10 @@ mod tests {
         let mut w = Escaping::new(Vec::new());
         w.write_all(b"a\xffb\xe2\x82").unwrap();
         w.flush().unwrap();
-        assert_eq!(String::from_utf8(w.inner).unwrap(), "a\\xffb\\xe2\\x82");
+        assert_eq!(
+            String::from_utf8(w.inner.clone()).unwrap(),
+            "a\\xffb\\xe2\\x82"
+        );
     }
 
     proptest::proptest! {

@@ -312,3 +312,57 @@ async fn a_confirm_text_with_hidden_characters_is_shown_escaped_and_typed_as_sho
         .unwrap();
     assert_eq!(confirm.data["typed_matched"], true);
 }
+
+#[test]
+fn the_tui_shows_hostile_text_escaped_in_the_step_detail_the_timeline_and_the_status_line() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use stanch::journal::Kind;
+    use stanch::tui::app::{App, View};
+    use stanch::tui::fixture::{self, Chain};
+
+    let mut chain = Chain::opened(fixture::now(), false);
+    chain.push(
+        5,
+        Kind::StepStarted,
+        Some("cluster-info"),
+        json!({ "attempt": 1, "rerun": false }),
+    );
+    chain.push(
+        1,
+        Kind::StepFailed,
+        Some("cluster-info"),
+        json!({ "duration_ms": 5, "error": ATTACK, "failed_expectations": [] }),
+    );
+    let incident = stanch::incident::Incident::replay(chain.events.clone());
+    let mut app = App::new(
+        fixture::runbook(fixture::E2E_RUNBOOK),
+        incident,
+        fixture::now(),
+    );
+    app.selected = app
+        .order
+        .iter()
+        .position(|&i| app.runbook.runbook.steps[i].id() == "cluster-info")
+        .unwrap();
+    app.flash = Some(format!("cluster-info failed: {ATTACK}"));
+    for view in [View::Runbook, View::Timeline] {
+        app.view = view;
+        let mut term = Terminal::new(TestBackend::new(250, 50)).unwrap();
+        term.draw(|f| stanch::tui::view::render(&app, f)).unwrap();
+        let screen: String = term
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(ratatui::buffer::Cell::symbol)
+            .collect();
+        assert_clean(&format!("{view:?} screen"), screen.as_bytes());
+        // Detail or timeline, and the status line: each shows the escapes.
+        assert!(
+            screen.matches("\\x1b]0;pwned\\x07").count() >= 2,
+            "{view:?}: {screen}"
+        );
+        assert!(screen.contains("\\u{202e}gnp.exe"), "{view:?}");
+    }
+}

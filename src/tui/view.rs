@@ -161,7 +161,11 @@ fn render_runbook_view(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 
 fn render_hints(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let text = if let Some(flash) = &app.flash {
-        Line::from(Span::styled(flash.clone(), theme.accent()))
+        // Quotes outcomes (server text): escaped like every outside text (`crate::text`).
+        Line::from(Span::styled(
+            crate::text::escape(flash).into_owned(),
+            theme.accent(),
+        ))
     } else {
         let keys: &[(&str, &str)] = match app.view {
             View::Runbook => &[

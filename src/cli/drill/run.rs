@@ -52,7 +52,8 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     let entered = runtime.enter();
     let (drill, mut opened) = prepare(args)?;
     let engine = engine(&drill, &opened)?;
-    let mut stdout = std::io::stdout().lock();
+    // Lab answers and captures are outside text: escaped like every terminal output.
+    let mut stdout = crate::text::Escaping::new(std::io::stdout().lock());
     header(&mut stdout, &drill, &opened)?;
     let report = runtime.block_on(headless::run_all_async(
         &engine,
@@ -123,7 +124,8 @@ pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     // The TUI took the incident and released its lock on quit: reopen it for the score.
     let mut opened = store::open(&id, &actor)?;
     let score = finish(&drill, &mut opened)?;
-    let mut stdout = std::io::stdout().lock();
+    // Lab answers and captures are outside text: escaped like every terminal output.
+    let mut stdout = crate::text::Escaping::new(std::io::stdout().lock());
     header(&mut stdout, &drill, &opened)?;
     write!(stdout, "{}", score.render_text())?;
     writeln!(
