@@ -23,9 +23,16 @@ use url::Url;
 use crate::template::Piece;
 use crate::text::PATH_SEGMENT;
 
-/// Build the URL for `pieces` (the rendered path template) under `base`. No pieces: the base
-/// URL as written (a webhook's full URL).
+/// Build the URL for `pieces` (the rendered path template) under `base`.
 pub fn build(base: &Url, pieces: &[Piece]) -> Result<Url, String> {
+    // An empty path (written or rendered) sends to the target URL as written: a webhook's
+    // full URL must not gain a trailing `/`.
+    if pieces
+        .iter()
+        .all(|p| matches!(p, Piece::Text(t) | Piece::Value(t) if t.is_empty()))
+    {
+        return Ok(base.clone());
+    }
     let mut shape = Shape::default();
     for piece in pieces {
         match piece {
@@ -35,9 +42,6 @@ pub fn build(base: &Url, pieces: &[Piece]) -> Result<Url, String> {
     }
     shape.end_segment()?;
     let mut url = base.clone();
-    if shape.segments.is_empty() && shape.query.is_none() {
-        return Ok(url);
-    }
     // The template's leading `/` (or none) both mean "under the base path".
     let mut segments = shape.segments.as_slice();
     if segments.len() > 1 && segments[0].is_empty() {
@@ -167,6 +171,15 @@ mod tests {
     #[case::no_path(&[], "http://h:9200/")]
     fn values_land_in_the_part_the_text_names(#[case] pieces: &[Piece], #[case] url: &str) {
         assert_eq!(built("http://h:9200", pieces).unwrap(), url);
+    }
+
+    #[rstest]
+    #[case::nothing(&[])]
+    #[case::empty_text(&[text("")])]
+    #[case::empty_value(&[value("")])]
+    fn an_empty_path_sends_to_the_target_url_as_written(#[case] pieces: &[Piece]) {
+        let hook = "https://hooks.example/services/T0/B0/XyZ?team=ir";
+        assert_eq!(built(hook, pieces).unwrap(), hook);
     }
 
     #[rstest]
