@@ -38,7 +38,7 @@ async fn captured_ids_are_each_one_path_segment_and_never_reach_another_resource
     let srv = Hostile::start(|seen| match seen.target.as_str() {
         "/_security/_query/api_key" => Reply::json(
             200,
-            &json!({ "api_keys": [{"id": "k1"}, {"id": "../../customers?"}, {"id": "k3#"}] }),
+            &json!({ "api_keys": [{"id": "k1"}, {"id": "../../customers?"}, {"id": "k3#"}, {"id": ""}] }),
         ),
         "/_security/api_key/k1" => Reply::json(200, &json!({ "invalidated": ["k1"] })),
         _ => Reply::json(404, &json!({ "error": "no such key" })),
@@ -92,7 +92,12 @@ http = {{ target = "es", method = "DELETE", path = "/_security/api_key/{{{{ item
     );
     // The server did not know two of the ids: the step says so, it does not claim success.
     assert!(stdout.contains("FAILED      revoke-keys"), "{stdout}");
-    assert!(stdout.contains("2 of 3 items failed"), "{stdout}");
+    // An empty id would have addressed `/_security/api_key/` itself: refused, never sent.
+    assert!(stdout.contains("3 of 4 items failed"), "{stdout}");
+    assert!(
+        stdout.contains("is empty, which would leave its path segment empty"),
+        "{stdout}"
+    );
     assert!(!out.status.success());
 }
 

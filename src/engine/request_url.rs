@@ -10,7 +10,8 @@
 //!
 //! - A value in a path segment is percent-encoded with [`PATH_SEGMENT`]: `/ ? # %` in it can
 //!   never end the segment, start a query or a fragment. A segment that a value makes `.` or
-//!   `..` (which URL parsers collapse, encoded or not) is refused.
+//!   `..` (which URL parsers collapse, encoded or not), or that only an empty value fills
+//!   (it would address the resource above), is refused.
 //! - After a `?` in the text, a value is form-encoded: `& = # +` in it stay inside the value.
 //! - A `#` in the text is refused: a fragment is never sent.
 //! - The final path must stay under the base URL's path; otherwise the request is refused.
@@ -119,6 +120,14 @@ impl Shape {
                  move up the path; refused"
             ));
         }
+        if has_value && segment.is_empty() {
+            // `DELETE /_security/api_key/{{ item }}` with an empty id addresses the collection.
+            return Err(
+                "a value in the step's `path` is empty, which would leave its path segment \
+                 empty and address the resource above it; refused"
+                    .to_owned(),
+            );
+        }
         self.segments.push(segment);
         Ok(())
     }
@@ -193,6 +202,8 @@ mod tests {
     #[rstest]
     #[case::dotdot_value(&[text("/k/"), value("..")], "makes the path segment `..`")]
     #[case::dot_value(&[text("/k/"), value(".")], "makes the path segment `.`")]
+    #[case::empty_value_segment(&[text("/_security/api_key/"), value("")], "is empty, which would leave its path segment empty")]
+    #[case::empty_value_mid_path(&[text("/"), value(""), text("/_close")], "is empty")]
     #[case::text_leaving_base(&[text("/../admin")], "leaves the target's base path `/es/`")]
     #[case::encoded_text_leaving_base(&[text("/%2e%2e/%2E%2E/admin")], "leaves the target's base path")]
     #[case::fragment(&[text("/x#y")], "a URL fragment is never sent")]
