@@ -95,6 +95,19 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Fail naming every (form, place) pair where a needle shows up.
+fn assert_no_leak(texts: &[(String, Vec<u8>)], needles: &[(String, String)]) {
+    let mut hits = Vec::new();
+    for (place, text) in texts {
+        for (form, needle) in needles {
+            if contains(text, needle.as_bytes()) {
+                hits.push(format!("{form} form found in {place}"));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "secret leaked:\n{}", hits.join("\n"));
+}
+
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -308,15 +321,7 @@ evidence = true
         "digest header".into(),
         base64::engine::general_purpose::STANDARD.encode(format!("key-id:{api}")),
     ));
-    let mut hits = Vec::new();
-    for (place, text) in &texts {
-        for (form, needle) in &needles {
-            if contains(text, needle.as_bytes()) {
-                hits.push(format!("{form} form found in {place}"));
-            }
-        }
-    }
-    assert!(hits.is_empty(), "secret leaked:\n{}", hits.join("\n"));
+    assert_no_leak(&texts, &needles);
 }
 
 /// What the hostile server sends back: every encoding of the `ApiKey` it was given and of
@@ -544,13 +549,5 @@ evidence = true
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("ApiKey {api}")),
     ));
     needles.push(("path segment".into(), encoded_path));
-    let mut hits = Vec::new();
-    for (place, text) in &texts {
-        for (form, needle) in &needles {
-            if contains(text, needle.as_bytes()) {
-                hits.push(format!("{form} form found in {place}"));
-            }
-        }
-    }
-    assert!(hits.is_empty(), "secret leaked:\n{}", hits.join("\n"));
+    assert_no_leak(&texts, &needles);
 }
