@@ -38,6 +38,7 @@ mod poll;
 mod prepare;
 mod preview;
 mod recorder;
+mod request_url;
 mod send;
 mod step;
 
@@ -140,6 +141,7 @@ pub enum Outcome {
         reason: String,
     },
     /// A destructive step without the exact confirmation text (nothing was sent or journalled).
+    /// `expected` is shown and typed with control characters escaped (`crate::text::escape`).
     NeedsConfirmation {
         expected: String,
     },

@@ -31,4 +31,5 @@ pub mod runbook;
 pub mod secret;
 pub mod store;
 pub mod template;
+pub mod text;
 pub mod tui;

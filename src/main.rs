@@ -15,7 +15,11 @@ fn main() -> ExitCode {
         Err(err) if exit::is_broken_pipe(&err) => exit::code(exit::SUCCESS),
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: what failed, and why.
-            eprintln!("stanch: error: {err:#}");
+            // Errors quote journal text, file names and server answers: escaped.
+            eprintln!(
+                "stanch: error: {}",
+                stanch::text::escape(&format!("{err:#}"))
+            );
             exit::code(exit::FAILURE)
         }
     }

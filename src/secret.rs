@@ -2,9 +2,11 @@
 //! everything that leaves the process.
 //!
 //! Redaction is layered: by type ([`secrecy::SecretString`] never serializes), by header name
-//! ([`is_sensitive_header`]), and by value ([`Redactor`] scrubs every loaded secret and its
-//! base64 and URL-encoded forms from any text or JSON before it is journalled, exported,
-//! logged or drawn).
+//! ([`is_sensitive_header`]), and by value ([`Redactor`] scrubs every loaded secret in every
+//! form a server can echo, see [`forms`], from any text or JSON value before it is journalled,
+//! exported, logged or drawn). A value shorter than [`MIN_SECRET_LEN`] bytes is refused at
+//! load with [`SecretError::TooShort`], naming the secret: masking it would rewrite ordinary
+//! text.
 //!
 //! This module reads secret values and hands them only to the engine (which puts them in the
 //! request it sends). It must never log, print or journal a value itself.
@@ -18,7 +20,7 @@ use crate::runbook::{Loaded, SecretSpec};
 
 mod redact;
 
-pub use redact::{MASK, Redactor, is_sensitive_header};
+pub use redact::{MASK, MIN_SECRET_LEN, Redactor, forms, is_sensitive_header};
 
 /// Why a secret could not be loaded. Messages name the secret and say what to do; they never
 /// contain a value.
@@ -47,6 +49,11 @@ pub enum SecretError {
     NotAnswered { name: String, headless: bool },
     #[error("secret `{name}` has no source: give it `env`, `file` or `prompt = true`")]
     NoSource { name: String },
+    #[error(
+        "secret `{name}` is {len} bytes long; stanch needs at least {MIN_SECRET_LEN}: a shorter \
+         value would be masked inside ordinary words and numbers everywhere it is shown"
+    )]
+    TooShort { name: String, len: usize },
 }
 
 fn headless_hint(headless: bool) -> &'static str {
@@ -88,7 +95,7 @@ impl Secrets {
             let value = match read_source(name, spec, rb.base_dir()) {
                 Ok(value) => value,
                 Err(Unread::Ask { why, err }) => match prompt(name, &why) {
-                    Some(answer) if !answer.is_empty() => answer,
+                    Some(answer) if !answer.is_empty() => check_len(name, answer)?,
                     _ => return Err(err),
                 },
                 Err(Unread::Refused(err)) => return Err(err),
@@ -126,15 +133,22 @@ impl Secrets {
         secrets
     }
 
-    /// Secrets given directly (drills, tests).
+    /// Secrets given directly (drills, the TUI's setup form, tests). A value shorter than
+    /// [`MIN_SECRET_LEN`] is not loaded: it is unavailable with the reason, so a step that uses
+    /// it fails saying so.
     pub fn from_values(values: impl IntoIterator<Item = (String, String)>) -> Self {
-        Self {
-            values: values
-                .into_iter()
-                .map(|(k, v)| (k, SecretString::from(v)))
-                .collect(),
-            unavailable: IndexMap::new(),
+        let mut secrets = Self::default();
+        for (name, value) in values {
+            match check_len(&name, value) {
+                Ok(value) => {
+                    secrets.values.insert(name, SecretString::from(value));
+                }
+                Err(err) => {
+                    secrets.unavailable.insert(name, err.to_string());
+                }
+            }
         }
+        secrets
     }
 
     /// Secrets the UI must ask for: prompt-only ones and those whose env variable is not set
@@ -187,10 +201,21 @@ enum Unread {
     Refused(SecretError),
 }
 
+/// The value, unless it is too short to be masked without masking ordinary text with it.
+fn check_len(name: &str, value: String) -> Result<String, SecretError> {
+    if value.len() < MIN_SECRET_LEN {
+        return Err(SecretError::TooShort {
+            name: name.to_owned(),
+            len: value.len(),
+        });
+    }
+    Ok(value)
+}
+
 fn read_source(name: &str, spec: &SecretSpec, base: &Path) -> Result<String, Unread> {
     if let Some(var) = &spec.env {
         return match std::env::var(var) {
-            Ok(value) if !value.is_empty() => Ok(value),
+            Ok(value) if !value.is_empty() => check_len(name, value).map_err(Unread::Refused),
             _ => Err(Unread::Ask {
                 why: format!("environment variable {var} is not set"),
                 err: SecretError::EnvNotSet {
@@ -201,7 +226,9 @@ fn read_source(name: &str, spec: &SecretSpec, base: &Path) -> Result<String, Unr
         };
     }
     if let Some(file) = &spec.file {
-        return read_file(name, &base.join(file.get_ref())).map_err(Unread::Refused);
+        return read_file(name, &base.join(file.get_ref()))
+            .and_then(|value| check_len(name, value))
+            .map_err(Unread::Refused);
     }
     if spec.prompt == Some(true) {
         return Err(Unread::Ask {
@@ -268,9 +295,10 @@ mod tests {
 
     #[test]
     fn env_secret_loads_without_asking_and_feeds_the_redactor() {
-        // HOME is set in every test environment; tests may not set variables (unsafe in 2024).
-        let home = std::env::var("HOME").unwrap();
-        let (_d, rb) = loaded("[secrets.k]\nenv = \"HOME\"\n");
+        // PATH is set (and long) in every test environment; tests may not set variables
+        // (unsafe in 2024).
+        let home = std::env::var("PATH").unwrap();
+        let (_d, rb) = loaded("[secrets.k]\nenv = \"PATH\"\n");
         let mut asked = false;
         let s = Secrets::load(&rb, &mut |_, _| {
             asked = true;
@@ -348,8 +376,8 @@ mod tests {
     fn prompt_only_secret_uses_the_callback_and_is_an_error_headless() {
         let (_d, rb) = loaded("[secrets.k]\nprompt = true\n");
         assert_eq!(Secrets::missing(&rb), ["k"]);
-        let s = Secrets::load(&rb, &mut |name, _| Some(format!("{name}-typed"))).unwrap();
-        assert_eq!(s.expose("k"), Some("k-typed"));
+        let s = Secrets::load(&rb, &mut |name, _| Some(format!("{name}-typed-value"))).unwrap();
+        assert_eq!(s.expose("k"), Some("k-typed-value"));
         let headless = Secrets::load_noninteractive(&rb);
         assert!(
             headless
@@ -357,6 +385,27 @@ mod tests {
                 .unwrap()
                 .contains("headless runs cannot prompt")
         );
+    }
+
+    #[test]
+    fn a_secret_shorter_than_the_minimum_is_refused_by_name_wherever_it_comes_from() {
+        let expected = "secret `k` is 7 bytes long; stanch needs at least 8: a shorter value \
+                        would be masked inside ordinary words and numbers everywhere it is shown";
+        let (dir, rb) = loaded("[secrets.k]\nfile = \"key.txt\"\n");
+        write_mode(&dir.path().join("key.txt"), "abcdefg\n", 0o600);
+        let err = Secrets::load(&rb, &mut |_, _| None).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        assert_eq!(
+            Secrets::load_noninteractive(&rb).unavailable("k"),
+            Some(expected)
+        );
+        let (_d, rb) = loaded("[secrets.k]\nprompt = true\n");
+        let err = Secrets::load(&rb, &mut |_, _| Some("abcdefg".into())).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        let given = Secrets::from_values([("k".to_owned(), "abcdefg".to_owned())]);
+        assert!(given.expose("k").is_none());
+        assert_eq!(given.unavailable("k"), Some(expected));
+        assert!(given.redactor().is_empty());
     }
 
     #[test]

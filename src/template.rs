@@ -74,17 +74,83 @@ impl Default for Templates {
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(configured)
+}
+
+fn configured() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    // Templates produce URLs, JSON strings and Markdown, never HTML: no auto-escaping.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_filter("b64encode", b64encode);
+    env.add_filter("sha256", sha256);
+    env
+}
+
+/// Opens and closes a printed value in [`Templates::render_pieces`]' output; between them the
+/// value's bytes in hex, so nothing a value holds can look like a bracket.
+const VALUE_OPEN: char = '\u{e000}';
+const VALUE_CLOSE: char = '\u{e001}';
+
+/// The same environment, printing every `{{ … }}` value bracketed (see [`Piece`]).
+fn marking_environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_fuel(Some(FUEL));
-        env.set_recursion_limit(RECURSION_LIMIT);
-        // Templates produce URLs, JSON strings and Markdown, never HTML: no auto-escaping.
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.add_filter("b64encode", b64encode);
-        env.add_filter("sha256", sha256);
+        let mut env = configured();
+        env.set_formatter(|out, _state, value| {
+            use std::fmt::Write as _;
+            let text = value.to_string();
+            out.write_char(VALUE_OPEN)?;
+            for b in text.bytes() {
+                write!(out, "{b:02x}")?;
+            }
+            out.write_char(VALUE_CLOSE)?;
+            Ok(())
+        });
         env
     })
+}
+
+/// One piece of a rendered template: text the template's author wrote, or a value a
+/// `{{ … }}` printed. Callers that build structure from a template (a URL) encode each value
+/// for its place, so a value can never change the structure the text gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Value(String),
+}
+
+/// Split the marking environment's output back into pieces.
+fn pieces(rendered: &str) -> Option<Vec<Piece>> {
+    let mut out = Vec::new();
+    let mut rest = rendered;
+    while let Some(open) = rest.find(VALUE_OPEN) {
+        if open > 0 {
+            out.push(Piece::Text(rest[..open].to_owned()));
+        }
+        let after = &rest[open + VALUE_OPEN.len_utf8()..];
+        let close = after.find(VALUE_CLOSE)?;
+        let hex = &after.as_bytes()[..close];
+        let bytes = hex
+            .chunks(2)
+            .map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()?;
+        out.push(Piece::Value(String::from_utf8(bytes).ok()?));
+        rest = &after[close + VALUE_CLOSE.len_utf8()..];
+    }
+    if rest.contains(VALUE_CLOSE) {
+        return None;
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest.to_owned()));
+    }
+    Some(out)
 }
 
 /// `path` when a template is nothing but `{{ path }}` (dotted names, no filters): the commonest
@@ -123,6 +189,35 @@ impl Templates {
             return Ok(value.to_string());
         }
         Ok(self.env.render_str(source, ctx)?)
+    }
+
+    /// Render a template into the text its author wrote and the values it printed, in order
+    /// (one `Text` for each stretch between values). A template whose own text holds U+E000 or U+E001
+    /// (private-use characters this uses as brackets) is refused.
+    pub fn render_pieces<S: serde::Serialize>(
+        &self,
+        source: &str,
+        ctx: S,
+    ) -> Result<Vec<Piece>, TemplateError> {
+        if source.contains([VALUE_OPEN, VALUE_CLOSE]) {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::SyntaxError,
+                "the template holds U+E000 or U+E001, private-use characters stanch reserves",
+            )
+            .into());
+        }
+        if !source.contains(['{', '\n']) {
+            return Ok(vec![Piece::Text(source.to_owned())]);
+        }
+        let ctx = Value::from(minijinja::value::Serde(&ctx));
+        let rendered = marking_environment().render_str(source, ctx)?;
+        pieces(&rendered).ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "the template's output could not be split into text and values",
+            )
+            .into()
+        })
     }
 
     /// Evaluate a bare expression (`response.status == 200`).
@@ -208,6 +303,32 @@ mod tests {
         assert_eq!(t.render("{{ s | b64encode }}", &ctx).unwrap(), "YSBi");
         assert_eq!(t.render("{{ s | urlencode }}", &ctx).unwrap(), "a%20b");
         assert_eq!(t.render("{{ s | sha256 }}", &ctx).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn render_pieces_keeps_the_authors_text_apart_from_printed_values() {
+        let t = Templates::new();
+        let ctx = json!({"inputs": {"index": "../x?a=1#\u{e000}"}, "n": 3});
+        assert_eq!(
+            t.render_pieces(
+                "/{{ inputs.index }}/_close{% if n > 1 %}?n={{ n }}{% endif %}",
+                &ctx
+            )
+            .unwrap(),
+            [
+                Piece::Text("/".into()),
+                Piece::Value("../x?a=1#\u{e000}".into()),
+                Piece::Text("/_close?n=".into()),
+                Piece::Value("3".into()),
+            ]
+        );
+        assert_eq!(
+            t.render_pieces("/plain", &ctx).unwrap(),
+            [Piece::Text("/plain".into())]
+        );
+        let err = t.render_pieces("/{{ nope }}", &ctx).unwrap_err();
+        assert!(err.message.contains("undefined"), "{}", err.message);
+        assert!(t.render_pieces("/\u{e000}", &ctx).is_err());
     }
 
     #[test]

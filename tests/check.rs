@@ -109,6 +109,7 @@ bad_fixtures!(
     capture_name_not_identifier,
     bad_step_id,
     expect_on_manual,
+    allow_redirect_with_expect,
 );
 
 #[test]

@@ -27,11 +27,16 @@ pub fn run(args: &super::CheckArgs) -> anyhow::Result<ExitCode> {
         }
         match runbook::load(path) {
             Ok(loaded) => {
-                writeln!(
-                    out,
-                    "{}",
-                    summary(&path.display().to_string(), &loaded.runbook)
-                )?;
+                let name = path.display().to_string();
+                let warnings = runbook::validate::warnings(&loaded.runbook);
+                if !warnings.is_empty() {
+                    write!(
+                        out,
+                        "{}",
+                        runbook::render_diagnostics(&name, &loaded.source, &warnings)
+                    )?;
+                }
+                writeln!(out, "{}", summary(&name, &loaded.runbook))?;
             }
             Err(LoadError::Invalid { rendered, count }) => {
                 failed = true;

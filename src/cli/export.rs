@@ -29,7 +29,10 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     } else {
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        // Draft text, captures and notes are outside text: escaped on the terminal (a file
+        // written with `-o` keeps them as recorded).
+        let mut stdout =
+            std::io::BufWriter::new(crate::text::Escaping::new(std::io::stdout().lock()));
         match export::render_to(&report, format, &mut stdout).and_then(|()| stdout.flush()) {
             // `stanch export ID | head`: the reader had enough; that is not a failure.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

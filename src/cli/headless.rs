@@ -6,7 +6,8 @@
 //! manual and draft steps are journalled `step.pending` and listed for a human; steps left
 //! interrupted by a crash are journalled `step.interrupted` and never re-sent. The exit code is
 //! 0 only if every automatable step succeeded (or was skipped by its `when`). Every line is
-//! redacted; nothing here reads a secret value.
+//! redacted, then escaped for the terminal (`text::Escaping`: a response cannot send control
+//! sequences); nothing here reads a secret value.
 
 mod runner;
 
@@ -24,6 +25,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::runbook::{Loaded, Runbook};
 use crate::secret::Secrets;
 use crate::store::{self, Opened};
+use crate::text::Escaping;
 
 /// Resolve inputs: `--set` first, then defaults; every missing one is named.
 pub fn inputs(
@@ -103,7 +105,8 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     let rb = crate::runbook::load(&args.runbook)?;
     let actor = super::run::default_responder(args.responder.as_deref());
     let secrets = Secrets::load_noninteractive(&rb);
-    let mut stderr = std::io::stderr();
+    // Responses, captures and errors are outside text: everything printed is escaped.
+    let mut stderr = Escaping::new(std::io::stderr());
     for (name, why) in secrets.unavailable_all() {
         writeln!(stderr, "warning: secret `{name}` unavailable: {why}")?;
     }
@@ -125,7 +128,7 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         EngineOptions::default(),
     )?;
     // `run --headless | head`: the run goes on to its verdict whoever stops reading.
-    let mut stdout = super::exit::QuietPipe::new(std::io::stdout().lock());
+    let mut stdout = Escaping::new(super::exit::QuietPipe::new(std::io::stdout().lock()));
     writeln!(
         stdout,
         "incident {} · runbook {} · journal {}",
@@ -157,6 +160,7 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         report.count(LineState::Interrupted),
         report.count(LineState::Blocked),
     )?;
+    stdout.flush()?;
     tracing::info!(incident = %opened.id, ok, "headless run finished");
     Ok(super::exit::verdict(ok))
 }

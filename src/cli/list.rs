@@ -8,7 +8,7 @@ use crate::store::{self, Listing};
 
 pub fn run() -> anyhow::Result<ExitCode> {
     let listings = store::list()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::text::Escaping::new(std::io::stdout().lock());
     if listings.is_empty() {
         writeln!(
             out,
@@ -18,27 +18,30 @@ pub fn run() -> anyhow::Result<ExitCode> {
         return Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS));
     }
     out.write_all(render(&listings).as_bytes())?;
+    out.flush()?;
     Ok(crate::cli::exit::code(crate::cli::exit::SUCCESS))
 }
 
 /// The table, columns padded to their widest cell.
 pub fn render(listings: &[Listing]) -> String {
     let header = ["ID", "RUNBOOK", "OPENED (UTC)", "STATE", "KIND"].map(str::to_owned);
+    // Cells are journal text: escaped before their widths are measured.
+    let shown = |text: &str| crate::text::escape(text).into_owned();
     let rows: Vec<[String; 5]> = listings
         .iter()
         .map(|l| {
             [
-                l.id.clone(),
+                shown(&l.id),
                 if l.runbook.is_empty() {
                     "?".to_owned()
                 } else {
-                    l.runbook.clone()
+                    shown(&l.runbook)
                 },
                 l.opened_at.map_or_else(
                     || "?".to_owned(),
                     |t| t.strftime("%Y-%m-%d %H:%M").to_string(),
                 ),
-                state(l),
+                shown(&state(l)),
                 if l.drill { "DRILL" } else { "real" }.to_owned(),
             ]
         })

@@ -17,7 +17,9 @@ pub fn run(args: &super::VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     let report =
         crate::journal::verify(&dir).with_context(|| format!("verifying incident {}", args.id))?;
-    let mut out = super::exit::QuietPipe::new(std::io::stdout().lock());
+    // The report quotes journal text (kinds, file names): escaped for the terminal.
+    let mut out = crate::text::Escaping::new(super::exit::QuietPipe::new(std::io::stdout().lock()));
     write!(out, "{}: {report}", args.id)?;
+    out.flush()?;
     Ok(super::exit::verdict(report.is_ok()))
 }

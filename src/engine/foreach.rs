@@ -204,7 +204,8 @@ async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, retry: Option<Retr
             if let Ok(mut first) = tally.first.lock()
                 && first.len() < 64
             {
-                first.push((i, short(&msg)));
+                // Masked before it is cut: a cut through a secret would leave a prefix.
+                first.push((i, short(&run.parts.mask.redactor().redact(&msg))));
             }
         }
         let done = tally.done.fetch_add(1, Ordering::Relaxed) + 1;

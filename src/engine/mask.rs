@@ -11,7 +11,7 @@ use std::sync::{Mutex, RwLock};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::journal::Journal;
-use crate::secret::{Redactor, Secrets};
+use crate::secret::{MIN_SECRET_LEN, Redactor, Secrets};
 
 pub struct Mask {
     journal: Journal,
@@ -46,8 +46,10 @@ impl Mask {
         };
         let mut changed = false;
         for value in values {
-            // Very short values would mask ordinary words everywhere.
-            if value.len() >= 4 && !learned.iter().any(|l| l.expose_secret() == value) {
+            // Short values would mask ordinary words everywhere (see `MIN_SECRET_LEN`); a
+            // short piece of a secret reveals little.
+            if value.len() >= MIN_SECRET_LEN && !learned.iter().any(|l| l.expose_secret() == value)
+            {
                 learned.push(SecretString::from(value.clone()));
                 changed = true;
             }

@@ -221,7 +221,12 @@ impl Run<'_> {
             .iter()
             .map(|e| e.get_ref().clone())
             .collect();
-        let failures = match expect::check(self.parts, &exprs, &ctx, &response) {
+        let allow_redirect = self
+            .http
+            .allow_redirect_status
+            .as_ref()
+            .is_some_and(|a| *a.get_ref());
+        let failures = match expect::check(self.parts, &exprs, allow_redirect, &ctx, &response) {
             Ok(f) => f,
             Err(msg) => return Attempt::Fatal(msg),
         };
@@ -241,7 +246,7 @@ impl Run<'_> {
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(evidence_note);
         for (name, value) in &captures {
-            let _ = write!(summary, " · {name} = {}", glance(value));
+            let _ = write!(summary, " · {name} = {}", glance(value, redactor));
         }
         Attempt::Pass {
             status: exchange.status,
@@ -269,9 +274,22 @@ fn describe_failure(
             "; the service refused the request: check the target's credentials and the secret's value"
         }
         404 => "; not found: check the path and the inputs it uses",
+        300..=399 => {
+            "; the service answered with a redirect, which stanch does not follow, so the \
+             request was not carried out there: point the target at the final URL, or set \
+             `allow_redirect_status = true` if a redirect is the expected answer"
+        }
         _ => "",
     };
-    let body = String::from_utf8_lossy(&exchange.body);
+    let location = exchange
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+        .filter(|_| (300..400).contains(&exchange.status))
+        .map(|(_, to)| format!(" (Location: {})", short(&redactor.redact(to))))
+        .unwrap_or_default();
+    // Masked before it is cut: a cut through a secret would leave a prefix no form matches.
+    let body = redactor.redact(&String::from_utf8_lossy(&exchange.body));
     let body = body.trim();
     let body = if body.is_empty() {
         String::new()
@@ -279,7 +297,7 @@ fn describe_failure(
         format!("; body: {}", short(body))
     };
     redactor.redact(&format!(
-        "server answered {}; expectation failed: {}{hint}{body}",
+        "server answered {}{location}; expectation failed: {}{hint}{body}",
         exchange.status,
         list.join(", ")
     ))
@@ -287,11 +305,12 @@ fn describe_failure(
 
 /// A capture as the one-line summary shows it: scalars in full (cut), lists and objects by size
 /// (a list of 3000 leaked tokens belongs in the journal, not on the screen).
-fn glance(value: &serde_json::Value) -> String {
+fn glance(value: &serde_json::Value, redactor: &crate::secret::Redactor) -> String {
     match value {
         serde_json::Value::Array(items) => format!("[{} items]", items.len()),
         serde_json::Value::Object(map) => format!("{{{} fields}}", map.len()),
-        other => short(&other.to_string()),
+        // Masked before it is cut (see `describe_failure`).
+        other => short(&redactor.redact(&other.to_string())),
     }
 }
 

@@ -1,4 +1,6 @@
-//! Step → [`Prepared`]: every template rendered, secrets resolved, URL built with the `url` crate.
+//! Step → [`Prepared`]: every template rendered, secrets resolved, the URL built from structure
+//! (`request_url`: each value encoded for the URL part its template names), query, form and
+//! JSON values encoded for their place, header values refused if they hold a line break.
 //!
 //! A `Prepared` request is the only thing `send` accepts. It holds raw secret values (the
 //! server needs them), so it is never shown: [`Prepared::request_data`] and the `preview`
@@ -15,7 +17,7 @@ use super::context::Context;
 use crate::journal::event::sha256_hex;
 use crate::runbook::{Http, Loaded, Step};
 use crate::secret::{MASK, Redactor, Secrets, is_sensitive_header};
-use crate::template::Templates;
+use crate::template::{Piece, Templates};
 
 /// What preparing needs from the engine.
 #[derive(Clone, Copy)]
@@ -63,22 +65,43 @@ impl Renderer<'_, '_> {
         let value = render(self.parts, field, source, self.ctx)?;
         let derived_before = self.derived.len();
         if source.contains("secrets") {
-            // Only values that hide a secret behind a transformation (hash, base64 of a
-            // concatenation) need learning: where the raw secret shows, it is masked anyway,
-            // and masking only that keeps the rest of the text readable.
-            let redactor = self.parts.mask.redactor();
-            for part in std::iter::once(value.as_str()).chain(value.split_once(' ').map(|(_, r)| r))
-            {
-                if redactor.redact(part) == part {
-                    self.derived.push(part.to_owned());
-                }
-            }
+            self.learn(&value);
         }
         if let Some(mut cache) = cacheable.and_then(|c| c.lock().ok()) {
             let derived = self.derived[derived_before..].to_vec();
             cache.insert(source.to_owned(), (value.clone(), derived));
         }
         Ok(value)
+    }
+
+    /// A template rendered into its text and printed values (for the URL path).
+    fn render_pieces(&mut self, field: &str, source: &str) -> Result<Vec<Piece>, String> {
+        let pieces = self
+            .parts
+            .templates
+            .render_pieces(source, self.ctx)
+            .map_err(|e| explain(self.parts, field, source, &e.message, false))?;
+        if source.contains("secrets") {
+            for piece in &pieces {
+                if let Piece::Value(value) = piece {
+                    self.learn(value);
+                }
+            }
+        }
+        Ok(pieces)
+    }
+
+    /// Remember a value rendered from a secret. Only values that hide a secret behind a
+    /// transformation (a hash, a slice) need learning: where the raw secret shows, every form
+    /// of it (base64 of the whole value included) is masked anyway, and masking only that
+    /// keeps the rest of the text readable.
+    fn learn(&mut self, value: &str) {
+        let redactor = self.parts.mask.redactor();
+        for part in std::iter::once(value).chain(value.split_once(' ').map(|(_, r)| r)) {
+            if redactor.redact(part) == part {
+                self.derived.push(part.to_owned());
+            }
+        }
     }
 }
 
@@ -184,7 +207,7 @@ pub fn prepare(
             .map_err(|_| format!("`{}` is not an HTTP method", http.method.get_ref()))?;
 
     let base = r.render(&format!("target `{target_name}` url"), target.url.get_ref())?;
-    let mut url = url::Url::parse(base.trim()).map_err(|e| {
+    let url = url::Url::parse(base.trim()).map_err(|e| {
         parts.mask.redactor().redact(&format!(
             "target `{target_name}` url `{base}` is not a URL ({e}): give a full URL such as https://host:9200"
         ))
@@ -194,20 +217,9 @@ pub fn prepare(
             "target `{target_name}` url must start with http:// or https://"
         ));
     }
-    let path = r.render("path", http.path.get_ref())?;
-    let (path, query) = path.split_once('?').unwrap_or((path.as_str(), ""));
-    // An empty path sends to the target URL as written (a webhook's full URL).
-    if !path.is_empty() {
-        let joined = format!(
-            "{}/{}",
-            url.path().trim_end_matches('/'),
-            path.trim_start_matches('/')
-        );
-        url.set_path(&joined);
-    }
-    if !query.is_empty() {
-        url.set_query(Some(query));
-    }
+    let pieces = r.render_pieces("path", http.path.get_ref())?;
+    let mut url =
+        super::request_url::build(&url, &pieces).map_err(|e| parts.mask.redactor().redact(&e))?;
     for (key, value) in &http.query {
         let value = r.render(&format!("query `{key}`"), value.get_ref())?;
         url.query_pairs_mut().append_pair(key, &value);

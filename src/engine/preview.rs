@@ -15,7 +15,8 @@ pub struct Preview {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
-    /// The text a responder must type (destructive steps).
+    /// The text a responder must type (destructive steps), control and invisible characters
+    /// escaped (`crate::text::escape`): typing it as shown confirms.
     pub confirm: Option<String>,
     /// foreach: how many requests (the preview shows the first).
     pub items: Option<usize>,
@@ -88,7 +89,8 @@ pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, 
     let mut preview = prepared.preview(&parts.mask.redactor());
     preview.items = items;
     if let Some(confirm) = &step.confirm {
-        preview.confirm = Some(render_confirm(parts, confirm.get_ref(), ctx).map_err(err)?);
+        let text = render_confirm(parts, confirm.get_ref(), ctx).map_err(err)?;
+        preview.confirm = Some(crate::text::escape(&text).into_owned());
     }
     if parts
         .rb

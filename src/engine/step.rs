@@ -154,12 +154,16 @@ impl Engine {
                 Ok(text) => text,
                 Err(err) => return Self::fail(rec, started, &err, &[], None),
             };
-            let via = if decision.typed_confirmation.as_deref() == Some(expected.as_str()) {
+            // Shown with control and invisible characters escaped, and typed as shown.
+            let shown = crate::text::escape(&expected);
+            let via = if decision.typed_confirmation.as_deref() == Some(&*shown) {
                 "typed"
             } else if decision.assume_yes {
                 "--yes"
             } else {
-                return Ok(Outcome::NeedsConfirmation { expected });
+                return Ok(Outcome::NeedsConfirmation {
+                    expected: shown.into_owned(),
+                });
             };
             rec.now(
                 Kind::Confirm,

@@ -1,18 +1,121 @@
 //! The post-mortem as JSON: the [`Report`] serialized as is. Field names are the schema in
 //! `schema/postmortem.schema.json` (versioned by `schema_version`); times are RFC 3339 UTC.
 //! Nothing is added or renamed here, so the schema and the type cannot drift apart.
+//!
+//! Strings are escaped for whoever reads the file on a terminal: besides JSON's own escapes
+//! (C0 controls), every character [`crate::text::is_hostile`] names (DEL, C1 controls such as
+//! U+009B, bidi overrides such as U+202E, invisible marks) is written as `\u009b`, so the file
+//! holds only printable text and still parses to the same strings.
+
+use serde::Serialize as _;
+use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::report::Report;
 
 /// Write the JSON straight into `sink` (no intermediate string).
 pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *sink, report).map_err(std::io::Error::other)?;
+    let mut ser = serde_json::Serializer::with_formatter(&mut *sink, Escaping::default());
+    report.serialize(&mut ser).map_err(std::io::Error::other)?;
     sink.write_all(b"\n")
 }
 
 pub fn render(report: &Report) -> String {
-    // Serializing plain data (string keys, no non-finite floats) cannot fail.
-    let mut text = serde_json::to_string_pretty(report).unwrap_or_default();
-    text.push('\n');
-    text
+    let mut out = Vec::new();
+    // Serializing plain data (string keys, no non-finite floats) into memory cannot fail.
+    let _ = render_to(report, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// serde_json's pretty layout, with hostile characters inside strings escaped.
+#[derive(Default)]
+struct Escaping(PrettyFormatter<'static>);
+
+impl Formatter for Escaping {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some((at, c)) = rest
+            .char_indices()
+            .find(|(_, c)| crate::text::is_hostile(*c))
+        {
+            writer.write_all(&rest.as_bytes()[..at])?;
+            write!(writer, "\\u{:04x}", u32::from(c))?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_characters_are_escaped_and_parse_back_to_the_same_string() {
+        let text = "a\u{1b}[2J\u{9b}1m\u{202e}txt.exe\u{2066}é\u{7f}";
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping::default());
+        serde_json::json!({ "k": [text] })
+            .serialize(&mut ser)
+            .unwrap();
+        let json = String::from_utf8(out).unwrap();
+        assert!(!json.chars().any(crate::text::is_hostile), "{json}");
+        for escaped in [r"\u001b", r"\u009b", r"\u202e", r"\u2066", r"\u007f"] {
+            assert!(json.contains(escaped), "{escaped} in {json}");
+        }
+        assert!(json.contains('é'));
+        assert!(
+            json.contains("\n  \"k\": [\n"),
+            "pretty layout kept: {json}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["k"][0], text);
+    }
 }

@@ -24,6 +24,9 @@ pub struct Diagnostic {
     pub message: String,
     pub labels: Vec<Label>,
     pub help: Option<String>,
+    /// A warning: worth reading, but the runbook still loads (`stanch check` prints it and
+    /// exits 0).
+    pub warning: bool,
 }
 
 /// A byte range of the runbook source with a short explanation.
@@ -43,6 +46,7 @@ impl Diagnostic {
                 text: label.into(),
             }],
             help: None,
+            warning: false,
         }
     }
 
@@ -52,12 +56,20 @@ impl Diagnostic {
             message: message.into(),
             labels: Vec::new(),
             help: None,
+            warning: false,
         }
     }
 
     #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// The same, as a warning.
+    #[must_use]
+    pub fn as_warning(mut self) -> Self {
+        self.warning = true;
         self
     }
 
@@ -141,6 +153,10 @@ impl fmt::Display for Report<'_> {
 impl std::error::Error for Report<'_> {}
 
 impl miette::Diagnostic for Report<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        self.diagnostic.warning.then_some(miette::Severity::Warning)
+    }
+
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         self.diagnostic
             .help

@@ -165,6 +165,10 @@ pub struct Http {
     /// Cap on the response body (e.g. "16MiB"); default 16 MiB.
     #[serde(default)]
     pub max_body: Option<Spanned<String>>,
+    /// A step without `expect` passes on 2xx only; this lets it pass on 3xx too (stanch never
+    /// follows a redirect, so a 3xx means the request was not carried out where it was sent).
+    #[serde(default)]
+    pub allow_redirect_status: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -44,6 +44,13 @@ pub fn validate<'s>(parsed: &Parsed<'s>, source: &'s str, base_dir: &Path) -> Ve
     v.out
 }
 
+/// What is worth a warning in a valid runbook (see `templates::warnings`), in source order.
+pub fn warnings(rb: &Runbook) -> Vec<Diagnostic> {
+    let mut out = templates::warnings(rb);
+    out.sort_by_key(Diagnostic::start);
+    out
+}
+
 /// Shared state of one validation run; `graph` and `templates` add to `out` too.
 struct Validator<'a, 's> {
     rb: &'a Runbook,

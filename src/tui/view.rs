@@ -160,7 +160,11 @@ fn render_runbook_view(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 
 fn render_hints(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let text = if let Some(flash) = &app.flash {
-        Line::from(Span::styled(flash.clone(), theme.accent()))
+        // Quotes outcomes (server text): escaped like every outside text (`crate::text`).
+        Line::from(Span::styled(
+            crate::text::escape(flash).into_owned(),
+            theme.accent(),
+        ))
     } else {
         // The hint line is the key table's short form: the bindings of this view with a hint
         // (not the one that leads to where the responder already is).

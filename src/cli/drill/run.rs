@@ -52,8 +52,10 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     let entered = runtime.enter();
     let (drill, mut opened) = prepare(args)?;
     let engine = engine(&drill, &opened)?;
-    // `drill --auto | head`: the drill runs to its verdict whoever stops reading.
-    let mut stdout = crate::cli::exit::QuietPipe::new(std::io::stdout().lock());
+    // `drill --auto | head`: the drill runs to its verdict whoever stops reading; lab answers
+    // and captures are outside text, escaped like every terminal output.
+    let mut stdout =
+        crate::text::Escaping::new(crate::cli::exit::QuietPipe::new(std::io::stdout().lock()));
     header(&mut stdout, &drill, &opened)?;
     let report = runtime.block_on(headless::run_all_async(
         &engine,
@@ -120,7 +122,8 @@ pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     // The TUI took the incident and released its lock on quit: reopen it for the score.
     let mut opened = store::open(&id, &actor)?;
     let score = finish(&drill, &mut opened)?;
-    let mut stdout = std::io::stdout().lock();
+    // Lab answers and captures are outside text: escaped like every terminal output.
+    let mut stdout = crate::text::Escaping::new(std::io::stdout().lock());
     header(&mut stdout, &drill, &opened)?;
     write!(stdout, "{}", score.render_text())?;
     writeln!(

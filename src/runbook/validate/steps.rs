@@ -168,6 +168,23 @@ impl Validator<'_, '_> {
                 .with_help("add an `expect` that the retry polls for, or remove `retry`"),
             );
         }
+        if let Some(allow) = &http.allow_redirect_status
+            && !step.expect.is_empty()
+        {
+            self.push(
+                Diagnostic::new(
+                    format!(
+                        "`allow_redirect_status` of step `{}` has no effect: the step has an `expect`",
+                        step.id()
+                    ),
+                    allow.span(),
+                    "only for steps without `expect`",
+                )
+                .with_help(
+                    "remove it, or say in `expect` which statuses pass (`response.status == 301`)",
+                ),
+            );
+        }
         if let Some(max) = &http.max_body
             && let Err(why) = parse_size(max.get_ref())
         {

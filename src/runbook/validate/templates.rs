@@ -173,6 +173,42 @@ fn collect_step<'a>(i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
     }
 }
 
+/// Warnings (the runbook still loads): an http `path` that puts a `?` after a `{{ … }}`.
+/// Values there are form-encoded into the query (see `engine::request_url`), but a query
+/// written into the path text is easy to misread; `query = { … }` says which value is which.
+pub(super) fn warnings(rb: &crate::runbook::Runbook) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for step in &rb.steps {
+        let Some(http) = &step.http else { continue };
+        let path = &http.get_ref().path;
+        let text = path.get_ref();
+        let Some(open) = text.find("{{") else {
+            continue;
+        };
+        let Some(question) = text[open..].find('?').map(|q| open + q) else {
+            continue;
+        };
+        // The span is of the quoted string: its text starts one byte in.
+        let at = path.span().start + 1 + question;
+        out.push(
+            Diagnostic::new(
+                format!(
+                    "`http.path` of step `{}` puts a `?` after a `{{{{ }}}}`",
+                    step.id()
+                ),
+                at..at + 1,
+                "the query starts here, after a value",
+            )
+            .with_help(
+                "a value's own `?` stays in its path segment, but move query parameters to \
+                 `query = { name = \"{{ … }}\" }` so each value is encoded as one parameter",
+            )
+            .as_warning(),
+        );
+    }
+    out
+}
+
 /// Every string inside a JSON body, with its path in the document.
 fn collect_json<'a>(
     value: &'a toml::Value,

@@ -1,6 +1,7 @@
 //! The destructive-step dialog: shows the target and the identity the runbook fetched, and
 //! starts the step only when the typed text matches the expected text exactly.
 
+use crate::text::escape;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::text::{Line, Span};
 
@@ -51,19 +52,20 @@ impl Confirm {
             Line::default(),
             Line::from(vec![
                 Span::styled("target   ", theme.dim()),
-                Span::raw(self.target.clone()),
+                Span::raw(escape(&self.target).into_owned()),
             ]),
         ];
         for (name, value) in &self.identity {
             lines.push(Line::from(vec![
                 Span::styled(format!("{name:<8} "), theme.dim()),
-                Span::styled(value.clone(), theme.heading()),
+                Span::styled(escape(value).into_owned(), theme.heading()),
             ]));
         }
         lines.push(Line::default());
         lines.push(Line::from(vec![
             Span::raw("Type "),
-            Span::styled(self.expected.clone(), theme.warn()),
+            // Already escaped by the engine (typed as shown); escaping again is a no-op.
+            Span::styled(escape(&self.expected).into_owned(), theme.warn()),
             Span::raw(" exactly to proceed:"),
         ]));
         lines.push(field_line("", &self.input, true, theme));

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Padding, Paragraph, Wrap};
 
 use super::{Theme, duration, markdown};
 use crate::runbook::{Action, Step};
+use crate::text::escape;
 use crate::tui::app::{App, DisplayStatus, EngineState};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
@@ -157,6 +158,12 @@ fn action_lines(app: &App, step: &Step, theme: Theme, lines: &mut Vec<Line<'stat
     }
 }
 
+/// Outside text (responses, captures, errors) as the screen shows it: control and invisible
+/// characters escaped, one rule for every output (`crate::text`).
+fn shown(text: &str) -> String {
+    escape(text).into_owned()
+}
+
 fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static>>) {
     lines.push(Line::from(Span::styled("Request", theme.heading())));
     match app.previews.get(id) {
@@ -175,12 +182,12 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
             for (name, value) in &preview.headers {
                 lines.push(Line::from(vec![
                     Span::styled(format!("{name}: "), theme.dim()),
-                    Span::raw(value.clone()),
+                    Span::raw(shown(value)),
                 ]));
             }
             if let Some(body) = &preview.body {
                 for line in body.lines().take(12) {
-                    lines.push(Line::from(Span::raw(format!("  {line}"))));
+                    lines.push(Line::from(Span::raw(format!("  {}", escape(line)))));
                 }
             }
             if let Some(items) = preview.items {
@@ -197,7 +204,7 @@ fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static
             }
         }
         Some(Err(e)) => lines.push(Line::from(Span::styled(
-            format!("cannot preview yet: {e}"),
+            format!("cannot preview yet: {}", escape(&e.to_string())),
             theme.warn(),
         ))),
         None => {
@@ -249,7 +256,7 @@ fn result_lines(
             Span::raw(format!("  {} ms  {} bytes", resp.elapsed_ms, resp.bytes)),
         ]));
         if let Some(error) = &resp.error {
-            lines.push(Line::from(Span::styled(error.clone(), theme.bad())));
+            lines.push(Line::from(Span::styled(shown(error), theme.bad())));
         }
     }
     if let Some((total, failed)) = record.items {
@@ -259,12 +266,12 @@ fn result_lines(
         ]));
     }
     if let Some(summary) = &record.summary {
-        lines.push(Line::from(vec![dim("summary"), Span::raw(summary.clone())]));
+        lines.push(Line::from(vec![dim("summary"), Span::raw(shown(summary))]));
     }
     if let Some(error) = &record.error {
         lines.push(Line::from(vec![
             dim("error"),
-            Span::styled(error.clone(), theme.bad()),
+            Span::styled(shown(error), theme.bad()),
         ]));
     }
     for failed in &record.failed_expectations {
@@ -272,14 +279,14 @@ fn result_lines(
             Span::styled("✗ expected ", theme.bad()),
             Span::raw(failed.expr.clone()),
             Span::styled("  got ", theme.dim()),
-            Span::raw(failed.actual.clone()),
+            Span::raw(shown(&failed.actual)),
         ]));
     }
     for (name, value) in &record.captures {
         let value = value
             .as_str()
             .map_or_else(|| value.to_string(), str::to_owned);
-        let value: String = value.chars().take(120).collect();
+        let value: String = escape(&value).chars().take(120).collect();
         lines.push(Line::from(vec![
             Span::styled(format!("vars.{name} = "), theme.dim()),
             Span::raw(value),
@@ -292,7 +299,7 @@ fn result_lines(
         ]));
     }
     if let Some(reason) = &record.skip_reason {
-        lines.push(Line::from(vec![dim("skipped:"), Span::raw(reason.clone())]));
+        lines.push(Line::from(vec![dim("skipped:"), Span::raw(shown(reason))]));
     }
     if let Some(reason) = &record.pending_reason {
         lines.push(Line::from(vec![

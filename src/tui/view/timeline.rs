@@ -70,7 +70,8 @@ fn event_line(app: &App, event: &Event, theme: Theme) -> Line<'static> {
     if let Some(step) = &event.step {
         spans.push(Span::styled(format!("{step} "), theme.heading()));
     }
-    spans.push(Span::raw(summary(event)));
+    // Journal text may carry control sequences: shown escaped, as everywhere (`crate::text`).
+    spans.push(Span::raw(crate::text::escape(&summary(event)).into_owned()));
     spans.push(Span::styled(format!("  {}", event.actor), theme.dim()));
     Line::from(spans)
 }
