@@ -29,5 +29,6 @@ pub mod paths;
 pub mod runbook;
 pub mod secret;
 pub mod store;
+pub mod team;
 pub mod template;
 pub mod tui;
