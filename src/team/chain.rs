@@ -14,7 +14,8 @@
 //! [`Event::compute_hash`]; the stored `canonical` column is the crate's canonical
 //! serialization, and the line a reader gets is that text with `,"hash":"…"` spliced in, as
 //! the file writer does. The database re-checks the hash, the links and the actor; this
-//! module never trusts a row it did not verify.
+//! module never trusts a row it did not verify. A commit is acknowledged only when durable:
+//! the session turns `synchronous_commit` back on if the server has it off.
 
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,19 @@ impl Chain {
     pub async fn with_client(client: Client, incident: &str) -> Result<Self, TeamError> {
         super::schema::check_incident(incident)?;
         super::schema::version(&client).await?;
+        // An append is reported only once it is durable: with `synchronous_commit = off` a
+        // server crash can lose a commit it already acknowledged (and hand its seq to the next
+        // event). Any other setting is at least locally durable and is left as the DBA set it.
+        client
+            .batch_execute(
+                "DO $$ BEGIN
+                   IF current_setting('synchronous_commit') = 'off' THEN
+                     SET synchronous_commit = on;
+                   END IF;
+                 END $$",
+            )
+            .await
+            .map_err(TeamError::db("making commits durable"))?;
         let prepare = |sql: &'static str| client.prepare(sql);
         let lock = prepare("SELECT pg_advisory_xact_lock(hashtextextended('stanch:' || $1, 0))")
             .await

@@ -4,9 +4,11 @@
 //! ([`Cluster::start`]).
 //!
 //! - As root the server runs as `postgres` (`runuser -u postgres --`), the temp dir owned by it.
-//! - fsync off (tests measure logic, not the disk), a unix socket in the temp dir for the
-//!   admin and trusted local logins, and 127.0.0.1 on a free port where every login needs
-//!   SCRAM over TLS (`hostssl … scram-sha-256`, plain `host` rejected), with a throwaway CA
+//! - fsync off (tests measure logic, not the disk; a killed server keeps what it wrote), and
+//!   `synchronous_commit = off` as a careless DBA might set it: stanch's sessions must turn it
+//!   back on, or a crash loses acknowledged events (`team_faults` catches that).
+//! - A unix socket in the temp dir for the admin and trusted local logins, and 127.0.0.1 on a
+//!   free port where every login needs SCRAM over TLS (`hostssl … scram-sha-256`, plain `host` rejected), with a throwaway CA
 //!   made by `openssl` whose PEM file the test hands to the client (`sslrootcert=`).
 //! - Stopped on drop; and because a static is never dropped, a watchdog shell holds the read
 //!   end of a pipe whose write end only this process has: when the test binary exits however
