@@ -36,37 +36,35 @@ async fn appender(
     let mut chain: Option<Chain> = None;
     let mut acked = 0;
     while acked < PER_APPENDER {
-        let current = match chain.as_mut() {
-            Some(c) => c,
-            None => match Chain::open(&db_target, INC).await {
-                Ok(c) => chain.insert(c),
-                Err(_) => {
-                    // The server is down: back off, then reconnect (a client's retry, not a
-                    // test waiting for an event).
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        if chain.is_none() {
+            if let Ok(c) = Chain::open(&db_target, INC).await {
+                chain = Some(c);
+            } else {
+                // The server is down: back off, then reconnect (a client's retry, not a test
+                // waiting for an event).
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        }
+        let Some(current) = chain.as_mut() else {
+            continue;
         };
-        match current
+        let result = current
             .append(
                 vec![note(&format!("{login} {acked}"))],
                 &Redactor::default(),
             )
-            .await
-        {
-            Ok(events) => {
-                acked += 1;
-                for e in events {
-                    let _ = reports.send(Report::Acked(e.seq, e.hash));
-                }
+            .await;
+        if let Ok(events) = result {
+            acked += 1;
+            for e in events {
+                let _ = reports.send(Report::Acked(e.seq, e.hash));
             }
-            Err(_) => {
-                // Not acknowledged: it may or may not have committed; it is retried as a new
-                // event, which is what a responder's client does.
-                chain = None;
-                let _ = reports.send(Report::Failed);
-            }
+        } else {
+            // Not acknowledged: it may or may not have committed; it is retried as a new
+            // event, which is what a responder's client does.
+            chain = None;
+            let _ = reports.send(Report::Failed);
         }
     }
     let _ = reports.send(Report::Done);
@@ -108,7 +106,7 @@ async fn a_server_crash_loses_no_acknowledged_event_and_everyone_catches_up() {
     let mut killed = false;
     let mut restarted = false;
     while done < logins.len() {
-        let report = tokio::time::timeout(Duration::from_secs(60), reports_rx.recv())
+        let report = tokio::time::timeout(Duration::from_mins(1), reports_rx.recv())
             .await
             .expect("appenders make progress")
             .expect("appenders report until done");
@@ -146,7 +144,7 @@ async fn a_server_crash_loses_no_acknowledged_event_and_everyone_catches_up() {
         .unwrap();
     let mut disconnected = false;
     loop {
-        match tokio::time::timeout(Duration::from_secs(60), follower.updates_rx.recv())
+        match tokio::time::timeout(Duration::from_mins(1), follower.updates_rx.recv())
             .await
             .expect("the follower reports")
             .expect("the follower runs")
