@@ -13,6 +13,7 @@
 //! - `target`: the team URL, the TLS rule (required except on a local unix socket), connect.
 //! - `schema`: versioned migrations (`stanch team init`), responders (`stanch team add`).
 //! - `chain`: append a batch under the incident's advisory lock; fetch and verify links.
+//! - `writer`: group commit for one responder ([`Appender`]): what queues shares a transaction.
 //! - `mirror`: the local JSONL copy and the "journal rewritten" check.
 //! - `follow`: LISTEN first, then catch up; a slow poll as a backstop.
 //!
@@ -26,6 +27,7 @@ pub mod follow;
 pub mod mirror;
 pub mod schema;
 pub mod target;
+pub mod writer;
 
 use std::path::PathBuf;
 
@@ -35,6 +37,7 @@ pub use chain::Chain;
 pub use follow::{Follower, Update};
 pub use mirror::Mirror;
 pub use target::Target;
+pub use writer::Appender;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TeamError {
@@ -106,6 +109,8 @@ pub enum TeamError {
     MirrorBroken { path: PathBuf, broken: Broken },
     #[error("local mirror {path} is open for writing by {holder}; it is kept current there")]
     MirrorInUse { path: PathBuf, holder: String },
+    #[error("the team journal writer has stopped")]
+    WriterStopped,
     #[error("the LISTEN connection to the team database closed")]
     ListenClosed,
 }

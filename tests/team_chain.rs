@@ -318,3 +318,35 @@ async fn an_event_by_someone_else_is_refused_before_it_is_sent() {
     assert!(matches!(err, TeamError::ForeignActor { .. }), "{err}");
     assert_eq!(db.psql("SELECT count(*) FROM stanch.event"), "0\n");
 }
+
+#[tokio::test]
+async fn events_queued_together_share_one_transaction_in_queue_order() {
+    use stanch::team::Appender;
+    let db = TeamDb::new(pg::shared()).await;
+    db.add("alice", "commander", Some(INC)).await;
+    let appender = Appender::spawn(db.chain("alice", INC).await, Redactor::default());
+    // On this single-threaded runtime every append below is queued before the writer task
+    // runs, so they must go as one transaction.
+    let appends = (0..50).map(|i| appender.append(note(&format!("queued {i}"))));
+    let events = futures_util::future::join_all(appends).await;
+    let seqs: Vec<u64> = events.into_iter().map(|e| e.unwrap().seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=50).collect::<Vec<_>>(),
+        "answered in queue order"
+    );
+    assert_eq!(
+        db.psql(&format!(
+            "SELECT count(DISTINCT xmin::text) || ' ' || count(*) FROM stanch.event WHERE incident_id = '{INC}'"
+        )),
+        "1 50\n",
+        "one transaction for the 50 events"
+    );
+    // Text order is queue order too.
+    let texts = db.psql(&format!(
+        "SELECT string_agg(convert_from(canonical, 'UTF8')::jsonb #>> '{{data,text}}', ',' ORDER BY seq) \
+         FROM stanch.event WHERE incident_id = '{INC}'"
+    ));
+    let expected: Vec<String> = (0..50).map(|i| format!("queued {i}")).collect();
+    assert_eq!(texts.trim_end(), expected.join(","));
+}

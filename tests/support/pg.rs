@@ -78,6 +78,16 @@ fn free_port() -> u16 {
 impl Cluster {
     /// initdb, configure, start; waits for the server (pg_ctl -w) before returning.
     pub fn start() -> Cluster {
+        Self::start_with(false)
+    }
+
+    /// Like [`Cluster::start`], with `durable`: fsync and synchronous commit on, as a
+    /// production server runs (benchmarks).
+    pub fn start_durable() -> Cluster {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Cluster {
         let bindir = Command::new("pg_config")
             .arg("--bindir")
             .output()
@@ -109,9 +119,13 @@ impl Cluster {
         );
         make_tls(root.path(), &data);
         let port = free_port();
+        let speed = if durable {
+            ""
+        } else {
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        };
         let conf = format!(
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
-             listen_addresses = '127.0.0.1'\nport = {port}\n\
+            "{speed}listen_addresses = '127.0.0.1'\nport = {port}\n\
              unix_socket_directories = '{sock}'\nmax_connections = 200\n\
              shared_buffers = 32MB\nssl = on\nssl_cert_file = 'server.crt'\n\
              ssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'\n",
