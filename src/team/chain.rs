@@ -1,8 +1,9 @@
 //! The shared chain of one incident: append a batch, fetch what follows a verified event.
 //!
 //! ```text
-//! append(batch):  BEGIN ─▶ pg_advisory_xact_lock(hash of "stanch:<id>") ─▶ read head
-//!                 ─▶ build seq, prev, hash per event (redacted first) ─▶ one INSERT ─▶ COMMIT
+//! append(batch):  [BEGIN, pg_advisory_xact_lock(hash of "stanch:<id>"), read head]
+//!                 ─▶ build seq, prev, hash per event (redacted first) ─▶ [one INSERT, COMMIT]
+//!                 (each [...] one pipelined round trip: the lock is held until the flush)
 //!                 retried whole on 23505 / 40001 / 40P01 (someone raced without the lock,
 //!                 a serialization failure, a deadlock); anything else is the error
 //! fetch_after(seq, hash): rows in seq order, each checked by the journal's own line check
@@ -169,41 +170,54 @@ impl Chain {
     }
 
     async fn try_append(&mut self, batch: &[NewEvent]) -> Result<Vec<Event>, TeamError> {
-        let tx = self
-            .client
-            .transaction()
-            .await
-            .map_err(TeamError::db("starting an append"))?;
-        tx.execute(&self.lock, &[&self.incident])
-            .await
-            .map_err(TeamError::db("waiting for the incident's append lock"))?;
-        let (mut seq, mut prev) = match tx
-            .query_opt(&self.head, &[&self.incident])
-            .await
-            .map_err(TeamError::db("reading the chain's head"))?
+        if let Some((i, actor)) = batch.iter().enumerate().find_map(|(i, new)| {
+            new.actor
+                .as_ref()
+                .filter(|a| **a != self.login)
+                .map(|a| (i, a))
+        }) {
+            return Err(TeamError::ForeignActor {
+                incident: self.incident.clone(),
+                seq: i as u64 + 1,
+                actor: actor.clone(),
+                login: self.login.clone(),
+            });
+        }
+        // The lock is held from its grant to the commit's WAL flush, so every round trip
+        // inside it costs the whole chain: BEGIN, lock and head go in one pipeline (the head is
+        // read the moment the lock is granted), and so do the INSERT and the COMMIT.
+        let client = &self.client;
+        let incident: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&self.incident];
+        let (begun, locked, head) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            client.execute(&self.lock, &incident),
+            client.query_opt(&self.head, &incident),
+        );
+        let head = match begun
+            .map_err(TeamError::db("starting an append"))
+            .and(locked.map_err(TeamError::db("waiting for the incident's append lock")))
+            .and(head.map_err(TeamError::db("reading the chain's head")))
         {
+            Ok(head) => head,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(e);
+            }
+        };
+        let (mut seq, mut prev) = match head {
             Some(row) => (seq_u64(row.get(0)), row.get::<_, String>(1)),
             None => (0, GENESIS.to_owned()),
         };
         let mut events = Vec::with_capacity(batch.len());
         let mut rows = Rows::with_capacity(batch.len());
         for new in batch {
-            let actor = new.actor.clone().unwrap_or_else(|| self.login.clone());
             seq += 1;
-            if actor != self.login {
-                return Err(TeamError::ForeignActor {
-                    incident: self.incident.clone(),
-                    seq,
-                    actor,
-                    login: self.login.clone(),
-                });
-            }
             let now = Timestamp::now();
             let mut event = Event {
                 seq,
                 at: now.round(jiff::Unit::Millisecond).unwrap_or(now),
                 mono_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                actor,
+                actor: self.login.clone(),
                 kind: new.kind,
                 step: new.step.clone(),
                 data: new.data.clone(),
@@ -219,22 +233,23 @@ impl Chain {
             prev.clone_from(&event.hash);
             events.push(event);
         }
-        tx.execute(
-            &self.insert,
-            &[
-                &self.incident,
-                &rows.seq,
-                &rows.prev,
-                &rows.hash,
-                &rows.canonical,
-                &rows.actor,
-                &rows.kind,
-                &rows.step,
-            ],
-        )
-        .await
-        .map_err(TeamError::db(format!("appending to {}", self.incident)))?;
-        tx.commit().await.map_err(TeamError::db(format!(
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+            &self.incident,
+            &rows.seq,
+            &rows.prev,
+            &rows.hash,
+            &rows.canonical,
+            &rows.actor,
+            &rows.kind,
+            &rows.step,
+        ];
+        // After a failed INSERT the transaction is aborted and COMMIT only rolls it back.
+        let (inserted, committed) = tokio::join!(
+            client.execute(&self.insert, &params),
+            client.batch_execute("COMMIT"),
+        );
+        inserted.map_err(TeamError::db(format!("appending to {}", self.incident)))?;
+        committed.map_err(TeamError::db(format!(
             "committing events to {}",
             self.incident
         )))?;
