@@ -281,7 +281,7 @@ fn main() {
     let cluster = pg::Cluster::start_durable();
     runtime.block_on(async {
         appends(&cluster, arg("--appends", 200)).await;
-        group_commit_appends(&cluster, arg("--group", 2_000), 16).await;
+        group_commit_appends(&cluster, arg("--group", 2_000), arg("--tasks", 16)).await;
         visibility(&cluster, arg("--samples", 200)).await;
         catch_up(&cluster, arg("--catchup", 100_000)).await;
     });
