@@ -86,6 +86,36 @@ async fn a_teammates_event_reaches_a_listening_follower_and_its_mirror() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slow_poll_catches_what_no_notification_announced() {
+    let db = TeamDb::new(pg::shared()).await;
+    db.add("alice", "commander", Some(INC)).await;
+    db.add("bob", "ops", Some(INC)).await;
+    let data = tempfile::tempdir().unwrap();
+    let mut bob = Follower::spawn(
+        db.as_user("bob"),
+        INC.to_owned(),
+        Mirror::open(&data.path().join(INC), "bob").unwrap(),
+        Pace {
+            poll: Duration::from_millis(200),
+            reconnect: Duration::from_millis(100),
+        },
+    );
+    assert!(caught_up_through(&mut bob, 0).await.is_empty());
+    // A lost notification: this database announces nothing any more.
+    db.psql("ALTER TABLE stanch.event DISABLE TRIGGER event_notify");
+    let mut alice = db.chain("alice", INC).await;
+    alice
+        .append(vec![note("unannounced")], &Redactor::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        caught_up_through(&mut bob, 1).await,
+        vec![1],
+        "the poll found it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewritten_chain_raises_the_alarm_and_the_mirror_is_left_alone() {
     let db = TeamDb::new(pg::shared()).await;
     db.add("alice", "commander", Some(INC)).await;
