@@ -9,12 +9,14 @@
 //!    verified in its mirror; goal p95 < 50 ms on loopback);
 //! 3. catch-up of 100,000 events into an empty mirror (fetch, verify every link, write).
 //!
-//! `cargo bench --bench team -- --bench [--appends N] [--group N] [--samples N] [--catchup N]`
+//! `cargo bench --bench team -- --bench [--appends N] [--group N] [--tasks N] [--samples N]
+//! [--catchup N] [--no-fsync]`
 
 #[path = "../tests/support/pg.rs"]
 #[allow(dead_code, clippy::all, clippy::pedantic)]
 mod pg;
 
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -77,34 +79,55 @@ async fn fresh_db(cluster: &pg::Cluster) -> String {
     db
 }
 
+/// Run `work` as one responder would: its own OS thread and its own single-threaded runtime
+/// (responders are separate processes on separate machines; one shared runtime would make
+/// them wait on each other's wake-ups).
+fn responder<T: Send + 'static>(
+    work: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work())
+    })
+}
+
+async fn chain_for(socket_url: String, inc: &'static str) -> Chain {
+    Chain::open(&Target::parse(&socket_url).unwrap(), inc)
+        .await
+        .unwrap()
+}
+
 #[allow(clippy::cast_precision_loss)]
 async fn appends(cluster: &pg::Cluster, per_responder: usize) {
     let db = fresh_db(cluster).await;
     let inc = "BENCH-APPEND";
-    let mut chains = Vec::new();
+    let start_line = Arc::new(Barrier::new(9));
+    let mut threads = Vec::new();
     for i in 0..8 {
         let login = format!("r{i}");
         add(cluster, &db, &login, inc).await;
-        let target = Target::parse(&cluster.socket_url(&login, &db)).unwrap();
-        chains.push(Chain::open(&target, inc).await.unwrap());
-    }
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for mut chain in chains {
-        tasks.push(tokio::spawn(async move {
-            for i in 0..per_responder {
-                chain
-                    .append(vec![note(&format!("event {i}"))], &Redactor::default())
-                    .await
-                    .unwrap();
-            }
-            chain.retries
+        let url = cluster.socket_url(&login, &db);
+        let start_line = Arc::clone(&start_line);
+        threads.push(responder(move || {
+            Box::pin(async move {
+                let mut chain = chain_for(url, inc).await;
+                start_line.wait();
+                for i in 0..per_responder {
+                    chain
+                        .append(vec![note(&format!("event {i}"))], &Redactor::default())
+                        .await
+                        .unwrap();
+                }
+                chain.retries
+            })
         }));
     }
-    let mut retries = 0;
-    for t in tasks {
-        retries += t.await.unwrap();
-    }
+    start_line.wait();
+    let start = Instant::now();
+    let retries: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
     let elapsed = start.elapsed();
     let total = 8 * per_responder;
     println!(
@@ -120,35 +143,44 @@ async fn appends(cluster: &pg::Cluster, per_responder: usize) {
 async fn group_commit_appends(cluster: &pg::Cluster, per_responder: usize, tasks: usize) {
     let db = fresh_db(cluster).await;
     let inc = "BENCH-GROUP";
-    let mut appenders = Vec::new();
+    let start_line = Arc::new(Barrier::new(9));
+    let mut threads = Vec::new();
+    let n = per_responder / tasks;
     for i in 0..8 {
         let login = format!("g{i}");
         add(cluster, &db, &login, inc).await;
-        let target = Target::parse(&cluster.socket_url(&login, &db)).unwrap();
-        let chain = Chain::open(&target, inc).await.unwrap();
-        appenders.push(Appender::spawn(chain, Redactor::default()));
-    }
-    let start = Instant::now();
-    let mut handles = Vec::new();
-    for appender in &appenders {
-        for t in 0..tasks {
-            let appender = appender.clone();
-            let n = per_responder / tasks;
-            handles.push(tokio::spawn(async move {
-                for i in 0..n {
-                    appender
-                        .append(note(&format!("task {t} event {i}")))
-                        .await
-                        .unwrap();
+        let url = cluster.socket_url(&login, &db);
+        let start_line = Arc::clone(&start_line);
+        threads.push(responder(move || {
+            Box::pin(async move {
+                let appender = Appender::spawn(chain_for(url, inc).await, Redactor::default());
+                start_line.wait();
+                let handles: Vec<_> = (0..tasks)
+                    .map(|t| {
+                        let appender = appender.clone();
+                        tokio::spawn(async move {
+                            for i in 0..n {
+                                appender
+                                    .append(note(&format!("task {t} event {i}")))
+                                    .await
+                                    .unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    h.await.unwrap();
                 }
-            }));
-        }
+            })
+        }));
     }
-    for h in handles {
-        h.await.unwrap();
+    start_line.wait();
+    let start = Instant::now();
+    for t in threads {
+        t.join().unwrap();
     }
     let elapsed = start.elapsed();
-    let total = 8 * (per_responder / tasks) * tasks;
+    let total = 8 * n * tasks;
     let transactions: usize = cluster
         .psql(
             &db,
@@ -166,63 +198,108 @@ async fn group_commit_appends(cluster: &pg::Cluster, per_responder: usize, tasks
     );
 }
 
+/// What the responders of the visibility run tell the conductor.
+enum Seen {
+    Appended { seq: u64, at: Instant },
+    Verified { who: usize, seq: u64, at: Instant },
+}
+
+/// 4 responders, each appending on the conductor's cue and following the chain; the latency
+/// is from a responder calling `append` to another responder's follower having the event.
 async fn visibility(cluster: &pg::Cluster, samples: usize) {
     let db = fresh_db(cluster).await;
     let inc = "BENCH-LIVE";
-    let logins = ["a", "b", "c", "d"];
     let dirs = tempfile::tempdir().unwrap();
-    let mut chains = Vec::new();
-    let mut followers = Vec::new();
-    for login in logins {
-        add(cluster, &db, login, inc).await;
-        let target = Target::parse(&cluster.socket_url(login, &db)).unwrap();
-        chains.push(Chain::open(&target, inc).await.unwrap());
-        let local = Mirror::open(&dirs.path().join(login), login).unwrap();
-        let pace = Pace {
-            poll: Duration::from_hours(1),
-            reconnect: Duration::from_millis(100),
-        };
-        let mut follower = Follower::spawn(target, inc.to_owned(), local, pace);
-        // Wait for its first catch-up (it is listening from then on).
-        loop {
-            if let Some(Update::CaughtUp(_)) = follower.updates_rx.recv().await {
-                break;
-            }
-        }
-        followers.push(follower);
-    }
-    let mut latencies = Vec::with_capacity(samples * 3);
-    for i in 0..samples {
-        let who = i % logins.len();
-        let start = Instant::now();
-        let seq = chains[who]
-            .append(vec![note(&format!("sample {i}"))], &Redactor::default())
-            .await
-            .unwrap()[0]
-            .seq;
-        for (j, follower) in followers.iter_mut().enumerate() {
-            if j == who {
-                continue;
-            }
-            'wait: loop {
-                match follower.updates_rx.recv().await {
-                    Some(Update::Events(events)) if events.iter().any(|e| e.seq == seq) => {
-                        latencies.push(start.elapsed());
-                        break 'wait;
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<Seen>();
+    let mut cues = Vec::new();
+    let ready = Arc::new(Barrier::new(5));
+    for who in 0..4 {
+        let login = format!("v{who}");
+        add(cluster, &db, &login, inc).await;
+        let url = cluster.socket_url(&login, &db);
+        let dir = dirs.path().join(&login);
+        let (cue_tx, mut cue_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+        cues.push(cue_tx);
+        let seen_tx = seen_tx.clone();
+        let ready = Arc::clone(&ready);
+        responder(move || {
+            Box::pin(async move {
+                let target = Target::parse(&url).unwrap();
+                let mut chain = Chain::open(&target, inc).await.unwrap();
+                let pace = Pace {
+                    poll: Duration::from_hours(1),
+                    reconnect: Duration::from_millis(100),
+                };
+                let mut follower = Follower::spawn(
+                    target,
+                    inc.to_owned(),
+                    Mirror::open(&dir, &login).unwrap(),
+                    pace,
+                );
+                // Listening from its first catch-up on.
+                while !matches!(follower.updates_rx.recv().await, Some(Update::CaughtUp(_))) {}
+                ready.wait();
+                loop {
+                    tokio::select! {
+                        cue = cue_rx.recv() => {
+                            let Some(i) = cue else { return };
+                            let at = Instant::now();
+                            let events = chain
+                                .append(vec![note(&format!("sample {i}"))], &Redactor::default())
+                                .await
+                                .unwrap();
+                            let _ = seen_tx.send(Seen::Appended { seq: events[0].seq, at });
+                        }
+                        update = follower.updates_rx.recv() => match update {
+                            Some(Update::Events(events)) => {
+                                let at = Instant::now();
+                                for e in events {
+                                    let _ = seen_tx.send(Seen::Verified { who, seq: e.seq, at });
+                                }
+                            }
+                            Some(Update::Disconnected(e) | Update::Rewritten(e)) => panic!("{e}"),
+                            Some(Update::CaughtUp(_)) => {}
+                            None => return,
+                        },
                     }
-                    Some(Update::Disconnected(e) | Update::Rewritten(e)) => panic!("{e}"),
-                    Some(_) => {}
-                    None => panic!("follower stopped"),
                 }
+            })
+        });
+    }
+    ready.wait();
+    let mut latencies = Vec::with_capacity(samples * 3);
+    let mut early: Vec<(usize, u64, Instant)> = Vec::new();
+    for i in 0..samples {
+        let author = i % 4;
+        cues[author].send(i).unwrap();
+        let (mut seq, mut start) = (None, None);
+        let mut verified: Vec<(usize, Instant)> = Vec::new();
+        while seq.is_none() || verified.len() < 3 {
+            match seen_rx.recv_timeout(Duration::from_secs(30)).unwrap() {
+                Seen::Appended { seq: s, at } => {
+                    seq = Some(s);
+                    start = Some(at);
+                    verified.extend(
+                        early
+                            .drain(..)
+                            .filter(|(w, es, _)| *es == s && *w != author)
+                            .map(|(w, _, at)| (w, at)),
+                    );
+                }
+                Seen::Verified { who, seq: s, at } => match seq {
+                    Some(expected) if s == expected && who != author => verified.push((who, at)),
+                    Some(_) => {}
+                    None => early.push((who, s, at)),
+                },
             }
         }
-        // Drain the appender's own follower so its queue never fills.
-        while let Ok(update) = followers[who].updates_rx.try_recv() {
-            drop(update);
-        }
+        let start = start.unwrap();
+        latencies.extend(verified.iter().map(|(_, at)| at.duration_since(start)));
+        early.clear();
         // A responder's pace, not a flood: each sample measures one event on a quiet chain.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        std::thread::sleep(Duration::from_millis(5));
     }
+    drop(cues);
     latencies.sort();
     println!(
         "visible to teammates: 4 responders, {} observations ({samples} events x 3 followers): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
@@ -273,12 +350,17 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // Set-up and the catch-up run here; each simulated responder gets its own thread.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let cluster = pg::Cluster::start_durable();
+    // `--no-fsync` shows what the software alone allows (the WAL flush taken out).
+    let cluster = if std::env::args().any(|a| a == "--no-fsync") {
+        pg::Cluster::start()
+    } else {
+        pg::Cluster::start_durable()
+    };
     runtime.block_on(async {
         appends(&cluster, arg("--appends", 200)).await;
         group_commit_appends(&cluster, arg("--group", 2_000), arg("--tasks", 16)).await;
