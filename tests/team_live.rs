@@ -257,35 +257,26 @@ async fn verify_export_and_list_read_the_shared_chain_over_scram_and_tls() {
     // A wrong password, a CA that did not sign the server, plain TCP: all refused, and the
     // password never appears in what stanch prints.
     let wrong = cluster.tcp_url("bob", "not-it", &db.name);
-    let out = stanch(data.path(), &["verify", INC, "--team", &wrong]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("password authentication failed"),
-        "{stderr}"
-    );
+    let stderr = refused(data.path(), &wrong, "password authentication failed");
     assert!(!stderr.contains("not-it"), "{stderr}");
     let other_ca = data.path().join("other-ca.crt");
     std::fs::write(&other_ca, include_str!("fixtures/team/unrelated-ca.pem")).unwrap();
     let bad_ca = url.replace(
         &format!(
             "sslrootcert={}",
-            percent(&cluster.ca_file().display().to_string())
+            pg::percent_encode(&cluster.ca_file().display().to_string())
         ),
-        &format!("sslrootcert={}", percent(&other_ca.display().to_string())),
+        &format!(
+            "sslrootcert={}",
+            pg::percent_encode(&other_ca.display().to_string())
+        ),
     );
     assert_ne!(bad_ca, url);
-    let out = stanch(data.path(), &["verify", INC, "--team", &bad_ca]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("certificate"), "{stderr}");
-    let plain = format!("{url}&sslmode=disable");
-    let out = stanch(data.path(), &["verify", INC, "--team", &plain]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("team mode requires TLS over TCP"),
-        "{stderr}"
+    refused(data.path(), &bad_ca, "certificate");
+    let stderr = refused(
+        data.path(),
+        &format!("{url}&sslmode=disable"),
+        "team mode requires TLS over TCP",
     );
     assert!(!stderr.contains("horse"), "{stderr}");
 
@@ -307,16 +298,13 @@ async fn verify_export_and_list_read_the_shared_chain_over_scram_and_tls() {
     assert!(!listing.contains(INC), "{listing}");
 }
 
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// `stanch verify INC --team URL` must fail, saying `why`; returns its stderr.
+fn refused(data: &Path, url: &str, why: &str) -> String {
+    let out = stanch(data, &["verify", INC, "--team", url]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "accepted {url}");
+    assert!(stderr.contains(why), "{stderr}");
+    stderr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,7 +162,9 @@ pub async fn sync(
         if batch.is_empty() {
             return Ok(count);
         }
-        mirror.apply(chain.incident(), &batch)?;
+        // The write and its sync block; on a multi-threaded runtime, tell it so that other
+        // tasks (the UI, the engine) move to another worker meanwhile.
+        off_the_executor(|| mirror.apply(chain.incident(), &batch))?;
         count += batch.len() as u64;
         let events: Vec<Event> = batch.into_iter().map(|f| f.event).collect();
         on_batch(&events);
@@ -187,5 +189,15 @@ pub async fn check_remembered(chain: &Chain, mirror: &Mirror) -> Result<(), Team
                 |h| format!("holds hash {h}"),
             ),
         }),
+    }
+}
+
+fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }

@@ -11,8 +11,8 @@
 //! the incident row and the membership. Identifiers and literals that cannot be bind
 //! parameters (role names, the verifier) are validated and quoted here, in one place.
 
-use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient};
 
 use super::TeamError;
 
@@ -59,14 +59,7 @@ pub async fn migrate(client: &mut Client, target: &str) -> Result<Migrated, Team
     )
     .await
     .map_err(TeamError::db("creating stanch.schema_version"))?;
-    let from: i32 = tx
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM stanch.schema_version",
-            &[],
-        )
-        .await
-        .map_err(TeamError::db("reading the schema version"))?
-        .get(0);
+    let from = recorded_version(&tx).await?;
     if from > VERSION {
         return Err(TeamError::SchemaTooNew {
             target: target.to_owned(),
@@ -107,6 +100,11 @@ pub async fn version(client: &Client) -> Result<i32, TeamError> {
     if !exists {
         return Err(TeamError::NoSchema);
     }
+    recorded_version(client).await
+}
+
+/// The highest version in `stanch.schema_version` (0 when empty).
+async fn recorded_version(client: &impl GenericClient) -> Result<i32, TeamError> {
     client
         .query_one(
             "SELECT coalesce(max(version), 0) FROM stanch.schema_version",
@@ -247,19 +245,9 @@ pub fn check_login(login: &str) -> Result<(), TeamError> {
     }
 }
 
-/// The same rule as the file store's incident ids (and the database's CHECK).
+/// The file store's incident id rule (the database's CHECK says the same, within 200 bytes).
 pub fn check_incident(id: &str) -> Result<(), TeamError> {
-    let ok = !id.is_empty()
-        && id.len() <= 200
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(TeamError::BadIncident(id.to_owned()))
-    }
+    crate::store::check_id(id).map_err(|_| TeamError::BadIncident(id.to_owned()))
 }
 
 fn quote_ident(name: &str) -> String {
