@@ -306,44 +306,25 @@ fn append(path: &Path, text: &str) {
 
 /// A CA and a server certificate for 127.0.0.1/localhost, signed by it (openssl CLI).
 fn make_tls(root: &Path, data: &Path) {
-    let openssl = |args: &[&str], what: &str| {
-        run_ok(Command::new("openssl").current_dir(root).args(args), what);
+    // Arguments split on spaces, then extra ones that contain spaces (a subject).
+    let openssl = |args: &str, extra: &[&str], what: &str| {
+        run_ok(
+            Command::new("openssl")
+                .current_dir(root)
+                .args(args.split_whitespace())
+                .args(extra),
+            what,
+        );
     };
+    let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
     openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=stanch test CA",
-        ],
+        &format!("req -x509 {new_key} -keyout ca.key -out ca.crt -days 2"),
+        &["-subj", "/CN=stanch test CA"],
         "openssl: make the test CA",
     );
     openssl(
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
+        &format!("req {new_key} -keyout server.key -out server.csr"),
+        &["-subj", "/CN=localhost"],
         "openssl: make the server key",
     );
     std::fs::write(
@@ -352,23 +333,9 @@ fn make_tls(root: &Path, data: &Path) {
     )
     .expect("write server.ext");
     openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+         -days 2 -extfile server.ext",
+        &[],
         "openssl: sign the server certificate",
     );
     for file in ["server.crt", "server.key"] {
@@ -389,7 +356,7 @@ fn make_tls(root: &Path, data: &Path) {
             .arg(data.join("server.key")),
         "chmod the server key",
     );
-    // The CA must be readable by this process only; the directory itself is postgres's.
+    // The client (this process, maybe not root) reads the CA certificate; it is public.
     run_ok(
         Command::new("chmod").arg("644").arg(root.join("ca.crt")),
         "chmod the CA",
