@@ -201,3 +201,86 @@ fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
         _ => f(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Journal, Kind, NewEvent};
+
+    /// Three events as the file journal writes them, with their lines.
+    fn file_journal_lines(dir: &Path) -> Vec<Fetched> {
+        let journal = Journal::create(dir, "alice").unwrap();
+        for text in ["one", "two", "three"] {
+            journal
+                .append_blocking(NewEvent::new(
+                    Kind::Note,
+                    serde_json::json!({"text": text, "tags": []}),
+                ))
+                .unwrap();
+        }
+        drop(journal);
+        std::fs::read(dir.join(JOURNAL_FILE))
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|line| Fetched {
+                event: serde_json::from_slice(line).unwrap(),
+                line: line.to_vec(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn applying_is_idempotent_by_seq_and_the_copy_is_byte_identical() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fetched = file_journal_lines(&tmp.path().join("file"));
+        let dir = tmp.path().join("mirror");
+        let mut mirror = Mirror::open(&dir, "alice").unwrap();
+        mirror.apply("INC", &fetched[..2]).unwrap();
+        // Overlap: 1 and 2 again, then 3.
+        mirror.apply("INC", &fetched).unwrap();
+        assert_eq!(mirror.last(), (3, fetched[2].event.hash.as_str()));
+        assert_eq!(
+            std::fs::read(dir.join(JOURNAL_FILE)).unwrap(),
+            std::fs::read(tmp.path().join("file").join(JOURNAL_FILE)).unwrap()
+        );
+        assert!(crate::journal::verify(&dir).unwrap().is_ok());
+        // Reopened, it remembers where it was.
+        drop(mirror);
+        let mut mirror = Mirror::open(&dir, "alice").unwrap();
+        assert_eq!(mirror.last().0, 3);
+        // The same seq with another hash is the rewritten alarm, and nothing is written.
+        let mut forged = fetched[2].clone();
+        forged.event.hash = "f".repeat(64);
+        let err = mirror.apply("INC", &[forged]).unwrap_err();
+        assert!(matches!(err, TeamError::Rewritten { seq: 3, .. }), "{err}");
+        assert_eq!(crate::journal::read(&dir).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_damage_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fetched = file_journal_lines(&tmp.path().join("file"));
+        let dir = tmp.path().join("mirror");
+        let mut mirror = Mirror::open(&dir, "alice").unwrap();
+        mirror.apply("INC", &fetched[..2]).unwrap();
+        drop(mirror);
+        let path = dir.join(JOURNAL_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&fetched[2].line[..20]);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut mirror = Mirror::open(&dir, "alice").unwrap();
+        assert_eq!(mirror.last().0, 2, "the torn line is gone");
+        mirror.apply("INC", &fetched[2..]).unwrap();
+        assert!(crate::journal::verify(&dir).unwrap().is_ok());
+        drop(mirror);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("two", "TWO");
+        std::fs::write(&path, text).unwrap();
+        let err = Mirror::open(&dir, "alice")
+            .err()
+            .expect("damage is refused");
+        assert!(matches!(err, TeamError::MirrorBroken { .. }), "{err}");
+    }
+}
