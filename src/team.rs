@@ -74,11 +74,12 @@ pub enum TeamError {
     #[error("incident id `{0}` is not valid: use letters, digits, '-', '_' and '.' only")]
     BadIncident(String),
     #[error(
-        "event {seq} of {incident} is by `{actor}`, but you are connected as `{login}`: in team mode you append only as yourself"
+        "event {position} of a batch for {incident} is by `{actor}`, but you are connected as `{login}`: in team mode you append only as yourself"
     )]
     ForeignActor {
         incident: String,
-        seq: u64,
+        /// 1-based place in the batch.
+        position: usize,
         actor: String,
         login: String,
     },

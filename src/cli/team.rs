@@ -149,6 +149,14 @@ pub fn sync_incident(url: &str, id: &str) -> anyhow::Result<()> {
     let dir = crate::paths::incident_dir(id)?;
     runtime()?.block_on(async {
         let client = target.connect().await?;
+        // Row-level security hides what is not yours: never start an empty local copy of an
+        // incident the server will not show.
+        if !chain::incidents(&client).await?.iter().any(|i| i == id) {
+            anyhow::bail!(
+                "no incident `{id}` on the team database {target} that {} is a member of",
+                target.user()
+            );
+        }
         sync_one(client, &target, id, &dir).await.map(drop)
     })
 }

@@ -178,7 +178,7 @@ impl Chain {
         }) {
             return Err(TeamError::ForeignActor {
                 incident: self.incident.clone(),
-                seq: i as u64 + 1,
+                position: i + 1,
                 actor: actor.clone(),
                 login: self.login.clone(),
             });
