@@ -12,7 +12,7 @@
 //!   made by `openssl` whose PEM file the test hands to the client (`sslrootcert=`).
 //! - Stopped on drop; and because a static is never dropped, a watchdog shell holds the read
 //!   end of a pipe whose write end only this process has: when the test binary exits however
-//!   it exits, `read` sees EOF and the watchdog stops the server.
+//!   it exits, `read` sees EOF and the watchdog stops the server and removes the temp dir.
 //!
 //! Missing PostgreSQL is a failure, never a skip (`.ci/run` installs the Debian package).
 
@@ -210,7 +210,13 @@ impl Cluster {
             )
         };
         Command::new("sh")
-            .args(["-c", &format!("read _ignored; {stop} >/dev/null 2>&1")])
+            .args([
+                "-c",
+                &format!(
+                    "read _ignored; {stop} >/dev/null 2>&1; rm -rf '{}'",
+                    self.root.path().display()
+                ),
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
