@@ -153,7 +153,9 @@ async fn group_commit_appends(cluster: &pg::Cluster, per_responder: usize, tasks
         let start_line = Arc::clone(&start_line);
         threads.push(responder(move || {
             Box::pin(async move {
-                let appender = Appender::spawn(chain_for(url, inc).await, Redactor::default());
+                let target = Target::parse(&url).unwrap();
+                let appender =
+                    Appender::spawn(chain_for(url, inc).await, target, Redactor::default());
                 start_line.wait();
                 let handles: Vec<_> = (0..tasks)
                     .map(|t| {

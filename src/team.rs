@@ -137,6 +137,17 @@ impl TeamError {
         move |source| TeamError::Db { context, source }
     }
 
+    /// Whether the connection is gone (as opposed to the server refusing a statement).
+    pub fn is_link_lost(&self) -> bool {
+        match self {
+            TeamError::Db { source, .. } | TeamError::Connect { source, .. } => {
+                source.is_closed() || source.code().is_none()
+            }
+            TeamError::ListenClosed => true,
+            _ => false,
+        }
+    }
+
     /// The SQLSTATE when the server refused something (tests and retry decisions read it).
     pub fn sqlstate(&self) -> Option<&str> {
         match self {

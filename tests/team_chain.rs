@@ -324,7 +324,11 @@ async fn events_queued_together_share_one_transaction_in_queue_order() {
     use stanch::team::Appender;
     let db = TeamDb::new(pg::shared()).await;
     db.add("alice", "commander", Some(INC)).await;
-    let appender = Appender::spawn(db.chain("alice", INC).await, Redactor::default());
+    let appender = Appender::spawn(
+        db.chain("alice", INC).await,
+        db.as_user("alice"),
+        Redactor::default(),
+    );
     // On this single-threaded runtime every append below is queued before the writer task
     // runs, so they must go as one transaction.
     let appends = (0..50).map(|i| appender.append(note(&format!("queued {i}"))));

@@ -13,11 +13,15 @@
 //! in flight share the next one, as the file journal's writer shares one `sync_data`. Order is
 //! queue order; an event is answered only after its transaction committed; a failed
 //! transaction fails every event in it (none of them was acknowledged, so none is lost).
+//! When the connection is lost the writer drops it and connects again for the next batch
+//! (once per batch, no waiting of its own: a batch that cannot connect fails at once and the
+//! caller decides when to try again).
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::Target;
 use super::TeamError;
 use super::chain::Chain;
 use crate::journal::{Event, NewEvent};
@@ -35,10 +39,11 @@ pub struct Appender {
 }
 
 impl Appender {
-    /// Start the writer task over `chain`, redacting every event with `redactor`.
-    pub fn spawn(chain: Chain, redactor: Redactor) -> Self {
+    /// Start the writer task over `chain` (reconnecting through `target` when its connection
+    /// is lost), redacting every event with `redactor`.
+    pub fn spawn(chain: Chain, target: Target, redactor: Redactor) -> Self {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
-        tokio::spawn(write(chain, redactor, queue_rx));
+        tokio::spawn(write(chain, target, redactor, queue_rx));
         Self { queue_tx }
     }
 
@@ -55,10 +60,13 @@ impl Appender {
 }
 
 async fn write(
-    mut chain: Chain,
+    chain: Chain,
+    target: Target,
     redactor: Redactor,
     mut queue_rx: mpsc::UnboundedReceiver<(NewEvent, Reply)>,
 ) {
+    let incident = chain.incident().to_owned();
+    let mut chain = Some(chain);
     let mut events = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     while let Some((first, reply)) = queue_rx.recv().await {
@@ -73,7 +81,23 @@ async fn write(
                 Err(_) => break,
             }
         }
-        match chain.append(std::mem::take(&mut events), &redactor).await {
+        let result = match chain.take() {
+            Some(c) => Ok(c),
+            None => Chain::open(&target, &incident).await,
+        };
+        let result = match result {
+            Ok(mut c) => {
+                let appended = c.append(std::mem::take(&mut events), &redactor).await;
+                // A refusal leaves the connection usable; a lost link does not.
+                if !matches!(&appended, Err(e) if e.is_link_lost()) {
+                    chain = Some(c);
+                }
+                appended
+            }
+            Err(e) => Err(e),
+        };
+        events.clear();
+        match result {
             Ok(stored) => {
                 for (event, reply) in stored.into_iter().zip(replies.drain(..)) {
                     // A caller that stopped waiting still had its event recorded.
