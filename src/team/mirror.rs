@@ -11,7 +11,8 @@
 //! [`TeamError::MirrorBroken`] and the file is left as it is.
 //!
 //! The mirror holds the incident directory's writer lock while open, so a local `stanch run`
-//! cannot write into it at the same time.
+//! cannot write into it at the same time. Its writes are blocking file I/O; [`sync`] moves
+//! them off the executor on a multi-threaded runtime.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
