@@ -1,8 +1,9 @@
 //! The team URL and how stanch connects to it.
 //!
 //! A libpq-style URL (`postgresql://alice@db.example:5432/stanch?channel_binding=require`),
-//! plus one key libpq also knows and tokio-postgres does not: `sslrootcert=FILE`, a PEM CA to
-//! trust instead of the platform's roots (stripped before the rest is parsed).
+//! plus keys libpq knows and tokio-postgres does not: `sslrootcert=FILE`, a PEM CA to trust
+//! instead of the platform's roots, and `sslmode=verify-ca|verify-full` (both stripped before
+//! the rest is parsed).
 //!
 //! The rule, enforced here and nowhere else: over TCP, TLS is required and the server's
 //! certificate is verified (rustls, SCRAM channel binding available); a URL asking for less
@@ -49,6 +50,8 @@ impl Target {
             reason,
         };
         let (rest, ca_file) = take_param(url, "sslrootcert");
+        // libpq's names for "verify the certificate" are what stanch always does over TCP.
+        let (rest, sslmode) = take_param(&rest, "sslmode");
         let mut config: Config = rest.parse().map_err(|e| bad(format!("{e}")))?;
         let hosts = config.get_hosts();
         if hosts.is_empty() {
@@ -61,9 +64,13 @@ impl Target {
             // TLS does not exist on a unix socket; the kernel is the transport.
             config.ssl_mode(SslMode::Disable);
         } else {
-            if rest.contains("sslmode=") && config.get_ssl_mode() != SslMode::Require {
+            if sslmode
+                .as_deref()
+                .is_some_and(|m| !matches!(m, "require" | "verify-ca" | "verify-full"))
+            {
                 return Err(bad(
-                    "team mode requires TLS over TCP: remove sslmode or set sslmode=require".into(),
+                    "team mode requires TLS over TCP: remove sslmode or set sslmode=verify-full"
+                        .into(),
                 ));
             }
             config.ssl_mode(SslMode::Require);
@@ -232,6 +239,20 @@ mod tests {
     fn tcp_requires_tls_and_a_socket_goes_without() {
         let tcp = Target::parse("postgresql://alice@127.0.0.1:5432/stanch").unwrap();
         assert_eq!(tcp.config.get_ssl_mode(), SslMode::Require);
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let url = format!("postgresql://alice@db.example/stanch?sslmode={mode}");
+            assert_eq!(
+                Target::parse(&url).unwrap().config.get_ssl_mode(),
+                SslMode::Require
+            );
+        }
+        for mode in ["disable", "allow", "prefer"] {
+            let url = format!("postgresql://alice@db.example/stanch?sslmode={mode}");
+            assert!(
+                Target::parse(&url).is_err(),
+                "{mode} must be refused over TCP"
+            );
+        }
         let local = Target::parse("postgresql://alice@%2Frun%2Fpostgresql:5432/stanch").unwrap();
         assert_eq!(local.config.get_ssl_mode(), SslMode::Disable);
         assert_eq!(local.user(), "alice");
