@@ -18,9 +18,9 @@
 //! - `follow`: LISTEN first, then catch up; a slow poll as a backstop.
 //!
 //! Events keep the file journal's form and hash rule exactly: this module builds them with
-//! `journal::event` ([`Event::compute_hash`](crate::journal::Event::compute_hash), the crate's canonical serialization) and never
-//! re-implements either; redaction happens before hashing, so no runbook secret reaches the
-//! server. The module is a leaf below `cli`: nothing in the core imports it.
+//! `journal::event` ([`compute_hash`](crate::journal::Event::compute_hash), the crate's
+//! canonical serialization) and never re-implements either; redaction happens before
+//! hashing, so no runbook secret reaches the server. The module is a leaf below `cli`: nothing in the core imports it.
 
 pub mod chain;
 pub mod follow;
