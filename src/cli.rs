@@ -22,6 +22,7 @@ pub mod man;
 pub mod new;
 mod resume;
 mod run;
+mod team;
 mod verify;
 
 /// stanch: stop the leak. A terminal runbook runner for data-exposure incidents.
@@ -47,8 +48,8 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Parse and validate runbooks; exit 1 on any error.
     Check(CheckArgs),
-    /// List incidents in the data directory.
-    List,
+    /// List incidents in the data directory (with --team, the team's, synced first).
+    List(ListArgs),
     /// Re-check an incident's journal hash chain and every evidence file.
     Verify(VerifyArgs),
     /// Export the post-mortem of an incident.
@@ -61,6 +62,60 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command into a directory.
     Man(ManArgs),
+    /// Team mode: set up the shared journal in PostgreSQL and its responders.
+    Team(TeamArgs),
+}
+
+/// Where the team's shared journal is; without it everything stays on this machine.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TeamOpt {
+    /// Team mode: the shared journal's PostgreSQL URL (else $STANCH_TEAM, else `url` under
+    /// `[team]` in config.toml). The local copy is synced from it first.
+    #[arg(
+        long = "team",
+        env = "STANCH_TEAM",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub team: TeamOpt,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TeamArgs {
+    #[command(subcommand)]
+    pub command: TeamCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create or migrate the team schema (idempotent; run as the database's admin).
+    Init {
+        /// The admin's PostgreSQL URL.
+        url: String,
+    },
+    /// Add a responder: a database login in the responder group, with a role, optionally a
+    /// member of an incident (created if new). Prints a new login's password once.
+    Add {
+        /// The login, which is the responder's name in the journal.
+        name: String,
+        /// commander, ops, comms, scribe, observer or facilitator.
+        #[arg(long)]
+        role: String,
+        /// Make the responder a member of this incident.
+        #[arg(long)]
+        incident: Option<String>,
+        /// Read a new login's password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        team: TeamOpt,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,6 +193,8 @@ pub struct CheckArgs {
 pub struct VerifyArgs {
     /// Incident id.
     pub id: String,
+    #[command(flatten)]
+    pub team: TeamOpt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,6 +214,8 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub team: TeamOpt,
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,13 +267,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lab(args) => lab::run(&args),
         Command::Resume(args) => resume::run(&args),
         Command::Check(args) => check::run(&args),
-        Command::List => list::run(),
+        Command::List(args) => list::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Draft(args) => draft::run(&args),
         Command::New(args) => new::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+        Command::Team(args) => team::run(args),
     }
 }
 

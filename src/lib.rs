@@ -30,6 +30,7 @@ pub mod private;
 pub mod runbook;
 pub mod secret;
 pub mod store;
+pub mod team;
 pub mod template;
 pub mod text;
 pub mod tui;

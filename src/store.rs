@@ -65,7 +65,8 @@ pub fn default_id(prefix: &str, now: Timestamp) -> String {
     format!("{prefix}-{}", now.strftime("%Y%m%d-%H%M"))
 }
 
-fn check_id(id: &str) -> Result<(), StoreError> {
+/// Letters, digits, '-', '_' and '.', not starting with '.' (also the team database's rule).
+pub fn check_id(id: &str) -> Result<(), StoreError> {
     let ok = !id.is_empty()
         && !id.starts_with('.')
         && id

@@ -1,6 +1,6 @@
 //! `stanch export ID [--format md|html|json] [-o FILE]`: the post-mortem of an incident,
 //! read from its journal (no lock taken: exporting a live incident is allowed and shows it
-//! as of its last synced event).
+//! as of its last synced event). With `--team`, the local mirror is synced first.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,6 +11,9 @@ use super::{ExportArgs, ExportFormat};
 use crate::export::{self, Format};
 
 pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = super::team::url(&args.team) {
+        super::team::sync_incident(&url, &args.id)?;
+    }
     // The journal is streamed rather than replayed into memory whole (`store::load`), so a
     // large incident exports in memory proportional to the report (`export::build_from_journal`).
     let dir = crate::store::locate(&args.id)?;

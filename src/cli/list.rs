@@ -1,13 +1,20 @@
 //! `stanch list`: one line per incident in the data dir (id, runbook, opened, state, drill or
 //! real). Reads journals without taking their locks, so it works while incidents are open.
+//! With `--team`, lists the team's incidents, their local mirrors synced first.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use crate::store::{self, Listing};
 
-pub fn run() -> anyhow::Result<ExitCode> {
-    let listings = store::list()?;
+pub fn run(args: &super::ListArgs) -> anyhow::Result<ExitCode> {
+    let mut listings = store::list()?;
+    if let Some(url) = super::team::url(&args.team) {
+        // Team mode: the team's incidents only, each mirror synced before it is summarised.
+        let ids = super::team::sync_all(&url)?;
+        listings = store::list()?;
+        listings.retain(|l| ids.contains(&l.id));
+    }
     let mut out = crate::text::Escaping::new(std::io::stdout().lock());
     if listings.is_empty() {
         writeln!(

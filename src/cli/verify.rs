@@ -1,5 +1,6 @@
 //! `stanch verify ID`: re-check an incident's hash chain and evidence files; print the
-//! verdict and exit 1 on any problem (so scripts and CI can rely on it).
+//! verdict and exit 1 on any problem (so scripts and CI can rely on it). With `--team`, the
+//! local mirror is synced (every link verified on the way) and then verified the same way.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,6 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 pub fn run(args: &super::VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = super::team::url(&args.team) {
+        super::team::sync_incident(&url, &args.id)?;
+    }
     let dir = crate::paths::incident_dir(&args.id)?;
     if !dir.join(crate::journal::writer::JOURNAL_FILE).is_file() {
         anyhow::bail!(
