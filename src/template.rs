@@ -2,7 +2,10 @@
 //!
 //! `{{ … }}` inside strings ([`Templates::render`]) and bare expressions in `expect`, `capture`,
 //! `when`, `foreach` ([`Templates::eval`]). Filters beyond MiniJinja's own: `b64encode`,
-//! `urlencode` (built in), `sha256`, `tojson` (built in).
+//! `urlencode` (built in), `sha256`, `tojson` (built in). Tests beyond MiniJinja's own:
+//! `version_at_least` (`vars.es_version is version_at_least("7.9")`), which compares dotted
+//! release numbers numerically (7.10 is after 7.9) and ignores a `-SNAPSHOT`-style suffix; a
+//! value that is not a version is an error, never a silent `false`.
 //!
 //! Namespaces a runbook may use: `inputs`, `secrets`, `vars`, `incident`, `marks`, `item`,
 //! `response`. Rendering never sees a secret unless the caller put it in the context; callers
@@ -83,6 +86,7 @@ fn environment() -> &'static Environment<'static> {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.add_filter("b64encode", b64encode);
         env.add_filter("sha256", sha256);
+        env.add_test("version_at_least", version_at_least);
         env
     })
 }
@@ -179,6 +183,28 @@ fn sha256(value: &str) -> String {
     crate::journal::event::hex(&Sha256::digest(value.as_bytes()))
 }
 
+/// `major.minor.patch…` as numbers; a missing part is 0, a `-suffix` is dropped.
+fn release_numbers(text: &str) -> Result<Vec<u64>, minijinja::Error> {
+    let core = text.trim().split(['-', '+']).next().unwrap_or_default();
+    core.split('.')
+        .map(str::parse::<u64>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("version_at_least: `{text}` is not a version such as 7.10.2"),
+            )
+        })
+}
+
+fn version_at_least(value: &str, minimum: &str) -> Result<bool, minijinja::Error> {
+    let (mut have, mut want) = (release_numbers(value)?, release_numbers(minimum)?);
+    let len = have.len().max(want.len());
+    have.resize(len, 0);
+    want.resize(len, 0);
+    Ok(have >= want)
+}
+
 /// Convert a MiniJinja value to JSON (for captures and the journal).
 pub fn to_json(value: &Value) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
@@ -188,6 +214,31 @@ pub fn to_json(value: &Value) -> serde_json::Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn version_at_least_compares_release_numbers_not_text() {
+        let t = Templates::new();
+        let at_least = |have: &str, want: &str| {
+            let ctx = json!({ "vars": { "v": have }, "inputs": { "w": want } });
+            t.eval("vars.v is version_at_least(inputs.w)", &ctx)
+                .unwrap()
+                .is_true()
+        };
+        assert!(at_least("7.10.2", "7.9"), "7.10 is after 7.9");
+        assert!(!at_least("7.4.2", "7.9"));
+        assert!(at_least("7.9.0", "7.9"));
+        assert!(at_least("8.15.0", "7.10"));
+        assert!(at_least("8.0.0-SNAPSHOT", "8.0"));
+        assert!(!at_least("7.9", "7.9.1"));
+        let bad = t
+            .eval("'seven' is version_at_least('7.9')", &json!({}))
+            .unwrap_err();
+        assert!(
+            bad.message.contains("`seven` is not a version"),
+            "{}",
+            bad.message
+        );
+    }
 
     #[test]
     fn renders_and_evaluates_with_strict_undefined() {

@@ -97,13 +97,16 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
         );
     };
     let runbook = crate::runbook::load(&runbook_path)?;
-    let options = LabOptions {
-        snapshot_duration: if args.auto {
-            AUTO_SNAPSHOT_DURATION
-        } else {
-            LabOptions::default().snapshot_duration
-        },
-    };
+    let mut options = scenario.lab_options(&LabOptions::default());
+    if args.auto {
+        options.snapshot_duration = AUTO_SNAPSHOT_DURATION;
+    }
+    if let Some(version) = args.es_version {
+        options.profile.version = version;
+    }
+    if let Some(security) = args.security {
+        options.profile.security = security;
+    }
     let seed = scenario.scenario.scenario.seed.unwrap_or(args.seed);
     let lab = Lab::start_with(seed, 0, &options).context("starting the drill lab")?;
     let resolved = scenario.resolve(&lab.template_context())?;

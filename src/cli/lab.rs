@@ -8,10 +8,17 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::lab::Lab;
+use crate::lab::{Lab, LabOptions, Profile};
 
 pub fn run(args: &super::LabArgs) -> anyhow::Result<ExitCode> {
-    let lab = Lab::start(args.seed, args.port).context("starting the lab")?;
+    let options = LabOptions {
+        profile: Profile {
+            version: args.es_version,
+            security: args.security,
+        },
+        ..LabOptions::default()
+    };
+    let lab = Lab::start_with(args.seed, args.port, &options).context("starting the lab")?;
     let mut out = std::io::stdout().lock();
     write_banner(&mut out, &lab, args.seed)?;
     out.flush()?;
@@ -34,7 +41,8 @@ pub fn write_banner(out: &mut dyn Write, lab: &Lab, seed: u64) -> std::io::Resul
     let c = lab.credentials();
     writeln!(
         out,
-        "stanch drill lab (seed {seed}), listening on 127.0.0.1 until Ctrl-C"
+        "stanch drill lab (seed {seed}, {}), listening on 127.0.0.1 until Ctrl-C",
+        lab.profile()
     )?;
     writeln!(out)?;
     writeln!(
