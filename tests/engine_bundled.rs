@@ -1,25 +1,40 @@
-//! The bundled runbook, run headless by the engine against the drill lab: every automatable
-//! step must succeed, human steps are left pending, and the lab ends up contained and rotated.
+//! The bundled runbook, run headless by the engine against the drill lab on every profile
+//! (version × security): every automatable step must succeed, human steps are left pending,
+//! the calls taken are the ones that version has, and the lab ends up contained and rotated.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rstest::rstest;
 use serde_json::json;
 use stanch::cli::headless::{LineState, run_all_async};
 use stanch::engine::{Engine, EngineOptions};
 use stanch::incident::Incident;
 use stanch::journal::{Journal, Kind, NewEvent};
-use stanch::lab::{Lab, LabOptions};
+use stanch::lab::{Lab, LabOptions, Profile};
 use stanch::secret::Secrets;
 use stanch::store::Opened;
 
+#[rstest]
+#[case::reference_7_4_security_off("7.4.2", "off", &["block-reads-setting", "list-api-keys", "list-api-keys-by-realm", "invalidate-api-keys", "invalidate-api-keys-by-id"])]
+#[case::v7_10_security_on("7.10.2", "on", &["block-reads", "list-api-keys-by-realm", "invalidate-api-keys-by-id"])]
+#[case::v8_security_on("8.15.0", "on", &["block-reads", "list-api-keys-by-realm", "invalidate-api-keys-by-id"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bundled_runbook_runs_headless_against_the_lab() {
+async fn bundled_runbook_runs_headless_against_the_lab(
+    #[case] version: &str,
+    #[case] security: &str,
+    #[case] skipped: &[&str],
+) {
     let lab = Lab::start_with(
         7,
         0,
         &LabOptions {
             snapshot_duration: Duration::from_millis(300),
+            profile: Profile {
+                version: version.parse().unwrap(),
+                security: security.parse().unwrap(),
+            },
+            ..LabOptions::default()
         },
     )
     .unwrap();
@@ -41,6 +56,7 @@ async fn bundled_runbook_runs_headless_against_the_lab() {
                 "inputs": {
                     "es_url": urls.es,
                     "auth_url": urls.auth,
+                    "issuer": format!("{}/realms/lab", urls.auth),
                     "forum_url": urls.comms,
                     "status_webhook_url": format!("{}/hooks/status", urls.comms),
                 },
@@ -57,6 +73,18 @@ async fn bundled_runbook_runs_headless_against_the_lab() {
             creds.oauth_client_secret.clone(),
         ),
         ("forum_token".to_owned(), creds.forum_token.clone()),
+        (
+            "alexa_client_secret".to_owned(),
+            creds.client_secret("alexa-skill").unwrap().to_owned(),
+        ),
+        (
+            "google_client_secret".to_owned(),
+            creds.client_secret("google-assistant").unwrap().to_owned(),
+        ),
+        (
+            "ifttt_client_secret".to_owned(),
+            creds.client_secret("ifttt").unwrap().to_owned(),
+        ),
     ]);
     let engine = Engine::new(rb, journal.clone(), secrets, EngineOptions::default()).unwrap();
     let mut opened = Opened {
@@ -93,6 +121,23 @@ async fn bundled_runbook_runs_headless_against_the_lab() {
         );
     }
     assert!(status.chat_messages >= 1, "{status:?}");
+    // The version- and security-specific alternatives not taken are skipped, by `when`.
+    let skipped_now: Vec<&str> = report
+        .lines
+        .iter()
+        .filter(|l| l.state == LineState::Skipped)
+        .map(|l| l.step.as_str())
+        .collect();
+    for step in skipped {
+        assert!(skipped_now.contains(step), "{step} not skipped:\n{text}");
+    }
+    // Security on: every key but the responder's own is invalidated; off: there are none.
+    let invalidated = status.invalidated_api_keys.len();
+    if security == "on" {
+        assert_eq!(invalidated, 2, "{status:?}");
+    } else {
+        assert_eq!(invalidated, 0, "{status:?}");
+    }
     if std::env::var_os("STANCH_SHOW").is_some() {
         eprintln!("{text}\n{status:?}");
     }
