@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use stanch::lab::Lab;
+use stanch::lab::{Lab, LabOptions, Profile, Security};
 
 fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -107,10 +107,12 @@ async fn containment_through_http_changes_the_lab_state() {
         if client_id == "alexa-skill" {
             one_alexa_token.clone_from(&tokens[0]);
         }
+        // RFC 7009 §2.1: each client revokes its own tokens.
+        let own = basic(client_id, creds.client_secret(client_id).unwrap());
         for chunk in tokens.chunks(64) {
             let sends = chunk.iter().map(|t| {
                 http.post(format!("{}/oauth/revoke", urls.auth))
-                    .header("authorization", &responder)
+                    .header("authorization", &own)
                     .form(&[("token", t.as_str()), ("token_type_hint", "refresh_token")])
                     .send()
             });
@@ -304,9 +306,10 @@ async fn revoking_a_refresh_token_kills_its_access_token_but_not_other_grants() 
     );
     assert_eq!(tokens[0]["token_type"], "refresh_token");
     assert_eq!(tokens[1]["token_type"], "access_token");
+    let ifttt = basic("ifttt", creds.client_secret("ifttt").unwrap());
     let revoked = http
         .post(format!("{auth}/oauth/revoke"))
-        .header("authorization", &responder)
+        .header("authorization", &ifttt)
         .form(&[("token", refresh)])
         .send()
         .await
@@ -343,13 +346,30 @@ async fn revoking_a_refresh_token_kills_its_access_token_but_not_other_grants() 
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
+    // Nor may the responder: the operator revokes as the client the token was issued to.
+    let refused = http
+        .post(format!("{auth}/oauth/revoke"))
+        .header("authorization", &responder)
+        .form(&[("token", other)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     assert_eq!(introspect(other.to_owned()).await, true);
     lab.shutdown();
 }
 
 #[tokio::test]
 async fn invalidating_the_responders_own_api_key_locks_the_responder_out() {
-    let lab = Lab::start(5, 0).unwrap();
+    // Only a security-on cluster has API keys to lose.
+    let options = LabOptions {
+        profile: Profile {
+            version: "7.10.2".parse().unwrap(),
+            security: Security::On,
+        },
+        ..LabOptions::default()
+    };
+    let lab = Lab::start_with(5, 0, &options).unwrap();
     let http = client();
     let es = lab.urls().es.clone();
     let api_key = format!("ApiKey {}", lab.credentials().es_api_key);

@@ -48,7 +48,7 @@ pub type EsResult = Result<Response, EsError>;
 type Params = Query<HashMap<String, String>>;
 
 pub fn router(shared: Shared) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(info))
         .route("/_cat/indices", get(cat_indices))
         .route("/_xpack", get(cluster::xpack))
@@ -95,11 +95,14 @@ pub fn router(shared: Shared) -> Router {
         .fallback(|method: Method, uri: Uri| async move {
             no_handler(method.as_str(), &uri.to_string())
         })
+        .with_state(shared.clone());
+    // Wrapped whole, so that the middleware sees the `Allow` header axum adds to a 405.
+    Router::new()
+        .fallback_service(routes)
         .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
+            shared,
             as_elasticsearch,
         ))
-        .with_state(shared)
 }
 
 /// What every response gets on its way out: ES's 405 body for a wrong method (axum answers
