@@ -2,18 +2,16 @@
 //! (version × security): every automatable step must succeed, human steps are left pending,
 //! the calls taken are the ones that version has, and the lab ends up contained and rotated.
 
-use std::sync::Arc;
+#[path = "support/bundled.rs"]
+mod bundled;
+
 use std::time::Duration;
 
 use rstest::rstest;
 use serde_json::json;
-use stanch::cli::headless::{LineState, run_all_async};
-use stanch::engine::{Engine, EngineOptions};
+use stanch::cli::headless::LineState;
 use stanch::incident::Incident;
-use stanch::journal::{Journal, Kind, NewEvent};
 use stanch::lab::{Lab, LabOptions, Profile};
-use stanch::secret::Secrets;
-use stanch::store::Opened;
 
 #[rstest]
 #[case::reference_7_4_security_off("7.4.2", "off", &["block-reads-setting", "list-api-keys", "list-api-keys-by-realm", "invalidate-api-keys", "invalidate-api-keys-by-id"])]
@@ -40,65 +38,37 @@ async fn bundled_runbook_runs_headless_against_the_lab(
     .unwrap();
     let urls = lab.urls().clone();
     let creds = lab.credentials().clone();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("runbooks/elasticsearch-exposure.toml");
-    let rb = Arc::new(stanch::runbook::load(&path).unwrap());
-
-    let dir = tempfile::tempdir().unwrap();
-    let incident_dir = dir.path().join("DRILL-BUNDLED");
-    let journal = Journal::create(&incident_dir, "drill-bot").unwrap();
-    let opened_event = journal
-        .append(NewEvent::new(
-            Kind::IncidentOpened,
-            json!({
-                "incident_id": "DRILL-BUNDLED",
-                "runbook_id": rb.runbook.id(),
-                "inputs": {
-                    "es_url": urls.es,
-                    "auth_url": urls.auth,
-                    "issuer": format!("{}/realms/lab", urls.auth),
-                    "forum_url": urls.comms,
-                    "status_webhook_url": format!("{}/hooks/status", urls.comms),
-                },
-                "responder": "drill-bot",
-                "drill": true,
-            }),
-        ))
-        .await
-        .unwrap();
-    let secrets = Secrets::from_values([
-        ("es_api_key".to_owned(), creds.es_api_key.clone()),
-        (
-            "oauth_client_secret".to_owned(),
-            creds.oauth_client_secret.clone(),
-        ),
-        ("forum_token".to_owned(), creds.forum_token.clone()),
-        (
-            "alexa_client_secret".to_owned(),
-            creds.client_secret("alexa-skill").unwrap().to_owned(),
-        ),
-        (
-            "google_client_secret".to_owned(),
-            creds.client_secret("google-assistant").unwrap().to_owned(),
-        ),
-        (
-            "ifttt_client_secret".to_owned(),
-            creds.client_secret("ifttt").unwrap().to_owned(),
-        ),
-    ]);
-    let engine = Engine::new(rb, journal.clone(), secrets, EngineOptions::default()).unwrap();
-    let mut opened = Opened {
-        id: "DRILL-BUNDLED".into(),
-        dir: incident_dir.clone(),
-        journal,
-        incident: Incident::replay([opened_event]),
-    };
-    let mut out = Vec::new();
-    let report = run_all_async(&engine, &mut opened, &mut out, true)
-        .await
-        .unwrap();
-    let text = String::from_utf8(out).unwrap();
-
+    let run = bundled::run_bundled(
+        json!({
+            "es_url": urls.es,
+            "auth_url": urls.auth,
+            "issuer": format!("{}/realms/lab", urls.auth),
+            "forum_url": urls.comms,
+            "status_webhook_url": format!("{}/hooks/status", urls.comms),
+        }),
+        vec![
+            ("es_api_key".to_owned(), creds.es_api_key.clone()),
+            (
+                "oauth_client_secret".to_owned(),
+                creds.oauth_client_secret.clone(),
+            ),
+            ("forum_token".to_owned(), creds.forum_token.clone()),
+            (
+                "alexa_client_secret".to_owned(),
+                creds.client_secret("alexa-skill").unwrap().to_owned(),
+            ),
+            (
+                "google_client_secret".to_owned(),
+                creds.client_secret("google-assistant").unwrap().to_owned(),
+            ),
+            (
+                "ifttt_client_secret".to_owned(),
+                creds.client_secret("ifttt").unwrap().to_owned(),
+            ),
+        ],
+    )
+    .await;
+    let (report, text, incident_dir) = (&run.report, &run.text, &run.incident_dir);
     let failed: Vec<_> = report
         .lines
         .iter()
