@@ -23,6 +23,10 @@ pub const FUEL: u64 = 50_000;
 /// Maximum nesting (macros, includes, recursion) in one render.
 pub const RECURSION_LIMIT: usize = 64;
 
+/// Tests and filters stanch adds to MiniJinja's own (registered in `environment`).
+pub const STANCH_TESTS: &[&str] = &["version_at_least"];
+pub const STANCH_FILTERS: &[&str] = &["b64encode", "sha256"];
+
 /// Namespaces that may appear as the first name of a template variable.
 pub const NAMESPACES: &[&str] = &[
     "inputs", "secrets", "vars", "incident", "marks", "item", "response",
@@ -168,6 +172,58 @@ impl Templates {
         Ok(vars)
     }
 
+    /// Tests (`is name`) and filters (`| name`) that `source` uses but the environment does
+    /// not have, as `test `name`` / `filter `name``: MiniJinja only finds them when it runs,
+    /// `stanch check` must find them before. `expression` is a bare expression; otherwise
+    /// only the text inside `{{ }}` and `{% %}` is read.
+    pub fn unknown_tests_and_filters(&self, source: &str, expression: bool) -> Vec<String> {
+        let code = if expression {
+            vec![source]
+        } else {
+            template_code(source)
+        };
+        let mut unknown = Vec::new();
+        for part in code {
+            let words = code_words(part);
+            for (i, word) in words.iter().enumerate() {
+                let (kind, name) = match *word {
+                    "|" => ("filter", words.get(i + 1)),
+                    "is" => match words.get(i + 1) {
+                        Some(&"not") => ("test", words.get(i + 2)),
+                        next => ("test", next),
+                    },
+                    _ => continue,
+                };
+                let Some(name) =
+                    name.filter(|n| n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+                else {
+                    continue;
+                };
+                let probe = if kind == "test" {
+                    format!("1 is {name}")
+                } else {
+                    format!("1 | {name}")
+                };
+                let missing = self
+                    .env
+                    .compile_expression(&probe)
+                    .and_then(|e| e.eval(()))
+                    .err()
+                    .is_some_and(|e| {
+                        matches!(
+                            e.kind(),
+                            minijinja::ErrorKind::UnknownTest | minijinja::ErrorKind::UnknownFilter
+                        )
+                    });
+                let entry = format!("{kind} `{name}`");
+                if missing && !unknown.contains(&entry) {
+                    unknown.push(entry);
+                }
+            }
+        }
+        unknown
+    }
+
     /// The underlying environment, for callers that need more (e.g. draft rendering).
     pub fn env(&self) -> &'static Environment<'static> {
         self.env
@@ -181,6 +237,62 @@ fn b64encode(value: &str) -> String {
 
 fn sha256(value: &str) -> String {
     crate::journal::event::hex(&Sha256::digest(value.as_bytes()))
+}
+
+/// The code parts of a template: what is inside `{{ }}` and `{% %}`.
+fn template_code(source: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start..];
+        let close = match after.get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                rest = &rest[start + 1..];
+                continue;
+            }
+        };
+        let Some(end) = after[2..].find(close) else {
+            break;
+        };
+        parts.push(&after[2..2 + end]);
+        rest = &after[2 + end + 2..];
+    }
+    parts
+}
+
+/// Identifiers and `|` of an expression, string literals left out (`||` is not a filter).
+fn code_words(code: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\'' || c == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != c {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if c == b'|' {
+            if bytes.get(i + 1) == Some(&b'|') {
+                i += 2;
+                continue;
+            }
+            words.push("|");
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            words.push(&code[start..i]);
+        } else {
+            i += 1;
+        }
+    }
+    words
 }
 
 /// `major.minor.patch…` as numbers; a missing part is 0, a `-suffix` is dropped.
@@ -214,6 +326,32 @@ pub fn to_json(value: &Value) -> serde_json::Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn unknown_tests_and_filters_are_found_before_anything_runs() {
+        let t = Templates::new();
+        assert_eq!(
+            t.unknown_tests_and_filters(
+                "vars.v is version_at_leest('7.9') and x | lenght > 0",
+                true
+            ),
+            ["test `version_at_leest`", "filter `lenght`"]
+        );
+        assert!(
+            t.unknown_tests_and_filters(
+                "vars.v is not version_at_least('7.9') and 'a | nope' == x | length | string",
+                true
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            t.unknown_tests_and_filters(
+                "a | b {{ x | sha256 }} {{ y | nope }} {% if z is odd %}",
+                false
+            ),
+            ["filter `nope`"]
+        );
+    }
 
     #[test]
     fn version_at_least_compares_release_numbers_not_text() {

@@ -76,6 +76,8 @@ bad_fixtures!(
     expression_syntax_expect,
     expression_syntax_capture,
     expression_syntax_when,
+    unknown_test,
+    unknown_filter,
     undeclared_input,
     undeclared_secret,
     vars_never_captured,

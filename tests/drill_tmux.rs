@@ -112,7 +112,8 @@ fn interactive_drill_shows_the_lab_panel_and_injects_then_scores_on_quit() {
     tmux.wait_for("✓ List indices");
     tmux.keys(&["j", "Enter"]);
     tmux.wait_for("✓ Count the records");
-    tmux.keys(&["j", "j", "Enter"]);
+    // Past the security check and the manual network containment, to the close step.
+    tmux.keys(&["j", "j", "j", "Enter"]);
     tmux.wait_for("Type customers exactly");
     tmux.keys(&["-l", "customers"]);
     tmux.keys(&["Enter"]);
