@@ -369,7 +369,7 @@ mod tests {
         assert!(at_least("8.0.0-SNAPSHOT", "8.0"));
         assert!(!at_least("7.9", "7.9.1"));
         let bad = t
-            .eval("'seven' is version_at_least('7.9')", &json!({}))
+            .eval("'seven' is version_at_least('7.9')", json!({}))
             .unwrap_err();
         assert!(
             bad.message.contains("`seven` is not a version"),

@@ -113,7 +113,7 @@ async fn bundled_runbook_runs_headless_against_the_lab(
     }
 
     // The journal verifies and says what the screen said.
-    let events = stanch::journal::read(&incident_dir).unwrap();
+    let events = stanch::journal::read(incident_dir).unwrap();
     let replayed = Incident::replay(events.clone());
     assert!(replayed.marks.contains_key("contained"), "{text}");
     assert!(replayed.marks.contains_key("evidence_preserved"), "{text}");

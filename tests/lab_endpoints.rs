@@ -123,9 +123,8 @@ impl Ctx {
             "bad" => Some(basic("stanch-responder", "wrong")),
             "es" => Some(format!("ApiKey {}", c.es_api_key)),
             "es_lowercase" => Some(format!("apikey {}", c.es_api_key)),
-            "both_alexa" => Some(basic("alexa-skill", alexa_secret)),
             "responder" => Some(basic(&c.oauth_client_id, &c.oauth_client_secret)),
-            "alexa" => Some(basic("alexa-skill", alexa_secret)),
+            "alexa" | "both_alexa" => Some(basic("alexa-skill", alexa_secret)),
             "forum" => Some(format!("Bearer {}", c.forum_token)),
             other => panic!("unknown auth {other}"),
         };

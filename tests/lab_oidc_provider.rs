@@ -31,7 +31,7 @@ const CLIENTS: [(&str, &str); 3] = [
 ];
 const RESPONDER: &str = "stanch-responder";
 /// How long oidc-provider may take to start and issue its tokens on a loaded machine.
-const READY_WITHIN: Duration = Duration::from_secs(120);
+const READY_WITHIN: Duration = Duration::from_mins(2);
 
 /// Whether node and the installed package are here; `None` (skip) outside CI, panic in CI.
 fn prerequisites(dir: &Path) -> Option<()> {
