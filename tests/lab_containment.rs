@@ -1,22 +1,13 @@
 //! The whole containment of the reference incident driven through the lab's HTTP API, as the
 //! bundled runbook does it, then checked against `Lab::status()`.
 
-use base64::Engine as _;
+#[path = "support/lab_http.rs"]
+mod lab_http;
+
+use lab_http::{basic, client};
+
 use serde_json::{Value, json};
 use stanch::lab::{Lab, LabOptions, Profile, Security};
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
 
 #[tokio::test]
 async fn containment_through_http_changes_the_lab_state() {

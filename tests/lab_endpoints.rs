@@ -20,25 +20,17 @@
 //! refresh token, `{metrics_key_id}` the id of the `metrics-ingest` API key, `{issuer}` the
 //! lab realm's issuer and `{forged_scroll}` a scroll id asking for 2.4 M documents at once.
 
+#[path = "support/lab_http.rs"]
+mod lab_http;
+
+use lab_http::{basic, client};
+
 use std::time::Duration;
 
 use base64::Engine as _;
 use rstest::rstest;
 use serde_json::Value;
 use stanch::lab::{Lab, LabOptions};
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
 
 struct Ctx {
     lab: Lab,

@@ -11,6 +11,11 @@
 //! Needs node and `npm ci` in `tests/oidc` (`.ci/run` does both). Without them the test is
 //! skipped loudly, except under `CI=true`, where it fails.
 
+#[path = "support/lab_http.rs"]
+mod lab_http;
+
+use lab_http::{basic, client};
+
 #[path = "support/bundled.rs"]
 mod bundled;
 
@@ -18,7 +23,6 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 use stanch::cli::headless::LineState;
 use stanch::lab::{Lab, LabOptions};
@@ -56,14 +60,6 @@ fn prerequisites(dir: &Path) -> Option<()> {
     );
     eprintln!("SKIPPED lab_oidc_provider: {why}");
     None
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    let raw = format!("{id}:{secret}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
 }
 
 struct Provider {
@@ -122,12 +118,11 @@ impl Provider {
             // One client-credentials token, then a refresh and an access token per user.
             assert_eq!(ready["issued"][client], 7, "{ready}");
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Provider {
             _child: child,
             issuer: ready["issuer"].as_str().unwrap().to_owned(),
             secrets,
-            http: reqwest::Client::new(),
+            http: client(),
         }
     }
 

@@ -207,6 +207,14 @@ pub fn find<'w>(indices: &'w [Index], name: &str) -> Result<&'w Index, EsError> 
         .ok_or_else(|| EsError::index_not_found(name))
 }
 
+/// [`find`] for changing the index.
+pub fn find_mut<'w>(indices: &'w mut [Index], name: &str) -> Result<&'w mut Index, EsError> {
+    indices
+        .iter_mut()
+        .find(|i| i.name == name)
+        .ok_or_else(|| EsError::index_not_found(name))
+}
+
 async fn info(State(shared): State<Shared>, headers: HeaderMap) -> EsResult {
     authenticate(&shared, &headers)?;
     let uuid = shared.world().cluster_uuid.clone();

@@ -193,6 +193,16 @@ impl EsError {
         )
     }
 
+    /// A settings update with nothing in it.
+    pub fn no_settings() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "action_request_validation_exception",
+            "Validation Failed: 1: no settings to update;",
+            &[],
+        )
+    }
+
     /// A body that is not valid JSON.
     pub fn parse(detail: &str) -> Self {
         Self::bad_request("parse_exception", detail)

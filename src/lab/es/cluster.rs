@@ -44,12 +44,7 @@ pub async fn put_settings(
     };
     let (persistent, transient) = (part("persistent"), part("transient"));
     if persistent.is_empty() && transient.is_empty() {
-        return Err(EsError::new(
-            StatusCode::BAD_REQUEST,
-            "action_request_validation_exception",
-            "Validation Failed: 1: no settings to update;",
-            &[],
-        ));
+        return Err(EsError::no_settings());
     }
     let mut world = shared.world();
     world.persistent_settings.extend(persistent.clone());

@@ -7,10 +7,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{EsResult, authenticate, find, json_body, ok, require_admin};
+use super::{EsResult, authenticate, find, find_mut, json_body, ok, require_admin};
 use crate::lab::Shared;
 use crate::lab::es_errors::EsError;
 use crate::lab::profile::Feature;
@@ -89,9 +89,7 @@ pub async fn close(
 ) -> EsResult {
     require_admin(&shared, &headers, "indices:admin/close")?;
     let mut world = shared.world();
-    let i = world
-        .index_mut(&index)
-        .ok_or_else(|| EsError::index_not_found(&index))?;
+    let i = find_mut(&mut world.indices, &index)?;
     if i.closed {
         // Elasticsearch acknowledges closing a closed index, with nothing in `indices`.
         return ok(json!({ "acknowledged": true, "shards_acknowledged": false, "indices": {} }));
@@ -111,9 +109,7 @@ pub async fn open(
 ) -> EsResult {
     require_admin(&shared, &headers, "indices:admin/open")?;
     let mut world = shared.world();
-    let i = world
-        .index_mut(&index)
-        .ok_or_else(|| EsError::index_not_found(&index))?;
+    let i = find_mut(&mut world.indices, &index)?;
     i.closed = false;
     ok(json!({ "acknowledged": true, "shards_acknowledged": true }))
 }
@@ -131,9 +127,7 @@ pub async fn add_block(
     }
     require_admin(&shared, &headers, "indices:admin/block/add")?;
     let mut world = shared.world();
-    let i = world
-        .index_mut(&index)
-        .ok_or_else(|| EsError::index_not_found(&index))?;
+    let i = find_mut(&mut world.indices, &index)?;
     match block.as_str() {
         "read" => i.read_blocked = true,
         "write" | "read_only" => i.write_blocked = true,
@@ -162,20 +156,11 @@ pub async fn put_settings(
     body: Bytes,
 ) -> EsResult {
     require_admin(&shared, &headers, "indices:admin/settings/update")?;
-    let body = json_body(&body)?.ok_or_else(|| {
-        EsError::new(
-            StatusCode::BAD_REQUEST,
-            "action_request_validation_exception",
-            "Validation Failed: 1: no settings to update;",
-            &[],
-        )
-    })?;
+    let body = json_body(&body)?.ok_or_else(EsError::no_settings)?;
     let mut flat = serde_json::Map::new();
     flatten("", body.get("settings").unwrap_or(&body), &mut flat);
     let mut world = shared.world();
-    let i = world
-        .index_mut(&index)
-        .ok_or_else(|| EsError::index_not_found(&index))?;
+    let i = find_mut(&mut world.indices, &index)?;
     for (key, value) in &flat {
         let on = match value {
             Value::Null => false,
