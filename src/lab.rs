@@ -3,10 +3,16 @@
 //! Three HTTP listeners share one [`state::World`]:
 //!
 //! ```text
-//!   es    ── es.rs     an Elasticsearch-like cluster; `customers` readable anonymously
-//!   auth  ── oauth.rs  OAuth 2.0 token / RFC 7009 revoke / RFC 7662 introspect / admin list
+//!   es    ── es.rs     Elasticsearch as its profile's version and security mode behave;
+//!                      `customers` readable anonymously
+//!   auth  ── oauth.rs  OAuth 2.0: discovery, token, RFC 7009 revoke, RFC 7662 introspect,
+//!                      the operator's token list
 //!   comms ── comms.rs  a user forum and a chat webhook that keep what is posted
 //! ```
+//!
+//! [`LabOptions`] fix what the lab models for its whole life (`profile.rs`: version and
+//! security; `path.repo`; the reopen inject), as node settings are fixed for a running
+//! cluster: nothing a request does changes them.
 //!
 //! [`Lab::start`] binds the listeners synchronously (so a busy port is an error the caller
 //! sees at once), then serves them from a dedicated thread with its own small tokio runtime:

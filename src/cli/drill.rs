@@ -1,5 +1,6 @@
-//! `stanch drill [RUNBOOK] [--scenario FILE] [--speed N] [--auto]`: a drill against the
-//! built-in lab.
+//! `stanch drill [RUNBOOK] [--scenario FILE] [--speed N] [--auto] [--es-version V]
+//! [--security off|on]`: a drill against the built-in lab, modelling the scenario's `[lab]`
+//! profile unless the flags say otherwise.
 //!
 //! ```text
 //!  scenario ──load──▶ lab::Lab::start ──resolve inputs/secrets──▶ DRILL incident

@@ -149,7 +149,7 @@ pub async fn list_api_keys(
     let any_filter = id.is_some() || name.is_some() || realm.is_some() || user.is_some();
     if !any_filter && !shared.profile.version.at_least(Feature::GetAllApiKeys) {
         return Err(validation(
-            "One of [api key id, api key name, username, realm name] must be specified",
+            "One of [api key id, api key name, username, realm name] must be specified if [owner] flag is false",
         ));
     }
     let world = shared.world();
