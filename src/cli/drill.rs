@@ -41,12 +41,28 @@ pub struct Drill {
     pub resolved: Resolved,
 }
 
-/// The bundled drill, compiled in so that an installed binary can drill anywhere:
-/// (path relative to the repository, contents).
+/// The bundled drills (the reference scenario, one per profile, the injects), compiled in so
+/// that an installed binary can drill anywhere: (path relative to the repository, contents).
 const BUNDLED: &[(&str, &str)] = &[
     (
         DEFAULT_SCENARIO,
         include_str!("../../runbooks/drills/reference-2019.toml"),
+    ),
+    (
+        "runbooks/drills/es-7.10-security-on.toml",
+        include_str!("../../runbooks/drills/es-7.10-security-on.toml"),
+    ),
+    (
+        "runbooks/drills/es-8-security-on.toml",
+        include_str!("../../runbooks/drills/es-8-security-on.toml"),
+    ),
+    (
+        "runbooks/drills/path-repo-empty.toml",
+        include_str!("../../runbooks/drills/path-repo-empty.toml"),
+    ),
+    (
+        "runbooks/drills/reopened-index.toml",
+        include_str!("../../runbooks/drills/reopened-index.toml"),
     ),
     (
         "runbooks/elasticsearch-exposure.toml",
@@ -267,6 +283,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = materialize(dir.path()).unwrap();
         assert_eq!(scenario::check(&path).unwrap(), "");
+        for (rel, _) in BUNDLED
+            .iter()
+            .filter(|(rel, _)| rel.starts_with("runbooks/drills/"))
+        {
+            assert_eq!(scenario::check(&dir.path().join(rel)).unwrap(), "", "{rel}");
+        }
         let loaded = scenario::load(&path).unwrap();
         assert!(loaded.runbook_path().unwrap().starts_with(dir.path()));
     }
