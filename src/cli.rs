@@ -161,6 +161,12 @@ pub struct DrillArgs {
     /// Responder name (default: config, then $USER).
     #[arg(long)]
     pub responder: Option<String>,
+    /// Elasticsearch version the lab models, over the scenario's (7.4.2, 7.10.2, 8.15.0).
+    #[arg(long)]
+    pub es_version: Option<crate::lab::EsVersion>,
+    /// Security mode the lab models (`off` or `on`), over the scenario's.
+    #[arg(long)]
+    pub security: Option<crate::lab::Security>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,6 +177,12 @@ pub struct LabArgs {
     /// Seed for the synthetic customer records and tokens.
     #[arg(long, default_value_t = 2019)]
     pub seed: u64,
+    /// Elasticsearch version the cluster reports and behaves as (7.4.2, 7.10.2, 8.15.0).
+    #[arg(long, default_value = "7.4.2")]
+    pub es_version: crate::lab::EsVersion,
+    /// Whether the cluster authenticates (`off`: the reference case, anyone may do anything).
+    #[arg(long, default_value = "off")]
+    pub security: crate::lab::Security,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,10 +3,16 @@
 //! Three HTTP listeners share one [`state::World`]:
 //!
 //! ```text
-//!   es    ── es.rs     an Elasticsearch-like cluster; `customers` readable anonymously
-//!   auth  ── oauth.rs  OAuth 2.0 token / RFC 7009 revoke / RFC 7662 introspect / admin list
+//!   es    ── es.rs     Elasticsearch as its profile's version and security mode behave;
+//!                      `customers` readable anonymously
+//!   auth  ── oauth.rs  OAuth 2.0: discovery, token, RFC 7009 revoke, RFC 7662 introspect,
+//!                      the operator's token list
 //!   comms ── comms.rs  a user forum and a chat webhook that keep what is posted
 //! ```
+//!
+//! [`LabOptions`] fix what the lab models for its whole life (`profile.rs`: version and
+//! security; `path.repo`; the reopen inject), as node settings are fixed for a running
+//! cluster: nothing a request does changes them.
 //!
 //! [`Lab::start`] binds the listeners synchronously (so a busy port is an error the caller
 //! sees at once), then serves them from a dedicated thread with its own small tokio runtime:
@@ -23,6 +29,7 @@ pub mod credentials;
 pub mod es;
 pub mod es_errors;
 pub mod oauth;
+pub mod profile;
 pub mod records;
 pub mod scenario;
 pub mod score;
@@ -37,6 +44,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use credentials::Credentials;
+pub use profile::{EsVersion, Profile, Security};
 pub use status::{IndexStatus, LabStatus, SnapshotStatus};
 
 /// How long the lab waits for open connections to finish when it shuts down.
@@ -56,17 +64,30 @@ pub enum LabError {
     PortRange(u16),
 }
 
-/// Settings a test or bench may change; [`Lab::start`] uses the defaults.
+/// Settings a drill scenario, `stanch lab` or a test may change; [`Lab::start`] uses the
+/// defaults (the reference case: 7.4.2, security off, `path.repo` set).
 #[derive(Debug, Clone)]
 pub struct LabOptions {
     /// How long a snapshot stays IN_PROGRESS.
     pub snapshot_duration: Duration,
+    /// Which Elasticsearch the cluster is (version and security mode).
+    pub profile: Profile,
+    /// The nodes' `path.repo`; `None` is the default of a real install: empty, so every `fs`
+    /// repository is refused.
+    pub path_repo: Option<String>,
+    /// The "someone reopens it" inject: this long after an outsider's read first finds the
+    /// exposed index closed (the team verified containment), an anonymous outsider reopens it
+    /// (only a security-off cluster lets them).
+    pub reopen_after_close: Option<Duration>,
 }
 
 impl Default for LabOptions {
     fn default() -> Self {
         Self {
             snapshot_duration: state::SNAPSHOT_DURATION,
+            profile: Profile::default(),
+            path_repo: Some(state::PATH_REPO.to_owned()),
+            reopen_after_close: None,
         }
     }
 }
@@ -86,6 +107,11 @@ pub struct Shared {
     pub credentials: Arc<Credentials>,
     /// Base URL of the comms service, for the `url` of forum posts.
     pub comms_url: Arc<str>,
+    /// Base URL of the authorization server: its issuer, in discovery metadata.
+    pub auth_url: Arc<str>,
+    /// Fixed for the lab's life, as node settings are for a running cluster.
+    pub profile: Profile,
+    pub path_repo: Option<Arc<str>>,
 }
 
 impl Shared {
@@ -139,10 +165,14 @@ impl Lab {
         let credentials = Arc::new(Credentials::from_seed(seed));
         let mut world = state::World::new(seed, &credentials);
         world.snapshot_duration = options.snapshot_duration;
+        world.reopen_after_close = options.reopen_after_close;
         let shared = Shared {
             world: Arc::new(Mutex::new(world)),
             credentials,
             comms_url: Arc::from(urls.comms.as_str()),
+            auth_url: Arc::from(urls.auth.as_str()),
+            profile: options.profile,
+            path_repo: options.path_repo.as_deref().map(Arc::from),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -175,6 +205,10 @@ impl Lab {
         &self.shared.credentials
     }
 
+    pub fn profile(&self) -> Profile {
+        self.shared.profile
+    }
+
     /// The `lab.*` values scenario templates render against. Holds the lab's credentials:
     /// feed it to `scenario::Loaded::resolve`, never to the journal or the screen.
     pub fn template_context(&self) -> serde_json::Value {
@@ -182,6 +216,7 @@ impl Lab {
         serde_json::json!({
             "es_url": self.urls.es,
             "auth_url": self.urls.auth,
+            "issuer": format!("{}{}", self.urls.auth, oauth::ISSUER_PATH),
             "comms_url": self.urls.comms,
             "forum_url": self.urls.comms,
             "status_webhook_url": format!("{}/hooks/status", self.urls.comms),
@@ -189,7 +224,12 @@ impl Lab {
             "es_api_key_id": c.es_api_key_id,
             "oauth_client_id": c.oauth_client_id,
             "oauth_client_secret": c.oauth_client_secret,
+            "alexa_client_secret": c.client_secret("alexa-skill"),
+            "google_client_secret": c.client_secret("google-assistant"),
+            "ifttt_client_secret": c.client_secret("ifttt"),
             "forum_token": c.forum_token,
+            "es_version": self.shared.profile.version.to_string(),
+            "security": self.shared.profile.security.to_string(),
         })
     }
 

@@ -2,7 +2,10 @@
 //!
 //! `{{ … }}` inside strings ([`Templates::render`]) and bare expressions in `expect`, `capture`,
 //! `when`, `foreach` ([`Templates::eval`]). Filters beyond MiniJinja's own: `b64encode`,
-//! `urlencode` (built in), `sha256`, `tojson` (built in).
+//! `urlencode` (built in), `sha256`, `tojson` (built in). Tests beyond MiniJinja's own:
+//! `version_at_least` (`vars.es_version is version_at_least("7.9")`), which compares dotted
+//! release numbers numerically (7.10 is after 7.9) and ignores a `-SNAPSHOT`-style suffix; a
+//! value that is not a version is an error, never a silent `false`.
 //!
 //! Namespaces a runbook may use: `inputs`, `secrets`, `vars`, `incident`, `marks`, `item`,
 //! `response`. Rendering never sees a secret unless the caller put it in the context; callers
@@ -19,6 +22,10 @@ use sha2::{Digest, Sha256};
 pub const FUEL: u64 = 50_000;
 /// Maximum nesting (macros, includes, recursion) in one render.
 pub const RECURSION_LIMIT: usize = 64;
+
+/// Tests and filters stanch adds to MiniJinja's own (registered in `environment`).
+pub const STANCH_TESTS: &[&str] = &["version_at_least"];
+pub const STANCH_FILTERS: &[&str] = &["b64encode", "sha256"];
 
 /// Namespaces that may appear as the first name of a template variable.
 pub const NAMESPACES: &[&str] = &[
@@ -86,6 +93,7 @@ fn configured() -> Environment<'static> {
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_filter("b64encode", b64encode);
     env.add_filter("sha256", sha256);
+    env.add_test("version_at_least", version_at_least);
     env
 }
 
@@ -259,6 +267,58 @@ impl Templates {
         Ok(vars)
     }
 
+    /// Tests (`is name`) and filters (`| name`) that `source` uses but the environment does
+    /// not have, as `test `name`` / `filter `name``: MiniJinja only finds them when it runs,
+    /// `stanch check` must find them before. `expression` is a bare expression; otherwise
+    /// only the text inside `{{ }}` and `{% %}` is read.
+    pub fn unknown_tests_and_filters(&self, source: &str, expression: bool) -> Vec<String> {
+        let code = if expression {
+            vec![source]
+        } else {
+            template_code(source)
+        };
+        let mut unknown = Vec::new();
+        for part in code {
+            let words = code_words(part);
+            for (i, word) in words.iter().enumerate() {
+                let (kind, name) = match *word {
+                    "|" => ("filter", words.get(i + 1)),
+                    "is" => match words.get(i + 1) {
+                        Some(&"not") => ("test", words.get(i + 2)),
+                        next => ("test", next),
+                    },
+                    _ => continue,
+                };
+                let Some(name) =
+                    name.filter(|n| n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+                else {
+                    continue;
+                };
+                let probe = if kind == "test" {
+                    format!("1 is {name}")
+                } else {
+                    format!("1 | {name}")
+                };
+                let missing = self
+                    .env
+                    .compile_expression(&probe)
+                    .and_then(|e| e.eval(()))
+                    .err()
+                    .is_some_and(|e| {
+                        matches!(
+                            e.kind(),
+                            minijinja::ErrorKind::UnknownTest | minijinja::ErrorKind::UnknownFilter
+                        )
+                    });
+                let entry = format!("{kind} `{name}`");
+                if missing && !unknown.contains(&entry) {
+                    unknown.push(entry);
+                }
+            }
+        }
+        unknown
+    }
+
     /// The underlying environment, for callers that need more (e.g. draft rendering).
     pub fn env(&self) -> &'static Environment<'static> {
         self.env
@@ -274,6 +334,84 @@ fn sha256(value: &str) -> String {
     crate::journal::event::hex(&Sha256::digest(value.as_bytes()))
 }
 
+/// The code parts of a template: what is inside `{{ }}` and `{% %}`.
+fn template_code(source: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start..];
+        let close = match after.get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                rest = &rest[start + 1..];
+                continue;
+            }
+        };
+        let Some(end) = after[2..].find(close) else {
+            break;
+        };
+        parts.push(&after[2..2 + end]);
+        rest = &after[2 + end + 2..];
+    }
+    parts
+}
+
+/// Identifiers and `|` of an expression, string literals left out (`||` is not a filter).
+fn code_words(code: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\'' || c == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != c {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if c == b'|' {
+            if bytes.get(i + 1) == Some(&b'|') {
+                i += 2;
+                continue;
+            }
+            words.push("|");
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            words.push(&code[start..i]);
+        } else {
+            i += 1;
+        }
+    }
+    words
+}
+
+/// `major.minor.patch…` as numbers; a missing part is 0, a `-suffix` is dropped.
+fn release_numbers(text: &str) -> Result<Vec<u64>, minijinja::Error> {
+    let core = text.trim().split(['-', '+']).next().unwrap_or_default();
+    core.split('.')
+        .map(str::parse::<u64>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("version_at_least: `{text}` is not a version such as 7.10.2"),
+            )
+        })
+}
+
+fn version_at_least(value: &str, minimum: &str) -> Result<bool, minijinja::Error> {
+    let (mut have, mut want) = (release_numbers(value)?, release_numbers(minimum)?);
+    let len = have.len().max(want.len());
+    have.resize(len, 0);
+    want.resize(len, 0);
+    Ok(have >= want)
+}
+
 /// Convert a MiniJinja value to JSON (for captures and the journal).
 pub fn to_json(value: &Value) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
@@ -283,6 +421,57 @@ pub fn to_json(value: &Value) -> serde_json::Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn unknown_tests_and_filters_are_found_before_anything_runs() {
+        let t = Templates::new();
+        assert_eq!(
+            t.unknown_tests_and_filters(
+                "vars.v is version_at_leest('7.9') and x | lenght > 0",
+                true
+            ),
+            ["test `version_at_leest`", "filter `lenght`"]
+        );
+        assert!(
+            t.unknown_tests_and_filters(
+                "vars.v is not version_at_least('7.9') and 'a | nope' == x | length | string",
+                true
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            t.unknown_tests_and_filters(
+                "a | b {{ x | sha256 }} {{ y | nope }} {% if z is odd %}",
+                false
+            ),
+            ["filter `nope`"]
+        );
+    }
+
+    #[test]
+    fn version_at_least_compares_release_numbers_not_text() {
+        let t = Templates::new();
+        let at_least = |have: &str, want: &str| {
+            let ctx = json!({ "vars": { "v": have }, "inputs": { "w": want } });
+            t.eval("vars.v is version_at_least(inputs.w)", &ctx)
+                .unwrap()
+                .is_true()
+        };
+        assert!(at_least("7.10.2", "7.9"), "7.10 is after 7.9");
+        assert!(!at_least("7.4.2", "7.9"));
+        assert!(at_least("7.9.0", "7.9"));
+        assert!(at_least("8.15.0", "7.10"));
+        assert!(at_least("8.0.0-SNAPSHOT", "8.0"));
+        assert!(!at_least("7.9", "7.9.1"));
+        let bad = t
+            .eval("'seven' is version_at_least('7.9')", json!({}))
+            .unwrap_err();
+        assert!(
+            bad.message.contains("`seven` is not a version"),
+            "{}",
+            bad.message
+        );
+    }
 
     #[test]
     fn renders_and_evaluates_with_strict_undefined() {

@@ -77,6 +77,8 @@ bad_fixtures!(
     expression_syntax_expect,
     expression_syntax_capture,
     expression_syntax_when,
+    unknown_test,
+    unknown_filter,
     undeclared_input,
     undeclared_secret,
     vars_never_captured,
@@ -259,15 +261,133 @@ fn bundled_runbook_expressions_mean_what_the_notes_say() {
     assert!(eval("snapshot-status", done, &status("SUCCESS")).is_true());
     assert!(!eval("snapshot-status", done, &status("IN_PROGRESS")).is_true());
 
-    let when = "'contained' not in marks";
-    assert!(eval("block-reads", when, &json!({"marks": {}})).is_true());
+    // The read block: by the `_block` API from 7.9, by the index setting before; never once
+    // the index is contained.
+    let block = "'contained' not in marks and vars.es_version is version_at_least('7.9')";
+    let setting = "'contained' not in marks and not (vars.es_version is version_at_least('7.9'))";
+    let at = |version: &str, contained: bool| {
+        let marks = if contained {
+            json!({"contained": "2019-12-26T18:30:00Z"})
+        } else {
+            json!({})
+        };
+        json!({"marks": marks, "vars": {"es_version": version}})
+    };
+    for (version, api) in [
+        ("7.4.2", false),
+        ("7.9.0", true),
+        ("7.10.2", true),
+        ("8.15.0", true),
+    ] {
+        assert_eq!(
+            eval("block-reads", block, &at(version, false)).is_true(),
+            api,
+            "{version}"
+        );
+        assert_eq!(
+            eval("block-reads-setting", setting, &at(version, false)).is_true(),
+            !api,
+            "{version}"
+        );
+        assert!(!eval("block-reads", block, &at(version, true)).is_true());
+        assert!(!eval("block-reads-setting", setting, &at(version, true)).is_true());
+    }
+
+    // Containment is the exact answer of a closed or read-blocked index, nothing else.
+    let contained = "(response.status == 400 and response.json.error.type == 'index_closed_exception') or (response.status == 403 and response.json.error.type == 'cluster_block_exception')";
+    let answer = |status: u16, kind: &str| json!({"response": {"status": status, "json": {"error": {"type": kind}}}});
     assert!(
-        !eval(
-            "block-reads",
-            when,
-            &json!({"marks": {"contained": "2019-12-26T18:30:00Z"}})
+        eval(
+            "verify-contained",
+            contained,
+            &answer(400, "index_closed_exception")
         )
         .is_true()
+    );
+    assert!(
+        eval(
+            "verify-contained",
+            contained,
+            &answer(403, "cluster_block_exception")
+        )
+        .is_true()
+    );
+    for (status, kind) in [
+        (404, "index_not_found_exception"),
+        (401, "security_exception"),
+        (403, "security_exception"),
+        (503, "unavailable_shards_exception"),
+    ] {
+        assert!(
+            !eval("verify-contained", contained, &answer(status, kind)).is_true(),
+            "{status} {kind}"
+        );
+    }
+
+    // A PARTIAL snapshot is SUCCESS in `_status`: the failed shards decide.
+    let no_failed = "response.json.snapshots[0].shards_stats.failed == 0";
+    let partial = json!({"response": {"json": {"snapshots": [{"state": "SUCCESS", "shards_stats": {"failed": 1}}]}}});
+    assert!(!eval("snapshot-status", no_failed, &partial).is_true());
+
+    // path.repo from the nodes info API: absent is empty.
+    let repo = rb.step("check-path-repo").unwrap().capture["path_repo"]
+        .get_ref()
+        .clone();
+    let nodes = |settings: serde_json::Value| json!({"response": {"json": {"nodes": {"n1": {"settings": settings}}}}});
+    assert_eq!(
+        stanch::template::to_json(&eval(
+            "check-path-repo",
+            &repo,
+            &nodes(json!({"path": {"repo": ["/mnt/snap"]}}))
+        )),
+        json!(["/mnt/snap"])
+    );
+    assert_eq!(
+        stanch::template::to_json(&eval(
+            "check-path-repo",
+            &repo,
+            &nodes(json!({"path": {"home": "/usr/share"}}))
+        )),
+        json!([])
+    );
+
+    // Discovery: endpoints are taken relative to the issuer, and only when under it.
+    let under = "response.json.revocation_endpoint is startingwith(inputs.issuer ~ '/')";
+    let doc = |endpoint: &str| json!({"inputs": {"issuer": "https://id.example/realms/x"}, "response": {"json": {"revocation_endpoint": endpoint}}});
+    assert!(
+        eval(
+            "discover-auth-server",
+            under,
+            &doc("https://id.example/realms/x/protocol/openid-connect/revoke")
+        )
+        .is_true()
+    );
+    assert!(
+        !eval(
+            "discover-auth-server",
+            under,
+            &doc("https://evil.example/revoke")
+        )
+        .is_true()
+    );
+    assert!(
+        !eval(
+            "discover-auth-server",
+            under,
+            &doc("https://id.example/realms/xy/revoke")
+        )
+        .is_true()
+    );
+    let path = rb.step("discover-auth-server").unwrap().capture["revocation_path"]
+        .get_ref()
+        .clone();
+    assert_eq!(
+        stanch::template::to_json(&eval(
+            "discover-auth-server",
+            &path,
+            &doc("https://id.example/realms/x/protocol/openid-connect/revoke")
+        )),
+        json!("/protocol/openid-connect/revoke")
     );
 
     let alexa = "'alexa-skill' in inputs.third_party_clients";
@@ -306,20 +426,12 @@ fn bundled_runbook_expressions_mean_what_the_notes_say() {
         .is_true()
     );
 
-    let closed = "response.status != 200";
-    assert!(
-        eval(
-            "verify-contained",
-            closed,
-            &json!({"response": {"status": 400}})
-        )
-        .is_true()
-    );
+    // A 200 is never contained, however the body looks.
     assert!(
         !eval(
             "verify-contained",
-            closed,
-            &json!({"response": {"status": 200}})
+            contained,
+            &answer(200, "index_closed_exception")
         )
         .is_true()
     );

@@ -1,76 +1,74 @@
-//! The bundled runbook, run headless by the engine against the drill lab: every automatable
-//! step must succeed, human steps are left pending, and the lab ends up contained and rotated.
+//! The bundled runbook, run headless by the engine against the drill lab on every profile
+//! (version × security): every automatable step must succeed, human steps are left pending,
+//! the calls taken are the ones that version has, and the lab ends up contained and rotated.
 
-use std::sync::Arc;
+#[path = "support/bundled.rs"]
+mod bundled;
+
 use std::time::Duration;
 
+use rstest::rstest;
 use serde_json::json;
-use stanch::cli::headless::{LineState, run_all_async};
-use stanch::engine::{Engine, EngineOptions};
+use stanch::cli::headless::LineState;
 use stanch::incident::Incident;
-use stanch::journal::{Journal, Kind, NewEvent};
-use stanch::lab::{Lab, LabOptions};
-use stanch::secret::Secrets;
-use stanch::store::Opened;
+use stanch::lab::{Lab, LabOptions, Profile};
 
+#[rstest]
+#[case::reference_7_4_security_off("7.4.2", "off", &["block-reads-setting", "list-api-keys", "list-api-keys-by-realm", "invalidate-api-keys", "invalidate-api-keys-by-id"])]
+#[case::v7_10_security_on("7.10.2", "on", &["block-reads", "list-api-keys-by-realm", "invalidate-api-keys-by-id"])]
+#[case::v8_security_on("8.15.0", "on", &["block-reads", "list-api-keys-by-realm", "invalidate-api-keys-by-id"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bundled_runbook_runs_headless_against_the_lab() {
+async fn bundled_runbook_runs_headless_against_the_lab(
+    #[case] version: &str,
+    #[case] security: &str,
+    #[case] skipped: &[&str],
+) {
     let lab = Lab::start_with(
         7,
         0,
         &LabOptions {
             snapshot_duration: Duration::from_millis(300),
+            profile: Profile {
+                version: version.parse().unwrap(),
+                security: security.parse().unwrap(),
+            },
+            ..LabOptions::default()
         },
     )
     .unwrap();
     let urls = lab.urls().clone();
     let creds = lab.credentials().clone();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("runbooks/elasticsearch-exposure.toml");
-    let rb = Arc::new(stanch::runbook::load(&path).unwrap());
-
-    let dir = tempfile::tempdir().unwrap();
-    let incident_dir = dir.path().join("DRILL-BUNDLED");
-    let journal = Journal::create(&incident_dir, "drill-bot").unwrap();
-    let opened_event = journal
-        .append(NewEvent::new(
-            Kind::IncidentOpened,
-            json!({
-                "incident_id": "DRILL-BUNDLED",
-                "runbook_id": rb.runbook.id(),
-                "inputs": {
-                    "es_url": urls.es,
-                    "auth_url": urls.auth,
-                    "forum_url": urls.comms,
-                    "status_webhook_url": format!("{}/hooks/status", urls.comms),
-                },
-                "responder": "drill-bot",
-                "drill": true,
-            }),
-        ))
-        .await
-        .unwrap();
-    let secrets = Secrets::from_values([
-        ("es_api_key".to_owned(), creds.es_api_key.clone()),
-        (
-            "oauth_client_secret".to_owned(),
-            creds.oauth_client_secret.clone(),
-        ),
-        ("forum_token".to_owned(), creds.forum_token.clone()),
-    ]);
-    let engine = Engine::new(rb, journal.clone(), secrets, EngineOptions::default()).unwrap();
-    let mut opened = Opened {
-        id: "DRILL-BUNDLED".into(),
-        dir: incident_dir.clone(),
-        journal,
-        incident: Incident::replay([opened_event]),
-    };
-    let mut out = Vec::new();
-    let report = run_all_async(&engine, &mut opened, &mut out, true)
-        .await
-        .unwrap();
-    let text = String::from_utf8(out).unwrap();
-
+    let run = bundled::run_bundled(
+        json!({
+            "es_url": urls.es,
+            "auth_url": urls.auth,
+            "issuer": format!("{}/realms/lab", urls.auth),
+            "forum_url": urls.comms,
+            "status_webhook_url": format!("{}/hooks/status", urls.comms),
+        }),
+        vec![
+            ("es_api_key".to_owned(), creds.es_api_key.clone()),
+            (
+                "oauth_client_secret".to_owned(),
+                creds.oauth_client_secret.clone(),
+            ),
+            ("forum_token".to_owned(), creds.forum_token.clone()),
+            (
+                "alexa_client_secret".to_owned(),
+                creds.client_secret("alexa-skill").unwrap().to_owned(),
+            ),
+            (
+                "google_client_secret".to_owned(),
+                creds.client_secret("google-assistant").unwrap().to_owned(),
+            ),
+            (
+                "ifttt_client_secret".to_owned(),
+                creds.client_secret("ifttt").unwrap().to_owned(),
+            ),
+        ],
+    )
+    .await;
+    let (report, text, incident_dir) = (&run.report, &run.text, &run.incident_dir);
     let failed: Vec<_> = report
         .lines
         .iter()
@@ -93,12 +91,29 @@ async fn bundled_runbook_runs_headless_against_the_lab() {
         );
     }
     assert!(status.chat_messages >= 1, "{status:?}");
+    // The version- and security-specific alternatives not taken are skipped, by `when`.
+    let skipped_now: Vec<&str> = report
+        .lines
+        .iter()
+        .filter(|l| l.state == LineState::Skipped)
+        .map(|l| l.step.as_str())
+        .collect();
+    for step in skipped {
+        assert!(skipped_now.contains(step), "{step} not skipped:\n{text}");
+    }
+    // Security on: every key but the responder's own is invalidated; off: there are none.
+    let invalidated = status.invalidated_api_keys.len();
+    if security == "on" {
+        assert_eq!(invalidated, 2, "{status:?}");
+    } else {
+        assert_eq!(invalidated, 0, "{status:?}");
+    }
     if std::env::var_os("STANCH_SHOW").is_some() {
         eprintln!("{text}\n{status:?}");
     }
 
     // The journal verifies and says what the screen said.
-    let events = stanch::journal::read(&incident_dir).unwrap();
+    let events = stanch::journal::read(incident_dir).unwrap();
     let replayed = Incident::replay(events.clone());
     assert!(replayed.marks.contains_key("contained"), "{text}");
     assert!(replayed.marks.contains_key("evidence_preserved"), "{text}");

@@ -1,22 +1,13 @@
 //! The whole containment of the reference incident driven through the lab's HTTP API, as the
 //! bundled runbook does it, then checked against `Lab::status()`.
 
-use base64::Engine as _;
+#[path = "support/lab_http.rs"]
+mod lab_http;
+
+use lab_http::{basic, client};
+
 use serde_json::{Value, json};
-use stanch::lab::Lab;
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
+use stanch::lab::{Lab, LabOptions, Profile, Security};
 
 #[tokio::test]
 #[expect(clippy::too_many_lines, reason = "one scenario told in order")]
@@ -108,10 +99,12 @@ async fn containment_through_http_changes_the_lab_state() {
         if client_id == "alexa-skill" {
             one_alexa_token.clone_from(&tokens[0]);
         }
+        // RFC 7009 §2.1: each client revokes its own tokens.
+        let own = basic(client_id, creds.client_secret(client_id).unwrap());
         for chunk in tokens.chunks(64) {
             let sends = chunk.iter().map(|t| {
                 http.post(format!("{}/oauth/revoke", urls.auth))
-                    .header("authorization", &responder)
+                    .header("authorization", &own)
                     .form(&[("token", t.as_str()), ("token_type_hint", "refresh_token")])
                     .send()
             });
@@ -305,9 +298,10 @@ async fn revoking_a_refresh_token_kills_its_access_token_but_not_other_grants() 
     );
     assert_eq!(tokens[0]["token_type"], "refresh_token");
     assert_eq!(tokens[1]["token_type"], "access_token");
+    let ifttt = basic("ifttt", creds.client_secret("ifttt").unwrap());
     let revoked = http
         .post(format!("{auth}/oauth/revoke"))
-        .header("authorization", &responder)
+        .header("authorization", &ifttt)
         .form(&[("token", refresh)])
         .send()
         .await
@@ -344,13 +338,30 @@ async fn revoking_a_refresh_token_kills_its_access_token_but_not_other_grants() 
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
+    // Nor may the responder: the operator revokes as the client the token was issued to.
+    let refused = http
+        .post(format!("{auth}/oauth/revoke"))
+        .header("authorization", &responder)
+        .form(&[("token", other)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     assert_eq!(introspect(other.to_owned()).await, true);
     lab.shutdown();
 }
 
 #[tokio::test]
 async fn invalidating_the_responders_own_api_key_locks_the_responder_out() {
-    let lab = Lab::start(5, 0).unwrap();
+    // Only a security-on cluster has API keys to lose.
+    let options = LabOptions {
+        profile: Profile {
+            version: "7.10.2".parse().unwrap(),
+            security: Security::On,
+        },
+        ..LabOptions::default()
+    };
+    let lab = Lab::start_with(5, 0, &options).unwrap();
     let http = client();
     let es = lab.urls().es.clone();
     let api_key = format!("ApiKey {}", lab.credentials().es_api_key);

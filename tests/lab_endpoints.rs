@@ -2,19 +2,28 @@
 //! `tests/fixtures/lab/<case>.json`:
 //!
 //! ```json
-//! { "doc": "where the example comes from", "service": "es" | "auth" | "comms",
-//!   "options": { "snapshot_duration_ms": 60000 }?,
+//! { "doc": "where the behaviour is written down", "service": "es" | "auth" | "comms",
+//!   "options": { "snapshot_duration_ms": 60000, "es_version": "7.10.2", "security": "on",
+//!                "path_repo": "" }?,                  (default: 7.4.2, security off)
 //!   "setup": [ request… ]?, "request": { "method", "path", "auth", "body"?, "form"? },
-//!   "status": 200, "body": <expected>, "exact": bool? }
+//!   "status": 200, "body": <expected>, "exact": bool?, "headers": { name: value|null }? }
 //! ```
 //!
 //! In `body`, `"<string>"`, `"<number>"`, `"<bool>"` and `"<any>"` match any value of that
 //! kind; every other value must be equal. An object lists the keys that must be present (all
-//! of them, and no others, when `exact`); an array of one element means "non-empty, and every
-//! element matches it"; an empty array means empty. `auth` is `none`, `bad` (wrong
-//! credentials), `es` (ApiKey), `responder`, `alexa` (OAuth Basic) or `forum` (Bearer).
-//! `{alexa_refresh}` in a path or form value is replaced by an active alexa-skill refresh
-//! token.
+//! of them, and no others, when `exact`); a `"<any-key>"` key matches every entry (node ids);
+//! an array of one element means "non-empty, and every element matches it", of several "these
+//! items in this order"; an empty array means empty. `auth` is `none`, `bad` (wrong
+//! credentials), `es` (ApiKey), `es_lowercase` (`apikey` scheme), `responder`, `alexa` (OAuth
+//! Basic), `post_alexa` (client_secret_post), `both_alexa` (Basic and post at once) or `forum`
+//! (Bearer). In paths, bodies and expected bodies `{alexa_refresh}` is an active alexa-skill
+//! refresh token, `{metrics_key_id}` the id of the `metrics-ingest` API key, `{issuer}` the
+//! lab realm's issuer and `{forged_scroll}` a scroll id asking for 2.4 M documents at once.
+
+#[path = "support/lab_http.rs"]
+mod lab_http;
+
+use lab_http::{basic, client};
 
 use std::time::Duration;
 
@@ -23,23 +32,12 @@ use rstest::rstest;
 use serde_json::Value;
 use stanch::lab::{Lab, LabOptions};
 
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
 struct Ctx {
     lab: Lab,
     http: reqwest::Client,
     alexa_refresh: String,
+    /// A scroll id as the lab encodes them, asking for a batch of 2.4 M documents.
+    forged_scroll: String,
 }
 
 impl Ctx {
@@ -63,15 +61,38 @@ impl Ctx {
             .await
             .unwrap();
         let alexa_refresh = list["tokens"][0]["token"].as_str().unwrap().to_owned();
+        let forged_scroll =
+            base64::engine::general_purpose::URL_SAFE.encode("lab-scroll;customers;0;2400000;0;0");
         Self {
             lab,
             http,
             alexa_refresh,
+            forged_scroll,
         }
     }
 
     fn fill(&self, text: &str) -> String {
         text.replace("{alexa_refresh}", &self.alexa_refresh)
+            .replace("{forged_scroll}", &self.forged_scroll)
+            .replace(
+                "{metrics_key_id}",
+                &stanch::lab::credentials::api_key_id(2019, 1),
+            )
+            .replace("{issuer}", &format!("{}/realms/lab", self.lab.urls().auth))
+    }
+
+    /// `fill` in every string of a JSON value.
+    fn fill_value(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.fill(s)),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.fill_value(v)).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), self.fill_value(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
     }
 
     async fn send(&self, service: &str, req: &Value) -> reqwest::Response {
@@ -87,13 +108,15 @@ impl Ctx {
         let mut builder = self.http.request(method, url);
         let c = self.lab.credentials();
         let alexa_secret = c.client_secret("alexa-skill").unwrap();
-        let auth = match req["auth"].as_str().unwrap_or("none") {
-            "none" => None,
+        let kind = req["auth"].as_str().unwrap_or("none");
+        let auth = match kind {
+            "none" | "post_alexa" => None,
             "bad" if service == "es" => Some("ApiKey bm90OmEta2V5".to_owned()),
             "bad" => Some(basic("stanch-responder", "wrong")),
             "es" => Some(format!("ApiKey {}", c.es_api_key)),
+            "es_lowercase" => Some(format!("apikey {}", c.es_api_key)),
             "responder" => Some(basic(&c.oauth_client_id, &c.oauth_client_secret)),
-            "alexa" => Some(basic("alexa-skill", alexa_secret)),
+            "alexa" | "both_alexa" => Some(basic("alexa-skill", alexa_secret)),
             "forum" => Some(format!("Bearer {}", c.forum_token)),
             other => panic!("unknown auth {other}"),
         };
@@ -101,13 +124,18 @@ impl Ctx {
             builder = builder.header("authorization", auth);
         }
         if let Some(body) = req.get("body").filter(|b| !b.is_null()) {
-            builder = builder.json(body);
+            builder = builder.json(&self.fill_value(body));
         }
         if let Some(form) = req.get("form").and_then(Value::as_object) {
-            let pairs: Vec<(String, String)> = form
+            let mut pairs: Vec<(String, String)> = form
                 .iter()
                 .map(|(k, v)| (k.clone(), self.fill(v.as_str().unwrap())))
                 .collect();
+            // client_secret_post (RFC 6749 §2.3.1), alone or (wrongly) beside Basic.
+            if kind == "post_alexa" || kind == "both_alexa" {
+                pairs.push(("client_id".into(), "alexa-skill".into()));
+                pairs.push(("client_secret".into(), alexa_secret.to_owned()));
+            }
             builder = builder.form(&pairs);
         }
         builder.send().await.unwrap()
@@ -138,6 +166,16 @@ fn mismatches(expected: &Value, actual: &Value, exact: bool, path: &str, out: &m
                 out.push(format!("{path}: want an object, got {actual}"));
                 return;
             };
+            if let Some(v) = want.get("<any-key>") {
+                // Keys that are ids (node ids): every value must match.
+                if got.is_empty() {
+                    out.push(format!("{path}: want entries, got {{}}"));
+                }
+                for (k, a) in got {
+                    mismatches(v, a, exact, &format!("{path}.{k}"), out);
+                }
+                return;
+            }
             for (k, v) in want {
                 match got.get(k) {
                     Some(a) => mismatches(v, a, exact, &format!("{path}.{k}"), out),
@@ -155,6 +193,16 @@ fn mismatches(expected: &Value, actual: &Value, exact: bool, path: &str, out: &m
                 out.push(format!("{path}: want an array, got {actual}"));
                 return;
             };
+            if want.len() > 1 {
+                // Several items: the same items in the same order.
+                if want.len() != got.len() {
+                    out.push(format!("{path}: want {} items, got {actual}", want.len()));
+                }
+                for (n, (w, a)) in want.iter().zip(got).enumerate() {
+                    mismatches(w, a, exact, &format!("{path}[{n}]"), out);
+                }
+                return;
+            }
             match want.first() {
                 None if !got.is_empty() => out.push(format!("{path}: want [], got {actual}")),
                 None => {}
@@ -175,52 +223,99 @@ fn mismatches(expected: &Value, actual: &Value, exact: bool, path: &str, out: &m
 }
 
 #[rstest]
-#[case::es_root("es_root")]
+#[case::auth_admin_tokens("auth_admin_tokens")]
+#[case::auth_bad_client("auth_bad_client")]
+#[case::auth_client_credentials("auth_client_credentials")]
+#[case::auth_discovery_oidc("auth_discovery_oidc")]
+#[case::auth_discovery_rfc8414("auth_discovery_rfc8414")]
+#[case::auth_introspect_active("auth_introspect_active")]
+#[case::auth_introspect_needs_responder("auth_introspect_needs_responder")]
+#[case::auth_introspect_own_token("auth_introspect_own_token")]
+#[case::auth_introspect_revoked("auth_introspect_revoked")]
+#[case::auth_refresh("auth_refresh")]
+#[case::auth_refresh_after_revoke_ends_grant("auth_refresh_after_revoke_ends_grant")]
+#[case::auth_refresh_revoked("auth_refresh_revoked")]
+#[case::auth_revoke("auth_revoke")]
+#[case::auth_revoke_client_secret_post("auth_revoke_client_secret_post")]
+#[case::auth_revoke_other_clients_token("auth_revoke_other_clients_token")]
+#[case::auth_revoke_unknown_token("auth_revoke_unknown_token")]
+#[case::auth_two_client_auth_methods("auth_two_client_auth_methods")]
+#[case::auth_unsupported_grant("auth_unsupported_grant")]
+#[case::comms_forum_list("comms_forum_list")]
+#[case::comms_forum_post("comms_forum_post")]
+#[case::comms_forum_post_needs_token("comms_forum_post_needs_token")]
+#[case::comms_status_hook("comms_status_hook")]
+#[case::comms_status_hook_no_text("comms_status_hook_no_text")]
+#[case::es_710_concurrent_snapshot("es_710_concurrent_snapshot")]
+#[case::es_710_invalidate_by_ids("es_710_invalidate_by_ids")]
+#[case::es_710_root("es_710_root")]
+#[case::es_74_block_api_absent("es_74_block_api_absent")]
+#[case::es_74_concurrent_snapshot("es_74_concurrent_snapshot")]
+#[case::es_74_get_api_keys_by_realm("es_74_get_api_keys_by_realm")]
+#[case::es_74_get_api_keys_needs_a_parameter("es_74_get_api_keys_needs_a_parameter")]
+#[case::es_74_invalidate_by_id("es_74_invalidate_by_id")]
+#[case::es_74_invalidate_ids_unknown("es_74_invalidate_ids_unknown")]
+#[case::es_8_hits_typeless("es_8_hits_typeless")]
+#[case::es_8_root("es_8_root")]
+#[case::es_block_read("es_block_read")]
+#[case::es_cat_indices_after_close("es_cat_indices_after_close")]
 #[case::es_cat_indices_json("es_cat_indices_json")]
+#[case::es_close("es_close")]
+#[case::es_close_already_closed("es_close_already_closed")]
+#[case::es_cluster_settings("es_cluster_settings")]
+#[case::es_cluster_settings_put("es_cluster_settings_put")]
 #[case::es_count("es_count")]
+#[case::es_count_after_close("es_count_after_close")]
+#[case::es_index_not_found("es_index_not_found")]
+#[case::es_invalidate_api_key("es_invalidate_api_key")]
+#[case::es_invalidate_api_key_again("es_invalidate_api_key_again")]
+#[case::es_mapping("es_mapping")]
+#[case::es_nodes_settings_path_repo("es_nodes_settings_path_repo")]
+#[case::es_off_anonymous_close("es_off_anonymous_close")]
+#[case::es_off_bad_key_ignored("es_off_bad_key_ignored")]
+#[case::es_off_invalidate_api_key_500("es_off_invalidate_api_key_500")]
+#[case::es_off_security_api_500("es_off_security_api_500")]
+#[case::es_off_security_user_500("es_off_security_user_500")]
+#[case::es_off_xpack_stays_off_after_close("es_off_xpack_stays_off_after_close")]
+#[case::es_on_anonymous_close_forbidden("es_on_anonymous_close_forbidden")]
+#[case::es_on_anonymous_read("es_on_anonymous_read")]
+#[case::es_on_api_key_scheme_case_insensitive("es_on_api_key_scheme_case_insensitive")]
+#[case::es_on_bad_key_root("es_on_bad_key_root")]
+#[case::es_on_xpack_security_on("es_on_xpack_security_on")]
+#[case::es_path_repo_empty("es_path_repo_empty")]
+#[case::es_read_block_setting("es_read_block_setting")]
+#[case::es_read_block_setting_blocks_reads("es_read_block_setting_blocks_reads")]
+#[case::es_read_block_setting_null_lifts("es_read_block_setting_null_lifts")]
+#[case::es_root("es_root")]
+#[case::es_scroll_batch_too_large("es_scroll_batch_too_large")]
+#[case::es_scroll_forged_id_too_large("es_scroll_forged_id_too_large")]
+#[case::es_search_after_block("es_search_after_block")]
 #[case::es_search_first_page("es_search_first_page")]
 #[case::es_search_scroll_first_page("es_search_scroll_first_page")]
 #[case::es_search_window_too_large("es_search_window_too_large")]
-#[case::es_mapping("es_mapping")]
 #[case::es_settings("es_settings")]
-#[case::es_index_not_found("es_index_not_found")]
-#[case::es_close_needs_credentials("es_close_needs_credentials")]
-#[case::es_wrong_api_key("es_wrong_api_key")]
-#[case::es_close("es_close")]
-#[case::es_close_already_closed("es_close_already_closed")]
-#[case::es_count_after_close("es_count_after_close")]
-#[case::es_cat_indices_after_close("es_cat_indices_after_close")]
-#[case::es_block_read("es_block_read")]
-#[case::es_search_after_block("es_search_after_block")]
-#[case::es_cluster_settings("es_cluster_settings")]
-#[case::es_cluster_settings_put("es_cluster_settings_put")]
-#[case::es_xpack_security_off("es_xpack_security_off")]
-#[case::es_snapshot_repository("es_snapshot_repository")]
-#[case::es_snapshot_repository_outside_path_repo("es_snapshot_repository_outside_path_repo")]
+#[case::es_snapshot_closed_index_named("es_snapshot_closed_index_named")]
 #[case::es_snapshot_create("es_snapshot_create")]
 #[case::es_snapshot_create_wait("es_snapshot_create_wait")]
+#[case::es_snapshot_default_skips_closed("es_snapshot_default_skips_closed")]
+#[case::es_snapshot_delete("es_snapshot_delete")]
 #[case::es_snapshot_duplicate("es_snapshot_duplicate")]
-#[case::es_snapshot_status_in_progress("es_snapshot_status_in_progress")]
+#[case::es_snapshot_get_after_delete("es_snapshot_get_after_delete")]
+#[case::es_snapshot_get_metadata_and_failed_shards("es_snapshot_get_metadata_and_failed_shards")]
 #[case::es_snapshot_missing("es_snapshot_missing")]
+#[case::es_snapshot_name_comma("es_snapshot_name_comma")]
+#[case::es_snapshot_name_hash("es_snapshot_name_hash")]
+#[case::es_snapshot_name_space("es_snapshot_name_space")]
+#[case::es_snapshot_name_underscore("es_snapshot_name_underscore")]
+#[case::es_snapshot_name_upper("es_snapshot_name_upper")]
+#[case::es_snapshot_repository("es_snapshot_repository")]
 #[case::es_snapshot_repository_missing("es_snapshot_repository_missing")]
-#[case::es_invalidate_api_key("es_invalidate_api_key")]
-#[case::es_invalidate_api_key_again("es_invalidate_api_key_again")]
-#[case::auth_client_credentials("auth_client_credentials")]
-#[case::auth_refresh("auth_refresh")]
-#[case::auth_bad_client("auth_bad_client")]
-#[case::auth_unsupported_grant("auth_unsupported_grant")]
-#[case::auth_refresh_revoked("auth_refresh_revoked")]
-#[case::auth_revoke("auth_revoke")]
-#[case::auth_revoke_unknown_token("auth_revoke_unknown_token")]
-#[case::auth_introspect_active("auth_introspect_active")]
-#[case::auth_introspect_revoked("auth_introspect_revoked")]
-#[case::auth_introspect_needs_responder("auth_introspect_needs_responder")]
-#[case::auth_admin_tokens("auth_admin_tokens")]
-#[case::comms_forum_post("comms_forum_post")]
-#[case::comms_forum_post_needs_token("comms_forum_post_needs_token")]
-#[case::comms_forum_list("comms_forum_list")]
-#[case::comms_status_hook("comms_status_hook")]
-#[case::comms_status_hook_no_text("comms_status_hook_no_text")]
+#[case::es_snapshot_repository_outside_path_repo("es_snapshot_repository_outside_path_repo")]
+#[case::es_snapshot_status_ignore_unavailable("es_snapshot_status_ignore_unavailable")]
+#[case::es_snapshot_status_in_progress("es_snapshot_status_in_progress")]
+#[case::es_wrong_api_key("es_wrong_api_key")]
+#[case::es_wrong_method_405("es_wrong_method_405")]
+#[case::es_xpack_security_off("es_xpack_security_off")]
 #[tokio::test]
 async fn endpoint_matches_documented_example(#[case] name: &str) {
     let path = format!(
@@ -234,6 +329,21 @@ async fn endpoint_matches_documented_example(#[case] name: &str) {
         .and_then(Value::as_u64)
     {
         options.snapshot_duration = Duration::from_millis(ms);
+    }
+    if let Some(v) = fixture
+        .pointer("/options/es_version")
+        .and_then(Value::as_str)
+    {
+        options.profile.version = v.parse().unwrap();
+    }
+    if let Some(v) = fixture.pointer("/options/security").and_then(Value::as_str) {
+        options.profile.security = v.parse().unwrap();
+    }
+    if let Some(v) = fixture
+        .pointer("/options/path_repo")
+        .and_then(Value::as_str)
+    {
+        options.path_repo = (!v.is_empty()).then(|| v.to_owned());
     }
     let ctx = Ctx::new(&options).await;
     let service = fixture["service"].as_str().unwrap();
@@ -252,6 +362,16 @@ async fn endpoint_matches_documented_example(#[case] name: &str) {
     let response = ctx.send(service, &fixture["request"]).await;
     let status = response.status().as_u16();
     let challenge = response.headers().contains_key("www-authenticate");
+    // Headers the fixture names: a value to match, or null for "absent".
+    for (name, want) in fixture
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let got = response.headers().get(name).map(|v| v.to_str().unwrap());
+        assert_eq!(got, want.as_str(), "{name}: header {name}");
+    }
     let text = response.text().await.unwrap();
     assert_eq!(
         u64::from(status),
@@ -268,7 +388,13 @@ async fn endpoint_matches_documented_example(#[case] name: &str) {
     };
     let exact = fixture["exact"].as_bool().unwrap_or(false);
     let mut out = Vec::new();
-    mismatches(&fixture["body"], &actual, exact, "$", &mut out);
+    mismatches(
+        &ctx.fill_value(&fixture["body"]),
+        &actual,
+        exact,
+        "$",
+        &mut out,
+    );
     assert!(
         out.is_empty(),
         "{name}:\n{}\nbody: {actual}",

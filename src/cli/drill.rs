@@ -1,5 +1,6 @@
-//! `stanch drill [RUNBOOK] [--scenario FILE] [--speed N] [--auto]`: a drill against the
-//! built-in lab.
+//! `stanch drill [RUNBOOK] [--scenario FILE] [--speed N] [--auto] [--es-version V]
+//! [--security off|on]`: a drill against the built-in lab, modelling the scenario's `[lab]`
+//! profile unless the flags say otherwise.
 //!
 //! ```text
 //!  scenario ──load──▶ lab::Lab::start ──resolve inputs/secrets──▶ DRILL incident
@@ -40,12 +41,28 @@ pub struct Drill {
     pub resolved: Resolved,
 }
 
-/// The bundled drill, compiled in so that an installed binary can drill anywhere:
-/// (path relative to the repository, contents).
+/// The bundled drills (the reference scenario, one per profile, the injects), compiled in so
+/// that an installed binary can drill anywhere: (path relative to the repository, contents).
 const BUNDLED: &[(&str, &str)] = &[
     (
         DEFAULT_SCENARIO,
         include_str!("../../runbooks/drills/reference-2019.toml"),
+    ),
+    (
+        "runbooks/drills/es-7.10-security-on.toml",
+        include_str!("../../runbooks/drills/es-7.10-security-on.toml"),
+    ),
+    (
+        "runbooks/drills/es-8-security-on.toml",
+        include_str!("../../runbooks/drills/es-8-security-on.toml"),
+    ),
+    (
+        "runbooks/drills/path-repo-empty.toml",
+        include_str!("../../runbooks/drills/path-repo-empty.toml"),
+    ),
+    (
+        "runbooks/drills/reopened-index.toml",
+        include_str!("../../runbooks/drills/reopened-index.toml"),
     ),
     (
         "runbooks/elasticsearch-exposure.toml",
@@ -97,13 +114,16 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
         );
     };
     let runbook = crate::runbook::load(&runbook_path)?;
-    let options = LabOptions {
-        snapshot_duration: if args.auto {
-            AUTO_SNAPSHOT_DURATION
-        } else {
-            LabOptions::default().snapshot_duration
-        },
-    };
+    let mut options = scenario.lab_options(&LabOptions::default());
+    if args.auto {
+        options.snapshot_duration = AUTO_SNAPSHOT_DURATION;
+    }
+    if let Some(version) = args.es_version {
+        options.profile.version = version;
+    }
+    if let Some(security) = args.security {
+        options.profile.security = security;
+    }
     let seed = scenario.scenario.scenario.seed.unwrap_or(args.seed);
     let lab = Lab::start_with(seed, 0, &options).context("starting the drill lab")?;
     let resolved = scenario.resolve(&lab.template_context())?;
@@ -263,6 +283,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = materialize(dir.path()).unwrap();
         assert_eq!(scenario::check(&path).unwrap(), "");
+        for (rel, _) in BUNDLED
+            .iter()
+            .filter(|(rel, _)| rel.starts_with("runbooks/drills/"))
+        {
+            assert_eq!(scenario::check(&dir.path().join(rel)).unwrap(), "", "{rel}");
+        }
         let loaded = scenario::load(&path).unwrap();
         assert!(loaded.runbook_path().unwrap().starts_with(dir.path()));
     }

@@ -1,17 +1,25 @@
 //! `stanch lab`: the drill lab alone, for drills with curl, scripts or other tools.
 //!
-//! Prints where everything listens, the credentials (deliberately: this is a lab, and the
-//! point is to paste them), and ready-to-paste curl commands; then serves until Ctrl-C.
+//! Prints where everything listens, the profile (`--es-version`, `--security`), the
+//! credentials (deliberately: this is a lab, and the point is to paste them), and
+//! ready-to-paste curl commands; then serves until Ctrl-C.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::lab::Lab;
+use crate::lab::{Lab, LabOptions, Profile};
 
 pub fn run(args: &super::LabArgs) -> anyhow::Result<ExitCode> {
-    let lab = Lab::start(args.seed, args.port).context("starting the lab")?;
+    let options = LabOptions {
+        profile: Profile {
+            version: args.es_version,
+            security: args.security,
+        },
+        ..LabOptions::default()
+    };
+    let lab = Lab::start_with(args.seed, args.port, &options).context("starting the lab")?;
     let mut out = std::io::stdout().lock();
     write_banner(&mut out, &lab, args.seed)?;
     out.flush()?;
@@ -34,17 +42,20 @@ pub fn write_banner(out: &mut dyn Write, lab: &Lab, seed: u64) -> std::io::Resul
     let c = lab.credentials();
     writeln!(
         out,
-        "stanch drill lab (seed {seed}), listening on 127.0.0.1 until Ctrl-C"
+        "stanch drill lab (seed {seed}, {}), listening on 127.0.0.1 until Ctrl-C",
+        lab.profile()
     )?;
     writeln!(out)?;
+    let profile = lab.profile();
     writeln!(
         out,
-        "  es     {}   Elasticsearch-like; index `customers` open to anyone",
-        urls.es
+        "  es     {}   Elasticsearch {}, security {}; index `customers` readable anonymously",
+        urls.es, profile.version, profile.security
     )?;
+    let issuer = format!("{}{}", urls.auth, crate::lab::oauth::ISSUER_PATH);
     writeln!(
         out,
-        "  auth   {}   OAuth 2.0: /oauth/token /oauth/revoke /oauth/introspect /admin/clients/{{id}}/tokens",
+        "  auth   {}   OAuth 2.0 issuer {issuer} (discovery: {issuer}/.well-known/openid-configuration); operator list /admin/clients/{{id}}/tokens",
         urls.auth
     )?;
     writeln!(
@@ -80,9 +91,17 @@ pub fn write_banner(out: &mut dyn Write, lab: &Lab, seed: u64) -> std::io::Resul
         c.oauth_client_secret
     )?;
     writeln!(out, "  export STANCH_FORUM_TOKEN='{}'", c.forum_token)?;
+    for (id, secret) in &c.clients {
+        let var = match id.as_str() {
+            "alexa-skill" => "ALEXA",
+            "google-assistant" => "GOOGLE",
+            _ => "IFTTT",
+        };
+        writeln!(out, "  export STANCH_{var}_CLIENT_SECRET='{secret}'")?;
+    }
     writeln!(
         out,
-        "  --set es_url={} --set auth_url={} --set forum_url={} --set status_webhook_url={}/hooks/status",
+        "  --set es_url={} --set auth_url={} --set issuer={issuer} --set forum_url={} --set status_webhook_url={}/hooks/status",
         urls.es, urls.auth, urls.comms, urls.comms
     )?;
     writeln!(out)?;
@@ -100,16 +119,16 @@ pub fn write_banner(out: &mut dyn Write, lab: &Lab, seed: u64) -> std::io::Resul
         "  curl -s -u {}:{} '{}/admin/clients/alexa-skill/tokens?token_type=refresh_token'",
         c.oauth_client_id, c.oauth_client_secret, urls.auth
     )?;
-    writeln!(
-        out,
-        "  curl -s -u {}:{} -d token=TOKEN {}/oauth/revoke",
-        c.oauth_client_id, c.oauth_client_secret, urls.auth
-    )?;
-    writeln!(
-        out,
-        "  curl -s -u {}:{} -d token=TOKEN {}/oauth/introspect",
-        c.oauth_client_id, c.oauth_client_secret, urls.auth
-    )?;
+    if let Some((id, secret)) = c.clients.first() {
+        writeln!(
+            out,
+            "  curl -s -u {id}:{secret} -d token=TOKEN {issuer}/protocol/openid-connect/revoke"
+        )?;
+        writeln!(
+            out,
+            "  curl -s -u {id}:{secret} -d token=TOKEN {issuer}/protocol/openid-connect/token/introspect"
+        )?;
+    }
     writeln!(
         out,
         "  curl -s -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"title\":\"Security notice\",\"body\":\"…\"}}' {}/forum/posts",
@@ -135,6 +154,9 @@ mod tests {
             lab.credentials().es_api_key.as_str(),
             lab.credentials().oauth_client_secret.as_str(),
             lab.credentials().forum_token.as_str(),
+            "Elasticsearch 7.4.2, security off",
+            "/realms/lab/.well-known/openid-configuration",
+            "STANCH_ALEXA_CLIENT_SECRET",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -1,13 +1,26 @@
-//! The lab's Elasticsearch-like cluster: routes, authentication, and the index/cluster admin
-//! endpoints. Reading documents is in `es/search.rs`, snapshots in `es/snapshot.rs`.
+//! The lab's Elasticsearch cluster: routes, who may do what, and `GET /`, `_cat/indices`.
+//! Index admin is in `es/indices.rs`, reading documents in `es/search.rs`, snapshots in
+//! `es/snapshot.rs`, `_xpack` / `_cluster` / `_security` in `es/cluster.rs`.
 //!
-//! Like the leaky cluster of the reference case, reads need no credentials while the exposed
-//! index is open and unblocked. Unlike it, every mutating or admin endpoint wants
-//! `Authorization: ApiKey <key>` (the responder's key), and a wrong key is refused on any
-//! endpoint, as a real cluster with security on would. Bodies and statuses follow the public
-//! Elasticsearch 7.x REST documentation; the cluster reports version 7.4.2 (December 2019).
+//! The cluster is what its [`Profile`](super::Profile) says, for its whole life:
+//!
+//! - **security off** (7.x basic licence, the reference case): nothing is authenticated and
+//!   any `Authorization` header is ignored (x-pack `SecurityActionFilter` authenticates only
+//!   when security is enabled); anyone may close, open, block, snapshot. Every `/_security/*`
+//!   call is 500 `exception` "Security must be explicitly enabled when using a [basic]
+//!   license…" (the same filter's `SECURITY_ACTION_MATCHER` branch).
+//! - **security on**, with anonymous access granted a read role
+//!   (`xpack.security.authc.anonymous.roles`): anonymous reads pass, anonymous admin calls are
+//!   403 `security_exception` "action [...] is unauthorized for user [_anonymous]", a wrong or
+//!   invalidated key is 401 everywhere.
+//!
+//! Sources for every behaviour are named beside the code and gathered in the README's profile
+//! matrix. Wrong methods are 405 with ES's JSON body and an `Allow` header (7.x
+//! `RestController`); unknown paths are 400 "no handler found"; from 7.14 every response
+//! carries `X-elastic-product: Elasticsearch`.
 
 mod cluster;
+mod indices;
 mod search;
 mod snapshot;
 
@@ -15,31 +28,31 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use serde_json::{Value, json};
 
 use super::Shared;
 use super::es_errors::{EsError, no_handler};
-use super::state::{Docs, Index};
+use super::profile::Feature;
+use super::state::Index;
 
 pub use snapshot::snapshot_bytes;
 
-/// Elasticsearch version the lab cluster reports.
-pub const VERSION: &str = "7.4.2";
-const VERSION_ID: &str = "7040299";
 const CLUSTER_NAME: &str = "metrics-prod";
 
 pub type EsResult = Result<Response, EsError>;
 type Params = Query<HashMap<String, String>>;
 
 pub fn router(shared: Shared) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(info))
         .route("/_cat/indices", get(cat_indices))
         .route("/_xpack", get(cluster::xpack))
+        .route("/_nodes/settings", get(cluster::node_settings))
         .route(
             "/_cluster/settings",
             get(cluster::settings).put(cluster::put_settings),
@@ -48,6 +61,7 @@ pub fn router(shared: Shared) -> Router {
             "/_security/api_key",
             delete(cluster::invalidate_api_keys).get(cluster::list_api_keys),
         )
+        .route("/_security/{*rest}", any(cluster::other_security))
         .route(
             "/_search/scroll",
             get(search::scroll)
@@ -64,37 +78,91 @@ pub fn router(shared: Shared) -> Router {
             "/_snapshot/{repo}/{snap}",
             put(snapshot::create)
                 .post(snapshot::create)
-                .get(snapshot::get),
+                .get(snapshot::get)
+                .delete(snapshot::delete),
         )
         .route("/_snapshot/{repo}/{snap}/_status", get(snapshot::status))
         .route("/{index}/_count", get(search::count).post(search::count))
         .route("/{index}/_search", get(search::search).post(search::search))
-        .route("/{index}/_mapping", get(mapping))
-        .route("/{index}/_settings", get(settings))
-        .route("/{index}/_close", post(close))
-        .route("/{index}/_open", post(open))
-        .route("/{index}/_block/{block}", put(add_block))
+        .route("/{index}/_mapping", get(indices::mapping))
+        .route(
+            "/{index}/_settings",
+            get(indices::settings).put(indices::put_settings),
+        )
+        .route("/{index}/_close", post(indices::close))
+        .route("/{index}/_open", post(indices::open))
+        .route("/{index}/_block/{block}", put(indices::add_block))
         .fallback(|method: Method, uri: Uri| async move {
             no_handler(method.as_str(), &uri.to_string())
         })
-        .with_state(shared)
+        .with_state(shared.clone());
+    // Wrapped whole, so that the middleware sees the `Allow` header axum adds to a 405.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(
+            shared,
+            as_elasticsearch,
+        ))
 }
 
-/// Who is asking: nobody in particular, or the holder of the responder's API key.
+/// What every response gets on its way out: ES's 405 body for a wrong method (axum answers
+/// those with an empty body and the `Allow` header), and the product header from 7.14.
+async fn as_elasticsearch(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().to_string();
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = response
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .replace(',', ", ");
+        let body = json!({
+            "error": format!(
+                "Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{allow}]"
+            ),
+            "status": 405,
+        });
+        let headers = response.headers().clone();
+        response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+        if let Some(allow) = headers.get(header::ALLOW) {
+            response.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+    }
+    if shared.profile.version.at_least(Feature::ProductHeader) {
+        response.headers_mut().insert(
+            "x-elastic-product",
+            HeaderValue::from_static("Elasticsearch"),
+        );
+    }
+    response
+}
+
+/// Who is asking, once the profile has had its say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
+    /// No credentials on a security-on cluster: the anonymous read role.
     Anonymous,
+    /// The responder's API key on a security-on cluster, or anyone on a security-off one.
     Admin,
 }
 
-/// Check credentials if any were sent: a wrong or invalidated key is refused everywhere.
+/// Check credentials if security is on: a wrong or invalidated key is refused everywhere.
+/// With security off, headers are not even read.
 pub fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Caller, EsError> {
+    if !shared.profile.security.enabled() {
+        return Ok(Caller::Admin);
+    }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Caller::Anonymous);
     };
     let value = value.to_str().map_err(|_| EsError::bad_credentials())?;
+    // The scheme is case-insensitive (x-pack `api_key/10_basic.yml` sends `apikey`).
     let key = value
-        .strip_prefix("ApiKey ")
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("ApiKey"))
+        .map(|(_, key)| key)
         .ok_or_else(EsError::bad_credentials)?;
     let world = shared.world();
     let revoked = world
@@ -108,11 +176,12 @@ pub fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Caller, EsEr
     }
 }
 
-/// Admin endpoints: credentials are required.
-pub fn require_admin(shared: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<(), EsError> {
+/// Endpoints beyond the anonymous read role: `action` is the transport action name the 403
+/// names (`indices:admin/close`).
+pub fn require_admin(shared: &Shared, headers: &HeaderMap, action: &str) -> Result<(), EsError> {
     match authenticate(shared, headers)? {
         Caller::Admin => Ok(()),
-        Caller::Anonymous => Err(EsError::missing_credentials(uri.path())),
+        Caller::Anonymous => Err(EsError::unauthorized_action(action, "_anonymous")),
     }
 }
 
@@ -138,23 +207,33 @@ pub fn find<'w>(indices: &'w [Index], name: &str) -> Result<&'w Index, EsError> 
         .ok_or_else(|| EsError::index_not_found(name))
 }
 
+/// [`find`] for changing the index.
+pub fn find_mut<'w>(indices: &'w mut [Index], name: &str) -> Result<&'w mut Index, EsError> {
+    indices
+        .iter_mut()
+        .find(|i| i.name == name)
+        .ok_or_else(|| EsError::index_not_found(name))
+}
+
 async fn info(State(shared): State<Shared>, headers: HeaderMap) -> EsResult {
     authenticate(&shared, &headers)?;
     let uuid = shared.world().cluster_uuid.clone();
+    let version = shared.profile.version;
     ok(json!({
         "name": "lab-node-1",
         "cluster_name": CLUSTER_NAME,
         "cluster_uuid": uuid,
         "version": {
-            "number": VERSION,
+            "number": version.to_string(),
             "build_flavor": "default",
             "build_type": "docker",
-            "build_hash": "2f90bbf7b93631e52bafb59b3b049cb44ec25e96",
+            // Not the real build's hash: the lab is not that build.
+            "build_hash": "0000000000000000000000000000000000000000",
             "build_date": "2019-10-28T20:40:44.881551Z",
             "build_snapshot": false,
-            "lucene_version": "8.2.0",
-            "minimum_wire_compatibility_version": "6.8.0",
-            "minimum_index_compatibility_version": "6.0.0-beta1"
+            "lucene_version": version.lucene(),
+            "minimum_wire_compatibility_version": version.minimum_wire(),
+            "minimum_index_compatibility_version": version.minimum_index()
         },
         "tagline": "You Know, for Search"
     }))
@@ -229,137 +308,4 @@ async fn cat_indices(State(shared): State<Shared>, headers: HeaderMap, params: P
         text.push('\n');
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], text).into_response())
-}
-
-async fn mapping(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(index): Path<String>,
-) -> EsResult {
-    authenticate(&shared, &headers)?;
-    let docs = find(&shared.world().indices, &index)?.docs;
-    let properties = match docs {
-        Docs::Customers => json!({
-            "customer_id": { "type": "keyword" },
-            "email": { "type": "keyword" },
-            "camera_nickname": { "type": "text", "fields": { "keyword": { "type": "keyword", "ignore_above": 256 } } },
-            "wifi_ssid": { "type": "keyword" },
-            "alexa_token_id": { "type": "keyword" },
-            "device_model": { "type": "keyword" },
-            "created_at": { "type": "date" },
-            "health": { "properties": {
-                "height_cm": { "type": "integer" },
-                "weight_kg": { "type": "integer" },
-                "birth_year": { "type": "integer" },
-                "resting_heart_rate": { "type": "integer" }
-            } }
-        }),
-        Docs::Metrics(_) => json!({
-            "@timestamp": { "type": "date" },
-            "device_model": { "type": "keyword" },
-            "region": { "type": "keyword" },
-            "activations": { "type": "long" },
-            "failed_connection_rate": { "type": "float" }
-        }),
-    };
-    ok(json!({ index: { "mappings": { "properties": properties } } }))
-}
-
-async fn settings(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(index): Path<String>,
-) -> EsResult {
-    authenticate(&shared, &headers)?;
-    let world = shared.world();
-    let i = find(&world.indices, &index)?;
-    let mut settings = json!({
-        "creation_date": i.created.as_millisecond().to_string(),
-        "number_of_shards": "1",
-        "number_of_replicas": "1",
-        "uuid": i.uuid,
-        "version": { "created": VERSION_ID },
-        "provided_name": i.name,
-    });
-    if i.read_blocked || i.write_blocked {
-        let mut blocks = serde_json::Map::new();
-        if i.read_blocked {
-            blocks.insert("read".into(), "true".into());
-        }
-        if i.write_blocked {
-            blocks.insert("write".into(), "true".into());
-        }
-        settings["blocks"] = Value::Object(blocks);
-    }
-    if i.closed {
-        settings["verified_before_close"] = "true".into();
-    }
-    ok(json!({ index: { "settings": { "index": settings } } }))
-}
-
-async fn close(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(index): Path<String>,
-) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
-    let mut world = shared.world();
-    let i = world
-        .index_mut(&index)
-        .ok_or_else(|| EsError::index_not_found(&index))?;
-    if i.closed {
-        // Elasticsearch acknowledges closing a closed index, with nothing in `indices`.
-        return ok(json!({ "acknowledged": true, "shards_acknowledged": false, "indices": {} }));
-    }
-    i.closed = true;
-    ok(json!({
-        "acknowledged": true,
-        "shards_acknowledged": true,
-        "indices": { index: { "closed": true } }
-    }))
-}
-
-async fn open(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(index): Path<String>,
-) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
-    let mut world = shared.world();
-    let i = world
-        .index_mut(&index)
-        .ok_or_else(|| EsError::index_not_found(&index))?;
-    i.closed = false;
-    ok(json!({ "acknowledged": true, "shards_acknowledged": true }))
-}
-
-async fn add_block(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path((index, block)): Path<(String, String)>,
-) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
-    let mut world = shared.world();
-    let i = world
-        .index_mut(&index)
-        .ok_or_else(|| EsError::index_not_found(&index))?;
-    match block.as_str() {
-        "read" => i.read_blocked = true,
-        "write" | "read_only" => i.write_blocked = true,
-        "metadata" => {}
-        other => {
-            return Err(EsError::bad_request(
-                "illegal_argument_exception",
-                &format!("No block found with name [{other}]"),
-            ));
-        }
-    }
-    ok(json!({
-        "acknowledged": true,
-        "shards_acknowledged": true,
-        "indices": [ { "name": index, "blocked": true } ]
-    }))
 }

@@ -73,16 +73,50 @@ impl EsError {
         )
     }
 
-    /// No credentials on an endpoint that needs them.
-    pub fn missing_credentials(path: &str) -> Self {
-        let mut e = Self::new(
-            StatusCode::UNAUTHORIZED,
+    /// An authenticated (or anonymous) user without the privilege: 403, no challenge
+    /// (x-pack `AuthorizationService.denialException`).
+    pub fn unauthorized_action(action: &str, user: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
             "security_exception",
-            &format!("missing authentication credentials for REST request [{path}]"),
-            &[("header", challenge_header())],
-        );
-        e.challenge = true;
-        e
+            &format!("action [{action}] is unauthorized for user [{user}]"),
+            &[],
+        )
+    }
+
+    /// Any `/_security/*` call on a cluster without security (x-pack `SecurityActionFilter`).
+    pub fn security_disabled() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            "Security must be explicitly enabled when using a [basic] license. Enable security by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file and restart the node.",
+            &[],
+        )
+    }
+
+    /// A search-phase failure on every shard (one, in the lab): the top level is
+    /// `search_phase_execution_exception`, the cause in `root_cause`, `failed_shards` and
+    /// `caused_by` (index-modules `max_result_window`; `SearchService` checks).
+    pub fn all_shards_failed(index: &str, kind: &str, reason: &str) -> Self {
+        let cause = json!({ "type": kind, "reason": reason });
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({
+                "error": {
+                    "root_cause": [cause],
+                    "type": "search_phase_execution_exception",
+                    "reason": "all shards failed",
+                    "phase": "query",
+                    "grouped": true,
+                    "failed_shards": [
+                        { "shard": 0, "index": index, "node": "lab-node-1", "reason": cause }
+                    ],
+                    "caused_by": cause,
+                },
+                "status": 400,
+            }),
+            challenge: false,
+        }
     }
 
     /// Credentials that do not authenticate (wrong or invalidated key).
@@ -127,12 +161,25 @@ impl EsError {
     }
 
     pub fn snapshot_exists(repo: &str, snapshot: &str) -> Self {
+        Self::invalid_snapshot_name(repo, snapshot, "snapshot with the same name already exists")
+    }
+
+    /// `SnapshotsService.validate`: lower case, no leading `_`, none of `\\/*?"<>| ,#`.
+    pub fn invalid_snapshot_name(repo: &str, snapshot: &str, why: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "invalid_snapshot_name_exception",
-            &format!(
-                "[{repo}:{snapshot}] Invalid snapshot name [{snapshot}], snapshot with the same name already exists"
-            ),
+            &format!("[{repo}:{snapshot}] Invalid snapshot name [{snapshot}], {why}"),
+            &[],
+        )
+    }
+
+    /// A second snapshot before 7.9 (`SnapshotsService`, pre-concurrent-snapshots).
+    pub fn concurrent_snapshot(repo: &str, snapshot: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "concurrent_snapshot_execution_exception",
+            &format!("[{repo}:{snapshot}] a snapshot is already running"),
             &[],
         )
     }
@@ -142,6 +189,16 @@ impl EsError {
             StatusCode::NOT_FOUND,
             "snapshot_missing_exception",
             &format!("[{repo}:{snapshot}] is missing"),
+            &[],
+        )
+    }
+
+    /// A settings update with nothing in it.
+    pub fn no_settings() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "action_request_validation_exception",
+            "Validation Failed: 1: no settings to update;",
             &[],
         )
     }

@@ -1,16 +1,21 @@
 //! The lab's OAuth 2.0 authorization server: the third-party integration tokens that leaked.
 //!
-//! - `POST /oauth/token` (RFC 6749 §4.4 client credentials, §6 refresh), HTTP Basic client auth.
-//! - `POST /oauth/revoke` (RFC 7009): 200 for any token, known or not; revoking a refresh
-//!   token also revokes the access tokens of its grant (§2.1).
-//! - `POST /oauth/introspect` (RFC 7662): `{"active":false}` and nothing else for revoked or
-//!   unknown tokens; otherwise `active`, `client_id`, `token_type`, `exp`, `iat`, `scope`,
-//!   `sub`. `token_type` is `Bearer` for access tokens (RFC 6749 §5.1) and `refresh_token`
-//!   for refresh tokens (RFC 7662 leaves that case open).
-//! - `GET /admin/clients/{client_id}/tokens[?token_type=refresh_token]`: the active tokens.
+//! Shaped as Keycloak lays out a realm, so that a runbook must discover its endpoints rather
+//! than assume them (oidc-provider, the other server the tests run, uses other paths):
 //!
-//! Revoke, introspect and the admin list want the responder client (`stanch-responder`);
-//! revoke also accepts a client revoking its own token. Tokens never expire during a drill.
+//! | path (under the issuer `/realms/lab`) | what | source |
+//! |---|---|---|
+//! | `/.well-known/openid-configuration`; RFC 8414's `/.well-known/oauth-authorization-server/realms/lab` at the root | discovery metadata: `issuer`, `token_endpoint`, `revocation_endpoint`, `introspection_endpoint`, auth methods | OpenID Connect Discovery 1.0 §3-4; RFC 8414 §2-3 |
+//! | `POST /protocol/openid-connect/token` | client credentials (RFC 6749 §4.4), refresh (§6) | RFC 6749 |
+//! | `POST /protocol/openid-connect/revoke` | 200 for any token, known or not (§2.2); a token of another client is 400 `invalid_request` (§2.1); revoking a refresh token ends its grant (§2.1) | RFC 7009; oidc-provider `revocationAllowedPolicy` default; Keycloak `TokenRevocationEndpoint.checkIssuedFor` |
+//! | `POST /protocol/openid-connect/token/introspect` | `{"active":false}` and nothing else for revoked or unknown tokens (§2.2); any confidential client may ask | RFC 7662; oidc-provider `introspectionAllowedPolicy` default |
+//!
+//! Every endpoint takes `client_secret_basic` or `client_secret_post` (RFC 6749 §2.3.1), never
+//! both at once (§2.3). The operator's list of a client's active tokens
+//! (`GET /admin/clients/{client_id}/tokens`, responder client only) is the lab's own: no
+//! product's admin API returns token values. `/oauth/token`, `/oauth/revoke` and
+//! `/oauth/introspect` stay as aliases for callers written before discovery (the drill score).
+//! Tokens never expire during a drill.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -28,8 +33,25 @@ use super::state::{TokenType, World};
 
 const ACCESS_TOKEN_LIFETIME: i64 = 3600;
 
+/// The lab realm's issuer path, under the auth service's base URL.
+pub const ISSUER_PATH: &str = "/realms/lab";
+
 pub fn router(shared: Shared) -> Router {
     Router::new()
+        .route(
+            "/realms/lab/.well-known/openid-configuration",
+            get(discovery),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/realms/lab",
+            get(discovery),
+        )
+        .route("/realms/lab/protocol/openid-connect/token", post(token))
+        .route("/realms/lab/protocol/openid-connect/revoke", post(revoke))
+        .route(
+            "/realms/lab/protocol/openid-connect/token/introspect",
+            post(introspect),
+        )
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
@@ -76,32 +98,87 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// The client authenticated by HTTP Basic, or the 401 to send.
-fn client(shared: &Shared, headers: &HeaderMap) -> Result<String, OAuthError> {
+/// The client authenticated by `client_secret_basic` or `client_secret_post`, or the error to
+/// send (401 `invalid_client`; 400 `invalid_request` when both are used, RFC 6749 §2.3).
+fn client(
+    shared: &Shared,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<String, OAuthError> {
     let invalid = || OAuthError {
         status: StatusCode::UNAUTHORIZED,
         error: "invalid_client",
         description: "client authentication failed",
     };
-    let value = headers
+    let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .ok_or_else(invalid)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(invalid)?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
-    match shared.credentials.client_secret(id) {
-        Some(expected) if expected == secret => Ok(id.to_owned()),
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Basic"))
+        .map(|(_, value)| value);
+    let posted = field(form, "client_secret");
+    let (id, secret) = match (basic, posted) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "invalid_request",
+                description: "client authentication must only be provided using one mechanism",
+            });
+        }
+        (Some(value), None) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(invalid)?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
+            // RFC 6749 §2.3.1: both halves are form-urlencoded before base64.
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            (decode(id), decode(secret))
+        }
+        (None, Some(secret)) => (
+            field(form, "client_id").ok_or_else(invalid)?.to_owned(),
+            secret.to_owned(),
+        ),
+        (None, None) => return Err(invalid()),
+    };
+    match shared.credentials.client_secret(&id) {
+        Some(expected) if expected == secret => Ok(id),
         _ => Err(invalid()),
     }
 }
 
+/// RFC 8414 / OpenID Connect Discovery metadata for the lab realm.
+async fn discovery(State(shared): State<Shared>) -> Response {
+    let issuer = format!("{}{ISSUER_PATH}", shared.auth_url);
+    let endpoint = |path: &str| format!("{issuer}/protocol/openid-connect/{path}");
+    let methods = json!(["client_secret_basic", "client_secret_post"]);
+    axum::Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": endpoint("auth"),
+        "token_endpoint": endpoint("token"),
+        "revocation_endpoint": endpoint("revoke"),
+        "introspection_endpoint": endpoint("token/introspect"),
+        "jwks_uri": endpoint("certs"),
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_methods_supported": methods,
+        "scopes_supported": ["openid", "profile", "devices:control"],
+    }))
+    .into_response()
+}
+
 fn responder(shared: &Shared, headers: &HeaderMap) -> Result<String, OAuthError> {
-    let id = client(shared, headers)?;
+    let id = client(shared, headers, &[])?;
     if id == shared.credentials.oauth_client_id {
         Ok(id)
     } else {
@@ -148,11 +225,11 @@ fn issue_access(world: &mut World, client_id: &str, grant: u64, subject: &str, n
 }
 
 async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let client_id = match client(&shared, &headers) {
+    let form = form(&body);
+    let client_id = match client(&shared, &headers, &form) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let form = form(&body);
     let now = Timestamp::now().as_second();
     let mut world = shared.world();
     match field(&form, "grant_type") {
@@ -220,11 +297,11 @@ async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) ->
 }
 
 async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let client_id = match client(&shared, &headers) {
+    let form = form(&body);
+    let client_id = match client(&shared, &headers, &form) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let form = form(&body);
     let Some(value) = field(&form, "token") else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -233,15 +310,15 @@ async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         );
     };
     let mut world = shared.world();
-    let is_responder = client_id == shared.credentials.oauth_client_id;
     if let Some(&i) = world.token_index.get(value) {
         let t = &world.tokens[i];
-        if !is_responder && t.client_id != client_id {
-            // RFC 7009 §2.1: a client may only revoke its own tokens.
+        if t.client_id != client_id {
+            // RFC 7009 §2.1: the server checks the token was issued to the client asking;
+            // worded as oidc-provider's `revocationAllowedPolicy` default.
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
-                "token was issued to another client",
+                "client is not authorized to revoke the presented token",
             );
         }
         let (grant, kind) = (t.grant, t.token_type);
@@ -258,10 +335,12 @@ async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
 }
 
 async fn introspect(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = responder(&shared, &headers) {
+    let form = form(&body);
+    // Any confidential client may introspect (RFC 7662 §2.1 wants the caller authorised;
+    // oidc-provider's default policy limits only public clients to their own tokens).
+    if let Err(e) = client(&shared, &headers, &form) {
         return e.into_response();
     }
-    let form = form(&body);
     let Some(value) = field(&form, "token") else {
         return oauth_error(
             StatusCode::BAD_REQUEST,

@@ -21,6 +21,14 @@
 //! mark = "aware"
 //! after = "39m"
 //!
+//! [lab]                                        # optional: what the lab models
+//! es_version = "7.4.2"                         # default 7.4.2 (the reference case)
+//! security = "off"                             # off (default) | on
+//! path_repo = ""                               # the nodes' path.repo; "" = empty (refuses fs repos)
+//! reopen_after_close = "0s"                    # an outsider reopens the index once, this long
+//!                                              # after containment is first verified from
+//!                                              # outside (security off only)
+//!
 //! [[injects]]
 //! at = "+14m"                                  # scenario time; `--speed N` divides it
 //! title = "…"
@@ -49,6 +57,7 @@ use crate::runbook::{MARKS, parse_duration};
 pub const LAB_VARIABLES: &[&str] = &[
     "es_url",
     "auth_url",
+    "issuer",
     "comms_url",
     "forum_url",
     "status_webhook_url",
@@ -56,7 +65,12 @@ pub const LAB_VARIABLES: &[&str] = &[
     "es_api_key_id",
     "oauth_client_id",
     "oauth_client_secret",
+    "alexa_client_secret",
+    "google_client_secret",
+    "ifttt_client_secret",
     "forum_token",
+    "es_version",
+    "security",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +87,23 @@ pub struct Scenario {
     pub reference: Vec<ReferenceMark>,
     #[serde(default)]
     pub injects: Vec<InjectSpec>,
+    #[serde(default)]
+    pub lab: LabSpec,
+}
+
+/// What the lab models for this scenario (`[lab]`); every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpec {
+    #[serde(default)]
+    pub es_version: Option<Spanned<String>>,
+    #[serde(default)]
+    pub security: Option<Spanned<String>>,
+    /// `""` is an empty `path.repo` (a real install's default).
+    #[serde(default)]
+    pub path_repo: Option<String>,
+    #[serde(default)]
+    pub reopen_after_close: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -351,6 +382,37 @@ impl Loaded {
             .collect();
         injects.sort_by_key(|i| i.after);
         injects
+    }
+
+    /// The lab options this scenario asks for, over `base` (flags and defaults).
+    pub fn lab_options(&self, base: &crate::lab::LabOptions) -> crate::lab::LabOptions {
+        let spec = &self.scenario.lab;
+        let mut options = base.clone();
+        if let Some(v) = spec
+            .es_version
+            .as_ref()
+            .and_then(|v| v.get_ref().parse().ok())
+        {
+            options.profile.version = v;
+        }
+        if let Some(s) = spec
+            .security
+            .as_ref()
+            .and_then(|s| s.get_ref().parse().ok())
+        {
+            options.profile.security = s;
+        }
+        if let Some(p) = &spec.path_repo {
+            options.path_repo = (!p.is_empty()).then(|| p.clone());
+        }
+        if let Some(d) = spec
+            .reopen_after_close
+            .as_ref()
+            .and_then(|d| parse_duration(d.get_ref()).ok())
+        {
+            options.reopen_after_close = Some(d);
+        }
+        options
     }
 
     pub fn reference(&self) -> Vec<Reference> {

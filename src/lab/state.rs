@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub started: Instant,
     /// How long this snapshot takes (the lab's setting when it started).
     pub duration: Duration,
+    /// The user `metadata` object given at creation (7.3+).
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl Snapshot {
@@ -140,6 +142,8 @@ pub struct ChatMessage {
 pub struct World {
     pub seed: u64,
     pub snapshot_duration: Duration,
+    /// The reopen inject, still to happen (taken when the exposed index is first closed).
+    pub reopen_after_close: Option<Duration>,
     pub cluster_uuid: String,
     pub indices: Vec<Index>,
     pub repositories: BTreeMap<String, Repository>,
@@ -203,6 +207,7 @@ impl World {
         let mut world = Self {
             seed,
             snapshot_duration: SNAPSHOT_DURATION,
+            reopen_after_close: None,
             cluster_uuid: es_uuid(seed, 0),
             indices,
             repositories: BTreeMap::new(),

@@ -21,7 +21,7 @@ pub struct IndexStatus {
 pub struct SnapshotStatus {
     pub repository: String,
     pub name: String,
-    /// `IN_PROGRESS` or `SUCCESS`.
+    /// `IN_PROGRESS` or `SUCCESS`, as `GET /_snapshot/{repo}/{snap}` says it.
     pub state: String,
     pub indices: Vec<String>,
 }

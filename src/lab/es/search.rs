@@ -7,6 +7,12 @@
 //!
 //! Queries: only `match_all` (or none); anything else is a 400 saying so, never a silently
 //! wrong answer.
+//!
+//! `index.max_result_window` (10,000, index-modules docs) bounds every page: `from + size`
+//! of a search and the `size` of a scroll batch, including a batch size carried in a scroll
+//! id (the lab's ids are self-describing, so a forged one must not page past it). Above it the
+//! answer is 400 `search_phase_execution_exception` with an `illegal_argument_exception` root
+//! cause, worded as `SearchService` words it.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -19,6 +25,7 @@ use serde_json::{Value, json};
 use super::{EsResult, Params, authenticate, find, json_body, ok};
 use crate::lab::Shared;
 use crate::lab::es_errors::EsError;
+use crate::lab::profile::Feature;
 use crate::lab::records::{self, Customer, Metric};
 use crate::lab::state::{Docs, Index};
 
@@ -29,15 +36,16 @@ const TRACK_TOTAL_HITS: u64 = 10_000;
 
 /// The index if an outsider could read it now, else the error a real cluster gives.
 fn readable(shared: &Shared, name: &str) -> Result<Index, EsError> {
-    let world = shared.world();
-    let index = find(&world.indices, name)?;
+    let mut world = shared.world();
+    let index = find(&world.indices, name)?.clone();
     if index.closed {
+        super::indices::outsider_reopens(shared, &mut world, &index.name);
         return Err(EsError::index_closed(&index.name, &index.uuid));
     }
     if index.read_blocked {
         return Err(EsError::read_blocked(&index.name));
     }
-    Ok(index.clone())
+    Ok(index)
 }
 
 fn check_query(body: Option<&Value>) -> Result<(), EsError> {
@@ -96,7 +104,8 @@ enum Source {
 #[derive(Serialize)]
 struct Hit<'a> {
     _index: &'a str,
-    _type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _type: Option<&'static str>,
     _id: String,
     _score: f64,
     _source: Source,
@@ -160,8 +169,8 @@ fn param_u64(params: &Params, body: Option<&Value>, name: &str) -> Result<Option
         .transpose()
 }
 
-fn render(seed: u64, index: &Index, page: &Page, scroll: bool) -> EsResult {
-    let end = (page.from + page.size).min(index.count);
+fn render(seed: u64, index: &Index, page: &Page, scroll: bool, typeless: bool) -> EsResult {
+    let end = page.from.saturating_add(page.size).min(index.count);
     let hits: Vec<Hit> = (page.from.min(end)..end)
         .map(|i| {
             let (id, source) = match index.docs {
@@ -176,7 +185,7 @@ fn render(seed: u64, index: &Index, page: &Page, scroll: bool) -> EsResult {
             };
             Hit {
                 _index: &index.name,
-                _type: "_doc",
+                _type: (!typeless).then_some("_doc"),
                 _id: id,
                 _score: 1.0,
                 _source: source,
@@ -236,15 +245,6 @@ pub async fn search(
     check_query(body.as_ref())?;
     let size = param_u64(&params, body.as_ref(), "size")?.unwrap_or(10);
     let from = param_u64(&params, body.as_ref(), "from")?.unwrap_or(0);
-    if from + size > MAX_RESULT_WINDOW {
-        return Err(EsError::bad_request(
-            "illegal_argument_exception",
-            &format!(
-                "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-                from + size
-            ),
-        ));
-    }
     let exact_total = match body.as_ref().and_then(|b| b.get("track_total_hits")) {
         Some(v) => v.as_bool().unwrap_or(false),
         None => params.get("track_total_hits").is_some_and(|v| v == "true"),
@@ -258,8 +258,36 @@ pub async fn search(
             .is_some_and(|v| v == "true"),
     };
     let index = readable(&shared, &index)?;
+    let scroll = params.contains_key("scroll");
+    check_window(&index.name, &page, scroll)?;
     let seed = shared.world().seed;
-    render(seed, &index, &page, params.contains_key("scroll"))
+    render(seed, &index, &page, scroll, typeless(&shared))
+}
+
+fn typeless(shared: &Shared) -> bool {
+    shared.profile.version.at_least(Feature::TypelessHits)
+}
+
+/// The one `index.max_result_window` rule, for searches and scroll batches alike.
+fn check_window(index: &str, page: &Page, scroll: bool) -> Result<(), EsError> {
+    let reason = if scroll && page.size > MAX_RESULT_WINDOW {
+        format!(
+            "Batch size is too large, size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting.",
+            page.size
+        )
+    } else if !scroll && page.from.saturating_add(page.size) > MAX_RESULT_WINDOW {
+        format!(
+            "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
+            page.from.saturating_add(page.size)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(EsError::all_shards_failed(
+        index,
+        "illegal_argument_exception",
+        &reason,
+    ))
 }
 
 const SCROLL_PREFIX: &str = "lab-scroll";
@@ -327,8 +355,9 @@ pub async fn scroll(
         EsError::bad_request("illegal_argument_exception", "Cannot parse scroll id")
     })?;
     let index = readable(&shared, &index)?;
+    check_window(&index.name, &page, true)?;
     let seed = shared.world().seed;
-    render(seed, &index, &page, true)
+    render(seed, &index, &page, true, typeless(&shared))
 }
 
 pub async fn clear_scroll(State(shared): State<Shared>, headers: HeaderMap) -> EsResult {

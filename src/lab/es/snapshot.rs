@@ -1,24 +1,36 @@
 //! Snapshot repositories and snapshots: the evidence-preservation half of the drill.
 //!
-//! An fs repository must live under the cluster's `path.repo`, as on a real node. A snapshot
-//! is IN_PROGRESS for the lab's snapshot duration after it starts, then SUCCESS; nothing is copied
-//! (the documents are computed anyway), but names, states and statistics are what a responder
-//! would see. Snapshots of a closed index are accepted (evidence is usually taken after
-//! containment).
+//! An fs repository must live under the cluster's `path.repo`, as on a real node; an empty
+//! `path.repo` (the default of a real install) refuses every location (`FsRepository`). A
+//! snapshot runs for the lab's snapshot duration, then succeeds; nothing is copied (the
+//! documents are computed anyway), but names, states and statistics are what a responder
+//! would see.
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | `_status` states INIT/STARTED/SUCCESS/FAILED/ABORTED; IN_PROGRESS only in `GET /_snapshot/{repo}/{snap}` | `TransportSnapshotsStatusAction`; HLRC `SnapshotStatus.PARSER` |
+//! | `GET` returns user `metadata` (7.3+) and `shards.failed` | PRs #41281, #42902 |
+//! | a second running snapshot before 7.9: 503 `concurrent_snapshot_execution_exception` | `SnapshotsService`; 7.9 release notes |
+//! | names: lower case, no leading `_`, none of `\ / * ? " < > \| , #` or space: 400 `invalid_snapshot_name_exception` | `SnapshotsService.validate` |
+//! | `DELETE` → 200 `{"acknowledged":true}`, then `GET` → 404 `snapshot_missing_exception` | rest-api-spec `snapshot.create/10_basic.yml` |
+//! | `_status?ignore_unavailable=true` of a missing snapshot → 200 `{"snapshots":[]}` | rest-api-spec `snapshot.status/10_basic.yml` |
+//! | a closed index named explicitly is snapshotted (7.2+); wildcards and the default expand to open indices only | PR #39644; `SharedClusterSnapshotRestoreIT.testSnapshotClosedIndex` |
+//! | a read-blocked index is snapshotted | `SnapshotBlocksIT.testCreateSnapshotWithIndexBlocks` |
 
 use std::path::{Component, Path as FsPath};
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{EsResult, Params, VERSION, VERSION_ID, authenticate, json_body, ok, require_admin};
+use super::{EsResult, Params, authenticate, json_body, ok, require_admin};
 use crate::lab::Shared;
 use crate::lab::es_errors::EsError;
-use crate::lab::state::{Docs, PATH_REPO, Repository, Snapshot, World, es_uuid};
+use crate::lab::profile::{EsVersion, Feature};
+use crate::lab::state::{Docs, Repository, Snapshot, World, es_uuid};
 
 /// Bytes a snapshot of an index would hold (for the statistics).
 pub fn snapshot_bytes(docs: Docs) -> u64 {
@@ -29,29 +41,28 @@ pub fn snapshot_bytes(docs: Docs) -> u64 {
 }
 
 /// Resolve `location` against `path.repo`; `None` when it escapes it.
-fn resolve_location(location: &str) -> Option<String> {
+fn resolve_location(path_repo: &str, location: &str) -> Option<String> {
     let path = FsPath::new(location);
     let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        FsPath::new(PATH_REPO).join(path)
+        FsPath::new(path_repo).join(path)
     };
     if joined.components().any(|c| c == Component::ParentDir) {
         return None;
     }
     joined
-        .starts_with(PATH_REPO)
+        .starts_with(path_repo)
         .then(|| joined.to_string_lossy().into_owned())
 }
 
 pub async fn put_repository(
     State(shared): State<Shared>,
     headers: HeaderMap,
-    uri: Uri,
     Path(repo): Path<String>,
     body: Bytes,
 ) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
+    require_admin(&shared, &headers, "cluster:admin/repository/put")?;
     let body = json_body(&body)?.unwrap_or_default();
     let kind = body.get("type").and_then(Value::as_str).unwrap_or_default();
     if kind != "fs" {
@@ -64,7 +75,15 @@ pub async fn put_repository(
         .pointer("/settings/location")
         .and_then(Value::as_str)
         .ok_or_else(|| EsError::repository(&repo, "missing location"))?;
-    let resolved = resolve_location(location).ok_or_else(|| {
+    let Some(path_repo) = shared.path_repo.as_deref() else {
+        return Err(EsError::repository(
+            &repo,
+            &format!(
+                "location [{location}] doesn't match any of the locations specified by path.repo because this setting is empty"
+            ),
+        ));
+    };
+    let resolved = resolve_location(path_repo, location).ok_or_else(|| {
         EsError::repository(
             &repo,
             &format!(
@@ -108,7 +127,13 @@ fn requested_indices(world: &World, body: &Value) -> Result<Vec<String>, EsError
             .filter_map(Value::as_str)
             .map(str::to_owned)
             .collect(),
-        _ => world.indices.iter().map(|i| i.name.clone()).collect(),
+        // The default (`_all`) expands to open indices only, as wildcards do in 7.x.
+        _ => world
+            .indices
+            .iter()
+            .filter(|i| !i.closed)
+            .map(|i| i.name.clone())
+            .collect(),
     };
     let ignore_unavailable = body
         .get("ignore_unavailable")
@@ -125,21 +150,22 @@ fn requested_indices(world: &World, body: &Value) -> Result<Vec<String>, EsError
     Ok(found)
 }
 
-fn info(s: &Snapshot) -> Value {
+fn info(s: &Snapshot, version: EsVersion) -> Value {
     let done = s.done();
     let start_ms = s.started_at.as_millisecond();
     let duration_ms = i64::try_from(s.duration.as_millis()).unwrap_or(0);
     let mut info = json!({
         "snapshot": s.name,
         "uuid": s.uuid,
-        "version_id": VERSION_ID.parse::<u64>().unwrap_or(0),
-        "version": VERSION,
+        "version_id": version.id(),
+        "version": version.to_string(),
         "indices": s.indices,
         "include_global_state": false,
         "state": s.state(),
         "start_time": s.started_at.to_string(),
         "start_time_in_millis": start_ms,
         "failures": [],
+        "metadata": s.metadata.clone().unwrap_or(Value::Null),
         "shards": { "total": s.indices.len(), "failed": 0, "successful": if done { s.indices.len() } else { 0 } }
     });
     if done {
@@ -154,13 +180,14 @@ fn info(s: &Snapshot) -> Value {
 pub async fn create(
     State(shared): State<Shared>,
     headers: HeaderMap,
-    uri: Uri,
     Path((repo, snap)): Path<(String, String)>,
     params: Params,
     body: Bytes,
 ) -> EsResult {
-    require_admin(&shared, &headers, &uri)?;
+    require_admin(&shared, &headers, "cluster:admin/snapshot/create")?;
     let body = json_body(&body)?.unwrap_or_default();
+    validate_name(&repo, &snap)?;
+    let version = shared.profile.version;
     let wait = params
         .get("wait_for_completion")
         .is_some_and(|v| v == "true" || v.is_empty());
@@ -176,6 +203,11 @@ pub async fn create(
         {
             return Err(EsError::snapshot_exists(&repo, &snap));
         }
+        if !version.at_least(Feature::ConcurrentSnapshots)
+            && world.snapshots.iter().any(|s| !s.done())
+        {
+            return Err(EsError::concurrent_snapshot(&repo, &snap));
+        }
         let indices = requested_indices(&world, &body)?;
         let n = world.snapshots.len() as u64 + 100;
         let uuid = es_uuid(world.seed, n);
@@ -188,6 +220,7 @@ pub async fn create(
             started_at: Timestamp::now(),
             started: Instant::now(),
             duration,
+            metadata: body.get("metadata").filter(|m| m.is_object()).cloned(),
         });
         (Instant::now(), duration)
     };
@@ -201,7 +234,7 @@ pub async fn create(
         .iter()
         .find(|s| s.repository == repo && s.name == snap)
         .ok_or_else(|| EsError::snapshot_missing(&repo, &snap))?;
-    ok(json!({ "snapshot": info(s) }))
+    ok(json!({ "snapshot": info(s, version) }))
 }
 
 pub async fn get(
@@ -219,7 +252,53 @@ pub async fn get(
         .iter()
         .find(|s| s.repository == repo && s.name == snap)
         .ok_or_else(|| EsError::snapshot_missing(&repo, &snap))?;
-    ok(json!({ "snapshots": [info(s)] }))
+    ok(json!({ "snapshots": [info(s, shared.profile.version)] }))
+}
+
+/// `SnapshotsService.validate`.
+fn validate_name(repo: &str, snap: &str) -> Result<(), EsError> {
+    let why = if snap.is_empty() {
+        Some("cannot be empty")
+    } else if snap.contains('#') {
+        Some("must not contain '#'")
+    } else if snap.starts_with('_') {
+        Some("must not start with '_'")
+    } else if snap.to_lowercase() != snap {
+        Some("must be lowercase")
+    } else if snap.chars().any(|c| {
+        matches!(
+            c,
+            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ','
+        )
+    }) {
+        Some("must not contain the following characters [\\, /, *, ?, \", <, >, |,  , ,]")
+    } else {
+        None
+    };
+    why.map_or(Ok(()), |why| {
+        Err(EsError::invalid_snapshot_name(repo, snap, why))
+    })
+}
+
+/// `DELETE /_snapshot/{repo}/{snap}`.
+pub async fn delete(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path((repo, snap)): Path<(String, String)>,
+) -> EsResult {
+    require_admin(&shared, &headers, "cluster:admin/snapshot/delete")?;
+    let mut world = shared.world();
+    if !world.repositories.contains_key(&repo) {
+        return Err(EsError::repository_missing(&repo));
+    }
+    let before = world.snapshots.len();
+    world
+        .snapshots
+        .retain(|s| !(s.repository == repo && s.name == snap));
+    if world.snapshots.len() == before {
+        return Err(EsError::snapshot_missing(&repo, &snap));
+    }
+    ok(json!({ "acknowledged": true }))
 }
 
 fn shard_stats(done: bool) -> Value {
@@ -237,17 +316,26 @@ pub async fn status(
     State(shared): State<Shared>,
     headers: HeaderMap,
     Path((repo, snap)): Path<(String, String)>,
+    params: Params,
 ) -> EsResult {
     authenticate(&shared, &headers)?;
     let world = shared.world();
     if !world.repositories.contains_key(&repo) {
         return Err(EsError::repository_missing(&repo));
     }
-    let s = world
+    let found = world
         .snapshots
         .iter()
-        .find(|s| s.repository == repo && s.name == snap)
-        .ok_or_else(|| EsError::snapshot_missing(&repo, &snap))?;
+        .find(|s| s.repository == repo && s.name == snap);
+    let Some(s) = found else {
+        if params
+            .get("ignore_unavailable")
+            .is_some_and(|v| v == "true")
+        {
+            return ok(json!({ "snapshots": [] }));
+        }
+        return Err(EsError::snapshot_missing(&repo, &snap));
+    };
     let done = s.done();
     let elapsed = u64::try_from(s.started.elapsed().min(s.duration).as_millis()).unwrap_or(0);
     let total_ms = u64::try_from(s.duration.as_millis()).unwrap_or(1).max(1);
@@ -286,7 +374,8 @@ pub async fn status(
             "snapshot": s.name,
             "repository": s.repository,
             "uuid": s.uuid,
-            "state": s.state(),
+            // `_status` never says IN_PROGRESS: a running snapshot is STARTED here.
+            "state": if done { "SUCCESS" } else { "STARTED" },
             "include_global_state": false,
             "shards_stats": {
                 "initializing": 0,

@@ -64,6 +64,7 @@ pub fn validate(path: &Path, s: &Scenario) -> Vec<Problem> {
             }
         }
     }
+    out.extend(validate_lab(&s.lab));
     for fact in &s.facts {
         if let Err(e) = parse_when(fact.occurred_at.get_ref()) {
             out.push(Problem::new(
@@ -219,6 +220,31 @@ pub fn render(name: &str, source: &str, problems: &[Problem]) -> String {
         if let Some(help) = &p.help {
             let _ = writeln!(out, "{gutter} = help: {help}");
         }
+    }
+    out
+}
+
+/// The `[lab]` table: a version and security mode the lab models, a duration.
+fn validate_lab(lab: &super::LabSpec) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Some(v) = &lab.es_version
+        && let Err(e) = v.get_ref().parse::<crate::lab::EsVersion>()
+    {
+        out.push(Problem::new(format!("es_version: {e}"), v.span(), None));
+    }
+    if let Some(v) = &lab.security
+        && let Err(e) = v.get_ref().parse::<crate::lab::Security>()
+    {
+        out.push(Problem::new(format!("security: {e}"), v.span(), None));
+    }
+    if let Some(v) = &lab.reopen_after_close
+        && let Err(e) = parse_duration(v.get_ref())
+    {
+        out.push(Problem::new(
+            format!("reopen_after_close: {e}"),
+            v.span(),
+            None,
+        ));
     }
     out
 }

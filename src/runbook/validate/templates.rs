@@ -313,6 +313,19 @@ fn variables(
             return None;
         }
     };
+    for unknown in templates.unknown_tests_and_filters(site.text, site.syntax == Syntax::Expression)
+    {
+        let help = format!(
+            "MiniJinja's own tests and filters, and stanch's: {} (tests); {} (filters)",
+            crate::template::STANCH_TESTS.join(", "),
+            crate::template::STANCH_FILTERS.join(", ")
+        );
+        v.push(Diagnostic::new(
+            format!("unknown {unknown} in {}", site.place),
+            locate(v, site),
+            help,
+        ));
+    }
     // Functions such as `range` and `dict` are globals, not data the runbook must declare.
     let mut variables: Vec<String> = variables
         .into_iter()
