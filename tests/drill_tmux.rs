@@ -87,6 +87,13 @@ impl Tmux {
         self.wait_for(then)
     }
 
+    /// Press one key and wait for the selection to reach the step titled `title`.
+    fn press_to(&self, key: &str, title: &str) -> String {
+        self.keys.set(self.keys.get() + 1);
+        self.send(&[key]);
+        self.wait_until(&format!("{title:?} selected"), |s| selected(s, title))
+    }
+
     /// Type `text` literally (not counted as keys) and wait for the field to show it.
     fn type_text(&self, text: &str) {
         self.send(&["-l", text]);
@@ -130,24 +137,35 @@ fn wait_for_journalled(data: &Path, incident: &str, kind: &str, n: usize) {
 }
 
 /// From a fresh drill to the typed confirmation of closing the index: the selection follows
-/// each finished step, so one move is needed.
+/// each finished step; two moves pass the security check and the manual network step (a
+/// person's job, outside the lab).
 fn to_confirmation(tmux: &Tmux) {
     tmux.press("Enter", "✓ Probe the cluster");
     tmux.press("Enter", "✓ List indices");
     tmux.press("Enter", "✓ Count the records");
-    tmux.press("j", "▸ ○ Close the exposed index");
+    tmux.press_to("j", "Cut the cluster off");
+    tmux.press_to("j", "Close the exposed index");
     tmux.press("Enter", "Type customers exactly");
 }
 
-/// The confirm and contain steps, from a fresh drill to a verified containment.
+/// The confirm and contain steps, from a fresh drill to a verified containment. After the
+/// close, the selection passes the read-block alternatives (their `when` is false once the
+/// index is contained) and lands on the outside check.
 fn contain(tmux: &Tmux) {
     to_confirmation(tmux);
     tmux.type_text("customers");
     tmux.press("Enter", "✓ Close the exposed index");
     // The lab panel follows the world.
     tmux.wait_for("index customers: closed");
-    tmux.press("j", "▸ ○ Verify from outside");
+    tmux.wait_until("the selection on the outside check", |s| {
+        selected(s, "Verify from outside")
+    });
     tmux.press("Enter", "✓ Verify from outside");
+}
+
+/// The screen's selected step line holds `title`.
+fn selected(screen: &str, title: &str) -> bool {
+    screen.lines().any(|l| l.contains('▸') && l.contains(title))
 }
 
 #[test]

@@ -877,6 +877,7 @@ fn preview() -> Preview {
         confirm: None,
         items: None,
         warnings: vec!["TLS certificate checks are OFF for this target (insecure = true)".into()],
+        skip: None,
     }
 }
 

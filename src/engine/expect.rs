@@ -151,6 +151,11 @@ pub fn capture<'a>(
 }
 
 /// `when`: true means run the step.
+/// Why a step whose `when` is false is skipped: one wording for the journal and the preview.
+pub fn skip_reason(when: &str) -> String {
+    format!("`when = {when}` is false")
+}
+
 pub fn when(templates: &Templates, expr: &str, ctx: &Value) -> Result<bool, String> {
     templates
         .eval(expr, ctx)

@@ -22,6 +22,9 @@ pub struct Preview {
     pub items: Option<usize>,
     /// e.g. the target skips TLS verification.
     pub warnings: Vec<String>,
+    /// Why the step would be skipped if run now (its `when` is false); `None` if it would run
+    /// (or its `when` cannot be evaluated yet: running it reports that).
+    pub skip: Option<String>,
 }
 
 impl Prepared {
@@ -38,6 +41,7 @@ impl Prepared {
             confirm: None,
             items: None,
             warnings: Vec::new(),
+            skip: None,
         }
     }
 }
@@ -74,6 +78,27 @@ pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, 
         return Err(EngineError::UnknownTarget {
             step: id,
             target: http.target.get_ref().clone(),
+        });
+    }
+    // The same gate the step runs through (`step.rs`): a step whose `when` is false is
+    // previewed as skipped, whatever its request would be.
+    let skip = step.when.as_ref().and_then(|when| {
+        match super::expect::when(parts.templates, when.get_ref(), &ctx.base()) {
+            Ok(false) => Some(super::expect::skip_reason(when.get_ref())),
+            Ok(true) | Err(_) => None,
+        }
+    });
+    if let Some(reason) = skip {
+        return Ok(Preview {
+            target: http.target.get_ref().clone(),
+            method: http.method.get_ref().to_string(),
+            url: String::new(),
+            headers: Vec::new(),
+            body: None,
+            confirm: None,
+            items: None,
+            warnings: Vec::new(),
+            skip: Some(reason),
         });
     }
     let (items, first) = match &step.foreach {

@@ -127,7 +127,7 @@ impl Engine {
             match expect::when(parts.templates, when.get_ref(), &ctx.base()) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let reason = format!("`when = {}` is false", when.get_ref());
+                    let reason = expect::skip_reason(when.get_ref());
                     rec.now(Kind::StepSkipped, json!({ "reason": reason }))
                         .await?;
                     return Ok(Outcome::Skipped { reason });

@@ -152,6 +152,9 @@ pub struct App {
     pub flash: Option<String>,
     /// Events that arrived ahead of a gap, by seq.
     pub pending_events: BTreeMap<u64, Event>,
+    /// The step the selection moved to by itself after a finished step; cleared by any key.
+    /// Its preview saying "would be skipped" moves the selection on again.
+    pub following: Option<String>,
     pub size: (u16, u16),
     pub quitting: bool,
 }
@@ -188,6 +191,7 @@ impl App {
             injects_waiting: VecDeque::new(),
             flash: None,
             pending_events: BTreeMap::new(),
+            following: None,
             size: (80, 24),
             quitting: false,
         }

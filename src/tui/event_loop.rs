@@ -426,6 +426,7 @@ mod tests {
                 confirm: None,
                 items: None,
                 warnings: vec!["w".into()],
+                skip: None,
             })
         }
         fn execute(

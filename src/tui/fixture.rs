@@ -191,6 +191,7 @@ pub fn busy_app() -> App {
             confirm: Some("customers".into()),
             items: None,
             warnings: Vec::new(),
+            skip: None,
         }),
     );
     app.running.insert(

@@ -57,10 +57,7 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Progress { step, progress } => progress::on_progress(app, &step, progress),
         Msg::Finished { step, outcome } => progress::on_finished(app, step, outcome),
-        Msg::Preview { step, preview } => {
-            app.previews.insert(step, preview);
-            Vec::new()
-        }
+        Msg::Preview { step, preview } => progress::on_preview(app, step, preview),
         Msg::Draft { step, text } => {
             app.drafts.insert(step, text);
             Vec::new()
@@ -112,6 +109,8 @@ fn on_inject(app: &mut App, inject: InjectMsg) -> Vec<Effect> {
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    // The responder acts: the selection is theirs again.
+    app.following = None;
     if keymap::is_quit_anywhere(key) {
         return quit(app);
     }

@@ -3,7 +3,7 @@
 //! has not moved. Part of `update`: pure, effects returned as values.
 
 use super::steps::open_confirm;
-use crate::engine::{Outcome, Progress};
+use crate::engine::{Outcome, Preview, Progress};
 use crate::journal::{Event, Kind};
 use crate::tui::app::{App, DisplayStatus, EngineState, Modal};
 use crate::tui::effect::Effect;
@@ -32,7 +32,7 @@ pub(super) fn on_journalled(app: &mut App, event: Event) -> Vec<Effect> {
         && event.step == app.selected_id();
     app.absorb(event);
     if done_here {
-        select_next_ready(app);
+        select_next_ready(app, true);
     }
     if captured || done_here {
         refresh_preview(app)
@@ -60,11 +60,14 @@ pub(super) fn on_progress(app: &mut App, step: &str, progress: Progress) -> Vec<
     Vec::new()
 }
 
-/// Select the first ready step after the selected one (wrapping); stay if there is none.
-fn select_next_ready(app: &mut App) {
+/// Select the first ready step after the selected one (wrapping if `wrap`); stay if there is
+/// none. The step moved to is `following` until the responder presses a key.
+pub(super) fn select_next_ready(app: &mut App, wrap: bool) {
     let len = app.order.len();
     let next = (1..len)
-        .map(|offset| (app.selected + offset) % len)
+        .map(|offset| app.selected + offset)
+        .filter(|&at| wrap || at < len)
+        .map(|at| at % len)
         .find(|&at| {
             app.order
                 .get(at)
@@ -73,7 +76,31 @@ fn select_next_ready(app: &mut App) {
         });
     if let Some(next) = next {
         app.selected = next;
+        app.following = app.selected_id();
     }
+}
+
+/// A preview arrived. If the selection moved to this step by itself and the step would be
+/// skipped (its `when` is false, e.g. an alternative to a step that worked), move on to the
+/// next ready step after it (without wrapping, so a run of skipped steps ends).
+pub(super) fn on_preview(
+    app: &mut App,
+    step: String,
+    preview: Result<Preview, TuiError>,
+) -> Vec<Effect> {
+    let skipped = preview.as_ref().is_ok_and(|p| p.skip.is_some());
+    let followed = app.following.as_deref() == Some(step.as_str())
+        && app.selected_id().as_deref() == Some(step.as_str());
+    app.previews.insert(step, preview);
+    if skipped && followed {
+        let before = app.selected;
+        select_next_ready(app, false);
+        if app.selected != before {
+            return refresh_preview(app);
+        }
+        app.following = None;
+    }
+    Vec::new()
 }
 
 fn refresh_preview(app: &App) -> Vec<Effect> {

@@ -167,6 +167,13 @@ fn shown(text: &str) -> String {
 fn request_lines(app: &App, id: &str, theme: Theme, lines: &mut Vec<Line<'static>>) {
     lines.push(Line::from(Span::styled("Request", theme.heading())));
     match app.previews.get(id) {
+        Some(Ok(preview)) if preview.skip.is_some() => {
+            let reason = preview.skip.as_deref().unwrap_or_default();
+            lines.push(Line::from(Span::styled(
+                format!("would be skipped: {}", shown(reason)),
+                theme.dim(),
+            )));
+        }
         Some(Ok(preview)) => {
             // Warnings first: "TLS checks are OFF" must be read before the request is sent.
             for warning in &preview.warnings {
