@@ -49,7 +49,7 @@ impl Gen {
             .to_owned(),
             kind,
             step: step.map(str::to_owned),
-            data,
+            data: stanch::journal::event::raw_data(&data),
             prev,
             hash: String::new(),
         };

@@ -140,7 +140,7 @@ async fn runs_in_dependency_order_needs_yes_for_destructive_steps_and_lists_huma
     let events = journal(&data, "INC-H");
     assert_eq!(events[0].kind, Kind::IncidentOpened);
     assert_eq!(
-        events[0].data["inputs"],
+        events[0].data_value()["inputs"],
         json!({ "base": srv.url, "index": "customers" })
     );
     assert_eq!(events[0].actor, "ci-responder");
@@ -165,12 +165,12 @@ async fn runs_in_dependency_order_needs_yes_for_destructive_steps_and_lists_huma
     assert_eq!(srv.seen.counters.lock().unwrap()["close"], 1);
     let events = journal(&data, "INC-H");
     let confirm = events.iter().find(|e| e.kind == Kind::Confirm).unwrap();
-    assert_eq!(confirm.data["via"], "--yes");
-    assert_eq!(confirm.data["expected"], "customers");
+    assert_eq!(confirm.data_value()["via"], "--yes");
+    assert_eq!(confirm.data_value()["expected"], "customers");
     assert!(
         events
             .iter()
-            .any(|e| e.kind == Kind::Mark && e.data["name"] == "contained")
+            .any(|e| e.kind == Kind::Mark && e.data_value()["name"] == "contained")
     );
     // Step events of a run come before its outcome, and the outcome is last for the step.
     let close: Vec<_> = events
@@ -284,7 +284,7 @@ async fn an_interrupted_step_is_reported_on_resume_and_not_resent() {
         .rev()
         .find(|e| e.kind == Kind::StepStarted)
         .unwrap();
-    assert_eq!(interrupted.data["started_seq"], started.seq);
+    assert_eq!(interrupted.data_value()["started_seq"], started.seq);
 }
 
 #[tokio::test]

@@ -18,7 +18,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use serde_json::json;
 
 use crate::engine::{Engine, EngineOptions};
 use crate::runbook::{Loaded, Runbook};
@@ -77,23 +76,16 @@ fn open_or_create(args: &super::RunArgs, rb: &Loaded, actor: &str) -> anyhow::Re
         return Ok(store::open(id, actor)?);
     }
     let inputs = inputs(&rb.runbook, &args.set)?;
-    let mut opened = json!({
-        "runbook_id": rb.runbook.id(),
-        "runbook_title": rb.runbook.runbook.title,
-        "runbook_sha256": rb.sha256,
-        "runbook_path": rb.path.display().to_string(),
-        "inputs": inputs,
-        "responder": actor,
-        "drill": false,
-    });
-    if let Some(severity) = &rb.runbook.runbook.severity {
-        opened["severity"] = severity.clone().into();
-    }
     Ok(store::create(
         args.incident.as_deref(),
         "INC",
         actor,
-        opened,
+        store::Opening {
+            runbook: rb,
+            inputs,
+            responder: actor,
+            drill: None,
+        },
     )?)
 }
 

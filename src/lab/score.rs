@@ -270,7 +270,7 @@ mod tests {
             actor: "t".into(),
             kind: Kind::Mark,
             step: None,
-            data: serde_json::json!({ "name": name, "at": at }),
+            data: crate::journal::event::raw_data(&serde_json::json!({ "name": name, "at": at })),
             prev: String::new(),
             hash: String::new(),
         }

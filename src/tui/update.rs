@@ -6,7 +6,6 @@
 //! the global bindings, then to the current view.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use serde_json::json;
 
 mod dialogs;
 mod steps;
@@ -102,10 +101,11 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             title,
             body,
         }) => {
-            let event = NewEvent::new(
-                Kind::Inject,
-                json!({"title": title, "body": body, "offset": offset}),
-            );
+            let event = NewEvent::incident(crate::journal::payload::Inject {
+                title: title.clone(),
+                body: body.clone(),
+                offset: offset.clone(),
+            });
             app.modal = Some(Modal::Inject {
                 offset,
                 title,

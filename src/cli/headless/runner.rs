@@ -11,18 +11,18 @@
 //! events (not its HTTP exchanges, which nothing here reads: a foreach of 10,000 items keeps no
 //! 20,000 events in memory).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use serde_json::json;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Decision, Engine, Outcome};
 use crate::incident::StepStatus;
-use crate::journal::{Kind, NewEvent};
+use crate::journal::{NewEvent, Payload};
 use crate::runbook::{Action, Runbook};
 use crate::store::Opened;
 
@@ -190,25 +190,16 @@ pub async fn run_all_async(
         writeln!(
             out,
             "warning: {}",
-            event.data_str("text").unwrap_or_default()
+            match event.payload() {
+                Ok(crate::journal::Payload::Warning(w)) => w.text,
+                _ => String::new(),
+            }
         )?;
         opened.incident.apply(event);
     }
 
     // A crash left these started with no outcome: record that, and never re-send them here.
-    let mut interrupted: HashMap<String, u64> = HashMap::new();
-    for (step, seq) in opened.incident.unfinished_steps() {
-        let event = opened
-            .journal
-            .append(NewEvent::for_step(
-                Kind::StepInterrupted,
-                step.clone(),
-                json!({ "started_seq": seq }),
-            ))
-            .await?;
-        opened.incident.apply(event);
-        interrupted.insert(step, seq);
-    }
+    crate::store::mark_interrupted(opened)?;
 
     // Lines are printed in order, each once its step's last event is durable.
     let mut through: Vec<u64> = Vec::new();
@@ -373,11 +364,7 @@ async fn run_step(
 async fn pending(opened: &mut Opened, step: &str, reason: &str) -> anyhow::Result<()> {
     let event = opened
         .journal
-        .append(NewEvent::for_step(
-            Kind::StepPending,
-            step,
-            json!({ "reason": reason }),
-        ))
+        .append(NewEvent::step(step, Payload::pending(reason)))
         .await?;
     opened.incident.apply(event);
     Ok(())

@@ -3,10 +3,10 @@
 //! dialogs (help, error, inject). Part of `update`: pure, effects returned as values.
 
 use crossterm::event::{KeyCode, KeyEvent};
-use serde_json::json;
 
 use super::steps::start;
-use crate::journal::{Kind, NewEvent};
+use crate::journal::payload::{Fact, FactCorrected, Mark, Note};
+use crate::journal::{NewEvent, Payload};
 use crate::runbook::MARKS;
 use crate::tui::app::{App, FactField, Modal};
 use crate::tui::effect::Effect;
@@ -55,11 +55,7 @@ pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                     (true, Vec::new())
                 } else {
                     app.flash = Some(format!("{step} skipped"));
-                    let event = NewEvent::for_step(
-                        Kind::StepSkipped,
-                        step.clone(),
-                        json!({"reason": reason}),
-                    );
+                    let event = NewEvent::step(step.clone(), Payload::skipped(reason));
                     (false, vec![Effect::Append(vec![event])])
                 }
             } else {
@@ -81,12 +77,15 @@ pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                         || text
                             .split_whitespace()
                             .any(|w| w.eq_ignore_ascii_case("#follow-up"));
-                    let tags: Vec<&str> = if tagged { vec!["follow-up"] } else { vec![] };
-                    let event = NewEvent {
-                        kind: Kind::Note,
-                        step: step.clone(),
-                        data: json!({"text": text, "tags": tags}),
-                        actor: None,
+                    let tags = if tagged {
+                        vec!["follow-up".to_owned()]
+                    } else {
+                        Vec::new()
+                    };
+                    let note = Note { text, tags };
+                    let event = match step {
+                        Some(step) => NewEvent::step(step.clone(), note),
+                        None => NewEvent::incident(note),
                     };
                     app.flash = Some(if tagged {
                         "follow-up recorded".into()
@@ -152,16 +151,17 @@ pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                         Ok(at) => {
                             let event = if let Some(seq) = *corrects {
                                 app.flash = Some(format!("fact #{seq} corrected (happened {at})"));
-                                NewEvent::new(
-                                    Kind::FactCorrected,
-                                    json!({"corrects": seq, "text": body, "occurred_at": at.to_string()}),
-                                )
+                                NewEvent::incident(FactCorrected {
+                                    corrects: seq,
+                                    text: body,
+                                    occurred_at: Some(at),
+                                })
                             } else {
                                 app.flash = Some(format!("fact recorded (happened {at})"));
-                                NewEvent::new(
-                                    Kind::Fact,
-                                    json!({"text": body, "occurred_at": at.to_string()}),
-                                )
+                                NewEvent::incident(Fact {
+                                    text: body,
+                                    occurred_at: Some(at),
+                                })
                             };
                             (false, vec![Effect::Append(vec![event])])
                         }
@@ -198,16 +198,14 @@ pub(super) fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             KeyCode::Enter => match timeparse::parse(when.value(), app.now, &app.tz) {
                 Ok(at) => {
                     let name = MARKS[*choice];
-                    let mut data = json!({"name": name, "at": at.to_string()});
-                    // Setting a mark again corrects it; the journal keeps both.
-                    if let Some(old) = app.incident.marks.get(name) {
-                        data["corrects"] = json!(old.seq);
-                    }
+                    let mark = Mark {
+                        name: name.to_owned(),
+                        at: Some(at),
+                        // Setting a mark again corrects it; the journal keeps both.
+                        corrects: app.incident.marks.get(name).map(|old| old.seq),
+                    };
                     app.flash = Some(format!("mark {name} = {at}"));
-                    (
-                        false,
-                        vec![Effect::Append(vec![NewEvent::new(Kind::Mark, data)])],
-                    )
+                    (false, vec![Effect::Append(vec![NewEvent::incident(mark)])])
                 }
                 Err(e) => {
                     *error = Some(e.to_string());

@@ -1,5 +1,6 @@
 //! The status bar: incident id, responder, T+ since opened, time since `aware` against the
-//! 72-hour notification window, DRILL watermark, last journal seq and hash prefix.
+//! 72-hour notification window (stopped at `notified`; the rule is
+//! [`Incident::notification_window`](crate::incident::Incident::notification_window)), DRILL watermark, last journal seq and hash prefix.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,10 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Theme, duration};
+use crate::incident::{Window, WindowState};
 use crate::tui::app::App;
-
-/// GDPR Art. 33: notify within 72 hours of becoming aware.
-pub const NOTIFY_WINDOW_HOURS: i64 = 72;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let incident = &app.incident;
@@ -32,25 +31,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         let t = super::elapsed_ms(app.now, opened);
         spans.push(Span::raw(format!(" T+{} ", duration(t))));
     }
-    match incident.marks.get("aware") {
-        Some(aware) => {
-            let since_ms = super::elapsed_ms(app.now, aware.at);
-            let left_ms = NOTIFY_WINDOW_HOURS * 3_600_000 - since_ms;
-            let style = if left_ms < 12 * 3_600_000 {
-                theme.bad()
-            } else {
-                theme.warn()
-            };
-            let left = if left_ms >= 0 {
-                format!("{} left", hours(left_ms))
-            } else {
-                format!("{} OVER", hours(-left_ms))
-            };
-            spans.push(Span::styled(
-                format!(" aware+{} 72h:{left} ", hours(since_ms)),
-                style,
-            ));
-        }
+    match incident.notification_window(app.now) {
+        Some(window) => spans.push(window_span(&window, theme)),
         None => spans.push(Span::styled(" aware: not set (m) ", theme.dim())),
     }
     if !app.running.is_empty() {
@@ -67,6 +49,25 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(Paragraph::new(Span::styled(position, theme.dim())), right);
+}
+
+/// Time since `aware` against the window; once `notified` is marked the count stops there.
+fn window_span(window: &Window, theme: Theme) -> Span<'static> {
+    let used = hours(window.used_ms);
+    let left = hours(window.remaining_ms.abs());
+    let (text, style) = match window.state {
+        WindowState::Open if window.remaining_ms < 12 * 3_600_000 => {
+            (format!(" aware+{used} 72h:{left} left "), theme.bad())
+        }
+        WindowState::Open => (format!(" aware+{used} 72h:{left} left "), theme.warn()),
+        WindowState::Overdue => (format!(" aware+{used} 72h:{left} OVER "), theme.bad()),
+        WindowState::Met => (format!(" notified at aware+{used} 72h: met "), theme.dim()),
+        WindowState::Missed => (
+            format!(" notified at aware+{used} 72h: {left} late "),
+            theme.bad(),
+        ),
+    };
+    Span::styled(text, style)
 }
 
 /// `70h59m`: the notification window is counted in hours, as regulators write it.
