@@ -235,6 +235,9 @@ pub struct Incident {
     /// Callers that never show a timeline (headless runs) keep no events.
     #[serde(skip)]
     timeless: bool,
+    /// Callers that only summarise (`list`) keep no captures.
+    #[serde(skip)]
+    captureless: bool,
 }
 
 impl Incident {
@@ -252,6 +255,20 @@ impl Incident {
     pub fn drop_timeline(&mut self) {
         self.timeless = true;
         self.events = Vec::new();
+    }
+
+    /// A replay for a summary (`stanch list`): states, marks and the opening, but neither the
+    /// timeline nor any captured value, so its memory does not grow with what steps captured.
+    pub fn summarise(events: impl IntoIterator<Item = Event>) -> Self {
+        let mut incident = Self {
+            timeless: true,
+            captureless: true,
+            ..Self::default()
+        };
+        for event in events {
+            incident.apply(event);
+        }
+        incident
     }
 
     /// The record of a step (default: pending, never seen).
@@ -286,7 +303,12 @@ impl Incident {
         if !self.responders.contains(&event.actor) {
             self.responders.push(event.actor.clone());
         }
-        match event.payload() {
+        let payload = if self.captureless {
+            event.payload_for_words()
+        } else {
+            event.payload()
+        };
+        match payload {
             Ok(payload) => self.apply_payload(&event, payload),
             Err(err) => self.unreadable.push(err.to_string()),
         }
@@ -502,7 +524,6 @@ impl Incident {
 mod tests {
     use super::*;
     use crate::journal::Kind;
-    use crate::journal::event::raw_data;
     use serde_json::json;
 
     fn event(seq: u64, kind: Kind, step: &str, data: Value) -> Event {
@@ -513,7 +534,7 @@ mod tests {
             actor: "alice".into(),
             kind,
             step: Some(step.into()),
-            data: raw_data(&data),
+            data: data.into(),
             prev: String::new(),
             hash: String::new(),
         };

@@ -220,7 +220,7 @@ fn summarise(id: String, dir: &Path) -> Result<Listing, StoreError> {
             source,
         })?;
     let damaged = replayed.broken.as_ref().map(ToString::to_string);
-    let incident = Incident::replay(replayed.events);
+    let incident = Incident::summarise(replayed.events);
     let steps_total = incident
         .runbook_path
         .as_deref()

@@ -184,7 +184,7 @@ fn journal_facts(
         opened.incident.apply(written);
         if let Some(mark) = fact.mark {
             let event = NewEvent::incident(Mark {
-                name: mark.to_string(),
+                name: mark.clone(),
                 at: Some(fact.occurred_at),
                 corrects: None,
             })

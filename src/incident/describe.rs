@@ -35,7 +35,7 @@ pub fn given_time(event: &Event) -> Option<Timestamp> {
 
 /// What the event recorded, in one line.
 pub fn describe(event: &Event) -> String {
-    match event.payload() {
+    match event.payload_for_words() {
         Ok(payload) => describe_payload(&payload),
         Err(err) => format!("Unreadable: {err}"),
     }

@@ -39,6 +39,8 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
@@ -200,7 +202,7 @@ pub struct Event {
     pub kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
-    pub data: Box<RawValue>,
+    pub data: Data,
     pub prev: String,
     #[serde(default)]
     pub hash: String,
@@ -217,6 +219,60 @@ impl PartialEq for Event {
             && self.data.get() == other.data.get()
             && self.prev == other.prev
             && self.hash == other.hash
+    }
+}
+
+/// An event's `data`: its JSON text, shared, so cloning an event (the TUI's model, a step's
+/// snapshot of the incident) copies no data. Always one valid JSON value: it is only made by
+/// reading a raw JSON value or by serializing one.
+#[derive(Clone)]
+pub struct Data(Arc<str>);
+
+impl Data {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// JSON text as it is (not made canonical), checked to be one JSON value.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        let raw: &RawValue = serde_json::from_str(text)?;
+        Ok(Self(Arc::from(raw.get())))
+    }
+
+    /// The text as a raw JSON value (a scan, no copy).
+    pub(crate) fn raw(&self) -> &RawValue {
+        serde_json::from_str(&self.0).unwrap_or_else(|_| null())
+    }
+}
+
+fn null() -> &'static RawValue {
+    serde_json::from_str("null").unwrap_or_else(|_| unreachable!("`null` is JSON"))
+}
+
+impl std::fmt::Debug for Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Data {
+    /// Borrows the raw text from the line and copies it once (needs a borrowing deserializer,
+    /// as `serde_json::from_slice`/`from_str` are).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw.get())))
+    }
+}
+
+impl From<serde_json::Value> for Data {
+    fn from(data: serde_json::Value) -> Self {
+        raw_data(&data)
     }
 }
 
@@ -264,7 +320,7 @@ impl Event {
     /// text it is: the writer wrote it canonical (sorted keys, compact); see
     /// [`Event::hash_is_valid`] for text that was re-formatted since.
     pub fn compute_hash(&self) -> String {
-        self.hash_with(&self.data)
+        self.hash_with(self.data.raw())
     }
 
     fn hash_with(&self, data: &RawValue) -> String {
@@ -297,13 +353,26 @@ impl Event {
         })
     }
 
+    /// The typed `data` for showing the event: a step outcome comes without its captures
+    /// (see [`Payload::decode_without_captures`]).
+    pub fn payload_for_words(&self) -> Result<Payload, PayloadError> {
+        Payload::decode_without_captures(self.kind, self.data.get()).map_err(|source| {
+            PayloadError {
+                seq: self.seq,
+                kind: self.kind,
+                source,
+            }
+        })
+    }
+
     /// `data` as a JSON tree, built on each call: for tests and tools, never for replay.
     pub fn data_value(&self) -> serde_json::Value {
         serde_json::from_str(self.data.get()).unwrap_or_default()
     }
 }
 
-/// `data` text for an event built by hand (tests, tools): canonical, as the writer makes it.
-pub fn raw_data(data: &serde_json::Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(data).unwrap_or_default()
+/// `data` for an event: canonical JSON text (sorted keys, compact), as the writer makes it
+/// and as tests and tools building events by hand need it.
+pub fn raw_data(data: &serde_json::Value) -> Data {
+    Data(Arc::from(serde_json::to_string(data).unwrap_or_default()))
 }

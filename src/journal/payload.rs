@@ -17,6 +17,7 @@
 //! Captured values ([`Capture`]) stay raw JSON text, shared, never a parsed tree: one 16 MB
 //! capture costs 16 MB once, however many places (step record, `vars`, timeline) hold it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -27,9 +28,10 @@ use serde_json::{Map, Value};
 
 use super::event::Kind;
 
-/// A value a step captured, kept as its JSON text (shared, cheap to clone).
+/// A value a step captured, kept as its JSON text (shared, cheap to clone). The text is
+/// always one valid JSON value: it is only made from a `Value` or read as a raw JSON value.
 #[derive(Clone)]
-pub struct Capture(Arc<RawValue>);
+pub struct Capture(Arc<str>);
 
 /// A step's captures by name (sorted, as on the wire).
 pub type Captures = BTreeMap<String, Capture>;
@@ -38,14 +40,12 @@ impl Capture {
     /// Capture a value (the engine's side).
     pub fn from_value(value: &Value) -> Self {
         // A `Value` always serializes; the fallback is never taken.
-        Self(Arc::from(
-            serde_json::value::to_raw_value(value).unwrap_or_default(),
-        ))
+        Self(Arc::from(serde_json::to_string(value).unwrap_or_default()))
     }
 
     /// The JSON text as journalled.
     pub fn json(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     /// The value as a tree: parses the text, so keep it to small values or one use at a time.
@@ -53,12 +53,12 @@ impl Capture {
         serde_json::from_str(self.json()).unwrap_or(Value::Null)
     }
 
-    /// The text of a JSON string, else the JSON text itself (for showing a value on one line).
-    pub fn display(&self) -> String {
-        match self.json().as_bytes().first() {
-            Some(b'"') => serde_json::from_str::<String>(self.json())
-                .unwrap_or_else(|_| self.json().to_owned()),
-            _ => self.json().to_owned(),
+    /// The text of a JSON string, else the JSON text itself, borrowed (for showing a value on
+    /// one line: callers cut it, and a 16 MB list is not copied to show 120 characters).
+    pub fn display(&self) -> Cow<'_, str> {
+        match self.as_str() {
+            Some(text) => Cow::Owned(text),
+            None => Cow::Borrowed(self.json()),
         }
     }
 
@@ -120,13 +120,20 @@ impl From<Value> for Capture {
 
 impl Serialize for Capture {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        // Re-borrowing the text as a raw value scans it (no copy); it is valid JSON by
+        // construction, so the error is unreachable in practice.
+        let raw: &RawValue =
+            serde_json::from_str(self.json()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Capture {
+    /// Borrows the raw text from the input and copies it once into the shared buffer (a
+    /// `Box<RawValue>` first would copy a 16 MB capture twice). Needs a borrowing
+    /// deserializer (`serde_json::from_str`, as [`Payload::decode`] uses).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw)))
+        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw.get())))
     }
 }
 
@@ -517,7 +524,46 @@ into_payload! {
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
 }
 
+/// A step outcome read for its words only: captures are skipped, not copied.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[derive(Default)]
+struct OutcomeText {
+    duration_ms: u64,
+    summary: String,
+    error: String,
+    failed_expectations: Vec<FailedExpectation>,
+    items: Option<Items>,
+    #[serde(rename = "captures")]
+    _captures: Option<serde::de::IgnoredAny>,
+}
+
 impl Payload {
+    /// [`Payload::decode`], but a step outcome comes without its captures (empty): for
+    /// describing events, which never shows them, a 16 MB capture is scanned, not copied.
+    pub fn decode_without_captures(kind: Kind, data: &str) -> Result<Self, serde_json::Error> {
+        if !matches!(kind, Kind::StepSucceeded | Kind::StepFailed) {
+            return Self::decode(kind, data);
+        }
+        let text: OutcomeText = serde_json::from_str(data)?;
+        Ok(if kind == Kind::StepSucceeded {
+            Payload::StepSucceeded(StepSucceeded {
+                duration_ms: text.duration_ms,
+                summary: text.summary,
+                captures: Captures::new(),
+                items: text.items,
+            })
+        } else {
+            Payload::StepFailed(StepFailed {
+                duration_ms: text.duration_ms,
+                error: text.error,
+                failed_expectations: text.failed_expectations,
+                items: text.items,
+                captures: Captures::new(),
+            })
+        })
+    }
+
     pub fn skipped(reason: impl Into<String>) -> Self {
         Payload::StepSkipped(Reason {
             reason: reason.into(),
@@ -578,6 +624,23 @@ mod tests {
         assert_eq!(
             confirm,
             json!({"expected": "customers", "typed_matched": false, "via": "--yes"})
+        );
+    }
+
+    #[test]
+    fn an_outcome_can_be_read_without_its_captures() {
+        let data = r#"{"duration_ms":3,"summary":"ok","captures":{"big":[1,2,3]}}"#;
+        let Payload::StepSucceeded(light) =
+            Payload::decode_without_captures(Kind::StepSucceeded, data).unwrap()
+        else {
+            panic!("wrong variant");
+        };
+        assert_eq!((light.summary.as_str(), light.captures.len()), ("ok", 0));
+        let err = Payload::decode_without_captures(Kind::StepFailed, r#"{"colour":1}"#);
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("unknown field `colour`")
         );
     }
 

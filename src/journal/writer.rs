@@ -154,6 +154,8 @@ impl Journal {
         } else {
             None
         };
+        // The events own their data; the file's bytes are not needed any more.
+        drop(bytes);
         let last_seq = replayed.last_seq();
         let journal = Self::start(
             dir,

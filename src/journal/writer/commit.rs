@@ -45,7 +45,7 @@ pub(super) struct Request {
     pub(super) kind: Kind,
     pub(super) step: Option<String>,
     /// Redacted, canonical JSON text.
-    pub(super) data: Box<serde_json::value::RawValue>,
+    pub(super) data: crate::journal::event::Data,
     pub(super) actor: String,
 }
 
@@ -162,7 +162,9 @@ impl Queue {
             hash: String::new(),
         };
         let start = pending.buf.len();
-        if let Err(e) = serde_json::to_writer(&mut pending.buf, &Hashed::of(&event, &event.data)) {
+        if let Err(e) =
+            serde_json::to_writer(&mut pending.buf, &Hashed::of(&event, event.data.raw()))
+        {
             pending.buf.truncate(start);
             pending.prev = event.prev;
             return Err(JournalError::Io {

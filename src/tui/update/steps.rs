@@ -240,7 +240,7 @@ pub(super) fn open_confirm(app: &mut App, step: &str, expected: String, rerun: b
                 .any(|w| k.contains(w))
         })
         .map(|(k, v)| {
-            let v = v.display();
+            let v = v.display().into_owned();
             (format!("vars.{k}"), v)
         })
         .collect();
