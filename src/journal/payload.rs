@@ -644,6 +644,51 @@ mod tests {
         );
     }
 
+    /// The contract is typed everywhere: outside `src/journal/`, production code builds events
+    /// only from payloads and reads them only through [`Payload`] (test modules and the TUI's
+    /// test fixture aside). A grep, so a new `json!` event or `data.get("…")` fails here.
+    #[test]
+    fn no_event_json_is_built_or_read_by_key_outside_the_journal() {
+        const FORBIDDEN: &[&str] = &[
+            "NewEvent::new(",
+            "NewEvent::for_step(",
+            "NewEvent {",
+            "data_value()",
+            ".data.get(",
+            "data_str(",
+            "raw_data(",
+        ];
+        fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if !path.ends_with("journal") {
+                        visit(&path, found);
+                    }
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("fixture.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let production = text.split("#[cfg(test)]").next().unwrap_or_default();
+                for (n, line) in production.lines().enumerate() {
+                    if FORBIDDEN.iter().any(|f| line.contains(f)) {
+                        found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        visit(&src, &mut found);
+        assert!(
+            found.is_empty(),
+            "event JSON outside the journal:\n{}",
+            found.join("\n")
+        );
+    }
+
     #[test]
     fn a_capture_is_read_without_building_a_tree() {
         let list = Capture::from(json!([1, [2, 3], {"a": 4}]));
