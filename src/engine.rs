@@ -38,6 +38,7 @@ mod poll;
 mod prepare;
 mod preview;
 mod recorder;
+pub mod schedule;
 mod send;
 mod step;
 
