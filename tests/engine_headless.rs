@@ -355,3 +355,38 @@ http = {{ target = "svc", method = "GET", path = "/json" }}
             .all(|e| e.step.as_deref() != Some("dependent"))
     );
 }
+
+/// `store::create` writes `incident.opened` for every command: a headless run started with a
+/// relative runbook path records the canonical path, so the incident finds its runbook from
+/// any directory (it used to record the path as typed).
+#[tokio::test]
+async fn a_headless_incident_opened_from_a_relative_path_records_the_canonical_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runbook(&dir.path().join("rb.toml"));
+    let data = dir.path().join("data");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["run", "rb.toml", "--headless", "--incident", "INC-REL"])
+        .args(["--set", "base=http://127.0.0.1:9"])
+        .current_dir(dir.path())
+        .env("STANCH_DATA_DIR", &data)
+        .env("USER", "ci-responder")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        data.join("incidents/INC-REL").exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened = &journal(&data, "INC-REL")[0];
+    let Ok(stanch::journal::Payload::IncidentOpened(p)) = opened.payload() else {
+        panic!("first event: {opened:?}");
+    };
+    let canonical = std::fs::canonicalize(dir.path().join("rb.toml")).unwrap();
+    assert_eq!(p.runbook_path.as_deref(), canonical.to_str());
+    assert_eq!(
+        (p.responder.as_deref(), p.drill, p.incident_id.as_str()),
+        (Some("ci-responder"), false, "INC-REL")
+    );
+    assert_eq!(p.runbook_sha256.len(), 64);
+}

@@ -75,3 +75,57 @@ fn hours(ms: i64) -> String {
     let minutes = ms.max(0) / 60_000;
     format!("{}h{:02}m", minutes / 60, minutes % 60)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{Incident, Mark};
+
+    fn mark(name: &str, at: &str) -> (String, Mark) {
+        let mark = Mark {
+            name: name.to_owned(),
+            at: at.parse().unwrap(),
+            seq: 1,
+            actor: "alice".into(),
+            step: None,
+            previous: Vec::new(),
+        };
+        (name.to_owned(), mark)
+    }
+
+    fn text(incident: &Incident, now: &str) -> String {
+        let window = incident.notification_window(now.parse().unwrap()).unwrap();
+        window_span(&window, Theme { color: false })
+            .content
+            .into_owned()
+    }
+
+    #[test]
+    fn the_window_stops_counting_once_notified() {
+        let mut incident = Incident::default();
+        incident
+            .marks
+            .extend([mark("aware", "2026-11-01T00:00:00Z")]);
+        assert_eq!(
+            text(&incident, "2026-11-02T00:00:00Z"),
+            " aware+24h00m 72h:48h00m left "
+        );
+        assert_eq!(
+            text(&incident, "2026-11-05T00:00:00Z"),
+            " aware+96h00m 72h:24h00m OVER "
+        );
+        incident
+            .marks
+            .extend([mark("notified", "2026-11-02T12:00:00Z")]);
+        for now in ["2026-11-02T13:00:00Z", "2026-11-09T00:00:00Z"] {
+            assert_eq!(text(&incident, now), " notified at aware+36h00m 72h: met ");
+        }
+        incident
+            .marks
+            .extend([mark("notified", "2026-11-04T06:00:00Z")]);
+        assert_eq!(
+            text(&incident, "2026-11-09T00:00:00Z"),
+            " notified at aware+78h00m 72h: 6h00m late "
+        );
+    }
+}
