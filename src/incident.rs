@@ -1,9 +1,15 @@
 //! An incident as the journal tells it: the replayed, derived state that the TUI, the headless
 //! runner and every exporter read.
 //!
-//! [`Incident::apply`] folds one [`Event`] into the state; replay is `apply` over the journal,
-//! and the live TUI calls the same `apply` for each event as it is synced, so what the screen
-//! shows and what a post-mortem says can never disagree.
+//! [`Incident::apply`] folds one [`Event`]'s typed payload into the state; replay is `apply`
+//! over the journal, and the live TUI calls the same `apply` for each event as it is synced, so
+//! what the screen shows and what a post-mortem says can never disagree. Captured values stay
+//! JSON text shared between the step record, `vars` and the timeline's event: memory follows
+//! the journal, not the shape of what was captured.
+//!
+//! Also here, because every reader needs them the same way: [`describe`] (an event in words,
+//! for the TUI timeline and the exports) and [`Incident::notification_window`] (the 72-hour
+//! rule, stopped at `notified`).
 //!
 //! A step whose `step.started` has no outcome stays [`StepStatus::Running`] here; whoever
 //! reopens a journal after a crash turns those into `step.interrupted` events (see

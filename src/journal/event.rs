@@ -8,9 +8,11 @@
 //! `hash = sha256(prev ‖ canonical_json(event without "hash"))`, hex. Canonical JSON is
 //! `serde_json` output of [`Event`] with `hash` omitted: struct fields in declaration order,
 //! `data` object keys sorted (serde_json's default `Map` is a `BTreeMap`). The first event's
-//! `prev` is 64 zeros.
+//! `prev` is 64 zeros. The writer serializes `data` canonically once and keeps that text
+//! ([`Data`]); readers hash the text as read and, only if that does not match, the text made
+//! canonical again ([`Event::hash_is_valid`]), so a hand-reformatted line still verifies.
 //!
-//! # `data` per kind (the contract between engine, TUI, incident replay and export)
+//! # `data` per kind (summary; the types are the contract: [`super::payload`])
 //!
 //! | kind | data fields |
 //! | --- | --- |
