@@ -208,9 +208,10 @@ impl Engine {
                 closing.push(Payload::from(StepSucceeded {
                     duration_ms: elapsed_ms(started),
                     summary,
+                    // Consumed: each captured tree is freed as soon as it is text.
                     captures: captures
-                        .iter()
-                        .map(|(name, value)| (name.clone(), Capture::from_value(value)))
+                        .into_iter()
+                        .map(|(name, value)| (name, Capture::from_value(&value)))
                         .collect(),
                     items: items.map(|(total, failed)| Items { total, failed }),
                 }));
