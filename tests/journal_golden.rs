@@ -1,7 +1,8 @@
 //! A journal written before event payloads were typed (tests/fixtures/journal/DRILL-GOLDEN: a
 //! full `drill --auto` run, foreach exchanges thinned, chain re-linked and checked with that
 //! release's `stanch verify`) still verifies, replays and exports exactly as that release did.
-//! The expected outputs beside it were produced by that release's binary.
+//! The expected outputs beside it were produced by that release's binary. And the contract
+//! stays typed: no event JSON is built or read by key outside the journal module.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -103,4 +104,49 @@ fn a_hand_reformatted_line_still_verifies_by_its_canonical_form() {
     assert!(event.hash_is_valid());
     event.data = journal::event::Data::from_json(r#"{"text":"forged"}"#).unwrap();
     assert!(!event.hash_is_valid());
+}
+
+/// The contract is typed everywhere: outside `src/journal/`, production code builds events
+/// only from payloads and reads them only through `Payload` (test modules and the TUI's
+/// test fixture aside). A grep, so a new `json!` event or `data.get("…")` fails here.
+#[test]
+fn no_event_json_is_built_or_read_by_key_outside_the_journal() {
+    const FORBIDDEN: &[&str] = &[
+        "NewEvent::new(",
+        "NewEvent::for_step(",
+        "NewEvent {",
+        "data_value()",
+        ".data.get(",
+        "data_str(",
+        "raw_data(",
+    ];
+    fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("journal") {
+                    visit(&path, found);
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("fixture.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let production = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in production.lines().enumerate() {
+                if FORBIDDEN.iter().any(|f| line.contains(f)) {
+                    found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    visit(&src, &mut found);
+    assert!(
+        found.is_empty(),
+        "event JSON outside the journal:\n{}",
+        found.join("\n")
+    );
 }
