@@ -49,7 +49,7 @@ impl Gen {
             .to_owned(),
             kind,
             step: step.map(str::to_owned),
-            data,
+            data: data.into(),
             prev,
             hash: String::new(),
         };

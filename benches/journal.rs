@@ -90,7 +90,7 @@ fn write_journal(dir: &Path, events: u64) {
             actor: "alice".into(),
             kind: new.kind,
             step: new.step,
-            data: new.data,
+            data: stanch::journal::event::raw_data(&new.data),
             prev: std::mem::take(&mut prev),
             hash: String::new(),
         };

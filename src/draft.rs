@@ -27,7 +27,8 @@ use serde_json::{Value, json};
 
 use crate::incident::Incident;
 use crate::journal::event::sha256_hex;
-use crate::journal::{Event, Journal, JournalError, Kind, NewEvent};
+use crate::journal::payload::DraftSaved;
+use crate::journal::{Event, Journal, JournalError, Kind, NewEvent, Payload};
 use crate::runbook::{self, Action, Step};
 use crate::template::{TemplateError, Templates};
 
@@ -182,7 +183,10 @@ fn last_saved(journal: &Journal, step_id: &str) -> Result<Option<String>, DraftE
         .iter()
         .rev()
         .find(|e| e.kind == Kind::DraftSaved && e.step.as_deref() == Some(step_id))
-        .and_then(|e| e.data_str("sha256").map(str::to_owned)))
+        .and_then(|e| match e.payload() {
+            Ok(Payload::DraftSaved(saved)) => Some(saved.sha256),
+            _ => None,
+        }))
 }
 
 /// Write `text` to the step's draft file and journal `draft.saved` (file, SHA-256, bytes) when
@@ -223,10 +227,13 @@ fn journal_if_changed(
         .unwrap_or(&file)
         .to_string_lossy()
         .replace('\\', "/");
-    let event = journal.append_blocking(NewEvent::for_step(
-        Kind::DraftSaved,
+    let event = journal.append_blocking(NewEvent::step(
         step.id(),
-        json!({"file": relative, "sha256": sha256, "bytes": bytes.len()}),
+        DraftSaved {
+            file: relative,
+            sha256,
+            bytes: bytes.len() as u64,
+        },
     ))?;
     Ok(Some(event))
 }

@@ -39,16 +39,15 @@ mod prepare;
 mod preview;
 mod recorder;
 mod request_url;
+pub mod schedule;
 mod send;
 mod step;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::incident::Incident;
-use crate::journal::{Event, Journal, JournalError, Kind};
+use crate::journal::{Event, Journal, JournalError};
 use crate::runbook::{self, Step};
 use crate::secret::{Redactor, Secrets};
 use crate::template::Templates;
@@ -228,9 +227,8 @@ impl Engine {
                 out.push(
                     self.inner
                         .journal
-                        .append(crate::journal::NewEvent::new(
-                            Kind::Warning,
-                            json!({ "text": text }),
+                        .append(crate::journal::NewEvent::incident(
+                            crate::journal::payload::Warning { text: text.clone() },
                         ))
                         .await?,
                 );

@@ -1,9 +1,15 @@
 //! An incident as the journal tells it: the replayed, derived state that the TUI, the headless
 //! runner and every exporter read.
 //!
-//! [`Incident::apply`] folds one [`Event`] into the state; replay is `apply` over the journal,
-//! and the live TUI calls the same `apply` for each event as it is synced, so what the screen
-//! shows and what a post-mortem says can never disagree.
+//! [`Incident::apply`] folds one [`Event`]'s typed payload into the state; replay is `apply`
+//! over the journal, and the live TUI calls the same `apply` for each event as it is synced, so
+//! what the screen shows and what a post-mortem says can never disagree. Captured values stay
+//! JSON text shared between the step record, `vars` and the timeline's event: memory follows
+//! the journal, not the shape of what was captured.
+//!
+//! Also here, because every reader needs them the same way: [`describe`] (an event in words,
+//! for the TUI timeline and the exports) and [`Incident::notification_window`] (the 72-hour
+//! rule, stopped at `notified`).
 //!
 //! A step whose `step.started` has no outcome stays [`StepStatus::Running`] here; whoever
 //! reopens a journal after a crash turns those into `step.interrupted` events (see
@@ -16,7 +22,14 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::journal::{Event, Kind};
+use crate::journal::Event;
+pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
+use crate::journal::payload::{Items, JournalRecovered, Payload};
+
+mod describe;
+mod window;
+pub use describe::{describe, given_time, mark_label, short_hash};
+pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
 /// Where a step stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -54,12 +67,6 @@ impl StepStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FailedExpectation {
-    pub expr: String,
-    pub actual: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResponseSummary {
     pub status: Option<u16>,
     pub elapsed_ms: u64,
@@ -79,7 +86,7 @@ pub struct StepRecord {
     pub summary: Option<String>,
     pub error: Option<String>,
     pub failed_expectations: Vec<FailedExpectation>,
-    pub captures: serde_json::Map<String, Value>,
+    pub captures: Captures,
     pub skip_reason: Option<String>,
     pub pending_reason: Option<String>,
     /// SHA-256 of evidence files captured by this step.
@@ -185,6 +192,17 @@ pub struct Inject {
     pub offset: String,
 }
 
+/// A step's closing event, whichever the outcome.
+struct Outcome {
+    status: StepStatus,
+    duration_ms: u64,
+    summary: Option<String>,
+    error: Option<String>,
+    failed_expectations: Vec<FailedExpectation>,
+    captures: Captures,
+    items: Option<Items>,
+}
+
 /// The replayed incident.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Incident {
@@ -200,8 +218,8 @@ pub struct Incident {
     pub responders: Vec<String>,
     pub drill: bool,
     pub inputs: serde_json::Map<String, Value>,
-    /// Captures of all steps (`vars` in templates).
-    pub vars: serde_json::Map<String, Value>,
+    /// Captures of all steps (`vars` in templates), shared with the step records.
+    pub vars: Captures,
     pub marks: BTreeMap<String, Mark>,
     /// Keyed by step id, in order of first appearance in the journal.
     pub steps: IndexMap<String, StepRecord>,
@@ -213,7 +231,9 @@ pub struct Incident {
     pub warnings: Vec<String>,
     pub closed_at: Option<Timestamp>,
     pub score: Option<Value>,
-    pub recovered: Vec<Value>,
+    pub recovered: Vec<JournalRecovered>,
+    /// Events whose data did not decode as their kind (each error names the seq and field).
+    pub unreadable: Vec<String>,
     pub last_seq: u64,
     pub last_hash: String,
     /// Every event, in order (the timeline). Empty after [`Incident::drop_timeline`].
@@ -221,18 +241,9 @@ pub struct Incident {
     /// Callers that never show a timeline (headless runs) keep no events.
     #[serde(skip)]
     timeless: bool,
-}
-
-fn ts(value: Option<&Value>) -> Option<Timestamp> {
-    value.and_then(Value::as_str).and_then(|s| s.parse().ok())
-}
-
-fn text(value: Option<&Value>) -> String {
-    value.and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-fn num(value: Option<&Value>) -> Option<u64> {
-    value.and_then(Value::as_u64)
+    /// Callers that only summarise (`list`) keep no captures.
+    #[serde(skip)]
+    captureless: bool,
 }
 
 impl Incident {
@@ -250,6 +261,20 @@ impl Incident {
     pub fn drop_timeline(&mut self) {
         self.timeless = true;
         self.events = Vec::new();
+    }
+
+    /// A replay for a summary (`stanch list`): states, marks and the opening, but neither the
+    /// timeline nor any captured value, so its memory does not grow with what steps captured.
+    pub fn summarise(events: impl IntoIterator<Item = Event>) -> Self {
+        let mut incident = Self {
+            timeless: true,
+            captureless: true,
+            ..Self::default()
+        };
+        for event in events {
+            incident.apply(event);
+        }
+        incident
     }
 
     /// The record of a step (default: pending, never seen).
@@ -278,51 +303,44 @@ impl Incident {
             .collect()
     }
 
-    /// Fold one event into the state.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one arm per journal kind; typed payloads (issue 12 item 1) shrink it"
-    )]
-    pub fn apply(&mut self, mut event: Event) {
-        // Without a timeline the event is dropped after this: move its captures (a foreach
-        // can capture a list of ten thousand) instead of copying them.
-        let taken = if self.timeless {
-            event.data.get_mut("captures").map(Value::take)
-        } else {
-            None
-        };
-        let data = &event.data;
+    /// Fold one event into the state. An event whose data does not decode as its kind stays
+    /// on the timeline, changes nothing else and is listed in [`Incident::unreadable`].
+    pub fn apply(&mut self, event: Event) {
         if !self.responders.contains(&event.actor) {
             self.responders.push(event.actor.clone());
         }
-        match event.kind {
-            Kind::IncidentOpened => {
-                self.id = text(data.get("incident_id"));
-                self.runbook_id = text(data.get("runbook_id"));
-                self.runbook_title = text(data.get("runbook_title"));
-                self.runbook_sha256 = text(data.get("runbook_sha256"));
-                self.runbook_path = data
-                    .get("runbook_path")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                self.severity = data
-                    .get("severity")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                self.responder = data
-                    .get("responder")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| event.actor.clone(), str::to_owned);
-                self.drill = data.get("drill").and_then(Value::as_bool).unwrap_or(false);
-                self.inputs = data
-                    .get("inputs")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
+        let payload = if self.captureless {
+            event.payload_for_words()
+        } else {
+            event.payload()
+        };
+        match payload {
+            Ok(payload) => self.apply_payload(&event, payload),
+            Err(err) => self.unreadable.push(err.to_string()),
+        }
+        self.last_seq = event.seq;
+        self.last_hash.clone_from(&event.hash);
+        if !self.timeless {
+            self.events.push(event);
+        }
+    }
+
+    fn apply_payload(&mut self, event: &Event, payload: Payload) {
+        match payload {
+            Payload::IncidentOpened(p) => {
+                self.id = p.incident_id;
+                self.runbook_id = p.runbook_id;
+                self.runbook_title = p.runbook_title;
+                self.runbook_sha256 = p.runbook_sha256;
+                self.runbook_path = p.runbook_path;
+                self.severity = p.severity;
+                self.responder = p.responder.unwrap_or_else(|| event.actor.clone());
+                self.drill = p.drill;
+                self.inputs = p.inputs;
                 self.opened_at = Some(event.at);
             }
-            Kind::StepStarted => {
-                if let Some(rec) = self.step_mut(&event) {
+            Payload::StepStarted(_) => {
+                if let Some(rec) = self.step_mut(event) {
                     rec.status = StepStatus::Running;
                     rec.attempts += 1;
                     rec.started_at = Some(event.at);
@@ -333,203 +351,172 @@ impl Incident {
                     rec.items = None;
                 }
             }
-            Kind::HttpRequest => {
-                if let Some(rec) = self.step_mut(&event) {
+            Payload::HttpRequest(_) => {
+                if let Some(rec) = self.step_mut(event) {
                     rec.requests += 1;
                 }
             }
-            Kind::HttpResponse => {
-                if let Some(rec) = self.step_mut(&event) {
+            Payload::HttpResponse(p) => {
+                if let Some(rec) = self.step_mut(event) {
                     rec.last_response = Some(ResponseSummary {
-                        status: num(data.get("status")).and_then(|s| u16::try_from(s).ok()),
-                        elapsed_ms: num(data.get("elapsed_ms")).unwrap_or_default(),
-                        bytes: num(data.get("bytes")).unwrap_or_default(),
-                        error: data.get("error").and_then(Value::as_str).map(str::to_owned),
+                        status: p.status,
+                        elapsed_ms: p.elapsed_ms,
+                        bytes: p.bytes.unwrap_or_default(),
+                        error: p.error,
                     });
                 }
             }
-            Kind::StepSucceeded | Kind::StepFailed => {
-                let captures = match taken {
-                    Some(Value::Object(map)) => map,
-                    _ => data
-                        .get("captures")
-                        .and_then(Value::as_object)
-                        .cloned()
-                        .unwrap_or_default(),
-                };
-                for (k, v) in &captures {
-                    self.vars.insert(k.clone(), v.clone());
-                }
-                if let Some(rec) = self.step_mut(&event) {
-                    rec.status = if event.kind == Kind::StepSucceeded {
-                        StepStatus::Succeeded
-                    } else {
-                        StepStatus::Failed
-                    };
-                    rec.finished_at = Some(event.at);
-                    rec.duration_ms = num(data.get("duration_ms"));
-                    rec.summary = data
-                        .get("summary")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    rec.error = data.get("error").and_then(Value::as_str).map(str::to_owned);
-                    rec.captures = captures;
-                    rec.failed_expectations = data
-                        .get("failed_expectations")
-                        .and_then(Value::as_array)
-                        .map(|list| {
-                            list.iter()
-                                .map(|f| FailedExpectation {
-                                    expr: text(f.get("expr")),
-                                    actual: text(f.get("actual")),
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    rec.items = data.get("items").map(|i| {
-                        (
-                            num(i.get("total")).unwrap_or_default(),
-                            num(i.get("failed")).unwrap_or_default(),
-                        )
-                    });
-                }
-            }
-            Kind::StepSkipped => {
-                if let Some(rec) = self.step_mut(&event) {
+            Payload::StepSucceeded(p) => self.finish(
+                event,
+                Outcome {
+                    status: StepStatus::Succeeded,
+                    duration_ms: p.duration_ms,
+                    summary: Some(p.summary),
+                    error: None,
+                    failed_expectations: Vec::new(),
+                    captures: p.captures,
+                    items: p.items,
+                },
+            ),
+            Payload::StepFailed(p) => self.finish(
+                event,
+                Outcome {
+                    status: StepStatus::Failed,
+                    duration_ms: p.duration_ms,
+                    summary: None,
+                    error: Some(p.error),
+                    failed_expectations: p.failed_expectations,
+                    captures: p.captures,
+                    items: p.items,
+                },
+            ),
+            Payload::StepSkipped(p) => {
+                if let Some(rec) = self.step_mut(event) {
                     rec.status = StepStatus::Skipped;
                     rec.finished_at = Some(event.at);
-                    rec.skip_reason = Some(text(data.get("reason")));
+                    rec.skip_reason = Some(p.reason);
                 }
             }
-            Kind::StepInterrupted => {
-                if let Some(rec) = self.step_mut(&event) {
+            Payload::StepInterrupted(_) => {
+                if let Some(rec) = self.step_mut(event) {
                     rec.status = StepStatus::Interrupted;
                 }
             }
-            Kind::StepPending => {
-                if let Some(rec) = self.step_mut(&event) {
+            Payload::StepPending(p) => {
+                if let Some(rec) = self.step_mut(event) {
                     rec.status = StepStatus::NeedsHuman;
-                    rec.pending_reason = Some(text(data.get("reason")));
+                    rec.pending_reason = Some(p.reason);
                 }
             }
-            Kind::Confirm => {
-                if let Some(rec) = self.step_mut(&event) {
-                    rec.confirmed_via = Some(text(data.get("via")));
+            Payload::Confirm(p) => {
+                if let Some(rec) = self.step_mut(event) {
+                    rec.confirmed_via = Some(p.via.as_str().to_owned());
                 }
             }
-            Kind::ChecklistTicked => {
-                if let Some(rec) = self.step_mut(&event) {
-                    let checked = data.get("checked").and_then(Value::as_bool).unwrap_or(true);
-                    rec.checklist
-                        .insert(num(data.get("item")).unwrap_or_default(), checked);
+            Payload::ChecklistTicked(p) => {
+                if let Some(rec) = self.step_mut(event) {
+                    rec.checklist.insert(p.item, p.checked);
                 }
             }
-            Kind::Note => self.notes.push(Note {
+            Payload::Note(p) => self.notes.push(Note {
                 seq: event.seq,
                 at: event.at,
                 actor: event.actor.clone(),
                 step: event.step.clone(),
-                text: text(data.get("text")),
-                tags: data
-                    .get("tags")
-                    .and_then(Value::as_array)
-                    .map(|t| {
-                        t.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                text: p.text,
+                tags: p.tags,
             }),
-            Kind::Fact => self.facts.push(Fact {
+            Payload::Fact(p) => self.facts.push(Fact {
                 seq: event.seq,
-                text: text(data.get("text")),
-                occurred_at: ts(data.get("occurred_at")),
+                text: p.text,
+                occurred_at: p.occurred_at,
                 recorded_at: event.at,
                 actor: event.actor.clone(),
                 corrections: Vec::new(),
             }),
-            Kind::FactCorrected => {
-                let target = num(data.get("corrects"));
-                if let Some(fact) = self.facts.iter_mut().find(|f| Some(f.seq) == target) {
+            Payload::FactCorrected(p) => {
+                if let Some(fact) = self.facts.iter_mut().find(|f| f.seq == p.corrects) {
                     fact.corrections.push(Correction {
                         seq: event.seq,
-                        text: text(data.get("text")),
-                        occurred_at: ts(data.get("occurred_at")),
+                        text: p.text,
+                        occurred_at: p.occurred_at,
                         recorded_at: event.at,
                         actor: event.actor.clone(),
                     });
                 }
             }
-            Kind::Mark => {
-                let name = text(data.get("name"));
-                let at = ts(data.get("at")).unwrap_or(event.at);
-                let previous = self.marks.get(&name).map(|m| {
-                    let mut p = m.previous.clone();
-                    p.push(m.at);
-                    p
-                });
+            Payload::Mark(p) => {
+                let mut previous = Vec::new();
+                if let Some(old) = self.marks.remove(&p.name) {
+                    previous = old.previous;
+                    previous.push(old.at);
+                }
                 self.marks.insert(
-                    name.clone(),
+                    p.name.clone(),
                     Mark {
-                        name,
-                        at,
+                        name: p.name,
+                        at: p.at.unwrap_or(event.at),
                         seq: event.seq,
                         actor: event.actor.clone(),
                         step: event.step.clone(),
-                        previous: previous.unwrap_or_default(),
+                        previous,
                     },
                 );
             }
-            Kind::EvidenceCaptured => {
-                let sha = text(data.get("sha256"));
-                if let Some(rec) = self.step_mut(&event) {
-                    rec.evidence.push(sha.clone());
+            Payload::EvidenceCaptured(p) => {
+                if let Some(rec) = self.step_mut(event) {
+                    rec.evidence.push(p.sha256.clone());
                 }
                 self.evidence.push(Evidence {
                     seq: event.seq,
                     step: event.step.clone(),
-                    file: text(data.get("file")),
-                    sha256: sha,
-                    bytes: num(data.get("bytes")).unwrap_or_default(),
-                    method: text(data.get("method")),
-                    url: text(data.get("url")),
-                    captured_at: ts(data.get("captured_at")).unwrap_or(event.at),
-                    by: data
-                        .get("by")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| event.actor.clone(), str::to_owned),
-                    tool_version: text(data.get("tool_version")),
-                    remote_addr: data
-                        .get("remote_addr")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
+                    file: p.file,
+                    sha256: p.sha256,
+                    bytes: p.bytes,
+                    method: p.method,
+                    url: p.url,
+                    captured_at: p.captured_at.unwrap_or(event.at),
+                    by: p.by.unwrap_or_else(|| event.actor.clone()),
+                    tool_version: p.tool_version,
+                    remote_addr: p.remote_addr,
                 });
             }
-            Kind::DraftSaved => self.drafts.push(DraftVersion {
+            Payload::DraftSaved(p) => self.drafts.push(DraftVersion {
                 seq: event.seq,
                 at: event.at,
                 step: event.step.clone(),
-                file: text(data.get("file")),
-                sha256: text(data.get("sha256")),
-                bytes: num(data.get("bytes")).unwrap_or_default(),
+                file: p.file,
+                sha256: p.sha256,
+                bytes: p.bytes,
             }),
-            Kind::Inject => self.injects.push(Inject {
+            Payload::Inject(p) => self.injects.push(Inject {
                 seq: event.seq,
                 at: event.at,
-                title: text(data.get("title")),
-                body: text(data.get("body")),
-                offset: text(data.get("offset")),
+                title: p.title,
+                body: p.body,
+                offset: p.offset,
             }),
-            Kind::Warning => self.warnings.push(text(data.get("text"))),
-            Kind::IncidentClosed => self.closed_at = Some(event.at),
-            Kind::JournalRecovered => self.recovered.push(data.clone()),
-            Kind::DrillScore => self.score = Some(data.clone()),
+            Payload::Warning(p) => self.warnings.push(p.text),
+            Payload::IncidentClosed(_) => self.closed_at = Some(event.at),
+            Payload::JournalRecovered(p) => self.recovered.push(p),
+            Payload::DrillScore(p) => self.score = Some(p.0),
         }
-        self.last_seq = event.seq;
-        self.last_hash.clone_from(&event.hash);
-        if !self.timeless {
-            self.events.push(event);
+    }
+
+    /// A step's outcome: its record, and its captures into `vars` (shared, not copied).
+    fn finish(&mut self, event: &Event, outcome: Outcome) {
+        for (name, value) in &outcome.captures {
+            self.vars.insert(name.clone(), value.clone());
+        }
+        if let Some(rec) = self.step_mut(event) {
+            rec.status = outcome.status;
+            rec.finished_at = Some(event.at);
+            rec.duration_ms = Some(outcome.duration_ms);
+            rec.summary = outcome.summary;
+            rec.error = outcome.error;
+            rec.captures = outcome.captures;
+            rec.failed_expectations = outcome.failed_expectations;
+            rec.items = outcome.items.map(|i| (i.total, i.failed));
         }
     }
 
@@ -542,6 +529,7 @@ impl Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::Kind;
     use serde_json::json;
 
     fn event(seq: u64, kind: Kind, step: &str, data: Value) -> Event {
@@ -552,7 +540,7 @@ mod tests {
             actor: "alice".into(),
             kind,
             step: Some(step.into()),
-            data,
+            data: data.into(),
             prev: String::new(),
             hash: String::new(),
         };
@@ -583,9 +571,12 @@ mod tests {
             lean.apply(e);
         }
         assert_eq!(full.vars, lean.vars);
-        assert_eq!(lean.vars["tokens"], json!(["a", "b"]));
+        assert_eq!(lean.vars["tokens"].to_value(), json!(["a", "b"]));
         assert_eq!(full.steps, lean.steps);
-        assert_eq!(lean.step("list").captures["tokens"], json!(["a", "b"]));
+        assert_eq!(
+            lean.step("list").captures["tokens"].to_value(),
+            json!(["a", "b"])
+        );
         assert_eq!((full.events.len(), lean.events.len()), (2, 0));
         assert_eq!(
             (lean.last_seq, lean.last_hash.as_str()),

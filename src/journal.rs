@@ -1,6 +1,7 @@
 //! The incident journal: append-only JSONL, SHA-256 hash chain, fsync before acknowledging.
 //!
 //! - `event`: the [`Event`] record, its [`Kind`]s and the canonical hashing rule.
+//! - `payload`: the typed `data` of each kind ([`Payload`]); nothing else reads event JSON.
 //! - `lock`: the one-writer rule (`<incident>/lock`, holder named in errors).
 //! - `writer`: [`Journal`], the one writer of an incident (group commit, recovery on open).
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
@@ -12,11 +13,13 @@
 
 pub mod event;
 pub mod lock;
+pub mod payload;
 pub mod replay;
 pub mod verify;
 pub mod writer;
 
-pub use event::{Event, Kind, NewEvent};
+pub use event::{Event, Kind, NewEvent, PayloadError};
+pub use payload::Payload;
 pub use replay::{Broken, Fault};
 pub use verify::{VerifyReport, verify};
 pub use writer::{Journal, JournalError, WriterStats, read};

@@ -19,6 +19,7 @@
 //! `engine` and `lab` know HTTP.
 
 pub mod cli;
+pub mod digest;
 pub mod draft;
 pub mod engine;
 pub mod export;

@@ -21,9 +21,11 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::incident::{Incident, StepStatus};
+use crate::journal::payload::{IncidentOpened, StepInterrupted};
 use crate::journal::{Journal, JournalError, Kind, NewEvent};
 use crate::paths::{self, PathsError};
 use crate::private::{self, Tightened};
+use crate::runbook::Loaded;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,13 +81,47 @@ pub fn check_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
+/// What an incident is opened with: [`create`] turns it into `incident.opened`, the same way
+/// for every command (run, headless, drill).
+pub struct Opening<'a> {
+    pub runbook: &'a Loaded,
+    /// Non-secret inputs as resolved.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    pub responder: &'a str,
+    /// Drills: the scenario's title and the time compression factor.
+    pub drill: Option<(String, f64)>,
+}
+
+impl Opening<'_> {
+    /// `incident.opened` for `id`: the runbook's canonical path (so the incident finds it from
+    /// any directory) and its SHA-256 (so a resume can tell it changed).
+    fn payload(self, id: String) -> IncidentOpened {
+        let rb = self.runbook;
+        let path = std::fs::canonicalize(&rb.path).unwrap_or_else(|_| rb.path.clone());
+        let (scenario, speed) = self.drill.clone().unzip();
+        IncidentOpened {
+            incident_id: id,
+            runbook_id: rb.runbook.id().to_owned(),
+            runbook_title: rb.runbook.runbook.title.clone(),
+            runbook_sha256: rb.sha256.clone(),
+            runbook_path: Some(path.display().to_string()),
+            inputs: self.inputs,
+            responder: Some(self.responder.to_owned()),
+            drill: self.drill.is_some(),
+            severity: rb.runbook.runbook.severity.clone(),
+            scenario,
+            speed,
+        }
+    }
+}
+
 /// Create a new incident. With no id, `<prefix>-<UTC yyyymmdd-hhmm>`, suffixed `-2`, `-3`…
-/// if taken. `opened` is the `incident.opened` data (the store adds `incident_id`).
+/// if taken.
 pub fn create(
     id: Option<&str>,
     prefix: &str,
     actor: &str,
-    mut opened: serde_json::Value,
+    opening: Opening<'_>,
 ) -> Result<Opened, StoreError> {
     secure_root()?;
     let root = paths::incidents_dir()?;
@@ -103,15 +139,12 @@ pub fn create(
         let dir = root.join(&candidate);
         (candidate, dir)
     };
-    if let Some(obj) = opened.as_object_mut() {
-        obj.insert("incident_id".into(), serde_json::Value::String(id.clone()));
-    }
     publish(
         &root,
         &id,
         &dir,
         actor,
-        NewEvent::new(Kind::IncidentOpened, opened),
+        NewEvent::incident(opening.payload(id.clone())),
     )?;
     let (journal, events) = Journal::open(&dir, actor)?;
     Ok(Opened {
@@ -201,18 +234,18 @@ pub fn load(id: &str) -> Result<Incident, StoreError> {
 }
 
 /// Journal `step.interrupted` for every step a crash left started without an outcome, and
-/// return their ids. Callers decide when (after showing the responder what was found); the
-/// steps are then never re-sent without an explicit re-run.
-pub fn mark_interrupted(opened: &mut Opened) -> Result<Vec<String>, StoreError> {
+/// return their ids with the seq of their `step.started`. Callers decide when (after showing
+/// the responder what was found); the steps are then never re-sent without an explicit re-run.
+/// The one place this rule lives: the TUI's resume and the headless runner both call it.
+pub fn mark_interrupted(opened: &mut Opened) -> Result<Vec<(String, u64)>, StoreError> {
     let mut ids = Vec::new();
     for (step, started_seq) in opened.incident.unfinished_steps() {
-        let event = opened.journal.append_blocking(NewEvent::for_step(
-            Kind::StepInterrupted,
+        let event = opened.journal.append_blocking(NewEvent::step(
             step.clone(),
-            serde_json::json!({ "started_seq": started_seq }),
+            StepInterrupted { started_seq },
         ))?;
         opened.incident.apply(event);
-        ids.push(step);
+        ids.push((step, started_seq));
     }
     Ok(ids)
 }
@@ -278,7 +311,7 @@ fn summarise(id: String, dir: &Path) -> Result<Listing, StoreError> {
             source,
         })?;
     let damaged = replayed.broken.as_ref().map(ToString::to_string);
-    let incident = Incident::replay(replayed.events);
+    let incident = Incident::summarise(replayed.events);
     let steps_total = incident
         .runbook_path
         .as_deref()

@@ -585,6 +585,14 @@ fn cli_check_validates_drill_scenarios_by_their_own_rules() {
         stdout.contains(&format!("error: {broken}: invalid drill scenario")),
         "{stdout}"
     );
+    // Rendered like a runbook's problems (one renderer: miette), not in a style of its own.
+    assert!(
+        stdout.contains("  × unknown field `titel`, expected one of"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("╭─[{broken}:15:1]")), "{stdout}");
+    assert!(stdout.contains("15 │ titel = \"x\""), "{stdout}");
+    assert!(!stdout.contains(" --> "), "{stdout}");
 }
 
 #[test]

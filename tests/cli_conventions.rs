@@ -401,6 +401,11 @@ fn responder_flag_on_resume_and_drill_is_the_journalled_actor() {
     assert!(out.status.code().is_some(), "{}", text(&out));
     let events = stanch::journal::read(&tmp.path().join("data/incidents/DRILL-R")).unwrap();
     assert_eq!(events[0].kind, Kind::IncidentOpened);
-    assert_eq!(events[0].data["responder"], "Fox Mulder", "{}", text(&out));
+    assert_eq!(
+        events[0].data_value()["responder"],
+        "Fox Mulder",
+        "{}",
+        text(&out)
+    );
     assert_eq!(events[0].actor, "Fox Mulder");
 }

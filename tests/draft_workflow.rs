@@ -170,12 +170,12 @@ fn save_journals_only_when_the_content_changes() {
         .unwrap()
         .expect("first save journals");
     assert_eq!(first.kind, Kind::DraftSaved);
-    assert_eq!(first.data["file"], "drafts/forum-post.md");
+    assert_eq!(first.data_value()["file"], "drafts/forum-post.md");
     assert_eq!(
-        first.data["sha256"],
+        first.data_value()["sha256"],
         stanch::journal::event::sha256_hex(b"v1\n")
     );
-    assert_eq!(first.data["bytes"], 3);
+    assert_eq!(first.data_value()["bytes"], 3);
     assert!(
         draft::save(s.journal(), &s.incident_dir, st, "v1\n")
             .unwrap()
@@ -216,7 +216,7 @@ fn editing_with_a_fake_editor_records_the_new_version() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.ends_with("Edited by counsel.\n"));
     assert_eq!(
-        saved.data["sha256"],
+        saved.data_value()["sha256"],
         stanch::journal::event::sha256_hex(text.as_bytes())
     );
     // A second prepare keeps the edits instead of re-rendering.

@@ -303,9 +303,12 @@ fn journal_tells_it_all(dir: &Path, addr: SocketAddr) {
         .iter()
         .find(|e| e.kind == Kind::Fact)
         .expect("fact journalled");
-    assert_eq!(fact.data["text"], "Reporter opened a support ticket");
+    assert_eq!(
+        fact.data_value()["text"],
+        "Reporter opened a support ticket"
+    );
     assert!(
-        fact.data["occurred_at"]
+        fact.data_value()["occurred_at"]
             .as_str()
             .unwrap()
             .ends_with("T17:21:00Z"),
@@ -315,9 +318,9 @@ fn journal_tells_it_all(dir: &Path, addr: SocketAddr) {
         .iter()
         .find(|e| e.kind == Kind::Mark)
         .expect("contained mark");
-    assert_eq!(mark.data["name"], Value::from("contained"));
+    assert_eq!(mark.data_value()["name"], Value::from("contained"));
     assert_eq!(
-        events[0].data["inputs"]["es_url"],
+        events[0].data_value()["inputs"]["es_url"],
         Value::from(format!("http://{addr}"))
     );
     assert_eq!(events[0].actor, "e2e");
@@ -378,7 +381,7 @@ fn sigterm_restores_the_terminal_and_keeps_what_was_journalled() {
     assert!(
         events
             .iter()
-            .any(|e| e.kind == Kind::Note && e.data["text"] == "written before the signal")
+            .any(|e| e.kind == Kind::Note && e.data_value()["text"] == "written before the signal")
     );
 }
 
@@ -423,7 +426,7 @@ fn resume_after_a_crash_flags_the_step_that_had_no_outcome_and_never_resends_it(
         .filter(|e| e.kind == Kind::StepInterrupted)
         .collect();
     assert_eq!(interrupted.len(), 1);
-    assert_eq!(interrupted[0].data["started_seq"], json!(2));
+    assert_eq!(interrupted[0].data_value()["started_seq"], json!(2));
     let started = events
         .iter()
         .filter(|e| e.kind == Kind::StepStarted)

@@ -97,7 +97,7 @@ fn journalled_writes(events: &[Event]) -> Vec<usize> {
     events
         .iter()
         .filter(|e| e.kind == Kind::HttpRequest)
-        .filter(|e| e.data["method"] == "POST")
+        .filter(|e| e.data_value()["method"] == "POST")
         .filter_map(|e| {
             let step = e.step.as_deref()?;
             assert!(

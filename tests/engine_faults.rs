@@ -107,7 +107,7 @@ async fn fault_fails_the_step_clearly_keeps_the_journal_and_the_next_step_runs(
     assert_eq!(h.incident.status("fault"), StepStatus::Failed);
     let last = h.events("fault").pop().unwrap();
     assert_eq!(last.kind.as_str(), "step.failed");
-    assert_eq!(last.data["error"].as_str().unwrap(), error);
+    assert_eq!(last.data_value()["error"].as_str().unwrap(), error);
 
     succeeded(&h.run("after").await);
     // The whole journal still verifies, and replays to the same state.
@@ -208,7 +208,7 @@ http = {{ target = "tls", method = "GET", path = "/" }}
     let warnings = h.engine.journal_warnings(&h.incident).await.unwrap();
     assert_eq!(warnings.len(), 1);
     assert!(
-        warnings[0].data["text"]
+        warnings[0].data_value()["text"]
             .as_str()
             .unwrap()
             .contains("NOT checked")

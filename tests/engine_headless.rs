@@ -140,7 +140,7 @@ async fn runs_in_dependency_order_needs_yes_for_destructive_steps_and_lists_huma
     let events = journal(&data, "INC-H");
     assert_eq!(events[0].kind, Kind::IncidentOpened);
     assert_eq!(
-        events[0].data["inputs"],
+        events[0].data_value()["inputs"],
         json!({ "base": srv.url, "index": "customers" })
     );
     assert_eq!(events[0].actor, "ci-responder");
@@ -165,12 +165,12 @@ async fn runs_in_dependency_order_needs_yes_for_destructive_steps_and_lists_huma
     assert_eq!(srv.seen.counters.lock().unwrap()["close"], 1);
     let events = journal(&data, "INC-H");
     let confirm = events.iter().find(|e| e.kind == Kind::Confirm).unwrap();
-    assert_eq!(confirm.data["via"], "--yes");
-    assert_eq!(confirm.data["expected"], "customers");
+    assert_eq!(confirm.data_value()["via"], "--yes");
+    assert_eq!(confirm.data_value()["expected"], "customers");
     assert!(
         events
             .iter()
-            .any(|e| e.kind == Kind::Mark && e.data["name"] == "contained")
+            .any(|e| e.kind == Kind::Mark && e.data_value()["name"] == "contained")
     );
     // Step events of a run come before its outcome, and the outcome is last for the step.
     let close: Vec<_> = events
@@ -284,7 +284,7 @@ async fn an_interrupted_step_is_reported_on_resume_and_not_resent() {
         .rev()
         .find(|e| e.kind == Kind::StepStarted)
         .unwrap();
-    assert_eq!(interrupted.data["started_seq"], started.seq);
+    assert_eq!(interrupted.data_value()["started_seq"], started.seq);
 }
 
 #[tokio::test]
@@ -354,4 +354,39 @@ http = {{ target = "svc", method = "GET", path = "/json" }}
             .iter()
             .all(|e| e.step.as_deref() != Some("dependent"))
     );
+}
+
+/// `store::create` writes `incident.opened` for every command: a headless run started with a
+/// relative runbook path records the canonical path, so the incident finds its runbook from
+/// any directory (it used to record the path as typed).
+#[tokio::test]
+async fn a_headless_incident_opened_from_a_relative_path_records_the_canonical_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_runbook(&dir.path().join("rb.toml"));
+    let data = dir.path().join("data");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["run", "rb.toml", "--headless", "--incident", "INC-REL"])
+        .args(["--set", "base=http://127.0.0.1:9"])
+        .current_dir(dir.path())
+        .env("STANCH_DATA_DIR", &data)
+        .env("USER", "ci-responder")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        data.join("incidents/INC-REL").exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened = &journal(&data, "INC-REL")[0];
+    let Ok(stanch::journal::Payload::IncidentOpened(p)) = opened.payload() else {
+        panic!("first event: {opened:?}");
+    };
+    let canonical = std::fs::canonicalize(dir.path().join("rb.toml")).unwrap();
+    assert_eq!(p.runbook_path.as_deref(), canonical.to_str());
+    assert_eq!(
+        (p.responder.as_deref(), p.drill, p.incident_id.as_str()),
+        (Some("ci-responder"), false, "INC-REL")
+    );
+    assert_eq!(p.runbook_sha256.len(), 64);
 }

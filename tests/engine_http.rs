@@ -87,7 +87,7 @@ http = { target = "svc", method = "GET", path = "/echo?format=json", query = { q
         ]
     );
     let events = h.events("look");
-    let request = &events[1].data;
+    let request = &events[1].data_value();
     assert_eq!(request["method"], "GET");
     assert!(
         request["url"]
@@ -99,7 +99,7 @@ http = { target = "svc", method = "GET", path = "/echo?format=json", query = { q
         request["headers"]["Authorization"],
         format!("ApiKey {MASK}")
     );
-    let response = &events[2].data;
+    let response = &events[2].data_value();
     assert_eq!(response["status"], 200);
     assert!(
         response["remote_addr"]
@@ -159,7 +159,7 @@ http = { target = "bearer", method = "POST", path = "echo", json = { title = "In
         json!({ "title": "Index customers", "n": 3, "nested": { "quote": "a \"b\" customers" } })
     );
     // Journal: Basic credentials masked, body recorded by hash only.
-    let req = &h.events("form")[1].data;
+    let req = &h.events("form")[1].data_value();
     assert_eq!(req["headers"]["Authorization"], format!("Basic {MASK}"));
     assert_eq!(
         req["body_bytes"],
@@ -200,9 +200,9 @@ expect = ["response.status == 200", "response.json.count == vars.exposed + 1"]
     );
     let summary = succeeded(&h.run("count").await).to_owned();
     assert!(summary.contains("exposed = 3"), "{summary}");
-    assert_eq!(h.incident.vars["exposed"], 3);
+    assert_eq!(h.incident.vars["exposed"].to_value(), 3);
     assert_eq!(
-        h.events("count").last().unwrap().data["captures"],
+        h.events("count").last().unwrap().data_value()["captures"],
         json!({ "exposed": 3, "first": "a" })
     );
 
@@ -219,7 +219,7 @@ expect = ["response.status == 200", "response.json.count == vars.exposed + 1"]
     let fail = h.events("wrong").last().unwrap().clone();
     assert_eq!(fail.kind.as_str(), "step.failed");
     assert_eq!(
-        fail.data["failed_expectations"][0]["expr"],
+        fail.data_value()["failed_expectations"][0]["expr"],
         "response.json.count == vars.exposed + 1"
     );
     assert_eq!(h.incident.step("wrong").failed_expectations.len(), 1);
@@ -306,7 +306,7 @@ http = { target = "anon", method = "POST", path = "/count/close" }
             "step.succeeded"
         ]
     );
-    let confirm = &h.events("close")[0].data;
+    let confirm = &h.events("close")[0].data_value();
     assert_eq!(confirm["via"], "typed");
     assert_eq!(confirm["typed_matched"], true);
     assert!(h.incident.marks.contains_key("contained"));
@@ -322,8 +322,8 @@ http = { target = "anon", method = "POST", path = "/count/close" }
         .into_iter()
         .filter(|e| e.kind.as_str() == "confirm")
         .collect();
-    assert_eq!(confirms[1].data["via"], "--yes");
-    assert_eq!(confirms[1].data["typed_matched"], false);
+    assert_eq!(confirms[1].data_value()["via"], "--yes");
+    assert_eq!(confirms[1].data_value()["typed_matched"], false);
     assert_eq!(h.incident.step("close").attempts, 2);
 }
 
@@ -349,27 +349,34 @@ evidence = true
         .iter()
         .find(|e| e.kind.as_str() == "evidence.captured")
         .unwrap();
-    let sha = record.data["sha256"].as_str().unwrap();
-    let path = h.incident_dir().join(record.data["file"].as_str().unwrap());
+    let sha = record.data_value()["sha256"].as_str().unwrap().to_owned();
+    let path = h
+        .incident_dir()
+        .join(record.data_value()["file"].as_str().unwrap());
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(stanch::journal::event::sha256_hex(&bytes), sha);
-    assert_eq!(record.data["bytes"], bytes.len());
+    assert_eq!(record.data_value()["bytes"], bytes.len());
     assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
-    assert_eq!(record.data["method"], "GET");
-    assert_eq!(record.data["by"], "tester");
+    assert_eq!(record.data_value()["method"], "GET");
+    assert_eq!(record.data_value()["by"], "tester");
     assert!(
-        record.data["tool_version"]
+        record.data_value()["tool_version"]
             .as_str()
             .unwrap()
             .starts_with("stanch ")
     );
     assert!(
-        record.data["remote_addr"]
+        record.data_value()["remote_addr"]
             .as_str()
             .unwrap()
             .starts_with("127.0.0.1:")
     );
-    assert!(record.data["url"].as_str().unwrap().ends_with("/json"));
+    assert!(
+        record.data_value()["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/json")
+    );
     assert_eq!(h.incident.evidence.len(), 1);
 }
 
@@ -405,8 +412,8 @@ retry = { every = "50ms", within = "300ms" }
         .filter(|e| e.kind.as_str() == "http.response")
         .map(|e| {
             (
-                e.data["attempt"].as_u64().unwrap(),
-                e.data["status"].as_u64().unwrap(),
+                e.data_value()["attempt"].as_u64().unwrap(),
+                e.data_value()["status"].as_u64().unwrap(),
             )
         })
         .collect();
@@ -539,7 +546,7 @@ http = { target = "anon", method = "GET", path = "/echo", query = { client = "{{
         .count();
     assert_eq!(responses, 40);
     assert_eq!(
-        h.events("revoke").last().unwrap().data["items"],
+        h.events("revoke").last().unwrap().data_value()["items"],
         json!({ "total": 40, "failed": 0 })
     );
     let last_items = h.progress.iter().rev().find_map(|p| match p {
@@ -614,16 +621,16 @@ http = { target = "anon", method = "GET", path = "/echo", query = { total = "{{ 
     assert!(summary.contains("calls = list of 4"), "{summary}");
     // /flaky/N answers 503 N times, then 200 with the number of calls: each item needed its
     // own N + 1 attempts, and the list is in item order whatever order they finished in.
-    assert_eq!(h.incident.vars["calls"], json!([2, 3, 1, 4]));
+    assert_eq!(h.incident.vars["calls"].to_value(), json!([2, 3, 1, 4]));
     let mut attempts: Vec<(u64, u64, u64)> = h
         .events("wait-each")
         .iter()
         .filter(|e| e.kind.as_str() == "http.response")
         .map(|e| {
             (
-                e.data["item"].as_u64().unwrap(),
-                e.data["attempt"].as_u64().unwrap(),
-                e.data["status"].as_u64().unwrap(),
+                e.data_value()["item"].as_u64().unwrap(),
+                e.data_value()["attempt"].as_u64().unwrap(),
+                e.data_value()["status"].as_u64().unwrap(),
             )
         })
         .collect();
@@ -696,7 +703,7 @@ http = { target = "anon", method = "POST", path = "/revoke", form = { token = "{
     );
     assert_eq!(*kinds.last().unwrap(), "step.failed");
     assert!(
-        h.events("slow-revoke").last().unwrap().data["error"]
+        h.events("slow-revoke").last().unwrap().data_value()["error"]
             .as_str()
             .unwrap()
             .contains("cancelled")
@@ -742,7 +749,10 @@ http = { target = "anon", method = "POST", path = "/count/close" }
         .into_iter()
         .filter(|e| e.kind.as_str() == "step.started")
         .collect();
-    assert_eq!(starts[1].data, json!({ "attempt": 2, "rerun": true }));
+    assert_eq!(
+        starts[1].data_value(),
+        json!({ "attempt": 2, "rerun": true })
+    );
     assert_eq!(srv.seen.counters.lock().unwrap()["close"], 1);
 }
 
@@ -862,7 +872,7 @@ evidence = true
         let pos = |kind: &str| {
             on_disk
                 .iter()
-                .position(|e| e.kind.as_str() == kind && e.data["item"] == item)
+                .position(|e| e.kind.as_str() == kind && e.data_value()["item"] == item)
                 .unwrap()
         };
         assert!(pos("http.request") < pos("http.response"), "item {item}");
@@ -956,7 +966,7 @@ http = { target = "anon", method = "POST", path = "/slow" }
         .find(|e| e.kind.as_str() == "http.response")
         .unwrap();
     assert!(
-        response.data["error"]
+        response.data_value()["error"]
             .as_str()
             .unwrap()
             .contains("cancelled")

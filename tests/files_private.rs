@@ -340,10 +340,8 @@ fn evidence_planted_under_its_hash_name_fails_the_step_and_is_left_alone() {
     assert_eq!(std::fs::read_to_string(&planted).unwrap(), "forged records");
     let events = stanch::journal::read(&inc).unwrap();
     assert!(
-        !events
-            .iter()
-            .any(|e| e.kind == Kind::EvidenceCaptured
-                && e.data["sha256"] == sha256_hex(BODY.as_bytes())),
+        !events.iter().any(|e| e.kind == Kind::EvidenceCaptured
+            && e.data_value()["sha256"] == sha256_hex(BODY.as_bytes())),
         "the planted file was recorded as evidence"
     );
     let failures = events

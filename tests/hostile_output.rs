@@ -310,7 +310,7 @@ async fn a_confirm_text_with_hidden_characters_is_shown_escaped_and_typed_as_sho
         .into_iter()
         .find(|e| e.kind.as_str() == "confirm")
         .unwrap();
-    assert_eq!(confirm.data["typed_matched"], true);
+    assert_eq!(confirm.data_value()["typed_matched"], true);
 }
 
 #[test]

@@ -219,13 +219,18 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
             quarantines += 1;
             let recovered = events.last().unwrap();
             assert_eq!(recovered.kind, Kind::JournalRecovered, "{context}");
-            assert_eq!(recovered.data["bytes"], before.torn_bytes, "{context}");
             assert_eq!(
-                recovered.data["last_good_seq"],
+                recovered.data_value()["bytes"],
+                before.torn_bytes,
+                "{context}"
+            );
+            assert_eq!(
+                recovered.data_value()["last_good_seq"],
                 before.last_seq(),
                 "{context}"
             );
-            let name = recovered.data_str("quarantined").unwrap();
+            let data = recovered.data_value();
+            let name = data["quarantined"].as_str().unwrap();
             let start = usize::try_from(before.good_len).unwrap();
             assert_eq!(
                 std::fs::read(dir.join(name)).unwrap(),

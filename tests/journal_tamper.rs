@@ -342,7 +342,7 @@ fn long_journal(events: u64) -> Vec<String> {
                 actor: "alice".into(),
                 kind: Kind::Note,
                 step: None,
-                data: json!({ "text": format!("note {seq}") }),
+                data: journal::event::raw_data(&json!({ "text": format!("note {seq}") })),
                 prev: std::mem::take(&mut prev),
                 hash: String::new(),
             };

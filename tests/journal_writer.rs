@@ -65,8 +65,8 @@ fn concurrent_blocking_appends_keep_each_threads_order_and_one_chain() {
     // Each thread's events appear in the order that thread appended them.
     let mut last_n: BTreeMap<u64, u64> = BTreeMap::new();
     for event in &on_disk {
-        let t = event.data["thread"].as_u64().unwrap();
-        let n = event.data["n"].as_u64().unwrap();
+        let t = event.data_value()["thread"].as_u64().unwrap();
+        let n = event.data_value()["n"].as_u64().unwrap();
         assert_eq!(last_n.insert(t, n).map_or(0, |p| p + 1), n, "thread {t}");
     }
     assert!(journal::verify(tmp.path()).unwrap().is_ok());
@@ -138,7 +138,10 @@ fn redactor_scrubs_secrets_before_hashing_and_writing() {
         ))
         .unwrap();
     drop(journal);
-    assert_eq!(event.data["url"], format!("https://x/?token={MASK}"));
+    assert_eq!(
+        event.data_value()["url"],
+        format!("https://x/?token={MASK}")
+    );
     assert_eq!(event.hash, event.compute_hash());
     let text = String::from_utf8(journal_bytes(tmp.path())).unwrap();
     assert!(!text.contains("hunter2"), "{text}");
@@ -200,9 +203,10 @@ fn torn_last_line_is_quarantined_truncated_and_recorded() {
     assert_eq!(events.len(), 4);
     let recovered = events.last().unwrap();
     assert_eq!(recovered.kind, Kind::JournalRecovered);
-    assert_eq!(recovered.data["bytes"], torn.len());
-    assert_eq!(recovered.data["last_good_seq"], 3);
-    let name = recovered.data_str("quarantined").unwrap();
+    assert_eq!(recovered.data_value()["bytes"], torn.len());
+    assert_eq!(recovered.data_value()["last_good_seq"], 3);
+    let data = recovered.data_value();
+    let name = data["quarantined"].as_str().unwrap();
     assert!(name.starts_with("journal.torn-"), "{name}");
     assert_eq!(std::fs::read(tmp.path().join(name)).unwrap(), torn);
     // The good prefix is byte-for-byte what it was; only the recovery event follows it.
@@ -266,7 +270,8 @@ fn mark_interrupted_records_only_steps_left_running() {
         incident: Incident::replay(events),
     };
     let ids = stanch::store::mark_interrupted(&mut opened).unwrap();
-    assert_eq!(ids, ["close-index"]);
+    let started = opened.incident.step("close-index").started_seq.unwrap();
+    assert_eq!(ids, [("close-index".to_owned(), started)]);
     assert_eq!(
         opened.incident.status("close-index"),
         StepStatus::Interrupted
@@ -277,7 +282,7 @@ fn mark_interrupted_records_only_steps_left_running() {
     );
     let last = opened.incident.events.last().unwrap();
     assert_eq!(last.kind, Kind::StepInterrupted);
-    assert_eq!(last.data["started_seq"], running.seq);
+    assert_eq!(last.data_value()["started_seq"], running.seq);
     // A second call finds nothing left to mark.
     assert!(
         stanch::store::mark_interrupted(&mut opened)

@@ -31,19 +31,19 @@ fn every_bundled_scenario_validates() {
 #[rstest]
 #[case::unknown_field(
     "[scenario]\ntitle = \"t\"\ncolour = \"red\"\n",
-    "error: unknown field `colour`, expected one of `title`, `summary`, `runbook`, `seed`\n --> s.toml:3:1\n  |\n3 | colour = \"red\"\n  | ^^^^^^\n"
+    "  × unknown field `colour`, expected one of `title`, `summary`, `runbook`, `seed`\n   ╭─[s.toml:3:1]\n 2 │ title = \"t\"\n 3 │ colour = \"red\"\n   · ───┬──\n   ·    ╰── here\n   ╰────\n"
 )]
 #[case::unknown_mark(
     "[scenario]\ntitle = \"t\"\n[[facts]]\ntext = \"x\"\noccurred_at = \"+0m\"\nmark = \"awareness\"\n",
-    "error: unknown mark `awareness`\n --> s.toml:6:8\n  |\n6 | mark = \"awareness\"\n  |        ^^^^^^^^^^^\n  = help: marks are: exposure_began, reported, aware, contained, evidence_preserved, rotated, notified, resolved\n"
+    "  × unknown mark `awareness`\n   ╭─[s.toml:6:8]\n 5 │ occurred_at = \"+0m\"\n 6 │ mark = \"awareness\"\n   ·        ─────┬─────\n   ·             ╰── here\n   ╰────\n  help: marks are: exposure_began, reported, aware, contained, evidence_preserved, rotated,\n        notified, resolved\n"
 )]
 #[case::bad_offset(
     "[scenario]\ntitle = \"t\"\n[[injects]]\nat = \"soon\"\ntitle = \"x\"\nbody = \"y\"\n",
-    "error: at: `soon` is not a duration; write e.g. \"2s\", \"1m\" or \"500ms\"\n --> s.toml:4:6\n  |\n4 | at = \"soon\"\n  |      ^^^^^^\n"
+    "  × at: `soon` is not a duration; write e.g. \"2s\", \"1m\" or \"500ms\"\n   ╭─[s.toml:4:6]\n 3 │ [[injects]]\n 4 │ at = \"soon\"\n   ·      ───┬──\n   ·         ╰── here\n 5 │ title = \"x\"\n   ╰────\n"
 )]
 #[case::inject_before_start(
     "[scenario]\ntitle = \"t\"\n[[injects]]\nat = \"-5m\"\ntitle = \"x\"\nbody = \"y\"\n",
-    "error: an inject cannot arrive before the drill starts\n --> s.toml:4:6\n  |\n4 | at = \"-5m\"\n  |      ^^^^^\n  = help: write a time after start, e.g. \"+14m\"\n"
+    "  × an inject cannot arrive before the drill starts\n   ╭─[s.toml:4:6]\n 3 │ [[injects]]\n 4 │ at = \"-5m\"\n   ·      ──┬──\n   ·        ╰── here\n 5 │ title = \"x\"\n   ╰────\n  help: write a time after start, e.g. \"+14m\"\n"
 )]
 #[case::unknown_lab_variable(
     "[scenario]\ntitle = \"t\"\n[inputs]\nes_url = \"{{ lab.elastic }}\"\n",
@@ -55,7 +55,7 @@ fn every_bundled_scenario_validates() {
 )]
 #[case::missing_runbook(
     "[scenario]\ntitle = \"t\"\nrunbook = \"nope.toml\"\n",
-    "error: runbook DIR/nope.toml cannot be loaded\n --> s.toml:3:11\n  |\n3 | runbook = \"nope.toml\"\n  |           ^^^^^^^^^^^\n  = help: cannot read runbook DIR/nope.toml: No such file or directory (os error 2)\n"
+    "  × runbook DIR/nope.toml cannot be loaded\n   ╭─[s.toml:3:11]\n 2 │ title = \"t\"\n 3 │ runbook = \"nope.toml\"\n   ·           ─────┬─────\n   ·                ╰── here\n   ╰────\n  help: cannot read runbook DIR/nope.toml: No such file or directory (os error 2)\n"
 )]
 fn bad_scenario_is_reported_with_a_caret(#[case] text: &str, #[case] expected: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -133,9 +133,7 @@ fn a_runbook_input_without_default_must_be_mapped() {
     );
     let report = scenario::check(&path).unwrap();
     assert!(
-        report.contains(
-            "error: runbook input `es_url` has no default and the scenario does not map it"
-        ),
+        report.contains("× runbook input `es_url` has no default and the scenario does not map it"),
         "{report}"
     );
 }

@@ -127,7 +127,7 @@ async fn eight_concurrent_appenders_make_one_chain_without_a_gap() {
     for pair in events.chunks(2) {
         assert_eq!(pair[0].actor, pair[1].actor);
         assert!(
-            pair[0].data["text"]
+            pair[0].data_value()["text"]
                 .as_str()
                 .unwrap()
                 .starts_with(&pair[0].actor)
@@ -191,7 +191,7 @@ async fn the_database_refuses_every_attack_on_the_chain() {
         e.seq = seq;
         e.prev = prev.to_owned();
         e.actor = actor.to_owned();
-        e.data = serde_json::json!({"text": text, "tags": []});
+        e.data = serde_json::json!({"text": text, "tags": []}).into();
         e.hash = e.compute_hash();
         // The line without its hash is exactly the hashed bytes (field order kept).
         let line = serde_json::to_string(&e).unwrap();

@@ -731,7 +731,7 @@ fn journal_events_are_applied_in_seq_order_whatever_order_they_arrive_in() {
     assert_eq!(app.incident.last_seq, 1, "held back until the gap fills");
     update(&mut app, Msg::Journalled(started));
     assert_eq!(app.incident.last_seq, 3);
-    assert_eq!(app.incident.vars["cluster_name"], "x");
+    assert_eq!(app.incident.vars["cluster_name"].to_value(), "x");
     update(&mut app, Msg::Journalled(done));
     assert_eq!(app.incident.events.len(), 3, "a duplicate is ignored");
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 
 use super::DraftArgs;
 use crate::draft;
+use crate::journal::Payload;
 
 pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
     let actor = std::env::var("USER")
@@ -52,7 +53,14 @@ pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
             "saved {} (journal seq {}, SHA-256 {})",
             file.display(),
             event.seq,
-            event.data_str("sha256").unwrap_or_default()
+            event
+                .payload()
+                .ok()
+                .and_then(|p| match p {
+                    Payload::DraftSaved(saved) => Some(saved.sha256),
+                    _ => None,
+                })
+                .unwrap_or_default()
         ),
         None => println!("{} unchanged since its last saved version", file.display()),
     }

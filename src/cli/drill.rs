@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use jiff::Timestamp;
-use serde_json::json;
 
-use crate::journal::{Kind, NewEvent};
+use crate::journal::NewEvent;
+use crate::journal::payload::{DrillScore, Fact, Mark};
 use crate::lab::scenario::{self, Resolved};
 use crate::lab::state::EXPOSED_INDEX;
 use crate::lab::{Lab, LabOptions, score};
@@ -171,21 +171,13 @@ fn open_incident(
         );
     }
     let actor = super::run::default_responder(args.responder.as_deref());
-    let mut data = json!({
-        "runbook_id": rb.runbook.id(),
-        "runbook_title": rb.runbook.runbook.title,
-        "runbook_sha256": rb.sha256,
-        "runbook_path": rb.path.display().to_string(),
-        "inputs": inputs,
-        "responder": actor,
-        "drill": true,
-        "scenario": scenario.scenario.scenario.title,
-        "speed": args.speed,
-    });
-    if let Some(severity) = &rb.runbook.runbook.severity {
-        data["severity"] = severity.clone().into();
-    }
-    let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, data)?;
+    let opening = store::Opening {
+        runbook: rb,
+        inputs,
+        responder: &actor,
+        drill: Some((scenario.scenario.scenario.title.clone(), args.speed)),
+    };
+    let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, opening)?;
     // From the first event on, the lab's secrets are scrubbed from anything journalled.
     let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
     opened.journal.set_redactor(secrets.redactor());
@@ -203,19 +195,20 @@ fn journal_facts(
     start: Timestamp,
 ) -> anyhow::Result<()> {
     for fact in scenario.facts(start) {
-        let mut event = NewEvent::new(
-            Kind::Fact,
-            json!({ "text": fact.text, "occurred_at": fact.occurred_at.to_string() }),
-        );
-        event.actor = Some("scenario".into());
+        let event = NewEvent::incident(Fact {
+            text: fact.text.clone(),
+            occurred_at: Some(fact.occurred_at),
+        })
+        .by("scenario");
         let written = opened.journal.append_blocking(event)?;
         opened.incident.apply(written);
         if let Some(mark) = fact.mark {
-            let mut event = NewEvent::new(
-                Kind::Mark,
-                json!({ "name": mark, "at": fact.occurred_at.to_string() }),
-            );
-            event.actor = Some("scenario".into());
+            let event = NewEvent::incident(Mark {
+                name: mark.clone(),
+                at: Some(fact.occurred_at),
+                corrects: None,
+            })
+            .by("scenario");
             let written = opened.journal.append_blocking(event)?;
             opened.incident.apply(written);
         }
@@ -259,8 +252,7 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         checks,
         drill.lab.status(),
     );
-    let mut event = NewEvent::new(Kind::DrillScore, serde_json::to_value(&result)?);
-    event.actor = Some("scenario".into());
+    let event = NewEvent::incident(DrillScore(serde_json::to_value(&result)?)).by("scenario");
     let written = opened.journal.append_blocking(event)?;
     opened.incident.apply(written);
     Ok(result)

@@ -1,5 +1,6 @@
 //! `stanch run RUNBOOK --headless [--yes]`: every step without the TUI, for automation, and the
-//! [`run_all`] loop that `stanch drill --auto` shares.
+//! printing [`run_all`] that `stanch drill --auto` shares. The scheduling itself is the
+//! engine's ([`crate::engine::schedule`]); this module parses arguments and prints.
 //!
 //! Steps run in dependency order (file order among equals), one line each: state, duration,
 //! short result. Destructive steps run only with `--yes` (journalled as `confirm` via "--yes");
@@ -9,9 +10,7 @@
 //! redacted, then escaped for the terminal (`text::Escaping`: a response cannot send control
 //! sequences); nothing here reads a secret value.
 
-mod runner;
-
-pub use runner::{HeadlessReport, LineState, StepLine, order, run_all, run_all_async};
+pub use crate::engine::schedule::{HeadlessReport, LineState, StepLine, order};
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,7 +18,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use serde_json::json;
+
+use crate::engine::schedule::{self, Emit};
 
 use crate::engine::{Engine, EngineOptions};
 use crate::runbook::{Loaded, Runbook};
@@ -80,23 +80,16 @@ fn open_or_create(args: &super::RunArgs, rb: &Loaded, actor: &str) -> anyhow::Re
         return Ok(store::open(id, actor)?);
     }
     let inputs = inputs(&rb.runbook, &args.set)?;
-    let mut opened = json!({
-        "runbook_id": rb.runbook.id(),
-        "runbook_title": rb.runbook.runbook.title,
-        "runbook_sha256": rb.sha256,
-        "runbook_path": rb.path.display().to_string(),
-        "inputs": inputs,
-        "responder": actor,
-        "drill": false,
-    });
-    if let Some(severity) = &rb.runbook.runbook.severity {
-        opened["severity"] = severity.clone().into();
-    }
     Ok(store::create(
         args.incident.as_deref(),
         "INC",
         actor,
-        opened,
+        store::Opening {
+            runbook: rb,
+            inputs,
+            responder: actor,
+            drill: None,
+        },
     )?)
 }
 
@@ -163,4 +156,104 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     stdout.flush()?;
     tracing::info!(incident = %opened.id, ok, "headless run finished");
     Ok(super::exit::verdict(ok))
+}
+
+/// Run every step (blocking), printing as [`run_all_async`]. Works from plain threads and from
+/// inside a multi-thread runtime.
+pub fn run_all(
+    engine: &Engine,
+    opened: &mut Opened,
+    out: &mut dyn Write,
+    assume_yes: bool,
+) -> anyhow::Result<HeadlessReport> {
+    let fut = run_all_async(engine, opened, out, assume_yes);
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        tokio::task::block_in_place(|| handle.block_on(fut))
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(fut)
+    }
+}
+
+/// Run every step with the engine's scheduler ([`schedule::run_all`]) and print what it hands
+/// back: one redacted line per step, then the steps left for a person.
+pub async fn run_all_async(
+    engine: &Engine,
+    opened: &mut Opened,
+    out: &mut dyn Write,
+    assume_yes: bool,
+) -> anyhow::Result<HeadlessReport> {
+    let mut emit = |emitted: Emit<'_>| match emitted {
+        Emit::Warning(text) => writeln!(out, "warning: {text}"),
+        Emit::Line(line) => print_line(engine, out, line),
+    };
+    let report = schedule::run_all(engine, opened, assume_yes, &mut emit).await?;
+    let pending: Vec<&str> = report
+        .lines
+        .iter()
+        .filter(|l| l.state == LineState::NeedsHuman)
+        .map(|l| l.step.as_str())
+        .collect();
+    if !pending.is_empty() {
+        writeln!(
+            out,
+            "for a human: {} (open the incident in the TUI: stanch resume {})",
+            pending.join(", "),
+            opened.id
+        )?;
+    }
+    Ok(report)
+}
+
+/// `ok          close-index                   0.31s  200 · …`, redacted.
+/// The state word padded to its column, in its colour when `--color` says so.
+fn painted(state: LineState) -> String {
+    use super::color::{Tone, paint};
+    let tone = match state {
+        LineState::Succeeded | LineState::AlreadyDone => Tone::Good,
+        LineState::Skipped | LineState::Cancelled => Tone::Quiet,
+        LineState::NeedsHuman | LineState::NeedsConfirmation | LineState::Blocked => {
+            Tone::Attention
+        }
+        LineState::Failed | LineState::Interrupted => Tone::Bad,
+    };
+    paint(&format!("{:<11}", state.label()), tone)
+}
+
+fn print_line(engine: &Engine, out: &mut dyn Write, line: &StepLine) -> std::io::Result<()> {
+    let dur = line
+        .duration_ms
+        .map(|ms| format!("{}.{:02}s", ms / 1000, (ms % 1000) / 10))
+        .unwrap_or_default();
+    // The state word is stanch's own text, painted after the rest is redacted.
+    let text = format!("{:<28} {:>7}  {}", line.step, dur, line.detail);
+    writeln!(
+        out,
+        "{} {}",
+        painted(line.state),
+        engine.redactor().redact(&text)
+    )?;
+    // The log gets ids, states and durations only: never bodies, headers or details. Steps
+    // that did not go through are logged at `warn`; the rest at `debug`
+    // (`STANCH_LOG=stanch=debug`): stdout and the journal already have every step, and a log
+    // line each kept the log thread busy on a 2-core machine.
+    if line.state.is_ok() {
+        tracing::debug!(
+            step = line.step,
+            state = line.state.label(),
+            duration_ms = line.duration_ms,
+            "step"
+        );
+    } else {
+        tracing::warn!(
+            step = line.step,
+            state = line.state.label(),
+            duration_ms = line.duration_ms,
+            "step"
+        );
+    }
+    Ok(())
 }

@@ -37,7 +37,11 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
     if !interrupted.is_empty() {
         notes.push(format!(
             "interrupted, outcome unknown: {} (r re-runs, s skips)",
-            interrupted.join(", ")
+            interrupted
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let missing = Secrets::missing(&rb);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use indexmap::IndexMap;
-use serde_json::json;
 
 use crate::engine::{Engine, EngineOptions};
 use crate::runbook::{self, Loaded};
@@ -47,7 +46,16 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         args.incident.as_deref(),
         "INC",
         &answers.responder,
-        opened_data(&rb, &answers.inputs, &answers.responder, false),
+        store::Opening {
+            runbook: &rb,
+            inputs: answers
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect(),
+            responder: &answers.responder,
+            drill: None,
+        },
     )
     .context("could not open the incident")?;
     let id = opened.id.clone();
@@ -118,23 +126,4 @@ pub fn default_responder(given: Option<&str>) -> String {
         .or_else(|| std::env::var("USER").ok())
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| "responder".to_owned())
-}
-
-/// The `incident.opened` data (the store adds `incident_id`).
-pub fn opened_data(
-    rb: &Loaded,
-    inputs: &IndexMap<String, String>,
-    responder: &str,
-    drill: bool,
-) -> serde_json::Value {
-    json!({
-        "runbook_id": rb.runbook.id(),
-        "runbook_title": rb.runbook.runbook.title,
-        "runbook_sha256": rb.sha256,
-        "runbook_path": std::fs::canonicalize(&rb.path).unwrap_or_else(|_| rb.path.clone()),
-        "inputs": inputs,
-        "responder": responder,
-        "drill": drill,
-        "severity": rb.runbook.runbook.severity,
-    })
 }

@@ -6,15 +6,20 @@
 //! tampered draft.
 //!
 //! Built once per step run as a MiniJinja value (reference-counted, so adding `item` for each of
-//! ten thousand foreach items copies nothing big). Secrets go in raw because the request needs
+//! ten thousand foreach items copies nothing big). `vars` stays the journal's JSON text until a
+//! template reads a capture, which is then parsed once: a 16 MB capture no step reads costs no
+//! tree at all. Secrets go in raw because the request needs
 //! them; whatever is rendered from this context is redacted before anyone sees it.
 
+use minijinja::value::{Enumerator, Object};
 use minijinja::{Value, context};
 use serde_json::Map;
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
-use crate::incident::Incident;
+use crate::incident::{Capture, Captures, Incident};
 use crate::journal::event::sha256_hex;
 use crate::runbook::{Action, Loaded};
 use crate::secret::Secrets;
@@ -47,7 +52,7 @@ impl Context {
         let base = context! {
             inputs => Value::from(minijinja::value::Serde(&inputs)),
             secrets => Value::from(minijinja::value::Serde(&secret_values)),
-            vars => Value::from(minijinja::value::Serde(&incident.vars)),
+            vars => Value::from_object(Vars::new(&incident.vars)),
             incident => context! {
                 id => incident.id.clone(),
                 opened_at => incident.opened_at.map(|t| t.to_string()),
@@ -113,4 +118,33 @@ fn saved_drafts(
         }
     }
     out
+}
+/// `vars`: the incident's captures, each parsed on first read.
+#[derive(Debug)]
+struct Vars(BTreeMap<String, (Capture, OnceLock<Value>)>);
+
+impl Vars {
+    fn new(captures: &Captures) -> Self {
+        Self(
+            captures
+                .iter()
+                .map(|(name, value)| (name.clone(), (value.clone(), OnceLock::new())))
+                .collect(),
+        )
+    }
+}
+
+impl Object for Vars {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let (capture, parsed) = self.0.get(key.as_str()?)?;
+        Some(
+            parsed
+                .get_or_init(|| Value::from(minijinja::value::Serde(capture.to_value())))
+                .clone(),
+        )
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.keys().map(|k| Value::from(k.as_str())).collect())
+    }
 }

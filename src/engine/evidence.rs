@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 
-use serde_json::json;
+use crate::journal::payload::EvidenceCaptured;
 
 use crate::journal::event::sha256_hex;
 use crate::private::{self, WriteNew};
@@ -46,7 +46,7 @@ pub async fn store(
     raw: &[u8],
     custody: &Custody<'_>,
     redactor: &Redactor,
-) -> Result<serde_json::Value, io::Error> {
+) -> Result<EvidenceCaptured, io::Error> {
     let dir = incident_dir.join(EVIDENCE_DIR);
     // Owned copies for the blocking task: a memcpy is cheap next to masking and hashing.
     let raw = raw.to_vec();
@@ -54,24 +54,19 @@ pub async fn store(
     let kept = off_runtime(move || keep(&dir, &raw, &redactor)).await?;
     let now = jiff::Timestamp::now();
     let captured_at = now.round(jiff::Unit::Millisecond).unwrap_or(now);
-    let mut data = json!({
-        "file": format!("{EVIDENCE_DIR}/{}", kept.sha256),
-        "sha256": kept.sha256,
-        "bytes": kept.bytes,
-        "method": custody.method,
-        "url": custody.url,
-        "captured_at": captured_at.to_string(),
-        "by": custody.by,
-        "tool_version": custody.tool_version,
-    });
-    if let Some(original) = kept.original_sha256 {
-        data["redacted"] = true.into();
-        data["original_sha256"] = original.into();
-    }
-    if let Some(addr) = &custody.remote_addr {
-        data["remote_addr"] = addr.clone().into();
-    }
-    Ok(data)
+    Ok(EvidenceCaptured {
+        file: format!("{EVIDENCE_DIR}/{}", kept.sha256),
+        sha256: kept.sha256,
+        bytes: kept.bytes as u64,
+        method: custody.method.to_owned(),
+        url: custody.url.to_owned(),
+        captured_at: Some(captured_at),
+        by: Some(custody.by.to_owned()),
+        tool_version: custody.tool_version.to_owned(),
+        remote_addr: custody.remote_addr.clone(),
+        redacted: kept.original_sha256.is_some(),
+        original_sha256: kept.original_sha256,
+    })
 }
 
 /// What [`keep`] stored.
@@ -150,9 +145,12 @@ mod tests {
             remote_addr: Some("127.0.0.1:9".into()),
             ..custody()
         };
-        let data = store(dir.path(), b"hello", &custody, &Redactor::default())
-            .await
-            .unwrap();
+        let data = serde_json::to_value(
+            store(dir.path(), b"hello", &custody, &Redactor::default())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         let sha = sha256_hex(b"hello");
         assert_eq!(data["sha256"], sha.as_str());
         assert_eq!(data["bytes"], 5);
@@ -183,9 +181,12 @@ mod tests {
     async fn a_body_echoing_a_secret_is_stored_masked_and_says_so() {
         let dir = tempfile::tempdir().unwrap();
         let raw = br#"{"authorization":"ApiKey hunter2-key"}"#;
-        let data = store(dir.path(), raw, &custody(), &Redactor::new(["hunter2-key"]))
-            .await
-            .unwrap();
+        let data = serde_json::to_value(
+            store(dir.path(), raw, &custody(), &Redactor::new(["hunter2-key"]))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(data["redacted"], true);
         assert_eq!(data["original_sha256"], sha256_hex(raw));
         let stored =
@@ -217,9 +218,12 @@ mod tests {
         .concat();
         assert!(std::str::from_utf8(&raw).is_err());
         let dir = tempfile::tempdir().unwrap();
-        let data = store(dir.path(), &raw, &custody(), &Redactor::new([secret]))
-            .await
-            .unwrap();
+        let data = serde_json::to_value(
+            store(dir.path(), &raw, &custody(), &Redactor::new([secret]))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(data["redacted"], true);
         assert_eq!(data["original_sha256"], sha256_hex(&raw));
         let stored = std::fs::read(dir.path().join(data["file"].as_str().unwrap())).unwrap();
@@ -242,13 +246,16 @@ mod tests {
     async fn a_body_without_secrets_is_stored_byte_identical_and_not_marked() {
         let dir = tempfile::tempdir().unwrap();
         let raw = [0xff, 0xfe, b'h', b'u', b'n', 0x00, 0x80, b'k', b'e', b'y'];
-        let data = store(
-            dir.path(),
-            &raw,
-            &custody(),
-            &Redactor::new(["hunter2-key"]),
+        let data = serde_json::to_value(
+            store(
+                dir.path(),
+                &raw,
+                &custody(),
+                &Redactor::new(["hunter2-key"]),
+            )
+            .await
+            .unwrap(),
         )
-        .await
         .unwrap();
         assert_eq!(data["sha256"], sha256_hex(&raw));
         assert_eq!(data["bytes"], raw.len());
@@ -268,8 +275,8 @@ mod tests {
         let records = futures_util::future::join_all(stores).await;
         for record in &records {
             assert_eq!(
-                record.as_ref().unwrap()["sha256"],
-                records[0].as_ref().unwrap()["sha256"]
+                record.as_ref().unwrap().sha256,
+                records[0].as_ref().unwrap().sha256
             );
         }
         let names: Vec<_> = std::fs::read_dir(dir.path().join("evidence"))
@@ -326,7 +333,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(data["sha256"], sha.as_str());
+        assert_eq!(data.sha256, sha);
         let mode = std::fs::metadata(evidence.join(&sha))
             .unwrap()
             .permissions()

@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use minijinja::Value;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Clients;
@@ -22,8 +21,10 @@ use super::prepare::{self, Parts, Prepared};
 use super::recorder::{Recorder, WriteAhead};
 use super::send::{self, SendError};
 use super::{EngineOptions, Progress};
-use crate::journal::Kind;
+use crate::incident::short_hash;
+use crate::journal::Payload;
 use crate::journal::event::sha256_hex;
+use crate::journal::payload::HttpResponse;
 use crate::runbook::{Http, Step, parse_duration, parse_size};
 
 /// Everything a step run needs.
@@ -136,13 +137,11 @@ impl Run<'_> {
                 ));
             }
         };
-        let mut data = json!({});
-        if let Some(i) = index {
-            data["item"] = i.into();
-        }
-        if let Some(n) = attempt {
-            data["attempt"] = n.into();
-        }
+        let mut response = HttpResponse {
+            item: index.map(|i| i as u64),
+            attempt,
+            ..HttpResponse::default()
+        };
         let started = Instant::now();
         let sent = tokio::select! {
             biased;
@@ -151,28 +150,26 @@ impl Run<'_> {
         };
         let exchange = match sent {
             None => {
-                data["error"] = "cancelled before the response arrived".into();
-                data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
+                response.error = Some("cancelled before the response arrived".into());
+                response.elapsed_ms = millis(started.elapsed());
+                self.rec.response(log, vec![response.into()]);
                 return Attempt::Cancelled;
             }
             Some(Err(err)) => {
-                data["error"] = err.to_string().into();
-                data["elapsed_ms"] = millis(started.elapsed()).into();
-                self.rec.response(log, vec![(Kind::HttpResponse, data)]);
+                response.error = Some(err.to_string());
+                response.elapsed_ms = millis(started.elapsed());
+                self.rec.response(log, vec![response.into()]);
                 return Attempt::Transport(err);
             }
             Some(Ok(exchange)) => exchange,
         };
-        data["status"] = exchange.status.into();
-        data["elapsed_ms"] = millis(exchange.elapsed).into();
-        data["bytes"] = exchange.body.len().into();
-        data["body_sha256"] = sha256_hex(&exchange.body).into();
         let remote = exchange.remote_addr.map(|a| a.to_string());
-        if let Some(addr) = &remote {
-            data["remote_addr"] = addr.clone().into();
-        }
-        let mut events = vec![(Kind::HttpResponse, data)];
+        response.status = Some(exchange.status);
+        response.elapsed_ms = millis(exchange.elapsed);
+        response.bytes = Some(exchange.body.len() as u64);
+        response.body_sha256 = Some(sha256_hex(&exchange.body));
+        response.remote_addr.clone_from(&remote);
+        let mut events = vec![Payload::from(response)];
         let mut evidence_note = String::new();
         if self.step.evidence {
             let url = prepared.masked_url(redactor);
@@ -185,9 +182,8 @@ impl Run<'_> {
             };
             match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor).await {
                 Ok(record) => {
-                    let sha = record["sha256"].as_str().unwrap_or_default();
-                    evidence_note = format!(" · evidence {}", &sha[..sha.len().min(12)]);
-                    events.push((Kind::EvidenceCaptured, record));
+                    evidence_note = format!(" · evidence {}", short_hash(&record.sha256));
+                    events.push(record.into());
                 }
                 Err(e) => {
                     self.rec.response(log, events);

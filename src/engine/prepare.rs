@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::context::Context;
 use crate::journal::event::sha256_hex;
+use crate::journal::payload::HttpRequest;
 use crate::runbook::{Http, Loaded, Step};
 use crate::secret::{MASK, Redactor, Secrets, is_sensitive_header};
 use crate::template::{Piece, Templates};
@@ -345,28 +346,20 @@ impl Prepared {
         redactor: &Redactor,
         item: Option<usize>,
         attempt: Option<u32>,
-    ) -> serde_json::Value {
-        let headers: serde_json::Map<String, serde_json::Value> = self
-            .masked_headers(redactor)
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect();
-        let mut data = json!({
-            "method": self.method.as_str(),
-            "url": self.masked_url(redactor),
-            "headers": headers,
-        });
-        if let Some(body) = &self.body {
-            data["body_sha256"] = sha256_hex(&body.bytes).into();
-            data["body_bytes"] = body.bytes.len().into();
+    ) -> HttpRequest {
+        HttpRequest {
+            method: self.method.as_str().to_owned(),
+            url: self.masked_url(redactor),
+            headers: self
+                .masked_headers(redactor)
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect(),
+            body_sha256: self.body.as_ref().map(|body| sha256_hex(&body.bytes)),
+            body_bytes: self.body.as_ref().map(|body| body.bytes.len() as u64),
+            item: item.map(|i| i as u64),
+            attempt,
         }
-        if let Some(item) = item {
-            data["item"] = item.into();
-        }
-        if let Some(attempt) = attempt {
-            data["attempt"] = attempt.into();
-        }
-        data
     }
 }
 

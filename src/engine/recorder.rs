@@ -34,12 +34,12 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::Progress;
-use crate::journal::{Event, Journal, JournalError, Kind, NewEvent};
+use crate::journal::payload::{HttpRequest, StepStarted};
+use crate::journal::{Event, Journal, JournalError, Kind, NewEvent, Payload};
 
 /// Whether a request must wait for its journal entry to be durable before it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub struct Recorder {
     step: String,
     /// `step.started`, decided but not queued yet: it goes in right before the first request
     /// (or the outcome), so one group commit usually covers both.
-    start: Mutex<Option<Value>>,
+    start: Mutex<Option<StepStarted>>,
     /// This step's events other than exchanges, in queue order: what a caller applies at once.
     kept: Mutex<Vec<Event>>,
     /// seq of the last event this step queued.
@@ -157,8 +157,8 @@ impl Recorder {
         Ok(event)
     }
 
-    fn queue_step(&self, kind: Kind, data: Value) -> Result<Event, JournalError> {
-        self.queue(NewEvent::for_step(kind, self.step.clone(), data))
+    fn queue_step(&self, payload: impl Into<Payload>) -> Result<Event, JournalError> {
+        self.queue(NewEvent::step(self.step.clone(), payload))
     }
 
     /// Hand an event to this step's reporter, which sends it once it is durable.
@@ -189,31 +189,31 @@ impl Recorder {
     }
 
     /// Append, wait for the sync, return the event (reported in order by the reporter).
-    pub async fn now(&self, kind: Kind, data: Value) -> Result<Event, JournalError> {
-        let event = self.queue_step(kind, data)?;
+    pub async fn now(&self, payload: impl Into<Payload>) -> Result<Event, JournalError> {
+        let event = self.queue_step(payload)?;
         self.journal.durable(event.seq).await?;
         Ok(event)
     }
 
     /// Append an incident-level event (no step), wait for the sync.
-    pub async fn now_incident(&self, kind: Kind, data: Value) -> Result<Event, JournalError> {
-        let event = self.queue(NewEvent::new(kind, data))?;
+    pub async fn now_incident(&self, payload: impl Into<Payload>) -> Result<Event, JournalError> {
+        let event = self.queue(NewEvent::incident(payload))?;
         self.journal.durable(event.seq).await?;
         Ok(event)
     }
 
     /// Record that the step starts; `step.started` is queued right before the first request
     /// event (or the outcome, if no request is sent).
-    pub fn start(&self, data: Value) {
-        *lock(&self.start) = Some(data);
+    pub fn start(&self, started: StepStarted) {
+        *lock(&self.start) = Some(started);
     }
 
     fn queue_start(&self) -> Result<(), JournalError> {
         // Taken and queued under the lock, so concurrent items queue it exactly once and
         // before any of their requests.
         let mut start = lock(&self.start);
-        if let Some(data) = start.take() {
-            self.queue_step(Kind::StepStarted, data)?;
+        if let Some(started) = start.take() {
+            self.queue_step(started)?;
         }
         Ok(())
     }
@@ -227,11 +227,11 @@ impl Recorder {
     /// [`WriteAhead::Required`], return only once both are durable: only then may it leave.
     pub async fn request(
         &self,
-        data: Value,
+        request: HttpRequest,
         write_ahead: WriteAhead,
     ) -> Result<ExchangeLog, JournalError> {
         self.queue_start()?;
-        let event = self.queue_step(Kind::HttpRequest, data)?;
+        let event = self.queue_step(request)?;
         if write_ahead == WriteAhead::Required {
             self.wrote.store(true, Ordering::Relaxed);
             self.journal.durable(event.seq).await?;
@@ -242,10 +242,10 @@ impl Recorder {
     /// Queue the exchange's response (and any evidence record) after its request. A journal
     /// failure here is kept and returned by [`Recorder::finish`].
     #[allow(clippy::needless_pass_by_value)] // consumed on purpose: one response per request
-    pub fn response(&self, log: ExchangeLog, events: Vec<(Kind, Value)>) {
+    pub fn response(&self, log: ExchangeLog, events: Vec<Payload>) {
         let ExchangeLog(()) = log;
-        for (kind, data) in events {
-            if self.queue_step(kind, data).is_err() {
+        for payload in events {
+            if self.queue_step(payload).is_err() {
                 break;
             }
         }
@@ -254,7 +254,7 @@ impl Recorder {
     /// Queue the step's closing events (mark, outcome) after everything else and return them.
     /// They are final but not yet durable: [`Recorder::settle`] waits for that. The first
     /// journal error of the step wins.
-    pub fn finish(&self, events: Vec<(Kind, Value)>) -> Result<Vec<Event>, JournalError> {
+    pub fn finish(&self, events: Vec<Payload>) -> Result<Vec<Event>, JournalError> {
         if let Some(reason) = lock(&self.error).clone() {
             return Err(JournalError::WriteFailed {
                 path: self
@@ -267,7 +267,7 @@ impl Recorder {
         self.queue_start()?;
         let closing = events
             .into_iter()
-            .map(|(kind, data)| self.queue_step(kind, data))
+            .map(|payload| self.queue_step(payload))
             .collect();
         if self.wrote.load(Ordering::Relaxed) {
             self.journal.sync_soon();

@@ -10,14 +10,17 @@
 
 use std::time::Instant;
 
-use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::recorder::{Recorder, Settle};
 use super::{Decision, Engine, Outcome, Progress, expect, foreach, poll, prepare};
 use crate::incident::{Incident, StepStatus};
-use crate::journal::{Event, JournalError, Kind};
+use crate::journal::payload::{
+    Capture, Captures, Confirm, FailedExpectation, Items, Mark, StepFailed, StepStarted,
+    StepSucceeded, Via, Warning,
+};
+use crate::journal::{Event, JournalError, Payload};
 use crate::runbook::Action;
 use crate::secret::Redactor;
 
@@ -128,8 +131,7 @@ impl Engine {
                 Ok(true) => {}
                 Ok(false) => {
                     let reason = expect::skip_reason(when.get_ref());
-                    rec.now(Kind::StepSkipped, json!({ "reason": reason }))
-                        .await?;
+                    rec.now(Payload::skipped(reason.clone())).await?;
                     return Ok(Outcome::Skipped { reason });
                 }
                 Err(err) => return Self::fail(rec, started, &err, &[], None),
@@ -145,8 +147,10 @@ impl Engine {
             .and_then(|c| c.insecure_warning.as_ref())
             && !incident.warnings.contains(warning)
         {
-            rec.now_incident(Kind::Warning, json!({ "text": warning }))
-                .await?;
+            rec.now_incident(Warning {
+                text: warning.clone(),
+            })
+            .await?;
         }
 
         if let Some(confirm) = &step.confirm {
@@ -157,25 +161,24 @@ impl Engine {
             // Shown with control and invisible characters escaped, and typed as shown.
             let shown = crate::text::escape(&expected);
             let via = if decision.typed_confirmation.as_deref() == Some(&*shown) {
-                "typed"
+                Via::Typed
             } else if decision.assume_yes {
-                "--yes"
+                Via::AssumeYes
             } else {
                 return Ok(Outcome::NeedsConfirmation {
                     expected: shown.into_owned(),
                 });
             };
-            rec.now(
-                Kind::Confirm,
-                json!({ "expected": expected, "typed_matched": via == "typed", "via": via }),
-            )
-            .await?;
+            rec.now(Confirm::new(expected, via)).await?;
         }
 
         let attempt = incident.step(step_id).attempts + 1;
         // Queued just before the first request event (after the request is prepared), so one
         // group commit usually covers both; nothing is sent before it is durable.
-        rec.start(json!({ "attempt": attempt, "rerun": decision.rerun }));
+        rec.start(StepStarted {
+            attempt,
+            rerun: decision.rerun,
+        });
 
         let run = poll::Run {
             parts,
@@ -203,29 +206,30 @@ impl Engine {
                 let mut closing = Vec::new();
                 if let Some(mark) = &step.mark {
                     let now = jiff::Timestamp::now();
-                    let at = now
-                        .round(jiff::Unit::Millisecond)
-                        .unwrap_or(now)
-                        .to_string();
-                    closing.push((Kind::Mark, json!({ "name": mark.get_ref(), "at": at })));
+                    let at = now.round(jiff::Unit::Millisecond).unwrap_or(now);
+                    closing.push(Payload::from(Mark {
+                        name: mark.get_ref().clone(),
+                        at: Some(at),
+                        corrects: None,
+                    }));
                 }
-                let mut data = json!({
-                    "duration_ms": elapsed_ms(started),
-                    "summary": summary,
-                    "captures": captures,
-                });
-                if let Some((total, failed)) = items {
-                    data["items"] = json!({ "total": total, "failed": failed });
-                }
-                closing.push((Kind::StepSucceeded, data));
+                closing.push(Payload::from(StepSucceeded {
+                    duration_ms: elapsed_ms(started),
+                    summary,
+                    // Consumed: each captured tree is freed as soon as it is text.
+                    captures: captures
+                        .into_iter()
+                        .map(|(name, value)| (name, Capture::from_value(&value)))
+                        .collect(),
+                    items: items.map(|(total, failed)| Items { total, failed }),
+                }));
                 let done = rec.finish(closing)?;
-                Ok(Outcome::Succeeded {
-                    summary: done
-                        .last()
-                        .and_then(|e| e.data_str("summary"))
-                        .unwrap_or_default()
-                        .to_owned(),
-                })
+                // What was journalled (redacted), not what was asked for.
+                let summary = match done.last().map(Event::payload) {
+                    Some(Ok(Payload::StepSucceeded(p))) => p.summary,
+                    _ => String::new(),
+                };
+                Ok(Outcome::Succeeded { summary })
             }
             poll::StepResult::Failed {
                 error,
@@ -248,25 +252,25 @@ impl Engine {
         expectations: &[expect::Failed],
         items: Option<(u64, u64)>,
     ) -> Result<Outcome, JournalError> {
-        let mut data = json!({
-            "duration_ms": elapsed_ms(started),
-            "error": error,
-            "failed_expectations": expectations
+        let done = rec.finish(vec![Payload::from(StepFailed {
+            duration_ms: elapsed_ms(started),
+            error: error.to_owned(),
+            failed_expectations: expectations
                 .iter()
-                .map(|f| json!({ "expr": f.expr, "actual": f.actual }))
-                .collect::<Vec<_>>(),
-        });
-        if let Some((total, failed)) = items {
-            data["items"] = json!({ "total": total, "failed": failed });
-        }
-        let done = rec.finish(vec![(Kind::StepFailed, data)])?;
-        Ok(Outcome::Failed {
-            error: done
-                .last()
-                .and_then(|e| e.data_str("error"))
-                .unwrap_or(error)
-                .to_owned(),
-        })
+                .map(|f| FailedExpectation {
+                    expr: f.expr.clone(),
+                    actual: f.actual.clone(),
+                })
+                .collect(),
+            items: items.map(|(total, failed)| Items { total, failed }),
+            captures: Captures::new(),
+        })])?;
+        // What was journalled (redacted), not what was asked for.
+        let error = match done.last().map(Event::payload) {
+            Some(Ok(Payload::StepFailed(p))) => p.error,
+            _ => error.to_owned(),
+        };
+        Ok(Outcome::Failed { error })
     }
 }
 

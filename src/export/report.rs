@@ -360,11 +360,7 @@ fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) ->
     warnings.extend(incident.recovered.iter().map(|r| {
         format!(
             "the journal was recovered after a torn write: {} ({} bytes) quarantined after seq {}",
-            r.get("quarantined").and_then(Value::as_str).unwrap_or("?"),
-            r.get("bytes").and_then(Value::as_u64).unwrap_or_default(),
-            r.get("last_good_seq")
-                .and_then(Value::as_u64)
-                .unwrap_or_default(),
+            r.quarantined, r.bytes, r.last_good_seq,
         )
     }));
     let drill = incident.drill;

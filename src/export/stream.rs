@@ -19,6 +19,9 @@ use crate::journal::writer::JOURNAL_FILE;
 use crate::journal::{Broken, Fault};
 
 /// Replay the journal in `incident_dir` line by line into a [`Report`].
+/// Line buffer capacity kept between lines; a larger one is freed once its line is parsed.
+const LINE_KEPT: usize = 1 << 20;
+
 pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
     let path = incident_dir.join(JOURNAL_FILE);
     let io = |source| ExportError::Io {
@@ -45,7 +48,12 @@ pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
         let Some(content) = line.strip_suffix(b"\n") else {
             break; // an unterminated last line was never acknowledged
         };
-        match check_line(content, last_seq + 1, &last_hash) {
+        let checked = check_line(content, last_seq + 1, &last_hash);
+        if checked.is_ok() && line.capacity() > LINE_KEPT {
+            // One huge line (a large capture) must not stay allocated beside its event.
+            line = Vec::with_capacity(1024);
+        }
+        match checked {
             Ok(event) => {
                 if let Some(head) = &head
                     && head.seq == event.seq

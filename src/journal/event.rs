@@ -8,9 +8,11 @@
 //! `hash = sha256(prev ‖ canonical_json(event without "hash"))`, hex. Canonical JSON is
 //! `serde_json` output of [`Event`] with `hash` omitted: struct fields in declaration order,
 //! `data` object keys sorted (serde_json's default `Map` is a `BTreeMap`). The first event's
-//! `prev` is 64 zeros.
+//! `prev` is 64 zeros. The writer serializes `data` canonically once and keeps that text
+//! ([`Data`]); readers hash the text as read and, only if that does not match, the text made
+//! canonical again ([`Event::hash_is_valid`]), so a hand-reformatted line still verifies.
 //!
-//! # `data` per kind (the contract between engine, TUI, incident replay and export)
+//! # `data` per kind (summary; the types are the contract: [`super::payload`])
 //!
 //! | kind | data fields |
 //! | --- | --- |
@@ -39,7 +41,13 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+
+use super::payload::Payload;
+pub use crate::digest::{hex, sha256_hex};
 
 /// The `prev` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -130,6 +138,9 @@ impl std::fmt::Display for Kind {
 }
 
 /// An event as asked for by a caller; the writer assigns seq, times and the chain.
+///
+/// Build it from a typed payload ([`NewEvent::incident`], [`NewEvent::step`]); `new` and
+/// `for_step` take raw JSON for tests and tools that write journals by hand.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub kind: Kind,
@@ -157,10 +168,30 @@ impl NewEvent {
             actor: None,
         }
     }
+
+    /// An incident-level event (no step).
+    pub fn incident(payload: impl Into<Payload>) -> Self {
+        let payload = payload.into();
+        Self::new(payload.kind(), payload.to_value())
+    }
+
+    /// An event about one step.
+    pub fn step(step: impl Into<String>, payload: impl Into<Payload>) -> Self {
+        let payload = payload.into();
+        Self::for_step(payload.kind(), step, payload.to_value())
+    }
+
+    /// Written as `actor` instead of the journal's default.
+    #[must_use]
+    pub fn by(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
 }
 
-/// One line of `journal.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One line of `journal.jsonl`. `data` stays the JSON text it was read or written as (never a
+/// parsed tree: a 16 MB capture costs 16 MB); [`Event::payload`] decodes it by kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     pub seq: u64,
@@ -173,10 +204,88 @@ pub struct Event {
     pub kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
-    pub data: serde_json::Value,
+    pub data: Data,
     pub prev: String,
     #[serde(default)]
     pub hash: String,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+            && self.at == other.at
+            && self.mono_ms == other.mono_ms
+            && self.actor == other.actor
+            && self.kind == other.kind
+            && self.step == other.step
+            && self.data.get() == other.data.get()
+            && self.prev == other.prev
+            && self.hash == other.hash
+    }
+}
+
+/// An event's `data`: its JSON text, shared, so cloning an event (the TUI's model, a step's
+/// snapshot of the incident) copies no data. Always one valid JSON value: it is only made by
+/// reading a raw JSON value or by serializing one.
+#[derive(Clone)]
+pub struct Data(Arc<str>);
+
+impl Data {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// JSON text as it is (not made canonical), checked to be one JSON value.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        let raw: &RawValue = serde_json::from_str(text)?;
+        Ok(Self(Arc::from(raw.get())))
+    }
+
+    /// The text as a raw JSON value (a scan, no copy).
+    pub(crate) fn raw(&self) -> &RawValue {
+        serde_json::from_str(&self.0).unwrap_or_else(|_| null())
+    }
+}
+
+fn null() -> &'static RawValue {
+    serde_json::from_str("null").unwrap_or_else(|_| unreachable!("`null` is JSON"))
+}
+
+impl std::fmt::Debug for Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Data {
+    /// Borrows the raw text from the line and copies it once (needs a borrowing deserializer,
+    /// as `serde_json::from_slice`/`from_str` are).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw.get())))
+    }
+}
+
+impl From<serde_json::Value> for Data {
+    fn from(data: serde_json::Value) -> Self {
+        raw_data(&data)
+    }
+}
+
+/// An event whose `data` does not decode as its kind's payload.
+#[derive(Debug, thiserror::Error)]
+#[error("event {seq} ({kind}): data: {source}")]
+pub struct PayloadError {
+    pub seq: u64,
+    pub kind: Kind,
+    #[source]
+    pub source: serde_json::Error,
 }
 
 /// The event as hashed: every field but `hash`, in declaration order.
@@ -189,12 +298,12 @@ pub(crate) struct Hashed<'a> {
     kind: Kind,
     #[serde(skip_serializing_if = "Option::is_none")]
     step: Option<&'a str>,
-    data: &'a serde_json::Value,
+    data: &'a RawValue,
     prev: &'a str,
 }
 
 impl<'a> Hashed<'a> {
-    pub(crate) fn of(event: &'a Event) -> Self {
+    pub(crate) fn of(event: &'a Event, data: &'a RawValue) -> Self {
         Hashed {
             seq: event.seq,
             at: &event.at,
@@ -202,57 +311,70 @@ impl<'a> Hashed<'a> {
             actor: &event.actor,
             kind: event.kind,
             step: event.step.as_deref(),
-            data: &event.data,
+            data,
             prev: &event.prev,
         }
     }
 }
 
 impl Event {
-    /// `sha256(prev ‖ canonical JSON without hash)`, lowercase hex.
+    /// `sha256(prev ‖ canonical JSON without hash)`, lowercase hex. `data` is hashed as the
+    /// text it is: the writer wrote it canonical (sorted keys, compact); see
+    /// [`Event::hash_is_valid`] for text that was re-formatted since.
     pub fn compute_hash(&self) -> String {
+        self.hash_with(self.data.raw())
+    }
+
+    fn hash_with(&self, data: &RawValue) -> String {
         // Serializing plain data into a Vec cannot fail (no maps with non-string keys).
-        let canonical = serde_json::to_vec(&Hashed::of(self)).unwrap_or_default();
+        let canonical = serde_json::to_vec(&Hashed::of(self, data)).unwrap_or_default();
         let mut hasher = Sha256::new();
         hasher.update(self.prev.as_bytes());
         hasher.update(&canonical);
         hex(&hasher.finalize())
     }
 
-    /// A string field of `data`, if present.
-    pub fn data_str(&self, field: &str) -> Option<&str> {
-        self.data.get(field).and_then(serde_json::Value::as_str)
+    /// Whether `hash` is this event's hash: over `data` as read, else over `data` made
+    /// canonical again (a line whose JSON was re-formatted still verifies, as it always did).
+    pub fn hash_is_valid(&self) -> bool {
+        if self.compute_hash() == self.hash {
+            return true;
+        }
+        serde_json::from_str::<serde_json::Value>(self.data.get())
+            .ok()
+            .and_then(|tree| serde_json::value::to_raw_value(&tree).ok())
+            .is_some_and(|canonical| self.hash_with(&canonical) == self.hash)
+    }
+
+    /// The typed `data`.
+    pub fn payload(&self) -> Result<Payload, PayloadError> {
+        Payload::decode(self.kind, self.data.get()).map_err(|source| PayloadError {
+            seq: self.seq,
+            kind: self.kind,
+            source,
+        })
+    }
+
+    /// The typed `data` for showing the event: a step outcome comes without its captures
+    /// (see [`Payload::decode_without_captures`]).
+    pub fn payload_for_words(&self) -> Result<Payload, PayloadError> {
+        Payload::decode_without_captures(self.kind, self.data.get()).map_err(|source| {
+            PayloadError {
+                seq: self.seq,
+                kind: self.kind,
+                source,
+            }
+        })
+    }
+
+    /// `data` as a JSON tree, built on each call: for tests and tools, never for replay.
+    pub fn data_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.data.get()).unwrap_or_default()
     }
 }
 
-/// Lowercase hex of bytes (hashes everywhere in stanch are written this way).
-pub fn hex(bytes: &[u8]) -> String {
-    // A table, not `write!("{b:02x}")` per byte: the formatter showed in profiles of long
-    // foreach runs (every event's chain hash, every response body's digest).
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
-/// SHA-256 of bytes, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_is_lowercase_two_digits_per_byte() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
+/// `data` for an event: canonical JSON text (sorted keys, compact), as the writer makes it
+/// and as tests and tools building events by hand need it.
+pub fn raw_data(data: &serde_json::Value) -> Data {
+    Data(Arc::from(serde_json::to_string(data).unwrap_or_default()))
 }

@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::event::{Event, Kind, hex};
+use super::payload::{EvidenceCaptured, Payload};
 use super::replay::{self, Broken};
 use super::writer::{JOURNAL_FILE, JournalError};
 
@@ -149,10 +150,22 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
 /// The evidence file an event names (`data.file`, else `evidence/<sha256>`) and what, if
 /// anything, is wrong with it.
 fn check_evidence(dir: &Path, event: &Event) -> (String, Option<EvidenceFault>) {
-    let expected_sha = event.data_str("sha256").unwrap_or_default().to_owned();
-    let file = event
-        .data_str("file")
-        .map_or_else(|| format!("evidence/{expected_sha}"), str::to_owned);
+    let record = match event.payload() {
+        Ok(Payload::EvidenceCaptured(record)) => record,
+        Ok(_) => EvidenceCaptured::default(),
+        Err(e) => {
+            return (
+                String::new(),
+                Some(EvidenceFault::Unreadable(e.to_string())),
+            );
+        }
+    };
+    let expected_sha = record.sha256;
+    let file = if record.file.is_empty() {
+        format!("evidence/{expected_sha}")
+    } else {
+        record.file
+    };
     let relative = PathBuf::from(&file);
     let inside = !file.is_empty()
         && relative
@@ -177,15 +190,10 @@ fn check_evidence(dir: &Path, event: &Event) -> (String, Option<EvidenceFault>) 
             }),
         );
     }
-    let fault = event
-        .data
-        .get("bytes")
-        .and_then(serde_json::Value::as_u64)
-        .filter(|&expected| expected != actual_bytes)
-        .map(|expected| EvidenceFault::Bytes {
-            expected,
-            actual: actual_bytes,
-        });
+    let fault = (record.bytes != actual_bytes).then_some(EvidenceFault::Bytes {
+        expected: record.bytes,
+        actual: actual_bytes,
+    });
     (file, fault)
 }
 

@@ -32,8 +32,9 @@ use std::thread::JoinHandle;
 use jiff::Timestamp;
 
 use self::commit::{Queue, Request, Writer};
-use super::event::{Event, GENESIS, Kind, NewEvent};
+use super::event::{Event, GENESIS, NewEvent};
 use super::lock::{Lock, LockError};
+use super::payload::JournalRecovered;
 use super::replay::{self, Broken, HEAD_FILE};
 use crate::secret::Redactor;
 
@@ -153,6 +154,8 @@ impl Journal {
         } else {
             None
         };
+        // The events own their data; the file's bytes are not needed any more.
+        drop(bytes);
         let last_seq = replayed.last_seq();
         let journal = Self::start(
             dir,
@@ -164,14 +167,13 @@ impl Journal {
         )?;
         let mut events = replayed.events;
         if let Some(name) = quarantined {
-            events.push(journal.append_blocking(NewEvent::new(
-                Kind::JournalRecovered,
-                serde_json::json!({
-                    "quarantined": name,
-                    "bytes": replayed.torn_bytes,
-                    "last_good_seq": last_seq,
-                }),
-            ))?);
+            events.push(
+                journal.append_blocking(NewEvent::incident(JournalRecovered {
+                    quarantined: name,
+                    bytes: replayed.torn_bytes,
+                    last_good_seq: last_seq,
+                }))?,
+            );
         }
         Ok((journal, events))
     }
@@ -249,7 +251,7 @@ impl Journal {
         self.inner.queue.enqueue(Request {
             kind: new.kind,
             step: new.step,
-            data,
+            data: super::event::raw_data(&data),
             actor: new.actor.unwrap_or_else(|| self.inner.actor.clone()),
         })
     }

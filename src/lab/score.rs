@@ -78,8 +78,10 @@ pub fn speed(incident: &Incident) -> f64 {
         .events
         .iter()
         .find(|e| e.kind == crate::journal::Kind::IncidentOpened)
-        .and_then(|e| e.data.get("speed"))
-        .and_then(serde_json::Value::as_f64)
+        .and_then(|e| match e.payload() {
+            Ok(crate::journal::Payload::IncidentOpened(opened)) => opened.speed,
+            _ => None,
+        })
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(1.0)
 }
@@ -308,7 +310,7 @@ mod tests {
             actor: "t".into(),
             kind: Kind::Mark,
             step: None,
-            data: serde_json::json!({ "name": name, "at": at }),
+            data: crate::journal::event::raw_data(&serde_json::json!({ "name": name, "at": at })),
             prev: String::new(),
             hash: String::new(),
         }
@@ -354,7 +356,7 @@ mod tests {
     fn at_speed_n_the_team_is_timed_in_scenario_time_and_the_score_says_so() {
         let opened = Event {
             kind: Kind::IncidentOpened,
-            data: serde_json::json!({ "drill": true, "speed": 10.0 }),
+            data: serde_json::json!({ "drill": true, "speed": 10.0 }).into(),
             ..mark(1, "x", "2026-01-01T09:59:00Z")
         };
         let incident = Incident::replay([

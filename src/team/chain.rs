@@ -220,7 +220,7 @@ impl Chain {
                 actor: self.login.clone(),
                 kind: new.kind,
                 step: new.step.clone(),
-                data: new.data.clone(),
+                data: crate::journal::event::raw_data(&new.data),
                 prev: std::mem::take(&mut prev),
                 hash: String::new(),
             };
@@ -228,7 +228,7 @@ impl Chain {
             // Plain data into a Vec cannot fail to serialize (string keys only).
             rows.push(
                 &event,
-                serde_json::to_vec(&Hashed::of(&event)).unwrap_or_default(),
+                serde_json::to_vec(&Hashed::of(&event, event.data.raw())).unwrap_or_default(),
             );
             prev.clone_from(&event.hash);
             events.push(event);

@@ -69,7 +69,7 @@ impl Chain {
             actor: self.actor.clone(),
             kind,
             step: step.map(str::to_owned),
-            data,
+            data: data.into(),
             prev,
             hash: String::new(),
         };

@@ -7,7 +7,6 @@
 //! global or belongs to the current view.
 
 use crossterm::event::{KeyCode, KeyEvent};
-use serde_json::json;
 
 mod progress;
 mod steps;
@@ -19,7 +18,7 @@ use super::dialog;
 use super::effect::Effect;
 use super::keymap::{self, Action};
 use super::msg::{InjectMsg, Msg};
-use crate::journal::{Kind, NewEvent};
+use crate::journal::NewEvent;
 use steps::on_runbook_action;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
@@ -94,10 +93,11 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
 /// Journalled when it arrives; shown once the responder is not typing, so keys meant for an
 /// open dialog are never taken by the inject.
 fn on_inject(app: &mut App, inject: InjectMsg) -> Vec<Effect> {
-    let event = NewEvent::new(
-        Kind::Inject,
-        json!({"title": inject.title, "body": inject.body, "offset": inject.offset}),
-    );
+    let event = NewEvent::incident(crate::journal::payload::Inject {
+        title: inject.title.clone(),
+        body: inject.body.clone(),
+        offset: inject.offset.clone(),
+    });
     if app.is_typing() && !matches!(app.modal, Some(Modal::Inject(_))) {
         app.flash = Some(format!(
             "DRILL inject {} arrived; it shows when you close this",

@@ -44,7 +44,7 @@ impl Chain {
             actor: actor.to_owned(),
             kind,
             step: step.map(str::to_owned),
-            data,
+            data: data.into(),
             prev,
             hash: String::new(),
         };

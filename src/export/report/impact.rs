@@ -8,12 +8,11 @@
 //! count, which would say the same thing twice. Each figure carries a `source` sentence saying
 //! how it was derived, so a reader can check it against the journal.
 
-use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
+use jiff::Timestamp;
 
 use super::time::{human_duration, mark_label, millis_between};
 use super::{DurationRow, ImpactItem, MarkRow, NotificationWindow};
-use crate::incident::Incident;
+use crate::incident::{Incident, NOTIFICATION_WINDOW_HOURS, WindowState};
 use crate::runbook::{MARKS, Runbook};
 
 /// Words in a capture name that make it an impact figure.
@@ -31,9 +30,6 @@ const COUNTING_WORDS: &[&str] = &[
     "sessions",
     "keys",
 ];
-
-/// The notification window GDPR Art. 33 gives from awareness.
-pub const NOTIFICATION_WINDOW_HOURS: i64 = 72;
 
 pub fn impact(incident: &Incident, runbook: Option<&Runbook>) -> Vec<ImpactItem> {
     let title = |id: &str| {
@@ -53,12 +49,17 @@ pub fn impact(incident: &Incident, runbook: Option<&Runbook>) -> Vec<ImpactItem>
             if !COUNTING_WORDS.iter().any(|w| lower.contains(w)) {
                 continue;
             }
-            let (figure, how) = match value {
-                Value::Number(n) => (n.as_u64(), "captured"),
-                Value::String(s) => (s.trim().parse::<u64>().ok(), "captured (as text)"),
-                Value::Array(_) if has_count => (None, ""),
-                Value::Array(list) => (Some(list.len() as u64), "length of the list captured"),
-                _ => (None, ""),
+            let (figure, how) = if value.is_number() {
+                (value.as_u64(), "captured")
+            } else if let Some(text) = value.as_str() {
+                (text.trim().parse::<u64>().ok(), "captured (as text)")
+            } else if has_count {
+                (None, "")
+            } else {
+                match value.list_len() {
+                    Some(len) => (Some(len as u64), "length of the list captured"),
+                    None => (None, ""),
+                }
             };
             if let Some(figure) = figure {
                 items.push(ImpactItem {
@@ -172,58 +173,40 @@ pub fn metrics(marks: &[MarkRow]) -> Vec<DurationRow> {
         .collect()
 }
 
-/// The 72-hour window from `aware`; judged at notification, else at the journal's last event.
+/// The 72-hour window from `aware` ([`Incident::notification_window`]); judged at
+/// notification, else at the journal's last event.
 pub fn notification_window(
     incident: &Incident,
     as_of: Option<Timestamp>,
 ) -> Option<NotificationWindow> {
     let aware_at = incident.marks.get("aware")?.at;
-    let deadline = aware_at
-        .checked_add(SignedDuration::from_hours(NOTIFICATION_WINDOW_HOURS))
-        .ok()?;
-    let notified_at = incident.marks.get("notified").map(|m| m.at);
-    let judged_at = notified_at.or(as_of).unwrap_or(aware_at);
-    let used_seconds = millis_between(aware_at, judged_at) / 1000;
-    let remaining_seconds = millis_between(judged_at, deadline) / 1000;
-    let (status, text) = match (notified_at, remaining_seconds >= 0) {
-        (Some(_), true) => (
-            "met",
-            format!(
-                "notified {} after becoming aware, {} inside the {NOTIFICATION_WINDOW_HOURS}-hour window",
-                human_duration(used_seconds),
-                human_duration(remaining_seconds)
-            ),
+    let window = incident.notification_window(as_of.unwrap_or(aware_at))?;
+    let used = human_duration(window.used_ms / 1000);
+    let remaining_seconds = window.remaining_ms / 1000;
+    let text = match window.state {
+        WindowState::Met => format!(
+            "notified {used} after becoming aware, {} inside the {NOTIFICATION_WINDOW_HOURS}-hour window",
+            human_duration(remaining_seconds)
         ),
-        (Some(_), false) => (
-            "missed",
-            format!(
-                "notified {} after becoming aware, {} past the {NOTIFICATION_WINDOW_HOURS}-hour window",
-                human_duration(used_seconds),
-                human_duration(-remaining_seconds)
-            ),
+        WindowState::Missed => format!(
+            "notified {used} after becoming aware, {} past the {NOTIFICATION_WINDOW_HOURS}-hour window",
+            human_duration(-remaining_seconds)
         ),
-        (None, true) => (
-            "open",
-            format!(
-                "not notified yet: {} used, {} left at the last journal event",
-                human_duration(used_seconds),
-                human_duration(remaining_seconds)
-            ),
+        WindowState::Open => format!(
+            "not notified yet: {used} used, {} left at the last journal event",
+            human_duration(remaining_seconds)
         ),
-        (None, false) => (
-            "overdue",
-            format!(
-                "not notified, {} past the {NOTIFICATION_WINDOW_HOURS}-hour window at the last journal event",
-                human_duration(-remaining_seconds)
-            ),
+        WindowState::Overdue => format!(
+            "not notified, {} past the {NOTIFICATION_WINDOW_HOURS}-hour window at the last journal event",
+            human_duration(-remaining_seconds)
         ),
     };
     Some(NotificationWindow {
-        aware_at,
-        deadline,
-        notified_at,
-        status: status.to_owned(),
-        used_seconds,
+        aware_at: window.aware_at,
+        deadline: window.deadline,
+        notified_at: window.notified_at,
+        status: window.state.as_str().to_owned(),
+        used_seconds: window.used_ms / 1000,
         remaining_seconds,
         text,
     })

@@ -1,11 +1,11 @@
 //! The per-item parts of a report: step rows (runbook order, captures summarised), and draft
 //! rows checked against the files on disk.
 
+use super::{CaptureRow, DraftRow, FailedExpectationRow, Items, StepRow};
 use serde_json::Value;
 
-use super::{CaptureRow, DraftRow, FailedExpectationRow, Items, StepRow};
 use crate::export::Sources;
-use crate::incident::Incident;
+use crate::incident::{Capture, Incident};
 use crate::journal::event::sha256_hex;
 
 /// Runbook order first (steps never started show as pending), then steps the journal knows
@@ -70,7 +70,7 @@ fn step_row(incident: &Incident, id: &str, title: &str, phase: Option<&String>) 
             .iter()
             .map(|(name, value)| CaptureRow {
                 name: name.clone(),
-                value: summarise_value(value),
+                value: summarise_capture(value),
             })
             .collect(),
     }
@@ -83,14 +83,34 @@ const CAPTURE_TEXT_MAX: usize = 120;
 /// by their size, because captures like `alexa_tokens` hold thousands of credentials.
 pub fn summarise_value(value: &Value) -> String {
     match value {
-        Value::String(s) if s.chars().count() > CAPTURE_TEXT_MAX => {
-            let cut: String = s.chars().take(CAPTURE_TEXT_MAX).collect();
-            format!("{cut}… ({} characters)", s.chars().count())
-        }
-        Value::String(s) => s.clone(),
+        Value::String(s) => summarise_text(s),
         Value::Array(items) => format!("list of {} items", items.len()),
         Value::Object(map) => format!("object with {} fields", map.len()),
         other => other.to_string(),
+    }
+}
+
+/// [`summarise_value`] of a captured value, read without building its tree.
+pub fn summarise_capture(value: &Capture) -> String {
+    if let Some(s) = value.as_str() {
+        return summarise_text(&s);
+    }
+    if let Some(len) = value.list_len() {
+        return format!("list of {len} items");
+    }
+    if let Some(len) = value.object_len() {
+        return format!("object with {len} fields");
+    }
+    value.json().to_owned()
+}
+
+fn summarise_text(s: &str) -> String {
+    let chars = s.chars().count();
+    if chars > CAPTURE_TEXT_MAX {
+        let cut: String = s.chars().take(CAPTURE_TEXT_MAX).collect();
+        format!("{cut}… ({chars} characters)")
+    } else {
+        s.to_owned()
     }
 }
 

@@ -71,10 +71,7 @@ pub fn utc(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// `exposure_began` → `exposure began`.
-pub fn mark_label(name: &str) -> String {
-    name.replace('_', " ")
-}
+pub use crate::incident::mark_label;
 
 #[cfg(test)]
 mod tests {

@@ -44,7 +44,8 @@ use crate::journal::replay::Head;
 pub(super) struct Request {
     pub(super) kind: Kind,
     pub(super) step: Option<String>,
-    pub(super) data: serde_json::Value,
+    /// Redacted, canonical JSON text.
+    pub(super) data: crate::journal::event::Data,
     pub(super) actor: String,
 }
 
@@ -161,7 +162,9 @@ impl Queue {
             hash: String::new(),
         };
         let start = pending.buf.len();
-        if let Err(e) = serde_json::to_writer(&mut pending.buf, &Hashed::of(&event)) {
+        if let Err(e) =
+            serde_json::to_writer(&mut pending.buf, &Hashed::of(&event, event.data.raw()))
+        {
             pending.buf.truncate(start);
             pending.prev = event.prev;
             return Err(JournalError::Io {
@@ -399,7 +402,9 @@ mod tests {
         Request {
             kind: Kind::Note,
             step: Some("s".into()),
-            data: serde_json::json!({ "text": text, "quote": "\"\n<>" }),
+            data: crate::journal::event::raw_data(
+                &serde_json::json!({ "text": text, "quote": "\"\n<>" }),
+            ),
             actor: "alice".into(),
         }
     }

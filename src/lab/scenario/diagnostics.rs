@@ -1,15 +1,15 @@
-//! What can be wrong with a scenario beyond its TOML shape, and how it is shown: a message,
-//! then `--> file:line:col` and the source line with a caret under the offending value.
+//! What can be wrong with a scenario beyond its TOML shape, and how it is shown: through the
+//! runbooks' renderer ([`crate::runbook::diagnostics::render`]), a message headed by
+//! `file:line:col` with the offending value underlined.
 //!
 //! Validation needs the runbook the scenario names (its inputs and secrets), so it loads it;
 //! it never starts the lab.
 
-use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::Path;
 
 use super::{LAB_VARIABLES, Scenario, is_mark, parse_offset, parse_when};
-use crate::runbook::parse_duration;
+use crate::runbook::{Diagnostic, parse_duration};
 
 /// One problem, at a byte range of the scenario source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,16 @@ impl Problem {
             message: message.into(),
             span,
             help,
+        }
+    }
+}
+
+impl Problem {
+    fn to_diagnostic(&self) -> Diagnostic {
+        let diagnostic = Diagnostic::new(self.message.clone(), self.span.clone(), "here");
+        match &self.help {
+            Some(help) => diagnostic.with_help(help.clone()),
+            None => diagnostic,
         }
     }
 }
@@ -183,45 +193,11 @@ fn check_mapping(
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..source.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-/// Render problems as `error: …` / `--> file:line:col` / snippet / help, blank-line separated.
+/// Render problems with the one renderer runbooks use (miette's, colourless): a scenario and
+/// a runbook checked together by `stanch check` read the same.
 pub fn render(name: &str, source: &str, problems: &[Problem]) -> String {
-    let mut out = String::new();
-    for (n, p) in problems.iter().enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        let (line, col) = line_col(source, p.span.start);
-        let text = source.lines().nth(line - 1).unwrap_or("");
-        let gutter = " ".repeat(line.to_string().len());
-        let line_len = text.chars().count();
-        let width = source
-            .get(p.span.clone())
-            .map_or(1, |s| s.lines().next().unwrap_or("").chars().count())
-            .clamp(1, (line_len + 1).saturating_sub(col).max(1));
-        let _ = writeln!(out, "error: {}", p.message);
-        let _ = writeln!(out, "{gutter}--> {name}:{line}:{col}");
-        let _ = writeln!(out, "{gutter} |");
-        let _ = writeln!(out, "{line} | {text}");
-        let _ = writeln!(
-            out,
-            "{gutter} | {}{}",
-            " ".repeat(col - 1),
-            "^".repeat(width)
-        );
-        if let Some(help) = &p.help {
-            let _ = writeln!(out, "{gutter} = help: {help}");
-        }
-    }
-    out
+    let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
+    crate::runbook::diagnostics::render(name, source, &diagnostics)
 }
 
 /// The `[lab]` table: a version and security mode the lab models, a duration.

@@ -4,10 +4,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::text::{Line, Span};
-use serde_json::json;
 
 use super::{Answer, Boxed, field_line, hint};
-use crate::journal::{Kind, NewEvent};
+use crate::journal::NewEvent;
+use crate::journal::payload::{Fact as FactRecorded, FactCorrected};
 use crate::tui::app::App;
 use crate::tui::effect::Effect;
 use crate::tui::input::Input;
@@ -113,16 +113,17 @@ impl Fact {
             Ok(at) => {
                 let event = if let Some(seq) = self.corrects {
                     app.flash = Some(format!("fact #{seq} corrected (happened {at})"));
-                    NewEvent::new(
-                        Kind::FactCorrected,
-                        json!({"corrects": seq, "text": body, "occurred_at": at.to_string()}),
-                    )
+                    NewEvent::incident(FactCorrected {
+                        corrects: seq,
+                        text: body,
+                        occurred_at: Some(at),
+                    })
                 } else {
                     app.flash = Some(format!("fact recorded (happened {at})"));
-                    NewEvent::new(
-                        Kind::Fact,
-                        json!({"text": body, "occurred_at": at.to_string()}),
-                    )
+                    NewEvent::incident(FactRecorded {
+                        text: body,
+                        occurred_at: Some(at),
+                    })
                 };
                 Answer::Close(vec![Effect::Append(vec![event])])
             }

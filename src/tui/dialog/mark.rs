@@ -3,10 +3,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::text::{Line, Span};
-use serde_json::json;
 
 use super::{Answer, Boxed, field_line, hint};
-use crate::journal::{Kind, NewEvent};
+use crate::journal::NewEvent;
+use crate::journal::payload::Mark as MarkSet;
 use crate::runbook::MARKS;
 use crate::tui::app::App;
 use crate::tui::effect::Effect;
@@ -44,16 +44,17 @@ impl Mark {
             KeyCode::Enter => match timeparse::parse(self.when.value(), app.now, &app.tz) {
                 Ok(at) => {
                     let name = MARKS[self.choice];
-                    let mut data = json!({"name": name, "at": at.to_string()});
-                    // Setting a mark again corrects it; the journal keeps both.
-                    if let Some(old) = app.incident.marks.get(name) {
-                        data["corrects"] = json!(old.seq);
-                    }
+                    let mark = MarkSet {
+                        name: name.to_owned(),
+                        at: Some(at),
+                        // Setting a mark again corrects it; the journal keeps both.
+                        corrects: app.incident.marks.get(name).map(|old| old.seq),
+                    };
                     app.flash = Some(format!(
                         "mark {name} = {}",
                         at.strftime("%Y-%m-%d %H:%M:%SZ")
                     ));
-                    Answer::Close(vec![Effect::Append(vec![NewEvent::new(Kind::Mark, data)])])
+                    Answer::Close(vec![Effect::Append(vec![NewEvent::incident(mark)])])
                 }
                 Err(e) => {
                     self.error = Some(e.to_string());

@@ -3,10 +3,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::text::{Line, Span};
-use serde_json::json;
 
 use super::{Answer, Boxed, field_line, hint};
-use crate::journal::{Kind, NewEvent};
+use crate::journal::NewEvent;
+use crate::journal::payload::Note as NoteEvent;
 use crate::tui::app::App;
 use crate::tui::effect::Effect;
 use crate::tui::input::Input;
@@ -48,12 +48,15 @@ impl Note {
             || text
                 .split_whitespace()
                 .any(|w| w.eq_ignore_ascii_case("#follow-up"));
-        let tags: Vec<&str> = if tagged { vec!["follow-up"] } else { vec![] };
-        let event = NewEvent {
-            kind: Kind::Note,
-            step: self.step.clone(),
-            data: json!({"text": text, "tags": tags}),
-            actor: None,
+        let tags = if tagged {
+            vec!["follow-up".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let note = NoteEvent { text, tags };
+        let event = match &self.step {
+            Some(step) => NewEvent::step(step.clone(), note),
+            None => NewEvent::incident(note),
         };
         app.flash = Some(if tagged {
             "follow-up recorded".into()

@@ -2,10 +2,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::text::Line;
-use serde_json::json;
 
 use super::{Answer, Boxed, field_line, hint};
-use crate::journal::{Kind, NewEvent};
+use crate::journal::{NewEvent, Payload};
 use crate::tui::app::App;
 use crate::tui::effect::Effect;
 use crate::tui::input::Input;
@@ -35,11 +34,7 @@ impl Skip {
             return Answer::Stay;
         }
         app.flash = Some(format!("{} skipped", self.step));
-        let event = NewEvent::for_step(
-            Kind::StepSkipped,
-            self.step.clone(),
-            json!({"reason": reason}),
-        );
+        let event = NewEvent::step(self.step.clone(), Payload::skipped(reason));
         Answer::Close(vec![Effect::Append(vec![event])])
     }
 

@@ -3,11 +3,11 @@
 //! effects returned as values.
 
 use crossterm::event::{KeyCode, KeyEvent};
-use serde_json::json;
 
 use super::move_cursor;
 use crate::engine::Decision;
-use crate::journal::{Kind, NewEvent};
+use crate::journal::NewEvent;
+use crate::journal::payload::{ChecklistTicked, Mark, StepSucceeded};
 use crate::runbook::Action;
 use crate::tui::app::{App, DisplayStatus, Modal, Running};
 use crate::tui::dialog;
@@ -90,10 +90,13 @@ pub(super) fn on_runbook_action(app: &mut App, action: Key, key: KeyEvent) -> Ve
                 .and_then(|r| r.checklist.get(&(index as u64)))
                 .copied()
                 .unwrap_or(false);
-            vec![Effect::Append(vec![NewEvent::for_step(
-                Kind::ChecklistTicked,
+            vec![Effect::Append(vec![NewEvent::step(
                 id,
-                json!({"item": index, "text": text, "checked": checked}),
+                ChecklistTicked {
+                    item: index as u64,
+                    text: text.clone(),
+                    checked,
+                },
             )])]
         }
         _ => Vec::new(),
@@ -179,16 +182,21 @@ fn run_selected(
 /// A manual or draft step done by hand: its outcome (and mark) are journalled by the TUI.
 fn complete(app: &mut App, step: &crate::runbook::Step, summary: &str) -> Vec<Effect> {
     let id = step.id().to_owned();
-    let mut events = vec![NewEvent::for_step(
-        Kind::StepSucceeded,
+    let mut events = vec![NewEvent::step(
         &id,
-        json!({"duration_ms": 0, "summary": summary, "captures": {}}),
+        StepSucceeded {
+            summary: summary.to_owned(),
+            ..StepSucceeded::default()
+        },
     )];
     if let Some(mark) = &step.mark {
-        events.push(NewEvent::for_step(
-            Kind::Mark,
+        events.push(NewEvent::step(
             &id,
-            json!({"name": mark.get_ref(), "at": app.now.to_string()}),
+            Mark {
+                name: mark.get_ref().clone(),
+                at: Some(app.now),
+                corrects: None,
+            },
         ));
     }
     app.flash = Some(format!("{id}: {summary}"));
@@ -236,7 +244,7 @@ pub(super) fn open_confirm(app: &mut App, step: &str, expected: String, rerun: b
                 .any(|w| k.contains(w))
         })
         .map(|(k, v)| {
-            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            let v = v.display().into_owned();
             (format!("vars.{k}"), v)
         })
         .collect();

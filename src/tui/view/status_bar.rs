@@ -1,5 +1,6 @@
 //! The status bar: incident id, responder, T+ since opened, time since `aware` against the
-//! 72-hour notification window, DRILL watermark, last journal seq and hash prefix.
+//! 72-hour notification window (stopped at `notified`; the rule is
+//! [`Incident::notification_window`](crate::incident::Incident::notification_window)), DRILL watermark, last journal seq and hash prefix.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,10 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Theme, duration};
+use crate::incident::{Window, WindowState};
 use crate::tui::app::App;
-
-/// GDPR Art. 33: notify within 72 hours of becoming aware.
-pub const NOTIFY_WINDOW_HOURS: i64 = 72;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let incident = &app.incident;
@@ -32,25 +31,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         let t = super::elapsed_ms(app.now, opened);
         spans.push(Span::raw(format!(" T+{} ", duration(t))));
     }
-    match incident.marks.get("aware") {
-        Some(aware) => {
-            let since_ms = super::elapsed_ms(app.now, aware.at);
-            let left_ms = NOTIFY_WINDOW_HOURS * 3_600_000 - since_ms;
-            let style = if left_ms < 12 * 3_600_000 {
-                theme.bad()
-            } else {
-                theme.warn()
-            };
-            let left = if left_ms >= 0 {
-                format!("{} left", hours(left_ms))
-            } else {
-                format!("{} OVER", hours(-left_ms))
-            };
-            spans.push(Span::styled(
-                format!(" aware+{} 72h:{left} ", hours(since_ms)),
-                style,
-            ));
-        }
+    match incident.notification_window(app.now) {
+        Some(window) => spans.push(window_span(&window, theme)),
         None => spans.push(Span::styled(" aware: not set (m) ", theme.dim())),
     }
     if !app.running.is_empty() {
@@ -69,8 +51,81 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(Span::styled(position, theme.dim())), right);
 }
 
+/// Time since `aware` against the window; once `notified` is marked the count stops there.
+fn window_span(window: &Window, theme: Theme) -> Span<'static> {
+    let used = hours(window.used_ms);
+    let left = hours(window.remaining_ms.abs());
+    let (text, style) = match window.state {
+        WindowState::Open if window.remaining_ms < 12 * 3_600_000 => {
+            (format!(" aware+{used} 72h:{left} left "), theme.bad())
+        }
+        WindowState::Open => (format!(" aware+{used} 72h:{left} left "), theme.warn()),
+        WindowState::Overdue => (format!(" aware+{used} 72h:{left} OVER "), theme.bad()),
+        WindowState::Met => (format!(" notified at aware+{used} 72h: met "), theme.dim()),
+        WindowState::Missed => (
+            format!(" notified at aware+{used} 72h: {left} late "),
+            theme.bad(),
+        ),
+    };
+    Span::styled(text, style)
+}
+
 /// `70h59m`: the notification window is counted in hours, as regulators write it.
 fn hours(ms: i64) -> String {
     let minutes = ms.max(0) / 60_000;
     format!("{}h{:02}m", minutes / 60, minutes % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{Incident, Mark};
+
+    fn mark(name: &str, at: &str) -> (String, Mark) {
+        let mark = Mark {
+            name: name.to_owned(),
+            at: at.parse().unwrap(),
+            seq: 1,
+            actor: "alice".into(),
+            step: None,
+            previous: Vec::new(),
+        };
+        (name.to_owned(), mark)
+    }
+
+    fn text(incident: &Incident, now: &str) -> String {
+        let window = incident.notification_window(now.parse().unwrap()).unwrap();
+        window_span(&window, Theme { color: false })
+            .content
+            .into_owned()
+    }
+
+    #[test]
+    fn the_window_stops_counting_once_notified() {
+        let mut incident = Incident::default();
+        incident
+            .marks
+            .extend([mark("aware", "2026-11-01T00:00:00Z")]);
+        assert_eq!(
+            text(&incident, "2026-11-02T00:00:00Z"),
+            " aware+24h00m 72h:48h00m left "
+        );
+        assert_eq!(
+            text(&incident, "2026-11-05T00:00:00Z"),
+            " aware+96h00m 72h:24h00m OVER "
+        );
+        incident
+            .marks
+            .extend([mark("notified", "2026-11-02T12:00:00Z")]);
+        for now in ["2026-11-02T13:00:00Z", "2026-11-09T00:00:00Z"] {
+            assert_eq!(text(&incident, now), " notified at aware+36h00m 72h: met ");
+        }
+        incident
+            .marks
+            .extend([mark("notified", "2026-11-04T06:00:00Z")]);
+        assert_eq!(
+            text(&incident, "2026-11-09T00:00:00Z"),
+            " notified at aware+78h00m 72h: 6h00m late "
+        );
+    }
 }

@@ -290,9 +290,7 @@ fn result_lines(
         ]));
     }
     for (name, value) in &record.captures {
-        let value = value
-            .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned);
+        let value = value.display();
         let value: String = escape(&value).chars().take(120).collect();
         lines.push(Line::from(vec![
             Span::styled(format!("vars.{name} = "), theme.dim()),

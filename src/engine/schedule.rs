@@ -1,30 +1,51 @@
-//! The headless loop shared by `stanch run --headless` and `stanch drill --auto`: every step
-//! in dependency order, one redacted line each, and a [`HeadlessReport`] of what happened.
+//! The pipelined scheduler behind `stanch run --headless` and `stanch drill --auto`: every
+//! step in dependency order, a [`StepLine`] each, and a [`HeadlessReport`] of what happened.
 //!
 //! Destructive steps run only with `assume_yes`; manual and draft steps are journalled
-//! `step.pending`; steps a crash left started are journalled `step.interrupted` and never
-//! re-sent. This module prints to the writer it is given and nothing else.
+//! `step.pending`; steps a crash left started are journalled `step.interrupted` (by
+//! [`crate::store::mark_interrupted`]) and never re-sent. This module prints nothing: it hands
+//! each line (and each journal warning) to the caller's sink, which formats and prints it.
 //!
 //! Pipelined: the next step starts as soon as this one's outcome is decided
-//! ([`Engine::run`]), while its last events are still being synced; each line is printed only
-//! once its step's events are durable, in order. The incident is updated from the step's own
+//! ([`Engine::run`]), while its last events are still being synced; each line goes to the
+//! sink only once its step's events are durable, in order. The incident is updated from the step's own
 //! events (not its HTTP exchanges, which nothing here reads: a foreach of 10,000 items keeps no
 //! 20,000 events in memory).
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Decision, Engine, Outcome};
+use super::{Decision, Engine, EngineError, Outcome};
 use crate::incident::StepStatus;
-use crate::journal::{Kind, NewEvent};
+use crate::journal::{JournalError, NewEvent, Payload};
 use crate::runbook::{Action, Runbook};
-use crate::store::Opened;
+use crate::store::{Opened, StoreError};
+
+/// What the scheduler hands its caller to show, in order.
+#[derive(Debug, Clone, Copy)]
+pub enum Emit<'a> {
+    /// A journalled warning (an insecure target), before any step runs.
+    Warning(&'a str),
+    /// A step's line, once its events are durable.
+    Line(&'a StepLine),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the journal could not record the run; lines not shown are not recorded: {0}")]
+    Unrecorded(#[source] JournalError),
+    #[error("cannot write the run's output: {0}")]
+    Output(#[source] std::io::Error),
+}
 
 /// What a headless run did, step by step.
 #[derive(Debug, Default, Clone)]
@@ -59,7 +80,7 @@ pub enum LineState {
 }
 
 impl LineState {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             LineState::Succeeded => "ok",
             LineState::Skipped => "skipped",
@@ -71,20 +92,6 @@ impl LineState {
             LineState::Blocked => "blocked",
             LineState::Cancelled => "cancelled",
         }
-    }
-
-    /// The label padded to its column, in its colour when `--color` says so.
-    fn painted(self) -> String {
-        use crate::cli::color::{Tone, paint};
-        let tone = match self {
-            LineState::Succeeded | LineState::AlreadyDone => Tone::Good,
-            LineState::Skipped | LineState::Cancelled => Tone::Quiet,
-            LineState::NeedsHuman | LineState::NeedsConfirmation | LineState::Blocked => {
-                Tone::Attention
-            }
-            LineState::Failed | LineState::Interrupted => Tone::Bad,
-        };
-        paint(&format!("{:<11}", self.label()), tone)
     }
 
     /// Whether this line keeps the run's exit code at 0.
@@ -114,25 +121,6 @@ impl HeadlessReport {
     }
 }
 
-/// Run every step (blocking). Works from plain threads and from inside a multi-thread runtime.
-pub fn run_all(
-    engine: &Engine,
-    opened: &mut Opened,
-    out: &mut dyn Write,
-    assume_yes: bool,
-) -> anyhow::Result<HeadlessReport> {
-    let fut = run_all_async(engine, opened, out, assume_yes);
-    if let Ok(handle) = tokio::runtime::Handle::try_current() {
-        tokio::task::block_in_place(|| handle.block_on(fut))
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?
-            .block_on(fut)
-    }
-}
-
 /// Steps in dependency order; ties keep file order. Steps in a cycle come last (they will be
 /// reported blocked).
 pub fn order(rb: &Runbook) -> Vec<&str> {
@@ -153,81 +141,28 @@ pub fn order(rb: &Runbook) -> Vec<&str> {
     out
 }
 
-/// The async body of [`run_all`].
-#[expect(
-    clippy::too_many_lines,
-    reason = "the pipelined scheduler; moving it into the engine (issue 12 item 2) splits it"
-)]
-pub async fn run_all_async(
+/// Run every step that can run, handing warnings and lines to `emit` in order.
+pub async fn run_all(
     engine: &Engine,
     opened: &mut Opened,
-    out: &mut dyn Write,
     assume_yes: bool,
-) -> anyhow::Result<HeadlessReport> {
+    emit: &mut dyn FnMut(Emit<'_>) -> std::io::Result<()>,
+) -> Result<HeadlessReport, ScheduleError> {
     let rb = Arc::clone(engine.runbook());
     let mut report = HeadlessReport::default();
     // Nothing here shows a timeline; the incident keeps state only (scoring and export read
     // the journal again).
     opened.incident.drop_timeline();
-    let print = |out: &mut dyn Write, line: &StepLine| -> anyhow::Result<()> {
-        let dur = line
-            .duration_ms
-            .map(|ms| format!("{}.{:02}s", ms / 1000, (ms % 1000) / 10))
-            .unwrap_or_default();
-        // The state word is stanch's own text, painted after the rest is redacted.
-        let text = format!("{:<28} {:>7}  {}", line.step, dur, line.detail);
-        writeln!(
-            out,
-            "{} {}",
-            line.state.painted(),
-            engine.redactor().redact(&text)
-        )
-        .context("cannot write to stdout")?;
-        // The log gets ids, states and durations only: never bodies, headers or details.
-        // Steps that did not go through are logged at `warn`; the rest at `debug`
-        // (`STANCH_LOG=stanch=debug`): stdout and the journal already have every step, and a
-        // log line each kept the log thread busy on a 2-core machine.
-        if line.state.is_ok() {
-            tracing::debug!(
-                step = line.step,
-                state = line.state.label(),
-                duration_ms = line.duration_ms,
-                "step"
-            );
-        } else {
-            tracing::warn!(
-                step = line.step,
-                state = line.state.label(),
-                duration_ms = line.duration_ms,
-                "step"
-            );
-        }
-        Ok(())
-    };
 
     for event in engine.journal_warnings(&opened.incident).await? {
-        writeln!(
-            out,
-            "warning: {}",
-            event.data_str("text").unwrap_or_default()
-        )?;
+        if let Ok(Payload::Warning(warning)) = event.payload() {
+            emit(Emit::Warning(&warning.text)).map_err(ScheduleError::Output)?;
+        }
         opened.incident.apply(event);
     }
 
     // A crash left these started with no outcome: record that, and never re-send them here.
-    let mut interrupted: HashMap<String, u64> = HashMap::new();
-    for (step, seq) in opened.incident.unfinished_steps() {
-        let event = opened
-            .journal
-            .append(NewEvent::for_step(
-                Kind::StepInterrupted,
-                step.clone(),
-                json!({ "started_seq": seq }),
-            ))
-            .await?;
-        opened.incident.apply(event);
-        interrupted.insert(step, seq);
-    }
+    crate::store::mark_interrupted(opened)?;
 
     // Lines are printed in order, each once its step's last event is durable.
     let mut through: Vec<u64> = Vec::new();
@@ -268,7 +203,7 @@ pub async fn run_all_async(
         report.lines.push(line);
         through.push(last_seq);
         while printed < report.lines.len() && opened.journal.is_durable(through[printed])? {
-            print(out, &report.lines[printed])?;
+            emit(Emit::Line(&report.lines[printed])).map_err(ScheduleError::Output)?;
             printed += 1;
         }
     }
@@ -277,23 +212,8 @@ pub async fn run_all_async(
             .journal
             .durable(seq)
             .await
-            .context("the journal could not record the run; lines not printed are not recorded")?;
-        print(out, line)?;
-    }
-
-    let pending: Vec<&str> = report
-        .lines
-        .iter()
-        .filter(|l| l.state == LineState::NeedsHuman)
-        .map(|l| l.step.as_str())
-        .collect();
-    if !pending.is_empty() {
-        writeln!(
-            out,
-            "for a human: {} (open the incident in the TUI: stanch resume {})",
-            pending.join(", "),
-            opened.id
-        )?;
+            .map_err(ScheduleError::Unrecorded)?;
+        emit(Emit::Line(line)).map_err(ScheduleError::Output)?;
     }
     Ok(report)
 }
@@ -306,7 +226,7 @@ async fn run_step(
     line: &mut StepLine,
     report: &HeadlessReport,
     assume_yes: bool,
-) -> anyhow::Result<u64> {
+) -> Result<u64, ScheduleError> {
     let rb = Arc::clone(engine.runbook());
     let Some(step) = rb.runbook.step(&line.step) else {
         return Ok(0);
@@ -389,14 +309,10 @@ async fn run_step(
     Ok(ran.settle.through())
 }
 
-async fn pending(opened: &mut Opened, step: &str, reason: &str) -> anyhow::Result<()> {
+async fn pending(opened: &mut Opened, step: &str, reason: &str) -> Result<(), JournalError> {
     let event = opened
         .journal
-        .append(NewEvent::for_step(
-            Kind::StepPending,
-            step,
-            json!({ "reason": reason }),
-        ))
+        .append(NewEvent::step(step, Payload::pending(reason)))
         .await?;
     opened.incident.apply(event);
     Ok(())

@@ -1,0 +1,191 @@
+//! One line of plain text per journal event, in words: the one wording the TUI timeline and
+//! every export use. Plain text only; each renderer escapes it for where it goes (terminal,
+//! Markdown, HTML).
+
+use std::fmt::Write;
+
+use jiff::Timestamp;
+
+use crate::journal::payload::{Confirm, Payload, Via};
+use crate::journal::{Event, Kind};
+
+/// `exposure_began` → `exposure began`.
+pub fn mark_label(name: &str) -> String {
+    name.replace('_', " ")
+}
+
+/// First 12 hex digits: enough to find the full hash in the manifest.
+pub fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// The time a person gave for an event (a fact's `occurred_at`, a mark's `at`), when it has
+/// one: timelines place the event there, beside the time it was recorded.
+pub fn given_time(event: &Event) -> Option<Timestamp> {
+    if !matches!(event.kind, Kind::Fact | Kind::FactCorrected | Kind::Mark) {
+        return None;
+    }
+    match event.payload().ok()? {
+        Payload::Fact(p) => p.occurred_at,
+        Payload::FactCorrected(p) => p.occurred_at,
+        Payload::Mark(p) => p.at,
+        _ => None,
+    }
+}
+
+/// What the event recorded, in one line.
+pub fn describe(event: &Event) -> String {
+    match event.payload_for_words() {
+        Ok(payload) => describe_payload(&payload),
+        Err(err) => format!("Unreadable: {err}"),
+    }
+}
+
+fn describe_payload(payload: &Payload) -> String {
+    match payload {
+        Payload::IncidentOpened(p) => format!(
+            "Incident {} opened from runbook \"{}\" ({}){}",
+            p.incident_id,
+            p.runbook_title,
+            p.runbook_id,
+            if p.drill { " (DRILL)" } else { "" }
+        ),
+        Payload::StepStarted(p) => format!(
+            "Step started (attempt {}{})",
+            p.attempt.max(1),
+            if p.rerun { ", an explicit re-run" } else { "" }
+        ),
+        Payload::HttpRequest(p) => {
+            let mut text = format!("{} {}", p.method, p.url);
+            if let Some(item) = p.item {
+                let _ = write!(text, " (item {item})");
+            }
+            if let Some(attempt) = p.attempt {
+                let _ = write!(text, " (poll {attempt})");
+            }
+            text
+        }
+        Payload::HttpResponse(p) => match p.status {
+            Some(status) => format!(
+                "HTTP {status} in {} ms, {} bytes",
+                p.elapsed_ms,
+                p.bytes.unwrap_or_default()
+            ),
+            None => format!(
+                "No response: {}",
+                p.error.as_deref().unwrap_or("unknown error")
+            ),
+        },
+        Payload::StepSucceeded(p) if p.summary.is_empty() => {
+            format!("Succeeded in {} ms", p.duration_ms)
+        }
+        Payload::StepSucceeded(p) => format!("Succeeded in {} ms: {}", p.duration_ms, p.summary),
+        Payload::StepFailed(p) => {
+            let mut text = format!("Failed: {}", p.error);
+            if !p.failed_expectations.is_empty() {
+                let _ = write!(
+                    text,
+                    " ({} expectation(s) failed)",
+                    p.failed_expectations.len()
+                );
+            }
+            text
+        }
+        Payload::StepSkipped(p) => format!("Skipped: {}", p.reason),
+        Payload::StepInterrupted(p) => format!(
+            "Interrupted, outcome unknown (started at seq {})",
+            p.started_seq
+        ),
+        Payload::StepPending(p) => format!("Left for a person: {}", p.reason),
+        Payload::Confirm(Confirm {
+            via: Via::AssumeYes,
+            ..
+        }) => "Confirmed with --yes (no typed confirmation)".to_owned(),
+        Payload::Confirm(p) if p.typed_matched => {
+            format!("Confirmed by typing \"{}\"", p.expected)
+        }
+        Payload::Confirm(p) => format!("Confirmation did not match \"{}\"", p.expected),
+        Payload::ChecklistTicked(p) => format!(
+            "{} {}",
+            if p.checked { "Checked:" } else { "Unchecked:" },
+            p.text
+        ),
+        Payload::Note(p) if p.tags.is_empty() => format!("Note: {}", p.text),
+        Payload::Note(p) => format!("Note [{}]: {}", p.tags.join(", "), p.text),
+        Payload::Fact(p) => format!("Fact: {}", p.text),
+        Payload::FactCorrected(p) => format!("Correction of seq {}: {}", p.corrects, p.text),
+        Payload::Mark(p) => {
+            let mut text = format!("Mark: {}", mark_label(&p.name));
+            if let Some(seq) = p.corrects {
+                let _ = write!(text, " (corrects seq {seq})");
+            }
+            text
+        }
+        Payload::EvidenceCaptured(p) => format!(
+            "Evidence {} ({} bytes, SHA-256 {}) from {} {}",
+            p.file,
+            p.bytes,
+            short_hash(&p.sha256),
+            p.method,
+            p.url,
+        ),
+        Payload::DraftSaved(p) => format!(
+            "Draft saved: {} ({} bytes, SHA-256 {})",
+            p.file,
+            p.bytes,
+            short_hash(&p.sha256)
+        ),
+        Payload::Inject(p) => format!("Inject {}: {}: {}", p.offset, p.title, p.body),
+        Payload::Warning(p) => format!("Warning: {}", p.text),
+        Payload::IncidentClosed(p) => match p.summary.as_deref() {
+            Some(summary) if !summary.is_empty() => format!("Incident closed: {summary}"),
+            _ => "Incident closed".to_owned(),
+        },
+        Payload::JournalRecovered(p) => format!(
+            "Journal recovered: {} ({} bytes) quarantined after seq {}",
+            p.quarantined, p.bytes, p.last_good_seq
+        ),
+        Payload::DrillScore(_) => "Drill scored".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::payload::{HttpResponse, Note};
+
+    #[test]
+    fn events_are_described_in_words() {
+        let cases = [
+            (
+                Payload::from(Confirm::new("customers".into(), Via::Typed)),
+                "Confirmed by typing \"customers\"",
+            ),
+            (
+                Payload::from(Confirm::new("customers".into(), Via::AssumeYes)),
+                "Confirmed with --yes (no typed confirmation)",
+            ),
+            (
+                Payload::from(HttpResponse {
+                    error: Some("connection refused".into()),
+                    ..HttpResponse::default()
+                }),
+                "No response: connection refused",
+            ),
+            (
+                Payload::from(Note {
+                    text: "call legal".into(),
+                    tags: vec!["follow-up".into()],
+                }),
+                "Note [follow-up]: call legal",
+            ),
+            (
+                Payload::skipped("`when` is false"),
+                "Skipped: `when` is false",
+            ),
+        ];
+        for (payload, text) in cases {
+            assert_eq!(describe_payload(&payload), text);
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! The typed `data` of every journal kind: one payload struct per [`Kind`], gathered in
+//! [`Payload`]. This is the contract between the engine, the TUI, incident replay and the
+//! exports; JSON is only its wire format.
+//!
+//! - Writing: build a payload struct, turn it into a [`NewEvent`](super::NewEvent) with
+//!   [`NewEvent::incident`](super::NewEvent::incident) or
+//!   [`NewEvent::step`](super::NewEvent::step); the writer redacts and serializes it.
+//! - Reading: [`Event::payload`](super::Event::payload) decodes an event's `data` by its kind.
+//!   Nothing outside the journal module reads event JSON by key.
+//!
+//! Decoding is as tolerant as the journals already on disk need (absent fields take their
+//! defaults, as replay always did) and strict about what no stanch ever wrote: an unknown field
+//! is an error naming it (`deny_unknown_fields`), except in `drill.score`, whose shape the lab
+//! owns. Field names and JSON types are exactly those of the journals written before the payloads
+//! were typed, so every existing hash chain still verifies (tests/fixtures/journal).
+//!
+//! Captured values ([`Capture`]) stay raw JSON text, shared, never a parsed tree: one 16 MB
+//! capture costs 16 MB once, however many places (step record, `vars`, timeline) hold it.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::event::Kind;
+
+mod capture;
+pub use capture::{Capture, Captures};
+
+/// `incident.opened`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentOpened {
+    pub incident_id: String,
+    pub runbook_id: String,
+    pub runbook_title: String,
+    pub runbook_sha256: String,
+    /// Canonical (absolute) path, so the incident finds its runbook from any directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runbook_path: Option<String>,
+    /// Non-secret inputs.
+    pub inputs: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responder: Option<String>,
+    pub drill: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// Drills: the scenario's title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// Drills: the time compression factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+}
+
+/// `step.started`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepStarted {
+    /// 1-based.
+    pub attempt: u32,
+    /// An explicit re-run of an interrupted or failed step.
+    pub rerun: bool,
+}
+
+/// `http.request` (url and headers already masked by the engine).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_bytes: Option<u64>,
+    /// foreach index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<u64>,
+    /// Poll attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+}
+
+/// `http.response`: a status, or a transport `error` (then no status).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Transport failure, redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// foreach totals of a finished step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Items {
+    pub total: u64,
+    pub failed: u64,
+}
+
+/// One expectation that did not hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailedExpectation {
+    pub expr: String,
+    pub actual: String,
+}
+
+/// `step.succeeded`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepSucceeded {
+    pub duration_ms: u64,
+    pub summary: String,
+    pub captures: Captures,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Items>,
+}
+
+/// `step.failed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepFailed {
+    pub duration_ms: u64,
+    /// What happened and what to try.
+    pub error: String,
+    pub failed_expectations: Vec<FailedExpectation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Items>,
+    /// Never written by stanch; read because replay always honoured it.
+    #[serde(skip_serializing_if = "Captures::is_empty")]
+    pub captures: Captures,
+}
+
+/// `step.skipped`, `step.pending` (a manual or draft step left for a person).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Reason {
+    pub reason: String,
+}
+
+/// `step.interrupted`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepInterrupted {
+    /// The `step.started` left without an outcome.
+    pub started_seq: u64,
+}
+
+/// How a confirmation was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Via {
+    #[default]
+    #[serde(rename = "typed")]
+    Typed,
+    #[serde(rename = "--yes")]
+    AssumeYes,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Typed => "typed",
+            Via::AssumeYes => "--yes",
+        }
+    }
+}
+
+/// `confirm`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Confirm {
+    /// The rendered text the responder had to type.
+    pub expected: String,
+    pub typed_matched: bool,
+    pub via: Via,
+}
+
+impl Confirm {
+    pub fn new(expected: String, via: Via) -> Self {
+        Self {
+            expected,
+            typed_matched: via == Via::Typed,
+            via,
+        }
+    }
+}
+
+/// `checklist.ticked`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChecklistTicked {
+    pub item: u64,
+    pub text: String,
+    pub checked: bool,
+}
+
+impl Default for ChecklistTicked {
+    fn default() -> Self {
+        // Journals before `checked` existed only recorded ticks.
+        Self {
+            item: 0,
+            text: String::new(),
+            checked: true,
+        }
+    }
+}
+
+/// `note`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Note {
+    pub text: String,
+    /// `follow-up` marks an action item.
+    pub tags: Vec<String>,
+}
+
+/// `fact`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fact {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<Timestamp>,
+}
+
+/// `fact.corrected`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FactCorrected {
+    /// Seq of the fact.
+    pub corrects: u64,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<Timestamp>,
+}
+
+/// `mark`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mark {
+    /// One of `runbook::MARKS`.
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    /// Seq of the mark this one corrects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<u64>,
+}
+
+/// `evidence.captured`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceCaptured {
+    /// Relative to the incident directory.
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub method: String,
+    /// Redacted.
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    pub tool_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
+    /// The stored body is the masked form of the original.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_sha256: Option<String>,
+}
+
+/// `draft.saved`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DraftSaved {
+    /// Relative to the incident directory.
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// `inject` (a drill scenario's message).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Inject {
+    pub title: String,
+    pub body: String,
+    /// e.g. `+14m`.
+    pub offset: String,
+}
+
+/// `warning`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Warning {
+    pub text: String,
+}
+
+/// `incident.closed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentClosed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// `journal.recovered`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalRecovered {
+    /// File name of the quarantined tail.
+    pub quarantined: String,
+    pub bytes: u64,
+    pub last_good_seq: u64,
+}
+
+/// `drill.score`: the lab's scoring object, whose shape the lab owns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DrillScore(pub Value);
+
+macro_rules! payloads {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// The decoded `data` of an event, by kind.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Payload {
+            $($variant($ty),)*
+        }
+
+        impl Payload {
+            /// The kind this payload is written as.
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Payload::$variant(_) => Kind::$variant,)*
+                }
+            }
+
+            /// Decode `data` as the payload of `kind`.
+            pub fn decode(kind: Kind, data: &str) -> Result<Self, serde_json::Error> {
+                Ok(match kind {
+                    $(Kind::$variant => Payload::$variant(serde_json::from_str(data)?),)*
+                })
+            }
+
+            /// The wire JSON (a `Value`, so the writer can redact it before it is chained).
+            pub fn to_value(&self) -> Value {
+                // Plain data with string keys: serializing cannot fail.
+                match self {
+                    $(Payload::$variant(p) => serde_json::to_value(p).unwrap_or_default(),)*
+                }
+            }
+        }
+    };
+}
+
+payloads! {
+    IncidentOpened(IncidentOpened),
+    StepStarted(StepStarted),
+    HttpRequest(HttpRequest),
+    HttpResponse(HttpResponse),
+    StepSucceeded(StepSucceeded),
+    StepFailed(StepFailed),
+    StepSkipped(Reason),
+    StepInterrupted(StepInterrupted),
+    StepPending(Reason),
+    Confirm(Confirm),
+    ChecklistTicked(ChecklistTicked),
+    Note(Note),
+    Fact(Fact),
+    FactCorrected(FactCorrected),
+    Mark(Mark),
+    EvidenceCaptured(EvidenceCaptured),
+    DraftSaved(DraftSaved),
+    Inject(Inject),
+    Warning(Warning),
+    IncidentClosed(IncidentClosed),
+    JournalRecovered(JournalRecovered),
+    DrillScore(DrillScore),
+}
+
+/// Payloads of one kind convert straight into [`Payload`]; `Reason` serves two kinds, so it
+/// is wrapped by hand (`Payload::StepSkipped(..)`, `Payload::StepPending(..)`).
+macro_rules! into_payload {
+    ($($ty:ident),* $(,)?) => {
+        $(impl From<$ty> for Payload {
+            fn from(p: $ty) -> Self {
+                Payload::$ty(p)
+            }
+        })*
+    };
+}
+
+into_payload! {
+    IncidentOpened, StepStarted, HttpRequest, HttpResponse, StepSucceeded, StepFailed,
+    StepInterrupted, Confirm, ChecklistTicked, Note, Fact, FactCorrected, Mark,
+    EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
+}
+
+/// A step outcome read for its words only: captures are skipped, not copied.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[derive(Default)]
+struct OutcomeText {
+    duration_ms: u64,
+    summary: String,
+    error: String,
+    failed_expectations: Vec<FailedExpectation>,
+    items: Option<Items>,
+    #[serde(rename = "captures")]
+    _captures: Option<serde::de::IgnoredAny>,
+}
+
+impl Payload {
+    /// [`Payload::decode`], but a step outcome comes without its captures (empty): for
+    /// describing events, which never shows them, a 16 MB capture is scanned, not copied.
+    pub fn decode_without_captures(kind: Kind, data: &str) -> Result<Self, serde_json::Error> {
+        if !matches!(kind, Kind::StepSucceeded | Kind::StepFailed) {
+            return Self::decode(kind, data);
+        }
+        let text: OutcomeText = serde_json::from_str(data)?;
+        Ok(if kind == Kind::StepSucceeded {
+            Payload::StepSucceeded(StepSucceeded {
+                duration_ms: text.duration_ms,
+                summary: text.summary,
+                captures: Captures::new(),
+                items: text.items,
+            })
+        } else {
+            Payload::StepFailed(StepFailed {
+                duration_ms: text.duration_ms,
+                error: text.error,
+                failed_expectations: text.failed_expectations,
+                items: text.items,
+                captures: Captures::new(),
+            })
+        })
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Payload::StepSkipped(Reason {
+            reason: reason.into(),
+        })
+    }
+
+    pub fn pending(reason: impl Into<String>) -> Self {
+        Payload::StepPending(Reason {
+            reason: reason.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let err = Payload::decode(Kind::Note, r#"{"text":"x","colour":"red"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn absent_fields_take_the_defaults_replay_always_used() {
+        let Payload::ChecklistTicked(t) = Payload::decode(Kind::ChecklistTicked, "{}").unwrap()
+        else {
+            panic!("wrong variant");
+        };
+        assert!(t.checked);
+        let Payload::StepFailed(f) = Payload::decode(Kind::StepFailed, "{}").unwrap() else {
+            panic!("wrong variant");
+        };
+        assert_eq!((f.error.as_str(), f.items), ("", None));
+    }
+
+    #[test]
+    fn payloads_round_trip_through_the_wire_form() {
+        let succeeded = Payload::StepSucceeded(StepSucceeded {
+            duration_ms: 3,
+            summary: "ok".into(),
+            captures: [("ids".to_owned(), Capture::from(json!(["a", {"b": 1}])))].into(),
+            items: Some(Items {
+                total: 2,
+                failed: 0,
+            }),
+        });
+        let wire = succeeded.to_value();
+        assert_eq!(
+            wire,
+            json!({"duration_ms": 3, "summary": "ok", "captures": {"ids": ["a", {"b": 1}]},
+                   "items": {"total": 2, "failed": 0}})
+        );
+        let back = Payload::decode(Kind::StepSucceeded, &wire.to_string()).unwrap();
+        assert_eq!(back, succeeded);
+        let confirm = Payload::from(Confirm::new("customers".into(), Via::AssumeYes)).to_value();
+        assert_eq!(
+            confirm,
+            json!({"expected": "customers", "typed_matched": false, "via": "--yes"})
+        );
+    }
+
+    #[test]
+    fn an_outcome_can_be_read_without_its_captures() {
+        let data = r#"{"duration_ms":3,"summary":"ok","captures":{"big":[1,2,3]}}"#;
+        let Payload::StepSucceeded(light) =
+            Payload::decode_without_captures(Kind::StepSucceeded, data).unwrap()
+        else {
+            panic!("wrong variant");
+        };
+        assert_eq!((light.summary.as_str(), light.captures.len()), ("ok", 0));
+        let err = Payload::decode_without_captures(Kind::StepFailed, r#"{"colour":1}"#);
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("unknown field `colour`")
+        );
+    }
+}

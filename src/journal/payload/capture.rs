@@ -1,0 +1,139 @@
+//! [`Capture`]: a captured value kept as its JSON text, shared. Never a parsed tree, so one
+//! 16 MB capture costs 16 MB once however many places (step record, `vars`, the timeline's
+//! event) hold it; the few questions readers ask (is it a number, how long is the list) are
+//! answered by scanning the text.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// A value a step captured, kept as its JSON text (shared, cheap to clone). The text is
+/// always one valid JSON value: it is only made from a `Value` or read as a raw JSON value.
+#[derive(Clone)]
+pub struct Capture(Arc<str>);
+
+/// A step's captures by name (sorted, as on the wire).
+pub type Captures = BTreeMap<String, Capture>;
+
+impl Capture {
+    /// Capture a value (the engine's side).
+    pub fn from_value(value: &Value) -> Self {
+        // A `Value` always serializes; the fallback is never taken.
+        Self(Arc::from(serde_json::to_string(value).unwrap_or_default()))
+    }
+
+    /// The JSON text as journalled.
+    pub fn json(&self) -> &str {
+        &self.0
+    }
+
+    /// The value as a tree: parses the text, so keep it to small values or one use at a time.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.json()).unwrap_or(Value::Null)
+    }
+
+    /// The text of a JSON string, else the JSON text itself, borrowed (for showing a value on
+    /// one line: callers cut it, and a 16 MB list is not copied to show 120 characters).
+    pub fn display(&self) -> Cow<'_, str> {
+        match self.as_str() {
+            Some(text) => Cow::Owned(text),
+            None => Cow::Borrowed(self.json()),
+        }
+    }
+
+    /// The string, when the value is a JSON string.
+    pub fn as_str(&self) -> Option<String> {
+        self.json()
+            .starts_with('"')
+            .then(|| serde_json::from_str(self.json()).ok())
+            .flatten()
+    }
+
+    /// The number, when the value is a non-negative integer.
+    pub fn as_u64(&self) -> Option<u64> {
+        self.json().parse().ok()
+    }
+
+    pub fn is_number(&self) -> bool {
+        matches!(self.json().as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+    }
+
+    /// The length of a list, counted without building it.
+    pub fn list_len(&self) -> Option<usize> {
+        if !self.json().starts_with('[') {
+            return None;
+        }
+        serde_json::from_str::<Vec<serde::de::IgnoredAny>>(self.json())
+            .ok()
+            .map(|list| list.len())
+    }
+
+    /// The number of keys of an object, counted without building it.
+    pub fn object_len(&self) -> Option<usize> {
+        if !self.json().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str::<Map<String, Value>>(self.json())
+            .ok()
+            .map(|map| map.len())
+    }
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.json())
+    }
+}
+
+impl PartialEq for Capture {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+impl From<Value> for Capture {
+    fn from(value: Value) -> Self {
+        Self::from_value(&value)
+    }
+}
+
+impl Serialize for Capture {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Re-borrowing the text as a raw value scans it (no copy); it is valid JSON by
+        // construction, so the error is unreachable in practice.
+        let raw: &RawValue =
+            serde_json::from_str(self.json()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Capture {
+    /// Borrows the raw text from the input and copies it once into the shared buffer (a
+    /// `Box<RawValue>` first would copy a 16 MB capture twice). Needs a borrowing
+    /// deserializer (`serde_json::from_str`, as [`Payload::decode`] uses).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw.get())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_capture_is_read_without_building_a_tree() {
+        let list = Capture::from(json!([1, [2, 3], {"a": 4}]));
+        assert_eq!((list.list_len(), list.object_len()), (Some(3), None));
+        let text = Capture::from(json!("a \"b\""));
+        assert_eq!(text.as_str().as_deref(), Some("a \"b\""));
+        assert_eq!(text.display(), "a \"b\"");
+        let n = Capture::from(json!(2_400_000));
+        assert_eq!((n.as_u64(), n.is_number()), (Some(2_400_000), true));
+        assert_eq!(Capture::from(json!({"x": 1})).display(), r#"{"x":1}"#);
+    }
+}
