@@ -208,6 +208,10 @@ enum Seen {
 
 /// 4 responders, each appending on the conductor's cue and following the chain; the latency
 /// is from a responder calling `append` to another responder's follower having the event.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one measurement: start the followers, append, time each arrival, report"
+)]
 async fn visibility(cluster: &pg::Cluster, samples: usize) {
     let db = fresh_db(cluster).await;
     let inc = "BENCH-LIVE";

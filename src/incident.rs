@@ -325,6 +325,10 @@ impl Incident {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one arm per journal kind, each a few lines of typed folding"
+    )]
     fn apply_payload(&mut self, event: &Event, payload: Payload) {
         match payload {
             Payload::IncidentOpened(p) => {

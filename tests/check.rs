@@ -224,6 +224,10 @@ fn bundled_runbook_loads_with_the_contract_inputs_secrets_and_targets() {
 }
 
 /// The bundled runbook's expressions, evaluated on responses shaped like the real APIs.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 #[test]
 fn bundled_runbook_expressions_mean_what_the_notes_say() {
     let loaded = runbook::load(Path::new(BUNDLED)).unwrap();

@@ -403,6 +403,10 @@ fn tui_screens(rb_path: &Path, incident_dir: &Path, secrets: &[(&str, &str)]) ->
     screens
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 #[tokio::test]
 async fn no_echoed_form_reaches_any_output_export_or_the_tui_screen() {
     let srv = hostile::Hostile::start(|seen| {

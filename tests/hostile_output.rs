@@ -143,6 +143,10 @@ async fn headless_lines_show_hostile_bodies_and_confirm_texts_escaped() {
     assert_eq!(captured["data"]["captures"]["name"], ATTACK);
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 #[tokio::test]
 async fn exports_verify_list_and_errors_never_write_a_control_sequence() {
     let srv = hostile_server().await;

@@ -173,6 +173,10 @@ impl Provider {
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundled_runbook_revokes_real_oidc_provider_tokens_per_client() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");

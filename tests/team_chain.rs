@@ -158,6 +158,10 @@ fn assert_refused(result: Result<String, String>, why: &str, expect: &str) {
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_refuses_every_attack_on_the_chain() {
     let db = TeamDb::new(pg::shared()).await;

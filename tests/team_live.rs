@@ -180,6 +180,10 @@ fn stanch(data: &Path, args: &[&str]) -> std::process::Output {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario: a login, its refusals and three commands over one shared chain"
+)]
 async fn verify_export_and_list_read_the_shared_chain_over_scram_and_tls() {
     let cluster = pg::shared();
     let db = TeamDb::new(cluster).await;

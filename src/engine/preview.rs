@@ -91,7 +91,7 @@ pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, 
     if let Some(reason) = skip {
         return Ok(Preview {
             target: http.target.get_ref().clone(),
-            method: http.method.get_ref().to_string(),
+            method: http.method.get_ref().clone(),
             url: String::new(),
             headers: Vec::new(),
             body: None,
