@@ -39,7 +39,9 @@ mod prepare;
 mod preview;
 mod recorder;
 mod send;
+pub mod sigv4;
 mod step;
+mod xml;
 
 use std::sync::Arc;
 use std::time::Duration;

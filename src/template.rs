@@ -83,6 +83,7 @@ fn environment() -> &'static Environment<'static> {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.add_filter("b64encode", b64encode);
         env.add_filter("sha256", sha256);
+        env.add_filter("as_list", as_list);
         env
     })
 }
@@ -179,6 +180,19 @@ fn sha256(value: &str) -> String {
     crate::journal::event::hex(&Sha256::digest(value.as_bytes()))
 }
 
+/// Always a list: a list as it is, nothing (none or a missing key) as `[]`, anything else as a
+/// one-item list. For XML answers, where an element that repeats is a list but a single one
+/// is not (`response.xml.….member | as_list`).
+fn as_list(value: &Value) -> Value {
+    if value.is_undefined() || value.is_none() {
+        Value::from(Vec::<Value>::new())
+    } else if value.kind() == minijinja::value::ValueKind::Seq {
+        value.clone()
+    } else {
+        Value::from(vec![value.clone()])
+    }
+}
+
 /// Convert a MiniJinja value to JSON (for captures and the journal).
 pub fn to_json(value: &Value) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
@@ -208,6 +222,18 @@ mod tests {
         assert_eq!(t.render("{{ s | b64encode }}", &ctx).unwrap(), "YSBi");
         assert_eq!(t.render("{{ s | urlencode }}", &ctx).unwrap(), "a%20b");
         assert_eq!(t.render("{{ s | sha256 }}", &ctx).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn as_list_makes_zero_one_or_many_a_list() {
+        let t = Templates::new();
+        let ctx = json!({"one": {"k": "a"}, "many": ["a", "b"], "empty": ""});
+        let len = |expr: &str| t.eval(expr, &ctx).unwrap().len();
+        assert_eq!(len("one | as_list"), Some(1));
+        assert_eq!(len("many | as_list"), Some(2));
+        assert_eq!(len("one.missing | as_list"), Some(0));
+        assert_eq!(len("empty.member | as_list"), Some(0));
+        assert_eq!(len("none | as_list"), Some(0));
     }
 
     #[test]

@@ -164,6 +164,13 @@ impl Run<'_> {
             }
             Some(Ok(exchange)) => exchange,
         };
+        // A server that echoes the Authorization header must not leak the signature.
+        if let Some(signature) = &exchange.signature {
+            self.parts
+                .mask
+                .learn(self.parts.secrets, std::slice::from_ref(signature));
+        }
+        let redactor = &self.parts.mask.redactor();
         data["status"] = exchange.status.into();
         data["elapsed_ms"] = millis(exchange.elapsed).into();
         data["bytes"] = exchange.body.len().into();
@@ -273,13 +280,16 @@ fn describe_failure(
     };
     let body = String::from_utf8_lossy(&exchange.body);
     let body = body.trim();
+    let aws = super::sigv4::explain_refusal(body)
+        .map(|why| format!("; {why}"))
+        .unwrap_or_default();
     let body = if body.is_empty() {
         String::new()
     } else {
         format!("; body: {}", short(body))
     };
     redactor.redact(&format!(
-        "server answered {}; expectation failed: {}{hint}{body}",
+        "server answered {}; expectation failed: {}{hint}{aws}{body}",
         exchange.status,
         list.join(", ")
     ))

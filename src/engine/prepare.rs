@@ -35,6 +35,8 @@ pub struct Prepared {
     pub body: Option<Body>,
     /// Rendered values built from secrets (see `mask`): masked wherever they appear.
     pub derived: Vec<String>,
+    /// Signs the final request just before it is sent (`auth.aws_sigv4`).
+    pub signer: Option<std::sync::Arc<super::sigv4::Signer>>,
 }
 
 /// Renders the templates of one request and remembers which outputs came from secrets.
@@ -214,6 +216,7 @@ pub fn prepare(
     }
 
     let mut headers: Vec<(String, String)> = Vec::new();
+    let mut signer = None;
     let mut set_header = |name: &str, value: String| {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         headers.push((name.to_owned(), value));
@@ -232,6 +235,13 @@ pub fn prepare(
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             set_header("Authorization", format!("Basic {encoded}"));
         }
+        if let Some(aws) = &auth.aws_sigv4 {
+            signer = Some(std::sync::Arc::new(prepare_sigv4(
+                &mut r,
+                target_name,
+                aws.get_ref(),
+            )?));
+        }
     }
     for (name, value) in target.headers.iter().chain(&http.headers) {
         let value = r.render(&format!("header `{name}`"), value.get_ref())?;
@@ -244,6 +254,12 @@ pub fn prepare(
         Some(Body {
             bytes: serde_json::to_vec(&rendered).unwrap_or_default(),
             content_type: "application/json",
+        })
+    } else if let Some(xml) = &http.xml {
+        let text = super::xml::write(xml, &mut |s| r.render("xml body", s))?;
+        Some(Body {
+            bytes: text.into_bytes(),
+            content_type: "application/xml",
         })
     } else if http.form.is_empty() {
         None
@@ -266,7 +282,32 @@ pub fn prepare(
         headers,
         body,
         derived: r.derived,
+        signer,
     })
+}
+
+/// Render `auth.aws_sigv4` and resolve its credentials; the keys are learned as secrets.
+fn prepare_sigv4(
+    r: &mut Renderer<'_, '_>,
+    target: &str,
+    aws: &crate::runbook::AwsSigV4,
+) -> Result<super::sigv4::Signer, String> {
+    let mut field = |name: &str, value: Option<&toml::Spanned<String>>| {
+        value
+            .map(|v| r.render(&format!("auth aws_sigv4 {name}"), v.get_ref()))
+            .transpose()
+    };
+    let fields = super::sigv4::Fields {
+        region: field("region", Some(&aws.region))?.unwrap_or_default(),
+        service: field("service", Some(&aws.service))?.unwrap_or_default(),
+        access_key: field("access_key", aws.access_key.as_ref())?,
+        secret_key: field("secret_key", aws.secret_key.as_ref())?,
+        session_token: field("session_token", aws.session_token.as_ref())?,
+    };
+    let signer = super::sigv4::Signer::new(target, fields, |name| std::env::var(name).ok())
+        .map_err(|e| e.to_string())?;
+    r.derived.extend(signer.secrets());
+    Ok(signer)
 }
 
 fn check_header(name: &str, value: &str) -> Result<(), String> {
@@ -344,6 +385,9 @@ impl Prepared {
             "url": self.masked_url(redactor),
             "headers": headers,
         });
+        if let Some(signer) = &self.signer {
+            data["signed"] = format!("aws_sigv4 {}", signer.scope()).into();
+        }
         if let Some(body) = &self.body {
             data["body_sha256"] = sha256_hex(&body.bytes).into();
             data["body_bytes"] = body.bytes.len().into();

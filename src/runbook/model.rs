@@ -89,6 +89,25 @@ pub struct Auth {
     pub bearer: Option<Spanned<String>>,
     #[serde(default)]
     pub basic: Option<BasicAuth>,
+    /// AWS Signature Version 4 on every request (see `engine::sigv4`).
+    #[serde(default)]
+    pub aws_sigv4: Option<Spanned<AwsSigV4>>,
+}
+
+/// `auth = { aws_sigv4 = { region, service, access_key?, secret_key?, session_token? } }`.
+/// Every value is a template. A missing key pair is read from `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) when the request is prepared.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSigV4 {
+    pub region: Spanned<String>,
+    pub service: Spanned<String>,
+    #[serde(default)]
+    pub access_key: Option<Spanned<String>>,
+    #[serde(default)]
+    pub secret_key: Option<Spanned<String>>,
+    #[serde(default)]
+    pub session_token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +178,10 @@ pub struct Http {
     /// JSON body; string values are templates, rendered one by one.
     #[serde(default)]
     pub json: Option<toml::Value>,
+    /// XML body (`application/xml`), written from a table (see `engine::xml`): string values
+    /// are templates, `"@name"` keys are attributes, arrays repeat the element.
+    #[serde(default)]
+    pub xml: Option<toml::Table>,
     /// Form body (`application/x-www-form-urlencoded`); values are templates.
     #[serde(default)]
     pub form: IndexMap<String, Spanned<String>>,

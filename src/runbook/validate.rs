@@ -9,6 +9,7 @@
 //! a responder fixing a runbook sees all of it at once. This module must not read anything but
 //! the runbook and the files it names.
 
+mod auth;
 mod graph;
 mod steps;
 mod templates;
@@ -159,6 +160,9 @@ impl Validator<'_, '_> {
             self.identifier(&[Seg::Key("targets"), Seg::Key(name)], "target", name);
             if let Some(timeout) = &target.timeout {
                 self.duration(timeout, "timeout");
+            }
+            if let Some(auth) = &target.auth {
+                self.auth(name, auth);
             }
             for (field, path) in [("ca", &target.ca), ("client_cert", &target.client_cert)] {
                 if let Some(path) = path {

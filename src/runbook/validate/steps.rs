@@ -166,6 +166,33 @@ impl Validator<'_, '_> {
                 .with_help("add an `expect` that the retry polls for, or remove `retry`"),
             );
         }
+        let bodies: Vec<&str> = [
+            http.json.as_ref().map(|_| "json"),
+            (!http.form.is_empty()).then_some("form"),
+            http.xml.as_ref().map(|_| "xml"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let [first, second, ..] = bodies.as_slice() {
+            let at = |key| {
+                [
+                    Seg::Key("steps"),
+                    Seg::Index(i),
+                    Seg::Key("http"),
+                    Seg::Key(key),
+                ]
+            };
+            self.push(
+                Diagnostic::new(
+                    format!("step `{}` has more than one request body", step.id()),
+                    self.key(&at(second)),
+                    "second body",
+                )
+                .with_label(self.key(&at(first)), "first body")
+                .with_help("keep exactly one of `json`, `form` or `xml`"),
+            );
+        }
         if let Some(max) = &http.max_body
             && let Err(why) = parse_size(max.get_ref())
         {

@@ -5,7 +5,7 @@
 //!
 //! | place                                 | inputs | secrets | vars | incident, marks | item    | response | drafts |
 //! |---------------------------------------|--------|---------|------|-----------------|---------|----------|--------|
-//! | target url, headers, auth             | ✓      | ✓       |      | incident only   |         |          |        |
+//! | target url, headers, auth (all forms) | ✓      | ✓       |      | incident only   |         |          |        |
 //! | http path, query, headers, form, json | ✓      | ✓       | ✓    | ✓               | foreach |          | ✓      |
 //! | confirm, when, foreach                | ✓      |         | ✓    | ✓               |         |          |        |
 //! | expect, capture                       | ✓      |         | ✓    | ✓               | foreach | ✓        |        |
@@ -93,6 +93,20 @@ fn collect_targets<'a>(v: &Validator<'a, '_>, sites: &mut Vec<Site<'a>>) {
                 add("auth.basic.user", &basic.user);
                 add("auth.basic.password", &basic.password);
             }
+            if let Some(aws) = &auth.aws_sigv4 {
+                let aws = aws.get_ref();
+                add("auth.aws_sigv4.region", &aws.region);
+                add("auth.aws_sigv4.service", &aws.service);
+                for (field, value) in [
+                    ("auth.aws_sigv4.access_key", &aws.access_key),
+                    ("auth.aws_sigv4.secret_key", &aws.secret_key),
+                    ("auth.aws_sigv4.session_token", &aws.session_token),
+                ] {
+                    if let Some(value) = value {
+                        add(field, value);
+                    }
+                }
+            }
         }
     }
 }
@@ -170,6 +184,28 @@ fn collect_step<'a>(i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
                 step: Some(i),
             });
         });
+    }
+    if let Some(xml) = &http.xml {
+        for (key, value) in xml {
+            let mut path = vec![
+                Seg::Key("steps"),
+                Seg::Index(i),
+                Seg::Key("http"),
+                Seg::Key("xml"),
+                Seg::Key(key),
+            ];
+            collect_json(value, &mut path, &mut |text, json_path| {
+                sites.push(Site {
+                    text,
+                    span: http_spanned.span(),
+                    json_path: Some(json_path),
+                    syntax: Syntax::Template,
+                    place: format!("`http.xml` of step `{id}`"),
+                    allow: request,
+                    step: Some(i),
+                });
+            });
+        }
     }
 }
 

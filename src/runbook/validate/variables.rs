@@ -29,7 +29,7 @@ pub(super) const ALL_NAMESPACES: &[&str] = &[
 ];
 
 pub(super) const INCIDENT_FIELDS: &[&str] = &["id", "opened_at", "responder", "drill"];
-pub(super) const RESPONSE_FIELDS: &[&str] = &["status", "headers", "json", "text"];
+pub(super) const RESPONSE_FIELDS: &[&str] = &["status", "headers", "json", "xml", "text"];
 
 /// What is wrong with one variable at one site.
 pub(super) struct Problem {
