@@ -34,6 +34,7 @@ mod evidence;
 mod expect;
 mod foreach;
 mod mask;
+mod paginate;
 mod poll;
 mod prepare;
 mod preview;

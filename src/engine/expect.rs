@@ -81,7 +81,12 @@ impl Response {
 
     /// If `expr` reads `response.json` or `response.xml` and there is none, the sentence
     /// saying so.
-    fn json_problem(&self, templates: &Templates, what: &str, expr: &str) -> Option<String> {
+    pub(super) fn body_problem(
+        &self,
+        templates: &Templates,
+        what: &str,
+        expr: &str,
+    ) -> Option<String> {
         let vars = templates.expression_variables(expr).unwrap_or_default();
         let reads = |name: &str| {
             vars.iter()
@@ -126,7 +131,7 @@ pub fn check(
             }),
             Err(e) => {
                 return Err(response
-                    .json_problem(parts.templates, "expect", expr)
+                    .body_problem(parts.templates, "expect", expr)
                     .unwrap_or_else(|| explain(parts, "expect", expr, &e.message, true)));
             }
         }
@@ -145,7 +150,7 @@ pub fn capture<'a>(
     for (name, expr) in captures {
         let value = parts.templates.eval(expr, ctx).map_err(|e| {
             response
-                .json_problem(parts.templates, &format!("capture `{name}`"), expr)
+                .body_problem(parts.templates, &format!("capture `{name}`"), expr)
                 .unwrap_or_else(|| {
                     explain(parts, &format!("capture `{name}`"), expr, &e.message, true)
                 })

@@ -69,6 +69,8 @@ pub enum Attempt {
         status: u16,
         summary: String,
         captures: serde_json::Map<String, serde_json::Value>,
+        /// The token for the next page (`paginate`), if there is one.
+        next: Option<String>,
     },
     /// A response arrived but an expectation did not hold.
     Expect {
@@ -245,6 +247,15 @@ impl Run<'_> {
             Ok(c) => c,
             Err(msg) => return Attempt::Fatal(msg),
         };
+        let next = match &self.step.paginate {
+            Some(p) => {
+                match super::paginate::next_token(self.parts, p.get_ref(), &ctx, &response) {
+                    Ok(next) => next,
+                    Err(msg) => return Attempt::Fatal(msg),
+                }
+            }
+            None => None,
+        };
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(evidence_note);
         for (name, value) in &captures {
@@ -254,6 +265,7 @@ impl Run<'_> {
             status: exchange.status,
             summary: redactor.redact(&summary),
             captures,
+            next,
         }
     }
 }
@@ -351,6 +363,7 @@ pub enum Settled {
     Passed {
         summary: String,
         captures: serde_json::Map<String, serde_json::Value>,
+        next: Option<String>,
     },
     Failed {
         error: String,
@@ -384,14 +397,21 @@ pub async fn attempts(
         let time_left = retry.is_some_and(|r| started.elapsed() + r.every <= r.within);
         let error = match attempt {
             Attempt::Pass {
-                summary, captures, ..
+                summary,
+                captures,
+                next,
+                ..
             } => {
                 let summary = if n > 1 {
                     format!("{summary} · after {n} attempts")
                 } else {
                     summary
                 };
-                return Settled::Passed { summary, captures };
+                return Settled::Passed {
+                    summary,
+                    captures,
+                    next,
+                };
             }
             Attempt::Cancelled => return Settled::Cancelled,
             Attempt::Fatal(error) => {
@@ -453,8 +473,12 @@ pub async fn attempts(
     }
 }
 
-/// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop.
+/// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop (or,
+/// with `paginate`, one of those per page).
 pub async fn run(run: &Run<'_>) -> StepResult {
+    if let Some(paginate) = &run.step.paginate {
+        return super::paginate::run(run, paginate.get_ref()).await;
+    }
     let prepared = match prepare::prepare(run.parts, run.step, run.http, &run.ctx.base(), None) {
         Ok(p) => p,
         Err(e) => return StepResult::failed(e),
@@ -464,7 +488,9 @@ pub async fn run(run: &Run<'_>) -> StepResult {
         (Err(e), _) | (_, Err(e)) => return StepResult::failed(e),
     };
     match attempts(run, &prepared, None, retry, cap).await {
-        Settled::Passed { summary, captures } => StepResult::Passed {
+        Settled::Passed {
+            summary, captures, ..
+        } => StepResult::Passed {
             summary,
             captures,
             items: None,

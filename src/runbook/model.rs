@@ -163,7 +163,26 @@ pub struct Step {
     /// Parallel requests for `foreach` (default 8).
     #[serde(default)]
     pub concurrency: Option<Spanned<u32>>,
+    /// Follow a list API's continuation token page by page (see `engine::paginate`).
+    #[serde(default)]
+    pub paginate: Option<Spanned<Paginate>>,
 }
+
+/// `paginate = { next = "<expression>", param = "Marker", max_pages = 100 }`: after each page,
+/// `next` (read against `response`) gives the token for the following page, sent as `param`;
+/// none, false or an empty string ends the listing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paginate {
+    pub next: Spanned<String>,
+    pub param: Spanned<String>,
+    /// Default [`DEFAULT_MAX_PAGES`].
+    #[serde(default)]
+    pub max_pages: Option<Spanned<u32>>,
+}
+
+/// Pages a `paginate` step follows when it does not say.
+pub const DEFAULT_MAX_PAGES: u32 = 100;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

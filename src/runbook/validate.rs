@@ -11,6 +11,7 @@
 
 mod auth;
 mod graph;
+mod paginate;
 mod steps;
 mod templates;
 mod variables;
@@ -37,6 +38,7 @@ pub fn validate<'s>(parsed: &Parsed<'s>, source: &'s str, base_dir: &Path) -> Ve
     v.targets();
     for (i, step) in parsed.runbook.steps.iter().enumerate() {
         v.step(i, step);
+        v.paginate(i, step);
     }
     let mut graph = graph::check(&mut v);
     templates::check(&mut v, &mut graph);

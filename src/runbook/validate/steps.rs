@@ -100,6 +100,7 @@ impl Validator<'_, '_> {
                 ("evidence", step.evidence),
                 ("retry", step.retry.is_some()),
                 ("foreach", step.foreach.is_some()),
+                ("paginate", step.paginate.is_some()),
             ];
             for (key, set) in only_http {
                 if set {

@@ -8,7 +8,7 @@
 //! | target url, headers, auth (all forms) | ✓      | ✓       |      | incident only   |         |          |        |
 //! | http path, query, headers, form, json | ✓      | ✓       | ✓    | ✓               | foreach |          | ✓      |
 //! | confirm, when, foreach                | ✓      |         | ✓    | ✓               |         |          |        |
-//! | expect, capture                       | ✓      |         | ✓    | ✓               | foreach | ✓        |        |
+//! | expect, capture, paginate.next        | ✓      |         | ✓    | ✓               | foreach | ✓        |        |
 //!
 //! Secrets only where a request is built: anywhere else they would reach the screen or the
 //! journal. `vars.X` must be captured by a step the reading step transitively `needs`, or it
@@ -149,6 +149,14 @@ fn collect_step<'a>(i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
             capture,
             Syntax::Expression,
             plain | RESPONSE | item,
+        );
+    }
+    if let Some(paginate) = &step.paginate {
+        add(
+            "paginate.next",
+            &paginate.get_ref().next,
+            Syntax::Expression,
+            plain | RESPONSE,
         );
     }
     let Some(http_spanned) = &step.http else {
