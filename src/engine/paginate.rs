@@ -55,10 +55,13 @@ fn with_token(first: &Prepared, param: &str, token: &str) -> Result<Prepared, St
                 .filter(|(k, _)| k != param)
                 .collect();
             pairs.push((param.to_owned(), token.to_owned()));
-            let bytes = url::form_urlencoded::Serializer::new(String::new())
+            let mut bytes = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(pairs)
                 .finish()
                 .into_bytes();
+            if first.signer.is_some() {
+                bytes = super::sigv4::canonical_form(&bytes);
+            }
             Some(Body {
                 bytes,
                 content_type: body.content_type,

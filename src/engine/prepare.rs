@@ -274,6 +274,16 @@ pub fn prepare(
             content_type: "application/x-www-form-urlencoded",
         })
     };
+    // Signed form bodies take AWS's own encoding (see `sigv4::canonical_form`).
+    let body = match body {
+        Some(b) if signer.is_some() && b.content_type == "application/x-www-form-urlencoded" => {
+            Some(Body {
+                bytes: super::sigv4::canonical_form(&b.bytes),
+                content_type: b.content_type,
+            })
+        }
+        other => other,
+    };
     let _ = step;
     Ok(Prepared {
         target: target_name.clone(),

@@ -151,9 +151,25 @@ pub async fn send(
         request = request.header(name.as_str(), value.as_str());
     }
     if let Some(body) = &prepared.body {
-        request = request
-            .header(reqwest::header::CONTENT_TYPE, body.content_type)
-            .body(body.bytes.clone());
+        // A runbook's own Content-Type wins (AWS JSON APIs want `application/x-amz-json-1.1`).
+        let typed = prepared
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        if !typed {
+            request = request.header(reqwest::header::CONTENT_TYPE, body.content_type);
+        }
+        request = request.body(body.bytes.clone());
+    } else if [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+    ]
+    .contains(&prepared.method)
+    {
+        // `Content-Length: 0`, as RFC 9110 asks of a body-less POST/PUT: S3 refuses a PUT
+        // without it (411).
+        request = request.header(reqwest::header::CONTENT_LENGTH, "0");
     }
     // Signed last, on the request exactly as it leaves (see `sigv4`).
     let mut request = request
