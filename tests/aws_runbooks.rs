@@ -358,3 +358,131 @@ async fn leaked_access_key_runbook_deactivates_the_key_in_moto() {
     assert_no_secret(&data, "INC-KEY", &moto.secret_key);
     assert_no_secret(&data, "INC-KEY", &leaked_secret);
 }
+
+#[tokio::test]
+async fn exposed_database_runbook_revokes_the_world_open_rule_in_moto() {
+    if !moto::available() {
+        return;
+    }
+    let moto = moto::Moto::start().await;
+    let version = ("Version", "2016-11-15");
+    let (group, instance) = moto
+        .unsigned(async |m| {
+            let body = m
+                .query(
+                    "ec2",
+                    &[
+                        ("Action", "CreateSecurityGroup"),
+                        ("GroupName", "mongo"),
+                        ("GroupDescription", "mongo"),
+                        version,
+                    ],
+                )
+                .await;
+            let group = moto::xml_text(&body, "groupId").unwrap();
+            // The database port open to the world (v4 and v6), and HTTPS, which must stay.
+            for (port, range, cidr) in [
+                ("27017", "IpRanges.1.CidrIp", "0.0.0.0/0"),
+                ("27017", "Ipv6Ranges.1.CidrIpv6", "::/0"),
+                ("27017", "IpRanges.1.CidrIp", "10.0.0.0/8"),
+                ("443", "IpRanges.1.CidrIp", "0.0.0.0/0"),
+            ] {
+                let range = format!("IpPermissions.1.{range}");
+                m.query(
+                    "ec2",
+                    &[
+                        ("Action", "AuthorizeSecurityGroupIngress"),
+                        ("GroupId", &group),
+                        ("IpPermissions.1.IpProtocol", "tcp"),
+                        ("IpPermissions.1.FromPort", port),
+                        ("IpPermissions.1.ToPort", port),
+                        (&range, cidr),
+                        version,
+                    ],
+                )
+                .await;
+            }
+            let body = m
+                .query(
+                    "ec2",
+                    &[
+                        ("Action", "RunInstances"),
+                        ("ImageId", "ami-12c6146b"),
+                        ("MinCount", "1"),
+                        ("MaxCount", "1"),
+                        ("SecurityGroupId.1", &group),
+                        version,
+                    ],
+                )
+                .await;
+            (group, moto::xml_text(&body, "instanceId").unwrap())
+        })
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sets = [
+        format!("ec2_url={}", moto.url),
+        format!("group_id={group}"),
+        format!("instance_id={instance}"),
+    ];
+    let mut args = vec![
+        "run",
+        "runbooks/exposed-database-port.toml",
+        "--headless",
+        "--yes",
+        "--incident",
+        "INC-DB",
+    ];
+    for set in &sets {
+        args.extend(["--set", set.as_str()]);
+    }
+    let out = stanch(&data, &moto, &args).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", moto.log());
+    assert!(
+        text.contains("open_ipv4 = true · open_ipv6 = true"),
+        "{text}"
+    );
+    assert!(text.contains("volume_ids = [1 items]"), "{text}");
+
+    let (rules, snapshots) = moto
+        .unsigned(async |m| {
+            let rules = m
+                .query(
+                    "ec2",
+                    &[
+                        ("Action", "DescribeSecurityGroups"),
+                        ("GroupId.1", &group),
+                        version,
+                    ],
+                )
+                .await;
+            let snapshots = m
+                .query(
+                    "ec2",
+                    &[
+                        ("Action", "DescribeSnapshots"),
+                        ("OwnerId.1", "self"),
+                        version,
+                    ],
+                )
+                .await;
+            (rules, snapshots)
+        })
+        .await;
+    let db_rules: Vec<&str> = rules
+        .split("<item><ipProtocol>")
+        .filter(|r| r.contains("<fromPort>27017</fromPort>"))
+        .collect();
+    let db_rules = db_rules.join("");
+    assert!(!db_rules.contains("0.0.0.0/0"), "{rules}");
+    assert!(!db_rules.contains("::/0"), "{rules}");
+    assert!(
+        db_rules.contains("10.0.0.0/8"),
+        "the private rule must stay: {rules}"
+    );
+    assert!(rules.contains("<fromPort>443</fromPort>"), "{rules}");
+    assert!(snapshots.contains("stanch INC-DB"), "{snapshots}");
+    assert_no_secret(&data, "INC-DB", &moto.secret_key);
+}
