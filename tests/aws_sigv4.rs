@@ -226,3 +226,88 @@ capture = {{ account = "response.xml.GetCallerIdentityResponse.GetCallerIdentity
     assert!(!journal.contains(&moto.secret_key));
     assert!(!journal.contains(&moto.access_key));
 }
+
+/// A hostile server that echoes every header and the body back: the signature, the key id and
+/// the session token it saw must not reach captures, the journal or the evidence file.
+#[tokio::test]
+async fn an_echoing_server_cannot_put_the_signature_or_keys_into_the_record() {
+    let srv = support::server().await;
+    let toml = format!(
+        r#"
+[runbook]
+id = "sigv4-echo"
+title = "SigV4 against an echoing server"
+
+[secrets.ak]
+env = "UNUSED_AK"
+[secrets.sk]
+env = "UNUSED_SK"
+[secrets.token]
+env = "UNUSED_TOKEN"
+
+[targets.aws]
+url = "{}"
+auth = {{ aws_sigv4 = {{ region = "eu-west-1", service = "sts", access_key = "{{{{ secrets.ak }}}}", secret_key = "{{{{ secrets.sk }}}}", session_token = "{{{{ secrets.token }}}}" }} }}
+
+[[steps]]
+id = "echo"
+phase = "confirm"
+http = {{ target = "aws", method = "POST", path = "/echo", form = {{ Action = "GetCallerIdentity" }} }}
+capture = {{ seen_auth = "response.json.headers.authorization", seen_token = "response.json.headers['x-amz-security-token']" }}
+evidence = true
+"#,
+        srv.url
+    );
+    let secrets = Secrets::from_values([
+        ("ak".to_owned(), "AKIAECHOTESTKEY00001".to_owned()),
+        ("sk".to_owned(), "echo-secret-key-value".to_owned()),
+        ("token".to_owned(), "echo-session-token-value".to_owned()),
+    ]);
+    let mut h = Harness::new(&toml, secrets);
+    succeeded(&h.run("echo").await);
+
+    let seen = srv.requests();
+    let auth = seen[0]["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIAECHOTESTKEY00001/")
+            && auth.contains("/eu-west-1/sts/aws4_request"),
+        "{auth}"
+    );
+    assert_eq!(
+        seen[0]["headers"]["x-amz-security-token"],
+        "echo-session-token-value"
+    );
+    let signature = auth.rsplit("Signature=").next().unwrap().to_owned();
+    assert_eq!(signature.len(), 64);
+
+    let captured = h.incident.vars["seen_auth"].as_str().unwrap().to_owned();
+    assert!(!captured.contains(&signature), "{captured}");
+    assert!(!captured.contains("AKIAECHOTESTKEY00001"), "{captured}");
+    assert!(
+        !h.incident.vars["seen_token"]
+            .to_string()
+            .contains("echo-session-token-value")
+    );
+    let mut stack = vec![h.incident_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            for raw in [
+                signature.as_str(),
+                "AKIAECHOTESTKEY00001",
+                "echo-secret-key-value",
+                "echo-session-token-value",
+            ] {
+                assert!(!text.contains(raw), "{raw} in {}", path.display());
+            }
+        }
+    }
+}
