@@ -25,6 +25,7 @@ pub mod export;
 pub mod incident;
 pub mod journal;
 pub mod lab;
+pub mod markup;
 pub mod paths;
 pub mod runbook;
 pub mod secret;

@@ -24,9 +24,28 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-async fn stanch(data: &Path, moto: &moto::Moto, args: &[&str]) -> Output {
+/// `stanch run RUNBOOK --headless --yes --incident ID --set …` with the responder's key in
+/// the standard AWS variables.
+async fn run_headless(
+    data: &Path,
+    moto: &moto::Moto,
+    runbook: &str,
+    incident: &str,
+    sets: &[String],
+) -> Output {
+    let mut args = vec![
+        "run",
+        runbook,
+        "--headless",
+        "--yes",
+        "--incident",
+        incident,
+    ];
+    for set in sets {
+        args.extend(["--set", set.as_str()]);
+    }
     tokio::process::Command::new(env!("CARGO_BIN_EXE_stanch"))
-        .args(args)
+        .args(&args)
         .env("STANCH_DATA_DIR", data)
         .env("USER", "ci-responder")
         .env("AWS_ACCESS_KEY_ID", &moto.access_key)
@@ -103,18 +122,14 @@ async fn s3_public_bucket_runbook_blocks_and_privatises_the_bucket_in_moto() {
         format!("s3control_url={url}"),
         format!("cloudtrail_url={url}"),
     ];
-    let mut args = vec![
-        "run",
+    let out = run_headless(
+        &data,
+        &moto,
         "runbooks/s3-public-bucket.toml",
-        "--headless",
-        "--yes",
-        "--incident",
         "INC-S3",
-    ];
-    for set in &sets {
-        args.extend(["--set", set.as_str()]);
-    }
-    let out = stanch(&data, &moto, &args).await;
+        &sets,
+    )
+    .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", moto.log());
     assert!(text.contains("object_keys = [3 items]"), "{text}");
@@ -267,18 +282,14 @@ async fn leaked_access_key_runbook_deactivates_the_key_in_moto() {
         format!("sts_url={}", moto.url),
         format!("cloudtrail_url={cloudtrail}"),
     ];
-    let mut args = vec![
-        "run",
+    let out = run_headless(
+        &data,
+        &moto,
         "runbooks/aws-leaked-access-key.toml",
-        "--headless",
-        "--yes",
-        "--incident",
         "INC-KEY",
-    ];
-    for set in &sets {
-        args.extend(["--set", set.as_str()]);
-    }
-    let out = stanch(&data, &moto, &args).await;
+        &sets,
+    )
+    .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", moto.log());
     assert!(text.contains(r#"key_user = "app-deployer""#), "{text}");
@@ -426,18 +437,14 @@ async fn exposed_database_runbook_revokes_the_world_open_rule_in_moto() {
         format!("group_id={group}"),
         format!("instance_id={instance}"),
     ];
-    let mut args = vec![
-        "run",
+    let out = run_headless(
+        &data,
+        &moto,
         "runbooks/exposed-database-port.toml",
-        "--headless",
-        "--yes",
-        "--incident",
         "INC-DB",
-    ];
-    for set in &sets {
-        args.extend(["--set", set.as_str()]);
-    }
-    let out = stanch(&data, &moto, &args).await;
+        &sets,
+    )
+    .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", moto.log());
     assert!(

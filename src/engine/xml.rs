@@ -19,6 +19,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::markup::escape;
+
 /// Deepest element nesting read or written.
 pub const MAX_DEPTH: usize = 128;
 
@@ -175,23 +177,6 @@ fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Escape text for element content and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +266,9 @@ Tag = [{ Key = "a" }, { Key = "b" }]
         assert_eq!(root["Note"], "</Note><Evil>\"&");
         assert_eq!(root["Tag"][1]["Key"], "b");
         assert!(body.contains(r#"xmlns="http://s3.amazonaws.com/doc/2006-03-01/""#));
+        let control: toml::Table = toml::from_str(r#"A = "x\u0001y""#).unwrap();
+        let body = write(&control, &mut |s| Ok(s.to_owned())).unwrap();
+        assert_eq!(parse(body.as_bytes()).unwrap()["A"], "x\u{fffd}y");
         let bad: toml::Table = toml::from_str(r#""a b" = 1"#).unwrap();
         assert!(write(&bad, &mut |s| Ok(s.to_owned())).is_err());
     }
