@@ -14,6 +14,8 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/schema_check.rs"]
+mod schema_check;
 
 use std::path::Path;
 use std::process::Output;
@@ -197,7 +199,31 @@ async fn s3_public_bucket_runbook_blocks_and_privatises_the_bucket_in_moto() {
 
     let journal = journal(&data, "INC-S3");
     assert!(journal.contains("aws_sigv4 us-east-1/s3"));
+    // The post-mortem of an AWS incident exports, and carries no key either.
+    for format in ["json", "html", "md"] {
+        let output = data
+            .join("incidents/INC-S3")
+            .join(format!("postmortem.{format}"));
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stanch"))
+            .args(["export", "INC-S3", "--format", format, "-o"])
+            .arg(&output)
+            .env("STANCH_DATA_DIR", &data)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            std::fs::read_to_string(&output)
+                .unwrap()
+                .contains("block-bucket")
+        );
+    }
     assert_no_secret(&data, "INC-S3", &moto.secret_key);
+    assert_no_secret(&data, "INC-S3", &moto.access_key);
 }
 
 /// CloudTrail `LookupEvents` as AWS documents it, two pages, recording each request.
