@@ -42,7 +42,7 @@ mod recorder;
 mod send;
 pub mod sigv4;
 mod step;
-mod xml;
+pub mod xml;
 
 use std::sync::Arc;
 use std::time::Duration;
