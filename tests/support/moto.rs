@@ -23,16 +23,20 @@ pub struct Moto {
     pub url: String,
     pub access_key: String,
     pub secret_key: String,
-    child: Child,
+    _child: Killed,
     http: reqwest::Client,
     /// moto's stderr, for the failure message of a test.
     log: mpsc::Receiver<String>,
 }
 
-impl Drop for Moto {
+/// The emulator process, killed when dropped: owned from the moment it is spawned, so a test
+/// that panics while moto starts does not leave it running.
+struct Killed(Child);
+
+impl Drop for Killed {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -86,13 +90,15 @@ impl Moto {
     pub async fn start() -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = free_port();
-        let mut child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn moto_server");
-        let stderr = child.stderr.take().unwrap();
+        let mut child = Killed(
+            Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn moto_server"),
+        );
+        let stderr = child.0.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -109,7 +115,6 @@ impl Moto {
                 Ok(line) if line.contains("Running on") => break,
                 Ok(line) => seen.push(line),
                 Err(e) => {
-                    let _ = child.kill();
                     panic!(
                         "moto_server did not start ({e:?}); it said:\n{}",
                         seen.join("\n")
@@ -121,7 +126,7 @@ impl Moto {
             url: format!("http://127.0.0.1:{port}"),
             access_key: String::new(),
             secret_key: String::new(),
-            child,
+            _child: child,
             http: reqwest::Client::new(),
             log: rx,
         };
