@@ -34,6 +34,7 @@ mod evidence;
 mod expect;
 mod foreach;
 mod mask;
+mod paginate;
 mod poll;
 mod prepare;
 mod preview;
@@ -41,7 +42,9 @@ mod recorder;
 mod request_url;
 pub mod schedule;
 mod send;
+pub mod sigv4;
 mod step;
+pub mod xml;
 
 use std::sync::Arc;
 use std::time::Duration;

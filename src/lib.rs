@@ -26,6 +26,7 @@ pub mod export;
 pub mod incident;
 pub mod journal;
 pub mod lab;
+pub mod markup;
 pub mod paths;
 pub mod private;
 pub mod runbook;

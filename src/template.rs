@@ -25,7 +25,7 @@ pub const RECURSION_LIMIT: usize = 64;
 
 /// Tests and filters stanch adds to MiniJinja's own (registered in `environment`).
 pub const STANCH_TESTS: &[&str] = &["version_at_least"];
-pub const STANCH_FILTERS: &[&str] = &["b64encode", "sha256"];
+pub const STANCH_FILTERS: &[&str] = &["b64encode", "sha256", "as_list"];
 
 /// Namespaces that may appear as the first name of a template variable.
 pub const NAMESPACES: &[&str] = &[
@@ -93,6 +93,7 @@ fn configured() -> Environment<'static> {
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_filter("b64encode", b64encode);
     env.add_filter("sha256", sha256);
+    env.add_filter("as_list", as_list);
     env.add_test("version_at_least", version_at_least);
     env
 }
@@ -412,6 +413,19 @@ fn version_at_least(value: &str, minimum: &str) -> Result<bool, minijinja::Error
     Ok(have >= want)
 }
 
+/// Always a list: a list as it is, nothing (none or a missing key) as `[]`, anything else as a
+/// one-item list. For XML answers, where an element that repeats is a list but a single one
+/// is not (`response.xml.….member | as_list`).
+fn as_list(value: &Value) -> Value {
+    if value.is_undefined() || value.is_none() {
+        Value::from(Vec::<Value>::new())
+    } else if value.kind() == minijinja::value::ValueKind::Seq {
+        value.clone()
+    } else {
+        Value::from(vec![value.clone()])
+    }
+}
+
 /// Convert a MiniJinja value to JSON (for captures and the journal).
 pub fn to_json(value: &Value) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
@@ -518,6 +532,18 @@ mod tests {
         let err = t.render_pieces("/{{ nope }}", &ctx).unwrap_err();
         assert!(err.message.contains("undefined"), "{}", err.message);
         assert!(t.render_pieces("/\u{e000}", &ctx).is_err());
+    }
+
+    #[test]
+    fn as_list_makes_zero_one_or_many_a_list() {
+        let t = Templates::new();
+        let ctx = json!({"one": {"k": "a"}, "many": ["a", "b"], "empty": ""});
+        let len = |expr: &str| t.eval(expr, &ctx).unwrap().len();
+        assert_eq!(len("one | as_list"), Some(1));
+        assert_eq!(len("many | as_list"), Some(2));
+        assert_eq!(len("one.missing | as_list"), Some(0));
+        assert_eq!(len("empty.member | as_list"), Some(0));
+        assert_eq!(len("none | as_list"), Some(0));
     }
 
     #[test]

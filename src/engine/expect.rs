@@ -3,8 +3,8 @@
 //!
 //! A failed expectation names the expression and the actual values of every name it reads
 //! (`response.status = 404`), so a responder sees why without opening the journal. Reading
-//! `response.json` when the body is not JSON is its own clear failure. Nothing here sends or
-//! journals.
+//! `response.json` when the body is not JSON, or `response.xml` when it is not XML, is its own
+//! clear failure. Nothing here sends or journals.
 
 use minijinja::Value;
 use serde_json::json;
@@ -20,10 +20,12 @@ pub struct Failed {
     pub actual: String,
 }
 
-/// `response` for templates, plus why `response.json` is missing when the body is not JSON.
+/// `response` for templates, plus why `response.json` or `response.xml` is missing when the
+/// body is not JSON or XML.
 pub struct Response {
     pub value: Value,
     json_error: Option<String>,
+    xml_error: Option<String>,
     pub status: u16,
     content_type: String,
 }
@@ -56,33 +58,56 @@ impl Response {
                 Err(e) => (None, Some(format!("the body is not valid JSON ({e})"))),
             }
         };
+        // XML only for a body that is not JSON: the same bytes are never parsed twice.
+        let (xml, xml_error) = match (&json, ex.body.is_empty()) {
+            (_, true) => (None, Some("the body is empty".to_owned())),
+            (Some(_), false) => (None, Some("the body is JSON, not XML".to_owned())),
+            (None, false) => match super::xml::parse(&ex.body) {
+                Ok(v) => (Some(v), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+        };
         let mut map = json!({ "status": ex.status, "headers": headers, "text": text });
         if let Some(json) = json {
             map["json"] = json;
         }
+        if let Some(xml) = xml {
+            map["xml"] = xml;
+        }
         Self {
             value: Value::from(minijinja::value::Serde(&map)),
             json_error,
+            xml_error,
             status: ex.status,
             content_type,
         }
     }
 
-    /// If `expr` reads `response.json` and there is none, the sentence saying so.
-    fn json_problem(&self, templates: &Templates, what: &str, expr: &str) -> Option<String> {
-        let why = self.json_error.as_ref()?;
-        let reads_json = templates
-            .expression_variables(expr)
-            .unwrap_or_default()
-            .iter()
-            .any(|v| v == "response.json" || v.starts_with("response.json."));
-        reads_json.then(|| {
-            format!(
-                "{what} `{expr}` reads response.json, but {why}; the service answered {} \
-                 ({}): check that the endpoint returns JSON (a proxy error page?)",
-                self.status, self.content_type
-            )
-        })
+    /// If `expr` reads `response.json` or `response.xml` and there is none, the sentence
+    /// saying so.
+    pub(super) fn body_problem(
+        &self,
+        templates: &Templates,
+        what: &str,
+        expr: &str,
+    ) -> Option<String> {
+        let vars = templates.expression_variables(expr).unwrap_or_default();
+        let reads = |name: &str| {
+            vars.iter()
+                .any(|v| v == name || v.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
+        };
+        let (name, why, format) = if reads("response.json") {
+            ("response.json", self.json_error.as_ref()?, "JSON")
+        } else if reads("response.xml") {
+            ("response.xml", self.xml_error.as_ref()?, "XML")
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{what} `{expr}` reads {name}, but {why}; the service answered {} ({}): check that \
+             the endpoint returns {format} (a proxy error page?)",
+            self.status, self.content_type
+        ))
     }
 }
 
@@ -116,7 +141,7 @@ pub fn check(
             }),
             Err(e) => {
                 return Err(response
-                    .json_problem(parts.templates, "expect", expr)
+                    .body_problem(parts.templates, "expect", expr)
                     .unwrap_or_else(|| explain(parts, "expect", expr, &e.message, true)));
             }
         }
@@ -135,7 +160,7 @@ pub fn capture<'a>(
     for (name, expr) in captures {
         let value = parts.templates.eval(expr, ctx).map_err(|e| {
             response
-                .json_problem(parts.templates, &format!("capture `{name}`"), expr)
+                .body_problem(parts.templates, &format!("capture `{name}`"), expr)
                 .unwrap_or_else(|| {
                     explain(parts, &format!("capture `{name}`"), expr, &e.message, true)
                 })

@@ -70,6 +70,8 @@ pub enum Attempt {
         status: u16,
         summary: String,
         captures: serde_json::Map<String, serde_json::Value>,
+        /// The token for the next page (`paginate`), if there is one.
+        next: Option<String>,
     },
     /// A response arrived but an expectation did not hold.
     Expect {
@@ -163,6 +165,14 @@ impl Run<'_> {
             }
             Some(Ok(exchange)) => exchange,
         };
+        // A server that echoes the Authorization header must not leak the signature.
+        if let Some(signature) = &exchange.signature {
+            self.parts
+                .mask
+                .learn(self.parts.secrets, std::slice::from_ref(signature));
+        }
+        // Redact with what was just learned.
+        let redactor = &self.parts.mask.redactor();
         let remote = exchange.remote_addr.map(|a| a.to_string());
         response.status = Some(exchange.status);
         response.elapsed_ms = millis(exchange.elapsed);
@@ -239,6 +249,15 @@ impl Run<'_> {
             Ok(c) => c,
             Err(msg) => return Attempt::Fatal(msg),
         };
+        let next = match &self.step.paginate {
+            Some(p) => {
+                match super::paginate::next_token(self.parts, p.get_ref(), &ctx, &response) {
+                    Ok(next) => next,
+                    Err(msg) => return Attempt::Fatal(msg),
+                }
+            }
+            None => None,
+        };
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(evidence_note);
         for (name, value) in &captures {
@@ -248,6 +267,7 @@ impl Run<'_> {
             status: exchange.status,
             summary: redactor.redact(&summary),
             captures,
+            next,
         }
     }
 }
@@ -287,13 +307,16 @@ fn describe_failure(
     // Masked before it is cut: a cut through a secret would leave a prefix no form matches.
     let body = redactor.redact(&String::from_utf8_lossy(&exchange.body));
     let body = body.trim();
+    let aws = super::sigv4::explain_refusal(body)
+        .map(|why| format!("; {why}"))
+        .unwrap_or_default();
     let body = if body.is_empty() {
         String::new()
     } else {
         format!("; body: {}", short(body))
     };
     redactor.redact(&format!(
-        "server answered {}{location}; expectation failed: {}{hint}{body}",
+        "server answered {}{location}; expectation failed: {}{hint}{aws}{body}",
         exchange.status,
         list.join(", ")
     ))
@@ -356,6 +379,7 @@ pub enum Settled {
     Passed {
         summary: String,
         captures: serde_json::Map<String, serde_json::Value>,
+        next: Option<String>,
     },
     Failed {
         error: String,
@@ -389,14 +413,21 @@ pub async fn attempts(
         let time_left = retry.is_some_and(|r| started.elapsed() + r.every <= r.within);
         let error = match attempt {
             Attempt::Pass {
-                summary, captures, ..
+                summary,
+                captures,
+                next,
+                ..
             } => {
                 let summary = if n > 1 {
                     format!("{summary} · after {n} attempts")
                 } else {
                     summary
                 };
-                return Settled::Passed { summary, captures };
+                return Settled::Passed {
+                    summary,
+                    captures,
+                    next,
+                };
             }
             Attempt::Cancelled => return Settled::Cancelled,
             Attempt::Fatal(error) => {
@@ -458,8 +489,12 @@ pub async fn attempts(
     }
 }
 
-/// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop.
+/// An ordinary (not foreach) http step: prepare once, then one exchange or a poll loop (or,
+/// with `paginate`, one of those per page).
 pub async fn run(run: &Run<'_>) -> StepResult {
+    if let Some(paginate) = &run.step.paginate {
+        return super::paginate::run(run, paginate.get_ref()).await;
+    }
     let prepared = match prepare::prepare(run.parts, run.step, run.http, &run.ctx.base(), None) {
         Ok(p) => p,
         Err(e) => return StepResult::failed(e),
@@ -469,7 +504,9 @@ pub async fn run(run: &Run<'_>) -> StepResult {
         (Err(e), _) | (_, Err(e)) => return StepResult::failed(e),
     };
     match attempts(run, &prepared, None, retry, cap).await {
-        Settled::Passed { summary, captures } => StepResult::Passed {
+        Settled::Passed {
+            summary, captures, ..
+        } => StepResult::Passed {
             summary,
             captures,
             items: None,

@@ -38,6 +38,8 @@ pub struct Prepared {
     pub body: Option<Body>,
     /// Rendered values built from secrets (see `mask`): masked wherever they appear.
     pub derived: Vec<String>,
+    /// Signs the final request just before it is sent (`auth.aws_sigv4`).
+    pub signer: Option<std::sync::Arc<super::sigv4::Signer>>,
 }
 
 /// Renders the templates of one request and remembers which outputs came from secrets.
@@ -183,6 +185,10 @@ pub fn render_confirm(parts: Parts<'_>, source: &str, ctx: &Context) -> Result<S
 }
 
 /// Build the request of an http step for one context (with `item` inside foreach).
+#[expect(
+    clippy::too_many_lines,
+    reason = "one request from its parts: target, path, query, headers, body, auth"
+)]
 pub fn prepare(
     parts: Parts<'_>,
     step: &Step,
@@ -227,6 +233,7 @@ pub fn prepare(
     }
 
     let mut headers: Vec<(String, String)> = Vec::new();
+    let mut signer = None;
     let mut set_header = |name: &str, value: String| {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         headers.push((name.to_owned(), value));
@@ -245,6 +252,13 @@ pub fn prepare(
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             set_header("Authorization", format!("Basic {encoded}"));
         }
+        if let Some(aws) = &auth.aws_sigv4 {
+            signer = Some(std::sync::Arc::new(prepare_sigv4(
+                &mut r,
+                target_name,
+                aws.get_ref(),
+            )?));
+        }
     }
     for (name, value) in target.headers.iter().chain(&http.headers) {
         let value = r.render(&format!("header `{name}`"), value.get_ref())?;
@@ -257,6 +271,12 @@ pub fn prepare(
         Some(Body {
             bytes: serde_json::to_vec(&rendered).unwrap_or_default(),
             content_type: "application/json",
+        })
+    } else if let Some(xml) = &http.xml {
+        let text = super::xml::write(xml, &mut |s| r.render("xml body", s))?;
+        Some(Body {
+            bytes: text.into_bytes(),
+            content_type: "application/xml",
         })
     } else if http.form.is_empty() {
         None
@@ -271,6 +291,16 @@ pub fn prepare(
             content_type: "application/x-www-form-urlencoded",
         })
     };
+    // Signed form bodies take AWS's own encoding (see `sigv4::canonical_form`).
+    let body = match body {
+        Some(b) if signer.is_some() && b.content_type == "application/x-www-form-urlencoded" => {
+            Some(Body {
+                bytes: super::sigv4::canonical_form(&b.bytes),
+                content_type: b.content_type,
+            })
+        }
+        other => other,
+    };
     let _ = step;
     Ok(Prepared {
         target: target_name.clone(),
@@ -279,7 +309,32 @@ pub fn prepare(
         headers,
         body,
         derived: r.derived,
+        signer,
     })
+}
+
+/// Render `auth.aws_sigv4` and resolve its credentials; the keys are learned as secrets.
+fn prepare_sigv4(
+    r: &mut Renderer<'_, '_>,
+    target: &str,
+    aws: &crate::runbook::AwsSigV4,
+) -> Result<super::sigv4::Signer, String> {
+    let mut field = |name: &str, value: Option<&toml::Spanned<String>>| {
+        value
+            .map(|v| r.render(&format!("auth aws_sigv4 {name}"), v.get_ref()))
+            .transpose()
+    };
+    let fields = super::sigv4::Fields {
+        region: field("region", Some(&aws.region))?.unwrap_or_default(),
+        service: field("service", Some(&aws.service))?.unwrap_or_default(),
+        access_key: field("access_key", aws.access_key.as_ref())?,
+        secret_key: field("secret_key", aws.secret_key.as_ref())?,
+        session_token: field("session_token", aws.session_token.as_ref())?,
+    };
+    let signer = super::sigv4::Signer::new(target, fields, |name| std::env::var(name).ok())
+        .map_err(|e| e.to_string())?;
+    r.derived.extend(signer.secrets());
+    Ok(signer)
 }
 
 fn check_header(name: &str, value: &str) -> Result<(), String> {
@@ -359,6 +414,10 @@ impl Prepared {
             body_bytes: self.body.as_ref().map(|body| body.bytes.len() as u64),
             item: item.map(|i| i as u64),
             attempt,
+            signed: self
+                .signer
+                .as_ref()
+                .map(|s| format!("aws_sigv4 {}", s.scope())),
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Exchange {
     pub body: Vec<u8>,
     pub elapsed: Duration,
     pub remote_addr: Option<SocketAddr>,
+    /// The SigV4 signature the request carried, to be masked like a secret.
+    pub signature: Option<String>,
 }
 
 /// Why no complete response arrived. Display: what happened, then what to try.
@@ -47,6 +49,8 @@ pub enum SendError {
     TooLarge { host: String, cap: u64, read: u64 },
     #[error("request to {host} failed: {detail}")]
     Other { host: String, detail: String },
+    #[error("{0}")]
+    Sign(String),
 }
 
 fn host_of(url: &url::Url) -> String {
@@ -147,13 +151,41 @@ pub async fn send(
         request = request.header(name.as_str(), value.as_str());
     }
     if let Some(body) = &prepared.body {
-        request = request
-            .header(reqwest::header::CONTENT_TYPE, body.content_type)
-            .body(body.bytes.clone());
+        // A runbook's own Content-Type wins (AWS JSON APIs want `application/x-amz-json-1.1`).
+        let typed = prepared
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        if !typed {
+            request = request.header(reqwest::header::CONTENT_TYPE, body.content_type);
+        }
+        request = request.body(body.bytes.clone());
+    } else if [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+    ]
+    .contains(&prepared.method)
+    {
+        // `Content-Length: 0`, as RFC 9110 asks of a body-less POST/PUT: S3 refuses a PUT
+        // without it (411).
+        request = request.header(reqwest::header::CONTENT_LENGTH, "0");
     }
+    // Signed last, on the request exactly as it leaves (see `sigv4`).
+    let mut request = request
+        .build()
+        .map_err(|e| classify(&e, host.clone(), timeout, None))?;
+    let signature = match &prepared.signer {
+        Some(signer) => Some(
+            signer
+                .sign(&mut request, std::time::SystemTime::now())
+                .map_err(|e| SendError::Sign(e.to_string()))?,
+        ),
+        None => None,
+    };
     let started = Instant::now();
-    let mut response = request
-        .send()
+    let mut response = client
+        .execute(request)
         .await
         .map_err(|e| classify(&e, host.clone(), timeout, None))?;
     let status = response.status().as_u16();
@@ -197,5 +229,6 @@ pub async fn send(
         body,
         elapsed: started.elapsed(),
         remote_addr,
+        signature,
     })
 }

@@ -17,23 +17,8 @@ use super::report::time::{grouped, utc};
 use super::report::timeline::recorded_note;
 use super::report::{Report, TimelineRow};
 
-/// Escape text for HTML/SVG element content and double- or single-quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters other than whitespace are not allowed in HTML or XML text.
-            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// The one markup escape (HTML, SVG and the engine's XML bodies share it).
+pub use crate::markup::escape;
 
 /// Inlined into every export: the page stays one self-contained file.
 const STYLE: &str = include_str!("html/style.css");

@@ -79,6 +79,9 @@ pub struct HttpRequest {
     /// Poll attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// How the request was signed, e.g. `aws_sigv4 eu-west-1/s3` (never the signature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed: Option<String>,
 }
 
 /// `http.response`: a status, or a transport `error` (then no status).

@@ -89,6 +89,25 @@ pub struct Auth {
     pub bearer: Option<Spanned<String>>,
     #[serde(default)]
     pub basic: Option<BasicAuth>,
+    /// AWS Signature Version 4 on every request (see `engine::sigv4`).
+    #[serde(default)]
+    pub aws_sigv4: Option<Spanned<AwsSigV4>>,
+}
+
+/// `auth = { aws_sigv4 = { region, service, access_key?, secret_key?, session_token? } }`.
+/// Every value is a template. A missing key pair is read from `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) when the request is prepared.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSigV4 {
+    pub region: Spanned<String>,
+    pub service: Spanned<String>,
+    #[serde(default)]
+    pub access_key: Option<Spanned<String>>,
+    #[serde(default)]
+    pub secret_key: Option<Spanned<String>>,
+    #[serde(default)]
+    pub session_token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,7 +163,26 @@ pub struct Step {
     /// Parallel requests for `foreach` (default 8).
     #[serde(default)]
     pub concurrency: Option<Spanned<u32>>,
+    /// Follow a list API's continuation token page by page (see `engine::paginate`).
+    #[serde(default)]
+    pub paginate: Option<Spanned<Paginate>>,
 }
+
+/// `paginate = { next = "<expression>", param = "Marker", max_pages = 100 }`: after each page,
+/// `next` (read against `response`) gives the token for the following page, sent as `param`;
+/// none, false or an empty string ends the listing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paginate {
+    pub next: Spanned<String>,
+    pub param: Spanned<String>,
+    /// Default [`DEFAULT_MAX_PAGES`].
+    #[serde(default)]
+    pub max_pages: Option<Spanned<u32>>,
+}
+
+/// Pages a `paginate` step follows when it does not say.
+pub const DEFAULT_MAX_PAGES: u32 = 100;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +197,10 @@ pub struct Http {
     /// JSON body; string values are templates, rendered one by one.
     #[serde(default)]
     pub json: Option<toml::Value>,
+    /// XML body (`application/xml`), written from a table (see `engine::xml`): string values
+    /// are templates, `"@name"` keys are attributes, arrays repeat the element.
+    #[serde(default)]
+    pub xml: Option<toml::Table>,
     /// Form body (`application/x-www-form-urlencoded`); values are templates.
     #[serde(default)]
     pub form: IndexMap<String, Spanned<String>>,

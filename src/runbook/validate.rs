@@ -9,7 +9,9 @@
 //! a responder fixing a runbook sees all of it at once. This module must not read anything but
 //! the runbook and the files it names.
 
+mod auth;
 mod graph;
+mod paginate;
 mod steps;
 mod templates;
 mod variables;
@@ -36,6 +38,7 @@ pub fn validate<'s>(parsed: &Parsed<'s>, source: &'s str, base_dir: &Path) -> Ve
     v.targets();
     for (i, step) in parsed.runbook.steps.iter().enumerate() {
         v.step(i, step);
+        v.paginate(i, step);
     }
     let mut graph = graph::check(&mut v);
     templates::check(&mut v, &mut graph);
@@ -166,6 +169,9 @@ impl Validator<'_, '_> {
             self.identifier(&[Seg::Key("targets"), Seg::Key(name)], "target", name);
             if let Some(timeout) = &target.timeout {
                 self.duration(timeout, "timeout");
+            }
+            if let Some(auth) = &target.auth {
+                self.auth(name, auth);
             }
             for (field, path) in [("ca", &target.ca), ("client_cert", &target.client_cert)] {
                 if let Some(path) = path {

@@ -102,6 +102,7 @@ impl Validator<'_, '_> {
                 ("evidence", step.evidence),
                 ("retry", step.retry.is_some()),
                 ("foreach", step.foreach.is_some()),
+                ("paginate", step.paginate.is_some()),
             ];
             for (key, set) in only_http {
                 if set {
@@ -118,6 +119,10 @@ impl Validator<'_, '_> {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "every rule of an http action, one after the other"
+    )]
     fn http(&mut self, i: usize, step: &Step, http: &Http) {
         if !self.rb.targets.contains_key(http.target.get_ref()) {
             let declared: Vec<&str> = self.rb.targets.keys().map(String::as_str).collect();
@@ -183,6 +188,33 @@ impl Validator<'_, '_> {
                 .with_help(
                     "remove it, or say in `expect` which statuses pass (`response.status == 301`)",
                 ),
+            );
+        }
+        let bodies: Vec<&str> = [
+            http.json.as_ref().map(|_| "json"),
+            (!http.form.is_empty()).then_some("form"),
+            http.xml.as_ref().map(|_| "xml"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let [first, second, ..] = bodies.as_slice() {
+            let at = |key| {
+                [
+                    Seg::Key("steps"),
+                    Seg::Index(i),
+                    Seg::Key("http"),
+                    Seg::Key(key),
+                ]
+            };
+            self.push(
+                Diagnostic::new(
+                    format!("step `{}` has more than one request body", step.id()),
+                    self.key(&at(second)),
+                    "second body",
+                )
+                .with_label(self.key(&at(first)), "first body")
+                .with_help("keep exactly one of `json`, `form` or `xml`"),
             );
         }
         if let Some(max) = &http.max_body

@@ -5,10 +5,10 @@
 //!
 //! | place                                 | inputs | secrets | vars | incident, marks | item    | response | drafts |
 //! |---------------------------------------|--------|---------|------|-----------------|---------|----------|--------|
-//! | target url, headers, auth             | ✓      | ✓       |      | incident only   |         |          |        |
+//! | target url, headers, auth (all forms) | ✓      | ✓       |      | incident only   |         |          |        |
 //! | http path, query, headers, form, json | ✓      | ✓       | ✓    | ✓               | foreach |          | ✓      |
 //! | confirm, when, foreach                | ✓      |         | ✓    | ✓               |         |          |        |
-//! | expect, capture                       | ✓      |         | ✓    | ✓               | foreach | ✓        |        |
+//! | expect, capture, paginate.next        | ✓      |         | ✓    | ✓               | foreach | ✓        |        |
 //!
 //! Secrets only where a request is built: anywhere else they would reach the screen or the
 //! journal. `vars.X` must be captured by a step the reading step transitively `needs`, or it
@@ -93,10 +93,28 @@ fn collect_targets<'a>(v: &Validator<'a, '_>, sites: &mut Vec<Site<'a>>) {
                 add("auth.basic.user", &basic.user);
                 add("auth.basic.password", &basic.password);
             }
+            if let Some(aws) = &auth.aws_sigv4 {
+                let aws = aws.get_ref();
+                add("auth.aws_sigv4.region", &aws.region);
+                add("auth.aws_sigv4.service", &aws.service);
+                for (field, value) in [
+                    ("auth.aws_sigv4.access_key", &aws.access_key),
+                    ("auth.aws_sigv4.secret_key", &aws.secret_key),
+                    ("auth.aws_sigv4.session_token", &aws.session_token),
+                ] {
+                    if let Some(value) = value {
+                        add(field, value);
+                    }
+                }
+            }
         }
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "every templated field of a step, one after the other"
+)]
 fn collect_step<'a>(i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
     let id = step.id();
     let item = if step.foreach.is_some() { ITEM } else { 0 };
@@ -137,6 +155,14 @@ fn collect_step<'a>(i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
             plain | RESPONSE | item,
         );
     }
+    if let Some(paginate) = &step.paginate {
+        add(
+            "paginate.next",
+            &paginate.get_ref().next,
+            Syntax::Expression,
+            plain | RESPONSE,
+        );
+    }
     let Some(http_spanned) = &step.http else {
         return;
     };
@@ -170,6 +196,28 @@ fn collect_step<'a>(i: usize, step: &'a Step, sites: &mut Vec<Site<'a>>) {
                 step: Some(i),
             });
         });
+    }
+    if let Some(xml) = &http.xml {
+        for (key, value) in xml {
+            let mut path = vec![
+                Seg::Key("steps"),
+                Seg::Index(i),
+                Seg::Key("http"),
+                Seg::Key("xml"),
+                Seg::Key(key),
+            ];
+            collect_json(value, &mut path, &mut |text, json_path| {
+                sites.push(Site {
+                    text,
+                    span: http_spanned.span(),
+                    json_path: Some(json_path),
+                    syntax: Syntax::Template,
+                    place: format!("`http.xml` of step `{id}`"),
+                    allow: request,
+                    step: Some(i),
+                });
+            });
+        }
     }
 }
 

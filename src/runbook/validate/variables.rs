@@ -29,7 +29,7 @@ pub(super) const ALL_NAMESPACES: &[&str] = &[
 ];
 
 pub(super) const INCIDENT_FIELDS: &[&str] = &["id", "opened_at", "responder", "drill"];
-pub(super) const RESPONSE_FIELDS: &[&str] = &["status", "headers", "json", "text"];
+pub(super) const RESPONSE_FIELDS: &[&str] = &["status", "headers", "json", "xml", "text"];
 
 /// What is wrong with one variable at one site.
 pub(super) struct Problem {
@@ -262,7 +262,9 @@ fn why_not(ns: &str) -> &'static str {
         "item" => {
             "`item` exists only in the request, `expect` and `capture` of a step with `foreach`"
         }
-        "response" => "`response` exists only in `expect` and `capture`, after the request",
+        "response" => {
+            "`response` exists only in `expect`, `capture` and `paginate.next`, after the request"
+        }
         "drafts" => "`drafts` (saved draft text) may only be sent in a step's http request",
         "vars" | "marks" => {
             "targets are rendered without a step: use `inputs` (or move the value into the step's http)"
