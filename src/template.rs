@@ -25,7 +25,7 @@ pub const RECURSION_LIMIT: usize = 64;
 
 /// Tests and filters stanch adds to MiniJinja's own (registered in `environment`).
 pub const STANCH_TESTS: &[&str] = &["version_at_least"];
-pub const STANCH_FILTERS: &[&str] = &["b64encode", "sha256", "as_list"];
+pub const STANCH_FILTERS: &[&str] = &["b64encode", "sha256", "as_list", "path_segments"];
 
 /// Namespaces that may appear as the first name of a template variable.
 pub const NAMESPACES: &[&str] = &[
@@ -94,6 +94,7 @@ fn configured() -> Environment<'static> {
     env.add_filter("b64encode", b64encode);
     env.add_filter("sha256", sha256);
     env.add_filter("as_list", as_list);
+    env.add_filter("path_segments", path_segments);
     env.add_test("version_at_least", version_at_least);
     env
 }
@@ -102,6 +103,8 @@ fn configured() -> Environment<'static> {
 /// value's bytes in hex, so nothing a value holds can look like a bracket.
 const VALUE_OPEN: char = '\u{e000}';
 const VALUE_CLOSE: char = '\u{e001}';
+/// Opens a value marked `| path_segments` (closed by [`VALUE_CLOSE`]).
+const SEGMENTS_OPEN: char = '\u{e002}';
 
 /// The same environment, printing every `{{ … }}` value bracketed (see [`Piece`]).
 fn marking_environment() -> &'static Environment<'static> {
@@ -111,7 +114,12 @@ fn marking_environment() -> &'static Environment<'static> {
         env.set_formatter(|out, _state, value| {
             use std::fmt::Write as _;
             let text = value.to_string();
-            out.write_char(VALUE_OPEN)?;
+            let open = if value.downcast_object_ref::<PathSegments>().is_some() {
+                SEGMENTS_OPEN
+            } else {
+                VALUE_OPEN
+            };
+            out.write_char(open)?;
             for b in text.bytes() {
                 write!(out, "{b:02x}")?;
             }
@@ -129,16 +137,20 @@ fn marking_environment() -> &'static Environment<'static> {
 pub enum Piece {
     Text(String),
     Value(String),
+    /// A value the template marked `| path_segments`: its `/` separate path segments (each
+    /// still encoded as one segment; `.`, `..` and empty segments refused by the URL builder).
+    Segments(String),
 }
 
 /// Split the marking environment's output back into pieces.
 fn pieces(rendered: &str) -> Option<Vec<Piece>> {
     let mut out = Vec::new();
     let mut rest = rendered;
-    while let Some(open) = rest.find(VALUE_OPEN) {
+    while let Some(open) = rest.find([VALUE_OPEN, SEGMENTS_OPEN]) {
         if open > 0 {
             out.push(Piece::Text(rest[..open].to_owned()));
         }
+        let segments = rest[open..].starts_with(SEGMENTS_OPEN);
         let after = &rest[open + VALUE_OPEN.len_utf8()..];
         let close = after.find(VALUE_CLOSE)?;
         let hex = &after.as_bytes()[..close];
@@ -150,7 +162,12 @@ fn pieces(rendered: &str) -> Option<Vec<Piece>> {
                     .and_then(|p| u8::from_str_radix(p, 16).ok())
             })
             .collect::<Option<Vec<u8>>>()?;
-        out.push(Piece::Value(String::from_utf8(bytes).ok()?));
+        let value = String::from_utf8(bytes).ok()?;
+        out.push(if segments {
+            Piece::Segments(value)
+        } else {
+            Piece::Value(value)
+        });
         rest = &after[close + VALUE_CLOSE.len_utf8()..];
     }
     if rest.contains(VALUE_CLOSE) {
@@ -411,6 +428,22 @@ fn version_at_least(value: &str, minimum: &str) -> Result<bool, minijinja::Error
     have.resize(len, 0);
     want.resize(len, 0);
     Ok(have >= want)
+}
+
+/// A value that is a path of several segments, such as an endpoint path read from a discovery
+/// document (`{{ vars.revocation_path | path_segments }}`). Printed as the text itself; in a
+/// request's `path` its `/` separate segments, where any other value is one segment.
+#[derive(Debug)]
+struct PathSegments(String);
+
+impl minijinja::value::Object for PathSegments {
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn path_segments(value: &str) -> Value {
+    Value::from_object(PathSegments(value.to_owned()))
 }
 
 /// Always a list: a list as it is, nothing (none or a missing key) as `[]`, anything else as a

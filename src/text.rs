@@ -86,6 +86,13 @@ impl<W: std::io::Write> Escaping<W> {
         }
     }
 
+    /// The writer underneath, for stanch's own styled text (colour codes must not be
+    /// escaped); whoever writes there escapes any outside text with [`escape`] first. Flush
+    /// this writer before switching, so a held partial character is not reordered.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     fn emit(&mut self, bytes: &[u8], last: bool) -> std::io::Result<()> {
         if let Ok(text) = std::str::from_utf8(bytes) {
             return self.inner.write_all(escape(text).as_bytes());

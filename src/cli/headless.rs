@@ -7,8 +7,9 @@
 //! manual and draft steps are journalled `step.pending` and listed for a human; steps left
 //! interrupted by a crash are journalled `step.interrupted` and never re-sent. The exit code is
 //! 0 only if every automatable step succeeded (or was skipped by its `when`). Every line is
-//! redacted, then escaped for the terminal (`text::Escaping`: a response cannot send control
-//! sequences); nothing here reads a secret value.
+//! redacted, then escaped for the terminal (`text::escape` per step line, `text::Escaping` for
+//! the rest: a response cannot send control sequences, while stanch's own state colours pass);
+//! nothing here reads a secret value.
 
 pub use crate::engine::schedule::{HeadlessReport, LineState, StepLine, order};
 
@@ -25,7 +26,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::runbook::{Loaded, Runbook};
 use crate::secret::Secrets;
 use crate::store::{self, Opened};
-use crate::text::Escaping;
+use crate::text::{Escaping, escape};
 
 /// Resolve inputs: `--set` first, then defaults; every missing one is named.
 pub fn inputs(
@@ -133,10 +134,13 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
             .display()
     )?;
     tracing::info!(incident = %opened.id, "headless run started");
-    let report = runtime.block_on(run_all_async(&engine, &mut opened, &mut stdout, args.yes))?;
+    stdout.flush()?;
+    // Step lines carry stanch's colours: written underneath, outside text escaped per line.
+    let out = stdout.get_mut();
+    let report = runtime.block_on(run_all_async(&engine, &mut opened, out, args.yes))?;
     let ok = report.all_ok();
     writeln!(
-        stdout,
+        out,
         "{}: {} ok, {} failed, {} need a human, {} interrupted, {} blocked",
         if ok {
             super::color::paint("done", super::color::Tone::Good)
@@ -153,7 +157,7 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         report.count(LineState::Interrupted),
         report.count(LineState::Blocked),
     )?;
-    stdout.flush()?;
+    out.flush()?;
     tracing::info!(incident = %opened.id, ok, "headless run finished");
     Ok(super::exit::verdict(ok))
 }
@@ -187,7 +191,7 @@ pub async fn run_all_async(
     assume_yes: bool,
 ) -> anyhow::Result<HeadlessReport> {
     let mut emit = |emitted: Emit<'_>| match emitted {
-        Emit::Warning(text) => writeln!(out, "warning: {text}"),
+        Emit::Warning(text) => writeln!(out, "warning: {}", escape(text)),
         Emit::Line(line) => print_line(engine, out, line),
     };
     let report = schedule::run_all(engine, opened, assume_yes, &mut emit).await?;
@@ -201,8 +205,8 @@ pub async fn run_all_async(
         writeln!(
             out,
             "for a human: {} (open the incident in the TUI: stanch resume {})",
-            pending.join(", "),
-            opened.id
+            escape(&pending.join(", ")),
+            escape(&opened.id)
         )?;
     }
     Ok(report)
@@ -234,7 +238,7 @@ fn print_line(engine: &Engine, out: &mut dyn Write, line: &StepLine) -> std::io:
         out,
         "{} {}",
         painted(line.state),
-        engine.redactor().redact(&text)
+        escape(&engine.redactor().redact(&text))
     )?;
     // The log gets ids, states and durations only: never bodies, headers or details. Steps
     // that did not go through are logged at `warn`; the rest at `debug`

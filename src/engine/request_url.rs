@@ -30,7 +30,7 @@ pub fn build(base: &Url, pieces: &[Piece]) -> Result<Url, String> {
     // full URL must not gain a trailing `/`.
     if pieces
         .iter()
-        .all(|p| matches!(p, Piece::Text(t) | Piece::Value(t) if t.is_empty()))
+        .all(|p| matches!(p, Piece::Text(t) | Piece::Value(t) | Piece::Segments(t) if t.is_empty()))
     {
         return Ok(base.clone());
     }
@@ -39,6 +39,7 @@ pub fn build(base: &Url, pieces: &[Piece]) -> Result<Url, String> {
         match piece {
             Piece::Text(text) => shape.text(text)?,
             Piece::Value(value) => shape.value(value),
+            Piece::Segments(value) => shape.segments(value)?,
         }
     }
     shape.end_segment()?;
@@ -108,6 +109,29 @@ impl Shape {
         }
     }
 
+    /// A value marked `| path_segments`: each `/`-separated part is one segment, encoded like
+    /// any value (so `?`, `#`, `%` stay inside it; `.`, `..` and empty parts are refused). A
+    /// leading `/` where a segment starts is the separator the text would have written.
+    fn segments(&mut self, value: &str) -> Result<(), String> {
+        if self.query.is_some() {
+            self.value(value);
+            return Ok(());
+        }
+        let at_start = self.current.is_empty() && !self.current_has_value;
+        let value = if at_start {
+            value.strip_prefix('/').unwrap_or(value)
+        } else {
+            value
+        };
+        for (i, part) in value.split('/').enumerate() {
+            if i > 0 {
+                self.end_segment()?;
+            }
+            self.value(part);
+        }
+        Ok(())
+    }
+
     fn end_segment(&mut self) -> Result<(), String> {
         if self.query.is_some() {
             return Ok(());
@@ -152,6 +176,10 @@ mod tests {
         Piece::Value(s.to_owned())
     }
 
+    fn segments(s: &str) -> Piece {
+        Piece::Segments(s.to_owned())
+    }
+
     fn built(base: &str, pieces: &[Piece]) -> Result<String, String> {
         build(&Url::parse(base).unwrap(), pieces).map(|u| u.to_string())
     }
@@ -180,6 +208,26 @@ mod tests {
     #[case::no_path(&[], "http://h:9200/")]
     fn values_land_in_the_part_the_text_names(#[case] pieces: &[Piece], #[case] url: &str) {
         assert_eq!(built("http://h:9200", pieces).unwrap(), url);
+    }
+
+    #[rstest]
+    #[case::discovered_endpoint(
+        &[segments("/realms/lab/protocol/openid-connect/revoke")],
+        "http://h:9200/base/realms/lab/protocol/openid-connect/revoke"
+    )]
+    #[case::after_text(&[text("/x/"), segments("a/b")], "http://h:9200/base/x/a/b")]
+    #[case::each_part_encoded(&[segments("/a?b/c#d")], "http://h:9200/base/a%3Fb/c%23d")]
+    fn path_segments_values_split_at_slashes_only(#[case] pieces: &[Piece], #[case] url: &str) {
+        assert_eq!(built("http://h:9200/base/", pieces).unwrap(), url);
+    }
+
+    #[rstest]
+    #[case::dot_dot(&[segments("/token/../../admin")])]
+    #[case::dot(&[segments("/./x")])]
+    #[case::empty_part(&[segments("/a//b")])]
+    #[case::trailing_slash(&[segments("/a/")])]
+    fn path_segments_values_cannot_climb_or_leave_gaps(#[case] pieces: &[Piece]) {
+        assert!(built("http://h:9200/base/", pieces).is_err());
     }
 
     #[rstest]

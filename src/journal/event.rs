@@ -151,6 +151,11 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// The data as an event carries it (the same encoding the journal writer uses), for a
+    /// backend that builds the event itself (team mode).
+    pub fn encoded_data(&self) -> Data {
+        raw_data(&self.data)
+    }
     pub fn new(kind: Kind, data: serde_json::Value) -> Self {
         Self {
             kind,

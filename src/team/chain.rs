@@ -220,7 +220,7 @@ impl Chain {
                 actor: self.login.clone(),
                 kind: new.kind,
                 step: new.step.clone(),
-                data: crate::journal::event::raw_data(&new.data),
+                data: new.encoded_data(),
                 prev: std::mem::take(&mut prev),
                 hash: String::new(),
             };

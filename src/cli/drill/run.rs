@@ -57,10 +57,12 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     let mut stdout =
         crate::text::Escaping::new(crate::cli::exit::QuietPipe::new(std::io::stdout().lock()));
     header(&mut stdout, &drill, &opened)?;
+    stdout.flush()?;
+    // Step lines carry stanch's colours: written underneath, outside text escaped per line.
     let report = runtime.block_on(headless::run_all_async(
         &engine,
         &mut opened,
-        &mut stdout,
+        stdout.get_mut(),
         true,
     ))?;
     // The lab checks start their own runtime, which cannot nest inside this one.
