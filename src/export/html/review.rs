@@ -104,7 +104,7 @@ pub fn deadlines(out: &mut String, r: &Report) {
         let status = d.status.as_str();
         let _ = writeln!(
             out,
-            "<tr><td>{}<br><span class=\"muted\">{}</span></td><td class=\"t\">{}</td><td><b class=\"w-{status}\">{status}</b></td><td>{}</td></tr>",
+            "<tr><td>{}<br><span class=\"muted\">{}</span></td><td class=\"t\">{}</td><td class=\"t\"><b class=\"w-{status}\">{status}</b></td><td>{}</td></tr>",
             escape(&d.label),
             escape(&d.basis),
             d.due.map_or_else(|| "without undue delay".to_owned(), utc),
@@ -127,7 +127,7 @@ pub fn comparison(out: &mut String, r: &Report) {
     for c in &r.comparison {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"t\">{}</td><td>{}</td></tr>",
             escape(&c.mark.replace('_', " ")),
             escape(&c.team_text()),
             escape(&c.reference_text()),
