@@ -9,7 +9,7 @@
 //! [`SCHEMA_VERSION`]. This module must not format for a particular output (no Markdown or
 //! HTML here) and must not read files or the clock.
 
-mod actions;
+pub mod actions;
 mod comparison;
 pub mod impact;
 pub mod measures;

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use super::{escape, opt};
+use crate::export::report::actions::{self, Cell};
 use crate::export::report::time::utc;
 use crate::export::report::{Report, Section};
 
@@ -64,28 +65,33 @@ pub fn reflection(out: &mut String, r: &Report) {
 fn action_items(out: &mut String, r: &Report) {
     out.push_str("<section id=\"action-items\">\n<h2>Action items</h2>\n");
     if r.action_items.is_empty() {
-        out.push_str("<p class=\"muted\">No notes were tagged <code>follow-up</code>.</p>\n<p class=\"prompt\"><b>To write:</b> Tag a note <code>#follow-up</code> for each change that would stop this happening again, with <code>@owner</code> and <code>due:YYYY-MM-DD</code>.</p>\n</section>\n");
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">No notes were tagged <code>follow-up</code>.</p>\n<p class=\"prompt\"><b>To write:</b> {}</p>\n</section>",
+            escape(actions::PROMPT)
+        );
         return;
     }
     out.push_str("<table><thead><tr><th>Action</th><th>Owner</th><th>Due</th><th>Raised by</th></tr></thead><tbody>\n");
     for a in &r.action_items {
-        let due = match (a.due, &a.due_text) {
-            (Some(date), _) => date.to_string(),
-            (None, Some(text)) => format!("<b class=\"todo\">not a date: {}</b>", escape(text)),
-            (None, None) => "<b class=\"todo\">to set</b>".to_owned(),
-        };
         let _ = writeln!(
             out,
-            "<tr><td>☐ {}</td><td>{}</td><td class=\"t\">{due}</td><td>{}, seq {}</td></tr>",
+            "<tr><td>☐ {}</td><td>{}</td><td class=\"t\">{}</td><td>{}, seq {}</td></tr>",
             escape(&a.text),
-            a.owner
-                .as_deref()
-                .map_or_else(|| "<b class=\"todo\">to assign</b>".to_owned(), escape),
+            cell(a.owner_cell()),
+            cell(a.due_cell()),
             escape(&a.actor),
             a.seq
         );
     }
     out.push_str("</tbody></table>\n</section>\n");
+}
+
+fn cell(cell: Cell) -> String {
+    match cell {
+        Cell::Value(text) => escape(&text),
+        Cell::Todo(text) => format!("<b class=\"todo\">{}</b>", escape(&text)),
+    }
 }
 
 pub fn deadlines(out: &mut String, r: &Report) {

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use super::{escape, opt};
+use crate::export::report::actions::{self, Cell};
 use crate::export::report::time::utc;
 use crate::export::report::{Report, Section};
 
@@ -50,28 +51,33 @@ pub fn reflection(out: &mut String, r: &Report) {
 fn action_items(out: &mut String, r: &Report) {
     out.push_str("## Action items\n\n");
     if r.action_items.is_empty() {
-        out.push_str("No notes were tagged `follow-up`.\n\n> **To write:** Tag a note `#follow-up` for each change that would stop this happening again, with `@owner` and `due:YYYY-MM-DD`.\n\n");
+        let _ = writeln!(
+            out,
+            "No notes were tagged `follow-up`.\n\n> **To write:** {}\n",
+            escape(actions::PROMPT)
+        );
         return;
     }
     out.push_str("| Action | Owner | Due | Raised by |\n| --- | --- | --- | --- |\n");
     for a in &r.action_items {
-        let due = match (a.due, &a.due_text) {
-            (Some(date), _) => date.to_string(),
-            (None, Some(text)) => format!("**not a date: {}**", escape(text)),
-            (None, None) => "**to set**".to_owned(),
-        };
         let _ = writeln!(
             out,
-            "| \\[ \\] {} | {} | {due} | {}, seq {} |",
+            "| \\[ \\] {} | {} | {} | {}, seq {} |",
             escape(&a.text),
-            a.owner
-                .as_deref()
-                .map_or_else(|| "**to assign**".to_owned(), escape),
+            cell(a.owner_cell()),
+            cell(a.due_cell()),
             escape(&a.actor),
             a.seq
         );
     }
     out.push('\n');
+}
+
+fn cell(cell: Cell) -> String {
+    match cell {
+        Cell::Value(text) => escape(&text),
+        Cell::Todo(text) => format!("**{}**", escape(&text)),
+    }
 }
 
 pub fn deadlines(out: &mut String, r: &Report) {

@@ -27,6 +27,33 @@ pub struct ActionItem {
     pub due_text: Option<String>,
 }
 
+/// What people are asked to write when no note was tagged `follow-up`.
+pub const PROMPT: &str = "Tag a note #follow-up for each change that would stop this happening again, with @owner and due:YYYY-MM-DD.";
+
+/// An Owner or Due cell, for every renderer alike: the value, or what is still to do (which
+/// renderers emphasise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Value(String),
+    Todo(String),
+}
+
+impl ActionItem {
+    pub fn owner_cell(&self) -> Cell {
+        self.owner
+            .clone()
+            .map_or_else(|| Cell::Todo("to assign".to_owned()), Cell::Value)
+    }
+
+    pub fn due_cell(&self) -> Cell {
+        match (self.due, &self.due_text) {
+            (Some(date), _) => Cell::Value(date.to_string()),
+            (None, Some(text)) => Cell::Todo(format!("not a date: {text}")),
+            (None, None) => Cell::Todo("to set".to_owned()),
+        }
+    }
+}
+
 pub fn items(notes: &[Note]) -> Vec<ActionItem> {
     notes
         .iter()
