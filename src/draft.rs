@@ -330,6 +330,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gaps_are_found_in_order_once_each_and_listed_at_the_end() {
+        let text =
+            "A [to fill: who] and [to fill:  when ] then [to fill: who] [to fill: ] [to fill: open";
+        assert_eq!(gaps(text), ["who", "when"]);
+        let listed = with_gaps_listed("Dear [to fill: name],".to_owned());
+        assert!(
+            listed.ends_with("before sending.\n\n- [ ] name\n"),
+            "{listed}"
+        );
+        assert_eq!(with_gaps_listed("all known\n".to_owned()), "all known\n");
+    }
+
+    #[test]
     fn secret_bearing_env_names_are_recognised() {
         for name in [
             "STANCH_ES_API_KEY",

@@ -5,7 +5,8 @@
 //! RFC 3339 strings in UTC. The same derivations as the post-mortem are used (impact figures,
 //! measures taken, notification deadlines), so a notice and the post-mortem cannot disagree.
 //! Deadlines are judged at the journal's last event, never at the wall clock, so rendering is
-//! reproducible.
+//! reproducible (an incident replayed without its timeline has no last event, hence no
+//! deadlines: the template then writes its gap).
 
 use std::collections::BTreeMap;
 
