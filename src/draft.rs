@@ -8,13 +8,18 @@
 //!                                        └──────────── record (re-read) ◀──────┘
 //! ```
 //!
-//! The template context is `inputs`, `vars`, `marks` (name → RFC 3339), `timeline` (the
-//! post-mortem's rows: `seq`, `at`, `offset`, `kind`, `step`, `actor`, `text`) and `incident`
-//! (`id`, `opened_at`, `responder`, `drill`, `title`, `severity`). Secrets are never in it: a
-//! template that names `secrets` is refused before rendering, and the editor runs with only
-//! the environment variables in [`EDITOR_ENV`] (plus `LC_*`), so a secret loaded from any
-//! variable never reaches it. This module knows nothing of the terminal; the TUI suspends
-//! itself around [`edit_in_editor`].
+//! The template context is the typed [`Context`] ([`context`] module): `inputs`, `vars`,
+//! `marks` (name → RFC 3339), `timeline` (the post-mortem's rows), `incident` (`id`,
+//! `opened_at`, `responder`, `drill`, `title`, `summary`, `severity`, `as_of`), `impact`
+//! (figures with how each was derived), `measures` (steps that changed something, with their
+//! marks) and `deadlines` (each notification duty from `aware`, see [`deadline`]). Secrets
+//! are never in it: a template that names `secrets` is refused before rendering, and the
+//! editor runs with only the environment variables in [`EDITOR_ENV`] (plus `LC_*`), so a
+//! secret loaded from any variable never reaches it.
+//!
+//! A template writes `[to fill: what]` where the journal has no answer; [`render`] appends the
+//! list of those gaps to the draft, so every notice says what it could not fill. This module
+//! knows nothing of the terminal; the TUI suspends itself around [`edit_in_editor`].
 //!
 //! Draft files are private (0600 in a 0700 `drafts/`) and never read or written through a
 //! link: a link planted under a draft's name is refused by [`prepare`] and [`record`], and
@@ -23,14 +28,17 @@
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{Value, json};
-
 use crate::incident::Incident;
 use crate::journal::event::sha256_hex;
 use crate::journal::payload::DraftSaved;
 use crate::journal::{Event, Journal, JournalError, Kind, NewEvent, Payload};
 use crate::runbook::{self, Action, Step};
 use crate::template::{TemplateError, Templates};
+
+pub mod context;
+pub mod deadline;
+
+pub use context::{Context, context};
 
 /// The directory inside an incident that holds drafts.
 pub const DRAFTS_DIR: &str = "drafts";
@@ -91,38 +99,6 @@ fn draft_step<'a>(
     }
 }
 
-/// The template context: everything a public notice may quote, and no secrets.
-pub fn context(incident: &Incident) -> Value {
-    let marks: serde_json::Map<String, Value> = incident
-        .marks
-        .iter()
-        .map(|(name, m)| (name.clone(), Value::String(m.at.to_string())))
-        .collect();
-    let timeline: Vec<Value> = crate::export::report::timeline::rows(incident, incident.opened_at)
-        .into_iter()
-        .map(|r| {
-            json!({
-                "seq": r.seq, "at": r.at.to_string(), "offset": r.offset, "kind": r.kind,
-                "step": r.step, "actor": r.actor, "text": r.text,
-            })
-        })
-        .collect();
-    json!({
-        "inputs": incident.inputs,
-        "vars": incident.vars,
-        "marks": marks,
-        "timeline": timeline,
-        "incident": {
-            "id": incident.id,
-            "opened_at": incident.opened_at.map(|t| t.to_string()),
-            "responder": incident.responder,
-            "drill": incident.drill,
-            "title": incident.runbook_title,
-            "severity": incident.severity,
-        },
-    })
-}
-
 /// Render a draft step's template (path relative to the runbook file) against the incident.
 pub fn render(
     rb: &runbook::Loaded,
@@ -154,9 +130,46 @@ pub fn render(
             path,
         });
     }
-    templates
-        .render(&source, context(incident))
-        .map_err(render_error)
+    let text = templates
+        .render(&source, context(incident, Some(&rb.runbook)))
+        .map_err(render_error)?;
+    Ok(with_gaps_listed(text))
+}
+
+/// How a template marks what the journal could not fill: `[to fill: contact point]`.
+pub const GAP: &str = "[to fill: ";
+
+/// Every `[to fill: …]` in `text`, in order, each once.
+pub fn gaps(text: &str) -> Vec<&str> {
+    let mut found: Vec<&str> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(GAP) {
+        let after = &rest[start + GAP.len()..];
+        let Some(end) = after.find(']') else { break };
+        let what = after[..end].trim();
+        if !what.is_empty() && !found.contains(&what) {
+            found.push(what);
+        }
+        rest = &after[end..];
+    }
+    found
+}
+
+/// A rendered draft ends with the list of what it could not fill, so nobody sends a notice
+/// with a gap in it unnoticed.
+fn with_gaps_listed(mut text: String) -> String {
+    let list: Vec<String> = gaps(&text)
+        .into_iter()
+        .map(|g| format!("- [ ] {g}\n"))
+        .collect();
+    if !list.is_empty() {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("\n---\n\n**Not filled from the journal**: complete every `[to fill: …]` above before sending.\n\n");
+        text.push_str(&list.concat());
+    }
+    text
 }
 
 /// `<incident>/drafts/<output>`; the output must be a plain file name.
@@ -371,6 +384,19 @@ pub fn edit_with(editor: &str, path: &Path) -> Result<(), DraftError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_are_found_in_order_once_each_and_listed_at_the_end() {
+        let text =
+            "A [to fill: who] and [to fill:  when ] then [to fill: who] [to fill: ] [to fill: open";
+        assert_eq!(gaps(text), ["who", "when"]);
+        let listed = with_gaps_listed("Dear [to fill: name],".to_owned());
+        assert!(
+            listed.ends_with("before sending.\n\n- [ ] name\n"),
+            "{listed}"
+        );
+        assert_eq!(with_gaps_listed("all known\n".to_owned()), "all known\n");
+    }
 
     #[test]
     fn only_the_allow_list_reaches_the_editor() {

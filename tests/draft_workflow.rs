@@ -121,9 +121,19 @@ fn render_fills_the_template_from_inputs_vars_marks_and_incident() {
 #[test]
 fn context_holds_no_secrets_namespace_and_templates_naming_secrets_are_refused() {
     let s = setup();
-    let ctx = draft::context(&incident(&s));
+    let replayed = incident(&s);
+    let ctx = serde_json::to_value(draft::context(&replayed, Some(&s.runbook.runbook))).unwrap();
     assert!(ctx.get("secrets").is_none());
-    for key in ["inputs", "vars", "marks", "timeline", "incident"] {
+    for key in [
+        "inputs",
+        "vars",
+        "marks",
+        "timeline",
+        "incident",
+        "impact",
+        "measures",
+        "deadlines",
+    ] {
         assert!(ctx.get(key).is_some(), "{key}");
     }
     assert_eq!(ctx["timeline"].as_array().unwrap().len(), 4);

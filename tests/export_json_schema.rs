@@ -56,7 +56,7 @@ fn the_validator_rejects_broken_documents() {
         ),
         (
             "wrong type",
-            Box::new(|v| v["journal"]["final_seq"] = json!("37")),
+            Box::new(|v| v["journal"]["final_seq"] = json!("41")),
         ),
         (
             "bad enum",
@@ -65,6 +65,23 @@ fn the_validator_rejects_broken_documents() {
         (
             "local time",
             Box::new(|v| v["timeline"][0]["at"] = json!("2019-12-26T18:02:00+01:00")),
+        ),
+        (
+            "unknown deadline status",
+            Box::new(|v| v["deadlines"][1]["status"] = json!("late")),
+        ),
+        (
+            "review section without its prompt field",
+            Box::new(|v| {
+                v["review"]["lessons"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("prompt");
+            }),
+        ),
+        (
+            "comparison row with a text time",
+            Box::new(|v| v["comparison"][0]["team_ms"] = json!("39m")),
         ),
         (
             "wrong version",
@@ -87,8 +104,16 @@ fn times_are_rfc3339_utc_and_field_names_are_stable() {
         "2019-12-29T18:00:00Z"
     );
     assert_eq!(value["notification_window"]["status"], "met");
-    assert_eq!(value["journal"]["final_seq"], 37);
+    assert_eq!(value["journal"]["final_seq"], 41);
     assert_eq!(value["action_items"].as_array().unwrap().len(), 2);
+    assert_eq!(value["action_items"][0]["owner"], "bob");
+    assert_eq!(value["action_items"][0]["due"], "2019-12-27");
+    assert_eq!(value["action_items"][1]["owner"], Value::Null);
+    assert_eq!(value["deadlines"][0]["id"], "gdpr-art33");
+    assert_eq!(value["deadlines"][0]["due"], "2019-12-29T18:00:00Z");
+    assert_eq!(value["deadlines"][0]["status"], "met");
+    assert_eq!(value["review"]["lucky"]["prompt"], Value::Null);
+    assert!(value["review"]["lessons"]["prompt"].is_string());
 }
 
 #[test]

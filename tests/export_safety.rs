@@ -184,6 +184,14 @@ fn hostile_incident() -> (Incident, Sources) {
         None,
         json!({"text": HOSTILE, "tags": ["follow-up", HOSTILE]}),
     );
+    // Routed into the review sections and the action items' owner and due columns.
+    c.push(
+        "2019-12-26T18:06:30Z",
+        "alice",
+        Kind::Note,
+        None,
+        json!({"text": format!("{HOSTILE} @{HOSTILE} due:{HOSTILE}"), "tags": ["follow-up", "went-well", "lucky", "decision"]}),
+    );
     c.push(
         "2019-12-26T18:07:00Z",
         "lab",
@@ -198,7 +206,7 @@ fn hostile_incident() -> (Incident, Sources) {
         "lab",
         Kind::DrillScore,
         None,
-        json!({"note": HOSTILE}),
+        json!({"note": HOSTILE, "marks": [{"mark": HOSTILE, "team_ms": 1000, "reference_ms": 2000, "note": HOSTILE}]}),
     );
     c.push(
         "2019-12-26T18:10:00Z",

@@ -72,6 +72,18 @@ const BUNDLED: &[(&str, &str)] = &[
         "runbooks/drafts/forum-post.md.j2",
         include_str!("../../runbooks/drafts/forum-post.md.j2"),
     ),
+    (
+        "runbooks/drafts/gdpr-art33-authority.md.j2",
+        include_str!("../../runbooks/drafts/gdpr-art33-authority.md.j2"),
+    ),
+    (
+        "runbooks/drafts/gdpr-art34-people.md.j2",
+        include_str!("../../runbooks/drafts/gdpr-art34-people.md.j2"),
+    ),
+    (
+        "runbooks/drafts/us-consumer-notice.md.j2",
+        include_str!("../../runbooks/drafts/us-consumer-notice.md.j2"),
+    ),
 ];
 
 /// The scenario to use: the flag, else the bundled one from the current directory or the

@@ -7,6 +7,7 @@
 //! both the HTML and the SVG, so user text (titles, notes, captured values, URLs) can never
 //! become markup.
 
+mod review;
 mod sections;
 
 use std::fmt::Write;
@@ -54,7 +55,9 @@ pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Res
         out.push_str("<div class=\"watermark\" aria-hidden=\"true\">DRILL</div>\n");
     }
     header(&mut out, report);
+    review::summary(&mut out, report);
     impact(&mut out, report);
+    review::story(&mut out, report);
     out.push_str("<section id=\"chart\" class=\"chart\">\n<h2>Timeline chart</h2>\n");
     out.push_str(&super::svg::render(report));
     out.push_str("</section>\n");
@@ -69,10 +72,12 @@ pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Res
         out.clear();
     }
     out.push_str("</tbody></table>\n</section>\n");
+    review::reflection(&mut out, report);
     steps(&mut out, report);
     notes(&mut out, report);
     evidence(&mut out, report);
     drafts(&mut out, report);
+    review::comparison(&mut out, report);
     drill(&mut out, report);
     if !report.warnings.is_empty() {
         out.push_str("<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul>\n");
@@ -222,21 +227,7 @@ fn times(out: &mut String, r: &Report) {
         }
         out.push_str("</tbody></table>\n");
     }
-    out.push_str("<h3>72-hour notification window</h3>\n");
-    match &r.notification_window {
-        Some(w) => {
-            let _ = writeln!(
-                out,
-                "<p>Aware at {}, deadline {}: <b class=\"w-{}\">{}</b>, {}.</p>",
-                utc(w.aware_at),
-                utc(w.deadline),
-                escape(&w.status),
-                escape(&w.status),
-                escape(&w.text)
-            );
-        }
-        None => out.push_str("<p class=\"muted\">The <code>aware</code> mark was not set, so the window cannot be measured.</p>\n"),
-    }
+    review::deadlines(out, r);
     out.push_str("</section>\n");
 }
 

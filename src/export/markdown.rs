@@ -7,6 +7,7 @@
 //! longer than any backtick run inside them. This renderer adds no fact of its own: it only
 //! lays out the [`Report`].
 
+mod review;
 mod sections;
 
 use std::fmt::Write;
@@ -79,7 +80,9 @@ pub fn render(report: &Report) -> String {
 pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = String::with_capacity(64 * 1024);
     header(&mut out, report);
+    review::summary(&mut out, report);
     impact(&mut out, report);
+    review::story(&mut out, report);
     times(&mut out, report);
     out.push_str("## Timeline\n\nEvery journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.\n\n");
     out.push_str("| T | UTC | Seq | Who | Step | What |\n| --- | --- | --- | --- | --- | --- |\n");
@@ -91,10 +94,12 @@ pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Res
         out.clear();
     }
     out.push('\n');
+    review::reflection(&mut out, report);
     steps(&mut out, report);
     notes(&mut out, report);
     evidence(&mut out, report);
     drafts(&mut out, report);
+    review::comparison(&mut out, report);
     drill(&mut out, report);
     if !report.warnings.is_empty() {
         out.push_str("## Warnings\n\n");
@@ -247,20 +252,7 @@ fn times(out: &mut String, r: &Report) {
         }
         out.push('\n');
     }
-    out.push_str("### 72-hour notification window\n\n");
-    match &r.notification_window {
-        Some(w) => {
-            let _ = writeln!(
-                out,
-                "Aware at {}, deadline {}: **{}**, {}.\n",
-                utc(w.aware_at),
-                utc(w.deadline),
-                w.status,
-                escape(&w.text)
-            );
-        }
-        None => out.push_str("The `aware` mark was not set, so the window cannot be measured.\n\n"),
-    }
+    review::deadlines(out, r);
 }
 
 fn timeline_text(row: &TimelineRow) -> String {

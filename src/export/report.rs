@@ -1,13 +1,19 @@
 //! The post-mortem as one plain value: [`build`] derives everything the three formats show
-//! (summary, impact, durations between marks, the 72-hour window, timeline rows, steps,
-//! evidence, drafts, action items) from the replayed [`Incident`] and the [`Sources`].
+//! (summary, impact, durations between marks, the 72-hour window and every notification
+//! deadline, the review sections, timeline rows, steps, evidence, drafts, action items with
+//! owner and due date, a drill's times beside the reference case) from the replayed
+//! [`Incident`] and the [`Sources`].
 //!
 //! [`Report`] is also the JSON export: its `serde` field names are the documented, versioned
 //! schema (`schema/postmortem.schema.json`). Renaming a field is a schema change: bump
 //! [`SCHEMA_VERSION`]. This module must not format for a particular output (no Markdown or
 //! HTML here) and must not read files or the clock.
 
-mod impact;
+pub mod actions;
+mod comparison;
+pub mod impact;
+pub mod measures;
+pub mod review;
 mod rows;
 pub mod time;
 pub mod timeline;
@@ -16,10 +22,14 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use actions::ActionItem;
+pub use comparison::ComparisonRow;
+pub use review::{Entry, Review, Section};
 pub use rows::summarise_value;
 pub use time::{human_duration, offset_label};
 
 use super::Sources;
+use crate::draft::deadline::{self, Deadline};
 use crate::incident::{Incident, StepStatus};
 use crate::journal::Event;
 
@@ -39,6 +49,8 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watermark: Option<String>,
     pub summary: Summary,
+    /// The blameless post-mortem's sections: what the journal says, and prompts for the rest.
+    pub review: Review,
     pub impact: Vec<ImpactItem>,
     pub marks: Vec<MarkRow>,
     /// Between consecutive marks, in the order of `runbook::MARKS`.
@@ -46,10 +58,13 @@ pub struct Report {
     /// Headline measures (time to contain, to rotate, …) where both marks exist.
     pub metrics: Vec<DurationRow>,
     pub notification_window: Option<NotificationWindow>,
+    /// Every notification duty from `aware`, judged at notification or at `as_of`.
+    pub deadlines: Vec<Deadline>,
     pub timeline: Vec<TimelineRow>,
     pub steps: Vec<StepRow>,
     pub notes: Vec<NoteRow>,
-    pub action_items: Vec<NoteRow>,
+    /// Notes tagged `follow-up`, with owner and due date where the note gives them.
+    pub action_items: Vec<ActionItem>,
     pub evidence: Vec<EvidenceRow>,
     pub journal: JournalSeal,
     pub drafts: Vec<DraftRow>,
@@ -57,6 +72,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// The drill score as the lab recorded it (`drill.score`), unchanged.
     pub score: Option<Value>,
+    /// A drill's times beside the reference case's, from the score.
+    pub comparison: Vec<ComparisonRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -365,31 +382,44 @@ fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) ->
     }));
     let drill = incident.drill;
     let marks = impact::marks(incident);
+    let runbook = sources.runbook.as_ref();
+    let impact = impact::impact(incident, runbook);
+    let metrics = impact::metrics(&marks);
+    let deadlines = as_of.map_or_else(Vec::new, |now| deadline::track(incident, now));
+    let measures = measures::measures(incident, runbook);
+    let events = timeline.count();
+    let timeline = timeline.finish(opened_at, &incident.facts);
+    let summary = summary(incident, sources, opened_at, as_of);
+    let review = review::build(&review::Inputs {
+        incident,
+        title: &summary.title,
+        metrics: &metrics,
+        measures: &measures,
+        deadlines: &deadlines,
+        timeline: &timeline,
+    });
     Report {
         schema_version: SCHEMA_VERSION,
         generator: format!("stanch {}", env!("CARGO_PKG_VERSION")),
         drill,
         watermark: drill.then(|| DRILL_WATERMARK.to_owned()),
-        summary: summary(incident, sources, opened_at, as_of),
-        impact: impact::impact(incident, sources.runbook.as_ref()),
+        summary,
+        review,
+        impact,
         durations: impact::durations(&marks),
-        metrics: impact::metrics(&marks),
+        metrics,
         notification_window: impact::notification_window(incident, as_of),
+        deadlines,
         marks,
         journal: JournalSeal {
-            events: timeline.count(),
+            events,
             final_seq: incident.last_seq,
             final_hash: incident.last_hash.clone(),
         },
-        timeline: timeline.finish(opened_at, &incident.facts),
+        timeline,
         steps: rows::steps(incident, sources),
         notes: incident.notes.iter().map(note_row).collect(),
-        action_items: incident
-            .notes
-            .iter()
-            .filter(|n| n.is_follow_up())
-            .map(note_row)
-            .collect(),
+        action_items: actions::items(&incident.notes),
         evidence: incident
             .evidence
             .iter()
@@ -421,6 +451,7 @@ fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) ->
             .collect(),
         warnings,
         score: incident.score.clone(),
+        comparison: comparison::rows(incident.score.as_ref()),
     }
 }
 

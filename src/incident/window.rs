@@ -1,6 +1,7 @@
-//! The GDPR Art. 33 notification window: 72 hours from the `aware` mark. One rule for every
-//! reader (the TUI status bar, the exports): once `notified` is marked the window is judged at
-//! that moment and stops counting; until then it is judged at the time the caller gives.
+//! Notification windows: a fixed period from the `aware` mark (GDPR Art. 33: 72 hours). One
+//! rule for every reader (the TUI status bar, the exports, the notice drafts' deadline table in
+//! `draft::deadline`): once `notified` is marked a window is judged at that moment and stops
+//! counting; until then it is judged at the time the caller gives.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -50,9 +51,14 @@ impl Incident {
     /// The notification window judged at `notified` if marked, else at `now`; `None` until
     /// `aware` is marked.
     pub fn notification_window(&self, now: Timestamp) -> Option<Window> {
+        self.window_of(NOTIFICATION_WINDOW_HOURS, now)
+    }
+
+    /// A window of `hours` from `aware`, judged as [`Incident::notification_window`].
+    pub fn window_of(&self, hours: i64, now: Timestamp) -> Option<Window> {
         let aware_at = self.marks.get("aware")?.at;
         let deadline = aware_at
-            .checked_add(SignedDuration::from_hours(NOTIFICATION_WINDOW_HOURS))
+            .checked_add(SignedDuration::from_hours(hours))
             .ok()?;
         let notified_at = self.marks.get("notified").map(|m| m.at);
         let judged_at = notified_at.unwrap_or(now);

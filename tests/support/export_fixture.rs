@@ -222,6 +222,9 @@ pub fn recorded(drill: bool) -> Chain {
         step("close-index"),
         json!({"name": "contained", "at": "2019-12-26T18:09:02Z"}),
     );
+    c.push("2019-12-26T18:09:30Z", "alice", Kind::Note, step("close-index"), json!({
+        "text": "Closed the index rather than deleting it, so the evidence survives #decision", "tags": [],
+    }));
     c.push(
         "2019-12-26T18:10:00Z",
         "bob",
@@ -242,6 +245,9 @@ pub fn recorded(drill: bool) -> Chain {
     );
     c.push("2019-12-26T18:12:03Z", "bob", Kind::StepSucceeded, step("verify-closed"), json!({
         "duration_ms": 3000, "summary": "outsiders get 400 index_closed_exception", "captures": {},
+    }));
+    c.push("2019-12-26T18:12:10Z", "bob", Kind::Note, step("verify-closed"), json!({
+        "text": "A proxy in front of the cluster kept answering after the close; nobody knew it was there #went-wrong", "tags": [],
     }));
     c.push(
         "2019-12-26T18:12:30Z",
@@ -305,9 +311,15 @@ pub fn recorded(drill: bool) -> Chain {
         Kind::Note,
         step("revoke-alexa"),
         json!({
-            "text": "Two tokens failed to revoke: retry them tomorrow", "tags": ["follow-up"],
+            "text": "Two tokens failed to revoke: retry them @bob due:2019-12-27", "tags": ["follow-up"],
         }),
     );
+    c.push("2019-12-26T19:30:30Z", "bob", Kind::Note, None, json!({
+        "text": "The runbook's close-then-verify steps had containment done nine minutes after awareness", "tags": ["went-well"],
+    }));
+    c.push("2019-12-26T19:30:40Z", "alice", Kind::Note, None, json!({
+        "text": "The reporter wrote to support before publishing the details #lucky", "tags": [],
+    }));
     c.push(
         "2019-12-26T19:31:00Z",
         "alice",
@@ -351,7 +363,21 @@ pub fn recorded(drill: bool) -> Chain {
             Kind::DrillScore,
             None,
             json!({
-                "checks": {"index_closed": true, "tokens_revoked": 3410}, "time_to_contain_s": 542,
+                "scenario": "Elasticsearch exposure, December 2019",
+                "reported_at": "2019-12-26T17:21:00Z",
+                "marks": [
+                    {"mark": "aware", "team_ms": 2_340_000, "reference_ms": 2_340_000,
+                     "note": "the company noticed at about 10:00 Pacific (18:00Z), after the finding was already public"},
+                    {"mark": "contained", "team_ms": 2_882_000, "reference_ms": null, "note": null},
+                    {"mark": "evidence_preserved", "team_ms": null, "reference_ms": null, "note": null},
+                    {"mark": "rotated", "team_ms": 6_540_000, "reference_ms": 23_940_000,
+                     "note": "about six hours after awareness every user was logged out and the Alexa, Google Assistant and IFTTT links were reset"},
+                    {"mark": "notified", "team_ms": 13_140_000, "reference_ms": null, "note": null},
+                    {"mark": "resolved", "team_ms": null, "reference_ms": null, "note": null},
+                ],
+                "checks": [{"name": "index unreadable from outside", "passed": true,
+                            "detail": "anonymous GET /customers/_count → 400 index_closed_exception"}],
+                "checks_passed": 1, "checks_total": 1,
             }),
         );
     }

@@ -1,4 +1,4 @@
-//! The HTML sections after the timeline: steps, notes and action items, evidence and chain of
+//! The HTML sections after the review: steps, notes, evidence and chain of
 //! custody, drafts as saved, drill injects and score. Every piece of user text is escaped.
 
 use std::fmt::Write;
@@ -82,22 +82,6 @@ pub fn notes(out: &mut String, r: &Report) {
                         escape(&n.tags.join(", "))
                     )
                 }
-            );
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("<h2>Action items</h2>\n");
-    if r.action_items.is_empty() {
-        out.push_str("<p class=\"muted\">No notes were tagged <code>follow-up</code>.</p>\n");
-    } else {
-        out.push_str("<ul>\n");
-        for n in &r.action_items {
-            let _ = writeln!(
-                out,
-                "<li>☐ {} <span class=\"muted\">(raised by {}, seq {})</span></li>",
-                escape(&n.text),
-                escape(&n.actor),
-                n.seq
             );
         }
         out.push_str("</ul>\n");

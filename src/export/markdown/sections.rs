@@ -1,4 +1,4 @@
-//! The Markdown sections after the timeline: steps, notes and action items, evidence and chain
+//! The Markdown sections after the review: steps, notes, evidence and chain
 //! of custody, drafts as saved (fenced), drill injects and score. User text is escaped.
 
 use std::fmt::Write;
@@ -80,21 +80,6 @@ pub fn notes(out: &mut String, r: &Report) {
     if !r.notes.is_empty() {
         out.push('\n');
     }
-    out.push_str("## Action items\n\n");
-    if r.action_items.is_empty() {
-        out.push_str("No notes were tagged `follow-up`.\n\n");
-        return;
-    }
-    for n in &r.action_items {
-        let _ = writeln!(
-            out,
-            "- \\[ \\] {} (raised by {}, seq {})",
-            escape(&n.text),
-            escape(&n.actor),
-            n.seq
-        );
-    }
-    out.push('\n');
 }
 
 pub fn evidence(out: &mut String, r: &Report) {

@@ -1,6 +1,6 @@
-//! The status bar: incident id, responder, T+ since opened, time since `aware` against the
-//! 72-hour notification window (stopped at `notified`; the rule is
-//! [`Incident::notification_window`](crate::incident::Incident::notification_window)), DRILL watermark, last journal seq and hash prefix.
+//! The status bar: incident id, responder, T+ since opened, time since `aware` and each
+//! notification deadline with a fixed period (`72h`, `30d`; see `draft::deadline`), stopped at
+//! `notified`, DRILL watermark, last journal seq and hash prefix.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Theme, duration};
-use crate::incident::{Window, WindowState};
+use crate::draft::deadline::Standing;
 use crate::tui::app::App;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
@@ -31,8 +31,34 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         let t = super::elapsed_ms(app.now, opened);
         spans.push(Span::raw(format!(" T+{} ", duration(t))));
     }
-    match incident.notification_window(app.now) {
-        Some(window) => spans.push(window_span(&window, theme)),
+    let deadlines = crate::draft::deadline::track(incident, app.now);
+    match incident.marks.get("aware") {
+        Some(aware) => {
+            let since_ms = super::elapsed_ms(app.now, aware.at);
+            spans.push(Span::styled(
+                format!(" aware+{}", hours(since_ms)),
+                theme.warn(),
+            ));
+            // Each deadline with a fixed period, until `notified` stops its clock.
+            for d in deadlines.iter().filter(|d| d.due.is_some()) {
+                let left_ms = d.remaining_seconds.unwrap_or_default() * 1000;
+                let (text, style) = match d.status {
+                    Standing::Met => ("met".to_owned(), theme.good()),
+                    Standing::Missed => ("missed".to_owned(), theme.bad()),
+                    _ if left_ms >= 0 => (
+                        format!("{} left", span(left_ms)),
+                        if left_ms < 12 * 3_600_000 {
+                            theme.bad()
+                        } else {
+                            theme.warn()
+                        },
+                    ),
+                    _ => (format!("{} OVER", span(-left_ms)), theme.bad()),
+                };
+                spans.push(Span::styled(format!(" {}:{text}", d.short), style));
+            }
+            spans.push(Span::raw(" "));
+        }
         None => spans.push(Span::styled(" aware: not set (m) ", theme.dim())),
     }
     if !app.running.is_empty() {
@@ -51,23 +77,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(Span::styled(position, theme.dim())), right);
 }
 
-/// Time since `aware` against the window; once `notified` is marked the count stops there.
-fn window_span(window: &Window, theme: Theme) -> Span<'static> {
-    let used = hours(window.used_ms);
-    let left = hours(window.remaining_ms.abs());
-    let (text, style) = match window.state {
-        WindowState::Open if window.remaining_ms < 12 * 3_600_000 => {
-            (format!(" aware+{used} 72h:{left} left "), theme.bad())
-        }
-        WindowState::Open => (format!(" aware+{used} 72h:{left} left "), theme.warn()),
-        WindowState::Overdue => (format!(" aware+{used} 72h:{left} OVER "), theme.bad()),
-        WindowState::Met => (format!(" notified at aware+{used} 72h: met "), theme.dim()),
-        WindowState::Missed => (
-            format!(" notified at aware+{used} 72h: {left} late "),
-            theme.bad(),
-        ),
-    };
-    Span::styled(text, style)
+/// Hours up to three days (`70h59m`, as regulators write the 72-hour window), days beyond
+/// (`29d23h`).
+fn span(ms: i64) -> String {
+    if ms < 3 * 86_400_000 {
+        hours(ms)
+    } else {
+        duration(ms)
+    }
 }
 
 /// `70h59m`: the notification window is counted in hours, as regulators write it.
@@ -78,54 +95,61 @@ fn hours(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use serde_json::json;
+
     use super::*;
-    use crate::incident::{Incident, Mark};
+    use crate::incident::Incident;
+    use crate::journal::Kind;
+    use crate::tui::fixture::{self, Chain};
 
-    fn mark(name: &str, at: &str) -> (String, Mark) {
-        let mark = Mark {
-            name: name.to_owned(),
-            at: at.parse().unwrap(),
-            seq: 1,
-            actor: "alice".into(),
-            step: None,
-            previous: Vec::new(),
-        };
-        (name.to_owned(), mark)
-    }
-
-    fn text(incident: &Incident, now: &str) -> String {
-        let window = incident.notification_window(now.parse().unwrap()).unwrap();
-        window_span(&window, Theme { color: false })
-            .content
-            .into_owned()
+    /// The status bar of an incident aware at 18:00Z, with `extra` marks, drawn at `now`.
+    fn bar(extra: &[(&str, &str)], now: &str) -> String {
+        let start: jiff::Timestamp = "2019-12-26T18:00:00Z".parse().unwrap();
+        let mut chain = Chain::opened(start, false);
+        for (name, at) in std::iter::once(&("aware", "2019-12-26T18:00:00Z")).chain(extra) {
+            chain.push(0, Kind::Mark, None, json!({"name": name, "at": at}));
+        }
+        let mut app = crate::tui::app::App::new(
+            fixture::runbook(fixture::E2E_RUNBOOK),
+            Incident::replay(chain.events),
+            now.parse().unwrap(),
+        );
+        app.now = now.parse().unwrap();
+        let mut term = Terminal::new(TestBackend::new(120, 1)).unwrap();
+        term.draw(|f| render(&app, f, f.area(), Theme { color: false }))
+            .unwrap();
+        let buffer = term.backend().buffer();
+        buffer
+            .content()
+            .iter()
+            .map(ratatui::buffer::Cell::symbol)
+            .collect()
     }
 
     #[test]
-    fn the_window_stops_counting_once_notified() {
-        let mut incident = Incident::default();
-        incident
-            .marks
-            .extend([mark("aware", "2026-11-01T00:00:00Z")]);
-        assert_eq!(
-            text(&incident, "2026-11-02T00:00:00Z"),
-            " aware+24h00m 72h:48h00m left "
+    fn every_fixed_deadline_counts_down_from_aware() {
+        let text = bar(&[], "2019-12-26T20:30:00Z");
+        assert!(
+            text.contains(" aware+2h30m 72h:69h30m left 30d:29d21h left "),
+            "{text}"
         );
-        assert_eq!(
-            text(&incident, "2026-11-05T00:00:00Z"),
-            " aware+96h00m 72h:24h00m OVER "
+    }
+
+    #[test]
+    fn a_deadline_past_its_period_shows_how_far_over() {
+        let text = bar(&[], "2019-12-30T00:00:00Z");
+        assert!(text.contains(" 72h:6h00m OVER 30d:26d18h left "), "{text}");
+    }
+
+    #[test]
+    fn notified_stops_every_clock() {
+        let text = bar(
+            &[("notified", "2019-12-29T20:00:00Z")],
+            "2020-02-01T00:00:00Z",
         );
-        incident
-            .marks
-            .extend([mark("notified", "2026-11-02T12:00:00Z")]);
-        for now in ["2026-11-02T13:00:00Z", "2026-11-09T00:00:00Z"] {
-            assert_eq!(text(&incident, now), " notified at aware+36h00m 72h: met ");
-        }
-        incident
-            .marks
-            .extend([mark("notified", "2026-11-04T06:00:00Z")]);
-        assert_eq!(
-            text(&incident, "2026-11-09T00:00:00Z"),
-            " notified at aware+78h00m 72h: 6h00m late "
-        );
+        assert!(text.contains(" 72h:missed 30d:met "), "{text}");
+        assert!(!text.contains("OVER"), "{text}");
     }
 }

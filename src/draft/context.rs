@@ -1,0 +1,110 @@
+//! What a draft template sees: a typed [`Context`], serialized into MiniJinja's context.
+//!
+//! Everything here is something a public notice may quote, derived from the replayed incident
+//! and the runbook; secrets are never in it (there is no `secrets` field to fill). Times are
+//! RFC 3339 strings in UTC. The same derivations as the post-mortem are used (impact figures,
+//! measures taken, notification deadlines), so a notice and the post-mortem cannot disagree.
+//! Deadlines are judged at the journal's last event, never at the wall clock, so rendering is
+//! reproducible (an incident replayed without its timeline has no last event, hence no
+//! deadlines: the template then writes its gap).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::deadline::{self, Deadline};
+use crate::export::report::measures::{self, Measure};
+use crate::export::report::timeline;
+use crate::export::report::{ImpactItem, impact};
+use crate::incident::Incident;
+use crate::runbook::Runbook;
+
+/// The template context of a draft step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Context<'a> {
+    /// The incident's inputs (`--set` values and answered prompts).
+    pub inputs: &'a Map<String, Value>,
+    /// Captures of every step (`vars.exposed_docs`).
+    pub vars: &'a crate::incident::Captures,
+    /// Mark name → RFC 3339 time (`marks.aware`).
+    pub marks: BTreeMap<&'a str, String>,
+    /// The post-mortem's timeline rows.
+    pub timeline: Vec<TimelineEntry>,
+    pub incident: IncidentFacts<'a>,
+    /// Impact figures, as the post-mortem derives them (label, value, how derived).
+    pub impact: Vec<ImpactItem>,
+    /// Steps that changed something, with the marks they set (GDPR Art. 33(3)(d)).
+    pub measures: Vec<Measure>,
+    /// Every notification duty judged at `incident.as_of`; empty until `aware` is set.
+    pub deadlines: Vec<Deadline>,
+}
+
+/// One timeline row, as templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    /// `T+00:14:03` from the opening.
+    pub offset: String,
+    pub kind: &'static str,
+    pub step: Option<String>,
+    pub actor: String,
+    pub text: String,
+}
+
+/// About the incident itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentFacts<'a> {
+    pub id: &'a str,
+    pub opened_at: Option<Timestamp>,
+    pub responder: &'a str,
+    pub drill: bool,
+    /// The runbook's title (what kind of incident this is).
+    pub title: &'a str,
+    /// The runbook's summary, when the runbook is known.
+    pub summary: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    /// The last journal event's time: what "now" means in the draft.
+    pub as_of: Option<Timestamp>,
+}
+
+/// Build the context of `incident`; `runbook` adds step titles, phases and the summary.
+pub fn context<'a>(incident: &'a Incident, runbook: Option<&'a Runbook>) -> Context<'a> {
+    let as_of = incident.events.last().map(|e| e.at);
+    Context {
+        inputs: &incident.inputs,
+        vars: &incident.vars,
+        marks: incident
+            .marks
+            .iter()
+            .map(|(name, m)| (name.as_str(), m.at.to_string()))
+            .collect(),
+        timeline: timeline::rows(incident, incident.opened_at)
+            .into_iter()
+            .map(|r| TimelineEntry {
+                seq: r.seq,
+                at: r.at,
+                offset: r.offset,
+                kind: r.kind,
+                step: r.step,
+                actor: r.actor,
+                text: r.text,
+            })
+            .collect(),
+        incident: IncidentFacts {
+            id: &incident.id,
+            opened_at: incident.opened_at,
+            responder: &incident.responder,
+            drill: incident.drill,
+            title: &incident.runbook_title,
+            summary: runbook.and_then(|rb| rb.runbook.summary.as_deref()),
+            severity: incident.severity.as_deref(),
+            as_of,
+        },
+        impact: impact::impact(incident, runbook),
+        measures: measures::measures(incident, runbook),
+        deadlines: as_of.map_or_else(Vec::new, |now| deadline::track(incident, now)),
+    }
+}
