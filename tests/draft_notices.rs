@@ -240,8 +240,8 @@ fn the_authority_notice_names_the_deadline_measures_and_the_required_parts() {
         "We became aware: **2019-12-26 18:00 UTC**, after a report received 2019-12-26 17:21 UTC",
         "the 72-hour deadline is **2019-12-29 18:00 UTC**",
         "- 2019-12-26 18:09 UTC: Close the exposed index; contained at 2019-12-26 18:09 UTC",
-        "- 2019-12-26 18:40 UTC: Wait for the snapshot to succeed; evidence preserved at 2019-12-26 18:40 UTC",
-        "- 2019-12-26 19:10 UTC: Revoke every Alexa skill token (RFC 7009): 3,410 of 3,412 done",
+        "- 2019-12-26 18:40 UTC: Wait for the snapshot to succeed with no failed shard; evidence preserved at 2019-12-26 18:40 UTC",
+        "- 2019-12-26 19:10 UTC: Revoke every Alexa skill token as that client (RFC 7009): 3,410 of 3,412 done",
         "- 2019-12-26 19:20 UTC: Log every user out",
         "Approximate number of personal data records: **2,400,000**",
     ] {

@@ -27,7 +27,7 @@ pub struct Context<'a> {
     /// The incident's inputs (`--set` values and answered prompts).
     pub inputs: &'a Map<String, Value>,
     /// Captures of every step (`vars.exposed_docs`).
-    pub vars: &'a crate::incident::Captures,
+    pub vars: Map<String, Value>,
     /// Mark name → RFC 3339 time (`marks.aware`).
     pub marks: BTreeMap<&'a str, String>,
     /// The post-mortem's timeline rows.
@@ -75,7 +75,13 @@ pub fn context<'a>(incident: &'a Incident, runbook: Option<&'a Runbook>) -> Cont
     let as_of = incident.events.last().map(|e| e.at);
     Context {
         inputs: &incident.inputs,
-        vars: &incident.vars,
+        // Captures are kept as JSON text in the incident; a draft is rendered once, so each is
+        // parsed here into the value a template reads.
+        vars: incident
+            .vars
+            .iter()
+            .map(|(name, capture)| (name.clone(), capture.to_value()))
+            .collect(),
         marks: incident
             .marks
             .iter()
