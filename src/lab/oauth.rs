@@ -56,6 +56,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
         .route("/admin/clients/{client_id}/tokens", get(list_tokens))
+        .merge(super::keycloak_admin::routes())
         .fallback(|| async { oauth_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .with_state(shared)
 }
@@ -323,9 +324,7 @@ async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         }
         let (grant, kind) = (t.grant, t.token_type);
         if kind == TokenType::RefreshToken {
-            for t in world.tokens.iter_mut().filter(|t| t.grant == grant) {
-                t.revoked = true;
-            }
+            world.end_grant(grant);
         } else {
             world.tokens[i].revoked = true;
         }
