@@ -11,9 +11,12 @@
 //! | `POST /protocol/openid-connect/token/introspect` | `{"active":false}` and nothing else for revoked or unknown tokens (§2.2); any confidential client may ask | RFC 7662; oidc-provider `introspectionAllowedPolicy` default |
 //!
 //! Every endpoint takes `client_secret_basic` or `client_secret_post` (RFC 6749 §2.3.1), never
-//! both at once (§2.3). The operator's list of a client's active tokens
-//! (`GET /admin/clients/{client_id}/tokens`, responder client only) is the lab's own: no
-//! product's admin API returns token values. `/oauth/token`, `/oauth/revoke` and
+//! both at once (§2.3). The operator's side is Keycloak's admin REST API, served from the same
+//! origin (`keycloak_admin.rs`: a client's online and offline sessions, ending a session or a
+//! user's consent). `GET /admin/clients/{client_id}/tokens` (responder client, Basic) is the
+//! lab's own, not any product's: no admin API returns token values. It stays only while the
+//! bundled runbook's token steps still read it (they need the token values for RFC 7009); it
+//! goes when they move to the Keycloak session calls. `/oauth/token`, `/oauth/revoke` and
 //! `/oauth/introspect` stay as aliases for callers written before discovery (the drill score).
 //! Tokens never expire during a drill.
 
