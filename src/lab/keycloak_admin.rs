@@ -14,6 +14,7 @@
 //! | `GET /clients?clientId=X` | array of `ClientRepresentation` (`id` is the uuid every other path takes) | `ClientsResource.getClients` |
 //! | `GET /clients/{uuid}/user-sessions?first&max` | array of `UserSessionRepresentation`; **`max` defaults to 100** | `ClientResource.getUserSessions`, `Constants.DEFAULT_MAX_RESULTS` |
 //! | `GET /clients/{uuid}/offline-sessions?first&max` | the same for offline sessions (`offline_access`) | `ClientResource.getOfflineUserSessions` |
+//! | `GET /clients/{uuid}/session-count`, `/offline-session-count` | `{"count": n}`: the check that nothing is left | `ClientResource.getApplicationSessionCount`, `getOfflineSessionCount` |
 //! | `DELETE /sessions/{session}?isOffline=true\|false` | 204; 404 `Sesssion not found` (sic) when no session of that kind | `RealmAdminResource.deleteSession` |
 //! | `DELETE /users/{user-id}/consents/{clientId}` | 204: consent, offline tokens and the client's sessions of that user end; 404 `User not found`, `Client not found`, `Consent nor offline token not found` | `UserResource.revokeConsent`, `UserConsentManager.revokeConsentToClient` |
 //!
@@ -58,6 +59,14 @@ pub fn routes() -> Router<Shared> {
         .route(
             "/admin/realms/{realm}/clients/{client}/offline-sessions",
             get(offline_sessions),
+        )
+        .route(
+            "/admin/realms/{realm}/clients/{client}/session-count",
+            get(session_count),
+        )
+        .route(
+            "/admin/realms/{realm}/clients/{client}/offline-session-count",
+            get(offline_session_count),
         )
         .route(
             "/admin/realms/{realm}/sessions/{session}",
@@ -283,6 +292,38 @@ async fn offline_sessions(
     Query(page): Query<Page>,
 ) -> Response {
     list_sessions(&shared, &headers, path, &page, true)
+}
+
+fn count_sessions(
+    shared: &Shared,
+    headers: &HeaderMap,
+    (realm, client): (String, String),
+    offline: bool,
+) -> Response {
+    if let Err(e) = admit(shared, headers, &realm) {
+        return e.into_response();
+    }
+    let Some(client_id) = client_by_uuid(shared, &client) else {
+        return error(StatusCode::NOT_FOUND, "Could not find client").into_response();
+    };
+    let count = sessions(&shared.world(), client_id, offline).len();
+    axum::Json(json!({ "count": count })).into_response()
+}
+
+async fn session_count(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(path): Path<(String, String)>,
+) -> Response {
+    count_sessions(&shared, &headers, path, false)
+}
+
+async fn offline_session_count(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(path): Path<(String, String)>,
+) -> Response {
+    count_sessions(&shared, &headers, path, true)
 }
 
 #[derive(Debug, Deserialize)]
