@@ -160,6 +160,23 @@ impl Provider {
             .collect()
     }
 
+    /// A Keycloak admin call under `/admin/realms/lab`, with `token` as the Bearer.
+    async fn admin(&self, token: &str, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}/admin/realms/lab{path}", self.issuer))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A Keycloak admin `GET` that must answer 200, as JSON.
+    async fn admin_json(&self, token: &str, path: &str) -> Value {
+        let r = self.admin(token, reqwest::Method::GET, path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
     async fn post(&self, path: &str, client: &str, form: &[(&str, &str)]) -> (u16, Value) {
         let r = self
             .http
@@ -365,17 +382,6 @@ async fn keycloak_session_calls_end_real_oidc_provider_grants() {
         .await;
     assert_eq!(status, 200, "{token}");
     let admin_token = token["access_token"].as_str().unwrap();
-    let admin = |method: reqwest::Method, path: &str| {
-        provider
-            .http
-            .request(
-                method,
-                format!("{}/admin/realms/lab{path}", provider.issuer),
-            )
-            .bearer_auth(admin_token)
-            .send()
-    };
-
     // Another client's token is not an admin's.
     let (_, google) = provider
         .post(
@@ -385,53 +391,42 @@ async fn keycloak_session_calls_end_real_oidc_provider_grants() {
         )
         .await;
     let refused = provider
-        .http
-        .get(format!("{}/admin/realms/lab/clients", provider.issuer))
-        .bearer_auth(google["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .admin(
+            google["access_token"].as_str().unwrap(),
+            reqwest::Method::GET,
+            "/clients",
+        )
+        .await;
     assert_eq!(refused.status(), 403);
 
-    let clients: Value = admin(reqwest::Method::GET, "/clients?clientId=alexa-skill")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clients = provider
+        .admin_json(admin_token, "/clients?clientId=alexa-skill")
+        .await;
     let uuid = clients[0]["id"].as_str().unwrap();
-    let sessions: Value = admin(
-        reqwest::Method::GET,
-        &format!("/clients/{uuid}/offline-sessions"),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let sessions = provider
+        .admin_json(admin_token, &format!("/clients/{uuid}/offline-sessions"))
+        .await;
     let sessions = sessions.as_array().unwrap();
     // Three users linked their accounts with offline_access: three offline sessions.
     assert_eq!(sessions.len(), 3, "{sessions:?}");
     for session in sessions {
         assert_eq!(session["clients"][uuid], "alexa-skill", "{session}");
         let id = session["id"].as_str().unwrap();
-        let ended = admin(
-            reqwest::Method::DELETE,
-            &format!("/sessions/{id}?isOffline=true"),
-        )
-        .await
-        .unwrap();
+        let ended = provider
+            .admin(
+                admin_token,
+                reqwest::Method::DELETE,
+                &format!("/sessions/{id}?isOffline=true"),
+            )
+            .await;
         assert_eq!(ended.status(), 204);
     }
-    let count: Value = admin(
-        reqwest::Method::GET,
-        &format!("/clients/{uuid}/offline-session-count"),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let count = provider
+        .admin_json(
+            admin_token,
+            &format!("/clients/{uuid}/offline-session-count"),
+        )
+        .await;
     assert_eq!(count, json!({ "count": 0 }));
 
     // oidc-provider's own answers: alexa-skill's grants are over, google-assistant's are not.
