@@ -183,6 +183,17 @@ fn admit(shared: &Shared, headers: &HeaderMap, realm: &str) -> Result<(), AdminE
     }
 }
 
+/// [`admit`], then the `clientId` of the client whose uuid the path names.
+fn admit_client<'a>(
+    shared: &'a Shared,
+    headers: &HeaderMap,
+    realm: &str,
+    uuid: &str,
+) -> Result<&'a str, AdminError> {
+    admit(shared, headers, realm)?;
+    client_by_uuid(shared, uuid).ok_or(error(StatusCode::NOT_FOUND, "Could not find client"))
+}
+
 #[derive(Debug, Deserialize)]
 struct ClientsQuery {
     #[serde(rename = "clientId")]
@@ -260,11 +271,9 @@ fn list_sessions(
     page: &Page,
     offline: bool,
 ) -> Response {
-    if let Err(e) = admit(shared, headers, &realm) {
-        return e.into_response();
-    }
-    let Some(client_id) = client_by_uuid(shared, &client) else {
-        return error(StatusCode::NOT_FOUND, "Could not find client").into_response();
+    let client_id = match admit_client(shared, headers, &realm, &client) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
     };
     let world = shared.world();
     let list: Vec<Value> = sessions(&world, client_id, offline)
@@ -300,11 +309,9 @@ fn count_sessions(
     (realm, client): (String, String),
     offline: bool,
 ) -> Response {
-    if let Err(e) = admit(shared, headers, &realm) {
-        return e.into_response();
-    }
-    let Some(client_id) = client_by_uuid(shared, &client) else {
-        return error(StatusCode::NOT_FOUND, "Could not find client").into_response();
+    let client_id = match admit_client(shared, headers, &realm, &client) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
     };
     let count = sessions(&shared.world(), client_id, offline).len();
     axum::Json(json!({ "count": count })).into_response()
