@@ -47,11 +47,11 @@ fn every_bundled_scenario_validates() {
 )]
 #[case::unknown_lab_variable(
     "[scenario]\ntitle = \"t\"\n[inputs]\nes_url = \"{{ lab.elastic }}\"\n",
-    "error: inputs.es_url: unknown variable `lab.elastic`\n --> s.toml:4:10\n  |\n4 | es_url = \"{{ lab.elastic }}\"\n  |          ^^^^^^^^^^^^^^^^^^^\n  = help: a scenario can use lab.es_url, lab.auth_url, lab.issuer, lab.comms_url, lab.forum_url, lab.status_webhook_url, lab.es_api_key, lab.es_api_key_id, lab.oauth_client_id, lab.oauth_client_secret, lab.alexa_client_secret, lab.google_client_secret, lab.ifttt_client_secret, lab.forum_token, lab.es_version, lab.security\n"
+    "  × inputs.es_url: unknown variable `lab.elastic`\n   ╭─[s.toml:4:10]\n 3 │ [inputs]\n 4 │ es_url = \"{{ lab.elastic }}\"\n   ·          ─────────┬─────────\n   ·                   ╰── here\n   ╰────\n  help: a scenario can use lab.es_url, lab.auth_url, lab.issuer, lab.comms_url, lab.forum_url,\n        lab.status_webhook_url, lab.es_api_key, lab.es_api_key_id, lab.oauth_client_id,\n        lab.oauth_client_secret, lab.alexa_client_secret, lab.google_client_secret,\n        lab.ifttt_client_secret, lab.forum_token, lab.es_version, lab.security\n"
 )]
 #[case::bad_lab_profile(
     "[scenario]\ntitle = \"t\"\n[lab]\nes_version = \"7.4\"\nsecurity = \"maybe\"\n",
-    "error: es_version: `7.4` is not an Elasticsearch version: write it as 7.4.2, 7.10.2 or 8.15.0\n --> s.toml:4:14\n  |\n4 | es_version = \"7.4\"\n  |              ^^^^^\n\nerror: security: `maybe` is not a security mode: use `off` or `on`\n --> s.toml:5:12\n  |\n5 | security = \"maybe\"\n  |            ^^^^^^^\n"
+    "  × es_version: `7.4` is not an Elasticsearch version: write it as 7.4.2, 7.10.2 or 8.15.0\n   ╭─[s.toml:4:14]\n 3 │ [lab]\n 4 │ es_version = \"7.4\"\n   ·              ──┬──\n   ·                ╰── here\n 5 │ security = \"maybe\"\n   ╰────\n\n  × security: `maybe` is not a security mode: use `off` or `on`\n   ╭─[s.toml:5:12]\n 4 │ es_version = \"7.4\"\n 5 │ security = \"maybe\"\n   ·            ───┬───\n   ·               ╰── here\n   ╰────\n"
 )]
 #[case::missing_runbook(
     "[scenario]\ntitle = \"t\"\nrunbook = \"nope.toml\"\n",
