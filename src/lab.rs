@@ -28,6 +28,7 @@ pub mod comms;
 pub mod credentials;
 pub mod es;
 pub mod es_errors;
+pub mod keycloak_admin;
 pub mod oauth;
 pub mod profile;
 pub mod records;

@@ -15,15 +15,21 @@
 //! an array of one element means "non-empty, and every element matches it", of several "these
 //! items in this order"; an empty array means empty. `auth` is `none`, `bad` (wrong
 //! credentials), `es` (ApiKey), `es_lowercase` (`apikey` scheme), `responder`, `alexa` (OAuth
-//! Basic), `post_alexa` (client_secret_post), `both_alexa` (Basic and post at once) or `forum`
-//! (Bearer). In paths, bodies and expected bodies `{alexa_refresh}` is an active alexa-skill
-//! refresh token, `{metrics_key_id}` the id of the `metrics-ingest` API key, `{issuer}` the
-//! lab realm's issuer and `{forged_scroll}` a scroll id asking for 2.4 M documents at once.
+//! Basic), `post_alexa` (client_secret_post), `both_alexa` (Basic and post at once), `forum`
+//! (Bearer), `admin` (Bearer: the responder's client-credentials token, as Keycloak's admin
+//! API takes it) or `alexa_bearer` (Bearer: alexa-skill's own client-credentials token). In
+//! paths, bodies and expected bodies `{alexa_refresh}` is an active alexa-skill refresh token,
+//! `{metrics_key_id}` the id of the `metrics-ingest` API key, `{issuer}` the lab realm's
+//! issuer, `{forged_scroll}` a scroll id asking for 2.4 M documents at once, `{alexa_uuid}`
+//! the alexa-skill client's uuid, `{alexa_offline_session}` / `{alexa_online_session}` the id
+//! of its first offline / online session (the lab's first alexa-skill grant is online, so
+//! `{alexa_refresh}` belongs to `{alexa_online_session}`) and `{alexa_user}` the user id of
+//! that offline session.
 
 #[path = "support/lab_http.rs"]
 mod lab_http;
 
-use lab_http::{basic, client};
+use lab_http::{basic, client, client_token};
 
 use std::time::Duration;
 
@@ -36,6 +42,12 @@ struct Ctx {
     lab: Lab,
     http: reqwest::Client,
     alexa_refresh: String,
+    admin_token: String,
+    alexa_token: String,
+    alexa_uuid: String,
+    alexa_offline_session: String,
+    alexa_online_session: String,
+    alexa_user: String,
     /// A scroll id as the lab encodes them, asking for a batch of 2.4 M documents.
     forged_scroll: String,
 }
@@ -61,12 +73,41 @@ impl Ctx {
             .await
             .unwrap();
         let alexa_refresh = list["tokens"][0]["token"].as_str().unwrap().to_owned();
+        let auth = &lab.urls().auth;
+        let alexa_secret = c.client_secret("alexa-skill").unwrap();
+        let admin_token =
+            client_token(&http, auth, &c.oauth_client_id, &c.oauth_client_secret).await;
+        let alexa_token = client_token(&http, auth, "alexa-skill", alexa_secret).await;
+        let admin_get = |path: String| {
+            http.get(format!("{auth}/admin/realms/lab{path}"))
+                .bearer_auth(&admin_token)
+                .send()
+        };
+        let clients: Value = admin_get("/clients?clientId=alexa-skill".into())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let alexa_uuid = clients[0]["id"].as_str().unwrap().to_owned();
+        let first_session = |kind: &'static str| {
+            let get = admin_get(format!("/clients/{alexa_uuid}/{kind}?max=1"));
+            async move { get.await.unwrap().json::<Value>().await.unwrap()[0].clone() }
+        };
+        let offline = first_session("offline-sessions").await;
+        let online = first_session("user-sessions").await;
         let forged_scroll =
             base64::engine::general_purpose::URL_SAFE.encode("lab-scroll;customers;0;2400000;0;0");
         Self {
             lab,
             http,
             alexa_refresh,
+            alexa_offline_session: offline["id"].as_str().unwrap().to_owned(),
+            alexa_online_session: online["id"].as_str().unwrap().to_owned(),
+            alexa_user: offline["userId"].as_str().unwrap().to_owned(),
+            admin_token,
+            alexa_token,
+            alexa_uuid,
             forged_scroll,
         }
     }
@@ -79,16 +120,20 @@ impl Ctx {
                 &stanch::lab::credentials::api_key_id(2019, 1),
             )
             .replace("{issuer}", &format!("{}/realms/lab", self.lab.urls().auth))
+            .replace("{alexa_uuid}", &self.alexa_uuid)
+            .replace("{alexa_offline_session}", &self.alexa_offline_session)
+            .replace("{alexa_online_session}", &self.alexa_online_session)
+            .replace("{alexa_user}", &self.alexa_user)
     }
 
-    /// `fill` in every string of a JSON value.
+    /// `fill` in every string and object key of a JSON value.
     fn fill_value(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => Value::String(self.fill(s)),
             Value::Array(a) => Value::Array(a.iter().map(|v| self.fill_value(v)).collect()),
             Value::Object(o) => Value::Object(
                 o.iter()
-                    .map(|(k, v)| (k.clone(), self.fill_value(v)))
+                    .map(|(k, v)| (self.fill(k), self.fill_value(v)))
                     .collect(),
             ),
             other => other.clone(),
@@ -118,6 +163,8 @@ impl Ctx {
             "responder" => Some(basic(&c.oauth_client_id, &c.oauth_client_secret)),
             "alexa" | "both_alexa" => Some(basic("alexa-skill", alexa_secret)),
             "forum" => Some(format!("Bearer {}", c.forum_token)),
+            "admin" => Some(format!("Bearer {}", self.admin_token)),
+            "alexa_bearer" => Some(format!("Bearer {}", self.alexa_token)),
             other => panic!("unknown auth {other}"),
         };
         if let Some(auth) = auth {
@@ -224,6 +271,24 @@ fn mismatches(expected: &Value, actual: &Value, exact: bool, path: &str, out: &m
 
 #[rstest]
 #[case::auth_admin_tokens("auth_admin_tokens")]
+#[case::auth_admin_clients_by_client_id("auth_admin_clients_by_client_id")]
+#[case::auth_admin_delete_offline_session("auth_admin_delete_offline_session")]
+#[case::auth_admin_delete_online_session("auth_admin_delete_online_session")]
+#[case::auth_admin_delete_session_twice("auth_admin_delete_session_twice")]
+#[case::auth_admin_delete_session_wrong_kind("auth_admin_delete_session_wrong_kind")]
+#[case::auth_admin_deleted_session_ends_refresh("auth_admin_deleted_session_ends_refresh")]
+#[case::auth_admin_forbidden_without_role("auth_admin_forbidden_without_role")]
+#[case::auth_admin_needs_bearer("auth_admin_needs_bearer")]
+#[case::auth_admin_offline_session_count("auth_admin_offline_session_count")]
+#[case::auth_admin_offline_sessions("auth_admin_offline_sessions")]
+#[case::auth_admin_revoke_consent("auth_admin_revoke_consent")]
+#[case::auth_admin_revoke_consent_takes_client_id("auth_admin_revoke_consent_takes_client_id")]
+#[case::auth_admin_revoke_consent_twice("auth_admin_revoke_consent_twice")]
+#[case::auth_admin_revoke_consent_unknown_user("auth_admin_revoke_consent_unknown_user")]
+#[case::auth_admin_session_count_after_delete("auth_admin_session_count_after_delete")]
+#[case::auth_admin_unknown_client_uuid("auth_admin_unknown_client_uuid")]
+#[case::auth_admin_unknown_realm("auth_admin_unknown_realm")]
+#[case::auth_admin_user_sessions("auth_admin_user_sessions")]
 #[case::auth_bad_client("auth_bad_client")]
 #[case::auth_client_credentials("auth_client_credentials")]
 #[case::auth_discovery_oidc("auth_discovery_oidc")]

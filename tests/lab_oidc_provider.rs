@@ -8,6 +8,11 @@
 //! (they are not the lab's paths), revoke each client's tokens as that client, and see them
 //! inactive by introspection; oidc-provider itself refuses a cross-client revocation.
 //!
+//! oidc-provider has no admin API, so `server.mjs` serves Keycloak's session calls (the same
+//! paths and shapes as the lab's `keycloak_admin.rs`) over oidc-provider's own grants; the
+//! second test ends a client's offline sessions through them and checks that oidc-provider
+//! itself then refuses that client's refresh tokens and no other client's.
+//!
 //! Needs node and `npm ci` in `tests/oidc` (`.ci/run` does both). Without them the test is
 //! skipped loudly, except under `CI=true`, where it fails.
 
@@ -153,6 +158,23 @@ impl Provider {
                 )
             })
             .collect()
+    }
+
+    /// A Keycloak admin call under `/admin/realms/lab`, with `token` as the Bearer.
+    async fn admin(&self, token: &str, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}/admin/realms/lab{path}", self.issuer))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A Keycloak admin `GET` that must answer 200, as JSON.
+    async fn admin_json(&self, token: &str, path: &str) -> Value {
+        let r = self.admin(token, reqwest::Method::GET, path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
     }
 
     async fn post(&self, path: &str, client: &str, form: &[(&str, &str)]) -> (u16, Value) {
@@ -334,4 +356,102 @@ async fn bundled_runbook_revokes_real_oidc_provider_tokens_per_client() {
         );
     }
     lab.shutdown();
+}
+
+/// Keycloak's admin calls, as the lab serves them, over oidc-provider's own grants: the
+/// operator lists a client's offline sessions and ends them, and oidc-provider itself then
+/// refuses every refresh token of that client, while another client's grants live on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_session_calls_end_real_oidc_provider_grants() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+    if prerequisites(&dir).is_none() {
+        return;
+    }
+    let provider = Provider::start(&dir).await;
+    let refresh_tokens = |tokens: Vec<(String, String)>| {
+        tokens
+            .into_iter()
+            .filter(|(_, t)| t == "refresh_token")
+            .map(|(v, _)| v)
+            .collect::<Vec<_>>()
+    };
+    let alexa_refresh = refresh_tokens(provider.tokens("alexa-skill").await);
+    let google_refresh = refresh_tokens(provider.tokens("google-assistant").await);
+    let (status, token) = provider
+        .post("/token", RESPONDER, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, 200, "{token}");
+    let admin_token = token["access_token"].as_str().unwrap();
+    // Another client's token is not an admin's.
+    let (_, google) = provider
+        .post(
+            "/token",
+            "google-assistant",
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    let refused = provider
+        .admin(
+            google["access_token"].as_str().unwrap(),
+            reqwest::Method::GET,
+            "/clients",
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+
+    let clients = provider
+        .admin_json(admin_token, "/clients?clientId=alexa-skill")
+        .await;
+    let uuid = clients[0]["id"].as_str().unwrap();
+    let sessions = provider
+        .admin_json(admin_token, &format!("/clients/{uuid}/offline-sessions"))
+        .await;
+    let sessions = sessions.as_array().unwrap();
+    // Three users linked their accounts with offline_access: three offline sessions.
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    for session in sessions {
+        assert_eq!(session["clients"][uuid], "alexa-skill", "{session}");
+        let id = session["id"].as_str().unwrap();
+        let ended = provider
+            .admin(
+                admin_token,
+                reqwest::Method::DELETE,
+                &format!("/sessions/{id}?isOffline=true"),
+            )
+            .await;
+        assert_eq!(ended.status(), 204);
+    }
+    let count = provider
+        .admin_json(
+            admin_token,
+            &format!("/clients/{uuid}/offline-session-count"),
+        )
+        .await;
+    assert_eq!(count, json!({ "count": 0 }));
+
+    // oidc-provider's own answers: alexa-skill's grants are over, google-assistant's are not.
+    for token in &alexa_refresh {
+        let (status, body) = provider
+            .post(
+                "/token",
+                "alexa-skill",
+                &[("grant_type", "refresh_token"), ("refresh_token", token)],
+            )
+            .await;
+        assert_eq!((status, &body["error"]), (400, &json!("invalid_grant")));
+        let (_, seen) = provider
+            .post("/token/introspection", "alexa-skill", &[("token", token)])
+            .await;
+        assert_eq!(seen, json!({ "active": false }));
+    }
+    for token in &google_refresh {
+        let (_, seen) = provider
+            .post(
+                "/token/introspection",
+                "google-assistant",
+                &[("token", token)],
+            )
+            .await;
+        assert_eq!(seen["active"], true, "{seen}");
+    }
 }

@@ -11,9 +11,12 @@
 //! | `POST /protocol/openid-connect/token/introspect` | `{"active":false}` and nothing else for revoked or unknown tokens (§2.2); any confidential client may ask | RFC 7662; oidc-provider `introspectionAllowedPolicy` default |
 //!
 //! Every endpoint takes `client_secret_basic` or `client_secret_post` (RFC 6749 §2.3.1), never
-//! both at once (§2.3). The operator's list of a client's active tokens
-//! (`GET /admin/clients/{client_id}/tokens`, responder client only) is the lab's own: no
-//! product's admin API returns token values. `/oauth/token`, `/oauth/revoke` and
+//! both at once (§2.3). The operator's side is Keycloak's admin REST API, served from the same
+//! origin (`keycloak_admin.rs`: a client's online and offline sessions, ending a session or a
+//! user's consent). `GET /admin/clients/{client_id}/tokens` (responder client, Basic) is the
+//! lab's own, not any product's: no admin API returns token values. It stays only while the
+//! bundled runbook's token steps still read it (they need the token values for RFC 7009); it
+//! goes when they move to the Keycloak session calls. `/oauth/token`, `/oauth/revoke` and
 //! `/oauth/introspect` stay as aliases for callers written before discovery (the drill score).
 //! Tokens never expire during a drill.
 
@@ -56,6 +59,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
         .route("/admin/clients/{client_id}/tokens", get(list_tokens))
+        .merge(super::keycloak_admin::routes())
         .fallback(|| async { oauth_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .with_state(shared)
 }
@@ -323,9 +327,7 @@ async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         }
         let (grant, kind) = (t.grant, t.token_type);
         if kind == TokenType::RefreshToken {
-            for t in world.tokens.iter_mut().filter(|t| t.grant == grant) {
-                t.revoked = true;
-            }
+            world.end_grant(grant);
         } else {
             world.tokens[i].revoked = true;
         }

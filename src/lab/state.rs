@@ -300,6 +300,21 @@ impl World {
         self.indices.iter_mut().find(|i| i.name == name)
     }
 
+    /// Whether `grant` is an offline session (Keycloak's `offline_access`: it outlives the
+    /// user's login and is listed by `offline-sessions`, not `user-sessions`). Account linking
+    /// asks for offline access, so four in five of the seeded grants are offline; the fifth is
+    /// a user still logged in. Grants issued while the lab runs (client credentials) are online.
+    pub fn offline(&self, grant: u64) -> bool {
+        grant < self.seeded_grants && !grant.is_multiple_of(5)
+    }
+
+    /// Revoke every token of `grant`: what ending its session does.
+    pub fn end_grant(&mut self, grant: u64) {
+        for t in self.tokens.iter_mut().filter(|t| t.grant == grant) {
+            t.revoked = true;
+        }
+    }
+
     pub fn active_tokens(&self, client_id: &str) -> impl Iterator<Item = &Token> {
         self.tokens
             .iter()

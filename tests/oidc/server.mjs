@@ -7,9 +7,18 @@
 // and the authorization code flow with `offline_access` (a refresh token and an access token
 // per user), the interaction answered by this script as a login page would.
 //
-// The one thing oidc-provider has no API for is the operator's list of a client's active
-// tokens, which the runbook reads before revoking: GET /admin/clients/{id}/tokens (HTTP Basic
-// as the responder client), answered from this script's token store (the adapter below).
+// oidc-provider has no admin API at all. This script serves, from its own store (the adapter
+// below), the two operator APIs the lab serves:
+// - the lab's own list of a client's active tokens, which the bundled runbook reads before
+//   revoking: GET /admin/clients/{id}/tokens (HTTP Basic as the responder client);
+// - Keycloak's admin REST API for a client's sessions, as src/lab/keycloak_admin.rs serves it,
+//   under /admin/realms/lab with a Bearer client-credentials token of the responder client:
+//   GET clients?clientId=, GET clients/{uuid}/user-sessions and /offline-sessions (first,
+//   max = 100), GET clients/{uuid}/session-count and /offline-session-count,
+//   DELETE sessions/{id}?isOffline=, DELETE users/{id}/consents/{clientId}. A session here is
+//   an oidc-provider Grant (offline when it holds a refresh token); ending it revokes every
+//   token of the grant through oidc-provider's own adapter call (revokeByGrantId), so
+//   oidc-provider itself then refuses the refresh token and introspects the tokens inactive.
 //
 // Input (environment): STANCH_OIDC_SECRETS, JSON {client_id: secret} for the confidential
 // clients; STANCH_OIDC_USERS, how many users link each integration (default 3).
@@ -91,6 +100,110 @@ function activeTokens(clientId) {
   return tokens;
 }
 
+// ── Keycloak's admin REST API over the store ──────────────────────────────────────────────
+
+const REALM = 'lab';
+const DEFAULT_MAX_RESULTS = 100; // org.keycloak.models.Constants.DEFAULT_MAX_RESULTS
+const clientUuids = new Map(Object.keys(secrets).map((id) => [id, crypto.randomUUID()]));
+
+const adminError = (res, status, error) => {
+  const headers = { 'content-type': 'application/json' };
+  if (status === 401) headers['www-authenticate'] = 'Bearer';
+  res.writeHead(status, headers);
+  res.end(JSON.stringify({ error }));
+};
+
+// 401 without a live access token, 403 with one of another client than the responder's.
+function adminCaller(req) {
+  const [scheme, value] = (req.headers.authorization ?? '').split(' ');
+  if (scheme?.toLowerCase() !== 'bearer' || !value) return 401;
+  const entry = store.get(`ClientCredentials:${value}`) ?? store.get(`AccessToken:${value}`);
+  if (!entry || expired(entry)) return 401;
+  return entry.payload.clientId === RESPONDER ? 200 : 403;
+}
+
+// Every live grant of `clientId`, as Keycloak sessions: offline when it holds a refresh token.
+function grantSessions(clientId, offline) {
+  const sessions = [];
+  for (const entry of store.values()) {
+    if (entry.model !== 'Grant' || entry.payload.clientId !== clientId || expired(entry)) continue;
+    const grantId = entry.id;
+    const tokens = [...store.values()].filter((t) => t.payload.grantId === grantId && !expired(t) && !t.payload.consumed);
+    if (tokens.length === 0) continue;
+    const hasRefresh = tokens.some((t) => t.model === 'RefreshToken');
+    if (hasRefresh !== offline) continue;
+    const start = (entry.payload.iat ?? Math.floor(Date.now() / 1000)) * 1000;
+    sessions.push({
+      id: grantId,
+      username: entry.payload.accountId,
+      userId: entry.payload.accountId,
+      ipAddress: '127.0.0.1',
+      start,
+      lastAccess: start,
+      rememberMe: false,
+      clients: { [clientUuids.get(clientId)]: clientId },
+      transientUser: false,
+    });
+  }
+  return sessions;
+}
+
+async function endGrant(grantId) {
+  await new Adapter('Grant').revokeByGrantId(grantId);
+  store.delete(`Grant:${grantId}`);
+}
+
+async function keycloakAdmin(req, res, url) {
+  const caller = adminCaller(req);
+  if (caller === 401) return adminError(res, 401, 'HTTP 401 Unauthorized');
+  if (caller === 403) return adminError(res, 403, 'HTTP 403 Forbidden');
+  const parts = url.pathname.split('/').slice(3).map(decodeURIComponent);
+  const [realm, kind, id, sub, ...rest] = parts;
+  if (realm !== REALM) return adminError(res, 404, 'Realm not found.');
+  const clientOf = (uuid) => [...clientUuids].find(([, u]) => u === uuid)?.[0];
+  if (req.method === 'GET' && kind === 'clients' && id === undefined) {
+    const wanted = url.searchParams.get('clientId');
+    const list = [...clientUuids]
+      .filter(([clientId]) => wanted === null || wanted === clientId)
+      .map(([clientId, uuid]) => ({ id: uuid, clientId, enabled: true, publicClient: false, protocol: 'openid-connect' }));
+    return json(res, 200, list);
+  }
+  if (req.method === 'GET' && kind === 'clients' && rest.length === 0) {
+    const clientId = clientOf(id);
+    if (!clientId) return adminError(res, 404, 'Could not find client');
+    const offline = sub === 'offline-sessions' || sub === 'offline-session-count';
+    const sessions = grantSessions(clientId, offline);
+    if (sub === 'session-count' || sub === 'offline-session-count') return json(res, 200, { count: sessions.length });
+    if (sub === 'user-sessions' || sub === 'offline-sessions') {
+      const first = Number(url.searchParams.get('first') ?? 0);
+      const max = Number(url.searchParams.get('max') ?? DEFAULT_MAX_RESULTS);
+      return json(res, 200, sessions.slice(first, first + max));
+    }
+  }
+  if (req.method === 'DELETE' && kind === 'sessions' && sub === undefined) {
+    const offline = url.searchParams.get('isOffline') === 'true';
+    const clientId = store.get(`Grant:${id}`)?.payload.clientId;
+    if (!clientId || !grantSessions(clientId, offline).some((s) => s.id === id)) {
+      return adminError(res, 404, 'Sesssion not found'); // Keycloak's own spelling
+    }
+    await endGrant(id);
+    res.writeHead(204);
+    return res.end();
+  }
+  if (req.method === 'DELETE' && kind === 'users' && sub === 'consents' && rest.length === 1) {
+    const grants = [...store.values()].filter((e) => e.model === 'Grant' && e.payload.accountId === id);
+    if (grants.length === 0) return adminError(res, 404, 'User not found');
+    // The segment is a clientId (realm.getClientByClientId), not a uuid.
+    if (!clientUuids.has(rest[0])) return adminError(res, 404, 'Client not found');
+    const mine = grants.filter((e) => e.payload.clientId === rest[0]);
+    if (mine.length === 0) return adminError(res, 404, 'Consent nor offline token not found');
+    for (const grant of mine) await endGrant(grant.id);
+    res.writeHead(204);
+    return res.end();
+  }
+  return adminError(res, 404, 'HTTP 404 Not Found');
+}
+
 function basicUser(req) {
   const header = req.headers.authorization ?? '';
   const [scheme, value] = header.split(' ');
@@ -162,6 +275,9 @@ handler = (req, res) => {
     const clientId = decodeURIComponent(admin[1]);
     const tokens = activeTokens(clientId);
     return json(res, 200, { client_id: clientId, count: tokens.length, tokens });
+  }
+  if (url.pathname.startsWith('/admin/realms/')) {
+    return keycloakAdmin(req, res, url).catch((e) => json(res, 500, { error: String(e) }));
   }
   if (url.pathname.startsWith('/interaction/')) {
     return interaction(req, res).catch((e) => json(res, 500, { error: String(e) }));

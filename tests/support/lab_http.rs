@@ -15,3 +15,30 @@ pub fn basic(user: &str, password: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(raw)
     )
 }
+
+/// An access token of the `client_id` client from the lab realm's token endpoint (client
+/// credentials): the responder's is what Keycloak's admin API takes as `Bearer`.
+#[allow(
+    dead_code,
+    reason = "not every test file that shares this module uses it"
+)]
+pub async fn client_token(
+    http: &reqwest::Client,
+    auth_url: &str,
+    client_id: &str,
+    secret: &str,
+) -> String {
+    let answer: serde_json::Value = http
+        .post(format!(
+            "{auth_url}/realms/lab/protocol/openid-connect/token"
+        ))
+        .header("authorization", basic(client_id, secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
