@@ -14,6 +14,14 @@
 //! "as of" time is the journal's last event, so an export is reproducible), and does I/O only
 //! in [`Sources::read`]. Secret values are already masked in the journal by the writer's
 //! redactor; nothing here adds any.
+//!
+//! The Markdown and HTML renderers are parallel on purpose: they walk the same sections of one
+//! [`Report`] in the same order, so `duplicates` pairs them. What is logic lives once, in the
+//! report (which pieces make a step's Detail cell and in what order, the Duration text, the
+//! failed expectations, the timeline rows and their chunked streaming); what stays parallel is
+//! markup, the same cells written as a Markdown table row or an HTML `<tr>`. A shared markup
+//! trait could fold even that, at the cost of making either format harder to read on its own;
+//! the golden files pin both outputs, so it can be done later without risk.
 
 pub mod html;
 pub mod json;

@@ -12,7 +12,9 @@
 //! variables, durations, files…) and `diagnostics` renders problems for people.
 //!
 //! [`load`] is the one door the rest of the program uses: a [`Loaded`] runbook has passed every
-//! check. This module knows nothing of HTTP, the journal or the terminal.
+//! check (`LoadError::Invalid { rendered, count }` carries the full report). [`check_source`]
+//! lists every problem in a runbook's text and [`render_diagnostics`] renders them as `stanch
+//! check` prints them. This module knows nothing of HTTP, the journal or the terminal.
 
 pub mod diagnostics;
 pub mod model;

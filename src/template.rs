@@ -2,7 +2,8 @@
 //!
 //! `{{ … }}` inside strings ([`Templates::render`]) and bare expressions in `expect`, `capture`,
 //! `when`, `foreach` ([`Templates::eval`]). Filters beyond MiniJinja's own: `b64encode`,
-//! `urlencode` (built in), `sha256`, `tojson` (built in). Tests beyond MiniJinja's own:
+//! `urlencode` (built in), `sha256`, `tojson` (built in), `as_list` (a list as it is, none as
+//! `[]`, one value as a one-item list). Tests beyond MiniJinja's own:
 //! `version_at_least` (`vars.es_version is version_at_least("7.9")`), which compares dotted
 //! release numbers numerically (7.10 is after 7.9) and ignores a `-SNAPSHOT`-style suffix; a
 //! value that is not a version is an error, never a silent `false`.
@@ -10,6 +11,9 @@
 //! Namespaces a runbook may use: `inputs`, `secrets`, `vars`, `incident`, `marks`, `item`,
 //! `response`. Rendering never sees a secret unless the caller put it in the context; callers
 //! that build text for the journal or the screen render with masked secrets.
+//!
+//! MiniJinja 3: contexts are passed as `Value::from(Serde(&ctx))`; the fuel and recursion
+//! limits are set once, on the one shared environment.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

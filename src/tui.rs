@@ -11,7 +11,11 @@
 //!   [`terminal`]: raw mode, restore on every exit; [`input`], [`timeparse`], [`setup`].
 //!
 //! Only this module imports ratatui and crossterm. It never writes to stdout/stderr while it
-//! owns the screen: errors go to a dialog and the log.
+//! owns the screen: errors go to a dialog and the log. Rendering is a pure function of the
+//! [`App`](app::App) with the clock injected.
+//!
+//! Front ends (`run`, `resume`, `drill`) call [`run`] with a [`Setup`] (runbook, opened
+//! incident, engine, optional drill); a [`DrillSetup`] adds the lab panel and timed injects.
 
 pub mod app;
 pub mod dialog;

@@ -12,6 +12,11 @@
 //! store, about 150 files and several milliseconds, so it is built on the first HTTPS request
 //! only; its CA file and client certificate are read and checked up front, so a bad path
 //! still fails before the incident starts.
+//!
+//! TLS is rustls with the `ring` crypto provider, installed once per process by
+//! [`Clients::build`]: reqwest's default `rustls` feature pulls in aws-lc-rs, whose C build
+//! dominates a cold compile, so the crate enables `rustls-no-provider` instead. Behaviour
+//! (platform verifier, custom CA, mTLS) is the same.
 
 use std::collections::HashMap;
 use std::path::Path;

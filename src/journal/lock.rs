@@ -6,6 +6,9 @@
 //! lock file is left behind when the holder exits (its contents then describe the last holder);
 //! the kernel drops the `flock` itself when the holder's process dies, even on SIGKILL. The
 //! lock file is private (0600) and never opened through a link (see [`crate::private`]).
+//!
+//! The lock is std's `File::try_lock` (stable since Rust 1.89) rather than fs4 or fd-lock:
+//! the same `flock` semantics with one dependency fewer.
 
 use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
