@@ -12,7 +12,7 @@
 //! `cargo bench --bench team -- --bench [--appends N] [--group N] [--tasks N] [--samples N]
 //! [--catchup N] [--no-fsync]`
 
-#[path = "../tests/support/pg.rs"]
+#[path = "../tests/it/support/pg.rs"]
 #[allow(dead_code, clippy::all, clippy::pedantic)]
 mod pg;
 

@@ -1,0 +1,60 @@
+//! The integration tests, built as one binary: one link instead of one per file.
+
+mod support {
+    pub mod bundled;
+    pub mod engine;
+    pub mod export_fixture;
+    pub mod hostile;
+    pub mod lab_http;
+    pub mod moto;
+    pub mod pg;
+    pub mod schema_check;
+    pub mod team;
+}
+
+mod aws_check;
+mod aws_drills;
+mod aws_paginate;
+mod aws_runbooks;
+mod aws_sigv4;
+mod check;
+mod cli_conventions;
+mod draft_bundled;
+mod draft_notices;
+mod draft_workflow;
+mod drill_auto;
+mod drill_tmux;
+mod e2e_tmux;
+mod engine_bundled;
+mod engine_canary;
+mod engine_crash;
+mod engine_faults;
+mod engine_headless;
+mod engine_http;
+mod export_cli;
+mod export_drill_e2e;
+mod export_golden;
+mod export_html;
+mod export_json_schema;
+mod export_review;
+mod export_safety;
+mod export_stream;
+mod files_private;
+mod hostile_output;
+mod hostile_request;
+mod journal_crash;
+mod journal_golden;
+mod journal_tamper;
+mod journal_writer;
+mod lab_containment;
+mod lab_endpoints;
+mod lab_keycloak_admin;
+mod lab_oidc_provider;
+mod lab_scenario;
+mod runbook_props;
+mod runbook_schema;
+mod team_chain;
+mod team_faults;
+mod team_live;
+mod tui_update;
+mod tui_view;

@@ -1,0 +1,65 @@
+//! Team-mode fixtures over [`pg`](crate::support::pg): a migrated database per test and responders in it,
+//! made through stanch's own library calls (the same ones `stanch team init/add` make).
+
+#![allow(dead_code)]
+
+use serde_json::json;
+use stanch::journal::{Kind, NewEvent};
+use stanch::team::schema::{self, NewResponder};
+use stanch::team::{Chain, Target};
+
+use crate::support::pg::Cluster;
+
+pub struct TeamDb<'c> {
+    pub cluster: &'c Cluster,
+    pub name: String,
+}
+
+impl<'c> TeamDb<'c> {
+    /// A fresh database with the team schema.
+    pub async fn new(cluster: &'c Cluster) -> TeamDb<'c> {
+        let name = cluster.database();
+        let target = Target::parse(&cluster.admin_url(&name)).unwrap();
+        let mut client = target.connect().await.unwrap();
+        schema::migrate(&mut client, "test").await.unwrap();
+        TeamDb { cluster, name }
+    }
+
+    pub fn admin(&self) -> Target {
+        Target::parse(&self.cluster.admin_url(&self.name)).unwrap()
+    }
+
+    /// `login` over the unix socket (trusted locally; TCP needs SCRAM and TLS).
+    pub fn as_user(&self, login: &str) -> Target {
+        Target::parse(&self.cluster.socket_url(login, &self.name)).unwrap()
+    }
+
+    /// `team add LOGIN --role ROLE [--incident ID]`.
+    pub async fn add(&self, login: &str, role: &str, incident: Option<&str>) {
+        let mut client = self.admin().connect().await.unwrap();
+        schema::add_responder(
+            &mut client,
+            &NewResponder {
+                login,
+                role,
+                incident,
+                password: Some("correct horse battery staple"),
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn chain(&self, login: &str, incident: &str) -> Chain {
+        Chain::open(&self.as_user(login), incident).await.unwrap()
+    }
+
+    /// Run SQL as the superuser in this database.
+    pub fn psql(&self, sql: &str) -> String {
+        self.cluster.psql(&self.name, sql)
+    }
+}
+
+pub fn note(text: &str) -> NewEvent {
+    NewEvent::new(Kind::Note, json!({"text": text, "tags": []}))
+}
