@@ -362,6 +362,27 @@ macro_rules! payloads {
                 })
             }
 
+            /// The wire JSON, with a step outcome's `captures` apart as JSON text (never a
+            /// tree: see [`Capture`]); [`NewEvent`](super::NewEvent) writes them back in.
+            pub fn into_wire(mut self) -> (Value, Option<String>) {
+                let captures = match &mut self {
+                    Payload::StepSucceeded(p) => Some(std::mem::take(&mut p.captures)),
+                    Payload::StepFailed(p) if !p.captures.is_empty() => {
+                        Some(std::mem::take(&mut p.captures))
+                    }
+                    _ => None,
+                };
+                let mut data = self.to_value();
+                let captures = captures.map(|captures| {
+                    if let Value::Object(map) = &mut data {
+                        map.remove("captures");
+                    }
+                    // Each capture is written as the raw JSON text it is: no tree.
+                    serde_json::to_string(&captures).unwrap_or_else(|_| "{}".to_owned())
+                });
+                (data, captures)
+            }
+
             /// The wire JSON (a `Value`, so the writer can redact it before it is chained).
             pub fn to_value(&self) -> Value {
                 // Plain data with string keys: serializing cannot fail.
@@ -517,6 +538,40 @@ mod tests {
             confirm,
             json!({"expected": "customers", "typed_matched": false, "via": "--yes"})
         );
+    }
+
+    #[test]
+    fn an_outcome_is_written_canonically_with_its_captures_as_text() {
+        let captures: Captures = [
+            ("b".to_owned(), Capture::from(json!({"z": 1, "a": [2]}))),
+            ("a".to_owned(), Capture::from(json!("x"))),
+        ]
+        .into();
+        let outcomes = [
+            Payload::from(StepSucceeded {
+                duration_ms: 3,
+                summary: "ok".into(),
+                captures: captures.clone(),
+                items: Some(Items {
+                    total: 2,
+                    failed: 0,
+                }),
+            }),
+            Payload::from(StepSucceeded::default()),
+            Payload::from(StepFailed {
+                error: "e".into(),
+                failed_expectations: vec![FailedExpectation::default()],
+                captures,
+                ..StepFailed::default()
+            }),
+            Payload::from(StepFailed::default()),
+        ];
+        for payload in outcomes {
+            // As a tree would write it: `captures` first, every key sorted.
+            let canonical = payload.to_value().to_string();
+            let data = super::super::NewEvent::step("s", payload).into_data();
+            assert_eq!(data.get(), canonical);
+        }
     }
 
     #[test]

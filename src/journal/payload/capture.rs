@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 /// A value a step captured, kept as its JSON text (shared, cheap to clone). The text is
 /// always one valid JSON value: it is only made from a `Value` or read as a raw JSON value.
@@ -24,6 +24,38 @@ impl Capture {
     pub fn from_value(value: &Value) -> Self {
         // A `Value` always serializes; the fallback is never taken.
         Self(Arc::from(serde_json::to_string(value).unwrap_or_default()))
+    }
+
+    /// Capture a JSON value as it was received: its text without the whitespace between
+    /// tokens (a journal line is one line), never parsed into a tree. Object keys keep the
+    /// order the server sent.
+    pub fn from_raw(raw: &RawValue) -> Self {
+        Self(Arc::from(minify(raw.get())))
+    }
+
+    /// A list of captures, `null` where there is none (one per foreach item).
+    pub fn list(items: impl IntoIterator<Item = Option<Capture>>) -> Self {
+        let mut text = String::from("[");
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(item.as_ref().map_or("null", Capture::json));
+        }
+        text.push(']');
+        Self(Arc::from(text))
+    }
+
+    /// Two lists as one (pages of a listing); `None` unless both are lists.
+    pub fn concat(&self, more: &Capture) -> Option<Self> {
+        let head = self.json().strip_prefix('[')?.strip_suffix(']')?;
+        let tail = more.json().strip_prefix('[')?.strip_suffix(']')?;
+        let comma = if head.is_empty() || tail.is_empty() {
+            ""
+        } else {
+            ","
+        };
+        Some(Self(Arc::from(format!("[{head}{comma}{tail}]"))))
     }
 
     /// The JSON text as journalled.
@@ -73,13 +105,48 @@ impl Capture {
     }
 
     /// The number of keys of an object, counted without building it.
+    #[expect(
+        clippy::zero_sized_map_values,
+        reason = "counts distinct keys as a JSON object does; the values are skipped unread"
+    )]
     pub fn object_len(&self) -> Option<usize> {
         if !self.json().starts_with('{') {
             return None;
         }
-        serde_json::from_str::<Map<String, Value>>(self.json())
+        serde_json::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(self.json())
             .ok()
             .map(|map| map.len())
+    }
+}
+
+/// `text` (valid JSON) without whitespace outside strings; borrowed when there is none.
+fn minify(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.get_or_insert_with(|| bytes[..i].to_vec());
+            continue;
+        }
+        if let Some(out) = &mut out {
+            out.push(b);
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        // Only ASCII whitespace between tokens was dropped: still UTF-8.
+        Some(bytes) => Cow::Owned(String::from_utf8(bytes).unwrap_or_default()),
     }
 }
 
@@ -135,5 +202,26 @@ mod tests {
         let n = Capture::from(json!(2_400_000));
         assert_eq!((n.as_u64(), n.is_number()), (Some(2_400_000), true));
         assert_eq!(Capture::from(json!({"x": 1})).display(), r#"{"x":1}"#);
+    }
+
+    #[test]
+    fn a_raw_value_is_kept_as_sent_without_whitespace_between_tokens() {
+        let raw: &RawValue =
+            serde_json::from_str("{ \"b\" : [1, \"x \\\" y\\n\"],\n \"a\":\t{} }").unwrap();
+        let capture = Capture::from_raw(raw);
+        assert_eq!(capture.json(), r#"{"b":[1,"x \" y\n"],"a":{}}"#);
+        assert_eq!(capture.to_value(), json!({"a": {}, "b": [1, "x \" y\n"]}));
+    }
+
+    #[test]
+    fn lists_are_built_and_joined_as_text() {
+        let one = Capture::from(json!([1]));
+        let list = Capture::list([Some(one.clone()), None, Some(Capture::from(json!("t")))]);
+        assert_eq!(list.json(), r#"[[1],null,"t"]"#);
+        let empty = Capture::from(json!([]));
+        assert_eq!(one.concat(&empty).unwrap().json(), "[1]");
+        assert_eq!(empty.concat(&one).unwrap().json(), "[1]");
+        assert_eq!(one.concat(&list).unwrap().json(), r#"[1,[1],null,"t"]"#);
+        assert!(one.concat(&Capture::from(json!("t"))).is_none());
     }
 }
