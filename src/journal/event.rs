@@ -385,8 +385,9 @@ impl Event {
     }
 
     /// The typed `data`.
+    /// A step outcome's captures share this event's `data` (see [`Payload::decode_shared`]).
     pub fn payload(&self) -> Result<Payload, PayloadError> {
-        Payload::decode(self.kind, self.data.get()).map_err(|source| PayloadError {
+        Payload::decode_shared(self.kind, &self.data.0).map_err(|source| PayloadError {
             seq: self.seq,
             kind: self.kind,
             source,

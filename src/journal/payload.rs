@@ -20,6 +20,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use super::event::Kind;
 
@@ -437,33 +438,54 @@ into_payload! {
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
 }
 
-/// A step outcome read for its words only: captures are skipped, not copied.
+/// A step outcome with its captures borrowed from the text: skipped or shared, never copied.
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[derive(Default)]
-struct OutcomeText {
+struct OutcomeText<'a> {
     duration_ms: u64,
     summary: String,
     error: String,
     failed_expectations: Vec<FailedExpectation>,
     items: Option<Items>,
-    #[serde(rename = "captures")]
-    _captures: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    captures: std::collections::BTreeMap<String, &'a serde_json::value::RawValue>,
 }
 
 impl Payload {
     /// [`Payload::decode`], but a step outcome comes without its captures (empty): for
     /// describing events, which never shows them, a 16 MB capture is scanned, not copied.
     pub fn decode_without_captures(kind: Kind, data: &str) -> Result<Self, serde_json::Error> {
+        Self::decode_outcome(kind, data, |_| Captures::new())
+    }
+
+    /// [`Payload::decode`] of an event's shared `data`: a step outcome's captures are parts
+    /// of that text, not copies of them.
+    pub fn decode_shared(kind: Kind, data: &Arc<str>) -> Result<Self, serde_json::Error> {
+        Self::decode_outcome(kind, data, |raw| {
+            raw.into_iter()
+                .map(|(name, raw)| (name, Capture::shared(data, raw)))
+                .collect()
+        })
+    }
+
+    fn decode_outcome<'a>(
+        kind: Kind,
+        data: &'a str,
+        captures: impl FnOnce(
+            std::collections::BTreeMap<String, &'a serde_json::value::RawValue>,
+        ) -> Captures,
+    ) -> Result<Self, serde_json::Error> {
         if !matches!(kind, Kind::StepSucceeded | Kind::StepFailed) {
             return Self::decode(kind, data);
         }
-        let text: OutcomeText = serde_json::from_str(data)?;
+        let text: OutcomeText<'a> = serde_json::from_str(data)?;
+        let captures = captures(text.captures);
         Ok(if kind == Kind::StepSucceeded {
             Payload::StepSucceeded(StepSucceeded {
                 duration_ms: text.duration_ms,
                 summary: text.summary,
-                captures: Captures::new(),
+                captures,
                 items: text.items,
             })
         } else {
@@ -472,7 +494,7 @@ impl Payload {
                 error: text.error,
                 failed_expectations: text.failed_expectations,
                 items: text.items,
-                captures: Captures::new(),
+                captures,
             })
         })
     }

@@ -13,8 +13,13 @@ use serde_json::value::RawValue;
 
 /// A value a step captured, kept as its JSON text (shared, cheap to clone). The text is
 /// always one valid JSON value: it is only made from a `Value` or read as a raw JSON value.
+/// It may be a part of a larger shared text: the `data` of the journal event that holds it,
+/// so the incident keeps a capture once, not once in its event and once in its step.
 #[derive(Clone)]
-pub struct Capture(Arc<str>);
+pub struct Capture {
+    text: Arc<str>,
+    span: std::ops::Range<usize>,
+}
 
 /// A step's captures by name (sorted, as on the wire).
 pub type Captures = BTreeMap<String, Capture>;
@@ -23,14 +28,34 @@ impl Capture {
     /// Capture a value (the engine's side).
     pub fn from_value(value: &Value) -> Self {
         // A `Value` always serializes; the fallback is never taken.
-        Self(Arc::from(serde_json::to_string(value).unwrap_or_default()))
+        Self::whole(Arc::from(serde_json::to_string(value).unwrap_or_default()))
+    }
+
+    fn whole(text: Arc<str>) -> Self {
+        let span = 0..text.len();
+        Self { text, span }
+    }
+
+    /// `raw`, a value inside `text` (an event's data, read borrowed), shared with it rather
+    /// than copied; copied only if `raw` is not a part of `text` after all.
+    pub fn shared(text: &Arc<str>, raw: &RawValue) -> Self {
+        let start = raw.get().as_ptr().addr().wrapping_sub(text.as_ptr().addr());
+        let span = start..start.wrapping_add(raw.get().len());
+        if text.get(span.clone()) == Some(raw.get()) {
+            Self {
+                text: Arc::clone(text),
+                span,
+            }
+        } else {
+            Self::whole(Arc::from(raw.get()))
+        }
     }
 
     /// Capture a JSON value as it was received: its text without the whitespace between
     /// tokens (a journal line is one line), never parsed into a tree. Object keys keep the
     /// order the server sent.
     pub fn from_raw(raw: &RawValue) -> Self {
-        Self(Arc::from(minify(raw.get())))
+        Self::whole(Arc::from(minify(raw.get())))
     }
 
     /// A list of captures, `null` where there is none (one per foreach item).
@@ -43,7 +68,7 @@ impl Capture {
             text.push_str(item.as_ref().map_or("null", Capture::json));
         }
         text.push(']');
-        Self(Arc::from(text))
+        Self::whole(Arc::from(text))
     }
 
     /// Two lists as one (pages of a listing); `None` unless both are lists.
@@ -55,12 +80,12 @@ impl Capture {
         } else {
             ","
         };
-        Some(Self(Arc::from(format!("[{head}{comma}{tail}]"))))
+        Some(Self::whole(Arc::from(format!("[{head}{comma}{tail}]"))))
     }
 
     /// The JSON text as journalled.
     pub fn json(&self) -> &str {
-        &self.0
+        &self.text[self.span.clone()]
     }
 
     /// The value as a tree: parses the text, so keep it to small values or one use at a time.
@@ -183,7 +208,7 @@ impl<'de> Deserialize<'de> for Capture {
     /// `Box<RawValue>` first would copy a 16 MB capture twice). Needs a borrowing
     /// deserializer (`serde_json::from_str`, as [`Payload::decode`] uses).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw.get())))
+        <&RawValue>::deserialize(deserializer).map(|raw| Self::whole(Arc::from(raw.get())))
     }
 }
 
@@ -211,6 +236,20 @@ mod tests {
         let capture = Capture::from_raw(raw);
         assert_eq!(capture.json(), r#"{"b":[1,"x \" y\n"],"a":{}}"#);
         assert_eq!(capture.to_value(), json!({"a": {}, "b": [1, "x \" y\n"]}));
+    }
+
+    #[test]
+    fn a_capture_read_from_event_data_shares_that_text() {
+        let data: Arc<str> = Arc::from(r#"{"captures":{"a":[1, 2]}}"#);
+        let map: BTreeMap<String, BTreeMap<String, &RawValue>> =
+            serde_json::from_str(&data).unwrap();
+        let shared = Capture::shared(&data, map["captures"]["a"]);
+        assert_eq!(shared.json(), "[1, 2]");
+        assert!(Arc::ptr_eq(&shared.text, &data));
+        let elsewhere: &RawValue = serde_json::from_str("[3]").unwrap();
+        let copied = Capture::shared(&data, elsewhere);
+        assert_eq!(copied.json(), "[3]");
+        assert!(!Arc::ptr_eq(&copied.text, &data));
     }
 
     #[test]
