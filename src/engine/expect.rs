@@ -5,6 +5,11 @@
 //! (`response.status = 404`), so a responder sees why without opening the journal. Reading
 //! `response.json` when the body is not JSON, or `response.xml` when it is not XML, is its own
 //! clear failure. Nothing here sends or journals.
+//!
+//! `response` is built without copying or parsing the body into a tree: the body moves out of
+//! the exchange, is checked as JSON in one scan, and `response.json` reads into it on demand
+//! ([`json_view`]); a capture is the captured part's text. So a step over a 50 MB body holds
+//! the body and what it captures, nothing more.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};

@@ -7,10 +7,13 @@
 //!
 //! `hash = sha256(prev ‖ canonical_json(event without "hash"))`, hex. Canonical JSON is
 //! `serde_json` output of [`Event`] with `hash` omitted: struct fields in declaration order,
-//! `data` object keys sorted (serde_json's default `Map` is a `BTreeMap`). The first event's
-//! `prev` is 64 zeros. The writer serializes `data` canonically once and keeps that text
-//! ([`Data`]); readers hash the text as read and, only if that does not match, the text made
-//! canonical again ([`Event::hash_is_valid`]), so a hand-reformatted line still verifies.
+//! `data` object keys sorted (serde_json's default `Map` is a `BTreeMap`), except inside a
+//! captured value, which is written as the text the server sent without whitespace between
+//! tokens (its keys in the server's order: sorting them would need the tree a 50 MB capture
+//! must not cost). The first event's `prev` is 64 zeros. The writer serializes `data` once and
+//! keeps that text ([`Data`]); readers hash the text as read and, only if that does not match,
+//! the text made canonical again ([`Event::hash_is_valid`]), so a hand-reformatted line still
+//! verifies (one holding a capture whose object keys the server sent unsorted does not).
 //!
 //! # `data` per kind (summary; the types are the contract: [`super::payload`])
 //!
@@ -384,8 +387,8 @@ impl Event {
             .is_some_and(|canonical| self.hash_with(&canonical) == self.hash)
     }
 
-    /// The typed `data`.
-    /// A step outcome's captures share this event's `data` (see [`Payload::decode_shared`]).
+    /// The typed `data`; a step outcome's captures share this event's `data` text (see
+    /// [`Payload::decode_shared`]).
     pub fn payload(&self) -> Result<Payload, PayloadError> {
         Payload::decode_shared(self.kind, &self.data.0).map_err(|source| PayloadError {
             seq: self.seq,

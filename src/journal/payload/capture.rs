@@ -1,7 +1,10 @@
 //! [`Capture`]: a captured value kept as its JSON text, shared. Never a parsed tree, so one
 //! 16 MB capture costs 16 MB once however many places (step record, `vars`, the timeline's
-//! event) hold it; the few questions readers ask (is it a number, how long is the list) are
-//! answered by scanning the text.
+//! event, whose `data` text it is a part of once replayed) hold it; the few questions readers
+//! ask (is it a number, how long is the list) are answered by scanning the text. A capture
+//! the engine makes from a response is the text the server sent, whitespace between tokens
+//! dropped ([`Capture::from_raw`]); lists of captures (foreach items, pages) are joined as
+//! text.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
