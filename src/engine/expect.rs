@@ -42,15 +42,23 @@ pub struct Response {
     content_type: String,
 }
 
-/// A response body, owned once: UTF-8 text (what `response.json` reads without copying), or
-/// bytes that are not.
+/// A response body, owned once and shared (evidence, `response`): UTF-8 text (what
+/// `response.json` reads without copying), or bytes that are not.
 #[derive(Clone)]
-enum Body {
+pub enum Body {
     Text(Arc<String>),
     Bytes(Arc<Vec<u8>>),
 }
 
 impl Body {
+    /// Takes the bytes as they are: no copy.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => Body::Text(Arc::new(text)),
+            Err(e) => Body::Bytes(Arc::new(e.into_bytes())),
+        }
+    }
+
     fn lossy(&self) -> Cow<'_, str> {
         match self {
             Body::Text(text) => Cow::Borrowed(text),
@@ -58,7 +66,7 @@ impl Body {
         }
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &[u8] {
         match self {
             Body::Text(text) => text.as_bytes(),
             Body::Bytes(bytes) => bytes,
@@ -76,6 +84,12 @@ struct ResponseObject {
     text: OnceLock<Value>,
     json: Option<Value>,
     xml: Option<Value>,
+}
+
+impl AsRef<[u8]> for Body {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -117,9 +131,9 @@ pub const DEFAULT_EXPECT: &str = "response.status >= 200 and response.status < 3
 pub const DEFAULT_EXPECT_REDIRECT_OK: &str = "response.status >= 200 and response.status < 400";
 
 impl Response {
-    /// Takes the exchange's body (no copy); the JSON is validated in one scan and read into
-    /// only as far as templates go (see [`json_view`]).
-    pub fn new(ex: &mut Exchange) -> Self {
+    /// `body` is the exchange's, shared (no copy); the JSON is validated in one scan and read
+    /// into only as far as templates go (see [`json_view`]).
+    pub fn new(ex: &Exchange, body: Body) -> Self {
         let headers: serde_json::Map<String, serde_json::Value> = ex
             .headers
             .iter()
@@ -130,10 +144,6 @@ impl Response {
             .and_then(serde_json::Value::as_str)
             .unwrap_or("no Content-Type")
             .to_owned();
-        let body = match String::from_utf8(std::mem::take(&mut ex.body)) {
-            Ok(text) => Body::Text(Arc::new(text)),
-            Err(e) => Body::Bytes(Arc::new(e.into_bytes())),
-        };
         let (json, json_error) = match &body {
             _ if body.bytes().is_empty() => (None, Some("the body is empty".to_owned())),
             Body::Text(text) => match json_view::parse(&json_view::Source::Body(text.clone())) {

@@ -165,7 +165,10 @@ impl Run<'_> {
             }
             Some(Ok(exchange)) => exchange,
         };
+        // Moved out, never copied: shared by the evidence writer and `response`, freed once
+        // both are done.
         let mut exchange = exchange;
+        let body = expect::Body::new(std::mem::take(&mut exchange.body));
         // A server that echoes the Authorization header must not leak the signature.
         if let Some(signature) = &exchange.signature {
             self.parts
@@ -177,8 +180,8 @@ impl Run<'_> {
         let remote = exchange.remote_addr.map(|a| a.to_string());
         response.status = Some(exchange.status);
         response.elapsed_ms = millis(exchange.elapsed);
-        response.bytes = Some(exchange.body.len() as u64);
-        response.body_sha256 = Some(sha256_hex(&exchange.body));
+        response.bytes = Some(body.bytes().len() as u64);
+        response.body_sha256 = Some(sha256_hex(body.bytes()));
         response.remote_addr.clone_from(&remote);
         let mut events = vec![Payload::from(response)];
         let mut evidence_note = String::new();
@@ -191,7 +194,7 @@ impl Run<'_> {
                 tool_version: &self.opts.tool_version,
                 remote_addr: remote,
             };
-            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor).await {
+            match evidence::store(self.rec.dir(), body.clone(), &custody, redactor).await {
                 Ok(record) => {
                     evidence_note = format!(" · evidence {}", short_hash(&record.sha256));
                     events.push(record.into());
@@ -207,21 +210,22 @@ impl Run<'_> {
         }
         // Judge first, then queue the response with its evidence record: the outcome the engine
         // queues next then usually joins the same group commit.
-        let verdict = self.judge(&mut exchange, item, &evidence_note);
+        let verdict = self.judge(&exchange, body, item, &evidence_note);
         self.rec.response(log, events);
         verdict
     }
 
-    /// Expectations and captures against one response. Takes the body out of `exchange`:
-    /// it is freed when the verdict is made.
+    /// Expectations and captures against one response; the body is freed once the verdict
+    /// is made.
     fn judge(
         &self,
-        exchange: &mut send::Exchange,
+        exchange: &send::Exchange,
+        body: expect::Body,
         item: Option<(usize, &Value)>,
         evidence_note: &str,
     ) -> Attempt {
         let redactor = &self.parts.mask.redactor();
-        let response = Response::new(exchange);
+        let response = Response::new(exchange, body);
         let ctx = self.ctx.with(item.map(|(_, v)| v), Some(&response.value));
         let exprs: Vec<String> = self
             .step
