@@ -242,6 +242,8 @@ mod tests {
             "response.json.hits | map(attribute='id') | join(',')",
             "response.json.total",
             "response.json.s",
+            "response.json.s[1:]",
+            "response.json.hits[0].id ~ response.json.s[2:]",
             "response.json.z is none",
             "response.json | list | join(',')",
             "response.json.hits[0] == {'id': 'a', 'n': 1.5}",
