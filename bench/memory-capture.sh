@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Issue 11 item 5: memory bounded by the journal. One step captures a whole 16 MB JSON response
-# (under the default body cap); then `run --headless` (on the same incident), `list`, `export`
-# (json and md), `verify` and `resume` (in tmux, quit at once) each run under /usr/bin/time -v.
-# Prints each command's peak RSS, its floor (the same command on the same runbook capturing a
-# 12-byte body) and (peak - floor) / journal size (goal: at most 3).
+# Issue 11 item 5: memory bounded by the body and the journal.
+#
+# 1. The capturing step: for each size in CAPTURE_MB (default "16 50"), `run --headless` of a
+#    runbook whose first step captures a whole JSON response of that size
+#    (`response.json.hits`), under /usr/bin/time -v. Prints the process's peak RSS, peak / body
+#    (goal: at most 3), the step's own duration from the journal (goal: under 1 s) and the
+#    process's wall time.
+# 2. Commands on the incident: with one MB-sized capture (default 16), `run --headless` (same
+#    incident), `list`, `export` (json and md), `verify` and `resume` (in tmux, quit at once)
+#    each under /usr/bin/time -v: peak RSS, its floor (the same command on the same runbook
+#    capturing a 12-byte body) and (peak - floor) / journal size (goal: at most 3).
 #
 #   bench/memory-capture.sh                (figures in README section bench-memory)
+#   CAPTURE_ONLY=1 bench/memory-capture.sh (part 1 only)
 #   STANCH_BIN=target/debug/stanch bench/memory-capture.sh   (skip the release build)
 #
 # Needs nginx (apt, via bench/engine-lib.sh), GNU time (apt `time`), tmux, python3.
@@ -29,7 +36,9 @@ fi
 bin="$(realpath "$STANCH_BIN")"
 
 echo '{"ok":true}' > "$work/www/ping.json"
-python3 - "$work/www/records.json" "$MB" <<'PY'
+# records MB FILE: a JSON object {"hits": [...]} of about MB mebibytes.
+records() {
+  python3 - "$2" "$1" <<'PY'
 import json, sys
 path, mb = sys.argv[1], int(sys.argv[2])
 records, size, i = [], 0, 0
@@ -41,6 +50,8 @@ while size < mb * 1024 * 1024 - 200:
     i += 1
 json.dump({"hits": records}, open(path, "w"), separators=(",", ":"))
 PY
+}
+records "$MB" "$work/www/records.json"
 start_nginx "$work"
 
 cat > "$work/runbook.toml" <<TOML
@@ -70,7 +81,36 @@ needs = ["after"]
 manual = ["Looked at the records"]
 TOML
 
-# The big incident, and in its own data dir the floor: the same runbook capturing a 12-byte
+peak_kb() { awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$1"; }
+wall_s() { awk '/Elapsed \(wall clock\)/ {n=split($NF,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$1"; }
+
+# Part 1: the capturing step at each size, each in a fresh data dir.
+for mb in ${CAPTURE_MB:-16 50}; do
+  records "$mb" "$work/www/records-$mb.json"
+  sed "s#/records.json#/records-$mb.json#" "$work/runbook.toml" > "$work/runbook-$mb.toml"
+  data="$work/capture-$mb"
+  STANCH_DATA_DIR="$data" /usr/bin/time -v -o "$work/capture-$mb.time" \
+    "$bin" run "$work/runbook-$mb.toml" --headless --incident INC-CAPTURE >/dev/null 2>&1 || true
+  body=$(stat -c %s "$work/www/records-$mb.json")
+  step_ms=$(python3 - "$data/incidents/INC-CAPTURE/journal.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    if '"step.succeeded"' in line[:400] or '"step.failed"' in line[:400]:
+        e = json.loads(line)
+        if e.get("step") == "dump":
+            print(("" if e["kind"] == "step.succeeded" else "FAILED ") + str(e["data"]["duration_ms"]))
+            break
+PY
+)
+  printf 'capture: GET + capture of a %5.1f MB body: peak %6.1f MB (%.2fx the body); step %s ms; process %.2f s\n' \
+    "$(echo "$body/1048576" | bc -l)" "$(echo "$(peak_kb "$work/capture-$mb.time")/1024" | bc -l)" \
+    "$(echo "$(peak_kb "$work/capture-$mb.time")*1024/$body" | bc -l)" "$step_ms" \
+    "$(wall_s "$work/capture-$mb.time")"
+  rm -rf "$data" "$work/www/records-$mb.json"
+done
+[ -n "${CAPTURE_ONLY:-}" ] && exit 0
+
+# Part 2. The big incident, and in its own data dir the floor: the same runbook capturing a 12-byte
 # body (so `list` of the floor lists one small incident).
 sed 's#/records.json#/ping.json#; s#response.json.hits#response.json#' "$work/runbook.toml" > "$work/floor.toml"
 id=INC-MEMORY
@@ -79,8 +119,6 @@ STANCH_DATA_DIR="$work/big" /usr/bin/time -v -o "$work/capture.time" \
 STANCH_DATA_DIR="$work/floor" "$bin" run "$work/floor.toml" --headless --incident $id >/dev/null || true
 journal="$work/big/incidents/$id/journal.jsonl"
 jbytes=$(stat -c %s "$journal")
-
-peak_kb() { awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$1"; }
 
 # measure NAME DATA RUNBOOK: peak RSS (kB) of one command on the incident in one data dir.
 measure() {
@@ -106,11 +144,6 @@ measure() {
   peak_kb "$out"
 }
 
-body=$(stat -c %s "$work/www/records.json")
-elapsed=$(grep -o 'dump .*' "$work/capture.out" | head -1)
-printf 'capture: GET + capture of a %.1f MB body: peak %.1f MB (%.2fx the body); %s\n' \
-  "$(echo "$body/1048576" | bc -l)" "$(echo "$(peak_kb "$work/capture.time")/1024" | bc -l)" \
-  "$(echo "$(peak_kb "$work/capture.time")*1024/$body" | bc -l)" "$elapsed"
 printf 'journal %.1f MB (one %s MB capture); goal: peak - floor <= 3x journal\n' \
   "$(echo "$jbytes/1048576" | bc -l)" "$MB"
 printf '%-12s %10s %10s %14s\n' command "peak MB" "floor MB" "(peak-floor)/journal"

@@ -33,6 +33,7 @@ mod context;
 mod evidence;
 mod expect;
 mod foreach;
+mod json_view;
 mod mask;
 mod paginate;
 mod poll;

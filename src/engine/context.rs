@@ -6,9 +6,9 @@
 //! tampered draft.
 //!
 //! Built once per step run as a MiniJinja value (reference-counted, so adding `item` for each of
-//! ten thousand foreach items copies nothing big). `vars` stays the journal's JSON text until a
-//! template reads a capture, which is then parsed once: a 16 MB capture no step reads costs no
-//! tree at all. Secrets go in raw because the request needs
+//! ten thousand foreach items copies nothing big). `vars` stays the journal's JSON text: a
+//! template reading a capture reads into that text as far as it goes ([`super::json_view`]),
+//! so a 16 MB capture costs no tree, whether a step reads it or not. Secrets go in raw because the request needs
 //! them; whatever is rendered from this context is redacted before anyone sees it.
 
 use minijinja::value::{Enumerator, Object};
@@ -139,7 +139,10 @@ impl Object for Vars {
         let (capture, parsed) = self.0.get(key.as_str()?)?;
         Some(
             parsed
-                .get_or_init(|| Value::from(minijinja::value::Serde(capture.to_value())))
+                .get_or_init(|| {
+                    super::json_view::parse(&super::json_view::Source::Capture(capture.clone()))
+                        .unwrap_or(Value::from(()))
+                })
                 .clone(),
         )
     }

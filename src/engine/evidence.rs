@@ -40,18 +40,17 @@ pub struct Custody<'a> {
     pub remote_addr: Option<String>,
 }
 
-/// Store `body` and return the `evidence.captured` data.
+/// Store `raw` (a body, shared with the blocking task rather than copied for it) and return
+/// the `evidence.captured` data.
 pub async fn store(
     incident_dir: &Path,
-    raw: &[u8],
+    raw: impl AsRef<[u8]> + Send + 'static,
     custody: &Custody<'_>,
     redactor: &Redactor,
 ) -> Result<EvidenceCaptured, io::Error> {
     let dir = incident_dir.join(EVIDENCE_DIR);
-    // Owned copies for the blocking task: a memcpy is cheap next to masking and hashing.
-    let raw = raw.to_vec();
     let redactor = redactor.clone();
-    let kept = off_runtime(move || keep(&dir, &raw, &redactor)).await?;
+    let kept = off_runtime(move || keep(&dir, raw.as_ref(), &redactor)).await?;
     let now = jiff::Timestamp::now();
     let captured_at = now.round(jiff::Unit::Millisecond).unwrap_or(now);
     Ok(EvidenceCaptured {
@@ -219,9 +218,14 @@ mod tests {
         assert!(std::str::from_utf8(&raw).is_err());
         let dir = tempfile::tempdir().unwrap();
         let data = serde_json::to_value(
-            store(dir.path(), &raw, &custody(), &Redactor::new([secret]))
-                .await
-                .unwrap(),
+            store(
+                dir.path(),
+                raw.clone(),
+                &custody(),
+                &Redactor::new([secret]),
+            )
+            .await
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(data["redacted"], true);
@@ -249,7 +253,7 @@ mod tests {
         let data = serde_json::to_value(
             store(
                 dir.path(),
-                &raw,
+                raw.to_vec(),
                 &custody(),
                 &Redactor::new(["hunter2-key"]),
             )
@@ -271,7 +275,7 @@ mod tests {
         let custody = custody();
         let redactor = Redactor::new(["hunter2-key"]);
         let raw = b"same body, hunter2-key".repeat(1000);
-        let stores = (0..8).map(|_| store(dir.path(), &raw, &custody, &redactor));
+        let stores = (0..8).map(|_| store(dir.path(), raw.clone(), &custody, &redactor));
         let records = futures_util::future::join_all(stores).await;
         for record in &records {
             assert_eq!(

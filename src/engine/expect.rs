@@ -5,13 +5,23 @@
 //! (`response.status = 404`), so a responder sees why without opening the journal. Reading
 //! `response.json` when the body is not JSON, or `response.xml` when it is not XML, is its own
 //! clear failure. Nothing here sends or journals.
+//!
+//! `response` is built without copying or parsing the body into a tree: the body moves out of
+//! the exchange, is checked as JSON in one scan, and `response.json` reads into it on demand
+//! ([`json_view`]); a capture is the captured part's text. So a step over a 50 MB body holds
+//! the body and what it captures, nothing more.
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::Value;
-use serde_json::json;
+use minijinja::value::{Enumerator, Object};
 
+use super::json_view;
 use super::prepare::{Parts, explain};
 use super::send::Exchange;
-use crate::template::{Templates, to_json};
+use crate::incident::Captures;
+use crate::template::Templates;
 
 /// One expectation that did not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +34,93 @@ pub struct Failed {
 /// body is not JSON or XML.
 pub struct Response {
     pub value: Value,
+    /// The body, shared with `value` (for the failure text).
+    body: Body,
     json_error: Option<String>,
     xml_error: Option<String>,
     pub status: u16,
     content_type: String,
+}
+
+/// A response body, owned once and shared (evidence, `response`): UTF-8 text (what
+/// `response.json` reads without copying), or bytes that are not.
+#[derive(Clone)]
+pub enum Body {
+    Text(Arc<String>),
+    Bytes(Arc<Vec<u8>>),
+}
+
+impl Body {
+    /// Takes the bytes as they are: no copy.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => Body::Text(Arc::new(text)),
+            Err(e) => Body::Bytes(Arc::new(e.into_bytes())),
+        }
+    }
+
+    fn lossy(&self) -> Cow<'_, str> {
+        match self {
+            Body::Text(text) => Cow::Borrowed(text),
+            Body::Bytes(bytes) => String::from_utf8_lossy(bytes),
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Text(text) => text.as_bytes(),
+            Body::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+/// The `response` object: `status`, `headers`, `text`, and `json` or `xml` when the body is
+/// one. `text` is copied for templates only when one reads it; `json` is a [`json_view`].
+#[derive(Debug)]
+struct ResponseObject {
+    status: u16,
+    headers: Value,
+    body: Body,
+    text: OnceLock<Value>,
+    json: Option<Value>,
+    xml: Option<Value>,
+}
+
+impl AsRef<[u8]> for Body {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Body({} bytes)", self.bytes().len())
+    }
+}
+
+impl Object for ResponseObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "status" => Some(Value::from(self.status)),
+            "headers" => Some(self.headers.clone()),
+            "text" => Some(
+                self.text
+                    .get_or_init(|| Value::from(self.body.lossy().into_owned()))
+                    .clone(),
+            ),
+            "json" => self.json.clone(),
+            "xml" => self.xml.clone(),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(match (&self.json, &self.xml) {
+            (Some(_), _) => &["headers", "json", "status", "text"],
+            (None, Some(_)) => &["headers", "status", "text", "xml"],
+            (None, None) => &["headers", "status", "text"],
+        })
+    }
 }
 
 /// The expression given when a step has no `expect`: any 2xx passes. A 3xx does not: stanch
@@ -38,8 +131,9 @@ pub const DEFAULT_EXPECT: &str = "response.status >= 200 and response.status < 3
 pub const DEFAULT_EXPECT_REDIRECT_OK: &str = "response.status >= 200 and response.status < 400";
 
 impl Response {
-    pub fn new(ex: &Exchange) -> Self {
-        let text = String::from_utf8_lossy(&ex.body);
+    /// `body` is the exchange's, shared (no copy); the JSON is validated in one scan and read
+    /// into only as far as templates go (see [`json_view`]).
+    pub fn new(ex: &Exchange, body: Body) -> Self {
         let headers: serde_json::Map<String, serde_json::Value> = ex
             .headers
             .iter()
@@ -50,37 +144,48 @@ impl Response {
             .and_then(serde_json::Value::as_str)
             .unwrap_or("no Content-Type")
             .to_owned();
-        let (json, json_error) = if ex.body.is_empty() {
-            (None, Some("the body is empty".to_owned()))
-        } else {
-            match serde_json::from_slice::<serde_json::Value>(&ex.body) {
+        let (json, json_error) = match &body {
+            _ if body.bytes().is_empty() => (None, Some("the body is empty".to_owned())),
+            Body::Text(text) => match json_view::parse(&json_view::Source::Body(text.clone())) {
                 Ok(v) => (Some(v), None),
                 Err(e) => (None, Some(format!("the body is not valid JSON ({e})"))),
+            },
+            Body::Bytes(bytes) => {
+                let why = serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+                    .map_or_else(|e| e.to_string(), |_| "it is not UTF-8 text".to_owned());
+                (None, Some(format!("the body is not valid JSON ({why})")))
             }
         };
         // XML only for a body that is not JSON: the same bytes are never parsed twice.
-        let (xml, xml_error) = match (&json, ex.body.is_empty()) {
+        let (xml, xml_error) = match (&json, body.bytes().is_empty()) {
             (_, true) => (None, Some("the body is empty".to_owned())),
             (Some(_), false) => (None, Some("the body is JSON, not XML".to_owned())),
-            (None, false) => match super::xml::parse(&ex.body) {
-                Ok(v) => (Some(v), None),
+            (None, false) => match super::xml::parse(body.bytes()) {
+                Ok(v) => (Some(Value::from(minijinja::value::Serde(&v))), None),
                 Err(e) => (None, Some(e.to_string())),
             },
         };
-        let mut map = json!({ "status": ex.status, "headers": headers, "text": text });
-        if let Some(json) = json {
-            map["json"] = json;
-        }
-        if let Some(xml) = xml {
-            map["xml"] = xml;
-        }
+        let value = Value::from_object(ResponseObject {
+            status: ex.status,
+            headers: Value::from(minijinja::value::Serde(&headers)),
+            body: body.clone(),
+            text: OnceLock::new(),
+            json,
+            xml,
+        });
         Self {
-            value: Value::from(minijinja::value::Serde(&map)),
+            value,
+            body,
             json_error,
             xml_error,
             status: ex.status,
             content_type,
         }
+    }
+
+    /// The body as text (invalid UTF-8 replaced), for a failure message.
+    pub fn text(&self) -> Cow<'_, str> {
+        self.body.lossy()
     }
 
     /// If `expr` reads `response.json` or `response.xml` and there is none, the sentence
@@ -149,14 +254,15 @@ pub fn check(
     Ok(failed)
 }
 
-/// Evaluate `capture` into JSON values.
+/// Evaluate `capture` into JSON text (a part of the body is captured as its text, never as
+/// a tree: see [`json_view::to_capture`]).
 pub fn capture<'a>(
     parts: Parts<'_>,
     captures: impl Iterator<Item = (&'a String, &'a String)>,
     ctx: &Value,
     response: &Response,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let mut out = serde_json::Map::new();
+) -> Result<Captures, String> {
+    let mut out = Captures::new();
     for (name, expr) in captures {
         let value = parts.templates.eval(expr, ctx).map_err(|e| {
             response
@@ -170,7 +276,7 @@ pub fn capture<'a>(
                 "capture `{name}` = `{expr}` has no value in this response"
             ));
         }
-        out.insert(name.clone(), to_json(&value));
+        out.insert(name.clone(), json_view::to_capture(&value));
     }
     Ok(out)
 }
@@ -202,13 +308,17 @@ fn actuals(parts: Parts<'_>, expr: &str, ctx: &Value) -> String {
             // Masked before it is cut: a cut through a secret leaves a prefix no form matches.
             let value = parts.templates.eval(name, ctx).map_or_else(
                 |_| "undefined".to_owned(),
-                |v| short(&redactor.redact(&to_json(&v).to_string())),
+                |v| short(&redactor.redact(&json_view::excerpt(&v, EXCERPT_BYTES))),
             );
             format!("{name} = {value}")
         })
         .collect();
     redactor.redact(&shown.join(", "))
 }
+
+/// How much of a value's JSON text a failure message reads before cutting it to [`short`]:
+/// far more than it shows, so that a secret is masked whole before the cut.
+const EXCERPT_BYTES: usize = 64 * 1024;
 
 /// At most 120 characters, cut on a char boundary.
 pub fn short(text: &str) -> String {

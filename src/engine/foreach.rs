@@ -23,6 +23,7 @@ use super::expect::short;
 use super::poll::{Retry, Run, Settled, StepResult, attempts, millis};
 use super::prepare::{self, Parts};
 use super::{DEFAULT_CONCURRENCY, Progress};
+use crate::incident::{Capture, Captures};
 
 /// How many failures the step's error quotes.
 const QUOTED_FAILURES: usize = 3;
@@ -61,7 +62,7 @@ struct Tally {
     /// (index, message), the first few in completion order; sorted by index when quoted.
     first: Mutex<Vec<(usize, String)>>,
     /// (index, captures) of each item, when the step captures anything.
-    captured: Mutex<Vec<(usize, serde_json::Map<String, serde_json::Value>)>>,
+    captured: Mutex<Vec<(usize, Captures)>>,
     cache: prepare::RenderCache,
 }
 
@@ -81,7 +82,7 @@ pub async fn run(run: &Run<'_>) -> StepResult {
     if list.is_empty() {
         return StepResult::Passed {
             summary: "no items: nothing to do".into(),
-            captures: serde_json::Map::new(),
+            captures: Captures::new(),
             items: Some((0, 0)),
         };
     }
@@ -140,23 +141,19 @@ pub async fn run(run: &Run<'_>) -> StepResult {
 }
 
 /// Each capture name as a list with one value per item, in item order.
-fn in_item_order(
-    run: &Run<'_>,
-    mut captured: Vec<(usize, serde_json::Map<String, serde_json::Value>)>,
-    total: usize,
-) -> serde_json::Map<String, serde_json::Value> {
+fn in_item_order(run: &Run<'_>, mut captured: Vec<(usize, Captures)>, total: usize) -> Captures {
     captured.sort_by_key(|(i, _)| *i);
     run.step
         .capture
         .keys()
         .map(|name| {
-            let mut values = vec![serde_json::Value::Null; total];
+            let mut values = vec![None; total];
             for (i, map) in &mut captured {
                 if let (Some(slot), Some(value)) = (values.get_mut(*i), map.remove(name)) {
-                    *slot = value;
+                    *slot = Some(value);
                 }
             }
-            (name.clone(), serde_json::Value::Array(values))
+            (name.clone(), Capture::list(values))
         })
         .collect()
 }

@@ -15,11 +15,12 @@
 //! loop it forever. Nothing here renders request templates.
 
 use minijinja::Value;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::expect::Response;
 use super::poll::{Run, Settled, StepResult, attempts};
 use super::prepare::{self, Body, Parts, Prepared, explain};
+use crate::incident::Captures;
 use crate::runbook::{DEFAULT_MAX_PAGES, Paginate};
 use crate::template::to_json;
 
@@ -107,14 +108,10 @@ fn with_token(first: &Prepared, param: &str, token: &str) -> Result<Prepared, St
 }
 
 /// Fold one page's captures into the listing's.
-fn merge(all: &mut Map<String, Json>, page: Map<String, Json>) {
+fn merge(all: &mut Captures, page: Captures) {
     for (name, value) in page {
-        match (all.get_mut(&name), value) {
-            (Some(Json::Array(items)), Json::Array(more)) => items.extend(more),
-            (_, value) => {
-                all.insert(name, value);
-            }
-        }
+        let joined = all.get(&name).and_then(|items| items.concat(&value));
+        all.insert(name, joined.unwrap_or(value));
     }
 }
 
@@ -133,7 +130,7 @@ pub async fn run(run: &Run<'_>, paginate: &Paginate) -> StepResult {
         .as_ref()
         .map_or(DEFAULT_MAX_PAGES, |m| *m.get_ref());
     let param = paginate.param.get_ref();
-    let mut captures = Map::new();
+    let mut captures = Captures::new();
     let mut seen: Vec<String> = Vec::new();
     let mut page = first;
     for n in 1..=max_pages {
@@ -184,14 +181,14 @@ pub async fn run(run: &Run<'_>, paginate: &Paginate) -> StepResult {
 }
 
 /// The last page's summary, with the page count and the accumulated captures' sizes.
-fn summary_for(last: &str, pages: u32, captures: &Map<String, Json>) -> String {
+fn summary_for(last: &str, pages: u32, captures: &Captures) -> String {
     // Status and time of the last page; its own capture glances would show one page only.
     let head = last.split(" · ").take(2).collect::<Vec<_>>().join(" · ");
     let plural = if pages == 1 { "" } else { "s" };
     let glances = captures.iter().map(|(name, value)| {
-        let shown = match value {
-            Json::Array(items) => format!("[{} items]", items.len()),
-            other => super::expect::short(&other.to_string()),
+        let shown = match value.list_len() {
+            Some(items) => format!("[{items} items]"),
+            None => super::expect::short(value.json()),
         };
         format!(" · {name} = {shown}")
     });
@@ -254,24 +251,22 @@ mod tests {
 
     #[test]
     fn lists_concatenate_and_scalars_keep_the_last_page() {
-        let mut all = Map::new();
+        let page = |v: Json| -> Captures {
+            v.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::incident::Capture::from_value(v)))
+                .collect()
+        };
+        let mut all = Captures::new();
+        merge(&mut all, page(json!({"keys": ["a"], "truncated": "true"})));
         merge(
             &mut all,
-            json!({"keys": ["a"], "truncated": "true"})
-                .as_object()
-                .unwrap()
-                .clone(),
-        );
-        merge(
-            &mut all,
-            json!({"keys": ["b", "c"], "truncated": "false"})
-                .as_object()
-                .unwrap()
-                .clone(),
+            page(json!({"keys": ["b", "c"], "truncated": "false"})),
         );
         assert_eq!(
-            Json::Object(all),
-            json!({"keys": ["a", "b", "c"], "truncated": "false"})
+            all,
+            page(json!({"keys": ["a", "b", "c"], "truncated": "false"}))
         );
     }
 }

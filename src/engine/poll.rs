@@ -21,7 +21,7 @@ use super::prepare::{self, Parts, Prepared};
 use super::recorder::{Recorder, WriteAhead};
 use super::send::{self, SendError};
 use super::{EngineOptions, Progress};
-use crate::incident::short_hash;
+use crate::incident::{Capture, Captures, short_hash};
 use crate::journal::Payload;
 use crate::journal::event::sha256_hex;
 use crate::journal::payload::HttpResponse;
@@ -43,7 +43,7 @@ pub struct Run<'a> {
 pub enum StepResult {
     Passed {
         summary: String,
-        captures: serde_json::Map<String, serde_json::Value>,
+        captures: Captures,
         items: Option<(u64, u64)>,
     },
     Failed {
@@ -69,7 +69,7 @@ pub enum Attempt {
     Pass {
         status: u16,
         summary: String,
-        captures: serde_json::Map<String, serde_json::Value>,
+        captures: Captures,
         /// The token for the next page (`paginate`), if there is one.
         next: Option<String>,
     },
@@ -165,6 +165,10 @@ impl Run<'_> {
             }
             Some(Ok(exchange)) => exchange,
         };
+        // Moved out, never copied: shared by the evidence writer and `response`, freed once
+        // both are done.
+        let mut exchange = exchange;
+        let body = expect::Body::new(std::mem::take(&mut exchange.body));
         // A server that echoes the Authorization header must not leak the signature.
         if let Some(signature) = &exchange.signature {
             self.parts
@@ -176,8 +180,8 @@ impl Run<'_> {
         let remote = exchange.remote_addr.map(|a| a.to_string());
         response.status = Some(exchange.status);
         response.elapsed_ms = millis(exchange.elapsed);
-        response.bytes = Some(exchange.body.len() as u64);
-        response.body_sha256 = Some(sha256_hex(&exchange.body));
+        response.bytes = Some(body.bytes().len() as u64);
+        response.body_sha256 = Some(sha256_hex(body.bytes()));
         response.remote_addr.clone_from(&remote);
         let mut events = vec![Payload::from(response)];
         let mut evidence_note = String::new();
@@ -190,7 +194,7 @@ impl Run<'_> {
                 tool_version: &self.opts.tool_version,
                 remote_addr: remote,
             };
-            match evidence::store(self.rec.dir(), &exchange.body, &custody, redactor).await {
+            match evidence::store(self.rec.dir(), body.clone(), &custody, redactor).await {
                 Ok(record) => {
                     evidence_note = format!(" · evidence {}", short_hash(&record.sha256));
                     events.push(record.into());
@@ -206,20 +210,22 @@ impl Run<'_> {
         }
         // Judge first, then queue the response with its evidence record: the outcome the engine
         // queues next then usually joins the same group commit.
-        let verdict = self.judge(&exchange, item, &evidence_note);
+        let verdict = self.judge(&exchange, body, item, &evidence_note);
         self.rec.response(log, events);
         verdict
     }
 
-    /// Expectations and captures against one response.
+    /// Expectations and captures against one response; the body is freed once the verdict
+    /// is made.
     fn judge(
         &self,
         exchange: &send::Exchange,
+        body: expect::Body,
         item: Option<(usize, &Value)>,
         evidence_note: &str,
     ) -> Attempt {
         let redactor = &self.parts.mask.redactor();
-        let response = Response::new(exchange);
+        let response = Response::new(exchange, body);
         let ctx = self.ctx.with(item.map(|(_, v)| v), Some(&response.value));
         let exprs: Vec<String> = self
             .step
@@ -237,7 +243,7 @@ impl Run<'_> {
             Err(msg) => return Attempt::Fatal(msg),
         };
         if !failures.is_empty() {
-            let error = describe_failure(&failures, exchange, redactor);
+            let error = describe_failure(&failures, exchange, &response, redactor);
             return Attempt::Expect {
                 status: exchange.status,
                 error,
@@ -276,6 +282,7 @@ impl Run<'_> {
 fn describe_failure(
     failures: &[Failed],
     exchange: &send::Exchange,
+    response: &Response,
     redactor: &crate::secret::Redactor,
 ) -> String {
     let list: Vec<String> = failures
@@ -305,7 +312,7 @@ fn describe_failure(
         .map(|(_, to)| format!(" (Location: {})", short(&redactor.redact(to))))
         .unwrap_or_default();
     // Masked before it is cut: a cut through a secret would leave a prefix no form matches.
-    let body = redactor.redact(&String::from_utf8_lossy(&exchange.body));
+    let body = redactor.redact(&response.text());
     let body = body.trim();
     let aws = super::sigv4::explain_refusal(body)
         .map(|why| format!("; {why}"))
@@ -324,12 +331,14 @@ fn describe_failure(
 
 /// A capture as the one-line summary shows it: scalars in full (cut), lists and objects by size
 /// (a list of 3000 leaked tokens belongs in the journal, not on the screen).
-fn glance(value: &serde_json::Value, redactor: &crate::secret::Redactor) -> String {
-    match value {
-        serde_json::Value::Array(items) => format!("[{} items]", items.len()),
-        serde_json::Value::Object(map) => format!("{{{} fields}}", map.len()),
+fn glance(value: &Capture, redactor: &crate::secret::Redactor) -> String {
+    if let Some(items) = value.list_len() {
+        format!("[{items} items]")
+    } else if let Some(fields) = value.object_len() {
+        format!("{{{fields} fields}}")
+    } else {
         // Masked before it is cut (see `describe_failure`).
-        other => short(&redactor.redact(&other.to_string())),
+        short(&redactor.redact(value.json()))
     }
 }
 
@@ -378,7 +387,7 @@ impl Run<'_> {
 pub enum Settled {
     Passed {
         summary: String,
-        captures: serde_json::Map<String, serde_json::Value>,
+        captures: Captures,
         next: Option<String>,
     },
     Failed {

@@ -200,12 +200,15 @@ pub async fn send(
             )
         })
         .collect();
-    if let Some(len) = response.content_length()
+    let announced = response.content_length();
+    if let Some(len) = announced
         && len > cap
     {
         return Err(SendError::TooLarge { host, cap, read: 0 });
     }
-    let mut body = Vec::new();
+    // Room for the announced length at once (it is within the cap): growing by doubling would
+    // hold up to twice a 50 MB body while it is read.
+    let mut body = Vec::with_capacity(announced.map_or(0, |len| usize::try_from(len).unwrap_or(0)));
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {

@@ -17,8 +17,8 @@ use super::recorder::{Recorder, Settle};
 use super::{Decision, Engine, Outcome, Progress, expect, foreach, poll, prepare};
 use crate::incident::{Incident, StepStatus};
 use crate::journal::payload::{
-    Capture, Captures, Confirm, FailedExpectation, Items, Mark, StepFailed, StepStarted,
-    StepSucceeded, Via, Warning,
+    Captures, Confirm, FailedExpectation, Items, Mark, StepFailed, StepStarted, StepSucceeded, Via,
+    Warning,
 };
 use crate::journal::{Event, JournalError, Payload};
 use crate::runbook::Action;
@@ -216,11 +216,7 @@ impl Engine {
                 closing.push(Payload::from(StepSucceeded {
                     duration_ms: elapsed_ms(started),
                     summary,
-                    // Consumed: each captured tree is freed as soon as it is text.
-                    captures: captures
-                        .into_iter()
-                        .map(|(name, value)| (name, Capture::from_value(&value)))
-                        .collect(),
+                    captures,
                     items: items.map(|(total, failed)| Items { total, failed }),
                 }));
                 let done = rec.finish(closing)?;

@@ -7,10 +7,13 @@
 //!
 //! `hash = sha256(prev ‖ canonical_json(event without "hash"))`, hex. Canonical JSON is
 //! `serde_json` output of [`Event`] with `hash` omitted: struct fields in declaration order,
-//! `data` object keys sorted (serde_json's default `Map` is a `BTreeMap`). The first event's
-//! `prev` is 64 zeros. The writer serializes `data` canonically once and keeps that text
-//! ([`Data`]); readers hash the text as read and, only if that does not match, the text made
-//! canonical again ([`Event::hash_is_valid`]), so a hand-reformatted line still verifies.
+//! `data` object keys sorted (serde_json's default `Map` is a `BTreeMap`), except inside a
+//! captured value, which is written as the text the server sent without whitespace between
+//! tokens (its keys in the server's order: sorting them would need the tree a 50 MB capture
+//! must not cost). The first event's `prev` is 64 zeros. The writer serializes `data` once and
+//! keeps that text ([`Data`]); readers hash the text as read and, only if that does not match,
+//! the text made canonical again ([`Event::hash_is_valid`]), so a hand-reformatted line still
+//! verifies (one holding a capture whose object keys the server sent unsorted does not).
 //!
 //! # `data` per kind (summary; the types are the contract: [`super::payload`])
 //!
@@ -41,6 +44,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
@@ -48,6 +52,7 @@ use sha2::{Digest, Sha256};
 
 use super::payload::Payload;
 pub use crate::digest::{hex, sha256_hex};
+use crate::secret::Redactor;
 
 /// The `prev` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -146,44 +151,75 @@ pub struct NewEvent {
     pub kind: Kind,
     pub step: Option<String>,
     pub data: serde_json::Value,
+    /// A step outcome's `captures` (name → value) as JSON text, kept out of `data` so that a
+    /// 50 MB capture is never a tree; [`NewEvent::to_data`] writes them back in.
+    captures: Option<String>,
     /// Who did it; `None` means the journal's default actor (the responder).
     pub actor: Option<String>,
 }
 
 impl NewEvent {
-    /// The data as an event carries it (the same encoding the journal writer uses), for a
-    /// backend that builds the event itself (team mode).
-    pub fn encoded_data(&self) -> Data {
-        raw_data(&self.data)
-    }
     pub fn new(kind: Kind, data: serde_json::Value) -> Self {
         Self {
             kind,
             step: None,
             data,
+            captures: None,
             actor: None,
         }
     }
 
     pub fn for_step(kind: Kind, step: impl Into<String>, data: serde_json::Value) -> Self {
         Self {
-            kind,
             step: Some(step.into()),
-            data,
-            actor: None,
+            ..Self::new(kind, data)
         }
     }
 
     /// An incident-level event (no step).
     pub fn incident(payload: impl Into<Payload>) -> Self {
         let payload = payload.into();
-        Self::new(payload.kind(), payload.to_value())
+        let kind = payload.kind();
+        let (data, captures) = payload.into_wire();
+        Self {
+            captures,
+            ..Self::new(kind, data)
+        }
     }
 
     /// An event about one step.
     pub fn step(step: impl Into<String>, payload: impl Into<Payload>) -> Self {
-        let payload = payload.into();
-        Self::for_step(payload.kind(), step, payload.to_value())
+        Self {
+            step: Some(step.into()),
+            ..Self::incident(payload)
+        }
+    }
+
+    /// Mask every secret form in the string values of `data` and the captures (never in
+    /// keys: see [`Redactor::redact_json`]).
+    pub fn redact(&mut self, redactor: &Redactor) {
+        redactor.redact_json(&mut self.data);
+        if let Some(text) = &mut self.captures {
+            let masked = match redactor.redact_json_text(text) {
+                Cow::Owned(masked) => Some(masked),
+                Cow::Borrowed(_) => None,
+            };
+            if let Some(masked) = masked {
+                *text = masked;
+            }
+        }
+    }
+
+    /// `data` as written: canonical JSON text, the captures' text in its place.
+    pub fn to_data(&self) -> Data {
+        Data(Arc::from(data_text(&self.data, self.captures.as_deref())))
+    }
+
+    /// [`NewEvent::to_data`], freeing the captures' text before the copy into [`Data`].
+    pub fn into_data(self) -> Data {
+        let text = data_text(&self.data, self.captures.as_deref());
+        drop(self);
+        Data(Arc::from(text))
     }
 
     /// Written as `actor` instead of the journal's default.
@@ -351,9 +387,10 @@ impl Event {
             .is_some_and(|canonical| self.hash_with(&canonical) == self.hash)
     }
 
-    /// The typed `data`.
+    /// The typed `data`; a step outcome's captures share this event's `data` text (see
+    /// [`Payload::decode_shared`]).
     pub fn payload(&self) -> Result<Payload, PayloadError> {
-        Payload::decode(self.kind, self.data.get()).map_err(|source| PayloadError {
+        Payload::decode_shared(self.kind, &self.data.0).map_err(|source| PayloadError {
             seq: self.seq,
             kind: self.kind,
             source,
@@ -376,6 +413,24 @@ impl Event {
     pub fn data_value(&self) -> serde_json::Value {
         serde_json::from_str(self.data.get()).unwrap_or_default()
     }
+}
+
+/// `data` with `captures` (JSON text of an object) as its first key, where canonical order
+/// puts it: no other field of a step outcome sorts before `captures` (tested in
+/// `payload`).
+fn data_text(data: &serde_json::Value, captures: Option<&str>) -> String {
+    let rest = serde_json::to_string(data).unwrap_or_default();
+    let Some(captures) = captures else {
+        return rest;
+    };
+    let rest = rest.strip_prefix('{').unwrap_or(&rest);
+    let comma = if rest == "}" { "" } else { "," };
+    let mut text = String::with_capacity(captures.len() + rest.len() + 16);
+    text.push_str("{\"captures\":");
+    text.push_str(captures);
+    text.push_str(comma);
+    text.push_str(rest);
+    text
 }
 
 /// `data` for an event: canonical JSON text (sorted keys, compact), as the writer makes it

@@ -20,6 +20,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use super::event::Kind;
 
@@ -362,6 +363,27 @@ macro_rules! payloads {
                 })
             }
 
+            /// The wire JSON, with a step outcome's `captures` apart as JSON text (never a
+            /// tree: see [`Capture`]); [`NewEvent`](super::NewEvent) writes them back in.
+            pub fn into_wire(mut self) -> (Value, Option<String>) {
+                let captures = match &mut self {
+                    Payload::StepSucceeded(p) => Some(std::mem::take(&mut p.captures)),
+                    Payload::StepFailed(p) if !p.captures.is_empty() => {
+                        Some(std::mem::take(&mut p.captures))
+                    }
+                    _ => None,
+                };
+                let mut data = self.to_value();
+                let captures = captures.map(|captures| {
+                    if let Value::Object(map) = &mut data {
+                        map.remove("captures");
+                    }
+                    // Each capture is written as the raw JSON text it is: no tree.
+                    serde_json::to_string(&captures).unwrap_or_else(|_| "{}".to_owned())
+                });
+                (data, captures)
+            }
+
             /// The wire JSON (a `Value`, so the writer can redact it before it is chained).
             pub fn to_value(&self) -> Value {
                 // Plain data with string keys: serializing cannot fail.
@@ -416,33 +438,54 @@ into_payload! {
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
 }
 
-/// A step outcome read for its words only: captures are skipped, not copied.
+/// A step outcome with its captures borrowed from the text: skipped or shared, never copied.
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[derive(Default)]
-struct OutcomeText {
+struct OutcomeText<'a> {
     duration_ms: u64,
     summary: String,
     error: String,
     failed_expectations: Vec<FailedExpectation>,
     items: Option<Items>,
-    #[serde(rename = "captures")]
-    _captures: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    captures: std::collections::BTreeMap<String, &'a serde_json::value::RawValue>,
 }
 
 impl Payload {
     /// [`Payload::decode`], but a step outcome comes without its captures (empty): for
     /// describing events, which never shows them, a 16 MB capture is scanned, not copied.
     pub fn decode_without_captures(kind: Kind, data: &str) -> Result<Self, serde_json::Error> {
+        Self::decode_outcome(kind, data, |_| Captures::new())
+    }
+
+    /// [`Payload::decode`] of an event's shared `data`: a step outcome's captures are parts
+    /// of that text, not copies of them.
+    pub fn decode_shared(kind: Kind, data: &Arc<str>) -> Result<Self, serde_json::Error> {
+        Self::decode_outcome(kind, data, |raw| {
+            raw.into_iter()
+                .map(|(name, raw)| (name, Capture::shared(data, raw)))
+                .collect()
+        })
+    }
+
+    fn decode_outcome<'a>(
+        kind: Kind,
+        data: &'a str,
+        captures: impl FnOnce(
+            std::collections::BTreeMap<String, &'a serde_json::value::RawValue>,
+        ) -> Captures,
+    ) -> Result<Self, serde_json::Error> {
         if !matches!(kind, Kind::StepSucceeded | Kind::StepFailed) {
             return Self::decode(kind, data);
         }
-        let text: OutcomeText = serde_json::from_str(data)?;
+        let text: OutcomeText<'a> = serde_json::from_str(data)?;
+        let captures = captures(text.captures);
         Ok(if kind == Kind::StepSucceeded {
             Payload::StepSucceeded(StepSucceeded {
                 duration_ms: text.duration_ms,
                 summary: text.summary,
-                captures: Captures::new(),
+                captures,
                 items: text.items,
             })
         } else {
@@ -451,7 +494,7 @@ impl Payload {
                 error: text.error,
                 failed_expectations: text.failed_expectations,
                 items: text.items,
-                captures: Captures::new(),
+                captures,
             })
         })
     }
@@ -517,6 +560,40 @@ mod tests {
             confirm,
             json!({"expected": "customers", "typed_matched": false, "via": "--yes"})
         );
+    }
+
+    #[test]
+    fn an_outcome_is_written_canonically_with_its_captures_as_text() {
+        let captures: Captures = [
+            ("b".to_owned(), Capture::from(json!({"z": 1, "a": [2]}))),
+            ("a".to_owned(), Capture::from(json!("x"))),
+        ]
+        .into();
+        let outcomes = [
+            Payload::from(StepSucceeded {
+                duration_ms: 3,
+                summary: "ok".into(),
+                captures: captures.clone(),
+                items: Some(Items {
+                    total: 2,
+                    failed: 0,
+                }),
+            }),
+            Payload::from(StepSucceeded::default()),
+            Payload::from(StepFailed {
+                error: "e".into(),
+                failed_expectations: vec![FailedExpectation::default()],
+                captures,
+                ..StepFailed::default()
+            }),
+            Payload::from(StepFailed::default()),
+        ];
+        for payload in outcomes {
+            // As a tree would write it: `captures` first, every key sorted.
+            let canonical = payload.to_value().to_string();
+            let data = super::super::NewEvent::step("s", payload).into_data();
+            assert_eq!(data.get(), canonical);
+        }
     }
 
     #[test]

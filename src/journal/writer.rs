@@ -244,15 +244,18 @@ impl Journal {
     /// It reaches the disk in seq order whatever happens to the caller; use
     /// [`Journal::durable`] before reporting it to anyone.
     pub fn enqueue(&self, new: NewEvent) -> Result<Event, JournalError> {
-        let mut data = new.data;
+        let mut new = new;
         if let Ok(redactor) = self.inner.redactor.read() {
-            redactor.redact_json(&mut data);
+            new.redact(&redactor);
         }
+        let kind = new.kind;
+        let step = new.step.take();
+        let actor = new.actor.take().unwrap_or_else(|| self.inner.actor.clone());
         self.inner.queue.enqueue(Request {
-            kind: new.kind,
-            step: new.step,
-            data: super::event::raw_data(&data),
-            actor: new.actor.unwrap_or_else(|| self.inner.actor.clone()),
+            kind,
+            step,
+            data: new.into_data(),
+            actor,
         })
     }
 

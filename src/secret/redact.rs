@@ -164,6 +164,97 @@ impl Redactor {
             _ => {}
         }
     }
+
+    /// [`Self::redact_json`] on JSON *text* (one valid JSON value), for values kept as text
+    /// (a 50 MB capture is never a tree): every string value masked as its decoded form would
+    /// be, object keys left alone. `Borrowed` when nothing matched.
+    pub fn redact_json_text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if self.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let bytes = text.as_bytes();
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        // Per open container, whether it is an object; and whether the next string is a key.
+        let mut objects: Vec<bool> = Vec::new();
+        let mut key_next = false;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'{' => {
+                    objects.push(true);
+                    key_next = true;
+                }
+                b'[' => {
+                    objects.push(false);
+                    key_next = false;
+                }
+                b'}' | b']' => {
+                    objects.pop();
+                }
+                b',' => key_next = objects.last() == Some(&true),
+                b':' => key_next = false,
+                b'"' => {
+                    let end = string_end(bytes, i);
+                    let inner = text.get(i + 1..end.saturating_sub(1)).unwrap_or_default();
+                    if !key_next && let Some(masked) = self.redact_json_string(inner) {
+                        let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                        out.push_str(&text[copied..=i]);
+                        out.push_str(&masked);
+                        out.push('"');
+                        copied = end;
+                    }
+                    i = end;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        match out {
+            None => Cow::Borrowed(text),
+            Some(mut out) => {
+                out.push_str(&text[copied..]);
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// The escaped contents of one JSON string, masked and escaped again; `None` when nothing
+    /// matched. Matched on the decoded text, as [`Self::redact_json`] does (an escape must
+    /// not hide a secret, and a mask must not cut an escape in two).
+    fn redact_json_string(&self, escaped: &str) -> Option<String> {
+        if !escaped.contains('\\') {
+            // Nothing escaped: the text is the value. MASK needs no escaping.
+            return match self.redact_bytes(escaped.as_bytes()) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(bytes) => Some(String::from_utf8(bytes).unwrap_or_else(|_| MASK.into())),
+            };
+        }
+        let Ok(decoded) = serde_json::from_str::<String>(&format!("\"{escaped}\"")) else {
+            // Not a JSON string after all: mask it whole rather than let anything through.
+            return Some(MASK.to_owned());
+        };
+        let masked = self.redact(&decoded);
+        if masked == decoded {
+            return None;
+        }
+        let quoted = serde_json::to_string(&masked).unwrap_or_else(|_| format!("\"{MASK}\""));
+        Some(quoted[1..quoted.len() - 1].to_owned())
+    }
+}
+
+/// The index just past the closing quote of the JSON string opening at `start`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// Every form of `value` a server may echo (see the module doc).
@@ -390,6 +481,33 @@ mod tests {
                 "list": [{"token-abcdefgh": 1}],
             })
         );
+    }
+
+    #[test]
+    fn json_text_is_masked_as_its_tree_would_be_and_keys_stay() {
+        let r = Redactor::new(["token-abcdefgh", "K3y\"q/z+ x\\abc"]);
+        let cases = [
+            r#"{"token-abcdefgh":"token-abcdefgh","list":[{"token-abcdefgh":1},"a token-abcdefgh b"]}"#,
+            // The secret behind escapes the server chose, and one needing escapes itself.
+            r#"["\u0074oken-abcdefgh","K3y\"q/z+ x\\abc","K3y\"q\/z+ x\\abc!"]"#,
+            // An escape right before a form must not be cut in two.
+            r#"{"a":"\\token-abcdefgh\n","b":{"c":["x",{"d":"token-abcdefgh"}]},"e":null}"#,
+            r#""token-abcdefgh""#,
+            r#"{"token-abcdefgh":{"token-abcdefgh":[]}}"#,
+        ];
+        for text in cases {
+            let mut tree: serde_json::Value = serde_json::from_str(text).unwrap();
+            r.redact_json(&mut tree);
+            let masked = r.redact_json_text(text);
+            let reread: serde_json::Value = serde_json::from_str(&masked).unwrap();
+            assert_eq!(reread, tree, "{text}");
+        }
+        let clean = r#"{"a":["b"]}"#;
+        assert!(matches!(r.redact_json_text(clean), Cow::Borrowed(_)));
+        assert!(matches!(
+            Redactor::default().redact_json_text(cases[0]),
+            Cow::Borrowed(_)
+        ));
     }
 
     proptest::proptest! {

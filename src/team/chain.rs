@@ -154,7 +154,7 @@ impl Chain {
     ) -> Result<Vec<Event>, TeamError> {
         let mut batch = batch;
         for new in &mut batch {
-            redactor.redact_json(&mut new.data);
+            new.redact(redactor);
         }
         let mut attempt = 0;
         loop {
@@ -220,7 +220,7 @@ impl Chain {
                 actor: self.login.clone(),
                 kind: new.kind,
                 step: new.step.clone(),
-                data: new.encoded_data(),
+                data: new.to_data(),
                 prev: std::mem::take(&mut prev),
                 hash: String::new(),
             };

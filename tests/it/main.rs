@@ -40,6 +40,7 @@ mod export_review;
 mod export_safety;
 mod export_stream;
 mod files_private;
+mod hostile_capture;
 mod hostile_output;
 mod hostile_request;
 mod journal_crash;

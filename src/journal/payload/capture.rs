@@ -1,20 +1,28 @@
 //! [`Capture`]: a captured value kept as its JSON text, shared. Never a parsed tree, so one
 //! 16 MB capture costs 16 MB once however many places (step record, `vars`, the timeline's
-//! event) hold it; the few questions readers ask (is it a number, how long is the list) are
-//! answered by scanning the text.
+//! event, whose `data` text it is a part of once replayed) hold it; the few questions readers
+//! ask (is it a number, how long is the list) are answered by scanning the text. A capture
+//! the engine makes from a response is the text the server sent, whitespace between tokens
+//! dropped ([`Capture::from_raw`]); lists of captures (foreach items, pages) are joined as
+//! text.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 /// A value a step captured, kept as its JSON text (shared, cheap to clone). The text is
 /// always one valid JSON value: it is only made from a `Value` or read as a raw JSON value.
+/// It may be a part of a larger shared text: the `data` of the journal event that holds it,
+/// so the incident keeps a capture once, not once in its event and once in its step.
 #[derive(Clone)]
-pub struct Capture(Arc<str>);
+pub struct Capture {
+    text: Arc<str>,
+    span: std::ops::Range<usize>,
+}
 
 /// A step's captures by name (sorted, as on the wire).
 pub type Captures = BTreeMap<String, Capture>;
@@ -23,12 +31,64 @@ impl Capture {
     /// Capture a value (the engine's side).
     pub fn from_value(value: &Value) -> Self {
         // A `Value` always serializes; the fallback is never taken.
-        Self(Arc::from(serde_json::to_string(value).unwrap_or_default()))
+        Self::whole(Arc::from(serde_json::to_string(value).unwrap_or_default()))
+    }
+
+    fn whole(text: Arc<str>) -> Self {
+        let span = 0..text.len();
+        Self { text, span }
+    }
+
+    /// `raw`, a value inside `text` (an event's data, read borrowed), shared with it rather
+    /// than copied; copied only if `raw` is not a part of `text` after all.
+    pub fn shared(text: &Arc<str>, raw: &RawValue) -> Self {
+        let start = raw.get().as_ptr().addr().wrapping_sub(text.as_ptr().addr());
+        let span = start..start.wrapping_add(raw.get().len());
+        if text.get(span.clone()) == Some(raw.get()) {
+            Self {
+                text: Arc::clone(text),
+                span,
+            }
+        } else {
+            Self::whole(Arc::from(raw.get()))
+        }
+    }
+
+    /// Capture a JSON value as it was received: its text without the whitespace between
+    /// tokens (a journal line is one line), never parsed into a tree. Object keys keep the
+    /// order the server sent.
+    pub fn from_raw(raw: &RawValue) -> Self {
+        Self::whole(Arc::from(minify(raw.get())))
+    }
+
+    /// A list of captures, `null` where there is none (one per foreach item).
+    pub fn list(items: impl IntoIterator<Item = Option<Capture>>) -> Self {
+        let mut text = String::from("[");
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(item.as_ref().map_or("null", Capture::json));
+        }
+        text.push(']');
+        Self::whole(Arc::from(text))
+    }
+
+    /// Two lists as one (pages of a listing); `None` unless both are lists.
+    pub fn concat(&self, more: &Capture) -> Option<Self> {
+        let head = self.json().strip_prefix('[')?.strip_suffix(']')?;
+        let tail = more.json().strip_prefix('[')?.strip_suffix(']')?;
+        let comma = if head.is_empty() || tail.is_empty() {
+            ""
+        } else {
+            ","
+        };
+        Some(Self::whole(Arc::from(format!("[{head}{comma}{tail}]"))))
     }
 
     /// The JSON text as journalled.
     pub fn json(&self) -> &str {
-        &self.0
+        &self.text[self.span.clone()]
     }
 
     /// The value as a tree: parses the text, so keep it to small values or one use at a time.
@@ -73,13 +133,48 @@ impl Capture {
     }
 
     /// The number of keys of an object, counted without building it.
+    #[expect(
+        clippy::zero_sized_map_values,
+        reason = "counts distinct keys as a JSON object does; the values are skipped unread"
+    )]
     pub fn object_len(&self) -> Option<usize> {
         if !self.json().starts_with('{') {
             return None;
         }
-        serde_json::from_str::<Map<String, Value>>(self.json())
+        serde_json::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(self.json())
             .ok()
             .map(|map| map.len())
+    }
+}
+
+/// `text` (valid JSON) without whitespace outside strings; borrowed when there is none.
+fn minify(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.get_or_insert_with(|| bytes[..i].to_vec());
+            continue;
+        }
+        if let Some(out) = &mut out {
+            out.push(b);
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        // Only ASCII whitespace between tokens was dropped: still UTF-8.
+        Some(bytes) => Cow::Owned(String::from_utf8(bytes).unwrap_or_default()),
     }
 }
 
@@ -116,7 +211,7 @@ impl<'de> Deserialize<'de> for Capture {
     /// `Box<RawValue>` first would copy a 16 MB capture twice). Needs a borrowing
     /// deserializer (`serde_json::from_str`, as [`Payload::decode`] uses).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw.get())))
+        <&RawValue>::deserialize(deserializer).map(|raw| Self::whole(Arc::from(raw.get())))
     }
 }
 
@@ -135,5 +230,40 @@ mod tests {
         let n = Capture::from(json!(2_400_000));
         assert_eq!((n.as_u64(), n.is_number()), (Some(2_400_000), true));
         assert_eq!(Capture::from(json!({"x": 1})).display(), r#"{"x":1}"#);
+    }
+
+    #[test]
+    fn a_raw_value_is_kept_as_sent_without_whitespace_between_tokens() {
+        let raw: &RawValue =
+            serde_json::from_str("{ \"b\" : [1, \"x \\\" y\\n\"],\n \"a\":\t{} }").unwrap();
+        let capture = Capture::from_raw(raw);
+        assert_eq!(capture.json(), r#"{"b":[1,"x \" y\n"],"a":{}}"#);
+        assert_eq!(capture.to_value(), json!({"a": {}, "b": [1, "x \" y\n"]}));
+    }
+
+    #[test]
+    fn a_capture_read_from_event_data_shares_that_text() {
+        let data: Arc<str> = Arc::from(r#"{"captures":{"a":[1, 2]}}"#);
+        let map: BTreeMap<String, BTreeMap<String, &RawValue>> =
+            serde_json::from_str(&data).unwrap();
+        let shared = Capture::shared(&data, map["captures"]["a"]);
+        assert_eq!(shared.json(), "[1, 2]");
+        assert!(Arc::ptr_eq(&shared.text, &data));
+        let elsewhere: &RawValue = serde_json::from_str("[3]").unwrap();
+        let copied = Capture::shared(&data, elsewhere);
+        assert_eq!(copied.json(), "[3]");
+        assert!(!Arc::ptr_eq(&copied.text, &data));
+    }
+
+    #[test]
+    fn lists_are_built_and_joined_as_text() {
+        let one = Capture::from(json!([1]));
+        let list = Capture::list([Some(one.clone()), None, Some(Capture::from(json!("t")))]);
+        assert_eq!(list.json(), r#"[[1],null,"t"]"#);
+        let empty = Capture::from(json!([]));
+        assert_eq!(one.concat(&empty).unwrap().json(), "[1]");
+        assert_eq!(empty.concat(&one).unwrap().json(), "[1]");
+        assert_eq!(one.concat(&list).unwrap().json(), r#"[1,[1],null,"t"]"#);
+        assert!(one.concat(&Capture::from(json!("t"))).is_none());
     }
 }
