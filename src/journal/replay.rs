@@ -149,7 +149,7 @@ pub fn read_head(dir: &Path) -> Option<Head> {
 }
 
 /// `(start, end)` of every newline-terminated line (`end` is the newline's index).
-fn split_lines(bytes: &[u8]) -> Vec<(usize, usize)> {
+pub(super) fn split_lines(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut lines = Vec::with_capacity(bytes.len() / 256);
     let mut start = 0;
     for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {

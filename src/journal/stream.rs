@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use super::event::{Event, GENESIS};
-use super::replay::{Broken, Fault, Head, link, parse_all, read_head};
+use super::replay::{Broken, Fault, Head, link, parse_all, read_head, split_lines};
 use super::writer::JOURNAL_FILE;
 
 /// Lines read (and parsed in parallel) at a time.
@@ -64,7 +64,7 @@ pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Stream
             }
         }
         let complete = batch.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let lines = line_spans(&batch[..complete]);
+        let lines = split_lines(&batch[..complete]);
         for (&(start, _), parsed) in lines.iter().zip(parse_all(&batch, &lines)) {
             line_number += 1;
             match parsed.and_then(|p| link(p, out.last_seq + 1, &out.last_hash)) {
@@ -105,17 +105,6 @@ pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Stream
             return Ok(check_head(out, head.as_ref()));
         }
     }
-}
-
-/// `(start, end)` of every line of `bytes`, which ends with a newline (`end` is its index).
-fn line_spans(bytes: &[u8]) -> Vec<(usize, usize)> {
-    let mut spans = Vec::with_capacity(bytes.len() / 256);
-    let mut start = 0;
-    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
-        spans.push((start, i));
-        start = i + 1;
-    }
-    spans
 }
 
 /// `replay::is_torn` over `first` and everything left in `reader`, without holding it: the
