@@ -160,7 +160,15 @@ fn bench_export(c: &mut Criterion) {
         ("render-json", Format::Json),
     ] {
         group.bench_function(name, |b| {
-            b.iter(|| export::render_to(black_box(&report), format, &mut std::io::sink()).unwrap());
+            b.iter(|| {
+                export::render_to(
+                    black_box(&report),
+                    format,
+                    export::TimelineView::Full,
+                    &mut std::io::sink(),
+                )
+                .unwrap();
+            });
         });
     }
     // The in-memory path the TUI would use: replay everything, then build.

@@ -216,6 +216,12 @@ pub enum ExportFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimelineArg {
+    Summary,
+    Full,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Incident id.
@@ -223,6 +229,10 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
     pub format: ExportFormat,
+    /// Markdown and HTML timeline: each foreach step's exchanges summarised in one line
+    /// (summary), or one row per exchange (full). JSON always has every exchange.
+    #[arg(long, value_enum, default_value_t = TimelineArg::Summary)]
+    pub timeline: TimelineArg,
     /// Write to this file instead of standard output.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,

@@ -22,6 +22,11 @@
 //! markup, the same cells written as a Markdown table row or an HTML `<tr>`. A shared markup
 //! trait could fold even that, at the cost of making either format harder to read on its own;
 //! the golden files pin both outputs, so it can be done later without risk.
+//!
+//! Markdown and HTML are for people: their timeline shows a `foreach` step's exchanges as one
+//! summary line per step ([`TimelineView::Summary`], the default), so their size does not
+//! grow with the number of items; [`TimelineView::Full`] lists every exchange. JSON is the
+//! full record and always has every exchange.
 
 pub mod html;
 pub mod json;
@@ -33,6 +38,7 @@ pub mod svg;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use report::timeline::View as TimelineView;
 pub use report::{Report, SCHEMA_VERSION};
 pub use stream::build_from_journal;
 
@@ -149,13 +155,13 @@ fn is_relative_inside(file: &str) -> bool {
             .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
-/// Build the report and render it in one format.
+/// Build the report and render it in one format (the timeline summarised).
 pub fn render(incident: &Incident, sources: &Sources, format: Format) -> String {
     let report = report::build(incident, sources);
     render_report(&report, format)
 }
 
-/// Render an already built report.
+/// Render an already built report (the timeline summarised).
 pub fn render_report(report: &Report, format: Format) -> String {
     match format {
         Format::Markdown => markdown::render(report),
@@ -164,21 +170,28 @@ pub fn render_report(report: &Report, format: Format) -> String {
     }
 }
 
-/// Render into `sink` piece by piece (the whole document is never held in memory).
+/// Render into `sink` piece by piece (the whole document is never held in memory). `view`
+/// chooses the Markdown and HTML timeline; JSON always has every event.
 pub fn render_to(
     report: &Report,
     format: Format,
+    view: TimelineView,
     sink: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     match format {
-        Format::Markdown => markdown::render_to(report, sink),
-        Format::Html => html::render_to(report, sink),
+        Format::Markdown => markdown::render_to(report, view, sink),
+        Format::Html => html::render_to(report, view, sink),
         Format::Json => json::render_to(report, sink),
     }
 }
 
 /// Write an export to a file, creating parent directories; used by `stanch export -o`.
-pub fn write_file(path: &Path, report: &Report, format: Format) -> Result<(), ExportError> {
+pub fn write_file(
+    path: &Path,
+    report: &Report,
+    format: Format,
+    view: TimelineView,
+) -> Result<(), ExportError> {
     let io = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
@@ -187,7 +200,7 @@ pub fn write_file(path: &Path, report: &Report, format: Format) -> Result<(), Ex
         std::fs::create_dir_all(parent).map_err(io)?;
     }
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-    render_to(report, format, &mut out)
+    render_to(report, format, view, &mut out)
         .and_then(|()| std::io::Write::flush(&mut out))
         .map_err(io)
 }

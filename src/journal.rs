@@ -5,6 +5,7 @@
 //! - `lock`: the one-writer rule (`<incident>/lock`, holder named in errors).
 //! - `writer`: [`Journal`], the one writer of an incident (group commit, recovery on open).
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
+//! - `stream`: the same reading as `replay`, batch by batch, in bounded memory.
 //! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
 //!
 //! Contract every other module relies on: an event is reported (to the UI, to stdout, to a
@@ -15,6 +16,7 @@ pub mod event;
 pub mod lock;
 pub mod payload;
 pub mod replay;
+pub mod stream;
 pub mod verify;
 pub mod writer;
 

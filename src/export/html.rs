@@ -14,8 +14,9 @@ use std::fmt::Write;
 
 use sections::{drafts, drill, evidence, notes, steps};
 
+use super::report::exchanges::ExchangeSummary;
 use super::report::time::{grouped, utc};
-use super::report::timeline::recorded_note;
+use super::report::timeline::{Line, View, intro, lines, recorded_note};
 use super::report::{Report, TimelineRow};
 
 /// The one markup escape (HTML, SVG and the engine's XML bodies share it).
@@ -30,13 +31,17 @@ const CHUNK_ROWS: usize = 2048;
 pub fn render(report: &Report) -> String {
     let mut out = Vec::with_capacity(8192 + report.timeline.len() * 260);
     // Writing into a Vec cannot fail.
-    let _ = render_to(report, &mut out);
+    let _ = render_to(report, View::Summary, &mut out);
     String::from_utf8(out).unwrap_or_default()
 }
 
 /// Render into `sink`, a section (or a chunk of timeline rows) at a time, so exporting a
 /// large incident never holds the whole document in memory.
-pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub fn render_to(
+    report: &Report,
+    view: View,
+    sink: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let mut out = String::with_capacity(64 * 1024);
     let s = &report.summary;
     let stamp = if report.drill { "DRILL — " } else { "" };
@@ -62,14 +67,21 @@ pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Res
     out.push_str(&super::svg::render(report));
     out.push_str("</section>\n");
     times(&mut out, report);
-    out.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n<p class=\"muted\">Every journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them.</p>\n");
+    let _ = writeln!(
+        out,
+        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<p class=\"muted\">{}</p>",
+        escape(intro(view))
+    );
     out.push_str("<table><thead><tr><th>T</th><th>UTC</th><th>Seq</th><th>Who</th><th>Step</th><th>What</th></tr></thead><tbody>\n");
-    for chunk in report.timeline.chunks(CHUNK_ROWS) {
-        for row in chunk {
-            timeline_row(&mut out, row);
+    for (n, line) in lines(report, view).enumerate() {
+        match line {
+            Line::Event(row) => timeline_row(&mut out, row),
+            Line::Exchanges { first, summary } => exchanges_row(&mut out, first, summary),
         }
-        sink.write_all(out.as_bytes())?;
-        out.clear();
+        if (n + 1) % CHUNK_ROWS == 0 {
+            sink.write_all(out.as_bytes())?;
+            out.clear();
+        }
     }
     out.push_str("</tbody></table>\n</section>\n");
     review::reflection(&mut out, report);
@@ -263,6 +275,19 @@ fn timeline_row(out: &mut String, row: &TimelineRow) {
         escape(&row.actor),
         opt(row.step.as_deref()),
         timeline_cell(row)
+    );
+}
+
+fn exchanges_row(out: &mut String, first: &TimelineRow, summary: &ExchangeSummary) {
+    let _ = writeln!(
+        out,
+        "<tr class=\"k-foreach\"><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        escape(&first.offset),
+        utc(summary.first_at),
+        summary.seq_range(),
+        escape(&first.actor),
+        escape(&summary.step),
+        escape(&summary.text())
     );
 }
 

@@ -11,6 +11,7 @@
 
 pub mod actions;
 mod comparison;
+pub mod exchanges;
 pub mod impact;
 pub mod measures;
 pub mod review;
@@ -60,7 +61,12 @@ pub struct Report {
     pub notification_window: Option<NotificationWindow>,
     /// Every notification duty from `aware`, judged at notification or at `as_of`.
     pub deadlines: Vec<Deadline>,
+    /// Every event's row (the JSON export's full per-exchange record).
     pub timeline: Vec<TimelineRow>,
+    /// Each foreach step's exchanges summarised, for the Markdown and HTML timeline
+    /// ([`timeline::lines`]); not part of the JSON schema, whose `timeline` has every exchange.
+    #[serde(skip)]
+    pub exchanges: Vec<exchanges::ExchangeSummary>,
     pub steps: Vec<StepRow>,
     pub notes: Vec<NoteRow>,
     /// Notes tagged `follow-up`, with owner and due date where the note gives them.
@@ -162,6 +168,9 @@ pub struct TimelineRow {
     pub text: String,
     /// Corrections of a fact, shown beside it (their own events are folded in here).
     pub corrections: Vec<CorrectionRow>,
+    /// The foreach item of an exchange row (summarised per step in Markdown and HTML).
+    #[serde(skip)]
+    pub item: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -369,7 +378,7 @@ impl Builder {
     }
 }
 
-fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) -> Report {
+fn assemble(incident: &Incident, sources: &Sources, mut timeline: timeline::Rows) -> Report {
     let as_of = timeline.last_at();
     let opened_at = incident.opened_at.or_else(|| timeline.first_at());
     let mut warnings: Vec<String> = sources.runbook_note.iter().cloned().collect();
@@ -388,6 +397,7 @@ fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) ->
     let deadlines = as_of.map_or_else(Vec::new, |now| deadline::track(incident, now));
     let measures = measures::measures(incident, runbook);
     let events = timeline.count();
+    let exchanges = timeline.take_exchanges();
     let timeline = timeline.finish(opened_at, &incident.facts);
     let summary = summary(incident, sources, opened_at, as_of);
     let review = review::build(&review::Inputs {
@@ -417,6 +427,7 @@ fn assemble(incident: &Incident, sources: &Sources, timeline: timeline::Rows) ->
             final_hash: incident.last_hash.clone(),
         },
         timeline,
+        exchanges,
         steps: rows::steps(incident, sources),
         notes: incident.notes.iter().map(note_row).collect(),
         action_items: actions::items(&incident.notes),

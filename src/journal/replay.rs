@@ -149,7 +149,7 @@ pub fn read_head(dir: &Path) -> Option<Head> {
 }
 
 /// `(start, end)` of every newline-terminated line (`end` is the newline's index).
-fn split_lines(bytes: &[u8]) -> Vec<(usize, usize)> {
+pub(super) fn split_lines(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut lines = Vec::with_capacity(bytes.len() / 256);
     let mut start = 0;
     for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
@@ -160,11 +160,11 @@ fn split_lines(bytes: &[u8]) -> Vec<(usize, usize)> {
 }
 
 /// A line parsed on its own, with whether its `hash` matches its content.
-type Parsed = Result<(Event, bool), Fault>;
+pub(super) type Parsed = Result<(Event, bool), Fault>;
 
 /// Parsing and self-hashing need nothing from earlier lines, so long journals are split
 /// across threads; linking (`seq`, `prev`) then runs in order over the results.
-fn parse_all(bytes: &[u8], lines: &[(usize, usize)]) -> Vec<Parsed> {
+pub(super) fn parse_all(bytes: &[u8], lines: &[(usize, usize)]) -> Vec<Parsed> {
     const PER_THREAD_MIN: usize = 4096;
     if lines.len() < 2 * PER_THREAD_MIN {
         // Short journals (the common case) skip the thread set-up, and the cgroup reads
@@ -233,7 +233,7 @@ pub fn check_line(line: &[u8], expected: u64, prev: &str) -> Result<Event, Fault
 }
 
 /// Check a parsed event's place in the chain: seq, then `prev`, then its own hash.
-fn link(parsed: (Event, bool), expected: u64, prev: &str) -> Result<Event, Fault> {
+pub(super) fn link(parsed: (Event, bool), expected: u64, prev: &str) -> Result<Event, Fault> {
     let (event, hash_ok) = parsed;
     if event.seq != expected {
         return Err(Fault::Seq {

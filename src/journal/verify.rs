@@ -3,6 +3,10 @@
 //!
 //! Read-only and lock-free: it can run while the incident is open elsewhere. It reports; it
 //! never repairs (a torn tail is noted, and left for the next writer's open to quarantine).
+//!
+//! The journal is streamed ([`stream`](super::stream)), hashing as it reads: memory stays
+//! bounded by one batch of lines whatever the journal's size; only the evidence records are
+//! kept, to check their files once the chain has been read.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -13,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::event::{Event, Kind, hex};
 use super::payload::{EvidenceCaptured, Payload};
-use super::replay::{self, Broken};
+use super::replay::Broken;
 use super::writer::{JOURNAL_FILE, JournalError};
 
 /// What is wrong with one evidence file.
@@ -112,7 +116,13 @@ impl fmt::Display for VerifyReport {
 /// Verify the journal and evidence of the incident in `dir`.
 pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
     let path = dir.join(JOURNAL_FILE);
-    let (_, replayed) = replay::replay_file(dir).map_err(|e| {
+    let mut evidence = Vec::new();
+    let streamed = super::stream::stream(dir, |event| {
+        if event.kind == Kind::EvidenceCaptured {
+            evidence.push(event);
+        }
+    })
+    .map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             JournalError::Missing(dir.to_path_buf())
         } else {
@@ -120,19 +130,15 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
         }
     })?;
     let mut report = VerifyReport {
-        events: replayed.events.len() as u64,
-        last_seq: replayed.last_seq(),
-        last_hash: replayed.last_hash().to_owned(),
-        torn_bytes: replayed.torn_bytes,
-        broken: replayed.broken.clone(),
+        events: streamed.events,
+        last_seq: streamed.last_seq,
+        last_hash: streamed.last_hash,
+        torn_bytes: streamed.torn_bytes,
+        broken: streamed.broken,
         ..VerifyReport::default()
     };
     let mut checked = BTreeSet::new();
-    for event in replayed
-        .events
-        .iter()
-        .filter(|e| e.kind == Kind::EvidenceCaptured)
-    {
+    for event in &evidence {
         let (file, fault) = check_evidence(dir, event);
         checked.insert(file.clone());
         if let Some(fault) = fault {

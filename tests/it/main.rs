@@ -38,6 +38,7 @@ mod export_html;
 mod export_json_schema;
 mod export_review;
 mod export_safety;
+mod export_scale;
 mod export_stream;
 mod files_private;
 mod hostile_capture;

@@ -4,13 +4,20 @@
 //! `at`) with the recorded time beside; `fact.corrected` events are folded into the fact they
 //! correct (shown beside it, both kept), so the row for "exposure began 14 Dec" also says it
 //! was corrected to 4 Dec and when. Rows are sorted by that time, ties by `seq`.
+//!
+//! A `foreach` step's exchanges keep their rows here (the JSON export has every one), and are
+//! also counted into an [`ExchangeSummary`] per step; [`lines`] is what the Markdown and HTML
+//! timelines show: by default ([`View::Summary`]) one summary line per foreach step, at its
+//! first exchange, in place of that step's exchange rows, so their size does not depend on
+//! the number of items; [`View::Full`] (`stanch export --timeline full`) shows every row.
 
 use std::collections::HashMap;
 
 use jiff::Timestamp;
 
+use super::exchanges::{ExchangeSummary, Exchanges};
 use super::time::{millis_between, offset_label, utc};
-use super::{CorrectionRow, TimelineRow};
+use super::{CorrectionRow, Report, TimelineRow};
 pub use crate::incident::short_hash;
 use crate::incident::{Fact, Incident, describe, given_time};
 use crate::journal::{Event, Kind, Payload};
@@ -21,6 +28,7 @@ use crate::journal::{Event, Kind, Payload};
 #[derive(Default)]
 pub struct Rows {
     collected: Vec<TimelineRow>,
+    exchanges: Exchanges,
     count: u64,
     first_at: Option<Timestamp>,
     last_at: Option<Timestamp>,
@@ -41,6 +49,7 @@ impl Rows {
             return;
         }
         let given = given_time(event);
+        let item = self.exchanges.push(event);
         self.collected.push(TimelineRow {
             seq: event.seq,
             at: given.unwrap_or(event.at),
@@ -54,7 +63,13 @@ impl Rows {
             step: event.step.clone(),
             text: describe(event),
             corrections: Vec::new(),
+            item,
         });
+    }
+
+    /// The foreach summaries so far, one per step (taken: a second call returns none).
+    pub fn take_exchanges(&mut self) -> Vec<ExchangeSummary> {
+        std::mem::take(&mut self.exchanges).finish()
     }
 
     pub fn count(&self) -> u64 {
@@ -101,6 +116,60 @@ impl Rows {
         self.collected.sort_by_key(|r| r.at);
         self.collected
     }
+}
+
+/// How much of the timeline the Markdown and HTML exports show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum View {
+    /// Each foreach step's exchanges as one summary line.
+    #[default]
+    Summary,
+    /// Every event, one row each.
+    Full,
+}
+
+/// The sentence above the Markdown and HTML timeline, saying what its lines are.
+pub fn intro(view: View) -> &'static str {
+    match view {
+        View::Summary => {
+            "Every journal event in UTC, with the offset from the opening, except that each foreach step's exchanges are summarised in one line (every exchange: stanch export --timeline full, or the JSON export). Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them."
+        }
+        View::Full => {
+            "Every journal event in UTC, with the offset from the opening. Facts and back-dated marks stand at the time they happened, with the time they were recorded beside them."
+        }
+    }
+}
+
+/// One line of the rendered timeline.
+pub enum Line<'a> {
+    Event(&'a TimelineRow),
+    /// A foreach step's exchanges, placed at its first exchange's row.
+    Exchanges {
+        first: &'a TimelineRow,
+        summary: &'a ExchangeSummary,
+    },
+}
+
+/// The timeline lines of `report` as `view` shows them, in time order.
+pub fn lines(report: &Report, view: View) -> impl Iterator<Item = Line<'_>> {
+    let mut shown: Vec<&str> = Vec::new();
+    report.timeline.iter().filter_map(move |row| {
+        let step = row.step.as_deref().filter(|_| row.item.is_some());
+        let Some(step) = step.filter(|_| view == View::Summary) else {
+            return Some(Line::Event(row));
+        };
+        if shown.contains(&step) {
+            return None;
+        }
+        shown.push(step);
+        match report.exchanges.iter().find(|s| s.step == step) {
+            Some(summary) => Some(Line::Exchanges {
+                first: row,
+                summary,
+            }),
+            None => Some(Line::Event(row)),
+        }
+    })
 }
 
 /// Rows of a whole replayed incident (what drafts quote as `timeline`).
