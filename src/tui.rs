@@ -126,9 +126,16 @@ pub fn now() -> Timestamp {
     timeparse::to_millisecond(Timestamp::now())
 }
 
-/// `NO_COLOR` set to anything non-empty turns colours off (<https://no-color.org>).
+/// Whether the screen uses colour: what `--color` decided for this process (`always` beats
+/// `NO_COLOR`, `never` turns colour off), else `NO_COLOR` set to anything non-empty turns
+/// colours off (<https://no-color.org>).
 pub fn color_enabled() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    use colorchoice::ColorChoice;
+    match ColorChoice::global() {
+        ColorChoice::Always | ColorChoice::AlwaysAnsi => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
 }
 
 /// The model for an opened incident, as `run` starts it (tests build it the same way).
