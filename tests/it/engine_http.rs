@@ -684,7 +684,7 @@ http = { target = "anon", method = "POST", path = "/revoke", form = { token = "{
     let trigger = cancel.clone();
     let seen = std::sync::Arc::clone(&srv.seen);
     tokio::spawn(async move {
-        in_flight(|| !seen.requests.lock().unwrap().is_empty()).await;
+        in_flight(&seen, |s| !s.requests.lock().unwrap().is_empty()).await;
         trigger.cancel();
     });
     let started = std::time::Instant::now();
@@ -952,7 +952,10 @@ http = { target = "anon", method = "POST", path = "/slow" }
     let trigger = cancel.clone();
     let seen = std::sync::Arc::clone(&srv.seen);
     tokio::spawn(async move {
-        in_flight(|| seen.counters.lock().unwrap().contains_key("slow-post")).await;
+        in_flight(&seen, |s| {
+            s.counters.lock().unwrap().contains_key("slow-post")
+        })
+        .await;
         trigger.cancel();
     });
     assert_eq!(
@@ -1027,16 +1030,19 @@ expect = ["response.json.started_on_disk"]
     succeeded(&h.run("many").await);
 }
 
-/// Wait until the server reports what `arrived` checks (a request it holds), or fail after
-/// 10 s: the server's own record is the signal, not a guess at how long sending takes.
-async fn in_flight(arrived: impl Fn() -> bool) {
+/// Wait until the server's record satisfies `arrived` (a request it holds), or fail after
+/// 10 s: the server signals each arrival, so nothing here guesses how long sending takes.
+async fn in_flight(seen: &support::Seen, arrived: impl Fn(&support::Seen) -> bool) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !arrived() {
+    loop {
+        // Register before checking, so an arrival between the check and the wait is not lost.
+        let signal = seen.arrived.notified();
+        if arrived(seen) {
+            return;
+        }
         assert!(
-            tokio::time::Instant::now() < deadline,
+            tokio::time::timeout_at(deadline, signal).await.is_ok(),
             "the request never reached the server"
         );
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

@@ -32,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Seen {
     pub requests: Mutex<Vec<Value>>,
     pub counters: Mutex<HashMap<String, u32>>,
+    /// Signalled whenever a request is recorded, so a test waits on the server, not a clock.
+    pub arrived: tokio::sync::Notify,
 }
 
 pub struct Server {
@@ -59,6 +61,7 @@ fn record(
         .collect();
     let entry = json!({ "path": path, "headers": headers, "query": query, "body": body });
     seen.requests.lock().unwrap().push(entry.clone());
+    seen.arrived.notify_waiters();
     entry
 }
 
@@ -166,6 +169,7 @@ pub async fn server() -> Server {
             })
             .post(|State(seen): State<Arc<Seen>>| async move {
                 *seen.counters.lock().unwrap().entry("slow-post".into()).or_default() += 1;
+                seen.arrived.notify_waiters();
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 "late"
             }),
