@@ -7,12 +7,14 @@
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
 //! - `stream`: the same reading as `replay`, batch by batch, in bounded memory.
 //! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
+//! - `index`: `journal.idx`, seq → byte offset of each line, so readers page by seq.
 //!
 //! Contract every other module relies on: an event is reported (to the UI, to stdout, to a
 //! caller) only once it is durable: `append` returns only after `sync_data`, and an event
 //! from `enqueue` (final at once: seq, time, hash) is reported only after `durable(seq)`.
 
 pub mod event;
+pub mod index;
 pub mod lock;
 pub mod payload;
 pub mod replay;

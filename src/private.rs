@@ -7,7 +7,7 @@
 //! | what | mode |
 //! | --- | --- |
 //! | data dir, `incidents/`, each incident dir, `drafts/`, `evidence/`, `logs/` | 0700 |
-//! | journal, `journal.head`, `lock`, quarantined tails, drafts, the log | 0600 |
+//! | journal, `journal.head`, `journal.idx`, `lock`, quarantined tails, drafts, the log | 0600 |
 //! | evidence files | 0400 |
 //!
 //! Modes are set explicitly after creation, so the umask never loosens them. Files are opened
