@@ -14,7 +14,8 @@
 //!                                  export: markdown / html / json
 //! ```
 //!
-//! Dependencies point inward: `cli`, `tui` → `incident`, `engine`, `export`, `lab` →
+//! Dependencies point inward: `cli`, `tui` → `timeline` (the journal paged from disk),
+//! `incident`, `engine`, `export`, `lab` →
 //! `journal`, `template`, `secret` → `runbook`. Only `tui` knows ratatui/crossterm; only
 //! `engine` and `lab` know HTTP.
 
@@ -35,4 +36,5 @@ pub mod store;
 pub mod team;
 pub mod template;
 pub mod text;
+pub mod timeline;
 pub mod tui;
