@@ -14,6 +14,10 @@ use stanch::tui::view;
 
 fn render(c: &mut Criterion) {
     let mut app = fixture::large_app(1_000, 100_000);
+    // The Timeline pages its rows from the journal on disk, as the TUI does.
+    let dir = tempfile::tempdir().expect("temp dir");
+    fixture::write_journal(dir.path(), &app.incident.events);
+    let mut pager = stanch::timeline::Pager::open(dir.path()).expect("pager");
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
     for (name, v) in [
         ("runbook", View::Runbook),
@@ -22,6 +26,7 @@ fn render(c: &mut Criterion) {
         ("drafts", View::Drafts),
     ] {
         app.view = v;
+        fixture::settle(&mut app, &mut pager);
         c.bench_function(&format!("frame_1000_steps_100k_events_{name}"), |b| {
             b.iter(|| {
                 term.draw(|f| view::render(black_box(&app), f))
@@ -31,8 +36,8 @@ fn render(c: &mut Criterion) {
     }
     app.view = View::Timeline;
     app.timeline.filter = stanch::tui::input::Input::new("s999");
-    // `update` keeps the matches current as the filter is typed and events arrive.
-    app.timeline.refresh(&app.incident.events);
+    // The pager answers the filter's query (a search of the journal) before the frame.
+    fixture::settle(&mut app, &mut pager);
     c.bench_function("frame_1000_steps_100k_events_timeline_filtered", |b| {
         b.iter(|| {
             term.draw(|f| view::render(black_box(&app), f))

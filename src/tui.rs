@@ -7,7 +7,8 @@
 //!   [`Runner`](effect::Runner) seam to the engine, speaking the engine's own types;
 //!   [`error`]: the typed [`TuiError`](error::TuiError); [`engine_runner`]: the real runner,
 //!   built in the background with readiness reported as a message; [`event_loop`]: executes
-//!   effects and feeds messages back; [`view`]: pure rendering, one widget per file;
+//!   effects and feeds messages back; [`feed`]: the Timeline's pager, owned by the loop;
+//!   [`view`]: pure rendering, one widget per file;
 //!   [`terminal`]: raw mode, restore on every exit; [`input`], [`timeparse`], [`setup`].
 //!
 //! Only this module imports ratatui and crossterm. It never writes to stdout/stderr while it
@@ -23,6 +24,7 @@ pub mod effect;
 pub mod engine_runner;
 pub mod error;
 pub mod event_loop;
+pub mod feed;
 #[doc(hidden)]
 pub mod fixture;
 pub mod input;
@@ -140,7 +142,10 @@ pub fn color_enabled() -> bool {
 
 /// The model for an opened incident, as `run` starts it (tests build it the same way).
 pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
-    let mut app = app::App::new(runbook, opened.incident.clone(), now());
+    let mut incident = opened.incident.clone();
+    // The Timeline view pages events from disk; the model keeps none.
+    incident.drop_timeline();
+    let mut app = app::App::new(runbook, incident, now());
     app.tz = jiff::tz::TimeZone::system();
     app.color = color_enabled();
     if drill {

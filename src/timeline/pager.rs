@@ -136,7 +136,7 @@ impl Pager {
 
     /// Answer `query` with at most one slice of work; a search that needs more answers with
     /// what it found so far and [`Search::Running`], and continues on [`Pager::resume`].
-    pub fn serve(&mut self, query: Query) -> Result<Page, PagerError> {
+    pub fn serve(&mut self, query: &Query) -> Result<Page, PagerError> {
         let same_search = self
             .pending
             .as_ref()
@@ -145,7 +145,7 @@ impl Pager {
             self.scanned = 0;
         }
         self.pending = Some(query.clone());
-        self.slice(&query)
+        self.slice(query)
     }
 
     /// The next slice of the search under way, if any.
@@ -493,7 +493,7 @@ mod tests {
     /// Event `i` (seq `i`; seq 1 is a note too): a step event of step `s{i % 7}` when `i` is a
     /// multiple of 5, else a note.
     fn event(i: u64) -> NewEvent {
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             NewEvent::for_step(
                 Kind::StepStarted,
                 format!("s{}", i % 7),
@@ -552,7 +552,7 @@ mod tests {
 
     /// Serve, then resume until the search is done; every slice's answer is a prefix or
     /// suffix of what is known, and the last is the spec's.
-    fn settle(pager: &mut Pager, query: Query) -> (Page, usize) {
+    fn settle(pager: &mut Pager, query: &Query) -> (Page, usize) {
         let mut page = pager.serve(query).unwrap();
         let mut slices = 1;
         while let Search::Running { .. } = page.search {
@@ -592,11 +592,11 @@ mod tests {
         let total = 3000;
         let mut pager = Pager::open(tmp.path()).unwrap().with_limits(Limits {
             events_per_slice: 300,
-            time_per_slice: Duration::from_secs(60),
+            time_per_slice: Duration::from_mins(1),
         });
         for filter in ["", "s3", "step.started", "no such thing"] {
             let q = query(anchor, filter, 10, total);
-            let (page, slices) = settle(&mut pager, q.clone());
+            let (page, slices) = settle(&mut pager, &q);
             let (want_anchor, want_seqs) = expected(total, &q);
             assert_eq!(
                 (page.anchor, seqs(&page)),
@@ -616,11 +616,11 @@ mod tests {
         write(tmp.path(), 1, 2999);
         let mut pager = Pager::open(tmp.path()).unwrap().with_limits(Limits {
             events_per_slice: 1,
-            time_per_slice: Duration::from_secs(60),
+            time_per_slice: Duration::from_mins(1),
         });
         // Nothing matches: the whole journal is scanned, one chunk per slice.
         let mut page = pager
-            .serve(query(Anchor::Tail, "nothing", 10, 3000))
+            .serve(&query(Anchor::Tail, "nothing", 10, 3000))
             .unwrap();
         let mut scanned = Vec::new();
         while let Search::Running { scanned: n } = page.search {
@@ -642,14 +642,14 @@ mod tests {
             .unwrap()
             .with_memory(Cache::with_limits(50, usize::MAX), Matches::with_limit(100));
         for top in (1..3000).step_by(7) {
-            let (page, _) = settle(&mut pager, query(Anchor::Top(top), "", 20, 3000));
+            let (page, _) = settle(&mut pager, &query(Anchor::Top(top), "", 20, 3000));
             assert!(!page.rows.is_empty());
             assert!(pager.cached() <= 50);
         }
         // step.started matches 600 events: only 100 are remembered, and paging still works.
-        let (page, _) = settle(&mut pager, query(Anchor::Top(1), "step.", 20, 3000));
+        let (page, _) = settle(&mut pager, &query(Anchor::Top(1), "step.", 20, 3000));
         assert_eq!(seqs(&page), (1..=20).map(|i| i * 5).collect::<Vec<_>>());
-        let (page, _) = settle(&mut pager, query(Anchor::Tail, "step.", 20, 3000));
+        let (page, _) = settle(&mut pager, &query(Anchor::Tail, "step.", 20, 3000));
         assert_eq!(seqs(&page), (581..=600).map(|i| i * 5).collect::<Vec<_>>());
         assert!(pager.remembered() <= 100);
         assert_eq!(
@@ -663,13 +663,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), 1, 99);
         let mut pager = Pager::open(tmp.path()).unwrap();
-        let (page, _) = settle(&mut pager, query(Anchor::Tail, "", 5, 100));
+        let (page, _) = settle(&mut pager, &query(Anchor::Tail, "", 5, 100));
         assert_eq!(seqs(&page), vec![96, 97, 98, 99, 100]);
         write(tmp.path(), 101, 149);
         // Only what the caller knows to be durable is shown.
-        let (page, _) = settle(&mut pager, query(Anchor::Tail, "", 5, 120));
+        let (page, _) = settle(&mut pager, &query(Anchor::Tail, "", 5, 120));
         assert_eq!(seqs(&page), vec![116, 117, 118, 119, 120]);
-        let (page, _) = settle(&mut pager, query(Anchor::Tail, "s1", 3, 150));
+        let (page, _) = settle(&mut pager, &query(Anchor::Tail, "s1", 3, 150));
         assert_eq!(seqs(&page), vec![50, 85, 120]); // i % 5 == 0 and i % 7 == 1
         assert_eq!(pager.indexed(), 150);
     }
@@ -679,7 +679,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), 1, 199);
         let mut pager = Pager::open(tmp.path()).unwrap();
-        let (page, _) = settle(&mut pager, query(Anchor::Top(51), "", 5, 200));
+        let (page, _) = settle(&mut pager, &query(Anchor::Top(51), "", 5, 200));
         assert_eq!(page.rows[0].text, "Note: note 51");
         // Another journal of the same length in events, with other words, in its place.
         let other = tempfile::tempdir().unwrap();
@@ -699,7 +699,7 @@ mod tests {
         )
         .unwrap();
         // Rows not cached yet are read through the stale index: caught, rebuilt, right.
-        let (page, _) = settle(&mut pager, query(Anchor::Top(120), "", 5, 200));
+        let (page, _) = settle(&mut pager, &query(Anchor::Top(120), "", 5, 200));
         assert_eq!(seqs(&page), vec![120, 121, 122, 123, 124]);
         assert!(
             page.rows[0].text.starts_with("Note: rewritten 120"),

@@ -3,8 +3,10 @@
 //! The incident itself is the replayed [`Incident`]: every journal event the process learns of
 //! is folded in with `Incident::apply`, in seq order (a small reorder buffer absorbs events
 //! that arrive out of order from concurrent tasks), so the screen shows exactly what the
-//! journal says. What the journal does not know (which steps this process is running, the
-//! open dialog, the cursor) lives beside it.
+//! journal says. The incident keeps no events (see [`Incident::drop_timeline`]): the Timeline
+//! view's rows come from the pager, one screen at a time ([`TimelineState`]). What the journal
+//! does not know (which steps this process is running, the open dialog, the cursor) lives
+//! beside it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -15,11 +17,13 @@ use jiff::tz::TimeZone;
 use super::dialog::{Confirm, Fact, Mark, Note, Skip};
 use super::error::TuiError;
 use super::input::Input;
+use super::keymap;
 use super::msg::InjectMsg;
 use crate::engine::Preview;
 use crate::incident::{Incident, StepStatus};
 use crate::journal::Event;
 use crate::runbook::{Action, Loaded, Step};
+use crate::timeline::{Anchor, Page, Query};
 
 /// Which main view fills the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,50 +74,95 @@ pub enum Modal {
     Help,
 }
 
+/// The Timeline view's state. The events themselves stay on disk: the view asks the pager
+/// (run by the event loop) for a [`Query`] and shows the [`Page`] it answers with, so the
+/// model holds one screen of rows whatever the journal's length.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TimelineState {
     pub filter: Input,
     pub editing_filter: bool,
-    /// Lines scrolled up from the newest event (0 = follow the tail).
-    pub scroll_back: usize,
-    /// Indices into `incident.events` matching `filter` (kept up to date by `update`, so a
-    /// frame never scans a 100,000-event journal).
-    pub matches: Vec<usize>,
-    /// The filter `matches` was computed for, and how many events it has looked at.
-    matched_filter: String,
-    scanned: usize,
+    /// Where the view stands, as the pager last normalised it ([`Anchor::Tail`] follows new
+    /// events).
+    pub anchor: Anchor,
+    /// The pager's latest answer: the rows on screen. `None` until the first arrives.
+    pub page: Option<Page>,
+    /// The last query sent to the pager (answers to older ones are dropped).
+    sent: Option<Query>,
+    /// `sent` as answered: with the anchor the pager normalised it to.
+    settled: Option<Query>,
 }
 
 impl TimelineState {
-    /// Bring `matches` up to date with the filter and the events; incremental when only new
-    /// events arrived.
-    pub fn refresh(&mut self, events: &[Event]) {
-        let filter = self.filter.value().to_lowercase();
-        if filter != self.matched_filter || self.scanned > events.len() {
-            self.matches.clear();
-            self.scanned = 0;
-            self.matched_filter.clone_from(&filter);
+    /// The query for a view of `height` rows over events `1..=upto`, if the pager has not been
+    /// asked it yet (it is then recorded as sent).
+    pub fn ask(&mut self, height: usize, upto: u64) -> Option<Query> {
+        let query = Query {
+            anchor: self.anchor,
+            filter: self.filter.value().to_lowercase(),
+            height: height.max(1),
+            upto,
+        };
+        if let Some(page) = self.page.as_ref().filter(|p| p.query == query) {
+            // Answered already (a key asked again for where the view just was).
+            self.anchor = page.anchor;
+            return None;
         }
-        if filter.is_empty() {
-            self.scanned = events.len();
+        if self.settled.as_ref() == Some(&query) || self.unanswered() == Some(&query) {
+            return None;
+        }
+        self.sent = Some(query.clone());
+        Some(query)
+    }
+
+    /// The last query sent, while no answer to it has arrived.
+    pub fn unanswered(&self) -> Option<&Query> {
+        self.sent
+            .as_ref()
+            .filter(|sent| self.page.as_ref().map(|p| &p.query) != Some(*sent))
+    }
+
+    /// Take the pager's answer, if it answers the last query sent.
+    pub fn receive(&mut self, page: Page) {
+        if self.sent.as_ref() != Some(&page.query) {
             return;
         }
-        for (i, event) in events.iter().enumerate().skip(self.scanned) {
-            if event_matches(event, &filter) {
-                self.matches.push(i);
-            }
-        }
-        self.scanned = events.len();
+        self.anchor = page.anchor;
+        self.settled = Some(Query {
+            anchor: page.anchor,
+            ..page.query.clone()
+        });
+        self.page = Some(page);
     }
-}
 
-/// A lowercase `filter` matches an event by a substring of its kind or its step.
-pub fn event_matches(event: &Event, filter: &str) -> bool {
-    event.kind.as_str().contains(filter)
-        || event
-            .step
-            .as_deref()
-            .is_some_and(|s| s.to_lowercase().contains(filter))
+    /// Move the view for a key, from the rows on screen: by a row, by a screen, or to either
+    /// end. Nothing moves while everything fits on one screen.
+    pub fn navigate(&mut self, action: keymap::Action, height: usize) {
+        use keymap::Action;
+        let rows = self.page.as_ref().map_or(&[][..], |p| p.rows.as_slice());
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            match action {
+                Action::First => self.anchor = Anchor::Top(1),
+                Action::Last => self.anchor = Anchor::Tail,
+                _ => {}
+            }
+            return;
+        };
+        let full = rows.len() >= height.max(1);
+        self.anchor = match action {
+            Action::First => Anchor::Top(1),
+            Action::Last => Anchor::Tail,
+            _ if !full => return,
+            Action::Up => Anchor::Bottom(
+                rows.len()
+                    .checked_sub(2)
+                    .map_or(first.seq - 1, |i| rows[i].seq),
+            ),
+            Action::Down => Anchor::Top(rows.get(1).map_or(last.seq + 1, |r| r.seq)),
+            Action::PageUp => Anchor::Bottom(first.seq - 1),
+            Action::PageDown => Anchor::Top(last.seq + 1),
+            _ => return,
+        };
+    }
 }
 
 /// Drill mode: the lab panel lines and the injects that arrived.
@@ -229,6 +278,12 @@ impl App {
     /// nothing may pop up over it.
     pub fn is_typing(&self) -> bool {
         self.modal.is_some() || (self.view == View::Timeline && self.timeline.editing_filter)
+    }
+
+    /// Rows the Timeline view shows: the screen less the status bar, the key hints and the
+    /// view's title line (the layout in `view`).
+    pub fn timeline_height(&self) -> usize {
+        usize::from(self.size.1.saturating_sub(3)).max(1)
     }
 
     /// Something moves on screen (a spinner, a foreach counter): tick fast.

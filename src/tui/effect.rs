@@ -17,6 +17,7 @@ use super::msg::Msg;
 use crate::engine::{Decision, Outcome, Preview};
 use crate::incident::Incident;
 use crate::journal::{Event, NewEvent};
+use crate::timeline::Query;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -34,6 +35,9 @@ pub enum Effect {
     EditDraft { step: String },
     /// Re-read the journal (events were reported out of order or not at all).
     Resync,
+    /// Ask the pager for the Timeline view's rows (answered with `Msg::Paged`; only the
+    /// latest query counts).
+    Timeline(Query),
     /// Leave: cancel running steps, wait for pending appends, restore the terminal.
     Quit,
 }

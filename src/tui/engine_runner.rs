@@ -6,6 +6,10 @@
 //! only after every progress message: the loop never sees an outcome before its events.
 //! Readiness is a message too: [`spawn`] answers once on a oneshot channel that the event
 //! loop selects on; nothing polls.
+//!
+//! The TUI's incident keeps no events (its Timeline pages them from disk), but a draft quotes
+//! the incident's timeline: drafts are rendered from the incident replayed with its events
+//! from the journal, for the time of the render only.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +42,16 @@ impl EngineRunner {
             journal,
             dir,
         }
+    }
+
+    /// `incident` with its timeline: replayed from the journal when the caller keeps none.
+    fn with_timeline(&self, incident: &Incident) -> Result<Incident, TuiError> {
+        if !incident.events.is_empty() || incident.last_seq == 0 {
+            return Ok(incident.clone());
+        }
+        crate::journal::read(&self.dir)
+            .map(Incident::replay)
+            .map_err(|e| TuiError::JournalRead(Arc::new(e)))
     }
 
     fn step(&self, step: &str) -> Result<&crate::runbook::Step, DraftError> {
@@ -111,13 +125,18 @@ impl Runner for EngineRunner {
         // Never through a link planted under the draft's name.
         match crate::private::read(&file).map(String::from_utf8) {
             Ok(Ok(text)) => Ok(text),
-            _ => Ok(draft::render(&self.rb, step, incident)?),
+            _ => Ok(draft::render(
+                &self.rb,
+                step,
+                &self.with_timeline(incident)?,
+            )?),
         }
     }
 
     fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, TuiError> {
         let s = self.step(step)?;
-        let file = draft::prepare(&self.rb, step, incident, &self.journal, &self.dir)?;
+        let incident = self.with_timeline(incident)?;
+        let file = draft::prepare(&self.rb, step, &incident, &self.journal, &self.dir)?;
         draft::edit_in_editor(&file)?;
         Ok(draft::record(&self.journal, &self.dir, s)?)
     }

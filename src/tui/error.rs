@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::draft::DraftError;
 use crate::engine::EngineError;
 use crate::journal::JournalError;
+use crate::timeline::PagerError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TuiError {
@@ -29,6 +30,9 @@ pub enum TuiError {
     JournalWrite(Arc<JournalError>),
     #[error("could not re-read the journal: {0}")]
     JournalRead(Arc<JournalError>),
+    /// The Timeline view's pager could not read the journal or its index.
+    #[error("the timeline cannot read the journal: {0}")]
+    Timeline(Arc<PagerError>),
     #[error("terminal input: {0}")]
     Input(Arc<std::io::Error>),
     /// A background task died (panicked or was aborted) before it reported.
@@ -48,5 +52,11 @@ impl From<EngineError> for TuiError {
 impl From<DraftError> for TuiError {
     fn from(e: DraftError) -> Self {
         Self::Draft(Arc::new(e))
+    }
+}
+
+impl From<PagerError> for TuiError {
+    fn from(e: PagerError) -> Self {
+        Self::Timeline(Arc::new(e))
     }
 }

@@ -9,8 +9,12 @@
 //!     ▲────────────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Nothing here blocks the draw path on the disk or the network: appends and steps run in
-//! tasks that report back on `msg_tx`. Only `$EDITOR` blocks, with the terminal handed over.
+//! Nothing here blocks the draw path on the network or on long disk work: appends and steps
+//! run in tasks that report back on `msg_tx`. Only `$EDITOR` blocks, with the terminal handed
+//! over. The Timeline's pager ([`Feed`]) is the one exception by design: its answer to the
+//! latest query is a few `pread`s (or one bounded search slice), made just before the draw so
+//! the frame shows it; a longer search continues slice by slice only when no message or key
+//! is waiting (the last branch of the `select!`).
 //!
 //! The engine may still be starting when the loop begins ([`Engine::Starting`]): its answer
 //! is one more branch of the `select!`, turned into `Msg::EngineReady`. Until then effects
@@ -28,17 +32,19 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::app::App;
+use super::app::{App, View};
 use super::effect::{Effect, Runner};
 use super::engine_runner::Ready;
 use super::error::TuiError;
+use super::feed::Feed;
 use super::msg::{InjectMsg, Msg};
 use super::terminal::{self, Term};
 use super::update::update;
 use super::view;
 use super::{DrillSetup, ScheduledInject};
 use crate::engine::Outcome;
-use crate::journal::{self, Journal};
+use crate::journal::{self, Event, Journal, JournalError};
+use crate::timeline::Query;
 
 /// How long quitting waits for appends and cancelled steps to reach the journal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -68,6 +74,10 @@ pub struct Loop {
     tasks: JoinSet<()>,
     /// Drill injects sleeping until their time: aborted on quit.
     injects: JoinSet<()>,
+    /// The Timeline view's pager.
+    feed: Feed,
+    /// The Timeline view's latest query, served before the next draw.
+    wanted: Option<Query>,
 }
 
 impl Loop {
@@ -83,12 +93,15 @@ impl Loop {
             requeued: Vec::new(),
             tasks: JoinSet::new(),
             injects: JoinSet::new(),
+            feed: Feed::Closed,
+            wanted: None,
         }
     }
 
     /// Run until the responder quits or a signal arrives; the caller restores the terminal.
     pub async fn run(mut self, term: &mut Term, app: &mut App) -> anyhow::Result<()> {
         self.schedule_injects(app);
+        self.feed = Feed::open(self.journal.dir().to_path_buf());
         if let Some(step) = app.selected_id() {
             self.execute(app, Effect::Preview { step });
         }
@@ -100,27 +113,47 @@ impl Loop {
         self.refresh_panel(app);
         term.draw(|f| view::render(app, f))?;
         loop {
-            let msg = tokio::select! {
+            let msg: Option<Msg> = tokio::select! {
                 biased;
-                Some(msg) = self.msg_rx.recv() => msg,
-                ready = engine_ready(&mut self.engine) => self.install(ready),
+                Some(msg) = self.msg_rx.recv() => Some(msg),
+                ready = engine_ready(&mut self.engine) => Some(self.install(ready)),
                 next = input.next() => match next {
-                    Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Msg::Key(key),
-                    Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
+                    Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Some(Msg::Key(key)),
+                    Some(Ok(TermEvent::Resize(w, h))) => Some(Msg::Resize(w, h)),
                     Some(Ok(_)) => continue,
-                    Some(Err(e)) => Msg::Failed(TuiError::Input(Arc::new(e))),
+                    Some(Err(e)) => Some(Msg::Failed(TuiError::Input(Arc::new(e)))),
                     None => break,
                 },
                 _ = term_signal.recv() => { tracing::info!("SIGTERM: quitting"); break }
                 _ = hangup.recv() => { tracing::info!("SIGHUP: quitting"); break }
                 _ = ticker.tick() => {
                     self.refresh_panel(app);
-                    Msg::Tick(super::now())
+                    Some(Msg::Tick(super::now()))
+                }
+                // The pager is open: the Timeline query waiting for it is served below.
+                opened = self.feed.opened() => opened,
+                // Idle: the next slice of a Timeline search still under way.
+                () = std::future::ready(()), if app.view == View::Timeline && self.feed.is_searching() => {
+                    self.feed.resume()
                 }
             };
-            let mut quit = self.dispatch(term, &mut input, app, msg)?;
+            let mut quit = match msg {
+                Some(msg) => self.dispatch(term, &mut input, app, msg)?,
+                None => false,
+            };
             // Draw only once the queue is empty: a burst of progress costs one frame.
             while !quit && let Ok(msg) = self.msg_rx.try_recv() {
+                quit = self.dispatch(term, &mut input, app, msg)?;
+            }
+            // The Timeline's rows for this frame (an answer never asks again for the same
+            // query; the bound is a guard, not a loop).
+            for _ in 0..2 {
+                if quit {
+                    break;
+                }
+                let Some(msg) = self.serve_timeline() else {
+                    break;
+                };
                 quit = self.dispatch(term, &mut input, app, msg)?;
             }
             if quit {
@@ -135,6 +168,15 @@ impl Loop {
         }
         self.shutdown().await;
         Ok(())
+    }
+
+    /// The pager's answer to the latest Timeline query, once the pager is open.
+    fn serve_timeline(&mut self) -> Option<Msg> {
+        if !self.feed.is_ready() {
+            return None;
+        }
+        let query = self.wanted.take()?;
+        self.feed.serve(&query)
     }
 
     /// The engine answered: keep it (or its error), release what waited for it, and tell
@@ -307,8 +349,9 @@ impl Loop {
             }
             Effect::Resync => {
                 let dir = self.journal.dir().to_path_buf();
+                let after = app.incident.last_seq;
                 self.tasks.spawn(async move {
-                    let read = tokio::task::spawn_blocking(move || journal::read(&dir)).await;
+                    let read = tokio::task::spawn_blocking(move || read_after(&dir, after)).await;
                     let _ = tx.send(match read {
                         Ok(Ok(events)) => Msg::Resynced(events),
                         Ok(Err(e)) => Msg::Failed(TuiError::JournalRead(Arc::new(e))),
@@ -319,6 +362,8 @@ impl Loop {
                     });
                 });
             }
+            // The latest query wins; served before the next draw.
+            Effect::Timeline(query) => self.wanted = Some(query),
             // Handled by `dispatch`, which owns the terminal.
             Effect::Quit | Effect::EditDraft { .. } => {}
         }
@@ -377,6 +422,26 @@ impl Loop {
                 self.tasks.len()
             );
         }
+    }
+}
+
+/// The good events after seq `after`, streamed (the ones before are neither kept nor held,
+/// so a re-read of a long journal stays small); damage is an error, as for `journal::read`.
+fn read_after(dir: &std::path::Path, after: u64) -> Result<Vec<Event>, JournalError> {
+    let path = dir.join(journal::writer::JOURNAL_FILE);
+    let mut events = Vec::new();
+    let streamed = journal::stream::stream(dir, |event| {
+        if event.seq > after {
+            events.push(event);
+        }
+    })
+    .map_err(|source| JournalError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    match streamed.broken {
+        Some(broken) => Err(JournalError::Broken { path, broken }),
+        None => Ok(events),
     }
 }
 

@@ -1,18 +1,24 @@
 //! Test and benchmark scenes: a runbook parsed from text, a hash-chained journal built in
-//! memory, and ready-made [`App`]s with the clock and time zone pinned. Used by
-//! `tests/tui_*.rs` and `benches/render.rs`; never by the running program.
+//! memory (or written to disk for the Timeline's pager), and ready-made [`App`]s with the
+//! clock and time zone pinned. Used by `tests/tui_*.rs` and `benches/render.rs`; never by the
+//! running program.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use super::app::{App, Running};
+use super::app::{App, Running, View};
+use super::msg::Msg;
+use super::update::{ask_timeline, update};
 use crate::engine::Preview;
 use crate::incident::Incident;
 use crate::journal::event::{Event, GENESIS, Kind, sha256_hex};
+use crate::journal::writer::JOURNAL_FILE;
 use crate::runbook::{Loaded, Runbook};
+use crate::timeline::Pager;
 
 /// The TUI's test runbook (also the end-to-end runbook).
 pub const E2E_RUNBOOK: &str = include_str!("../../tests/fixtures/tui/e2e.toml");
@@ -254,4 +260,101 @@ pub fn large_app(steps: usize, events: usize) -> App {
     let mut app = App::new(runbook(&source), Incident::replay(chain.events), now());
     app.selected = steps / 2;
     app
+}
+
+/// Write `events` to `dir/journal.jsonl`, one line each, as the writer writes them.
+pub fn write_journal(dir: &Path, events: &[Event]) {
+    let file = std::fs::File::create(dir.join(JOURNAL_FILE)).expect("journal file"); // ok: test support
+    let mut out = std::io::BufWriter::new(file);
+    for event in events {
+        serde_json::to_writer(&mut out, event).expect("event serializes"); // ok: test support
+        out.write_all(b"\n").expect("journal written"); // ok: test support
+    }
+    out.flush().expect("journal written"); // ok: test support
+}
+
+/// The text of every 1000th event of [`long_timeline`]: a note trying to clear the screen and
+/// retitle the terminal.
+pub const HOSTILE_NOTE: &str = "pwned \u{1b}[2J\u{1b}]0;owned\u{7} done";
+
+/// A long incident for the Timeline: `events` events written to `dir` line by line (never all
+/// in memory), one a second: the opening, then steps `s0`…`s9` starting and succeeding in
+/// turn, every 1000th event a note with [`HOSTILE_NOTE`]. Returns the app on it, Timeline view
+/// open at 120×40, clock and zone pinned; its incident keeps no events, as the TUI's does.
+pub fn long_timeline(dir: &Path, events: u64) -> App {
+    let start = now()
+        .checked_sub(SignedDuration::from_hours(60))
+        .unwrap_or(now());
+    let mut incident = Incident::default();
+    incident.drop_timeline();
+    let file = std::fs::File::create(dir.join(JOURNAL_FILE)).expect("journal file"); // ok: test support
+    let mut out = std::io::BufWriter::new(file);
+    let opened = Chain::opened(start, false).events.remove(0);
+    let mut prev = opened.hash.clone();
+    let mut write = |event: Event, incident: &mut Incident| {
+        serde_json::to_writer(&mut out, &event).expect("event serializes"); // ok: test support
+        out.write_all(b"\n").expect("journal written"); // ok: test support
+        incident.apply(event);
+    };
+    write(opened, &mut incident);
+    for seq in 2..=events {
+        let step = format!("s{}", (seq / 2) % 10);
+        let (kind, step, data) = if seq.is_multiple_of(1000) {
+            (Kind::Note, None, json!({"text": HOSTILE_NOTE, "tags": []}))
+        } else if seq.is_multiple_of(2) {
+            (
+                Kind::StepStarted,
+                Some(step),
+                json!({"attempt": 1, "rerun": false}),
+            )
+        } else {
+            (
+                Kind::StepSucceeded,
+                Some(step),
+                json!({"duration_ms": 10, "summary": format!("ok {seq}"), "captures": {}}),
+            )
+        };
+        let mut event = Event {
+            seq,
+            at: start
+                .checked_add(SignedDuration::from_secs(i64::try_from(seq).unwrap_or(0)))
+                .unwrap_or(start),
+            mono_ms: seq,
+            actor: "alice".into(),
+            kind,
+            step,
+            data: data.into(),
+            prev: std::mem::take(&mut prev),
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        prev.clone_from(&event.hash);
+        write(event, &mut incident);
+    }
+    out.flush().expect("journal written"); // ok: test support
+    let mut app = App::new(runbook(E2E_RUNBOOK), incident, now());
+    app.tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(-8));
+    app.view = View::Timeline;
+    app.size = (120, 40);
+    app
+}
+
+/// Answer the Timeline view's queries with `pager` as the event loop does, until the view is
+/// settled: its last query answered and no search running.
+pub fn settle(app: &mut App, pager: &mut Pager) {
+    let _ = ask_timeline(app);
+    loop {
+        let page = if let Some(query) = app.timeline.unanswered().cloned() {
+            pager.serve(&query)
+        } else if pager.is_searching() {
+            match pager.resume() {
+                Some(page) => page,
+                None => break,
+            }
+        } else {
+            break;
+        };
+        let page = page.expect("the pager reads the fixture journal"); // ok: test support
+        let _ = update(app, Msg::Paged(page));
+    }
 }

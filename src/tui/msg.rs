@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use super::error::TuiError;
 use crate::engine::{Outcome, Preview, Progress};
 use crate::journal::Event;
+use crate::timeline::Page;
 
 /// A drill inject as it pops up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,9 @@ pub enum Msg {
         result: Result<(), TuiError>,
     },
     Inject(InjectMsg),
+    /// The pager's answer to the Timeline view's query (a search still running answers
+    /// again as it finds more).
+    Paged(Page),
     /// Fresh lab status lines (drill mode).
     Panel(Vec<(String, String)>),
     /// Something failed outside `update`; shown in a modal and logged.

@@ -19,17 +19,28 @@ use super::effect::Effect;
 use super::keymap::{self, Action};
 use super::msg::{InjectMsg, Msg};
 use crate::journal::NewEvent;
+use crate::timeline::Query;
 use steps::on_runbook_action;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
-    let effects = apply(app, msg);
+    let mut effects = apply(app, msg);
     if !app.is_typing()
         && let Some(inject) = app.injects_waiting.pop_front()
     {
         app.modal = Some(Modal::Inject(inject));
     }
-    app.timeline.refresh(&app.incident.events);
+    effects.extend(ask_timeline(app).map(Effect::Timeline));
     effects
+}
+
+/// The Timeline view's query, when it is on screen and needs rows it has not asked for
+/// (it moved, the filter or the size changed, or new events arrived).
+pub fn ask_timeline(app: &mut App) -> Option<Query> {
+    if app.view != View::Timeline {
+        return None;
+    }
+    let height = app.timeline_height();
+    app.timeline.ask(height, app.incident.last_seq)
 }
 
 fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
@@ -75,6 +86,10 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
         },
         Msg::Inject(inject) => on_inject(app, inject),
+        Msg::Paged(page) => {
+            app.timeline.receive(page);
+            Vec::new()
+        }
         Msg::Panel(lines) => {
             if let Some(drill) = &mut app.drill {
                 drill.panel = lines;
@@ -120,10 +135,8 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if app.view == View::Timeline && app.timeline.editing_filter {
         match key.code {
             KeyCode::Enter | KeyCode::Esc => app.timeline.editing_filter = false,
-            _ => {
-                app.timeline.filter.handle(key);
-                app.timeline.scroll_back = 0;
-            }
+            // The search starts from where the view stands.
+            _ => _ = app.timeline.filter.handle(key),
         }
         return Vec::new();
     }
@@ -239,22 +252,13 @@ pub(super) fn move_cursor(cursor: &mut usize, len: usize, action: Action) -> boo
 }
 
 fn on_timeline_action(app: &mut App, action: Action) -> Vec<Effect> {
-    let scroll = &mut app.timeline.scroll_back;
     match action {
         Action::Filter => app.timeline.editing_filter = true,
         Action::ClearFilter => app.timeline.filter.set(""),
-        Action::Up => *scroll += 1,
-        Action::Down => *scroll = scroll.saturating_sub(1),
-        Action::PageUp => *scroll += 10,
-        Action::PageDown => *scroll = scroll.saturating_sub(10),
-        Action::First => *scroll = app.incident.events.len(),
-        Action::Last => *scroll = 0,
-        _ => {}
+        _ => {
+            let height = app.timeline_height();
+            app.timeline.navigate(action, height);
+        }
     }
-    // Never scroll past the oldest event.
-    app.timeline.scroll_back = app
-        .timeline
-        .scroll_back
-        .min(app.incident.events.len().saturating_sub(1));
     Vec::new()
 }

@@ -350,6 +350,13 @@ fn the_tui_shows_hostile_text_escaped_in_the_step_detail_the_timeline_and_the_st
     app.flash = Some(format!("cluster-info failed: {ATTACK}"));
     for view in [View::Runbook, View::Timeline] {
         app.view = view;
+        if view == View::Timeline {
+            // The Timeline pages the journal from disk, as the TUI does.
+            let dir = tempfile::tempdir().unwrap();
+            fixture::write_journal(dir.path(), &chain.events);
+            let mut pager = stanch::timeline::Pager::open(dir.path()).unwrap();
+            fixture::settle(&mut app, &mut pager);
+        }
         let mut term = Terminal::new(TestBackend::new(250, 50)).unwrap();
         term.draw(|f| stanch::tui::view::render(&app, f)).unwrap();
         let screen: String = term

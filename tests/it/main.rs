@@ -10,6 +10,7 @@ mod support {
     pub mod pg;
     pub mod schema_check;
     pub mod team;
+    pub mod tmux;
 }
 
 mod aws_check;
@@ -58,5 +59,6 @@ mod runbook_schema;
 mod team_chain;
 mod team_faults;
 mod team_live;
+mod tui_timeline;
 mod tui_update;
 mod tui_view;

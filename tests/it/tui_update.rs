@@ -5,6 +5,7 @@ use serde_json::json;
 use stanch::draft::DraftError;
 use stanch::engine::{Decision, Outcome, Preview, Progress};
 use stanch::journal::{Kind, NewEvent};
+use stanch::timeline::{Anchor, Pager};
 use stanch::tui::app::{App, DisplayStatus, EngineState, Modal, View};
 use stanch::tui::dialog::{Confirm, Fact, Skip};
 use stanch::tui::effect::Effect;
@@ -610,21 +611,40 @@ fn view_keys_switch_views_and_drafts_load_their_text() {
     assert_eq!(app.view, View::Runbook);
 }
 
+/// The seqs on the Timeline view.
+fn shown(app: &App) -> Vec<u64> {
+    app.timeline
+        .page
+        .as_ref()
+        .map(|p| p.rows.iter().map(|r| r.seq).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn timeline_filter_is_typed_after_slash_and_scrolling_stops_at_the_oldest_event() {
     let mut app = fixture::busy_app();
+    app.size = (80, 7); // 4 rows: the 6 `step.` events need scrolling
+    let dir = tempfile::tempdir().unwrap();
+    fixture::write_journal(dir.path(), &app.incident.events);
+    let mut pager = Pager::open(dir.path()).unwrap();
     ch(&mut app, 't');
     ch(&mut app, '/');
     typed(&mut app, "step.");
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.timeline.filter.value(), "step.");
     assert!(!app.timeline.editing_filter);
+    fixture::settle(&mut app, &mut pager);
+    assert_eq!(shown(&app), vec![8, 11, 13, 14]);
     for _ in 0..100 {
         ch(&mut app, 'k');
+        fixture::settle(&mut app, &mut pager);
     }
-    assert_eq!(app.timeline.scroll_back, app.incident.events.len() - 1);
+    assert_eq!(shown(&app), vec![4, 7, 8, 11]);
+    assert_eq!(app.timeline.anchor, Anchor::Top(1));
     ch(&mut app, 'G');
-    assert_eq!(app.timeline.scroll_back, 0);
+    fixture::settle(&mut app, &mut pager);
+    assert_eq!(shown(&app), vec![8, 11, 13, 14]);
+    assert_eq!(app.timeline.anchor, Anchor::Tail);
 }
 
 #[test]
@@ -666,8 +686,10 @@ fn every_key_a_view_answers_is_in_its_help_and_no_other(
             (false, _) => view,
         };
         app.view = start;
+        // The view's first query is not the key's doing.
+        let _ = stanch::tui::update::ask_timeline(&mut app);
         app.drill = Some(stanch::tui::app::Drill::default());
-        let (selected, scroll) = (app.selected, app.timeline.scroll_back);
+        let (selected, anchor) = (app.selected, app.timeline.anchor);
         let effects = ch(&mut app, c);
         let answered = !effects.is_empty()
             || app.modal.is_some()
@@ -675,7 +697,7 @@ fn every_key_a_view_answers_is_in_its_help_and_no_other(
             || app.flash.is_some()
             || app.quitting
             || app.selected != selected
-            || app.timeline.scroll_back != scroll
+            || app.timeline.anchor != anchor
             || app.timeline.editing_filter
             || app.drill.as_ref().is_some_and(|d| d.show_panel);
         let in_help = listed.contains(&c.to_string());

@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
+use stanch::timeline::Pager;
 use stanch::tui::app::{App, Drill, Modal, View};
 use stanch::tui::dialog::{Confirm, Fact, FactField, Mark, Note, Skip};
 use stanch::tui::fixture;
@@ -137,10 +138,20 @@ fn error_dialog() {
     snap("dialog_error", &app);
 }
 
+/// Page `app`'s journal from disk as the TUI does: its events written to a temporary
+/// directory, indexed, and the Timeline view's queries answered.
+fn paged(app: &mut App) {
+    let dir = tempfile::tempdir().unwrap();
+    fixture::write_journal(dir.path(), &app.incident.events);
+    let mut pager = Pager::open(dir.path()).unwrap();
+    fixture::settle(app, &mut pager);
+}
+
 #[test]
 fn timeline_view_both_clocks_newest_last() {
     let mut app = fixture::busy_app();
     app.view = View::Timeline;
+    paged(&mut app);
     snap("timeline", &app);
 }
 
@@ -149,7 +160,7 @@ fn timeline_view_filtered_by_step() {
     let mut app = fixture::busy_app();
     app.view = View::Timeline;
     app.timeline.filter = Input::new("count-exposed");
-    app.timeline.refresh(&app.incident.events);
+    paged(&mut app);
     snap("timeline_filtered", &app);
 }
 
@@ -227,6 +238,9 @@ fn no_color_draws_no_colours_at_all() {
     app.color = false;
     for v in [View::Runbook, View::Timeline, View::Evidence, View::Drafts] {
         app.view = v;
+        if v == View::Timeline {
+            paged(&mut app);
+        }
         let term = draw(&app, 120, 40);
         let buffer = term.backend().buffer();
         for cell in buffer.content() {
@@ -272,6 +286,9 @@ fn resizing_to_tiny_and_huge_terminals_does_not_panic() {
     let mut app = fixture::busy_app();
     for v in [View::Runbook, View::Timeline, View::Evidence, View::Drafts] {
         app.view = v;
+        if v == View::Timeline {
+            paged(&mut app);
+        }
         for (w, h) in [(20, 5), (80, 24), (300, 100), (1, 1)] {
             draw(&app, w, h);
         }

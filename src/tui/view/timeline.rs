@@ -1,7 +1,9 @@
-//! The Timeline view: every journal event, newest last, with UTC and local clocks, filtered
-//! by a substring of the kind or the step (`/`). Only the visible window is formatted, so a
-//! 100,000-event journal draws as fast as a short one. Each event reads as
-//! [`describe`](crate::incident::describe) words it, as in the exports.
+//! The Timeline view: the journal's events, newest last, with UTC and local clocks, filtered
+//! by a substring of the kind or the step (`/`). It draws the rows of the pager's last
+//! [`Page`](crate::timeline::Page) (one screen of them, whatever the journal's length) and
+//! says when a filter is still being searched. Each event reads as
+//! [`describe`](crate::incident::describe) words it, as in the exports, escaped for the
+//! terminal (`crate::text`).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,25 +11,28 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::{Theme, both_clocks};
-use crate::incident::{describe, given_time};
-use crate::journal::{Event, Kind};
+use crate::journal::Kind;
+use crate::timeline::{Row, Search};
 use crate::tui::app::App;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
-    let filter = app.timeline.filter.value().to_lowercase();
-    let title = if filter.is_empty() && !app.timeline.editing_filter {
-        format!(" Timeline · {} events ", app.incident.events.len())
+    let timeline = &app.timeline;
+    let filter = timeline.filter.value().to_lowercase();
+    let total = app.incident.last_seq;
+    let searching = timeline.page.as_ref().and_then(|p| match p.search {
+        Search::Running { scanned } => Some(scanned),
+        Search::Done => None,
+    });
+    let title = if filter.is_empty() && !timeline.editing_filter {
+        format!(" Timeline · {total} events ")
     } else {
-        let cursor = if app.timeline.editing_filter {
-            "▏"
-        } else {
-            ""
+        let cursor = if timeline.editing_filter { "▏" } else { "" };
+        let found = match (searching, timeline.page.as_ref().and_then(|p| p.matched)) {
+            (Some(scanned), _) => format!("searching… {scanned} scanned"),
+            (None, Some(matched)) => format!("{matched} of {total}"),
+            (None, None) => format!("{total} events"),
         };
-        format!(
-            " Timeline · filter: {filter}{cursor} · {} of {} ",
-            app.timeline.matches.len(),
-            app.incident.events.len()
-        )
+        format!(" Timeline · filter: {filter}{cursor} · {found} ")
     };
     let block = Block::new()
         .borders(Borders::TOP)
@@ -36,26 +41,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let height = usize::from(inner.height);
-    let events = &app.incident.events;
-    // Newest last: skip `scroll_back` from the end, then take a screenful.
-    let visible: Vec<&Event> = if filter.is_empty() {
-        let end = events.len().saturating_sub(app.timeline.scroll_back);
-        events[end.saturating_sub(height)..end].iter().collect()
-    } else {
-        let matches = &app.timeline.matches;
-        let end = matches.len().saturating_sub(app.timeline.scroll_back);
-        matches[end.saturating_sub(height)..end]
-            .iter()
-            .filter_map(|&i| events.get(i))
-            .collect()
+    let Some(page) = &timeline.page else {
+        let waiting = Line::from(Span::styled("reading the journal…", theme.dim()));
+        frame.render_widget(Paragraph::new(waiting), inner);
+        return;
     };
-    let lines: Vec<Line> = visible.iter().map(|e| event_line(app, e, theme)).collect();
+    // Newest last: if the screen shrank since the page was asked for, its last rows.
+    let height = usize::from(inner.height);
+    let rows = &page.rows[page.rows.len().saturating_sub(height)..];
+    let lines: Vec<Line> = rows.iter().map(|r| row_line(app, r, theme)).collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn event_line(app: &App, event: &Event, theme: Theme) -> Line<'static> {
-    let kind_style = match event.kind {
+fn row_line(app: &App, row: &Row, theme: Theme) -> Line<'static> {
+    let kind_style = match row.kind {
         Kind::StepFailed | Kind::StepInterrupted | Kind::JournalRecovered => theme.bad(),
         Kind::StepSucceeded | Kind::EvidenceCaptured => theme.good(),
         Kind::Mark | Kind::Fact | Kind::FactCorrected | Kind::Inject | Kind::Confirm => {
@@ -64,20 +63,25 @@ fn event_line(app: &App, event: &Event, theme: Theme) -> Line<'static> {
         _ => theme.accent(),
     };
     let mut spans = vec![
-        Span::styled(format!("{:>5} ", event.seq), theme.dim()),
-        Span::raw(format!("{} ", both_clocks(app, event.at))),
-        Span::styled(format!("{:<18}", event.kind.as_str()), kind_style),
+        Span::styled(format!("{:>5} ", row.seq), theme.dim()),
+        Span::raw(format!("{} ", both_clocks(app, row.at))),
+        Span::styled(format!("{:<18}", row.kind.as_str()), kind_style),
     ];
-    if let Some(step) = &event.step {
-        spans.push(Span::styled(format!("{step} "), theme.heading()));
+    // Journal text (steps, actors, descriptions) may carry control sequences: shown escaped,
+    // as everywhere (`crate::text`).
+    if let Some(step) = &row.step {
+        spans.push(Span::styled(
+            format!("{} ", crate::text::escape(step)),
+            theme.heading(),
+        ));
     }
-    // Journal text may carry control sequences: shown escaped, as everywhere (`crate::text`).
-    spans.push(Span::raw(
-        crate::text::escape(&describe(event)).into_owned(),
-    ));
-    if let Some(given) = given_time(event) {
+    spans.push(Span::raw(crate::text::escape(&row.text).into_owned()));
+    if let Some(given) = row.given {
         spans.push(Span::styled(format!(" (happened {given})"), theme.dim()));
     }
-    spans.push(Span::styled(format!("  {}", event.actor), theme.dim()));
+    spans.push(Span::styled(
+        format!("  {}", crate::text::escape(&row.actor)),
+        theme.dim(),
+    ));
     Line::from(spans)
 }
