@@ -3,7 +3,7 @@
 # (request + response each), written by the journal's own writer (real chain hashes), for the
 # scale benchmarks (issue 13) and for anyone reproducing their figures:
 #
-#   bench/gen-incident.sh EVENTS ITEMS [DATA_DIR] [ID]
+#   bench/gen-incident.sh EVENTS ITEMS [DATA_DIR] [ID] [RUNBOOK]
 #   bench/gen-incident.sh 2000000 999000            # target/scale-data/incidents/SCALE
 #   STANCH_DATA_DIR=target/scale-data stanch verify SCALE
 #
@@ -15,10 +15,11 @@ events=${1:?usage: bench/gen-incident.sh EVENTS ITEMS [DATA_DIR] [ID]}
 items=${2:?usage: bench/gen-incident.sh EVENTS ITEMS [DATA_DIR] [ID]}
 data=${3:-$PWD/target/scale-data}
 id=${4:-SCALE}
+runbook=${5:-}   # a runbook file to name in the incident, so `stanch resume` opens it
 
 rm -rf "${data:?}/incidents/$id"
 cargo build --quiet --release --example gen_incident
-journal=$(target/release/examples/gen_incident "$data" "$id" "$events" "$items")
+journal=$(target/release/examples/gen_incident "$data" "$id" "$events" "$items" ${runbook:+"$runbook"})
 lines=$(wc -l <"$journal")
 bytes=$(stat -c %s "$journal")
 echo "$journal: $lines events, $((bytes / 1048576)) MiB (STANCH_DATA_DIR=$data, id $id)"

@@ -2,13 +2,14 @@
 //! chain hashes, the same bytes `stanch` writes), so anyone can reproduce the figures:
 //!
 //! ```text
-//! cargo run --release --example gen_incident -- DATA_DIR ID EVENTS ITEMS
+//! cargo run --release --example gen_incident -- DATA_DIR ID EVENTS ITEMS [RUNBOOK]
 //! ```
 //!
 //! The incident `DATA_DIR/incidents/ID` holds exactly `EVENTS` events: `incident.opened`, a
 //! `foreach` step revoking `ITEMS` tokens (one `http.request` and one `http.response` per
-//! item, every 1,000th item answered 404), its `step.failed`, and notes for the rest. Used by
-//! `bench/gen-incident.sh`.
+//! item, every 1,000th item answered 404), its `step.failed`, and notes for the rest. With
+//! `RUNBOOK`, the incident names that runbook file (and its SHA-256), so `stanch resume ID`
+//! can open it. Used by `bench/gen-incident.sh`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,8 +33,25 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [data, id, events, items] = args.as_slice() else {
-        bail!("usage: gen_incident DATA_DIR ID EVENTS ITEMS");
+    let (data, id, events, items, runbook) = match args.as_slice() {
+        [data, id, events, items] => (data, id, events, items, None),
+        [data, id, events, items, runbook] => (data, id, events, items, Some(runbook)),
+        _ => bail!("usage: gen_incident DATA_DIR ID EVENTS ITEMS [RUNBOOK]"),
+    };
+    let (runbook_path, runbook_sha256) = match runbook {
+        Some(path) => {
+            let path = std::fs::canonicalize(path).with_context(|| format!("runbook {path}"))?;
+            let source =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            (
+                Some(path.display().to_string()),
+                stanch::journal::event::sha256_hex(&source),
+            )
+        }
+        None => (
+            None,
+            stanch::journal::event::sha256_hex(b"synthetic runbook"),
+        ),
     };
     let events: u64 = events.parse().context("EVENTS must be a number")?;
     let items: u64 = items.parse().context("ITEMS must be a number")?;
@@ -48,7 +66,8 @@ fn run() -> anyhow::Result<()> {
         incident_id: id.clone(),
         runbook_id: "token-leak".to_owned(),
         runbook_title: "Leaked OAuth tokens".to_owned(),
-        runbook_sha256: stanch::journal::event::sha256_hex(b"synthetic runbook"),
+        runbook_sha256,
+        runbook_path,
         inputs: serde_json::Map::from_iter([(
             "auth_url".to_owned(),
             json!("http://127.0.0.1:9300"),

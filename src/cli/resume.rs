@@ -20,6 +20,8 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
     let responder = super::run::default_responder(responder);
     super::secure_and_warn(id)?;
     let mut opened = store::open(id, &responder).with_context(|| format!("cannot resume {id}"))?;
+    // The TUI pages its timeline from disk: the events replayed on open are not kept.
+    opened.incident.drop_timeline();
     let path = opened
         .incident
         .runbook_path

@@ -230,10 +230,8 @@ impl Pager {
         budget: &mut Budget,
     ) -> Result<Found, PagerError> {
         let h = usize::try_from(height).unwrap_or(usize::MAX);
-        let m = &self.matches;
-        if m.filter() != filter || m.hi() > total || m.hi() + TAIL_GAP < total {
-            self.matches.reset(filter, total + 1);
-        }
+        self.matches
+            .keep_or_reset(filter, total, total + 1, |m| m.hi() + TAIL_GAP >= total);
         while self.matches.hi() < total {
             if !self.scan_next(filter, total, total, budget)? {
                 return Ok((Anchor::Tail, self.matches.through(total, h), self.running()));
@@ -260,10 +258,8 @@ impl Pager {
         budget: &mut Budget,
     ) -> Result<Found, PagerError> {
         let h = usize::try_from(height).unwrap_or(usize::MAX);
-        let m = &self.matches;
-        if m.filter() != filter || m.lo() > top || m.hi() + 1 < top || m.hi() > total {
-            self.matches.reset(filter, top);
-        }
+        self.matches
+            .keep_or_reset(filter, total, top, |m| m.lo() <= top && top <= m.hi() + 1);
         loop {
             let mut found = self.matches.from(top, h + 1);
             if found.len() > h {
@@ -291,10 +287,9 @@ impl Pager {
         budget: &mut Budget,
     ) -> Result<Found, PagerError> {
         let h = usize::try_from(height).unwrap_or(usize::MAX);
-        let m = &self.matches;
-        if m.filter() != filter || m.lo() > bottom + 1 || m.hi() < bottom || m.hi() > total {
-            self.matches.reset(filter, bottom + 1);
-        }
+        self.matches.keep_or_reset(filter, total, bottom + 1, |m| {
+            m.lo() <= bottom + 1 && bottom <= m.hi()
+        });
         loop {
             let found = self.matches.through(bottom, h);
             if found.len() >= h {

@@ -71,6 +71,20 @@ impl Matches {
         self.trimmed = false;
     }
 
+    /// Keep the stretch for a search that goes on from it: it is for `filter`, within
+    /// `1..=total`, and `fits` where the search starts; else start a new one at `at`.
+    pub fn keep_or_reset(
+        &mut self,
+        filter: &str,
+        total: u64,
+        at: u64,
+        fits: impl Fn(&Self) -> bool,
+    ) {
+        if self.filter != filter || self.hi > total || !fits(self) {
+            self.reset(filter, at);
+        }
+    }
+
     /// `seq` (the next one after `hi`) was scanned; `matched` if it matches.
     pub fn scanned_next(&mut self, seq: u64, matched: bool) {
         debug_assert_eq!(seq, self.hi + 1);

@@ -339,6 +339,15 @@ pub fn long_timeline(dir: &Path, events: u64) -> App {
     app
 }
 
+/// The seqs of the rows on the Timeline view.
+pub fn shown(app: &App) -> Vec<u64> {
+    app.timeline
+        .page
+        .as_ref()
+        .map(|p| p.rows.iter().map(|r| r.seq).collect())
+        .unwrap_or_default()
+}
+
 /// Answer the Timeline view's queries with `pager` as the event loop does, until the view is
 /// settled: its last query answered and no search running.
 pub fn settle(app: &mut App, pager: &mut Pager) {

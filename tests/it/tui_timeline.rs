@@ -14,7 +14,7 @@ use stanch::journal::{Journal, Kind, NewEvent};
 use stanch::timeline::cache::MAX_ROWS;
 use stanch::timeline::{Anchor, Pager};
 use stanch::tui::app::App;
-use stanch::tui::fixture;
+use stanch::tui::fixture::{self, shown};
 use stanch::tui::msg::Msg;
 use stanch::tui::update::update;
 use stanch::tui::view;
@@ -26,14 +26,6 @@ const EVENTS: u64 = 200_000;
 fn press(app: &mut App, pager: &mut Pager, code: KeyCode) {
     update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     fixture::settle(app, pager);
-}
-
-fn shown(app: &App) -> Vec<u64> {
-    app.timeline
-        .page
-        .as_ref()
-        .map(|p| p.rows.iter().map(|r| r.seq).collect())
-        .unwrap_or_default()
 }
 
 fn screen(app: &App) -> String {

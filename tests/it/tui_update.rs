@@ -10,7 +10,7 @@ use stanch::tui::app::{App, DisplayStatus, EngineState, Modal, View};
 use stanch::tui::dialog::{Confirm, Fact, Skip};
 use stanch::tui::effect::Effect;
 use stanch::tui::error::TuiError;
-use stanch::tui::fixture::{self, Chain};
+use stanch::tui::fixture::{self, Chain, shown};
 use stanch::tui::msg::{InjectMsg, Msg};
 use stanch::tui::update::update;
 
@@ -609,15 +609,6 @@ fn view_keys_switch_views_and_drafts_load_their_text() {
     assert_eq!(app.view, View::Timeline);
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.view, View::Runbook);
-}
-
-/// The seqs on the Timeline view.
-fn shown(app: &App) -> Vec<u64> {
-    app.timeline
-        .page
-        .as_ref()
-        .map(|p| p.rows.iter().map(|r| r.seq).collect())
-        .unwrap_or_default()
 }
 
 #[test]
