@@ -6,6 +6,7 @@
 # screen live meanwhile), and the process's RSS.
 #
 #   bash bench/timeline-keys.sh [EVENTS] [ROUNDS]    (default 2000000 events, 10 rounds)
+#   REUSE=1 bash bench/timeline-keys.sh              (keep the incident generated last time)
 #
 # The incident comes from bench/gen-incident.sh (naming bench/fixtures/timeline.toml so
 # `resume` can open it). Times include tmux's send and capture round trips (~2–5 ms): an
@@ -21,10 +22,17 @@ DATA=$PWD/target/timeline-data
 SESSION=stanch-timeline-$$
 cargo build --release --quiet
 BIN=$PWD/target/release/stanch
-bench/gen-incident.sh "$EVENTS" "$ITEMS" "$DATA" TIMELINE bench/fixtures/timeline.toml
+LOG=$DATA/logs/stanch.log
+rm -f "$LOG"
+if [[ ${REUSE:-0} == 1 && -f $DATA/incidents/TIMELINE/journal.jsonl ]]; then
+  rm -f "$DATA/incidents/TIMELINE/journal.idx"   # the first open still builds the index
+else
+  bench/gen-incident.sh "$EVENTS" "$ITEMS" "$DATA" TIMELINE bench/fixtures/timeline.toml
+fi
 trap 'tmux kill-session -t $SESSION 2>/dev/null' EXIT
 tmux new -d -s "$SESSION" -x 100 -y 30 \
-  "env STANCH_DATA_DIR=$DATA NO_COLOR=1 $BIN resume TIMELINE --responder bench; sleep 600"
+  "env STANCH_DATA_DIR=$DATA NO_COLOR=1 STANCH_LOG=stanch=info,stanch::tui::event_loop=debug \
+   $BIN resume TIMELINE --responder bench; sleep 600"
 
 screen() { tmux capture-pane -p -t "$SESSION"; }
 # A row for seq N is on screen (seqs are right-aligned at the start of each row).
@@ -82,14 +90,18 @@ for _ in $(seq 1 "$ROUNDS"); do
   tmux send-keys -t "$SESSION" G; wait_for "^ *$last "
   tmux send-keys -t "$SESSION" /
   wait_for "filter: ▏"
-  timed filter "filter: http.response&&^ *$response .*http.response" -l http.response
+  timed typed "filter: http.response&&^ *$response .*http.response" -l http.response
+  tmux send-keys -t "$SESSION" BSpace
+  wait_for "filter: http.respons▏"
+  timed filter "filter: http.response▏&&^ *$response .*http.response" e
   tmux send-keys -t "$SESSION" Enter BSpace
   wait_for "Timeline · $last events"
 done
 rss_end=$(rss VmRSS)
 # A filter with one match 2,000,000 events back: streamed, the screen answering meanwhile.
 search_start=$(date +%s%N)
-tmux send-keys -t "$SESSION" / -l step.started
+tmux send-keys -t "$SESSION" /
+tmux send-keys -t "$SESSION" -l step.started
 DEADLINE=10 wait_for "filter: step.started" "searching…| 1 of $last"
 first_frame=$(date +%s%N)
 wait_for "filter: step.started" " 1 of $last" "^ +2 .*step.started"
@@ -97,10 +109,28 @@ search_end=$(date +%s%N)
 peak=$(rss VmHWM)
 tmux send-keys -t "$SESSION" Enter q
 
+# The TUI's own latency: key event read → frame written, as the event loop logs it.
+DEADLINE=60 wait_for "is saved"
+own() { # KEY (as logged: Down, PageDown, Char('G'), …) → "median x, worst y" of its frames
+  grep -F "key $1 to frame in" "$LOG" | sed -E 's/.* in ([0-9]+) µs.*/\1/' |
+    awk '{ print int($1 / 100) }' | tr '\n' ' '
+}
+# Harness baseline: the same send + capture polling against `cat` (the tty echoes at once).
+tmux kill-session -t "$SESSION"
+tmux new -d -s "$SESSION" -x 100 -y 30 "cat"
+for i in $(seq 1 "$ROUNDS"); do timed harness "k$i" -l "k$i"; done
+
 journal=$DATA/incidents/TIMELINE/journal.jsonl
 printf 'timeline keys, %d events (%d MiB journal), %d rounds, 27 rows:\n' "$EVENTS" \
   $(( $(stat -c %s "$journal") / 1048576 )) "$ROUNDS"
-for k in down pgdn G g pgup filter; do printf '  %-7s %s\n' "$k" "$(stats "${ms[$k]}")"; done
+printf '  in the TUI (key read → frame written, from its debug log):\n'
+for k in Down PageDown "Char('G')" "Char('g')" PageUp "Char('e')"; do
+  printf '    %-10s %s\n' "$k" "$(stats "$(own "$k")")"
+done
+printf '  end to end in tmux (send-keys → capture showing it):\n'
+for k in down pgdn G g pgup filter typed; do printf '    %-10s %s\n' "$k" "$(stats "${ms[$k]}")"; done
+printf '    harness alone (send-keys + capture polling, `cat` echoing): %s\n' "$(stats "${ms[harness]}")"
+printf '    (filter: the last key of `http.response` typed after `/`; typed: all 13 keys at once)\n'
 printf '  resume to first frame %d ms; t to the first Timeline rows %d ms (index built: %d MiB)\n' \
   $(( (open_end - open_start) / 1000000 )) $(( (t_end - t_start) / 1000000 )) \
   $(( $(stat -c %s "$DATA/incidents/TIMELINE/journal.idx") / 1048576 ))

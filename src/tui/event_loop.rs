@@ -23,9 +23,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
 use futures_util::StreamExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
@@ -112,6 +112,9 @@ impl Loop {
         let mut ticker = ticker_for(busy);
         self.refresh_panel(app);
         term.draw(|f| view::render(app, f))?;
+        // A key and when it arrived, until the frame that shows its effect is drawn (logged at
+        // debug level: what `bench/timeline-keys.sh` reads for the TUI's own latency).
+        let mut key_at: Option<(KeyCode, Instant)> = None;
         loop {
             let msg: Option<Msg> = tokio::select! {
                 biased;
@@ -137,6 +140,9 @@ impl Loop {
                     self.feed.resume()
                 }
             };
+            if let Some(Msg::Key(key)) = &msg {
+                key_at = Some((key.code, Instant::now()));
+            }
             let mut quit = match msg {
                 Some(msg) => self.dispatch(term, &mut input, app, msg)?,
                 None => false,
@@ -165,6 +171,9 @@ impl Loop {
                 ticker = ticker_for(busy);
             }
             term.draw(|f| view::render(app, f))?;
+            if let Some((code, at)) = key_at.take() {
+                tracing::debug!("key {code:?} to frame in {} µs", at.elapsed().as_micros());
+            }
         }
         self.shutdown().await;
         Ok(())
