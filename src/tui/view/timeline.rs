@@ -49,11 +49,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     // Newest last: if the screen shrank since the page was asked for, its last rows.
     let height = usize::from(inner.height);
     let rows = &page.rows[page.rows.len().saturating_sub(height)..];
-    let lines: Vec<Line> = rows.iter().map(|r| row_line(app, r, theme)).collect();
+    // Seqs right-aligned to the widest the journal has, so long journals keep their columns.
+    let width = total.to_string().len().max(5);
+    let lines: Vec<Line> = rows
+        .iter()
+        .map(|r| row_line(app, r, width, theme))
+        .collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn row_line(app: &App, row: &Row, theme: Theme) -> Line<'static> {
+fn row_line(app: &App, row: &Row, width: usize, theme: Theme) -> Line<'static> {
     let kind_style = match row.kind {
         Kind::StepFailed | Kind::StepInterrupted | Kind::JournalRecovered => theme.bad(),
         Kind::StepSucceeded | Kind::EvidenceCaptured => theme.good(),
@@ -63,7 +68,7 @@ fn row_line(app: &App, row: &Row, theme: Theme) -> Line<'static> {
         _ => theme.accent(),
     };
     let mut spans = vec![
-        Span::styled(format!("{:>5} ", row.seq), theme.dim()),
+        Span::styled(format!("{:>width$} ", row.seq), theme.dim()),
         Span::raw(format!("{} ", both_clocks(app, row.at))),
         Span::styled(format!("{:<18}", row.kind.as_str()), kind_style),
     ];
