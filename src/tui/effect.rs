@@ -33,7 +33,8 @@ pub enum Effect {
     LoadDraft { step: String },
     /// Suspend the terminal, open the draft in `$EDITOR`, journal the saved version.
     EditDraft { step: String },
-    /// Re-read the journal (events were reported out of order or not at all).
+    /// Re-read the journal after the model's last seq (events were reported out of order or
+    /// not at all), streamed so the rest is never held.
     Resync,
     /// Ask the pager for the Timeline view's rows (answered with `Msg::Paged`; only the
     /// latest query counts).

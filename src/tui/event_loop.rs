@@ -636,4 +636,25 @@ mod tests {
             Err(TuiError::EngineLost)
         ));
     }
+
+    #[test]
+    fn a_resync_reads_only_the_events_after_the_models_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "t").unwrap();
+        for i in 0..10 {
+            journal
+                .append_blocking(crate::journal::NewEvent::new(
+                    crate::journal::Kind::Note,
+                    serde_json::json!({"text": format!("n{i}"), "tags": []}),
+                ))
+                .unwrap();
+        }
+        let seqs: Vec<u64> = read_after(dir.path(), 7)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, vec![8, 9, 10]);
+        assert!(read_after(dir.path(), 10).unwrap().is_empty());
+    }
 }

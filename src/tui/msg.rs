@@ -36,7 +36,8 @@ pub enum Msg {
     EngineReady(Result<(), TuiError>),
     /// An event is durable in the journal (from an append task or the engine).
     Journalled(Event),
-    /// The journal as it is on disk, after events may have been missed.
+    /// The events on disk after the last one the model has, after events may have been
+    /// missed.
     Resynced(Vec<Event>),
     /// What a running step reports (its journalled events arrive as [`Msg::Journalled`]).
     Progress {

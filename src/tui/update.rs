@@ -4,7 +4,8 @@
 //! terminal. What must happen in the world (run a step, append an event, open the editor) is
 //! returned as [`Effect`]s for the loop to execute. Keys go to the open dialog first
 //! ([`dialog::on_key`]); otherwise the key table ([`keymap`]) names the action, which is
-//! global or belongs to the current view.
+//! global or belongs to the current view. The Timeline's rows are one such effect: after every
+//! message, if the view needs rows it has not asked for, `Effect::Timeline` asks the pager.
 
 use crossterm::event::{KeyCode, KeyEvent};
 
