@@ -24,11 +24,11 @@ use serde_json::Value;
 
 use crate::journal::Event;
 pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
-use crate::journal::payload::{Items, JournalRecovered, Payload};
+use crate::journal::payload::{Items, JournalRecovered, Payload, SyncMerged};
 
 mod describe;
 mod window;
-pub use describe::{describe, given_time, mark_label, short_hash};
+pub use describe::{conflict_line, describe, given_time, mark_label, short_hash};
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
 /// Where a step stands.
@@ -203,6 +203,17 @@ struct Outcome {
     items: Option<Items>,
 }
 
+/// A team responder's offline sub-chain merged onto the shared chain (`sync.merged`): the
+/// commander reads `merged.conflicts`, steps done twice, from here.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Merge {
+    pub seq: u64,
+    pub at: Timestamp,
+    /// Who was offline.
+    pub actor: String,
+    pub merged: SyncMerged,
+}
+
 /// The replayed incident.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Incident {
@@ -232,6 +243,8 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
     pub score: Option<Value>,
     pub recovered: Vec<JournalRecovered>,
+    /// Offline sub-chains merged (team mode), in order.
+    pub merges: Vec<Merge>,
     /// Events whose data did not decode as their kind (each error names the seq and field).
     pub unreadable: Vec<String>,
     pub last_seq: u64,
@@ -504,6 +517,12 @@ impl Incident {
             Payload::IncidentClosed(_) => self.closed_at = Some(event.at),
             Payload::JournalRecovered(p) => self.recovered.push(p),
             Payload::DrillScore(p) => self.score = Some(p.0),
+            Payload::SyncMerged(merged) => self.merges.push(Merge {
+                seq: event.seq,
+                at: event.at,
+                actor: event.actor.clone(),
+                merged,
+            }),
         }
     }
 

@@ -2,6 +2,7 @@
 //!
 //! - `event`: the [`Event`] record, its [`Kind`]s and the canonical hashing rule.
 //! - `payload`: the typed `data` of each kind ([`Payload`]); nothing else reads event JSON.
+//! - `offline`: `data.offline`, the original place of an event merged from a team pending chain.
 //! - `lock`: the one-writer rule (`<incident>/lock`, holder named in errors).
 //! - `writer`: [`Journal`], the one writer of an incident (group commit, recovery on open).
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
@@ -14,6 +15,7 @@
 
 pub mod event;
 pub mod lock;
+pub mod offline;
 pub mod payload;
 pub mod replay;
 pub mod stream;

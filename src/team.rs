@@ -16,6 +16,9 @@
 //! - `writer`: group commit for one responder ([`Appender`]): what queues shares a transaction.
 //! - `mirror`: the local JSONL copy and the "journal rewritten" check.
 //! - `follow`: LISTEN first, then catch up; a slow poll as a backstop.
+//! - `pending`: the offline sub-chain (link down) and the one rule of what may go there.
+//! - `merge`: on reconnect, re-sequence the sub-chain onto the shared chain, idempotently.
+//! - `presence`: who is looking at what, outside the chain (heartbeat + list).
 //!
 //! Events keep the file journal's form and hash rule exactly: this module builds them with
 //! `journal::event` ([`compute_hash`](crate::journal::Event::compute_hash), the crate's
@@ -24,7 +27,10 @@
 
 pub mod chain;
 pub mod follow;
+pub mod merge;
 pub mod mirror;
+pub mod pending;
+pub mod presence;
 pub mod schema;
 pub mod target;
 pub mod writer;
@@ -37,7 +43,7 @@ pub use chain::Chain;
 pub use follow::{Follower, Update};
 pub use mirror::Mirror;
 pub use target::Target;
-pub use writer::Appender;
+pub use writer::{Appended, Appender, LinkNews, OfflineSetup};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TeamError {
@@ -114,9 +120,31 @@ pub enum TeamError {
     WriterStopped,
     #[error("the LISTEN connection to the team database closed")]
     ListenClosed,
+    #[error("{kind} needs the team link: {why}")]
+    NeedsLink {
+        kind: crate::journal::Kind,
+        why: &'static str,
+    },
+    #[error("pending sub-chain {path}: {source}")]
+    Pending {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "pending sub-chain {path} is damaged at line {line}: {fault}; it is left as it is (nothing was merged)"
+    )]
+    PendingBroken {
+        path: PathBuf,
+        line: usize,
+        fault: Fault,
+    },
+    #[error("merging the pending sub-chain of {incident}: {reason}")]
+    Merge { incident: String, reason: String },
 }
 
-/// A database error with what PostgreSQL said (SQLSTATE, message, detail), not just "db error".
+/// A database error with what PostgreSQL said (SQLSTATE, message, detail), not just "db error";
+/// any other error with its causes ("authentication error: server did not use channel
+/// binding").
 pub fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => {
@@ -127,7 +155,16 @@ pub fn describe(error: &tokio_postgres::Error) -> String {
             }
             text
         }
-        None => error.to_string(),
+        None => {
+            let mut text = error.to_string();
+            let mut cause = std::error::Error::source(error);
+            while let Some(c) = cause {
+                text.push_str(": ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 

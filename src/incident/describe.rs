@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 
-use crate::journal::payload::{Confirm, Payload, Via};
+use crate::journal::payload::{Confirm, Conflict, Payload, Via};
 use crate::journal::{Event, Kind};
 
 /// `exposure_began` → `exposure began`.
@@ -35,10 +35,18 @@ pub fn given_time(event: &Event) -> Option<Timestamp> {
 
 /// What the event recorded, in one line.
 pub fn describe(event: &Event) -> String {
-    match event.payload_for_words() {
+    let mut text = match event.payload_for_words() {
         Ok(payload) => describe_payload(&payload),
         Err(err) => format!("Unreadable: {err}"),
+    };
+    if let Some(offline) = event.offline() {
+        let _ = write!(
+            text,
+            " (written offline at {}, local seq {})",
+            offline.at, offline.seq
+        );
     }
+    text
 }
 
 #[expect(
@@ -150,13 +158,35 @@ fn describe_payload(payload: &Payload) -> String {
             p.quarantined, p.bytes, p.last_good_seq
         ),
         Payload::DrillScore(_) => "Drill scored".to_owned(),
+        Payload::SyncMerged(p) => {
+            let mut text = format!(
+                "Merged {} event(s) written offline after seq {} (sub-chain head {})",
+                p.count,
+                p.root_seq,
+                short_hash(&p.subchain_head)
+            );
+            for conflict in &p.conflicts {
+                text.push_str("; ");
+                text.push_str(&conflict_line(conflict));
+            }
+            text
+        }
     }
+}
+
+/// A step done twice, for the commander: the `sync.merged` line and the team view say it
+/// this way.
+pub fn conflict_line(conflict: &Conflict) -> String {
+    format!(
+        "CONFLICT: step {} was also done by {} (seq {}) while this was offline (seq {})",
+        conflict.step, conflict.by, conflict.theirs, conflict.ours
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::payload::{HttpResponse, Note};
+    use crate::journal::payload::{HttpResponse, Note, SyncMerged};
 
     #[test]
     fn events_are_described_in_words() {
@@ -186,6 +216,21 @@ mod tests {
             (
                 Payload::skipped("`when` is false"),
                 "Skipped: `when` is false",
+            ),
+            (
+                Payload::from(SyncMerged {
+                    count: 3,
+                    subchain_head: "0123456789abcdef".repeat(4),
+                    root_seq: 40,
+                    conflicts: vec![Conflict {
+                        step: "close-index".into(),
+                        ours: 45,
+                        theirs: 42,
+                        by: "bob".into(),
+                    }],
+                }),
+                "Merged 3 event(s) written offline after seq 40 (sub-chain head 0123456789ab); \
+                 CONFLICT: step close-index was also done by bob (seq 42) while this was offline (seq 45)",
             ),
         ];
         for (payload, text) in cases {

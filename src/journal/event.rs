@@ -41,6 +41,11 @@
 //! | `incident.closed` | `summary`? |
 //! | `journal.recovered` | `quarantined` (file name), `bytes`, `last_good_seq` |
 //! | `drill.score` | scoring object (lab checks and mark durations) |
+//! | `sync.merged` | `count`, `subchain_head`, `root_seq`, `conflicts` ([{`step`, `ours`, `theirs`, `by`}]): a team responder's offline events re-sequenced onto the shared chain |
+//!
+//! Any kind but `drill.score` may carry `data.offline` {`at`, `seq`, `mono_ms`, `hash`}: it was
+//! written on a pending sub-chain while the team link was down and merged later (see
+//! [`super::offline`]); typed decoding never sees that key.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -104,6 +109,8 @@ pub enum Kind {
     JournalRecovered,
     #[serde(rename = "drill.score")]
     DrillScore,
+    #[serde(rename = "sync.merged")]
+    SyncMerged,
 }
 
 impl Kind {
@@ -132,6 +139,7 @@ impl Kind {
             Kind::IncidentClosed => "incident.closed",
             Kind::JournalRecovered => "journal.recovered",
             Kind::DrillScore => "drill.score",
+            Kind::SyncMerged => "sync.merged",
         }
     }
 }
@@ -390,7 +398,8 @@ impl Event {
     /// The typed `data`; a step outcome's captures share this event's `data` text (see
     /// [`Payload::decode_shared`]).
     pub fn payload(&self) -> Result<Payload, PayloadError> {
-        Payload::decode_shared(self.kind, &self.data.0).map_err(|source| PayloadError {
+        let data = super::offline::without(self.kind, &self.data.0);
+        Payload::decode_shared(self.kind, &data).map_err(|source| PayloadError {
             seq: self.seq,
             kind: self.kind,
             source,
@@ -400,13 +409,20 @@ impl Event {
     /// The typed `data` for showing the event: a step outcome comes without its captures
     /// (see [`Payload::decode_without_captures`]).
     pub fn payload_for_words(&self) -> Result<Payload, PayloadError> {
-        Payload::decode_without_captures(self.kind, self.data.get()).map_err(|source| {
+        let data = super::offline::without(self.kind, &self.data.0);
+        Payload::decode_without_captures(self.kind, &data).map_err(|source| {
             PayloadError {
                 seq: self.seq,
                 kind: self.kind,
                 source,
             }
         })
+    }
+
+    /// Where this event was first written, when it was written offline and merged later
+    /// (`data.offline`, see [`super::offline`]).
+    pub fn offline(&self) -> Option<super::payload::Offline> {
+        super::offline::read(self.kind, self.data.get())
     }
 
     /// `data` as a JSON tree, built on each call: for tests and tools, never for replay.

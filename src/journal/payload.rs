@@ -340,6 +340,49 @@ pub struct JournalRecovered {
 #[serde(transparent)]
 pub struct DrillScore(pub Value);
 
+/// `sync.merged`: a team responder's pending sub-chain (written while the link was down),
+/// re-sequenced onto the shared chain just before this event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncMerged {
+    /// Events of the sub-chain now on the shared chain (each with `data.offline`).
+    pub count: u64,
+    /// Local hash of the sub-chain's last event.
+    pub subchain_head: String,
+    /// The shared-chain seq the sub-chain was rooted at (the last verified server head).
+    pub root_seq: u64,
+    /// Steps done twice: by this responder offline and by a teammate meanwhile.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A step done twice: this responder worked it offline while a teammate worked it online.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conflict {
+    pub step: String,
+    /// Shared seq of this responder's first merged event on the step.
+    pub ours: u64,
+    /// Shared seq of the teammate's first event on the step after the sub-chain's root.
+    pub theirs: u64,
+    /// The teammate.
+    pub by: String,
+}
+
+/// `data.offline` of a merged event: where it was first written (not a kind of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offline {
+    // Fields in key order: `data` is canonical JSON, keys sorted at every level.
+    /// Its original time.
+    pub at: Timestamp,
+    /// Its hash on the pending sub-chain.
+    pub hash: String,
+    /// Its original `mono_ms`.
+    pub mono_ms: u64,
+    /// Its seq on the pending sub-chain.
+    pub seq: u64,
+}
+
 macro_rules! payloads {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         /// The decoded `data` of an event, by kind.
@@ -418,6 +461,7 @@ payloads! {
     IncidentClosed(IncidentClosed),
     JournalRecovered(JournalRecovered),
     DrillScore(DrillScore),
+    SyncMerged(SyncMerged),
 }
 
 /// Payloads of one kind convert straight into [`Payload`]; `Reason` serves two kinds, so it
@@ -436,6 +480,7 @@ into_payload! {
     IncidentOpened, StepStarted, HttpRequest, HttpResponse, StepSucceeded, StepFailed,
     StepInterrupted, Confirm, ChecklistTicked, Note, Fact, FactCorrected, Mark,
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
+    SyncMerged,
 }
 
 /// A step outcome with its captures borrowed from the text: skipped or shared, never copied.

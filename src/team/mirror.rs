@@ -176,6 +176,12 @@ pub async fn sync(
 /// the hash verified here.
 pub async fn check_remembered(chain: &Chain, mirror: &Mirror) -> Result<(), TeamError> {
     let (seq, hash) = mirror.last();
+    check_held(chain, seq, hash).await
+}
+
+/// The "journal rewritten" rule, for any `(seq, hash)` this client verified (seq 0 is the
+/// genesis, always held): the server must still hold that hash at that seq.
+pub async fn check_held(chain: &Chain, seq: u64, hash: &str) -> Result<(), TeamError> {
     if seq == 0 {
         return Ok(());
     }
@@ -193,7 +199,7 @@ pub async fn check_remembered(chain: &Chain, mirror: &Mirror) -> Result<(), Team
     }
 }
 
-fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {

@@ -8,6 +8,7 @@ mod support {
     pub mod lab_http;
     pub mod moto;
     pub mod pg;
+    pub mod proxy;
     pub mod schema_check;
     pub mod team;
 }
@@ -57,6 +58,10 @@ mod runbook_props;
 mod runbook_schema;
 mod team_chain;
 mod team_faults;
+mod team_identity;
+mod team_linkdrop;
 mod team_live;
+mod team_offline;
+mod team_presence;
 mod tui_update;
 mod tui_view;

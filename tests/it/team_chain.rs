@@ -30,9 +30,15 @@ async fn team_init_is_versioned_and_idempotent_through_the_binary() {
         );
     }
     assert_eq!(
-        cluster.psql(&db, "SELECT version FROM stanch.schema_version"),
-        "1\n",
-        "one migration, recorded once"
+        cluster.psql(&db, "SELECT version FROM stanch.schema_version ORDER BY version"),
+        format!(
+            "{}\n",
+            (1..=stanch::team::schema::VERSION)
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        "each migration, recorded once"
     );
     // team add through the binary: a login in the group, its password printed once.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stanch"))

@@ -78,16 +78,81 @@ fn free_port() -> u16 {
 impl Cluster {
     /// initdb, configure, start; waits for the server (pg_ctl -w) before returning.
     pub fn start() -> Cluster {
-        Self::start_with(false)
+        Self::start_with(false, false)
     }
 
     /// Like [`Cluster::start`], with `durable`: fsync and synchronous commit on, as a
     /// production server runs (benchmarks).
     pub fn start_durable() -> Cluster {
-        Self::start_with(true)
+        Self::start_with(true, false)
     }
 
-    fn start_with(durable: bool) -> Cluster {
+    /// Like [`Cluster::start`], plus client-certificate logins over TCP: members of the group
+    /// `stanch_cert` log in with a certificate signed by the cluster's CA whose CN is the
+    /// login (`hostssl … cert`), everyone else with SCRAM as before. See [`Cluster::client_cert`].
+    pub fn start_with_certs() -> Cluster {
+        let cluster = Self::start_with(false, true);
+        cluster.psql("postgres", "CREATE ROLE stanch_cert NOLOGIN");
+        cluster
+    }
+
+    /// A client certificate for `cn` and its key (mode 600), signed by `ca` (`None`: the
+    /// cluster's CA; `Some(dir)`: a throwaway CA made in `dir`, which the server does not trust).
+    pub fn client_cert(&self, cn: &str, dir: &Path, foreign_ca: bool) -> (PathBuf, PathBuf) {
+        let openssl = |args: &[&str], what: &str| {
+            run_ok(Command::new("openssl").current_dir(dir).args(args), what);
+        };
+        let (ca_crt, ca_key) = if foreign_ca {
+            openssl(
+                &[
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2",
+                    "-subj", "/CN=someone else's CA",
+                ],
+                "openssl: a CA the server does not trust",
+            );
+            (dir.join("other-ca.crt"), dir.join("other-ca.key"))
+        } else {
+            (self.ca_file(), self.root.path().join("ca.key"))
+        };
+        let key = dir.join(format!("{cn}.key"));
+        let csr = dir.join(format!("{cn}.csr"));
+        let crt = dir.join(format!("{cn}.crt"));
+        let ext = dir.join("client.ext");
+        std::fs::write(&ext, "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n")
+            .expect("write client.ext");
+        let path = |p: &Path| p.display().to_string();
+        openssl(
+            &[
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", &path(&key), "-out", &path(&csr), "-subj", &format!("/CN={cn}"),
+            ],
+            "openssl: a client key",
+        );
+        openssl(
+            &[
+                "x509", "-req", "-in", &path(&csr), "-CA", &path(&ca_crt), "-CAkey",
+                &path(&ca_key), "-CAcreateserial", "-out", &path(&crt), "-days", "2",
+                "-extfile", &path(&ext),
+            ],
+            "openssl: sign the client certificate",
+        );
+        run_ok(Command::new("chmod").arg("600").arg(&key), "chmod the client key");
+        (crt, key)
+    }
+
+    /// A certificate login's URL over TCP (no password), TLS verified against the CA.
+    pub fn cert_url(&self, user: &str, db: &str, cert: &Path, key: &Path) -> String {
+        format!(
+            "postgresql://{user}@127.0.0.1:{}/{db}?sslrootcert={}&sslcert={}&sslkey={}",
+            self.port,
+            percent_encode(&self.ca_file().display().to_string()),
+            percent_encode(&cert.display().to_string()),
+            percent_encode(&key.display().to_string()),
+        )
+    }
+
+    fn start_with(durable: bool, certs: bool) -> Cluster {
         let bindir = Command::new("pg_config")
             .arg("--bindir")
             .output()
@@ -132,13 +197,32 @@ impl Cluster {
             sock = root.path().display()
         );
         append(&data.join("postgresql.conf"), &conf);
+        // Certificate logins: the server checks client certificates against the test CA, and
+        // members of `stanch_cert` log in with one (its CN is the login).
+        let cert_line = if certs {
+            std::fs::copy(root.path().join("ca.crt"), data.join("ca.crt")).expect("copy the CA");
+            append(&data.join("postgresql.conf"), "ssl_ca_file = 'ca.crt'\n");
+            "hostssl all +stanch_cert 127.0.0.1/32 cert\n"
+        } else {
+            ""
+        };
         std::fs::write(
             data.join("pg_hba.conf"),
-            "local all all trust\n\
-             hostssl all all 127.0.0.1/32 scram-sha-256\n\
-             host all all 127.0.0.1/32 reject\n",
+            format!(
+                "local all all trust\n{cert_line}\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                 host all all 127.0.0.1/32 reject\n"
+            ),
         )
         .expect("write pg_hba.conf");
+        if is_root() {
+            run_ok(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&data),
+                "chown the cluster's files",
+            );
+        }
         let cluster = Cluster {
             root,
             bindir,
