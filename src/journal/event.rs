@@ -410,12 +410,10 @@ impl Event {
     /// (see [`Payload::decode_without_captures`]).
     pub fn payload_for_words(&self) -> Result<Payload, PayloadError> {
         let data = super::offline::without(self.kind, &self.data.0);
-        Payload::decode_without_captures(self.kind, &data).map_err(|source| {
-            PayloadError {
-                seq: self.seq,
-                kind: self.kind,
-                source,
-            }
+        Payload::decode_without_captures(self.kind, &data).map_err(|source| PayloadError {
+            seq: self.seq,
+            kind: self.kind,
+            source,
         })
     }
 

@@ -25,8 +25,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Statement};
 
 use super::{Target, TeamError};
-use crate::journal::event::{Data, Event, GENESIS, Hashed, NewEvent};
 use crate::journal::Kind;
+use crate::journal::event::{Data, Event, GENESIS, Hashed, NewEvent};
 use crate::journal::replay::check_line;
 use crate::secret::Redactor;
 
@@ -387,7 +387,7 @@ impl Chain {
         if !matches!(&result, Err(e) if e.is_link_lost()) {
             self.in_doubt.clear();
         }
-        result.map(|_| events)
+        result.map(|()| events)
     }
 
     /// Up to `limit` events after `(seq, hash)`, each verified against the one before it.

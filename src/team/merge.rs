@@ -25,10 +25,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::TeamError;
 use super::chain::{Chain, Fetched, Proposed};
 use super::mirror::{check_held, off_the_executor};
 use super::pending::{Pending, PendingEvent};
-use super::TeamError;
 use crate::journal::event::Data;
 use crate::journal::offline::attach;
 use crate::journal::payload::{Conflict, Offline, SyncMerged};
@@ -57,7 +57,7 @@ pub enum Step {
     More,
     /// Every event is on the shared chain and so is `sync.merged` (the pending file is not
     /// cleared yet: [`merge`] does that).
-    Done(Merged),
+    Done(Box<Merged>),
 }
 
 /// Merge the whole sub-chain and clear the pending file; `None` when nothing was pending.
@@ -66,7 +66,7 @@ pub async fn merge(
     pending: &mut Pending,
     redactor: &Redactor,
     batch: usize,
-) -> Result<Option<Merged>, TeamError> {
+) -> Result<Option<Box<Merged>>, TeamError> {
     loop {
         match merge_step(chain, pending, redactor, batch).await? {
             Step::Nothing => return Ok(None),
@@ -96,11 +96,18 @@ pub async fn merge_step(
     let mut decided = None;
     let (_, appended) = chain
         .append_planned((root_seq, &root_hash), |since| {
-            let plan = plan(since, pending.events(), &login, root_seq, batch.max(1), redactor)
-                .map_err(|reason| TeamError::Merge {
-                    incident: incident.clone(),
-                    reason,
-                })?;
+            let plan = plan(
+                since,
+                pending.events(),
+                &login,
+                root_seq,
+                batch.max(1),
+                redactor,
+            )
+            .map_err(|reason| TeamError::Merge {
+                incident: incident.clone(),
+                reason,
+            })?;
             decided = Some(plan.outcome);
             Ok(plan.proposals)
         })
@@ -108,17 +115,24 @@ pub async fn merge_step(
     Ok(match decided {
         None => Step::Nothing,
         Some(Outcome::More) => Step::More,
-        Some(Outcome::Found { event, summary, committed_before }) => Step::Done(Merged {
+        Some(Outcome::Found {
             event,
             summary,
             committed_before,
-        }),
-        Some(Outcome::Final { summary, committed_before }) => match appended.last() {
-            Some(event) => Step::Done(Merged {
+        }) => Step::Done(Box::new(Merged {
+            event,
+            summary,
+            committed_before,
+        })),
+        Some(Outcome::Final {
+            summary,
+            committed_before,
+        }) => match appended.last() {
+            Some(event) => Step::Done(Box::new(Merged {
                 event: event.clone(),
                 summary,
                 committed_before,
-            }),
+            })),
             None => Step::More,
         },
     })
@@ -178,17 +192,17 @@ fn plan(
     let mut merged: HashMap<String, u64> = HashMap::new();
     for f in since.iter().filter(|f| f.event.actor == login) {
         if f.event.kind == Kind::SyncMerged {
-            if let Ok(Payload::SyncMerged(summary)) = f.event.payload() {
-                if summary.subchain_head == head {
-                    return Ok(Plan {
-                        proposals: Vec::new(),
-                        outcome: Outcome::Found {
-                            event: f.event.clone(),
-                            summary,
-                            committed_before,
-                        },
-                    });
-                }
+            if let Ok(Payload::SyncMerged(summary)) = f.event.payload()
+                && summary.subchain_head == head
+            {
+                return Ok(Plan {
+                    proposals: Vec::new(),
+                    outcome: Outcome::Found {
+                        event: f.event.clone(),
+                        summary,
+                        committed_before,
+                    },
+                });
             }
         } else if let Some(offline) = f.event.offline() {
             merged.insert(offline.hash, f.event.seq);
@@ -277,7 +291,9 @@ fn conflicts(
             continue;
         };
         if f.event.actor != login && works_step(f.event.kind) && ours.contains_key(step) {
-            theirs.entry(step).or_insert((f.event.seq, f.event.actor.as_str()));
+            theirs
+                .entry(step)
+                .or_insert((f.event.seq, f.event.actor.as_str()));
         }
     }
     theirs

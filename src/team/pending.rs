@@ -120,13 +120,12 @@ impl Pending {
         crate::private::ensure_dir(dir).map_err(io)?;
         let (file, _) = crate::private::open_or_create(&path).map_err(io)?;
         let bytes = crate::private::read(&path).map_err(io)?;
-        let (events, good_len) = read_back(&bytes).map_err(|(line, fault)| {
-            TeamError::PendingBroken {
+        let (events, good_len) =
+            read_back(&bytes).map_err(|(line, fault)| TeamError::PendingBroken {
                 path: path.clone(),
                 line,
                 fault,
-            }
-        })?;
+            })?;
         if good_len < bytes.len() {
             // A torn last line: its event was never acknowledged.
             file.set_len(good_len as u64)
@@ -239,21 +238,26 @@ fn read_back(bytes: &[u8]) -> Result<(Vec<PendingEvent>, usize), (usize, Fault)>
             // An unterminated last piece: a torn write, never acknowledged.
             break;
         };
-        let line: Line =
-            serde_json::from_slice(body).map_err(|e| (index + 1, Fault::Unreadable(e.to_string())))?;
+        let line: Line = serde_json::from_slice(body)
+            .map_err(|e| (index + 1, Fault::Unreadable(e.to_string())))?;
         let text = line.event.get().as_bytes();
-        let (expected, prev) = match events.last() {
-            Some(last) => (last.event.seq + 1, last.event.hash.clone()),
-            None => {
-                // The first event names its root: its own seq − 1 and its prev.
-                let first: Event = serde_json::from_slice(text)
-                    .map_err(|e| (index + 1, Fault::Unreadable(e.to_string())))?;
-                (first.seq, first.prev)
-            }
+        let (expected, prev) = if let Some(last) = events.last() {
+            (last.event.seq + 1, last.event.hash.clone())
+        } else {
+            // The first event names its root: its own seq − 1 and its prev.
+            let first: Event = serde_json::from_slice(text)
+                .map_err(|e| (index + 1, Fault::Unreadable(e.to_string())))?;
+            (first.seq, first.prev)
         };
         let event = check_line(text, expected, &prev).map_err(|fault| (index + 1, fault))?;
         if expected == 0 {
-            return Err((index + 1, Fault::Seq { expected: 1, found: 0 }));
+            return Err((
+                index + 1,
+                Fault::Seq {
+                    expected: 1,
+                    found: 0,
+                },
+            ));
         }
         events.push(PendingEvent {
             event,
@@ -268,8 +272,8 @@ fn read_back(bytes: &[u8]) -> Result<(Vec<PendingEvent>, usize), (usize, Fault)>
 mod tests {
     use super::*;
     use crate::journal::event::GENESIS;
-    use crate::journal::{NewEvent, Payload};
     use crate::journal::payload::Note;
+    use crate::journal::{NewEvent, Payload};
 
     fn note(text: &str) -> Proposed {
         Proposed::of(&NewEvent::incident(Note {
@@ -278,7 +282,10 @@ mod tests {
         }))
     }
 
-    const ROOT: (u64, &str) = (41, "4242424242424242424242424242424242424242424242424242424242424242");
+    const ROOT: (u64, &str) = (
+        41,
+        "4242424242424242424242424242424242424242424242424242424242424242",
+    );
 
     #[test]
     fn events_chain_from_the_root_and_survive_a_reopen() {
@@ -290,7 +297,10 @@ mod tests {
         let second = pending
             .push(ROOT, "ann", note("two"), Some("ab".repeat(32)))
             .unwrap();
-        assert_eq!((second.seq, second.prev.as_str()), (43, first.hash.as_str()));
+        assert_eq!(
+            (second.seq, second.prev.as_str()),
+            (43, first.hash.as_str())
+        );
         assert!(second.hash_is_valid());
         drop(pending);
         let mut pending = Pending::open(tmp.path()).unwrap();
@@ -303,7 +313,9 @@ mod tests {
         };
         assert_eq!(n.text, "one");
         // Appending after a reopen continues the chain; the root argument is then unused.
-        let third = pending.push((0, GENESIS), "ann", note("three"), None).unwrap();
+        let third = pending
+            .push((0, GENESIS), "ann", note("three"), None)
+            .unwrap();
         assert_eq!((third.seq, third.prev), (44, second.hash));
         pending.clear().unwrap();
         drop(pending);
@@ -328,10 +340,21 @@ mod tests {
         assert_eq!(pending.len(), 2);
         drop(pending);
         assert_eq!(std::fs::read(&path).unwrap(), good, "the torn line is gone");
-        std::fs::write(&path, String::from_utf8(good).unwrap().replace("two", "TWO")).unwrap();
+        std::fs::write(
+            &path,
+            String::from_utf8(good).unwrap().replace("two", "TWO"),
+        )
+        .unwrap();
         let err = Pending::open(tmp.path()).err().expect("damage is refused");
         assert!(
-            matches!(err, TeamError::PendingBroken { line: 2, fault: Fault::Hash, .. }),
+            matches!(
+                err,
+                TeamError::PendingBroken {
+                    line: 2,
+                    fault: Fault::Hash,
+                    ..
+                }
+            ),
             "{err}"
         );
         let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -342,21 +365,41 @@ mod tests {
 
     #[test]
     fn the_offline_rule_lets_single_owner_records_through_and_step_work_only_when_held() {
-        for kind in [Kind::Note, Kind::Fact, Kind::FactCorrected, Kind::Mark, Kind::EvidenceCaptured,
-                     Kind::ChecklistTicked, Kind::DraftSaved] {
+        for kind in [
+            Kind::Note,
+            Kind::Fact,
+            Kind::FactCorrected,
+            Kind::Mark,
+            Kind::EvidenceCaptured,
+            Kind::ChecklistTicked,
+            Kind::DraftSaved,
+        ] {
             assert!(offline_rule(kind, false).is_ok(), "{kind}");
         }
-        for kind in [Kind::StepStarted, Kind::HttpRequest, Kind::HttpResponse,
-                     Kind::StepSucceeded, Kind::StepFailed, Kind::Confirm] {
+        for kind in [
+            Kind::StepStarted,
+            Kind::HttpRequest,
+            Kind::HttpResponse,
+            Kind::StepSucceeded,
+            Kind::StepFailed,
+            Kind::Confirm,
+        ] {
             assert!(offline_rule(kind, true).is_ok(), "{kind}");
             assert!(offline_rule(kind, false).is_err(), "{kind}");
         }
-        for kind in [Kind::IncidentClosed, Kind::Inject, Kind::IncidentOpened, Kind::SyncMerged] {
+        for kind in [
+            Kind::IncidentClosed,
+            Kind::Inject,
+            Kind::IncidentOpened,
+            Kind::SyncMerged,
+        ] {
             let err = offline_rule(kind, true).unwrap_err();
             assert!(err.to_string().contains("needs the team link"), "{err}");
         }
         assert_eq!(
-            offline_rule(Kind::StepStarted, false).unwrap_err().to_string(),
+            offline_rule(Kind::StepStarted, false)
+                .unwrap_err()
+                .to_string(),
             "step.started needs the team link: the step is not yours: claiming it needs the team link"
         );
     }

@@ -76,7 +76,10 @@ impl Presence {
             .client
             .query(&self.list, &[&self.incident])
             .await
-            .map_err(TeamError::db(format!("listing presence on {}", self.incident)))?;
+            .map_err(TeamError::db(format!(
+                "listing presence on {}",
+                self.incident
+            )))?;
         Ok(rows
             .into_iter()
             .map(|row| Seen {

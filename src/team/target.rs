@@ -68,7 +68,7 @@ impl Target {
             (None, None) => None,
             _ => {
                 return Err(bad(
-                    "a client certificate needs both sslcert=FILE and sslkey=FILE".into()
+                    "a client certificate needs both sslcert=FILE and sslkey=FILE".into(),
                 ));
             }
         };
@@ -93,7 +93,9 @@ impl Target {
                 ));
             }
             config.ssl_mode(SslMode::Require);
-            config.channel_binding(channel_binding(binding.as_deref(), client_cert.is_some()).map_err(bad)?);
+            config.channel_binding(
+                channel_binding(binding.as_deref(), client_cert.is_some()).map_err(bad)?,
+            );
             if config.get_connect_timeout().is_none() {
                 config.connect_timeout(std::time::Duration::from_secs(10));
             }
@@ -230,7 +232,10 @@ fn load_client_cert(
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|e| format!("sslcert {}: {e}", cert_file.display()))?;
     if chain.is_empty() {
-        return Err(format!("sslcert {}: no certificate in it", cert_file.display()));
+        return Err(format!(
+            "sslcert {}: no certificate in it",
+            cert_file.display()
+        ));
     }
     let mode = std::fs::metadata(key_file)
         .map_err(|e| format!("sslkey {}: {e}", key_file.display()))?

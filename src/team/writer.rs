@@ -81,7 +81,7 @@ pub enum LinkNews {
     /// The link was lost: events now go to the pending sub-chain.
     Offline(Arc<TeamError>),
     /// The sub-chain is on the shared chain (with its `sync.merged`, conflicts included).
-    Merged(Merged),
+    Merged(Box<Merged>),
     /// A merge failed for a reason other than the link (a rewritten chain is an alarm).
     MergeFailed(Arc<TeamError>),
 }
@@ -143,7 +143,11 @@ impl Appender {
 
     /// Queue an event; `holds_step`: this responder holds the event's step (the offline rule
     /// reads it). The answer says where the event went.
-    pub async fn submit(&self, new: NewEvent, holds_step: bool) -> Result<Appended, Arc<TeamError>> {
+    pub async fn submit(
+        &self,
+        new: NewEvent,
+        holds_step: bool,
+    ) -> Result<Appended, Arc<TeamError>> {
         let (reply, reply_rx) = oneshot::channel();
         self.queue_tx
             .send(Job {
@@ -321,8 +325,13 @@ impl Writer {
         };
         let news = match opened {
             Ok(mut chain) => {
-                let result =
-                    merge(&mut chain, &mut offline.pending, &self.redactor, MERGE_BATCH).await;
+                let result = merge(
+                    &mut chain,
+                    &mut offline.pending,
+                    &self.redactor,
+                    MERGE_BATCH,
+                )
+                .await;
                 if !matches!(&result, Err(e) if e.is_link_lost()) {
                     self.chain = Some(chain);
                 }

@@ -30,7 +30,10 @@ async fn team_init_is_versioned_and_idempotent_through_the_binary() {
         );
     }
     assert_eq!(
-        cluster.psql(&db, "SELECT version FROM stanch.schema_version ORDER BY version"),
+        cluster.psql(
+            &db,
+            "SELECT version FROM stanch.schema_version ORDER BY version"
+        ),
         format!(
             "{}\n",
             (1..=stanch::team::schema::VERSION)

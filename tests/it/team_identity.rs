@@ -38,10 +38,15 @@ async fn a_certificate_login_appends_as_its_cn_and_any_other_certificate_is_refu
     let (crt, key) = cluster.client_cert("carol", certs.path(), false);
     let url = cluster.cert_url("carol", &db.name, &crt, &key);
 
-    let mut chain = Chain::open(&Target::parse(&url).unwrap(), INC).await.unwrap();
+    let mut chain = Chain::open(&Target::parse(&url).unwrap(), INC)
+        .await
+        .unwrap();
     assert_eq!(chain.login(), "carol");
     let stored = chain
-        .append(vec![note("signed in with a certificate")], &Redactor::default())
+        .append(
+            vec![note("signed in with a certificate")],
+            &Redactor::default(),
+        )
         .await
         .unwrap();
     assert_eq!(stored[0].actor, "carol");
@@ -54,8 +59,16 @@ async fn a_certificate_login_appends_as_its_cn_and_any_other_certificate_is_refu
     // As a user runs it: `stanch verify --team` over the certificate login.
     let data = tempfile::tempdir().unwrap();
     let out = stanch_verify(data.path(), &url);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(journal::verify(&data.path().join("incidents").join(INC)).unwrap().is_ok());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        journal::verify(&data.path().join("incidents").join(INC))
+            .unwrap()
+            .is_ok()
+    );
 
     // mallory's certificate (same CA) presented as carol: the CN is not the login.
     let (mallory_crt, mallory_key) = cluster.client_cert("mallory", certs.path(), false);
@@ -77,7 +90,9 @@ async fn a_certificate_login_appends_as_its_cn_and_any_other_certificate_is_refu
     let err = Target::parse(&url).unwrap_err();
     assert!(err.to_string().contains("can be read by others"), "{err}");
     assert_eq!(
-        db.psql(&format!("SELECT count(*) FROM stanch.event WHERE incident_id = '{INC}'")),
+        db.psql(&format!(
+            "SELECT count(*) FROM stanch.event WHERE incident_id = '{INC}'"
+        )),
         "1\n",
         "nothing was appended by anyone else"
     );
@@ -117,7 +132,10 @@ async fn hostile_server(
     let len = stream.read_u32().await.unwrap();
     let mut startup = vec![0u8; len as usize - 4];
     stream.read_exact(&mut startup).await.unwrap();
-    assert!(startup.windows(4).any(|w| w == b"user"), "a startup message");
+    assert!(
+        startup.windows(4).any(|w| w == b"user"),
+        "a startup message"
+    );
     stream.write_all(&auth).await.unwrap();
     stream.flush().await.unwrap();
     let mut rest = Vec::new();
@@ -197,6 +215,9 @@ async fn servers_offering_less_than_tls_with_channel_binding_never_get_the_login
         // Nothing after the refusal: no startup message without TLS, no SASL response or
         // password message after an authentication request that skips channel binding.
         let shown = String::from_utf8_lossy(&received);
-        assert!(received.is_empty(), "{case}: the client went on to send {shown:?}");
+        assert!(
+            received.is_empty(),
+            "{case}: the client went on to send {shown:?}"
+        );
     }
 }

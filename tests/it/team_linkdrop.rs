@@ -29,13 +29,13 @@ use tokio::sync::watch;
 use tokio::time::{Instant, timeout};
 
 const INC: &str = "INC-LINKDROP";
-const OUTAGE: Duration = Duration::from_secs(60);
+const OUTAGE: Duration = Duration::from_mins(1);
 
 /// What bob's producer has been told so far: (shared, pending).
 type Progress = watch::Receiver<(u64, u64)>;
 
 async fn wait_progress(rx: &mut Progress, what: &str, done: impl Fn((u64, u64)) -> bool) {
-    timeout(Duration::from_secs(60), rx.wait_for(|p| done(*p)))
+    timeout(Duration::from_mins(1), rx.wait_for(|p| done(*p)))
         .await
         .unwrap_or_else(|_| panic!("bob's producer: {what} in time"))
         .expect("bob's producer runs");
@@ -161,17 +161,21 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
     let during = *progress_rx.borrow();
     assert!(during.1 >= 300, "bob kept working offline: {during:?}");
     proxy.heal();
+    let healed_at = Instant::now();
     let merged = loop {
-        match timeout(Duration::from_secs(60), news_rx.recv()).await {
+        match timeout(Duration::from_mins(1), news_rx.recv()).await {
             Ok(Some(LinkNews::Merged(m))) => break m,
             Ok(Some(LinkNews::Offline(_))) => {}
             other => panic!("bob's writer should merge once the link is back: {other:?}"),
         }
     };
+    let merge_took = healed_at.elapsed();
     let shared_before = progress_rx.borrow().0;
-    wait_progress(&mut progress_rx, "10 more shared events after the merge", |(s, _)| {
-        s >= shared_before + 10
-    })
+    wait_progress(
+        &mut progress_rx,
+        "10 more shared events after the merge",
+        |(s, _)| s >= shared_before + 10,
+    )
     .await;
     stop_tx.send_replace(true);
     let bob = bob.await.unwrap();
@@ -179,13 +183,15 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
 
     // bob's follower reconnected by itself and caught his mirror up with the server.
     let head: u64 = db
-        .psql(&format!("SELECT max(seq) FROM stanch.event WHERE incident_id = '{INC}'"))
+        .psql(&format!(
+            "SELECT max(seq) FROM stanch.event WHERE incident_id = '{INC}'"
+        ))
         .trim()
         .parse()
         .unwrap();
     let mut disconnected = false;
     loop {
-        match timeout(Duration::from_secs(60), follower.updates_rx.recv())
+        match timeout(Duration::from_mins(1), follower.updates_rx.recv())
             .await
             .expect("the follower reports")
             .expect("the follower runs")
@@ -220,7 +226,11 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
     let mut by_origin: HashMap<&str, u32> = HashMap::new();
     let mut origins = Vec::new();
     for event in &chain {
-        origins.push(event.offline().map_or_else(|| event.hash.clone(), |o| o.hash));
+        origins.push(
+            event
+                .offline()
+                .map_or_else(|| event.hash.clone(), |o| o.hash),
+        );
     }
     for origin in &origins {
         *by_origin.entry(origin.as_str()).or_default() += 1;
@@ -243,12 +253,26 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
             (_, found) => panic!("bob's {appended:?} is on the chain {found:?} times"),
         }
     }
-    assert_eq!(unmerged, merged.committed_before, "only what had gone through already");
+    assert_eq!(
+        unmerged, merged.committed_before,
+        "only what had gone through already"
+    );
     for event in &ann {
-        assert_eq!(by_origin.get(event.hash.as_str()), Some(&1), "ann's seq {}", event.seq);
-        assert_eq!(chain[usize::try_from(event.seq).unwrap() - 1].hash, event.hash);
+        assert_eq!(
+            by_origin.get(event.hash.as_str()),
+            Some(&1),
+            "ann's seq {}",
+            event.seq
+        );
+        assert_eq!(
+            chain[usize::try_from(event.seq).unwrap() - 1].hash,
+            event.hash
+        );
     }
-    let merges: Vec<&Event> = chain.iter().filter(|e| e.kind == Kind::SyncMerged).collect();
+    let merges: Vec<&Event> = chain
+        .iter()
+        .filter(|e| e.kind == Kind::SyncMerged)
+        .collect();
     assert_eq!(
         chain.len(),
         bob.len() + ann.len() + merges.len(),
@@ -273,13 +297,21 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
         .filter(|e| e.actor == "bob" && e.kind != Kind::SyncMerged)
         .map(|e| {
             let data = e.data_value();
-            data["text"].as_str().or(data["file"].as_str()).unwrap().to_owned()
+            data["text"]
+                .as_str()
+                .or(data["file"].as_str())
+                .unwrap()
+                .to_owned()
         })
         .collect();
     let expected: Vec<String> = (0..bob.len() as u64)
         .map(|i| {
             let data = bob_event(i, None).data;
-            data["text"].as_str().or(data["file"].as_str()).unwrap().to_owned()
+            data["text"]
+                .as_str()
+                .or(data["file"].as_str())
+                .unwrap()
+                .to_owned()
         })
         .collect();
     assert_eq!(bob_texts, expected, "bob's events, each once, in order");
@@ -291,5 +323,20 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
         first.at,
         last.at
     );
-    assert_eq!(std::fs::read(dir.join(PENDING_FILE)).unwrap(), b"", "cleared after the merge");
+    assert_eq!(
+        std::fs::read(dir.join(PENDING_FILE)).unwrap(),
+        b"",
+        "cleared after the merge"
+    );
+    eprintln!(
+        "link drop: {} of bob's events shared, {} pending over {:?} and merged {:?} after the \
+         heal ({} already committed), {} of ann's; chain of {} verified",
+        bob.len() - pending.len(),
+        pending.len(),
+        OUTAGE,
+        merge_took,
+        merged.committed_before,
+        ann.len(),
+        chain.len()
+    );
 }

@@ -54,6 +54,10 @@ fn copies_of<'a>(events: &'a [Event], local: &str) -> Vec<&'a Event> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario: offline work, a teammate online, the merge, and what each reader sees"
+)]
 async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twice_is_named() {
     let db = TeamDb::new(pg::shared()).await;
     db.add("ann", "commander", Some(INC)).await;
@@ -61,7 +65,10 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     let mut ann = db.chain("ann", INC).await;
     let mut bob = db.chain("bob", INC).await;
     let redactor = Redactor::default();
-    let root = bob.append(vec![note("bob online")], &redactor).await.unwrap();
+    let root = bob
+        .append(vec![note("bob online")], &redactor)
+        .await
+        .unwrap();
     let root = (root[0].seq, root[0].hash.clone());
 
     // bob loses the link and keeps working: a note, and a step he holds, run to the end.
@@ -70,7 +77,11 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     let at = (root.0, root.1.as_str());
     let offline = [
         Proposed::of(&note("bob offline: index closed?")),
-        step_event(Kind::StepStarted, "close-index", json!({"attempt": 1, "rerun": false})),
+        step_event(
+            Kind::StepStarted,
+            "close-index",
+            json!({"attempt": 1, "rerun": false}),
+        ),
         step_event(
             Kind::StepSucceeded,
             "close-index",
@@ -87,8 +98,16 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     ann.append(
         vec![
             note("ann online"),
-            NewEvent::for_step(Kind::StepStarted, "close-index", json!({"attempt": 1, "rerun": false})),
-            NewEvent::for_step(Kind::StepSucceeded, "close-index", json!({"duration_ms": 9, "summary": "closed", "captures": {}})),
+            NewEvent::for_step(
+                Kind::StepStarted,
+                "close-index",
+                json!({"attempt": 1, "rerun": false}),
+            ),
+            NewEvent::for_step(
+                Kind::StepSucceeded,
+                "close-index",
+                json!({"duration_ms": 9, "summary": "closed", "captures": {}}),
+            ),
         ],
         &redactor,
     )
@@ -100,7 +119,11 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
         .unwrap()
         .expect("something was pending");
     assert!(pending.is_empty());
-    assert_eq!(std::fs::read(data.path().join(PENDING_FILE)).unwrap(), b"", "cleared");
+    assert_eq!(
+        std::fs::read(data.path().join(PENDING_FILE)).unwrap(),
+        b"",
+        "cleared"
+    );
     assert_eq!(merged.summary.count, 3);
     assert_eq!(merged.summary.subchain_head, local[2].hash);
     assert_eq!(merged.summary.root_seq, root.0);
@@ -119,9 +142,19 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
         assert_eq!(copies.len(), 1, "exactly once: {original:?}");
         let copy = copies[0];
         let origin = copy.offline().unwrap();
-        assert_eq!((origin.at, origin.seq, origin.mono_ms), (original.at, original.seq, original.mono_ms));
-        assert_eq!((copy.kind, &copy.step, &copy.actor), (original.kind, &original.step, &original.actor));
-        assert_eq!(copy.payload().unwrap(), original.payload().unwrap(), "the same payload");
+        assert_eq!(
+            (origin.at, origin.seq, origin.mono_ms),
+            (original.at, original.seq, original.mono_ms)
+        );
+        assert_eq!(
+            (copy.kind, &copy.step, &copy.actor),
+            (original.kind, &original.step, &original.actor)
+        );
+        assert_eq!(
+            copy.payload().unwrap(),
+            original.payload().unwrap(),
+            "the same payload"
+        );
         assert!(copy.seq > last_seq, "in order");
         last_seq = copy.seq;
     }
@@ -150,9 +183,10 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
             &local[2].hash[..12]
         )
     );
-    assert!(describe(copies_of(&events, &local[0].hash)[0]).starts_with(
-        "Note: bob offline: index closed? (written offline at "
-    ));
+    assert!(
+        describe(copies_of(&events, &local[0].hash)[0])
+            .starts_with("Note: bob offline: index closed? (written offline at ")
+    );
     let incident = Incident::replay(events.clone());
     assert_eq!(incident.merges.len(), 1);
     assert_eq!(incident.merges[0].merged.conflicts, expected);
@@ -170,7 +204,12 @@ async fn a_merge_cut_short_anywhere_resumes_without_a_duplicate() {
     let local: Vec<Event> = (0..5)
         .map(|i| {
             pending
-                .push((0, GENESIS), "bob", Proposed::of(&note(&format!("offline {i}"))), None)
+                .push(
+                    (0, GENESIS),
+                    "bob",
+                    Proposed::of(&note(&format!("offline {i}"))),
+                    None,
+                )
                 .unwrap()
         })
         .collect();
@@ -179,7 +218,11 @@ async fn a_merge_cut_short_anywhere_resumes_without_a_duplicate() {
     let mut steps = Vec::new();
     loop {
         let pending = Pending::open(data.path()).unwrap();
-        assert_eq!(pending.len(), 5, "nothing leaves the file before the merge is done");
+        assert_eq!(
+            pending.len(),
+            5,
+            "nothing leaves the file before the merge is done"
+        );
         match merge_step(&mut bob, &pending, &redactor, 2).await.unwrap() {
             Step::More => steps.push("more"),
             Step::Done(_) => {
@@ -189,18 +232,32 @@ async fn a_merge_cut_short_anywhere_resumes_without_a_duplicate() {
             Step::Nothing => panic!("five were pending"),
         }
     }
-    assert_eq!(steps, ["more", "more", "done"], "2 + 2 + (1 and sync.merged)");
+    assert_eq!(
+        steps,
+        ["more", "more", "done"],
+        "2 + 2 + (1 and sync.merged)"
+    );
     // And a crash after the last commit, before the file was cleared: nothing new is written.
     let mut pending = Pending::open(data.path()).unwrap();
-    let merged = merge(&mut bob, &mut pending, &redactor, 2).await.unwrap().unwrap();
+    let merged = merge(&mut bob, &mut pending, &redactor, 2)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(merged.summary.count, 5);
     assert!(Pending::open(data.path()).unwrap().is_empty());
     let events = shared_chain(&db, "bob").await;
-    assert_eq!(events.len(), 6, "five events and one sync.merged, each once");
+    assert_eq!(
+        events.len(),
+        6,
+        "five events and one sync.merged, each once"
+    );
     for original in &local {
         assert_eq!(copies_of(&events, &original.hash).len(), 1);
     }
-    assert_eq!(events.iter().filter(|e| e.kind == Kind::SyncMerged).count(), 1);
+    assert_eq!(
+        events.iter().filter(|e| e.kind == Kind::SyncMerged).count(),
+        1
+    );
     assert_eq!(merged.event.hash, events[5].hash);
 }
 
@@ -212,14 +269,28 @@ async fn a_commit_that_went_through_as_the_link_dropped_is_not_merged_twice() {
     let redactor = Redactor::default();
     // The server committed "x" but bob never heard back: his writer recorded it as pending,
     // with the hash the server holds if the commit went through.
-    let committed = bob.append(vec![note("x")], &redactor).await.unwrap().remove(0);
+    let committed = bob
+        .append(vec![note("x")], &redactor)
+        .await
+        .unwrap()
+        .remove(0);
     let data = tempfile::tempdir().unwrap();
     let mut pending = Pending::open(data.path()).unwrap();
     pending
-        .push((0, GENESIS), "bob", Proposed::of(&note("x")), Some(committed.hash.clone()))
+        .push(
+            (0, GENESIS),
+            "bob",
+            Proposed::of(&note("x")),
+            Some(committed.hash.clone()),
+        )
         .unwrap();
-    let y = pending.push((0, GENESIS), "bob", Proposed::of(&note("y")), None).unwrap();
-    let merged = merge(&mut bob, &mut pending, &redactor, 10).await.unwrap().unwrap();
+    let y = pending
+        .push((0, GENESIS), "bob", Proposed::of(&note("y")), None)
+        .unwrap();
+    let merged = merge(&mut bob, &mut pending, &redactor, 10)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((merged.summary.count, merged.committed_before), (1, 1));
     let events = shared_chain(&db, "bob").await;
     let texts: Vec<String> = events
@@ -237,18 +308,33 @@ async fn a_rewritten_root_raises_the_alarm_and_keeps_everything_pending() {
     db.add("bob", "ops", Some(INC)).await;
     let mut bob = db.chain("bob", INC).await;
     let redactor = Redactor::default();
-    let head = bob.append(vec![note("one")], &redactor).await.unwrap().remove(0);
+    let head = bob
+        .append(vec![note("one")], &redactor)
+        .await
+        .unwrap()
+        .remove(0);
     let data = tempfile::tempdir().unwrap();
     let mut pending = Pending::open(data.path()).unwrap();
     // bob verified another event 1 than the one the server holds now.
     let forged = "f".repeat(64);
     pending
-        .push((head.seq, &forged), "bob", Proposed::of(&note("kept")), None)
+        .push(
+            (head.seq, &forged),
+            "bob",
+            Proposed::of(&note("kept")),
+            None,
+        )
         .unwrap();
-    let err = merge(&mut bob, &mut pending, &redactor, 10).await.unwrap_err();
+    let err = merge(&mut bob, &mut pending, &redactor, 10)
+        .await
+        .unwrap_err();
     assert!(matches!(err, TeamError::Rewritten { seq: 1, .. }), "{err}");
     assert!(err.to_string().starts_with("JOURNAL REWRITTEN"), "{err}");
-    assert_eq!(Pending::open(data.path()).unwrap().len(), 1, "nothing dropped");
+    assert_eq!(
+        Pending::open(data.path()).unwrap().len(),
+        1,
+        "nothing dropped"
+    );
     assert_eq!(shared_chain(&db, "bob").await.len(), 1, "nothing written");
 }
 
@@ -261,6 +347,10 @@ async fn news(rx: &mut tokio::sync::mpsc::UnboundedReceiver<LinkNews>, secs: u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario through a cut link: online, offline, refusals, the canary, the heal"
+)]
 async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_no_secret_anywhere()
 {
     use base64::Engine as _;
@@ -276,7 +366,8 @@ async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_
     let secret = "CANARY-sk_live_51HzQ+/=pw";
     let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
     let url_encoded =
-        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
     let redactor =
         stanch::secret::Secrets::from_values([("es_api_key".to_owned(), secret.to_owned())])
             .redactor();
@@ -292,7 +383,10 @@ async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_
             retry: Duration::from_millis(100),
         },
     );
-    let shared = writer.submit(note(&format!("online {secret}")), false).await.unwrap();
+    let shared = writer
+        .submit(note(&format!("online {secret}")), false)
+        .await
+        .unwrap();
     assert!(matches!(shared, Appended::Shared(_)));
 
     proxy.cut();
@@ -304,23 +398,42 @@ async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_
                "method": "GET", "url": format!("https://es.example/_snap?key={url_encoded}"),
                "tool_version": "test"}),
     );
-    let first = writer.submit(note(&format!("offline {b64}")), false).await.unwrap();
+    let first = writer
+        .submit(note(&format!("offline {b64}")), false)
+        .await
+        .unwrap();
     assert!(matches!(first, Appended::Pending(_)), "{first:?}");
     assert!(matches!(news(&mut news_rx, 10).await, LinkNews::Offline(_)));
     let second = writer.submit(evidence, false).await.unwrap();
     assert!(matches!(second, Appended::Pending(_)));
     assert_eq!(second.event().prev, first.event().hash, "one sub-chain");
     for (refused, holds) in [
-        (NewEvent::for_step(Kind::StepStarted, "close-index", json!({"attempt": 1})), false),
+        (
+            NewEvent::for_step(Kind::StepStarted, "close-index", json!({"attempt": 1})),
+            false,
+        ),
         (NewEvent::new(Kind::IncidentClosed, json!({})), true),
-        (NewEvent::new(Kind::Inject, json!({"title": "t", "body": "b", "offset": "+1m"})), true),
+        (
+            NewEvent::new(
+                Kind::Inject,
+                json!({"title": "t", "body": "b", "offset": "+1m"}),
+            ),
+            true,
+        ),
     ] {
         let err = writer.submit(refused, holds).await.unwrap_err();
         assert!(err.to_string().contains("needs the team link"), "{err}");
     }
     // A step bob holds goes on offline.
     let held = writer
-        .submit(NewEvent::for_step(Kind::StepStarted, "mine", json!({"attempt": 1, "rerun": false})), true)
+        .submit(
+            NewEvent::for_step(
+                Kind::StepStarted,
+                "mine",
+                json!({"attempt": 1, "rerun": false}),
+            ),
+            true,
+        )
         .await
         .unwrap();
     assert!(matches!(held, Appended::Pending(_)));

@@ -48,7 +48,10 @@ async fn members_see_each_other_and_each_writes_only_their_own_row() {
         )
         .await
         .unwrap();
-    assert_eq!(moved, 0, "row-level security hides ann's row from bob's UPDATE");
+    assert_eq!(
+        moved, 0,
+        "row-level security hides ann's row from bob's UPDATE"
+    );
     let err = client
         .execute(
             "INSERT INTO stanch.presence (incident_id, login) VALUES ($1, 'ann')",
@@ -56,7 +59,11 @@ async fn members_see_each_other_and_each_writes_only_their_own_row() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+    assert_eq!(
+        err.code().map(tokio_postgres::error::SqlState::code),
+        Some("42501"),
+        "{err}"
+    );
     client
         .execute(
             "INSERT INTO stanch.presence (incident_id) VALUES ($1) ON CONFLICT (incident_id, login) \
@@ -69,12 +76,19 @@ async fn members_see_each_other_and_each_writes_only_their_own_row() {
         .execute("DELETE FROM stanch.presence", &[])
         .await
         .unwrap_err();
-    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+    assert_eq!(
+        err.code().map(tokio_postgres::error::SqlState::code),
+        Some("42501"),
+        "{err}"
+    );
     let rows = db.psql(&format!(
         "SELECT login, focus_step, last_seen <= clock_timestamp() FROM stanch.presence \
          WHERE incident_id = '{INC}' ORDER BY login"
     ));
-    assert_eq!(rows, "ann|revoke-tokens|t\nbob||t\n", "the server's clock, not bob's");
+    assert_eq!(
+        rows, "ann|revoke-tokens|t\nbob||t\n",
+        "the server's clock, not bob's"
+    );
 
     // eve is not a member: she sees nobody and cannot announce herself.
     let eve = presence(&db, "eve").await;

@@ -105,9 +105,21 @@ impl Cluster {
         let (ca_crt, ca_key) = if foreign_ca {
             openssl(
                 &[
-                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2",
-                    "-subj", "/CN=someone else's CA",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-keyout",
+                    "other-ca.key",
+                    "-out",
+                    "other-ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=someone else's CA",
                 ],
                 "openssl: a CA the server does not trust",
             );
@@ -119,25 +131,53 @@ impl Cluster {
         let csr = dir.join(format!("{cn}.csr"));
         let crt = dir.join(format!("{cn}.crt"));
         let ext = dir.join("client.ext");
-        std::fs::write(&ext, "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n")
-            .expect("write client.ext");
+        std::fs::write(
+            &ext,
+            "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .expect("write client.ext");
         let path = |p: &Path| p.display().to_string();
         openssl(
             &[
-                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", &path(&key), "-out", &path(&csr), "-subj", &format!("/CN={cn}"),
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &path(&key),
+                "-out",
+                &path(&csr),
+                "-subj",
+                &format!("/CN={cn}"),
             ],
             "openssl: a client key",
         );
         openssl(
             &[
-                "x509", "-req", "-in", &path(&csr), "-CA", &path(&ca_crt), "-CAkey",
-                &path(&ca_key), "-CAcreateserial", "-out", &path(&crt), "-days", "2",
-                "-extfile", &path(&ext),
+                "x509",
+                "-req",
+                "-in",
+                &path(&csr),
+                "-CA",
+                &path(&ca_crt),
+                "-CAkey",
+                &path(&ca_key),
+                "-CAcreateserial",
+                "-out",
+                &path(&crt),
+                "-days",
+                "2",
+                "-extfile",
+                &path(&ext),
             ],
             "openssl: sign the client certificate",
         );
-        run_ok(Command::new("chmod").arg("600").arg(&key), "chmod the client key");
+        run_ok(
+            Command::new("chmod").arg("600").arg(&key),
+            "chmod the client key",
+        );
         (crt, key)
     }
 

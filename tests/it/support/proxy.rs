@@ -32,7 +32,9 @@ impl Drop for Proxy {
 impl Proxy {
     /// Listen on a free loopback port, forwarding to `127.0.0.1:upstream`.
     pub async fn start(upstream: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
         let (cut_tx, cut_rx) = watch::channel(false);
         let (accepted_tx, accepted_rx) = watch::channel(0);
@@ -88,7 +90,9 @@ async fn serve(
         if cut_rx.wait_for(|cut| !*cut).await.is_err() {
             return;
         }
-        listener = TcpListener::bind(addr).await.expect("listen again on the proxy's port");
+        listener = TcpListener::bind(addr)
+            .await
+            .expect("listen again on the proxy's port");
     }
 }
 
