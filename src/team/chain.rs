@@ -8,15 +8,20 @@
 //!                 a serialization failure, a deadlock); anything else is the error
 //! fetch_after(seq, hash): rows in seq order, each checked by the journal's own line check
 //!                 (seq, prev, hash) against the last verified event before it is returned
+//! append_planned(from, plan): [BEGIN, lock] ─▶ fetch_after(from) to the head, under the lock
+//!                 ─▶ plan(what was read) chooses the batch ─▶ [INSERT, COMMIT] (the merge's
+//!                 way: its decision cannot be overtaken by another appender)
 //! ```
 //!
-//! Events are built exactly as the file journal builds them: the same [`Event`] fields, `at`
-//! rounded to the millisecond, `mono_ms` from this process's clock, the hash from
-//! [`Event::compute_hash`]; the stored `canonical` column is the crate's canonical
+//! Events are built exactly as the file journal builds them (in one place, `seal`, which the
+//! pending sub-chain uses too): the same [`Event`] fields, `at` rounded to the millisecond,
+//! `mono_ms` from this process's clock, the hash from [`Event::compute_hash`]; the stored `canonical` column is the crate's canonical
 //! serialization, and the line a reader gets is that text with `,"hash":"…"` spliced in, as
 //! the file writer does. The database re-checks the hash, the links and the actor; this
 //! module never trusts a row it did not verify. A commit is acknowledged only when durable:
-//! the session turns `synchronous_commit` back on if the server has it off.
+//! the session turns `synchronous_commit` back on if the server has it off. When the link is
+//! lost while a commit is in flight, the batch's hashes stay in [`Chain::in_doubt`]: the
+//! server holds exactly those if the commit went through.
 
 use std::time::{Duration, Instant};
 

@@ -10,6 +10,8 @@
 //! - A unix socket in the temp dir for the admin and trusted local logins, and 127.0.0.1 on a
 //!   free port where every login needs SCRAM over TLS (`hostssl … scram-sha-256`, plain `host` rejected), with a throwaway CA
 //!   made by `openssl` whose PEM file the test hands to the client (`sslrootcert=`).
+//!   [`Cluster::start_with_certs`] adds certificate logins for members of `stanch_cert`
+//!   (`hostssl … cert`, the CN is the login) and [`Cluster::client_cert`] signs one.
 //! - Stopped on drop; and because a static is never dropped, a watchdog shell holds the read
 //!   end of a pipe whose write end only this process has: when the test binary exits however
 //!   it exits, `read` sees EOF and the watchdog stops the server and removes the temp dir.
