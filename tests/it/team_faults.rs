@@ -12,7 +12,7 @@ use std::time::Duration;
 use stanch::journal;
 use stanch::secret::Redactor;
 use stanch::team::follow::Pace;
-use stanch::team::{Appender, Chain, Follower, Mirror, Target, Update};
+use stanch::team::{Appender, Chain, Follower, Mirror, Target};
 use team::{TeamDb, note};
 use tokio::sync::mpsc;
 
@@ -116,19 +116,7 @@ async fn a_server_crash_loses_no_acknowledged_event_and_everyone_catches_up() {
         .trim()
         .parse()
         .unwrap();
-    let mut disconnected = false;
-    loop {
-        match tokio::time::timeout(Duration::from_mins(1), follower.updates_rx.recv())
-            .await
-            .expect("the follower reports")
-            .expect("the follower runs")
-        {
-            Update::Disconnected(_) => disconnected = true,
-            Update::CaughtUp(seq) if seq >= head => break,
-            Update::CaughtUp(_) | Update::Events(_) => {}
-            Update::Rewritten(e) => panic!("{e}"),
-        }
-    }
+    let disconnected = team::caught_up(&mut follower, head).await;
     assert!(disconnected, "the follower saw the link drop");
     drop(follower);
 

@@ -21,9 +21,7 @@ use stanch::journal::{self, Event, Kind, NewEvent};
 use stanch::secret::Redactor;
 use stanch::team::follow::Pace;
 use stanch::team::pending::{PENDING_FILE, Pending};
-use stanch::team::{
-    Appended, Appender, Chain, Follower, LinkNews, Mirror, OfflineSetup, Target, Update,
-};
+use stanch::team::{Appended, Appender, Chain, Follower, LinkNews, Mirror, OfflineSetup, Target};
 use team::{TeamDb, note};
 use tokio::sync::watch;
 use tokio::time::{Instant, timeout};
@@ -62,6 +60,15 @@ fn bob_event(i: u64, dir: Option<&std::path::Path>) -> NewEvent {
     )
 }
 
+/// What tells bob's events apart: a note's text, an evidence file's name.
+fn label(data: &serde_json::Value) -> String {
+    data["text"]
+        .as_str()
+        .or(data["file"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(
     clippy::too_many_lines,
@@ -73,10 +80,7 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
     db.add("ann", "commander", Some(INC)).await;
     db.add("bob", "ops", Some(INC)).await;
     let proxy = Proxy::start(cluster.port).await;
-    let password = "correct horse battery staple".replace(' ', "%20");
-    let url = cluster
-        .tcp_url("bob", &password, &db.name)
-        .replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
+    let url = proxy.url(cluster, "bob", &db.name);
     let bob_target = Target::parse(&url).unwrap();
 
     let data = tempfile::tempdir().unwrap();
@@ -189,19 +193,7 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
         .trim()
         .parse()
         .unwrap();
-    let mut disconnected = false;
-    loop {
-        match timeout(Duration::from_mins(1), follower.updates_rx.recv())
-            .await
-            .expect("the follower reports")
-            .expect("the follower runs")
-        {
-            Update::Disconnected(_) => disconnected = true,
-            Update::CaughtUp(seq) if seq >= head => break,
-            Update::CaughtUp(_) | Update::Events(_) => {}
-            Update::Rewritten(e) => panic!("{e}"),
-        }
-    }
+    let disconnected = team::caught_up(&mut follower, head).await;
     assert!(disconnected, "the follower saw the link drop");
     drop(follower);
 
@@ -295,24 +287,10 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
     let bob_texts: Vec<String> = chain
         .iter()
         .filter(|e| e.actor == "bob" && e.kind != Kind::SyncMerged)
-        .map(|e| {
-            let data = e.data_value();
-            data["text"]
-                .as_str()
-                .or(data["file"].as_str())
-                .unwrap()
-                .to_owned()
-        })
+        .map(|e| label(&e.data_value()))
         .collect();
     let expected: Vec<String> = (0..bob.len() as u64)
-        .map(|i| {
-            let data = bob_event(i, None).data;
-            data["text"]
-                .as_str()
-                .or(data["file"].as_str())
-                .unwrap()
-                .to_owned()
-        })
+        .map(|i| label(&bob_event(i, None).data))
         .collect();
     assert_eq!(bob_texts, expected, "bob's events, each once, in order");
     // The outage really was a minute of offline work, merged with its original times.

@@ -358,10 +358,7 @@ async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_
     let db = TeamDb::new(cluster).await;
     db.add("bob", "ops", Some(INC)).await;
     let proxy = Proxy::start(cluster.port).await;
-    let password = "correct horse battery staple".replace(' ', "%20");
-    let url = cluster
-        .tcp_url("bob", &password, &db.name)
-        .replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
+    let url = proxy.url(cluster, "bob", &db.name);
     let target = stanch::team::Target::parse(&url).unwrap();
     let secret = "CANARY-sk_live_51HzQ+/=pw";
     let b64 = base64::engine::general_purpose::STANDARD.encode(secret);

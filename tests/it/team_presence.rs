@@ -59,11 +59,7 @@ async fn members_see_each_other_and_each_writes_only_their_own_row() {
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        err.code().map(tokio_postgres::error::SqlState::code),
-        Some("42501"),
-        "{err}"
-    );
+    refused(&err);
     client
         .execute(
             "INSERT INTO stanch.presence (incident_id) VALUES ($1) ON CONFLICT (incident_id, login) \
@@ -76,11 +72,7 @@ async fn members_see_each_other_and_each_writes_only_their_own_row() {
         .execute("DELETE FROM stanch.presence", &[])
         .await
         .unwrap_err();
-    assert_eq!(
-        err.code().map(tokio_postgres::error::SqlState::code),
-        Some("42501"),
-        "{err}"
-    );
+    refused(&err);
     let rows = db.psql(&format!(
         "SELECT login, focus_step, last_seen <= clock_timestamp() FROM stanch.presence \
          WHERE incident_id = '{INC}' ORDER BY login"
@@ -95,4 +87,13 @@ async fn members_see_each_other_and_each_writes_only_their_own_row() {
     assert!(eve.list().await.unwrap().is_empty());
     let err = eve.heartbeat(None).await.unwrap_err();
     assert_eq!(err.sqlstate(), Some("42501"), "{err}");
+}
+
+/// A refusal for lack of privilege (row-level security or a missing grant).
+fn refused(err: &tokio_postgres::Error) {
+    assert_eq!(
+        err.code().map(tokio_postgres::error::SqlState::code),
+        Some("42501"),
+        "{err}"
+    );
 }

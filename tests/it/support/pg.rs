@@ -98,89 +98,51 @@ impl Cluster {
         cluster
     }
 
-    /// A client certificate for `cn` and its key (mode 600), signed by `ca` (`None`: the
-    /// cluster's CA; `Some(dir)`: a throwaway CA made in `dir`, which the server does not trust).
+    /// A client certificate for `cn` and its key (mode 600), made in `dir` and signed by the
+    /// cluster's CA, or (`foreign_ca`) by a throwaway CA made there, which the server does not
+    /// trust.
     pub fn client_cert(&self, cn: &str, dir: &Path, foreign_ca: bool) -> (PathBuf, PathBuf) {
-        let openssl = |args: &[&str], what: &str| {
-            run_ok(Command::new("openssl").current_dir(dir).args(args), what);
-        };
         let (ca_crt, ca_key) = if foreign_ca {
             openssl(
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-keyout",
-                    "other-ca.key",
-                    "-out",
-                    "other-ca.crt",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=someone else's CA",
-                ],
+                dir,
+                &format!("req -x509 {NEW_KEY} -keyout other-ca.key -out other-ca.crt -days 2"),
+                &["-subj", "/CN=someone else's CA"],
                 "openssl: a CA the server does not trust",
             );
             (dir.join("other-ca.crt"), dir.join("other-ca.key"))
         } else {
             (self.ca_file(), self.root.path().join("ca.key"))
         };
-        let key = dir.join(format!("{cn}.key"));
-        let csr = dir.join(format!("{cn}.csr"));
-        let crt = dir.join(format!("{cn}.crt"));
-        let ext = dir.join("client.ext");
         std::fs::write(
-            &ext,
+            dir.join("client.ext"),
             "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n",
         )
         .expect("write client.ext");
-        let path = |p: &Path| p.display().to_string();
         openssl(
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &path(&key),
-                "-out",
-                &path(&csr),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
+            dir,
+            &format!("req {NEW_KEY} -keyout {cn}.key -out {cn}.csr"),
+            &["-subj", &format!("/CN={cn}")],
             "openssl: a client key",
         );
         openssl(
+            dir,
+            &format!(
+                "x509 -req -in {cn}.csr -CAcreateserial -out {cn}.crt -days 2 -extfile client.ext"
+            ),
             &[
-                "x509",
-                "-req",
-                "-in",
-                &path(&csr),
-                "-CA",
-                &path(&ca_crt),
-                "-CAkey",
-                &path(&ca_key),
-                "-CAcreateserial",
-                "-out",
-                &path(&crt),
-                "-days",
-                "2",
-                "-extfile",
-                &path(&ext),
+                std::ffi::OsStr::new("-CA"),
+                ca_crt.as_os_str(),
+                std::ffi::OsStr::new("-CAkey"),
+                ca_key.as_os_str(),
             ],
             "openssl: sign the client certificate",
         );
+        let key = dir.join(format!("{cn}.key"));
         run_ok(
             Command::new("chmod").arg("600").arg(&key),
             "chmod the client key",
         );
-        (crt, key)
+        (dir.join(format!("{cn}.crt")), key)
     }
 
     /// A certificate login's URL over TCP (no password), TLS verified against the CA.
@@ -436,26 +398,31 @@ fn append(path: &Path, text: &str) {
         .expect("append to postgresql.conf");
 }
 
+/// openssl's options for a new P-256 key without a passphrase.
+const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+
+/// Run the openssl CLI in `dir`: `args` split on spaces, then `extra` as they are (a subject
+/// with spaces, a path).
+fn openssl(dir: &Path, args: &str, extra: &[impl AsRef<std::ffi::OsStr>], what: &str) {
+    run_ok(
+        Command::new("openssl")
+            .current_dir(dir)
+            .args(args.split_whitespace())
+            .args(extra),
+        what,
+    );
+}
+
 /// A CA and a server certificate for 127.0.0.1/localhost, signed by it (openssl CLI).
 fn make_tls(root: &Path, data: &Path) {
-    // Arguments split on spaces, then extra ones that contain spaces (a subject).
-    let openssl = |args: &str, extra: &[&str], what: &str| {
-        run_ok(
-            Command::new("openssl")
-                .current_dir(root)
-                .args(args.split_whitespace())
-                .args(extra),
-            what,
-        );
-    };
-    let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    let openssl = |args: &str, extra: &[&str], what: &str| openssl(root, args, extra, what);
     openssl(
-        &format!("req -x509 {new_key} -keyout ca.key -out ca.crt -days 2"),
+        &format!("req -x509 {NEW_KEY} -keyout ca.key -out ca.crt -days 2"),
         &["-subj", "/CN=stanch test CA"],
         "openssl: make the test CA",
     );
     openssl(
-        &format!("req {new_key} -keyout server.key -out server.csr"),
+        &format!("req {NEW_KEY} -keyout server.key -out server.csr"),
         &["-subj", "/CN=localhost"],
         "openssl: make the server key",
     );

@@ -15,6 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::support::pg::Cluster;
+
 pub struct Proxy {
     pub port: u16,
     cut_tx: watch::Sender<bool>,
@@ -54,6 +56,15 @@ impl Proxy {
 
     pub fn heal(&self) {
         self.cut_tx.send_replace(false);
+    }
+
+    /// `login`'s SCRAM + TLS URL for `db` on `cluster` (see [`Cluster::tcp_url`]), through
+    /// this proxy; the password is the test fixtures' ([`crate::support::team::PASSWORD`]).
+    pub fn url(&self, cluster: &Cluster, login: &str, db: &str) -> String {
+        let password = crate::support::team::PASSWORD.replace(' ', "%20");
+        cluster
+            .tcp_url(login, &password, db)
+            .replace(&format!(":{}/", cluster.port), &format!(":{}/", self.port))
     }
 
     /// A receiver of the count of accepted connections.

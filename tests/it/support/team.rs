@@ -6,9 +6,13 @@
 use serde_json::json;
 use stanch::journal::{Kind, NewEvent};
 use stanch::team::schema::{self, NewResponder};
-use stanch::team::{Chain, Target};
+use stanch::team::{Chain, Follower, Target, Update};
+use std::time::Duration;
 
 use crate::support::pg::Cluster;
+
+/// Every responder's password in these fixtures.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TeamDb<'c> {
     pub cluster: &'c Cluster,
@@ -43,7 +47,7 @@ impl<'c> TeamDb<'c> {
                 login,
                 role,
                 incident,
-                password: Some("correct horse battery staple"),
+                password: Some(PASSWORD),
             },
         )
         .await
@@ -62,4 +66,22 @@ impl<'c> TeamDb<'c> {
 
 pub fn note(text: &str) -> NewEvent {
     NewEvent::new(Kind::Note, json!({"text": text, "tags": []}))
+}
+
+/// Wait (a minute at most) until `follower` has caught up through `head`; returns whether it
+/// reported the link down on the way. A rewritten chain fails the test.
+pub async fn caught_up(follower: &mut Follower, head: u64) -> bool {
+    let mut disconnected = false;
+    loop {
+        match tokio::time::timeout(Duration::from_mins(1), follower.updates_rx.recv())
+            .await
+            .expect("the follower reports")
+            .expect("the follower runs")
+        {
+            Update::Disconnected(_) => disconnected = true,
+            Update::CaughtUp(seq) if seq >= head => return disconnected,
+            Update::CaughtUp(_) | Update::Events(_) => {}
+            Update::Rewritten(e) => panic!("{e}"),
+        }
+    }
 }
