@@ -383,7 +383,7 @@ async fn offline_merge(cluster: &pg::Cluster, events: usize) {
     let batch = (0..1_000).map(|i| note(&format!("teammate {i}"))).collect();
     teammate.append(batch, &Redactor::default()).await.unwrap();
     let start = Instant::now();
-    let merged = merge(&mut chain, &mut pending, &Redactor::default(), MERGE_BATCH)
+    let merged = merge(&mut chain, &mut pending, MERGE_BATCH)
         .await
         .unwrap()
         .unwrap();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::event::Kind;
+use super::event::{Data, Event, Kind};
 use super::payload::Offline;
 
 /// The key in `data`.
@@ -35,6 +35,19 @@ pub fn attach(data: &str, offline: &Offline) -> Result<String, AttachError> {
     let value = serde_json::value::to_raw_value(offline).map_err(AttachError::NotAnObject)?;
     fields.insert(KEY, &value);
     serde_json::to_string(&fields).map_err(AttachError::NotAnObject)
+}
+
+/// `event`'s data as it goes onto the shared chain when merged: the same fields plus
+/// `data.offline` naming where it was first written (its time, hash, `mono_ms` and seq).
+pub fn merged_data(event: &Event) -> Result<Data, AttachError> {
+    let offline = Offline {
+        at: event.at,
+        hash: event.hash.clone(),
+        mono_ms: event.mono_ms,
+        seq: event.seq,
+    };
+    let text = attach(event.data.get(), &offline)?;
+    Data::from_json(&text).map_err(AttachError::NotAnObject)
 }
 
 /// Why [`attach`] refused.

@@ -29,11 +29,9 @@ use super::TeamError;
 use super::chain::{Chain, Fetched, Proposed};
 use super::mirror::{check_held, off_the_executor};
 use super::pending::{Pending, PendingEvent};
-use crate::journal::event::Data;
-use crate::journal::offline::attach;
-use crate::journal::payload::{Conflict, Offline, SyncMerged};
+use crate::journal::offline::merged_data;
+use crate::journal::payload::{Conflict, SyncMerged};
 use crate::journal::{Event, Kind, NewEvent, Payload};
-use crate::secret::Redactor;
 
 /// Pending events per transaction (bounds the statement, as the writer's batch does).
 pub const MERGE_BATCH: usize = 1_000;
@@ -64,11 +62,10 @@ pub enum Step {
 pub async fn merge(
     chain: &mut Chain,
     pending: &mut Pending,
-    redactor: &Redactor,
     batch: usize,
 ) -> Result<Option<Box<Merged>>, TeamError> {
     loop {
-        match merge_step(chain, pending, redactor, batch).await? {
+        match merge_step(chain, pending, batch).await? {
             Step::Nothing => return Ok(None),
             Step::More => {}
             Step::Done(merged) => {
@@ -83,7 +80,6 @@ pub async fn merge(
 pub async fn merge_step(
     chain: &mut Chain,
     pending: &Pending,
-    redactor: &Redactor,
     batch: usize,
 ) -> Result<Step, TeamError> {
     let Some((root_seq, root_hash)) = pending.root() else {
@@ -96,18 +92,12 @@ pub async fn merge_step(
     let mut decided = None;
     let (_, appended) = chain
         .append_planned((root_seq, &root_hash), |since| {
-            let plan = plan(
-                since,
-                pending.events(),
-                &login,
-                root_seq,
-                batch.max(1),
-                redactor,
-            )
-            .map_err(|reason| TeamError::Merge {
-                incident: incident.clone(),
-                reason,
-            })?;
+            let plan = plan(since, pending.events(), &login, root_seq, batch.max(1)).map_err(
+                |reason| TeamError::Merge {
+                    incident: incident.clone(),
+                    reason,
+                },
+            )?;
             decided = Some(plan.outcome);
             Ok(plan.proposals)
         })
@@ -175,7 +165,6 @@ fn plan(
     login: &str,
     root_seq: u64,
     batch: usize,
-    redactor: &Redactor,
 ) -> Result<Plan, String> {
     let Some(head) = pending.last().map(|p| p.event.hash.as_str()) else {
         return Ok(Plan {
@@ -220,7 +209,7 @@ fn plan(
     let mut proposals = Vec::with_capacity(take + 1);
     for (i, p) in remaining[..take].iter().enumerate() {
         merged.insert(p.event.hash.clone(), next_seq + i as u64);
-        proposals.push(resequenced(&p.event, redactor)?);
+        proposals.push(resequenced(&p.event)?);
     }
     if remaining.len() > take {
         return Ok(Plan {
@@ -249,18 +238,10 @@ fn plan(
 }
 
 /// A pending event as it goes onto the shared chain: its kind, step and data, plus
-/// `data.offline` (redacted again on the way: nothing unmasked leaves this machine).
-fn resequenced(event: &Event, redactor: &Redactor) -> Result<Proposed, String> {
-    let offline = Offline {
-        at: event.at,
-        hash: event.hash.clone(),
-        mono_ms: event.mono_ms,
-        seq: event.seq,
-    };
-    let text = attach(event.data.get(), &offline)
-        .map_err(|e| format!("pending seq {}: {e}", event.seq))?;
-    let text = redactor.redact_json_text(&text);
-    let data = Data::from_json(&text).map_err(|e| format!("pending seq {}: {e}", event.seq))?;
+/// `data.offline`. Its data was redacted before it was written to the pending file, and
+/// `data.offline` adds only a time, seqs and a hash: nothing to mask.
+fn resequenced(event: &Event) -> Result<Proposed, String> {
+    let data = merged_data(event).map_err(|e| format!("pending seq {}: {e}", event.seq))?;
     Ok(Proposed {
         kind: event.kind,
         step: event.step.clone(),

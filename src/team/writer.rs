@@ -325,13 +325,7 @@ impl Writer {
         };
         let news = match opened {
             Ok(mut chain) => {
-                let result = merge(
-                    &mut chain,
-                    &mut offline.pending,
-                    &self.redactor,
-                    MERGE_BATCH,
-                )
-                .await;
+                let result = merge(&mut chain, &mut offline.pending, MERGE_BATCH).await;
                 if !matches!(&result, Err(e) if e.is_link_lost()) {
                     self.chain = Some(chain);
                 }

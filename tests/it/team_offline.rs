@@ -114,7 +114,7 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     .await
     .unwrap();
 
-    let merged = merge(&mut bob, &mut pending, &redactor, merge::MERGE_BATCH)
+    let merged = merge(&mut bob, &mut pending, merge::MERGE_BATCH)
         .await
         .unwrap()
         .expect("something was pending");
@@ -198,7 +198,6 @@ async fn a_merge_cut_short_anywhere_resumes_without_a_duplicate() {
     let db = TeamDb::new(pg::shared()).await;
     db.add("bob", "ops", Some(INC)).await;
     let mut bob = db.chain("bob", INC).await;
-    let redactor = Redactor::default();
     let data = tempfile::tempdir().unwrap();
     let mut pending = Pending::open(data.path()).unwrap();
     let local: Vec<Event> = (0..5)
@@ -223,7 +222,7 @@ async fn a_merge_cut_short_anywhere_resumes_without_a_duplicate() {
             5,
             "nothing leaves the file before the merge is done"
         );
-        match merge_step(&mut bob, &pending, &redactor, 2).await.unwrap() {
+        match merge_step(&mut bob, &pending, 2).await.unwrap() {
             Step::More => steps.push("more"),
             Step::Done(_) => {
                 steps.push("done");
@@ -239,10 +238,7 @@ async fn a_merge_cut_short_anywhere_resumes_without_a_duplicate() {
     );
     // And a crash after the last commit, before the file was cleared: nothing new is written.
     let mut pending = Pending::open(data.path()).unwrap();
-    let merged = merge(&mut bob, &mut pending, &redactor, 2)
-        .await
-        .unwrap()
-        .unwrap();
+    let merged = merge(&mut bob, &mut pending, 2).await.unwrap().unwrap();
     assert_eq!(merged.summary.count, 5);
     assert!(Pending::open(data.path()).unwrap().is_empty());
     let events = shared_chain(&db, "bob").await;
@@ -287,10 +283,7 @@ async fn a_commit_that_went_through_as_the_link_dropped_is_not_merged_twice() {
     let y = pending
         .push((0, GENESIS), "bob", Proposed::of(&note("y")), None)
         .unwrap();
-    let merged = merge(&mut bob, &mut pending, &redactor, 10)
-        .await
-        .unwrap()
-        .unwrap();
+    let merged = merge(&mut bob, &mut pending, 10).await.unwrap().unwrap();
     assert_eq!((merged.summary.count, merged.committed_before), (1, 1));
     let events = shared_chain(&db, "bob").await;
     let texts: Vec<String> = events
@@ -325,9 +318,7 @@ async fn a_rewritten_root_raises_the_alarm_and_keeps_everything_pending() {
             None,
         )
         .unwrap();
-    let err = merge(&mut bob, &mut pending, &redactor, 10)
-        .await
-        .unwrap_err();
+    let err = merge(&mut bob, &mut pending, 10).await.unwrap_err();
     assert!(matches!(err, TeamError::Rewritten { seq: 1, .. }), "{err}");
     assert!(err.to_string().starts_with("JOURNAL REWRITTEN"), "{err}");
     assert_eq!(
