@@ -23,6 +23,8 @@
 //!   mid-write, never acknowledged) is cut; damage elsewhere is [`TeamError::PendingBroken`]
 //!   and the file is left as it is. The file is private (0600, never through a link).
 //! - [`Pending::clear`] empties it, and only the merge calls it, after its last commit.
+//! - One writer: the file sits in the incident directory whose writer lock the mirror holds
+//!   ([`super::Mirror::open`]); open the mirror first, then this, in the same process.
 //!
 //! Blocking file I/O; callers on a runtime move it off the executor.
 

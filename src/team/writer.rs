@@ -115,22 +115,37 @@ impl Appender {
     /// is lost), redacting every event with `redactor`. Without a link, appends fail.
     pub fn spawn(chain: Chain, target: Target, redactor: Redactor) -> Self {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
-        let writer = Writer::new(chain, target, redactor, None, None);
+        let (incident, login) = (chain.incident().to_owned(), chain.login().to_owned());
+        let writer = Writer::new(Some(chain), incident, login, target, redactor, None, None);
         tokio::spawn(writer.run(queue_rx));
         Self { queue_tx }
     }
 
     /// Like [`Appender::spawn`], but when the link is lost events go to the pending
-    /// sub-chain and are merged when it is back (see the module doc).
+    /// sub-chain and are merged when it is back (see the module doc). `chain`: a connection
+    /// if there is one; without (stanch started while the link is down) the writer starts
+    /// offline and connects when it can. The login is the chain's, else the URL's user.
     pub fn spawn_offline(
-        chain: Chain,
+        chain: Option<Chain>,
         target: Target,
+        incident: &str,
         redactor: Redactor,
         setup: OfflineSetup,
     ) -> (Self, mpsc::UnboundedReceiver<LinkNews>) {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let (news_tx, news_rx) = mpsc::unbounded_channel();
-        let writer = Writer::new(chain, target, redactor, Some(setup), Some(news_tx));
+        let login = chain
+            .as_ref()
+            .map_or_else(|| target.user().to_owned(), |c| c.login().to_owned());
+        let writer = Writer::new(
+            chain,
+            incident.to_owned(),
+            login,
+            target,
+            redactor,
+            Some(setup),
+            Some(news_tx),
+        );
         tokio::spawn(writer.run(queue_rx));
         (Self { queue_tx }, news_rx)
     }
@@ -182,16 +197,18 @@ struct Writer {
 
 impl Writer {
     fn new(
-        chain: Chain,
+        chain: Option<Chain>,
+        incident: String,
+        login: String,
         target: Target,
         redactor: Redactor,
         setup: Option<OfflineSetup>,
         news_tx: Option<mpsc::UnboundedSender<LinkNews>>,
     ) -> Self {
         Self {
-            incident: chain.incident().to_owned(),
-            login: chain.login().to_owned(),
-            chain: Some(chain),
+            incident,
+            login,
+            chain,
             target,
             redactor,
             offline: setup.map(|s| Offline {

@@ -98,8 +98,9 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
     );
     let chain = Chain::open(&bob_target, INC).await.unwrap();
     let (writer, mut news_rx) = Appender::spawn_offline(
-        chain,
+        Some(chain),
         bob_target,
+        INC,
         Redactor::default(),
         OfflineSetup {
             pending: Pending::open(&dir).unwrap(),

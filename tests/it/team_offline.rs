@@ -362,8 +362,9 @@ async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_
     let data = tempfile::tempdir().unwrap();
     let chain = Chain::open(&target, INC).await.unwrap();
     let (writer, mut news_rx) = Appender::spawn_offline(
-        chain,
+        Some(chain),
         target,
+        INC,
         redactor,
         OfflineSetup {
             pending: Pending::open(data.path()).unwrap(),
@@ -452,6 +453,61 @@ async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_
     }
     let events = shared_chain(&db, "bob").await;
     for local in [&first, &second, &held] {
+        assert_eq!(copies_of(&events, &local.event().hash).len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_started_while_the_link_is_down_goes_on_with_the_pending_chain_it_finds() {
+    let cluster = pg::shared();
+    let db = TeamDb::new(cluster).await;
+    db.add("bob", "ops", Some(INC)).await;
+    let proxy = Proxy::start(cluster.port).await;
+    let target = stanch::team::Target::parse(&proxy.url(cluster, "bob", &db.name)).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let setup = || OfflineSetup {
+        pending: Pending::open(data.path()).unwrap(),
+        verified: (0, GENESIS.to_owned()),
+        retry: Duration::from_millis(100),
+    };
+    let chain = Chain::open(&target, INC).await.unwrap();
+    proxy.cut();
+    let (writer, _news_rx) = Appender::spawn_offline(
+        Some(chain),
+        target.clone(),
+        INC,
+        Redactor::default(),
+        setup(),
+    );
+    let first = writer
+        .submit(note("before the crash"), false)
+        .await
+        .unwrap();
+    assert!(matches!(first, Appended::Pending(_)));
+    // stanch is killed and started again, the link still down: no connection to start with.
+    drop(writer);
+    let (writer, mut news_rx) =
+        Appender::spawn_offline(None, target, INC, Redactor::default(), setup());
+    let second = writer
+        .submit(note("after the restart"), false)
+        .await
+        .unwrap();
+    assert!(matches!(second, Appended::Pending(_)));
+    assert_eq!(
+        second.event().prev,
+        first.event().hash,
+        "the same sub-chain, continued"
+    );
+    proxy.heal();
+    let merged = loop {
+        if let LinkNews::Merged(m) = news(&mut news_rx, 30).await {
+            break m;
+        }
+    };
+    assert_eq!(merged.summary.count, 2);
+    let events = shared_chain(&db, "bob").await;
+    assert_eq!(events.len(), 3, "two notes and the merge");
+    for local in [&first, &second] {
         assert_eq!(copies_of(&events, &local.event().hash).len(), 1);
     }
 }
