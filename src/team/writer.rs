@@ -104,6 +104,12 @@ struct Job {
     reply: Reply,
 }
 
+/// A queued event's caller, while the event is being written.
+struct Waiting {
+    holds_step: bool,
+    reply: Reply,
+}
+
 /// A cloneable handle to one responder's writer task; the task ends with the last handle.
 #[derive(Clone)]
 pub struct Appender {
@@ -257,9 +263,22 @@ impl Writer {
         }
     }
 
-    async fn handle(&mut self, mut jobs: Vec<Job>) {
-        for job in &mut jobs {
-            job.new.redact(&self.redactor);
+    async fn handle(&mut self, jobs: Vec<Job>) {
+        // The events apart from who waits for them: the append borrows them, and they are
+        // still here for the pending sub-chain if the link turns out to be down.
+        let (mut events, waiting): (Vec<NewEvent>, Vec<Waiting>) = jobs
+            .into_iter()
+            .map(|job| {
+                let Job {
+                    new,
+                    holds_step,
+                    reply,
+                } = job;
+                (new, Waiting { holds_step, reply })
+            })
+            .unzip();
+        for new in &mut events {
+            new.redact(&self.redactor);
         }
         if self.has_pending() {
             if let Some(offline) = &mut self.offline {
@@ -267,7 +286,7 @@ impl Writer {
             }
             self.try_merge().await;
             if self.has_pending() {
-                self.record_offline(jobs, &[]);
+                self.record_offline(events, waiting, &[]);
                 return;
             }
         }
@@ -275,7 +294,6 @@ impl Writer {
             Some(c) => Ok(c),
             None => Chain::open(&self.target, &self.incident).await,
         };
-        let events: Vec<NewEvent> = jobs.iter().map(|j| j.new.clone()).collect();
         let (result, in_doubt) = match chain {
             Ok(mut c) => {
                 let appended = c.append_redacted(&events).await;
@@ -288,44 +306,49 @@ impl Writer {
             }
             Err(e) => (Err(e), Vec::new()),
         };
-        drop(events);
         match result {
             Ok(stored) => {
                 if let (Some(offline), Some(last)) = (&mut self.offline, stored.last()) {
                     offline.verified = (last.seq, last.hash.clone());
                 }
-                for (event, job) in stored.into_iter().zip(jobs) {
+                for (event, w) in stored.into_iter().zip(waiting) {
                     // A caller that stopped waiting still had its event recorded.
-                    let _ = job.reply.send(Ok(Appended::Shared(event)));
+                    let _ = w.reply.send(Ok(Appended::Shared(event)));
                 }
             }
             Err(error) if error.is_link_lost() && self.offline.is_some() => {
                 self.tell(LinkNews::Offline(Arc::new(error)));
-                self.record_offline(jobs, &in_doubt);
+                self.record_offline(events, waiting, &in_doubt);
             }
             Err(error) => {
                 let error = Arc::new(error);
-                for job in jobs {
-                    let _ = job.reply.send(Err(Arc::clone(&error)));
+                for w in waiting {
+                    let _ = w.reply.send(Err(Arc::clone(&error)));
                 }
             }
         }
     }
 
-    /// The link is down: each job to the pending sub-chain, or refused by the offline rule.
-    /// `in_doubt`: the hashes the server holds for the jobs if their lost commit went through.
-    fn record_offline(&mut self, jobs: Vec<Job>, in_doubt: &[String]) {
+    /// The link is down: each event to the pending sub-chain, or refused by the offline rule.
+    /// `in_doubt`: the hashes the server holds for them if their lost commit went through.
+    fn record_offline(
+        &mut self,
+        events: Vec<NewEvent>,
+        waiting: Vec<Waiting>,
+        in_doubt: &[String],
+    ) {
         let Some(offline) = &mut self.offline else {
             return;
         };
-        for (i, job) in jobs.into_iter().enumerate() {
-            let result = offline_rule(job.new.kind, job.holds_step).and_then(|()| {
+        for (i, (new, w)) in events.into_iter().zip(waiting).enumerate() {
+            let result = offline_rule(new.kind, w.holds_step).and_then(|()| {
                 let root = (offline.verified.0, offline.verified.1.as_str());
-                let proposed = Proposed::of(&job.new);
                 let tried = in_doubt.get(i).cloned();
+                let proposed = Proposed::of(&new);
+                drop(new);
                 off_the_executor(|| offline.pending.push(root, &self.login, proposed, tried))
             });
-            let _ = job
+            let _ = w
                 .reply
                 .send(result.map(Appended::Pending).map_err(Arc::new));
         }
