@@ -109,13 +109,7 @@ async fn a_server_crash_loses_no_acknowledged_event_and_everyone_catches_up() {
     assert_eq!(acked.len(), logins.len() * PER_APPENDER);
 
     // The follower lost the link, reconnected by itself and caught up with the server's head.
-    let head: u64 = db
-        .psql(&format!(
-            "SELECT max(seq) FROM stanch.event WHERE incident_id = '{INC}'"
-        ))
-        .trim()
-        .parse()
-        .unwrap();
+    let head = db.head(INC);
     let disconnected = team::caught_up(&mut follower, head).await;
     assert!(disconnected, "the follower saw the link drop");
     drop(follower);

@@ -187,13 +187,7 @@ async fn a_sixty_second_link_drop_heals_merged_verified_nothing_lost_or_duplicat
     let ann = ann.await.unwrap();
 
     // bob's follower reconnected by itself and caught his mirror up with the server.
-    let head: u64 = db
-        .psql(&format!(
-            "SELECT max(seq) FROM stanch.event WHERE incident_id = '{INC}'"
-        ))
-        .trim()
-        .parse()
-        .unwrap();
+    let head = db.head(INC);
     let disconnected = team::caught_up(&mut follower, head).await;
     assert!(disconnected, "the follower saw the link drop");
     drop(follower);

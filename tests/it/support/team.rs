@@ -58,6 +58,16 @@ impl<'c> TeamDb<'c> {
         Chain::open(&self.as_user(login), incident).await.unwrap()
     }
 
+    /// The server's last seq of `incident` (read as the superuser).
+    pub fn head(&self, incident: &str) -> u64 {
+        self.psql(&format!(
+            "SELECT coalesce(max(seq), 0) FROM stanch.event WHERE incident_id = '{incident}'"
+        ))
+        .trim()
+        .parse()
+        .expect("a seq")
+    }
+
     /// Run SQL as the superuser in this database.
     pub fn psql(&self, sql: &str) -> String {
         self.cluster.psql(&self.name, sql)
