@@ -16,6 +16,7 @@
 //! - `writer`: group commit for one responder ([`Appender`]): what queues shares a transaction.
 //! - `mirror`: the local JSONL copy and the "journal rewritten" check.
 //! - `follow`: LISTEN first, then catch up; a slow poll as a backstop.
+//! - `exercise`: team drills: one exercise, one incident per team, the facilitator's appends.
 //!
 //! Events keep the file journal's form and hash rule exactly: this module builds them with
 //! `journal::event` ([`compute_hash`](crate::journal::Event::compute_hash), the crate's
@@ -23,6 +24,7 @@
 //! hashing, so no runbook secret reaches the server. The module is a leaf below `cli`: nothing in the core imports it.
 
 pub mod chain;
+pub mod exercise;
 pub mod follow;
 pub mod mirror;
 pub mod schema;
@@ -114,6 +116,16 @@ pub enum TeamError {
     WriterStopped,
     #[error("the LISTEN connection to the team database closed")]
     ListenClosed,
+    #[error(
+        "`{0}` is not a team name: use a-z, 0-9, '_' and '-', starting with a letter or digit, at most 32 bytes"
+    )]
+    BadTeam(String),
+    #[error("team `{0}` is named twice")]
+    DuplicateTeam(String),
+    #[error("an exercise needs at least one team (--teams red,blue)")]
+    NoTeams,
+    #[error("no exercise `{0}` on the team database that you run or play in")]
+    NoExercise(String),
 }
 
 /// A database error with what PostgreSQL said (SQLSTATE, message, detail), not just "db error".

@@ -36,11 +36,13 @@
 //! | `mark` | `name` (one of `runbook::MARKS`), `at` (RFC 3339 UTC), `corrects`? (seq of an earlier mark) |
 //! | `evidence.captured` | `file` (relative path), `sha256`, `bytes`, `method`, `url` (redacted), `captured_at`, `by`, `tool_version`, `remote_addr`? |
 //! | `draft.saved` | `file` (relative path), `sha256`, `bytes` |
-//! | `inject` | `title`, `body`, `offset` (e.g. "+14m") |
+//! | `inject` | `title`, `body`, `offset` (e.g. "+14m"), `target`? (`{"team": …}` or `{"role": …}`: team drills) |
 //! | `warning` | `text` (e.g. a target with `insecure = true`) |
 //! | `incident.closed` | `summary`? |
 //! | `journal.recovered` | `quarantined` (file name), `bytes`, `last_good_seq` |
 //! | `drill.score` | scoring object (lab checks and mark durations) |
+//! | `inject.acknowledged` | `inject` (seq of the `inject` event) |
+//! | `drill.clock` | `paused` (bool), `speed`, `scenario_ms` (scenario time at the change): a facilitator paused, resumed or changed speed |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -104,6 +106,10 @@ pub enum Kind {
     JournalRecovered,
     #[serde(rename = "drill.score")]
     DrillScore,
+    #[serde(rename = "inject.acknowledged")]
+    InjectAcknowledged,
+    #[serde(rename = "drill.clock")]
+    DrillClock,
 }
 
 impl Kind {
@@ -132,6 +138,8 @@ impl Kind {
             Kind::IncidentClosed => "incident.closed",
             Kind::JournalRecovered => "journal.recovered",
             Kind::DrillScore => "drill.score",
+            Kind::InjectAcknowledged => "inject.acknowledged",
+            Kind::DrillClock => "drill.clock",
         }
     }
 }

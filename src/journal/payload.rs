@@ -308,6 +308,26 @@ pub struct Inject {
     pub body: String,
     /// e.g. `+14m`.
     pub offset: String,
+    /// Team drills: who the inject is for (absent: everyone on the incident).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<InjectTarget>,
+}
+
+/// Who a team drill's inject is for: a whole team, or one role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum InjectTarget {
+    Team(String),
+    Role(String),
+}
+
+impl std::fmt::Display for InjectTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InjectTarget::Team(team) => write!(f, "team {team}"),
+            InjectTarget::Role(role) => write!(f, "role {role}"),
+        }
+    }
 }
 
 /// `warning`.
@@ -339,6 +359,25 @@ pub struct JournalRecovered {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DrillScore(pub Value);
+
+/// `inject.acknowledged`: a player read an inject.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InjectAcknowledged {
+    /// Seq of the `inject` event.
+    pub inject: u64,
+}
+
+/// `drill.clock`: a facilitator paused, resumed or changed the speed of a team drill; the
+/// clock's whole state after the change, so any reader can place later injects in scenario time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrillClock {
+    pub paused: bool,
+    pub speed: f64,
+    /// Scenario time at the change, in milliseconds since the drill started.
+    pub scenario_ms: u64,
+}
 
 macro_rules! payloads {
     ($($variant:ident($ty:ty)),* $(,)?) => {
@@ -418,6 +457,8 @@ payloads! {
     IncidentClosed(IncidentClosed),
     JournalRecovered(JournalRecovered),
     DrillScore(DrillScore),
+    InjectAcknowledged(InjectAcknowledged),
+    DrillClock(DrillClock),
 }
 
 /// Payloads of one kind convert straight into [`Payload`]; `Reason` serves two kinds, so it
@@ -436,6 +477,7 @@ into_payload! {
     IncidentOpened, StepStarted, HttpRequest, HttpResponse, StepSucceeded, StepFailed,
     StepInterrupted, Confirm, ChecklistTicked, Note, Fact, FactCorrected, Mark,
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
+    InjectAcknowledged, DrillClock,
 }
 
 /// A step outcome with its captures borrowed from the text: skipped or shared, never copied.
