@@ -42,7 +42,7 @@
 //! | `journal.recovered` | `quarantined` (file name), `bytes`, `last_good_seq` |
 //! | `drill.score` | scoring object (lab checks and mark durations) |
 //! | `inject.acknowledged` | `inject` (seq of the `inject` event) |
-//! | `drill.clock` | `paused` (bool), `speed`, `scenario_ms` (scenario time at the change): a facilitator paused, resumed or changed speed |
+//! | `drill.clock` | `paused` (bool), `speed`, `scenario_ms` (scenario time at the change), `at` (when the facilitator made it): a facilitator paused, resumed or changed speed |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -377,6 +377,9 @@ pub struct DrillClock {
     pub speed: f64,
     /// Scenario time at the change, in milliseconds since the drill started.
     pub scenario_ms: u64,
+    /// When the facilitator made the change: the same instant in every team's incident (each
+    /// event's own `at` is when it reached that chain).
+    pub at: Timestamp,
 }
 
 macro_rules! payloads {

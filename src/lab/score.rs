@@ -97,15 +97,15 @@ pub fn speed(incident: &Incident) -> f64 {
         .unwrap_or(1.0)
 }
 
-/// A team drill's clock changes (`drill.clock`): from each one's time on, whether the clock
-/// ran and how fast.
+/// A team drill's clock changes (`drill.clock`): from the facilitator's time of each on
+/// (the same in every team's incident), whether the clock ran and how fast.
 fn clock_changes(incident: &Incident) -> Vec<(Timestamp, bool, f64)> {
     incident
         .events
         .iter()
         .filter_map(|e| match e.payload() {
             Ok(crate::journal::Payload::DrillClock(c)) if c.speed.is_finite() && c.speed > 0.0 => {
-                Some((e.at, !c.paused, c.speed))
+                Some((c.at, !c.paused, c.speed))
             }
             _ => None,
         })

@@ -56,6 +56,7 @@ mod lab_scenario;
 mod runbook_props;
 mod runbook_schema;
 mod team_chain;
+mod team_drill;
 mod team_faults;
 mod team_live;
 mod tui_update;

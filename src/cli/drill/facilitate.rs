@@ -133,15 +133,22 @@ impl Exercise<'_> {
             .await
             .with_context(|| format!("opening exercise {} as {}", self.id, target.user()))?;
         let mut fac = Facilitation::open(target, created, redactor).await?;
-        let start = super::now_ms();
-        let mut clock = Clock::stopped(self.args.speed, Instant::now());
+        let (now, at) = (Instant::now(), super::now_ms());
+        let mut clock = Clock::stopped(self.args.speed, now);
+        let clock_at_opening = clock_state(&clock, now, at);
         for team in self.labs {
-            let mut events = vec![
+            let events = vec![
                 NewEvent::incident(self.opened(team, target.user())?),
-                NewEvent::incident(clock_state(&clock, Instant::now())),
+                NewEvent::incident(clock_at_opening.clone()),
             ];
-            events.extend(super::facts(self.scenario, start));
             fac.append(&team.team, events).await?;
+        }
+        // The facts (and the `reported` mark scores count from) come after the stopped clock,
+        // so no scenario time passes before `start`.
+        let start = super::now_ms();
+        for team in self.labs {
+            fac.append(&team.team, super::facts(self.scenario, start))
+                .await?;
         }
         self.handout(out, target)?;
         let mut schedule = Schedule::new(self.scenario.injects());
@@ -282,9 +289,9 @@ impl Exercise<'_> {
         out: &mut Out,
         change: impl FnOnce(&mut Clock, Instant),
     ) -> anyhow::Result<()> {
-        let now = Instant::now();
+        let (now, at) = (Instant::now(), super::now_ms());
         change(clock, now);
-        let state = clock_state(clock, now);
+        let state = clock_state(clock, now, at);
         fac.clock(&state).await?;
         writeln!(
             out,
@@ -411,12 +418,13 @@ impl Exercise<'_> {
     }
 }
 
-/// The clock as journalled.
-fn clock_state(clock: &Clock, now: Instant) -> DrillClock {
+/// The clock as journalled, changed at `now` (`at` on the wall clock).
+fn clock_state(clock: &Clock, now: Instant, at: jiff::Timestamp) -> DrillClock {
     DrillClock {
         paused: clock.paused(),
         speed: clock.speed(),
         scenario_ms: u64::try_from(clock.scenario(now).as_millis()).unwrap_or(u64::MAX),
+        at,
     }
 }
 
