@@ -408,6 +408,20 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
         .collect();
     alice.append(acks, &Redactor::default()).await.unwrap();
 
+    // The facilitator sees the players' events live, outside text escaped for the terminal.
+    fac.wait_for(6, |l| {
+        l.starts_with("red · alice: Inject (seq ") && l.ends_with(") acknowledged")
+    });
+    carol
+        .append(vec![note("\u{1b}[2J blue is on it")], &Redactor::default())
+        .await
+        .unwrap();
+    fac.wait_for(1, |l| l.starts_with("blue · carol: Note: "));
+    let shown = fac.line("blue · carol: Note: ");
+    assert!(
+        shown.contains("\\x1b[2J blue is on it") && !shown.contains('\u{1b}'),
+        "{shown:?}"
+    );
     fac.send("status");
     fac.wait_for(1, |l| l.starts_with("red: 6/6 injects acknowledged"));
     fac.send("end");
@@ -467,6 +481,18 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
         .map(|t| t["team"].as_str().unwrap())
         .collect();
     assert_eq!(teams, ["red"]);
+    // The facilitator's local copies of the teams' chains verify offline.
+    let verified = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["verify", "EXB-red"])
+        .env("STANCH_DATA_DIR", data.path())
+        .env_remove("STANCH_TEAM")
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     // The clock's changes and the score are the facilitator's events in each chain.
     let red_all = exercise::read_events(&alice).await.unwrap();
     let by_fay: Vec<&str> = red_all

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The clock stands still until `start` (at once with --auto), so players can join first;
-//! standard input closing is `end`. Everything printed that came from outside (titles, lab
+//! standard input closing is `end`. Every team's incident is followed live into a local mirror
+//! (`<data>/incidents/<id>`): the players' events show as they commit. Everything printed that came from outside (titles, lab
 //! answers) is escaped for the terminal. `--score` reads the journalled scores back: it needs
 //! no lab and runs anywhere later.
 
@@ -36,7 +37,8 @@ use crate::lab::{Lab, score};
 use crate::runbook::Loaded;
 use crate::secret::Secrets;
 use crate::team::exercise::{self, Facilitation};
-use crate::team::{Chain, Target};
+use crate::team::follow::Pace;
+use crate::team::{Chain, Follower, Mirror, Target, Update};
 
 /// One team's lab and what the scenario resolved against it.
 struct TeamLab {
@@ -113,6 +115,8 @@ struct Exercise<'a> {
 enum Wake {
     Line(Option<String>),
     Due,
+    /// A team's events as they commit (through its local mirror).
+    Team(Option<(String, Update)>),
     Interrupted,
 }
 
@@ -151,6 +155,7 @@ impl Exercise<'_> {
                 .await?;
         }
         self.handout(out, target)?;
+        let mut updates_rx = follow(target, &fac.exercise)?;
         let mut schedule = Schedule::new(self.scenario.injects());
         let mut lines_rx = read_lines();
         if self.args.auto {
@@ -166,6 +171,7 @@ impl Exercise<'_> {
                 _ = tokio::signal::ctrl_c() => Wake::Interrupted,
                 () = sleep_for(wait) => Wake::Due,
                 line = lines_rx.recv() => Wake::Line(line),
+                update = updates_rx.recv() => Wake::Team(update),
             };
             let command = match wake {
                 Wake::Interrupted | Wake::Line(None) => Command::End,
@@ -175,6 +181,14 @@ impl Exercise<'_> {
                         self.deliver(&mut fac, out, &inject.offset, &inject, None, None)
                             .await?;
                     }
+                    continue;
+                }
+                Wake::Team(Some((team, update))) => {
+                    show(out, &team, update, target.user())?;
+                    continue;
+                }
+                Wake::Team(None) => {
+                    writeln!(out, "no longer following the teams' incidents")?;
                     continue;
                 }
                 Wake::Line(Some(line)) => match console::parse(&line) {
@@ -454,6 +468,56 @@ fn status_line(team: &str, incident: &Incident) -> String {
         },
         incident.last_seq
     )
+}
+
+/// Follow every team's incident into a local mirror (`<data>/incidents/<id>`, so the
+/// facilitator can verify and export each offline); the updates of all teams on one channel,
+/// which closes once every follower has stopped.
+fn follow(
+    target: &Target,
+    exercise: &exercise::Exercise,
+) -> anyhow::Result<mpsc::Receiver<(String, Update)>> {
+    let (updates_tx, updates_rx) = mpsc::channel(256);
+    for team in &exercise.teams {
+        let dir = crate::paths::incident_dir(&team.incident)?;
+        let mirror = Mirror::open(&dir, target.user())?;
+        let mut follower = Follower::spawn(
+            target.clone(),
+            team.incident.clone(),
+            mirror,
+            Pace::default(),
+        );
+        let (name, updates_tx) = (team.team.clone(), updates_tx.clone());
+        tokio::spawn(async move {
+            while let Some(update) = follower.updates_rx.recv().await {
+                if updates_tx.send((name.clone(), update)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(updates_rx)
+}
+
+/// A team's update on the facilitator's terminal: the players' events (the facilitator's own
+/// are printed as they are made), a lost link, the rewritten alarm.
+fn show(out: &mut Out, team: &str, update: Update, facilitator: &str) -> std::io::Result<()> {
+    match update {
+        Update::Events(events) => {
+            for event in events.iter().filter(|e| e.actor != facilitator) {
+                writeln!(
+                    out,
+                    "{team} · {}: {}",
+                    event.actor,
+                    crate::incident::describe(event)
+                )?;
+            }
+        }
+        Update::CaughtUp(_) => {}
+        Update::Disconnected(e) => writeln!(out, "{team}: link lost ({e}); reconnecting")?,
+        Update::Rewritten(e) => writeln!(out, "{team}: {e}")?,
+    }
+    Ok(())
 }
 
 /// Sleep for `wait`, or forever when nothing is due (the clock is paused or done).
