@@ -130,6 +130,11 @@ async fn only_the_facilitator_injects_and_each_team_reads_only_its_own_incident(
     assert_eq!(chain::incidents(&alice_client).await.unwrap(), ["EX1-red"]);
     let seen = exercise::load(&alice_client, "EX1").await.unwrap();
     assert_eq!(seen.teams.len(), 1, "{seen:?}");
+    let outsider = db.as_user("mallory").connect().await.unwrap();
+    assert!(matches!(
+        exercise::load(&outsider, "EX1").await,
+        Err(TeamError::NoExercise(id)) if id == "EX1"
+    ));
     assert_eq!(
         cluster.psql_as(
             "alice",
@@ -284,20 +289,28 @@ fn lab_es(line: &str) -> String {
         .to_owned()
 }
 
-fn stanch_score(url: &str, exercise: &str) -> Value {
+/// `stanch ARGS` with its data under `data`; its standard output, after it succeeded.
+fn stanch(args: &[&str], data: &std::path::Path) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_stanch"))
-        .args([
-            "drill", "--team", url, "--score", exercise, "--format", "json",
-        ])
-        .env("STANCH_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .args(args)
+        .env("STANCH_DATA_DIR", data)
+        .env_remove("STANCH_TEAM")
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "stanch {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+fn stanch_score(url: &str, exercise: &str) -> Value {
+    let data = tempfile::tempdir().unwrap();
+    let args = [
+        "drill", "--team", url, "--score", exercise, "--format", "json",
+    ];
+    serde_json::from_slice(&stanch(&args, data.path())).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,7 +349,7 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
     let blue_es = lab_es(fac.line("team blue: incident EXB-blue"));
     assert_ne!(red_es, blue_es, "a lab per team");
     assert!(fac.seen.iter().any(|l| l
-        == "  add each player (database admin): stanch team add NAME --role ROLE --incident EXB-red"));
+        == "  add each player (database admin): stanch team add NAME --role ROLE --incident EXB-red --team ADMIN_URL"));
     // The players, added as the hand-out says.
     db.add("alice", "ops", Some("EXB-red")).await;
     db.add("carol", "ops", Some("EXB-blue")).await;
@@ -482,17 +495,7 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
         .collect();
     assert_eq!(teams, ["red"]);
     // The facilitator's local copies of the teams' chains verify offline.
-    let verified = Command::new(env!("CARGO_BIN_EXE_stanch"))
-        .args(["verify", "EXB-red"])
-        .env("STANCH_DATA_DIR", data.path())
-        .env_remove("STANCH_TEAM")
-        .output()
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stderr)
-    );
+    stanch(&["verify", "EXB-red"], data.path());
     // The clock's changes and the score are the facilitator's events in each chain.
     let red_all = exercise::read_events(&alice).await.unwrap();
     let by_fay: Vec<&str> = red_all

@@ -410,7 +410,7 @@ impl Exercise<'_> {
             )?;
             writeln!(
                 out,
-                "  add each player (database admin): stanch team add NAME --role ROLE --incident {incident}"
+                "  add each player (database admin): stanch team add NAME --role ROLE --incident {incident} --team ADMIN_URL"
             )?;
             writeln!(
                 out,
