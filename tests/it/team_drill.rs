@@ -212,6 +212,27 @@ async fn only_the_facilitator_injects_and_each_team_reads_only_its_own_incident(
         .await
         .unwrap();
     assert_eq!(all.len(), 3);
+
+    // A team drill nobody facilitates takes its injects from the players' terminals; once a
+    // facilitator joins the incident, only they inject.
+    db.add("alice", "ops", Some("INC-SOLO")).await;
+    let mut solo = db.chain("alice", "INC-SOLO").await;
+    solo.append(
+        vec![NewEvent::incident(inject("from the scenario"))],
+        &Redactor::default(),
+    )
+    .await
+    .unwrap();
+    db.add("fay", "facilitator", Some("INC-SOLO")).await;
+    refused(
+        solo.append(
+            vec![NewEvent::incident(inject("now facilitated"))],
+            &Redactor::default(),
+        )
+        .await,
+        "42501",
+        "an inject by a player once a facilitator runs the drill",
+    );
 }
 
 /// Lines of the facilitator's stdout, read on a thread, awaited with a deadline.

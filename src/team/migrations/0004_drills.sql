@@ -1,5 +1,5 @@
--- stanch team schema: team drills (issue 14 item 7). One exercise, one incident per team; a
--- facilitator (not a player) alone appends injects, clock changes and, in an exercise, the
+-- stanch team schema: team drills (issue 14 item 7). One exercise, one incident per team; in a
+-- facilitated drill a facilitator (not a player) alone appends injects, clock changes and the
 -- score; players acknowledge injects; the facilitator reads every team's incident of the
 -- exercises they run, players only their own (row-level security, as in 0001).
 -- Applied by `stanch team init` in one transaction; never edited once released.
@@ -66,17 +66,22 @@ CREATE TRIGGER incident_exercise_facilitated AFTER INSERT ON stanch.incident
 
 -- The drill rules, for every appender. Runs as the caller, so what it reads goes through the
 -- caller's row-level security (a member sees the members and events of their incident).
+-- A facilitated drill is an exercise's incident or one with a facilitator member: there only a
+-- facilitator injects, changes the clock or scores. (A team drill nobody facilitates runs its
+-- scenario's injects from the players' own terminals, as a single drill does.)
 CREATE FUNCTION stanch.event_drill_rules() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   j jsonb := convert_from(NEW.canonical, 'UTF8')::jsonb;
   the_team text;
-  in_exercise boolean;
+  facilitated boolean;
   target jsonb;
 BEGIN
-  SELECT i.team, i.exercise_id IS NOT NULL INTO the_team, in_exercise
+  SELECT i.team, i.exercise_id IS NOT NULL OR EXISTS (
+           SELECT 1 FROM stanch.member m WHERE m.incident_id = i.id AND m.role = 'facilitator')
+    INTO the_team, facilitated
     FROM stanch.incident i WHERE i.id = NEW.incident_id;
-  IF (NEW.kind IN ('inject', 'drill.clock') OR (NEW.kind = 'drill.score' AND in_exercise))
+  IF NEW.kind IN ('inject', 'drill.clock', 'drill.score') AND facilitated
      AND NOT EXISTS (SELECT 1 FROM stanch.member m
                      WHERE m.incident_id = NEW.incident_id AND m.login = session_user
                        AND m.role = 'facilitator') THEN
