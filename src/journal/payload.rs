@@ -313,7 +313,17 @@ pub struct Inject {
     pub target: Option<InjectTarget>,
 }
 
-/// Who a team drill's inject is for: a whole team, or one role in it.
+/// The roles of a team (the team database checks the same list).
+pub const TEAM_ROLES: &[&str] = &[
+    "commander",
+    "ops",
+    "comms",
+    "scribe",
+    "observer",
+    "facilitator",
+];
+
+/// Who a team drill's inject is for: a whole team, or one role in it ([`TEAM_ROLES`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum InjectTarget {

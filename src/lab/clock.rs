@@ -128,6 +128,7 @@ mod tests {
             offset: format!("+{minutes}m"),
             title: format!("t{minutes}"),
             body: String::new(),
+            role: None,
         }
     }
 

@@ -27,14 +27,7 @@ const MIGRATIONS: &[&str] = &[
 pub const VERSION: i32 = 2;
 
 /// Team roles (checked by the database too).
-pub const ROLES: &[&str] = &[
-    "commander",
-    "ops",
-    "comms",
-    "scribe",
-    "observer",
-    "facilitator",
-];
+pub const ROLES: &[&str] = crate::journal::payload::TEAM_ROLES;
 
 /// Any advisory-lock key distinct from the per-incident ones (those are hashed ids).
 const MIGRATION_LOCK: i64 = 0x7374_616e_6368; // "stanch"

@@ -431,10 +431,21 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
         red_injects.last().unwrap().target,
         Some(InjectTarget::Role("comms".into()))
     );
-    assert!(
-        red_injects[..5]
-            .iter()
-            .all(|i| i.target == Some(InjectTarget::Team("red".into())))
+    // The scenario's injects are for the team, the journalist's for its comms role.
+    let scenario_targets: Vec<InjectTarget> = red_injects[..5]
+        .iter()
+        .map(|i| i.target.clone().unwrap())
+        .collect();
+    let team = InjectTarget::Team("red".into());
+    assert_eq!(
+        scenario_targets,
+        [
+            team.clone(),
+            InjectTarget::Role("comms".into()),
+            team.clone(),
+            team.clone(),
+            team
+        ]
     );
     let acks = red_injects
         .iter()

@@ -178,8 +178,7 @@ impl Exercise<'_> {
                 Wake::Due => {
                     let now = clock.scenario(Instant::now());
                     for inject in schedule.due(now) {
-                        self.deliver(&mut fac, out, &inject.offset, &inject, None, None)
-                            .await?;
+                        self.deliver(&mut fac, out, &inject, None).await?;
                     }
                     continue;
                 }
@@ -245,10 +244,9 @@ impl Exercise<'_> {
                     offset: score::format_offset(ms),
                     title,
                     body,
+                    role,
                 };
-                let offset = inject.offset.clone();
-                self.deliver(fac, out, &offset, &inject, team.as_deref(), role.as_deref())
-                    .await?;
+                self.deliver(fac, out, &inject, team.as_deref()).await?;
             }
             Command::Status => {
                 let (sent, total) = schedule.progress();
@@ -317,20 +315,19 @@ impl Exercise<'_> {
         Ok(())
     }
 
-    /// An inject to one team (or all), for the team or one role in it.
+    /// An inject to one team (or all), for the team or the inject's role in it.
     async fn deliver(
         &self,
         fac: &mut Facilitation,
         out: &mut Out,
-        offset: &str,
         inject: &scenario::Inject,
         team: Option<&str>,
-        role: Option<&str>,
     ) -> anyhow::Result<()> {
+        let (offset, role) = (&inject.offset, inject.role.as_deref());
         let payload = Inject {
             title: inject.title.clone(),
             body: inject.body.clone(),
-            offset: offset.to_owned(),
+            offset: offset.clone(),
             target: None,
         };
         let teams: Vec<String> = fac
