@@ -149,11 +149,16 @@ impl TeamError {
         move |source| TeamError::Db { context, source }
     }
 
-    /// Whether the connection is gone (as opposed to the server refusing a statement).
+    /// Whether the connection is gone (as opposed to the server refusing a statement): closed,
+    /// no SQLSTATE (I/O), or the server ending the session (class 08 connection exception,
+    /// class 57P operator intervention: an administrator's terminate, a shutdown).
     pub fn is_link_lost(&self) -> bool {
         match self {
             TeamError::Db { source, .. } | TeamError::Connect { source, .. } => {
-                source.is_closed() || source.code().is_none()
+                source.is_closed()
+                    || source.code().is_none_or(|code| {
+                        code.code().starts_with("08") || code.code().starts_with("57P")
+                    })
             }
             TeamError::ListenClosed => true,
             _ => false,

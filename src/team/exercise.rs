@@ -166,10 +166,13 @@ pub async fn read_events(chain: &Chain) -> Result<Vec<Event>, TeamError> {
     }
 }
 
-/// The facilitator's connections: one chain per team of an exercise.
+/// The facilitator's connections: one chain per team of an exercise. A chain whose link was
+/// lost is dropped and connected again at its next use; what failed is not retried here (the
+/// commit may have happened: the caller says so and the facilitator decides).
 pub struct Facilitation {
     pub exercise: Exercise,
-    chains: Vec<Chain>,
+    target: Target,
+    chains: Vec<Option<Chain>>,
     redactor: Redactor,
 }
 
@@ -183,13 +186,34 @@ impl Facilitation {
     ) -> Result<Self, TeamError> {
         let mut chains = Vec::with_capacity(exercise.teams.len());
         for team in &exercise.teams {
-            chains.push(Chain::open(target, &team.incident).await?);
+            chains.push(Some(Chain::open(target, &team.incident).await?));
         }
         Ok(Self {
             exercise,
+            target: target.clone(),
             chains,
             redactor,
         })
+    }
+
+    /// A team's chain, connected again if its link was lost.
+    async fn chain(&mut self, team: &str) -> Result<&mut Chain, TeamError> {
+        let at = self.position(team)?;
+        let slot = &mut self.chains[at];
+        if slot.is_none() {
+            *slot = Some(Chain::open(&self.target, &self.exercise.teams[at].incident).await?);
+        }
+        slot.as_mut().ok_or(TeamError::WriterStopped)
+    }
+
+    /// Forget a team's chain when `result` says its link is gone.
+    fn check_link<T>(&mut self, team: &str, result: &Result<T, TeamError>) {
+        if let Err(e) = result
+            && e.is_link_lost()
+            && let Ok(at) = self.position(team)
+        {
+            self.chains[at] = None;
+        }
     }
 
     /// Where a team's chain is (the order of `exercise.teams`).
@@ -207,8 +231,10 @@ impl Facilitation {
         team: &str,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Event>, TeamError> {
-        let at = self.position(team)?;
-        self.chains[at].append(events, &self.redactor).await
+        let redactor = self.redactor.clone();
+        let appended = self.chain(team).await?.append(events, &redactor).await;
+        self.check_link(team, &appended);
+        appended
     }
 
     /// Deliver an inject to one team: for the whole team, or for one role in it.
@@ -246,9 +272,10 @@ impl Facilitation {
     }
 
     /// One team's incident as its chain says now.
-    pub async fn incident(&self, team: &str) -> Result<Incident, TeamError> {
-        let at = self.position(team)?;
-        Ok(Incident::replay(read_events(&self.chains[at]).await?))
+    pub async fn incident(&mut self, team: &str) -> Result<Incident, TeamError> {
+        let read = read_events(self.chain(team).await?).await;
+        self.check_link(team, &read);
+        Ok(Incident::replay(read?))
     }
 
     pub fn teams(&self) -> impl Iterator<Item = &str> {

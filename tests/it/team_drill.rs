@@ -207,6 +207,22 @@ async fn only_the_facilitator_injects_and_each_team_reads_only_its_own_incident(
         Some(InjectTarget::Role("comms".into()))
     );
     assert_eq!(fac.incident("blue").await.unwrap().injects.len(), 1);
+    // The link drops (the server ends the facilitator's sessions): that append fails and says
+    // so, the next one connects again.
+    // (Logins are cluster-wide: only this test's database, not a concurrent test's sessions.)
+    db.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE usename = 'fay' AND datname = current_database()",
+    );
+    let lost = fac.inject("blue", &inject("in the outage"), None).await;
+    assert!(
+        lost.as_ref().is_err_and(TeamError::is_link_lost),
+        "{lost:?}"
+    );
+    fac.inject("blue", &inject("after the outage"), None)
+        .await
+        .unwrap();
+    assert_eq!(fac.incident("blue").await.unwrap().injects.len(), 2);
     // Every chain still verifies link by link on a plain read.
     let all = exercise::read_events(&db.chain("bob", "EX1-red").await)
         .await

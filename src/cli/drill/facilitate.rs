@@ -158,6 +158,7 @@ impl Exercise<'_> {
         let mut updates_rx = follow(target, &fac.exercise)?;
         let mut schedule = Schedule::new(self.scenario.injects());
         let mut lines_rx = read_lines();
+        let mut following = true;
         if self.args.auto {
             self.set_clock(&mut fac, &mut clock, out, Clock::resume)
                 .await?;
@@ -171,7 +172,7 @@ impl Exercise<'_> {
                 _ = tokio::signal::ctrl_c() => Wake::Interrupted,
                 () = sleep_for(wait) => Wake::Due,
                 line = lines_rx.recv() => Wake::Line(line),
-                update = updates_rx.recv() => Wake::Team(update),
+                update = updates_rx.recv(), if following => Wake::Team(update),
             };
             let command = match wake {
                 Wake::Interrupted | Wake::Line(None) => Command::End,
@@ -187,6 +188,7 @@ impl Exercise<'_> {
                     continue;
                 }
                 Wake::Team(None) => {
+                    following = false;
                     writeln!(out, "no longer following the teams' incidents")?;
                     continue;
                 }
@@ -199,16 +201,39 @@ impl Exercise<'_> {
                     }
                 },
             };
-            if !self
+            if matches!(command, Command::End) {
+                return self.end(&mut fac, out).await;
+            }
+            // A failed command (the link down, a refusal) is reported; the exercise goes on.
+            if let Err(e) = self
                 .command(command, &mut fac, &mut clock, &schedule, out)
-                .await?
+                .await
             {
-                return Ok(());
+                writeln!(out, "error: {e:#}")?;
             }
         }
     }
 
-    /// Carry out one command; `false` once the exercise has ended.
+    /// Score every team, journal each score, print the table.
+    async fn end(&self, fac: &mut Facilitation, out: &mut Out) -> anyhow::Result<()> {
+        let rows = self.score(fac).await?;
+        for row in &rows {
+            if let Some(score) = &row.score {
+                let event = NewEvent::incident(DrillScore(serde_json::to_value(score)?));
+                fac.append(&row.team, vec![event]).await?;
+            }
+        }
+        let board = Board::new(self.id, self.title(), rows);
+        write!(out, "{}", board.render_text())?;
+        writeln!(
+            out,
+            "Exercise {} ended: each team's score is journalled in its incident. Again: stanch drill --team URL --score {}",
+            self.id, self.id
+        )?;
+        Ok(())
+    }
+
+    /// Carry out one command (not `end`).
     async fn command(
         &self,
         command: Command,
@@ -216,7 +241,7 @@ impl Exercise<'_> {
         clock: &mut Clock,
         schedule: &Schedule,
         out: &mut Out,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<()> {
         match command {
             Command::Start | Command::Resume => {
                 self.set_clock(fac, clock, out, Clock::resume).await?;
@@ -236,7 +261,7 @@ impl Exercise<'_> {
                     && !fac.teams().any(|t| t == team)
                 {
                     writeln!(out, "no team `{team}` in this exercise")?;
-                    return Ok(true);
+                    return Ok(());
                 }
                 let ms = millis(clock.scenario(Instant::now()));
                 let inject = scenario::Inject {
@@ -271,26 +296,11 @@ impl Exercise<'_> {
                 let board = Board::new(self.id, self.title(), rows);
                 write!(out, "{}", board.render_text())?;
             }
-            Command::End => {
-                let rows = self.score(fac).await?;
-                for row in &rows {
-                    if let Some(score) = &row.score {
-                        let event = NewEvent::incident(DrillScore(serde_json::to_value(score)?));
-                        fac.append(&row.team, vec![event]).await?;
-                    }
-                }
-                let board = Board::new(self.id, self.title(), rows);
-                write!(out, "{}", board.render_text())?;
-                writeln!(
-                    out,
-                    "Exercise {} ended: each team's score is journalled in its incident. Again: stanch drill --team URL --score {}",
-                    self.id, self.id
-                )?;
-                return Ok(false);
-            }
+            // The loop ends the exercise itself.
+            Command::End => {}
             Command::Help => writeln!(out, "{}", console::HELP)?,
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Change the clock and journal its new state in every team's incident.
@@ -322,7 +332,7 @@ impl Exercise<'_> {
         out: &mut Out,
         inject: &scenario::Inject,
         team: Option<&str>,
-    ) -> anyhow::Result<()> {
+    ) -> std::io::Result<()> {
         let (offset, role) = (&inject.offset, inject.role.as_deref());
         let payload = Inject {
             title: inject.title.clone(),
@@ -335,21 +345,27 @@ impl Exercise<'_> {
             .filter(|t| team.is_none_or(|only| only == *t))
             .map(str::to_owned)
             .collect();
+        let to_role = role.map(|r| format!(" @{r}")).unwrap_or_default();
         for name in &teams {
-            let event = fac.inject(name, &payload, role).await?;
-            writeln!(
-                out,
-                "{offset} inject \"{}\" → {name}{} (seq {})",
-                inject.title,
-                role.map(|r| format!(" @{r}")).unwrap_or_default(),
-                event.seq
-            )?;
+            match fac.inject(name, &payload, role).await {
+                Ok(event) => writeln!(
+                    out,
+                    "{offset} inject \"{}\" → {name}{to_role} (seq {})",
+                    inject.title, event.seq
+                )?,
+                // Not retried: it may have committed before the link went. `status` tells.
+                Err(e) => writeln!(
+                    out,
+                    "{offset} inject \"{}\" NOT delivered to {name}{to_role}: {e}",
+                    inject.title
+                )?,
+            }
         }
         Ok(())
     }
 
     /// Every team scored now: its chain replayed, its own lab checked.
-    async fn score(&self, fac: &Facilitation) -> anyhow::Result<Vec<Row>> {
+    async fn score(&self, fac: &mut Facilitation) -> anyhow::Result<Vec<Row>> {
         let reference = self.scenario.reference();
         let mut rows = Vec::with_capacity(self.labs.len());
         for team in self.labs {
