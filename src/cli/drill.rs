@@ -9,6 +9,11 @@
 //! ```
 //!
 //! Everything is torn down with the drill: the lab is in-process and stops when this returns.
+//!
+//! Team drills (`--team URL`): `--facilitate --teams red,blue` runs an exercise as its
+//! facilitator, one lab and one incident per team (`facilitate.rs`, commands in `console.rs`);
+//! `--score EXERCISE` prints its teams side by side. Both reuse this file's loading, inputs,
+//! facts and index, so a team's incident opens exactly as a single drill's does.
 
 mod console;
 mod facilitate;
