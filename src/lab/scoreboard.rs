@@ -300,6 +300,11 @@ mod tests {
         );
         assert!(text.contains("5     unscored  —          —"), "{text}");
         let md = board.render_markdown();
+        let hostile = Board::new("EX", "t|<b>`x`", Vec::new()).render_markdown();
+        assert!(
+            hostile.starts_with("## Exercise EX: t\\|\\<b\\>\\`x\\`\n"),
+            "{hostile}"
+        );
         assert!(
             md.contains("| 1 | red | +5m00s | ✓ | ✗ | ✓ | ✗ | 2/4 | 0/0 |"),
             "{md}"

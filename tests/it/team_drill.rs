@@ -544,6 +544,12 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
     assert_eq!(teams, ["red"]);
     // The facilitator's local copies of the teams' chains verify offline.
     stanch(&["verify", "EXB-red"], data.path());
+    // No lab secret reached the shared database (the runbook's secrets stay on each machine).
+    let stored = db.psql("SELECT convert_from(canonical, 'UTF8') FROM stanch.event");
+    assert!(stored.contains("customers"), "the dump holds the events");
+    for secret in stanch::lab::Credentials::from_seed(2019).values() {
+        assert!(!stored.contains(secret), "a lab secret is in the database");
+    }
     // The clock's changes and the score are the facilitator's events in each chain.
     let red_all = exercise::read_events(&alice).await.unwrap();
     let by_fay: Vec<&str> = red_all
