@@ -82,6 +82,18 @@ async fn only_the_facilitator_injects_and_each_team_reads_only_its_own_incident(
         db.psql("SELECT incident_id, login, role FROM stanch.member ORDER BY 1"),
         "EX1-blue|fay|facilitator\nEX1-red|fay|facilitator\n"
     );
+    // Nobody but its facilitator adds a team to an exercise.
+    let joined = cluster.psql_as(
+        "mallory",
+        &db.name,
+        "INSERT INTO stanch.incident (id, exercise_id, team) VALUES ('EX1-green', 'EX1', 'green')",
+    );
+    assert!(
+        joined
+            .as_ref()
+            .is_err_and(|e| e.contains("row-level security")),
+        "{joined:?}"
+    );
     db.add("alice", "ops", Some("EX1-red")).await;
     db.add("bob", "comms", Some("EX1-red")).await;
     db.add("carol", "comms", Some("EX1-blue")).await;
