@@ -577,3 +577,39 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
         "stopped at opening, started: {by_fay:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_auto_exercise_delivers_every_inject_then_scores_and_exits() {
+    let cluster = pg::shared();
+    let db = TeamDb::new(cluster).await;
+    db.add("fay", "facilitator", None).await;
+    let data = tempfile::tempdir().unwrap();
+    let url = cluster.socket_url("fay", &db.name);
+    // No standard input at all: the clock starts at once and the run ends after the last inject.
+    let out = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["drill", "--team", &url, "--facilitate", "--auto"])
+        .args(["--teams", "solo", "--incident", "EXA", "--speed", "7200"])
+        .env("STANCH_DATA_DIR", data.path())
+        .env_remove("STANCH_TEAM")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let delivered: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(" inject \"") && l.contains("→ solo"))
+        .collect();
+    assert_eq!(delivered.len(), 5, "{stdout}");
+    assert!(delivered[4].starts_with("+3h inject \"The exposure started earlier"));
+    assert!(stdout.contains("1     solo"), "{stdout}");
+    assert!(stdout.contains("Exercise EXA ended"), "{stdout}");
+    let events = exercise::read_events(&db.chain("fay", "EXA-solo").await)
+        .await
+        .unwrap();
+    assert_eq!(events.last().map(|e| e.kind), Some(Kind::DrillScore));
+}

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The clock stands still until `start` (at once with --auto), so players can join first;
-//! standard input closing is `end`. Every team's incident is followed live into a local mirror
+//! standard input closing is `end` (with --auto, once the scenario's last inject is out: a
+//! scripted run is `drill --team URL --facilitate --auto … < /dev/null`). Every team's incident is followed live into a local mirror
 //! (`<data>/incidents/<id>`): the players' events show as they commit. Everything printed that came from outside (titles, lab
 //! answers) is escaped for the terminal. `--score` reads the journalled scores back: it needs
 //! no lab and runs anywhere later.
@@ -158,7 +159,7 @@ impl Exercise<'_> {
         let mut updates_rx = follow(target, &fac.exercise)?;
         let mut schedule = Schedule::new(self.scenario.injects());
         let mut lines_rx = read_lines();
-        let mut following = true;
+        let (mut following, mut reading) = (true, true);
         if self.args.auto {
             self.set_clock(&mut fac, &mut clock, out, Clock::resume)
                 .await?;
@@ -171,17 +172,28 @@ impl Exercise<'_> {
                 biased;
                 _ = tokio::signal::ctrl_c() => Wake::Interrupted,
                 () = sleep_for(wait) => Wake::Due,
-                line = lines_rx.recv() => Wake::Line(line),
+                line = lines_rx.recv(), if reading => Wake::Line(line),
                 update = updates_rx.recv(), if following => Wake::Team(update),
             };
+            // --auto runs the whole scenario: the end of input waits for the last inject.
+            let scripted_done =
+                |schedule: &Schedule| self.args.auto && schedule.upcoming().is_none();
             let command = match wake {
-                Wake::Interrupted | Wake::Line(None) => Command::End,
+                Wake::Interrupted => Command::End,
+                Wake::Line(None) if !self.args.auto || scripted_done(&schedule) => Command::End,
+                Wake::Line(None) => {
+                    reading = false;
+                    continue;
+                }
                 Wake::Due => {
                     let now = clock.scenario(Instant::now());
                     for inject in schedule.due(now) {
                         self.deliver(&mut fac, out, &inject, None).await?;
                     }
-                    continue;
+                    if reading || !scripted_done(&schedule) {
+                        continue;
+                    }
+                    Command::End
                 }
                 Wake::Team(Some((team, update))) => {
                     show(out, &team, update, target.user())?;
