@@ -11,12 +11,15 @@
 //! Everything is torn down with the drill: the lab is in-process and stops when this returns.
 //!
 //! Team drills (`--team URL`): `--facilitate --teams red,blue` runs an exercise as its
-//! facilitator, one lab and one incident per team (`facilitate.rs`, commands in `console.rs`);
-//! `--score EXERCISE` prints its teams side by side. Both reuse this file's loading, inputs,
+//! facilitator, one lab and one incident per team (`facilitate.rs`, commands in `console.rs`,
+//! what it waits on in `feeds.rs`); `--score EXERCISE` prints its teams side by side
+//! (`board.rs`). Both reuse this file's loading, inputs,
 //! facts and index, so a team's incident opens exactly as a single drill's does.
 
+mod board;
 mod console;
 mod facilitate;
+mod feeds;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -301,7 +304,7 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
 
 pub fn run(args: &super::DrillArgs) -> anyhow::Result<ExitCode> {
     if let Some(exercise) = &args.score {
-        return facilitate::score(args, exercise);
+        return board::run(args, exercise);
     }
     if args.facilitate {
         return facilitate::run(args);

@@ -1,6 +1,5 @@
 //! `stanch drill --team URL --facilitate --teams red,blue [--scenario S] [--speed N]
-//! [--incident EXERCISE] [--auto]` and `stanch drill --team URL --score EXERCISE [--format
-//! text|md|json]`: the facilitator's side of a team drill.
+//! [--incident EXERCISE] [--auto]`: the facilitator's side of a team drill.
 //!
 //! ```text
 //! scenario ─▶ one lab per team (own ports, own state) ─▶ exercise + one incident per team in
@@ -16,18 +15,17 @@
 //! standard input closing is `end` (with --auto, once the scenario's last inject is out: a
 //! scripted run is `drill --team URL --facilitate --auto … < /dev/null`). Every team's incident is followed live into a local mirror
 //! (`<data>/incidents/<id>`): the players' events show as they commit. Everything printed that came from outside (titles, lab
-//! answers) is escaped for the terminal. `--score` reads the journalled scores back: it needs
-//! no lab and runs anywhere later.
+//! answers) is escaped for the terminal. `board.rs` prints the table again later.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::sync::mpsc;
 
+use super::board::{runtime, team_url};
 use super::console::{self, Command};
-use crate::cli::BoardFormat;
+use super::feeds::{follow, read_lines, show, sleep_for};
 use crate::incident::Incident;
 use crate::journal::NewEvent;
 use crate::journal::payload::{DrillClock, DrillScore, IncidentOpened, Inject};
@@ -38,8 +36,7 @@ use crate::lab::{Lab, score};
 use crate::runbook::Loaded;
 use crate::secret::Secrets;
 use crate::team::exercise::{self, Facilitation};
-use crate::team::follow::Pace;
-use crate::team::{Chain, Follower, Mirror, Target, Update};
+use crate::team::{Target, Update};
 
 /// One team's lab and what the scenario resolved against it.
 struct TeamLab {
@@ -48,22 +45,7 @@ struct TeamLab {
     resolved: Resolved,
 }
 
-type Out = crate::text::Escaping<std::io::Stdout>;
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-fn team_url(args: &crate::cli::DrillArgs) -> anyhow::Result<Target> {
-    let url = crate::cli::team::url(&args.team).context(
-        "a team drill needs the team database: --team URL, STANCH_TEAM or team.url in config.toml",
-    )?;
-    Ok(Target::parse(&url)?)
-}
+pub(super) type Out = crate::text::Escaping<std::io::Stdout>;
 
 /// `stanch drill --facilitate`.
 pub fn run(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
@@ -493,111 +475,4 @@ fn status_line(team: &str, incident: &Incident) -> String {
         },
         incident.last_seq
     )
-}
-
-/// Follow every team's incident into a local mirror (`<data>/incidents/<id>`, so the
-/// facilitator can verify and export each offline); the updates of all teams on one channel,
-/// which closes once every follower has stopped.
-fn follow(
-    target: &Target,
-    exercise: &exercise::Exercise,
-) -> anyhow::Result<mpsc::Receiver<(String, Update)>> {
-    let (updates_tx, updates_rx) = mpsc::channel(256);
-    for team in &exercise.teams {
-        let dir = crate::paths::incident_dir(&team.incident)?;
-        let mirror = Mirror::open(&dir, target.user())?;
-        let mut follower = Follower::spawn(
-            target.clone(),
-            team.incident.clone(),
-            mirror,
-            Pace::default(),
-        );
-        let (name, updates_tx) = (team.team.clone(), updates_tx.clone());
-        tokio::spawn(async move {
-            while let Some(update) = follower.updates_rx.recv().await {
-                if updates_tx.send((name.clone(), update)).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    Ok(updates_rx)
-}
-
-/// A team's update on the facilitator's terminal: the players' events (the facilitator's own
-/// are printed as they are made), a lost link, the rewritten alarm.
-fn show(out: &mut Out, team: &str, update: Update, facilitator: &str) -> std::io::Result<()> {
-    match update {
-        Update::Events(events) => {
-            for event in events.iter().filter(|e| e.actor != facilitator) {
-                writeln!(
-                    out,
-                    "{team} · {}: {}",
-                    event.actor,
-                    crate::incident::describe(event)
-                )?;
-            }
-        }
-        Update::CaughtUp(_) => {}
-        Update::Disconnected(e) => writeln!(out, "{team}: link lost ({e}); reconnecting")?,
-        Update::Rewritten(e) => writeln!(out, "{team}: {e}")?,
-    }
-    Ok(())
-}
-
-/// Sleep for `wait`, or forever when nothing is due (the clock is paused or done).
-async fn sleep_for(wait: Option<Duration>) {
-    match wait {
-        Some(wait) => tokio::time::sleep(wait).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Standard input's lines, read on a thread of their own (reading blocks); the channel closes
-/// at end of input.
-fn read_lines() -> mpsc::UnboundedReceiver<String> {
-    let (lines_tx, lines_rx) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    lines_rx
-}
-
-/// `stanch drill --team URL --score EXERCISE`: every team this login may read, side by side,
-/// from the scores journalled in their incidents.
-pub fn score(args: &crate::cli::DrillArgs, id: &str) -> anyhow::Result<ExitCode> {
-    let target = team_url(args)?;
-    let board = runtime()?.block_on(async {
-        let client = target.connect().await?;
-        let found = exercise::load(&client, id).await?;
-        let mut rows = Vec::with_capacity(found.teams.len());
-        for team in &found.teams {
-            let chain = Chain::open(&target, &team.incident).await?;
-            let incident = Incident::replay(exercise::read_events(&chain).await?);
-            let scored = match &incident.score {
-                Some(value) => Some(
-                    serde_json::from_value::<score::Score>(value.clone()).with_context(|| {
-                        format!("the drill.score journalled in {}", team.incident)
-                    })?,
-                ),
-                None => None,
-            };
-            rows.push(Row::new(&team.team, &incident, scored));
-        }
-        anyhow::Ok(Board::new(&found.id, &found.scenario, rows))
-    })?;
-    let text = match args.format {
-        BoardFormat::Text => board.render_text(),
-        BoardFormat::Md => board.render_markdown(),
-        BoardFormat::Json => board.to_json() + "\n",
-    };
-    let mut out = crate::text::Escaping::new(std::io::stdout().lock());
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
 }
