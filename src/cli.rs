@@ -167,6 +167,30 @@ pub struct DrillArgs {
     /// Security mode the lab models (`off` or `on`), over the scenario's.
     #[arg(long)]
     pub security: Option<crate::lab::Security>,
+    #[command(flatten)]
+    pub team: TeamOpt,
+    /// Team drill: run the exercise as its facilitator (one lab and one incident per team of
+    /// --teams; the scenario's injects on the clock; commands on standard input). --incident
+    /// names the exercise (default EX-<UTC yyyymmdd-hhmm>).
+    #[arg(long, requires = "teams", conflicts_with = "score")]
+    pub facilitate: bool,
+    /// Team drill: the teams, comma-separated (`red,blue`).
+    #[arg(long, value_name = "LIST", requires = "facilitate")]
+    pub teams: Option<String>,
+    /// Team drill: print the exercise's teams side by side from their journalled scores.
+    #[arg(long, value_name = "EXERCISE")]
+    pub score: Option<String>,
+    /// Format of the side-by-side score (--score).
+    #[arg(long, value_enum, default_value_t = BoardFormat::Text, requires = "score")]
+    pub format: BoardFormat,
+}
+
+/// How `stanch drill --score` prints the exercise's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BoardFormat {
+    Text,
+    Md,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]

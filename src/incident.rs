@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::journal::Event;
 pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
-use crate::journal::payload::{Items, JournalRecovered, Payload, SyncMerged};
+use crate::journal::payload::{InjectTarget, Items, JournalRecovered, Payload, SyncMerged};
 
 mod describe;
 mod window;
@@ -190,6 +190,10 @@ pub struct Inject {
     pub title: String,
     pub body: String,
     pub offset: String,
+    /// Team drills: the team or role it is for.
+    pub target: Option<InjectTarget>,
+    /// Team drills: who acknowledged it (`inject.acknowledged`), in order, each once.
+    pub acknowledged_by: Vec<String>,
 }
 
 /// A step's closing event, whichever the outcome.
@@ -512,6 +516,8 @@ impl Incident {
                 title: p.title,
                 body: p.body,
                 offset: p.offset,
+                target: p.target,
+                acknowledged_by: Vec::new(),
             }),
             Payload::Warning(p) => self.warnings.push(p.text),
             Payload::IncidentClosed(_) => self.closed_at = Some(event.at),
@@ -523,6 +529,15 @@ impl Incident {
                 actor: event.actor.clone(),
                 merged,
             }),
+            Payload::InjectAcknowledged(p) => {
+                if let Some(inject) = self.injects.iter_mut().find(|i| i.seq == p.inject)
+                    && !inject.acknowledged_by.contains(&event.actor)
+                {
+                    inject.acknowledged_by.push(event.actor.clone());
+                }
+            }
+            // The timeline shows it; scoring reads scenario time from the marks.
+            Payload::DrillClock(_) => {}
         }
     }
 

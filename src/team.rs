@@ -19,6 +19,7 @@
 //! - `pending`: the offline sub-chain (link down) and the one rule of what may go there.
 //! - `merge`: on reconnect, re-sequence the sub-chain onto the shared chain, idempotently.
 //! - `presence`: who is looking at what, outside the chain (heartbeat + list).
+//! - `exercise`: team drills: one exercise, one incident per team, the facilitator's appends.
 //!
 //! Events keep the file journal's form and hash rule exactly: this module builds them with
 //! `journal::event` ([`compute_hash`](crate::journal::Event::compute_hash), the crate's
@@ -26,6 +27,7 @@
 //! hashing, so no runbook secret reaches the server. The module is a leaf below `cli`: nothing in the core imports it.
 
 pub mod chain;
+pub mod exercise;
 pub mod follow;
 pub mod merge;
 pub mod mirror;
@@ -140,6 +142,16 @@ pub enum TeamError {
     },
     #[error("merging the pending sub-chain of {incident}: {reason}")]
     Merge { incident: String, reason: String },
+    #[error(
+        "`{0}` is not a team name: use a-z, 0-9, '_' and '-', starting with a letter or digit, at most 32 bytes"
+    )]
+    BadTeam(String),
+    #[error("team `{0}` is named twice")]
+    DuplicateTeam(String),
+    #[error("an exercise needs at least one team (--teams red,blue)")]
+    NoTeams,
+    #[error("no exercise `{0}` on the team database that you run or play in")]
+    NoExercise(String),
 }
 
 /// A database error with what PostgreSQL said (SQLSTATE, message, detail), not just "db error";
@@ -170,11 +182,16 @@ impl TeamError {
         move |source| TeamError::Db { context, source }
     }
 
-    /// Whether the connection is gone (as opposed to the server refusing a statement).
+    /// Whether the connection is gone (as opposed to the server refusing a statement): closed,
+    /// no SQLSTATE (I/O), or the server ending the session (class 08 connection exception,
+    /// class 57P operator intervention: an administrator's terminate, a shutdown).
     pub fn is_link_lost(&self) -> bool {
         match self {
             TeamError::Db { source, .. } | TeamError::Connect { source, .. } => {
-                source.is_closed() || source.code().is_none()
+                source.is_closed()
+                    || source.code().is_none_or(|code| {
+                        code.code().starts_with("08") || code.code().starts_with("57P")
+                    })
             }
             TeamError::ListenClosed => true,
             _ => false,

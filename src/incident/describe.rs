@@ -147,7 +147,10 @@ fn describe_payload(payload: &Payload) -> String {
             p.bytes,
             short_hash(&p.sha256)
         ),
-        Payload::Inject(p) => format!("Inject {}: {}: {}", p.offset, p.title, p.body),
+        Payload::Inject(p) => match &p.target {
+            Some(target) => format!("Inject {} for {target}: {}: {}", p.offset, p.title, p.body),
+            None => format!("Inject {}: {}: {}", p.offset, p.title, p.body),
+        },
         Payload::Warning(p) => format!("Warning: {}", p.text),
         Payload::IncidentClosed(p) => match p.summary.as_deref() {
             Some(summary) if !summary.is_empty() => format!("Incident closed: {summary}"),
@@ -171,6 +174,15 @@ fn describe_payload(payload: &Payload) -> String {
             }
             text
         }
+        Payload::InjectAcknowledged(p) => format!("Inject (seq {}) acknowledged", p.inject),
+        Payload::DrillClock(p) if p.paused => {
+            format!("Drill paused at {}", scenario_time(p.scenario_ms))
+        }
+        Payload::DrillClock(p) => format!(
+            "Drill clock running at ×{} from {}",
+            p.speed,
+            scenario_time(p.scenario_ms)
+        ),
     }
 }
 
@@ -181,6 +193,12 @@ pub fn conflict_line(conflict: &Conflict) -> String {
         "CONFLICT: step {} was also done by {} (seq {}) while this was offline (seq {})",
         conflict.step, conflict.by, conflict.theirs, conflict.ours
     )
+}
+
+/// Scenario time as `+14m05s`.
+fn scenario_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    format!("+{}m{:02}s", secs / 60, secs % 60)
 }
 
 #[cfg(test)]

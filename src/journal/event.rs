@@ -36,7 +36,7 @@
 //! | `mark` | `name` (one of `runbook::MARKS`), `at` (RFC 3339 UTC), `corrects`? (seq of an earlier mark) |
 //! | `evidence.captured` | `file` (relative path), `sha256`, `bytes`, `method`, `url` (redacted), `captured_at`, `by`, `tool_version`, `remote_addr`? |
 //! | `draft.saved` | `file` (relative path), `sha256`, `bytes` |
-//! | `inject` | `title`, `body`, `offset` (e.g. "+14m") |
+//! | `inject` | `title`, `body`, `offset` (e.g. "+14m"), `target`? (`{"team": …}` or `{"role": …}`: team drills) |
 //! | `warning` | `text` (e.g. a target with `insecure = true`) |
 //! | `incident.closed` | `summary`? |
 //! | `journal.recovered` | `quarantined` (file name), `bytes`, `last_good_seq` |
@@ -46,6 +46,8 @@
 //! Any kind but `drill.score` may carry `data.offline` {`at`, `seq`, `mono_ms`, `hash`}: it was
 //! written on a pending sub-chain while the team link was down and merged later (see
 //! [`super::offline`]); typed decoding never sees that key.
+//! | `inject.acknowledged` | `inject` (seq of the `inject` event) |
+//! | `drill.clock` | `paused` (bool), `speed`, `scenario_ms` (scenario time at the change), `at` (when the facilitator made it): a facilitator paused, resumed or changed speed |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -111,6 +113,10 @@ pub enum Kind {
     DrillScore,
     #[serde(rename = "sync.merged")]
     SyncMerged,
+    #[serde(rename = "inject.acknowledged")]
+    InjectAcknowledged,
+    #[serde(rename = "drill.clock")]
+    DrillClock,
 }
 
 impl Kind {
@@ -140,6 +146,8 @@ impl Kind {
             Kind::JournalRecovered => "journal.recovered",
             Kind::DrillScore => "drill.score",
             Kind::SyncMerged => "sync.merged",
+            Kind::InjectAcknowledged => "inject.acknowledged",
+            Kind::DrillClock => "drill.clock",
         }
     }
 }

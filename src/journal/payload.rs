@@ -308,6 +308,36 @@ pub struct Inject {
     pub body: String,
     /// e.g. `+14m`.
     pub offset: String,
+    /// Team drills: who the inject is for (absent: everyone on the incident).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<InjectTarget>,
+}
+
+/// The roles of a team (the team database checks the same list).
+pub const TEAM_ROLES: &[&str] = &[
+    "commander",
+    "ops",
+    "comms",
+    "scribe",
+    "observer",
+    "facilitator",
+];
+
+/// Who a team drill's inject is for: a whole team, or one role in it ([`TEAM_ROLES`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum InjectTarget {
+    Team(String),
+    Role(String),
+}
+
+impl std::fmt::Display for InjectTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InjectTarget::Team(team) => write!(f, "team {team}"),
+            InjectTarget::Role(role) => write!(f, "role {role}"),
+        }
+    }
 }
 
 /// `warning`.
@@ -381,6 +411,28 @@ pub struct Offline {
     pub mono_ms: u64,
     /// Its seq on the pending sub-chain.
     pub seq: u64,
+}
+
+/// `inject.acknowledged`: a player read an inject.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InjectAcknowledged {
+    /// Seq of the `inject` event.
+    pub inject: u64,
+}
+
+/// `drill.clock`: a facilitator paused, resumed or changed the speed of a team drill; the
+/// clock's whole state after the change, so any reader can place later injects in scenario time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrillClock {
+    pub paused: bool,
+    pub speed: f64,
+    /// Scenario time at the change, in milliseconds since the drill started.
+    pub scenario_ms: u64,
+    /// When the facilitator made the change: the same instant in every team's incident (each
+    /// event's own `at` is when it reached that chain).
+    pub at: Timestamp,
 }
 
 macro_rules! payloads {
@@ -462,6 +514,8 @@ payloads! {
     JournalRecovered(JournalRecovered),
     DrillScore(DrillScore),
     SyncMerged(SyncMerged),
+    InjectAcknowledged(InjectAcknowledged),
+    DrillClock(DrillClock),
 }
 
 /// Payloads of one kind convert straight into [`Payload`]; `Reason` serves two kinds, so it
@@ -481,6 +535,7 @@ into_payload! {
     StepInterrupted, Confirm, ChecklistTicked, Note, Fact, FactCorrected, Mark,
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
     SyncMerged,
+    InjectAcknowledged, DrillClock,
 }
 
 /// A step outcome with its captures borrowed from the text: skipped or shared, never copied.

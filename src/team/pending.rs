@@ -59,6 +59,7 @@ pub fn offline_rule(kind: Kind, holds_step: bool) -> Result<(), TeamError> {
         | Kind::EvidenceCaptured
         | Kind::ChecklistTicked
         | Kind::DraftSaved
+        | Kind::InjectAcknowledged
         | Kind::Warning => Ok(()),
         // Work on a step: safe only on a step this responder already holds.
         Kind::StepStarted
@@ -77,7 +78,7 @@ pub fn offline_rule(kind: Kind, holds_step: bool) -> Result<(), TeamError> {
             }
         }
         Kind::IncidentOpened => needs("opening an incident needs the team link"),
-        Kind::Inject => needs("injects need the team link"),
+        Kind::Inject | Kind::DrillClock => needs("injects and the drill clock need the team link"),
         Kind::IncidentClosed => needs("closing the incident needs the team link"),
         Kind::DrillScore => needs("scoring a drill needs the team link"),
         Kind::JournalRecovered | Kind::SyncMerged => {

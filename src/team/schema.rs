@@ -17,25 +17,18 @@ use tokio_postgres::{Client, GenericClient};
 use super::TeamError;
 
 /// Every migration, in order; index + 1 is its version. Released files are never edited.
-/// (0003 follows 0001 on this branch; 0002, roles and claims, lands from another: the
-/// integrator puts them in file order.)
+/// (File numbers were reserved per feature while they were built; the list order is what counts.)
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_chain.sql"),
     include_str!("migrations/0003_presence.sql"),
+    include_str!("migrations/0004_drills.sql"),
 ];
 
 /// The schema version this binary writes and reads.
 pub const VERSION: i32 = 2;
 
 /// Team roles (checked by the database too).
-pub const ROLES: &[&str] = &[
-    "commander",
-    "ops",
-    "comms",
-    "scribe",
-    "observer",
-    "facilitator",
-];
+pub const ROLES: &[&str] = crate::journal::payload::TEAM_ROLES;
 
 /// Any advisory-lock key distinct from the per-incident ones (those are hashed ids).
 const MIGRATION_LOCK: i64 = 0x7374_616e_6368; // "stanch"

@@ -97,6 +97,7 @@ fn on_inject(app: &mut App, inject: InjectMsg) -> Vec<Effect> {
         title: inject.title.clone(),
         body: inject.body.clone(),
         offset: inject.offset.clone(),
+        target: None,
     });
     if app.is_typing() && !matches!(app.modal, Some(Modal::Inject(_))) {
         app.flash = Some(format!(

@@ -57,6 +57,7 @@ mod lab_scenario;
 mod runbook_props;
 mod runbook_schema;
 mod team_chain;
+mod team_drill;
 mod team_faults;
 mod team_identity;
 mod team_linkdrop;
