@@ -70,7 +70,8 @@ pub enum Command {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TeamOpt {
     /// Team mode: the shared journal's PostgreSQL URL (else $STANCH_TEAM, else `url` under
-    /// `[team]` in config.toml). The local copy is synced from it first.
+    /// `[team]` in config.toml). The local copy is synced from it first; `run`, `resume` and
+    /// `drill` write to it and follow teammates live.
     #[arg(
         long = "team",
         env = "STANCH_TEAM",
@@ -134,9 +135,15 @@ pub struct RunArgs {
     /// Allow destructive steps in headless mode (recorded in the journal).
     #[arg(long)]
     pub yes: bool,
-    /// Responder name (default: config, then $USER).
+    /// Responder name (default: config, then $USER; in team mode, the database login).
     #[arg(long)]
     pub responder: Option<String>,
+    #[command(flatten)]
+    pub team: TeamOpt,
+    /// Team mode, headless: how long (seconds) a step waits for a step it needs that a
+    /// teammate holds, before it is reported blocked.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub team_wait: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -167,6 +174,8 @@ pub struct DrillArgs {
     /// Security mode the lab models (`off` or `on`), over the scenario's.
     #[arg(long)]
     pub security: Option<crate::lab::Security>,
+    #[command(flatten)]
+    pub team: TeamOpt,
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,9 +198,11 @@ pub struct LabArgs {
 pub struct ResumeArgs {
     /// Incident id.
     pub id: String,
-    /// Responder name (default: config, then $USER).
+    /// Responder name (default: config, then $USER; in team mode, the database login).
     #[arg(long)]
     pub responder: Option<String>,
+    #[command(flatten)]
+    pub team: TeamOpt,
 }
 
 #[derive(Debug, clap::Args)]

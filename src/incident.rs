@@ -27,8 +27,10 @@ pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
 use crate::journal::payload::{Items, JournalRecovered, Payload};
 
 mod describe;
+pub mod team;
 mod window;
 pub use describe::{describe, given_time, mark_label, short_hash};
+pub use team::Team;
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
 /// Where a step stands.
@@ -98,6 +100,8 @@ pub struct StepRecord {
     /// foreach: (total, failed).
     pub items: Option<(u64, u64)>,
     pub confirmed_via: Option<String>,
+    /// Who typed (or passed `--yes` for) the confirmation: the `confirm` event's actor.
+    pub confirmed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -232,6 +236,9 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
     pub score: Option<Value>,
     pub recovered: Vec<JournalRecovered>,
+    /// Claims and roles (team mode; see [`team`]).
+    #[serde(skip_serializing_if = "Team::is_empty")]
+    pub team: Team,
     /// Events whose data did not decode as their kind (each error names the seq and field).
     pub unreadable: Vec<String>,
     pub last_seq: u64,
@@ -330,6 +337,7 @@ impl Incident {
         reason = "one arm per journal kind, each a few lines of typed folding"
     )]
     fn apply_payload(&mut self, event: &Event, payload: Payload) {
+        self.team.apply(event, &payload);
         match payload {
             Payload::IncidentOpened(p) => {
                 self.id = p.incident_id;
@@ -415,6 +423,7 @@ impl Incident {
             Payload::Confirm(p) => {
                 if let Some(rec) = self.step_mut(event) {
                     rec.confirmed_via = Some(p.via.as_str().to_owned());
+                    rec.confirmed_by = Some(event.actor.clone());
                 }
             }
             Payload::ChecklistTicked(p) => {
@@ -504,6 +513,11 @@ impl Incident {
             Payload::IncidentClosed(_) => self.closed_at = Some(event.at),
             Payload::JournalRecovered(p) => self.recovered.push(p),
             Payload::DrillScore(p) => self.score = Some(p.0),
+            // Folded by `team` above.
+            Payload::StepClaimed(_)
+            | Payload::StepReleased(_)
+            | Payload::StepTakenOver(_)
+            | Payload::RoleChanged(_) => {}
         }
     }
 

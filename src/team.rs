@@ -16,16 +16,21 @@
 //! - `writer`: group commit for one responder ([`Appender`]): what queues shares a transaction.
 //! - `mirror`: the local JSONL copy and the "journal rewritten" check.
 //! - `follow`: LISTEN first, then catch up; a slow poll as a backstop.
+//! - `session`: one responder's live session, the team backend of `Journal` (appends through
+//!   the appender, the mirror kept current, teammates' events on a feed, the alarm kept).
+//! - `migrations/0002_roles_claims.sql`: claims, roles and closing checked by the database.
 //!
 //! Events keep the file journal's form and hash rule exactly: this module builds them with
 //! `journal::event` ([`compute_hash`](crate::journal::Event::compute_hash), the crate's
 //! canonical serialization) and never re-implements either; redaction happens before
-//! hashing, so no runbook secret reaches the server. The module is a leaf below `cli`: nothing in the core imports it.
+//! hashing, so no runbook secret reaches the server. The module is a leaf below `cli` and `tui`:
+//! nothing in the core imports it (the journal reaches it only through the `SharedChain` seam).
 
 pub mod chain;
 pub mod follow;
 pub mod mirror;
 pub mod schema;
+pub mod session;
 pub mod target;
 pub mod writer;
 
@@ -36,6 +41,7 @@ use crate::journal::{Broken, Fault};
 pub use chain::Chain;
 pub use follow::{Follower, Update};
 pub use mirror::Mirror;
+pub use session::Session;
 pub use target::Target;
 pub use writer::Appender;
 
@@ -114,6 +120,9 @@ pub enum TeamError {
     WriterStopped,
     #[error("the LISTEN connection to the team database closed")]
     ListenClosed,
+    /// The "journal rewritten" alarm as kept by a session: nothing more is written.
+    #[error("{0}; writing is stopped")]
+    Alarm(String),
 }
 
 /// A database error with what PostgreSQL said (SQLSTATE, message, detail), not just "db error".

@@ -9,6 +9,10 @@
 //! ```
 //!
 //! Everything is torn down with the drill: the lab is in-process and stops when this returns.
+//!
+//! With `--team`, the DRILL incident is on the shared chain: created (this player commands
+//! it) or, with `--incident ID` of an existing one, joined as a player (its opener journalled
+//! the facts; injects come from the facilitator, not from this terminal).
 
 mod run;
 
@@ -182,22 +186,54 @@ fn open_incident(
                 .join(", ")
         );
     }
-    let actor = super::run::default_responder(args.responder.as_deref());
+    let team = team(args)?;
+    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
+    if let (Some(team), Some(id)) = (&team, &args.incident)
+        && team.has(id)?
+    {
+        // A player joining the team's drill incident: its opener journalled the facts.
+        let opened = team.join(id)?;
+        opened.journal.set_redactor(secrets.redactor());
+        return Ok(opened);
+    }
+    let actor = match &team {
+        Some(team) => team.login.clone(),
+        None => super::run::default_responder(args.responder.as_deref()),
+    };
     let opening = store::Opening {
         runbook: rb,
         inputs,
         responder: &actor,
         drill: Some((scenario.scenario.scenario.title.clone(), args.speed)),
     };
-    let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, opening)?;
+    let mut opened = match &team {
+        Some(team) => team.create(args.incident.as_deref(), "DRILL", opening)?,
+        None => store::create(args.incident.as_deref(), "DRILL", &actor, opening)?,
+    };
     // From the first event on, the lab's secrets are scrubbed from anything journalled.
-    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
     opened.journal.set_redactor(secrets.redactor());
     let start = Timestamp::now()
         .round(jiff::Unit::Millisecond)
         .unwrap_or_else(|_| Timestamp::now());
     journal_facts(&mut opened, scenario, start)?;
     Ok(opened)
+}
+
+/// `--team` of a drill, parsed (the responder is the login).
+pub fn team(args: &super::DrillArgs) -> anyhow::Result<Option<super::team::open::Team>> {
+    super::team::url(&args.team)
+        .map(|url| super::team::open::Team::parse(&url, args.responder.as_deref()))
+        .transpose()
+}
+
+/// The scenario's own events are recorded as `scenario`; on a shared chain every event is
+/// its login's (the database refuses anything else), so there they stay the responder's.
+fn as_scenario(opened: &Opened, event: NewEvent) -> NewEvent {
+    if opened.journal.shared_login().is_some() {
+        event
+    } else {
+        event.by("scenario")
+    }
 }
 
 /// The starting facts (and the marks they carry), journalled as the scenario's.
@@ -207,20 +243,24 @@ fn journal_facts(
     start: Timestamp,
 ) -> anyhow::Result<()> {
     for fact in scenario.facts(start) {
-        let event = NewEvent::incident(Fact {
-            text: fact.text.clone(),
-            occurred_at: Some(fact.occurred_at),
-        })
-        .by("scenario");
+        let event = as_scenario(
+            opened,
+            NewEvent::incident(Fact {
+                text: fact.text.clone(),
+                occurred_at: Some(fact.occurred_at),
+            }),
+        );
         let written = opened.journal.append_blocking(event)?;
         opened.incident.apply(written);
         if let Some(mark) = fact.mark {
-            let event = NewEvent::incident(Mark {
-                name: mark.clone(),
-                at: Some(fact.occurred_at),
-                corrects: None,
-            })
-            .by("scenario");
+            let event = as_scenario(
+                opened,
+                NewEvent::incident(Mark {
+                    name: mark.clone(),
+                    at: Some(fact.occurred_at),
+                    corrects: None,
+                }),
+            );
             let written = opened.journal.append_blocking(event)?;
             opened.incident.apply(written);
         }
@@ -264,7 +304,10 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         checks,
         drill.lab.status(),
     );
-    let event = NewEvent::incident(DrillScore(serde_json::to_value(&result)?)).by("scenario");
+    let event = as_scenario(
+        opened,
+        NewEvent::incident(DrillScore(serde_json::to_value(&result)?)),
+    );
     let written = opened.journal.append_blocking(event)?;
     opened.incident.apply(written);
     Ok(result)

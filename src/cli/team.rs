@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+pub mod open;
+
 use super::{TeamArgs, TeamCommand, TeamOpt};
 use crate::team::schema::{self, NewResponder};
 use crate::team::{Chain, Mirror, Target, TeamError, chain, mirror};

@@ -41,6 +41,10 @@
 //! | `incident.closed` | `summary`? |
 //! | `journal.recovered` | `quarantined` (file name), `bytes`, `last_good_seq` |
 //! | `drill.score` | scoring object (lab checks and mark durations) |
+//! | `step.claimed` | (none: the actor holds the step; team mode, before it runs) |
+//! | `step.released` | (none: the actor lets the step go) |
+//! | `step.taken_over` | `from` (the holder), `reason` (typed, required) |
+//! | `role.changed` | `login`, `role`, `take_over`? (reason: a take-over of command) |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -104,6 +108,14 @@ pub enum Kind {
     JournalRecovered,
     #[serde(rename = "drill.score")]
     DrillScore,
+    #[serde(rename = "step.claimed")]
+    StepClaimed,
+    #[serde(rename = "step.released")]
+    StepReleased,
+    #[serde(rename = "step.taken_over")]
+    StepTakenOver,
+    #[serde(rename = "role.changed")]
+    RoleChanged,
 }
 
 impl Kind {
@@ -132,6 +144,10 @@ impl Kind {
             Kind::IncidentClosed => "incident.closed",
             Kind::JournalRecovered => "journal.recovered",
             Kind::DrillScore => "drill.score",
+            Kind::StepClaimed => "step.claimed",
+            Kind::StepReleased => "step.released",
+            Kind::StepTakenOver => "step.taken_over",
+            Kind::RoleChanged => "role.changed",
         }
     }
 }
