@@ -58,5 +58,8 @@ mod runbook_schema;
 mod team_chain;
 mod team_faults;
 mod team_live;
+mod team_rules;
+mod team_tmux;
+mod team_wire;
 mod tui_update;
 mod tui_view;

@@ -40,17 +40,31 @@ impl Team {
         Ok(Self { target, login })
     }
 
-    /// Whether `id` is an incident on the server this login is a member of.
+    /// Whether `id` is an opened incident on the server (it has its first event) that this
+    /// login is a member of: one to join rather than to open.
     pub fn has(&self, id: &str) -> anyhow::Result<bool> {
         let target = self.target.clone();
         super::runtime()?.block_on(async move {
             let client = target.connect().await?;
-            Ok(chain::incidents(&client).await?.iter().any(|i| i == id))
+            if !chain::incidents(&client).await?.iter().any(|i| i == id) {
+                return Ok(false);
+            }
+            let opened: bool = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM stanch.event WHERE incident_id = $1 AND seq = 1)",
+                    &[&id],
+                )
+                .await
+                .map_err(crate::team::TeamError::db(format!("looking up {id}")))?
+                .get(0);
+            Ok(opened)
         })
     }
 
     /// Create the incident on the server (this login commands it), open it and write
     /// `incident.opened`. With no id, `<prefix>-<UTC yyyymmdd-hhmm>`, suffixed until free.
+    /// An id the admin made already (`team add --incident`) with no events yet is opened
+    /// here the same way.
     pub fn create(
         &self,
         id: Option<&str>,
@@ -77,7 +91,7 @@ impl Team {
     pub fn join(&self, id: &str) -> anyhow::Result<Opened> {
         if !self.has(id)? {
             bail!(
-                "no incident `{id}` on the team database {} that {} is a member of (the admin adds you: stanch team add {} --role ROLE --incident {id})",
+                "no opened incident `{id}` on the team database {} that {} is a member of (the admin adds you: stanch team add {} --role ROLE --incident {id}; an incident nobody opened yet is opened with `stanch run RUNBOOK --team URL --incident {id}`)",
                 self.target,
                 self.login,
                 self.login
