@@ -62,10 +62,11 @@ impl Pane {
         self.wait_until(&format!("{text:?}"), |s| s.contains(text))
     }
 
-    /// The screen line showing `text`.
+    /// The step list's line (left of the detail panel) showing `text`.
     fn line_with(screen: &str, text: &str) -> String {
         screen
             .lines()
+            .filter_map(|l| l.split('│').next())
             .find(|l| l.contains(text))
             .unwrap_or_default()
             .to_owned()
@@ -181,7 +182,7 @@ async fn a_teammates_run_shows_live_in_the_other_pane_and_running_it_there_asks_
     let b = Pane {
         target: format!("{name}:0.1"),
     };
-    b.wait_for("bob (ops)");
+    b.wait_for("bob (member)");
     assert!(!b.screen().contains("@alice"), "nothing is held yet");
 
     // Alice runs the first step (selected): claimed, run, done.
