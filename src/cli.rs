@@ -117,6 +117,22 @@ pub enum TeamCommand {
         #[command(flatten)]
         team: TeamOpt,
     },
+    /// Give a responder a role in an incident, journalled as `role.changed`: the commander
+    /// does it (`commander` hands command over); anyone may take command themselves with
+    /// `--take-over REASON`. Open terminals show it live.
+    Role {
+        /// The incident.
+        incident: String,
+        /// The responder (a login that is a member of the incident).
+        login: String,
+        /// commander, ops, comms, scribe, observer or facilitator.
+        role: String,
+        /// Take command yourself without a hand-over, for this reason (journalled).
+        #[arg(long, value_name = "REASON")]
+        take_over: Option<String>,
+        #[command(flatten)]
+        team: TeamOpt,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -95,6 +95,10 @@ async fn fold(chain: &Chain) -> Incident {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "every rule in turn on one chain, each refusal beside what it refuses"
+)]
 async fn claims_take_overs_roles_and_closing_are_refused_by_the_database_unless_allowed() {
     let db = TeamDb::new(pg::shared()).await;
     db.add("alice", "commander", Some(INC)).await;

@@ -2,7 +2,8 @@
 //! real PostgreSQL 15: alice opens it with `run --team` and runs a step; bob's screen
 //! (`resume --team`, his own data dir) shows it done and held by `@alice` without a key
 //! pressed; bob's attempt to run it asks for a take-over, which he gives with a reason, and
-//! alice's screen shows `@bob`. Every wait is on the screen's content, with a deadline.
+//! alice's screen shows `@bob`; `stanch team role` hands command to bob and both status
+//! lines say so. Every wait is on the screen's content, with a deadline.
 //! Then the headless runner in team mode: a step a teammate holds is left to them, the step
 //! that needs it waits on the live feed and runs once the teammate has finished it.
 //!
@@ -238,6 +239,35 @@ async fn a_teammates_run_shows_live_in_the_other_pane_and_running_it_there_asks_
         rows[taken + 1..].contains(&"bob step.started check-cluster"),
         "{rows:?}"
     );
+
+    // Command: bob cannot give roles; alice hands command over to him, both screens show it.
+    let role = |url: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stanch"))
+            .args(["team", "role", INC])
+            .args(args)
+            .args(["--team", url])
+            .env("STANCH_DATA_DIR", work.path().join("cli"))
+            .env_remove("STANCH_TEAM")
+            .output()
+            .unwrap()
+    };
+    let refused = role(&url_b, &["bob", "scribe"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("only the commander (alice)"), "{stderr}");
+    let handed = role(&url_a, &["bob", "commander"]);
+    assert!(
+        handed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&handed.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&handed.stdout).contains("Command handed over to bob"),
+        "{}",
+        String::from_utf8_lossy(&handed.stdout)
+    );
+    b.wait_for("bob (commander)");
+    a.wait_for("alice (ops)");
 
     // Both quit; each one's local copy verifies.
     a.send(&["q"]);
