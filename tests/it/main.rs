@@ -60,6 +60,7 @@ mod team_faults;
 mod team_live;
 mod team_rules;
 mod team_tmux;
+mod team_tui;
 mod team_wire;
 mod tui_update;
 mod tui_view;
