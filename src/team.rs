@@ -23,8 +23,9 @@
 //! Events keep the file journal's form and hash rule exactly: this module builds them with
 //! `journal::event` ([`compute_hash`](crate::journal::Event::compute_hash), the crate's
 //! canonical serialization) and never re-implements either; redaction happens before
-//! hashing, so no runbook secret reaches the server. The module is a leaf below `cli` and `tui`:
-//! nothing in the core imports it (the journal reaches it only through the `SharedChain` seam).
+//! hashing, so no runbook secret reaches the server. The module is a leaf below `cli`:
+//! nothing in the core or the TUI imports it (they reach it only through the journal's
+//! `SharedChain` seam and its `News`).
 
 pub mod chain;
 pub mod follow;

@@ -226,14 +226,14 @@ pub fn team(args: &super::DrillArgs) -> anyhow::Result<Option<super::team::open:
         .transpose()
 }
 
-/// The scenario's own events are recorded as `scenario`; on a shared chain every event is
-/// its login's (the database refuses anything else), so there they stay the responder's.
-fn as_scenario(opened: &Opened, event: NewEvent) -> NewEvent {
-    if opened.journal.shared_login().is_some() {
-        event
-    } else {
-        event.by("scenario")
-    }
+/// Who the scenario's own events are recorded as: `scenario`; on a shared chain every event
+/// is its login's (the database refuses anything else), so there they stay the responder's.
+fn scenario_actor(opened: &Opened) -> Option<String> {
+    opened
+        .journal
+        .shared_login()
+        .is_none()
+        .then(|| "scenario".to_owned())
 }
 
 /// The starting facts (and the marks they carry), journalled as the scenario's.
@@ -243,24 +243,20 @@ fn journal_facts(
     start: Timestamp,
 ) -> anyhow::Result<()> {
     for fact in scenario.facts(start) {
-        let event = as_scenario(
-            opened,
-            NewEvent::incident(Fact {
-                text: fact.text.clone(),
-                occurred_at: Some(fact.occurred_at),
-            }),
-        );
+        let mut event = NewEvent::incident(Fact {
+            text: fact.text.clone(),
+            occurred_at: Some(fact.occurred_at),
+        });
+        event.actor = scenario_actor(opened);
         let written = opened.journal.append_blocking(event)?;
         opened.incident.apply(written);
         if let Some(mark) = fact.mark {
-            let event = as_scenario(
-                opened,
-                NewEvent::incident(Mark {
-                    name: mark.clone(),
-                    at: Some(fact.occurred_at),
-                    corrects: None,
-                }),
-            );
+            let mut event = NewEvent::incident(Mark {
+                name: mark.clone(),
+                at: Some(fact.occurred_at),
+                corrects: None,
+            });
+            event.actor = scenario_actor(opened);
             let written = opened.journal.append_blocking(event)?;
             opened.incident.apply(written);
         }
@@ -304,10 +300,8 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         checks,
         drill.lab.status(),
     );
-    let event = as_scenario(
-        opened,
-        NewEvent::incident(DrillScore(serde_json::to_value(&result)?)),
-    );
+    let mut event = NewEvent::incident(DrillScore(serde_json::to_value(&result)?));
+    event.actor = scenario_actor(opened);
     let written = opened.journal.append_blocking(event)?;
     opened.incident.apply(written);
     Ok(result)

@@ -131,6 +131,32 @@ http = {{ target = "api", method = "GET", path = "/json" }}
     path
 }
 
+/// alice (commander) and bob (ops), members of `incident` on a fresh database; the HTTP
+/// server the runbook's steps call; a work dir holding the runbook.
+struct Team {
+    db: TeamDb<'static>,
+    server: support::Server,
+    work: tempfile::TempDir,
+    runbook: std::path::PathBuf,
+}
+
+impl Team {
+    async fn new(incident: &str) -> Self {
+        let db = TeamDb::new(pg::shared()).await;
+        db.add("alice", "commander", Some(incident)).await;
+        db.add("bob", "ops", Some(incident)).await;
+        let server = support::server().await;
+        let work = tempfile::tempdir().unwrap();
+        let runbook = runbook(work.path(), &server.url);
+        Self {
+            db,
+            server,
+            work,
+            runbook,
+        }
+    }
+}
+
 fn stanch_command(data: &Path, args: &str) -> String {
     format!(
         "env STANCH_DATA_DIR={} USER=nobody-else NO_COLOR= TERM=xterm-256color {} {args}; echo EXITED $?; sleep 30",
@@ -147,12 +173,12 @@ fn stanch_command(data: &Path, args: &str) -> String {
 async fn a_teammates_run_shows_live_in_the_other_pane_and_running_it_there_asks_for_a_take_over() {
     const INC: &str = "INC-TMUX";
     let cluster = pg::shared();
-    let db = TeamDb::new(cluster).await;
-    db.add("alice", "commander", Some(INC)).await;
-    db.add("bob", "ops", Some(INC)).await;
-    let server = support::server().await;
-    let work = tempfile::tempdir().unwrap();
-    let rb = runbook(work.path(), &server.url);
+    let Team {
+        db,
+        server,
+        work,
+        runbook: rb,
+    } = Team::new(INC).await;
     let (data_a, data_b) = (work.path().join("alice"), work.path().join("bob"));
     let url_a = cluster.socket_url("alice", &db.name);
     let url_b = cluster.socket_url("bob", &db.name);
@@ -297,12 +323,12 @@ async fn a_teammates_run_shows_live_in_the_other_pane_and_running_it_there_asks_
 async fn a_headless_team_run_leaves_a_held_step_to_its_holder_and_waits_for_it() {
     const INC: &str = "INC-HEADLESS";
     let cluster = pg::shared();
-    let db = TeamDb::new(cluster).await;
-    db.add("alice", "commander", Some(INC)).await;
-    db.add("bob", "ops", Some(INC)).await;
-    let server = support::server().await;
-    let work = tempfile::tempdir().unwrap();
-    let rb_path = runbook(work.path(), &server.url);
+    let Team {
+        db,
+        server,
+        work,
+        runbook: rb_path,
+    } = Team::new(INC).await;
     let rb = Arc::new(stanch::runbook::load(&rb_path).unwrap());
 
     // Alice opens the incident and claims the first step, but has not run it yet.
