@@ -325,7 +325,7 @@ async fn a_headless_team_run_leaves_a_held_step_to_its_holder_and_waits_for_it()
     let cluster = pg::shared();
     let Team {
         db,
-        server,
+        server: _server,
         work,
         runbook: rb_path,
     } = Team::new(INC).await;
