@@ -12,7 +12,9 @@
 //! (about 170/s on a disk that does 170 fdatasync/s). Events that queue while a transaction is
 //! in flight share the next one, as the file journal's writer shares one `sync_data`. Order is
 //! queue order; an event is answered only after its transaction committed; a failed
-//! transaction fails every event in it (none of them was acknowledged, so none is lost).
+//! transaction fails every event in it (none of them was acknowledged, so none is lost),
+//! except that a batch the server refused (one event broke a rule, say a claim that lost a
+//! race) is tried again event by event, so only the event refused on its own account fails.
 //! When the connection is lost the writer drops it and connects again for the next batch
 //! (once per batch, no waiting of its own: a batch that cannot connect fails at once and the
 //! caller decides when to try again).
@@ -81,27 +83,32 @@ async fn write(
                 Err(_) => break,
             }
         }
-        let result = match chain.take() {
-            Some(c) => Ok(c),
-            None => Chain::open(&target, &incident).await,
-        };
-        let result = match result {
-            Ok(mut c) => {
-                let appended = c.append(std::mem::take(&mut events), &redactor).await;
-                // A refusal leaves the connection usable; a lost link does not.
-                if !matches!(&appended, Err(e) if e.is_link_lost()) {
-                    chain = Some(c);
-                }
-                appended
-            }
-            Err(e) => Err(e),
-        };
-        events.clear();
+        // A refused event refuses the whole transaction it shares: keep a copy of a batch
+        // of several, to try each again on its own.
+        let again = (events.len() > 1).then(|| events.clone());
+        let result = commit(
+            &mut chain,
+            &target,
+            &incident,
+            std::mem::take(&mut events),
+            &redactor,
+        )
+        .await;
         match result {
             Ok(stored) => {
                 for (event, reply) in stored.into_iter().zip(replies.drain(..)) {
                     // A caller that stopped waiting still had its event recorded.
                     let _ = reply.send(Ok(event));
+                }
+            }
+            Err(error) if !error.is_link_lost() && again.is_some() => {
+                for (new, reply) in again.into_iter().flatten().zip(replies.drain(..)) {
+                    let alone = commit(&mut chain, &target, &incident, vec![new], &redactor)
+                        .await
+                        .and_then(|stored| {
+                            stored.into_iter().next().ok_or(TeamError::WriterStopped)
+                        });
+                    let _ = reply.send(alone.map_err(Arc::new));
                 }
             }
             Err(error) => {
@@ -112,4 +119,24 @@ async fn write(
             }
         }
     }
+}
+
+/// One transaction over the writer's connection, opened again if it was lost.
+async fn commit(
+    chain: &mut Option<Chain>,
+    target: &Target,
+    incident: &str,
+    batch: Vec<NewEvent>,
+    redactor: &Redactor,
+) -> Result<Vec<Event>, TeamError> {
+    let mut c = match chain.take() {
+        Some(c) => c,
+        None => Chain::open(target, incident).await?,
+    };
+    let appended = c.append(batch, redactor).await;
+    // A refusal leaves the connection usable; a lost link does not.
+    if !matches!(&appended, Err(e) if e.is_link_lost()) {
+        *chain = Some(c);
+    }
+    appended
 }

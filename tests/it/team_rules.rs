@@ -246,3 +246,25 @@ async fn a_batch_is_checked_row_by_row_and_a_refused_row_refuses_the_batch() {
     assert!(matches!(err, TeamError::Db { .. }), "{err}");
     assert_eq!(count(&db).trim(), "3");
 }
+
+/// One thread: both appends are queued before the writer task runs, so they share a batch.
+#[tokio::test(flavor = "current_thread")]
+async fn an_event_refused_in_a_group_commit_fails_alone_and_its_batch_mates_go_in() {
+    let db = TeamDb::new(pg::shared()).await;
+    db.add("alice", "commander", Some(INC)).await;
+    db.add("bob", "ops", Some(INC)).await;
+    let mut alice = db.chain("alice", INC).await;
+    ok(&mut alice, opened()).await;
+    ok(&mut alice, claim("s")).await;
+    let bob = stanch::team::Appender::spawn(
+        db.chain("bob", INC).await,
+        db.as_user("bob"),
+        Redactor::default(),
+    );
+    let (note, stolen) = tokio::join!(bob.append(team::note("bob's note")), bob.append(claim("s")));
+    let note = note.expect("the note goes in");
+    assert_eq!(note.seq, 3);
+    let err = stolen.expect_err("the claim of alice's step is refused");
+    assert!(err.to_string().contains("is held by alice"), "{err}");
+    assert_eq!(count(&db).trim(), "3");
+}
