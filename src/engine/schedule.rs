@@ -19,18 +19,21 @@
 //! own events are folded once the feed has delivered them (it always does: the session
 //! writes them to the mirror before the append returns).
 
+mod teammates;
+
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
 use super::{Decision, Engine, EngineError, Outcome};
-use crate::incident::{Incident, StepStatus};
-use crate::journal::shared::News;
+use crate::incident::StepStatus;
 use crate::journal::{Event, JournalError, NewEvent, Payload};
 use crate::runbook::{Action, Runbook};
 use crate::store::{Opened, StoreError};
+
+pub use teammates::Teammates;
 
 /// What the scheduler hands its caller to show, in order.
 #[derive(Debug, Clone, Copy)]
@@ -56,80 +59,6 @@ pub enum ScheduleError {
     /// Team mode: the shared chain raised the "journal rewritten" alarm.
     #[error("{0}")]
     Alarm(String),
-}
-
-/// Team mode for [`run_all_team`]: the shared chain's feed, who this is, and how long to wait
-/// for steps that teammates hold.
-pub struct Teammates {
-    pub feed_rx: tokio::sync::mpsc::UnboundedReceiver<News>,
-    pub login: String,
-    /// How long a step waits for a `needs` step a teammate holds to be done.
-    pub wait: Duration,
-}
-
-impl Teammates {
-    /// Fold whatever the feed has now (events at or below the incident's last seq were
-    /// folded already and are skipped).
-    fn drain(&mut self, incident: &mut Incident) -> Result<(), ScheduleError> {
-        while let Ok(news) = self.feed_rx.try_recv() {
-            take(incident, news)?;
-        }
-        Ok(())
-    }
-
-    /// Fold until the incident holds `through` (an own event: the feed has it or is about to;
-    /// the mirror holds it before the append returned).
-    async fn catch_up(
-        &mut self,
-        incident: &mut Incident,
-        through: u64,
-    ) -> Result<(), ScheduleError> {
-        while incident.last_seq < through {
-            match self.feed_rx.recv().await {
-                Some(news) => take(incident, news)?,
-                None => return Err(ScheduleError::Alarm("the team session stopped".into())),
-            }
-        }
-        Ok(())
-    }
-
-    /// Wait on the feed until `done` holds or the wait runs out; `true` if it holds.
-    async fn wait_until(
-        &mut self,
-        incident: &mut Incident,
-        done: impl Fn(&Incident) -> bool,
-    ) -> Result<bool, ScheduleError> {
-        let deadline = tokio::time::Instant::now() + self.wait;
-        loop {
-            self.drain(incident)?;
-            if done(incident) {
-                return Ok(true);
-            }
-            match tokio::time::timeout_at(deadline, self.feed_rx.recv()).await {
-                Ok(Some(news)) => take(incident, news)?,
-                Ok(None) | Err(_) => return Ok(done(incident)),
-            }
-        }
-    }
-}
-
-fn take(incident: &mut Incident, news: News) -> Result<(), ScheduleError> {
-    match news {
-        News::Events(events) => {
-            for event in events {
-                if event.seq > incident.last_seq {
-                    incident.apply(event);
-                }
-            }
-            Ok(())
-        }
-        News::Alarm(text) => Err(ScheduleError::Alarm(text)),
-        News::CaughtUp(_) => Ok(()),
-        News::Disconnected(why) => {
-            tracing::warn!("team link down: {why}");
-            Ok(())
-        }
-    }
 }
 
 /// What a headless run did, step by step.
