@@ -8,7 +8,7 @@ use super::ScheduleError;
 use crate::incident::Incident;
 use crate::journal::shared::News;
 
-/// Team mode for [`run_all_team`]: the shared chain's feed, who this is, and how long to wait
+/// Team mode for [`run_all_team`](super::run_all_team): the shared chain's feed, who this is, and how long to wait
 /// for steps that teammates hold.
 pub struct Teammates {
     pub feed_rx: tokio::sync::mpsc::UnboundedReceiver<News>,
