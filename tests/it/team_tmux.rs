@@ -443,3 +443,47 @@ async fn a_headless_team_run_leaves_a_held_step_to_its_holder_and_waits_for_it()
         .expect("bob ran the dependent");
     assert!(done < started, "{rows:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_drill_runs_on_the_shared_chain_as_the_login_and_scores_there() {
+    const INC: &str = "DRILL-TEAM";
+    let cluster = pg::shared();
+    let db = TeamDb::new(cluster).await;
+    db.add("alice", "commander", None).await;
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["drill", "--auto", "--incident", INC, "--team"])
+        .arg(cluster.socket_url("alice", &db.name))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("STANCH_DATA_DIR", data.path())
+        .env_remove("STANCH_TEAM")
+        .env_remove("STANCH_ES_API_KEY")
+        .env_remove("STANCH_OAUTH_SECRET")
+        .env_remove("STANCH_FORUM_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Created on the server by alice (she commands it); every event hers, the score included.
+    let actors = db.psql(&format!(
+        "SELECT DISTINCT actor FROM stanch.event WHERE incident_id = '{INC}'"
+    ));
+    assert_eq!(actors.trim(), "alice");
+    let kinds = db.psql(&format!(
+        "SELECT kind FROM stanch.event WHERE incident_id = '{INC}' ORDER BY seq"
+    ));
+    assert!(kinds.starts_with("incident.opened\nfact"), "{kinds}");
+    assert!(kinds.contains("step.claimed"), "{kinds}");
+    assert!(kinds.trim_end().ends_with("drill.score"), "{kinds}");
+    let verify = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["verify", INC])
+        .env("STANCH_DATA_DIR", data.path())
+        .env_remove("STANCH_TEAM")
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "the local copy verifies");
+}
