@@ -27,8 +27,10 @@ pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
 use crate::journal::payload::{InjectTarget, Items, JournalRecovered, Payload, SyncMerged};
 
 mod describe;
+pub mod team;
 mod window;
 pub use describe::{conflict_line, describe, given_time, mark_label, short_hash};
+pub use team::Team;
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
 /// Where a step stands.
@@ -98,6 +100,8 @@ pub struct StepRecord {
     /// foreach: (total, failed).
     pub items: Option<(u64, u64)>,
     pub confirmed_via: Option<String>,
+    /// Who typed (or passed `--yes` for) the confirmation: the `confirm` event's actor.
+    pub confirmed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -249,6 +253,9 @@ pub struct Incident {
     pub recovered: Vec<JournalRecovered>,
     /// Offline sub-chains merged (team mode), in order.
     pub merges: Vec<Merge>,
+    /// Claims and roles (team mode; see [`team`]).
+    #[serde(skip_serializing_if = "Team::is_empty")]
+    pub team: Team,
     /// Events whose data did not decode as their kind (each error names the seq and field).
     pub unreadable: Vec<String>,
     pub last_seq: u64,
@@ -347,6 +354,7 @@ impl Incident {
         reason = "one arm per journal kind, each a few lines of typed folding"
     )]
     fn apply_payload(&mut self, event: &Event, payload: Payload) {
+        self.team.apply(event, &payload);
         match payload {
             Payload::IncidentOpened(p) => {
                 self.id = p.incident_id;
@@ -432,6 +440,7 @@ impl Incident {
             Payload::Confirm(p) => {
                 if let Some(rec) = self.step_mut(event) {
                     rec.confirmed_via = Some(p.via.as_str().to_owned());
+                    rec.confirmed_by = Some(event.actor.clone());
                 }
             }
             Payload::ChecklistTicked(p) => {
@@ -538,6 +547,11 @@ impl Incident {
             }
             // The timeline shows it; scoring reads scenario time from the marks.
             Payload::DrillClock(_) => {}
+            // Folded by `team` above.
+            Payload::StepClaimed(_)
+            | Payload::StepReleased(_)
+            | Payload::StepTakenOver(_)
+            | Payload::RoleChanged(_) => {}
         }
     }
 

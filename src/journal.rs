@@ -5,6 +5,8 @@
 //! - `offline`: `data.offline`, the original place of an event merged from a team pending chain.
 //! - `lock`: the one-writer rule (`<incident>/lock`, holder named in errors).
 //! - `writer`: [`Journal`], the one writer of an incident (group commit, recovery on open).
+//! - `shared`: the seam for the other backend of [`Journal`], a chain kept elsewhere (team
+//!   mode's PostgreSQL, implemented in `team::session`) and mirrored locally.
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
 //! - `stream`: the same reading as `replay`, batch by batch, in bounded memory.
 //! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
@@ -18,6 +20,7 @@ pub mod lock;
 pub mod offline;
 pub mod payload;
 pub mod replay;
+pub mod shared;
 pub mod stream;
 pub mod verify;
 pub mod writer;
@@ -25,5 +28,6 @@ pub mod writer;
 pub use event::{Event, Kind, NewEvent, PayloadError};
 pub use payload::Payload;
 pub use replay::{Broken, Fault};
+pub use shared::SharedChain;
 pub use verify::{VerifyReport, verify};
 pub use writer::{Journal, JournalError, WriterStats, read};

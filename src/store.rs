@@ -94,8 +94,9 @@ pub struct Opening<'a> {
 
 impl Opening<'_> {
     /// `incident.opened` for `id`: the runbook's canonical path (so the incident finds it from
-    /// any directory) and its SHA-256 (so a resume can tell it changed).
-    fn payload(self, id: String) -> IncidentOpened {
+    /// any directory) and its SHA-256 (so a resume can tell it changed). Team mode appends it
+    /// to the shared chain with this too.
+    pub fn payload(self, id: String) -> IncidentOpened {
         let rb = self.runbook;
         let path = std::fs::canonicalize(&rb.path).unwrap_or_else(|_| rb.path.clone());
         let (scenario, speed) = self.drill.clone().unzip();
@@ -237,14 +238,26 @@ pub fn load(id: &str) -> Result<Incident, StoreError> {
 /// return their ids with the seq of their `step.started`. Callers decide when (after showing
 /// the responder what was found); the steps are then never re-sent without an explicit re-run.
 /// The one place this rule lives: the TUI's resume and the headless runner both call it.
+///
+/// In team mode only the responder's own steps (or free ones) are theirs to mark: a step a
+/// teammate is running is not interrupted. There the event is folded only when it is the next
+/// one; otherwise the session's feed brings it with the teammates' events before it.
 pub fn mark_interrupted(opened: &mut Opened) -> Result<Vec<(String, u64)>, StoreError> {
     let mut ids = Vec::new();
+    let me = opened.journal.shared_login().map(str::to_owned);
     for (step, started_seq) in opened.incident.unfinished_steps() {
+        if let Some(me) = &me
+            && !opened.incident.team.may_run(&step, me)
+        {
+            continue;
+        }
         let event = opened.journal.append_blocking(NewEvent::step(
             step.clone(),
             StepInterrupted { started_seq },
         ))?;
-        opened.incident.apply(event);
+        if me.is_none() || event.seq == opened.incident.last_seq + 1 {
+            opened.incident.apply(event);
+        }
         ids.push((step, started_seq));
     }
     Ok(ids)

@@ -20,11 +20,16 @@
 //! - `merge`: on reconnect, re-sequence the sub-chain onto the shared chain, idempotently.
 //! - `presence`: who is looking at what, outside the chain (heartbeat + list).
 //! - `exercise`: team drills: one exercise, one incident per team, the facilitator's appends.
+//! - `session`: one responder's live session, the team backend of `Journal` (appends through
+//!   the appender, the mirror kept current, teammates' events on a feed, the alarm kept).
+//! - `migrations/0002_roles_claims.sql`: claims, roles and closing checked by the database.
 //!
 //! Events keep the file journal's form and hash rule exactly: this module builds them with
 //! `journal::event` ([`compute_hash`](crate::journal::Event::compute_hash), the crate's
 //! canonical serialization) and never re-implements either; redaction happens before
-//! hashing, so no runbook secret reaches the server. The module is a leaf below `cli`: nothing in the core imports it.
+//! hashing, so no runbook secret reaches the server. The module is a leaf below `cli`:
+//! nothing in the core or the TUI imports it (they reach it only through the journal's
+//! `SharedChain` seam and its `News`).
 
 pub mod chain;
 pub mod exercise;
@@ -34,6 +39,7 @@ pub mod mirror;
 pub mod pending;
 pub mod presence;
 pub mod schema;
+pub mod session;
 pub mod target;
 pub mod writer;
 
@@ -44,6 +50,7 @@ use crate::journal::{Broken, Fault};
 pub use chain::Chain;
 pub use follow::{Follower, Update};
 pub use mirror::Mirror;
+pub use session::Session;
 pub use target::Target;
 pub use writer::{Appended, Appender, LinkNews, OfflineSetup};
 
@@ -152,6 +159,9 @@ pub enum TeamError {
     NoTeams,
     #[error("no exercise `{0}` on the team database that you run or play in")]
     NoExercise(String),
+    /// The "journal rewritten" alarm as kept by a session: nothing more is written.
+    #[error("{0}; writing is stopped")]
+    Alarm(String),
 }
 
 /// A database error with what PostgreSQL said (SQLSTATE, message, detail), not just "db error";

@@ -141,6 +141,7 @@ pub fn color_enabled() -> bool {
 /// The model for an opened incident, as `run` starts it (tests build it the same way).
 pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
     let mut app = app::App::new(runbook, opened.incident.clone(), now());
+    app.team_login = opened.journal.shared_login().map(str::to_owned);
     app.tz = jiff::tz::TimeZone::system();
     app.color = color_enabled();
     if drill {

@@ -15,6 +15,11 @@
 //! what it waits on in `feeds.rs`); `--score EXERCISE` prints its teams side by side
 //! (`board.rs`). Both reuse this file's loading, inputs,
 //! facts and index, so a team's incident opens exactly as a single drill's does.
+//!
+//! A player's side (`--team URL` without `--facilitate`): the DRILL incident is on the shared
+//! chain: created (this player commands it) or, with `--incident ID` of an existing one,
+//! joined as a player (its opener journalled the facts; injects come from the facilitator,
+//! not from this terminal).
 
 mod board;
 mod console;
@@ -215,22 +220,55 @@ fn open_incident(
     resolved: &Resolved,
 ) -> anyhow::Result<Opened> {
     let inputs = inputs(rb, resolved)?;
-    let actor = super::run::default_responder(args.responder.as_deref());
+    let team = team(args)?;
+    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
+    if let (Some(team), Some(id)) = (&team, &args.incident)
+        && team.has(id)?
+    {
+        // A player joining the team's drill incident: its opener journalled the facts.
+        let opened = team.join(id)?;
+        opened.journal.set_redactor(secrets.redactor());
+        return Ok(opened);
+    }
+    let actor = match &team {
+        Some(team) => team.login.clone(),
+        None => super::run::default_responder(args.responder.as_deref()),
+    };
     let opening = store::Opening {
         runbook: rb,
         inputs,
         responder: &actor,
         drill: Some((scenario.scenario.scenario.title.clone(), args.speed)),
     };
-    let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, opening)?;
+    let mut opened = match &team {
+        Some(team) => team.create(args.incident.as_deref(), "DRILL", opening)?,
+        None => store::create(args.incident.as_deref(), "DRILL", &actor, opening)?,
+    };
     // From the first event on, the lab's secrets are scrubbed from anything journalled.
-    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
     opened.journal.set_redactor(secrets.redactor());
-    for event in facts(scenario, now_ms()) {
-        let written = opened.journal.append_blocking(event.by("scenario"))?;
+    for mut event in facts(scenario, now_ms()) {
+        event.actor = scenario_actor(&opened);
+        let written = opened.journal.append_blocking(event)?;
         opened.incident.apply(written);
     }
     Ok(opened)
+}
+
+/// `--team` of a drill, parsed (the responder is the login).
+pub fn team(args: &super::DrillArgs) -> anyhow::Result<Option<super::team::open::Team>> {
+    super::team::url(&args.team)
+        .map(|url| super::team::open::Team::parse(&url, args.responder.as_deref()))
+        .transpose()
+}
+
+/// Who the scenario's own events are recorded as: `scenario`; on a shared chain every event
+/// is its login's (the database refuses anything else), so there they stay the responder's.
+fn scenario_actor(opened: &Opened) -> Option<String> {
+    opened
+        .journal
+        .shared_login()
+        .is_none()
+        .then(|| "scenario".to_owned())
 }
 
 /// Now, to the millisecond (the journal's precision).
@@ -296,7 +334,8 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         checks,
         drill.lab.status(),
     );
-    let event = NewEvent::incident(DrillScore(serde_json::to_value(&result)?)).by("scenario");
+    let mut event = NewEvent::incident(DrillScore(serde_json::to_value(&result)?));
+    event.actor = scenario_actor(opened);
     let written = opened.journal.append_blocking(event)?;
     opened.incident.apply(written);
     Ok(result)
@@ -308,11 +347,6 @@ pub fn run(args: &super::DrillArgs) -> anyhow::Result<ExitCode> {
     }
     if args.facilitate {
         return facilitate::run(args);
-    }
-    if args.team.url.is_some() {
-        bail!(
-            "drill --team runs a team drill's side: --facilitate --teams red,blue (the facilitator) or --score EXERCISE; players join their team's incident with `stanch resume --team URL INCIDENT`"
-        );
     }
     if args.auto {
         run::auto(args)

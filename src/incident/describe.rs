@@ -183,6 +183,14 @@ fn describe_payload(payload: &Payload) -> String {
             p.speed,
             scenario_time(p.scenario_ms)
         ),
+        Payload::StepClaimed(_) => "Claimed the step".to_owned(),
+        Payload::StepReleased(_) => "Released the step".to_owned(),
+        Payload::StepTakenOver(p) => format!("Took the step over from {}: {}", p.from, p.reason),
+        Payload::RoleChanged(p) => match p.take_over.as_deref() {
+            Some(reason) => format!("{} took over as {}: {reason}", p.login, p.role),
+            None if p.role == "commander" => format!("Command handed over to {}", p.login),
+            None => format!("{} is now {}", p.login, p.role),
+        },
     }
 }
 

@@ -48,6 +48,10 @@
 //! [`super::offline`]); typed decoding never sees that key.
 //! | `inject.acknowledged` | `inject` (seq of the `inject` event) |
 //! | `drill.clock` | `paused` (bool), `speed`, `scenario_ms` (scenario time at the change), `at` (when the facilitator made it): a facilitator paused, resumed or changed speed |
+//! | `step.claimed` | (none: the actor holds the step; team mode, before it runs) |
+//! | `step.released` | (none: the actor lets the step go) |
+//! | `step.taken_over` | `from` (the holder), `reason` (typed, required) |
+//! | `role.changed` | `login`, `role`, `take_over`? (reason: a take-over of command) |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -117,6 +121,14 @@ pub enum Kind {
     InjectAcknowledged,
     #[serde(rename = "drill.clock")]
     DrillClock,
+    #[serde(rename = "step.claimed")]
+    StepClaimed,
+    #[serde(rename = "step.released")]
+    StepReleased,
+    #[serde(rename = "step.taken_over")]
+    StepTakenOver,
+    #[serde(rename = "role.changed")]
+    RoleChanged,
 }
 
 impl Kind {
@@ -148,6 +160,10 @@ impl Kind {
             Kind::SyncMerged => "sync.merged",
             Kind::InjectAcknowledged => "inject.acknowledged",
             Kind::DrillClock => "drill.clock",
+            Kind::StepClaimed => "step.claimed",
+            Kind::StepReleased => "step.released",
+            Kind::StepTakenOver => "step.taken_over",
+            Kind::RoleChanged => "role.changed",
         }
     }
 }

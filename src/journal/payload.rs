@@ -435,6 +435,34 @@ pub struct DrillClock {
     pub at: Timestamp,
 }
 
+/// `step.claimed`, `step.released`: the actor takes or lets go of a step (team mode). The
+/// data is empty: who is the event's actor, which step is its `step`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Claim {}
+
+/// `step.taken_over`: the actor takes a step someone else holds, explicitly and with a reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepTakenOver {
+    /// Who held it.
+    pub from: String,
+    /// Why (typed by the responder; required).
+    pub reason: String,
+}
+
+/// `role.changed`: `login` now has `role` in this incident. Handing over command is
+/// `role: "commander"` for the new commander, by the current one; `take_over` (a reason)
+/// marks a responder taking command themselves without a hand-over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoleChanged {
+    pub login: String,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub take_over: Option<String>,
+}
+
 macro_rules! payloads {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         /// The decoded `data` of an event, by kind.
@@ -516,10 +544,15 @@ payloads! {
     SyncMerged(SyncMerged),
     InjectAcknowledged(InjectAcknowledged),
     DrillClock(DrillClock),
+    StepClaimed(Claim),
+    StepReleased(Claim),
+    StepTakenOver(StepTakenOver),
+    RoleChanged(RoleChanged),
 }
 
-/// Payloads of one kind convert straight into [`Payload`]; `Reason` serves two kinds, so it
-/// is wrapped by hand (`Payload::StepSkipped(..)`, `Payload::StepPending(..)`).
+/// Payloads of one kind convert straight into [`Payload`]; `Reason` and `Claim` serve two
+/// kinds each, so they are wrapped by hand (`Payload::StepSkipped(..)`,
+/// `Payload::StepClaimed(Claim {})`).
 macro_rules! into_payload {
     ($($ty:ident),* $(,)?) => {
         $(impl From<$ty> for Payload {
@@ -536,6 +569,7 @@ into_payload! {
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
     SyncMerged,
     InjectAcknowledged, DrillClock,
+    StepTakenOver, RoleChanged,
 }
 
 /// A step outcome with its captures borrowed from the text: skipped or shared, never copied.
@@ -609,6 +643,14 @@ impl Payload {
         Payload::StepPending(Reason {
             reason: reason.into(),
         })
+    }
+
+    pub fn claimed() -> Self {
+        Payload::StepClaimed(Claim {})
+    }
+
+    pub fn released() -> Self {
+        Payload::StepReleased(Claim {})
     }
 }
 

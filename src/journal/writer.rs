@@ -17,6 +17,10 @@
 //! The exclusive lock on `<dir>/lock` is held by the writer thread and released when the last
 //! [`Journal`] clone drops. This module must not interpret events; that is `incident`'s job.
 //!
+//! The same handle fronts the other backend, a chain kept elsewhere ([`Journal::shared`], team
+//! mode; see [`super::shared`]): there `enqueue` returns only once the server committed the
+//! event and `durable` returns at once. The file path pays one `match` per call, nothing more.
+//!
 //! Files are opened through [`crate::private`]: the incident dir is 0700, the journal, head
 //! and quarantined tails 0600, and none of them is ever opened through a symbolic link.
 
@@ -36,6 +40,7 @@ use super::event::{Event, GENESIS, NewEvent};
 use super::lock::{Lock, LockError};
 use super::payload::JournalRecovered;
 use super::replay::{self, Broken, HEAD_FILE};
+use super::shared::{SharedChain, off_the_executor};
 use crate::secret::Redactor;
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -69,6 +74,10 @@ pub enum JournalError {
     /// An earlier write failed; the journal takes no more events until it is reopened.
     #[error("an earlier write to {path} failed ({reason}); reopen the incident to recover")]
     WriteFailed { path: PathBuf, reason: String },
+    /// The shared chain (team mode) did not take the event: the server refused it, the link
+    /// is down, or the chain was found rewritten. Nothing was recorded.
+    #[error("{0}")]
+    Shared(Arc<dyn std::error::Error + Send + Sync>),
 }
 
 /// Counters for benchmarks and tests: how well group commit is batching.
@@ -101,7 +110,21 @@ impl Drop for Inner {
 /// Handle to an open incident journal. Clone freely; all clones share one writer.
 #[derive(Clone)]
 pub struct Journal {
-    inner: Arc<Inner>,
+    backend: Backend,
+}
+
+/// Where the events go: this machine's file (default), or a chain kept elsewhere (team mode,
+/// see [`super::shared`]). One branch per call; the file path is otherwise unchanged.
+#[derive(Clone)]
+enum Backend {
+    File(Arc<Inner>),
+    Shared(Arc<Shared>),
+}
+
+struct Shared {
+    chain: Box<dyn SharedChain>,
+    redactor: RwLock<Redactor>,
+    events: std::sync::atomic::AtomicU64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -204,82 +227,158 @@ impl Journal {
             .spawn(move || writer.run())
             .map_err(io(dir))?;
         Ok(Self {
-            inner: Arc::new(Inner {
+            backend: Backend::File(Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 actor: actor.to_owned(),
                 redactor: RwLock::new(Redactor::default()),
                 queue,
                 thread: Some(thread),
-            }),
+            })),
         })
     }
 
-    /// The incident directory.
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
+    /// A journal whose events go to a chain kept elsewhere (team mode): see
+    /// [`super::shared`]. Every method keeps its contract; `enqueue` waits for the server.
+    pub fn shared(chain: impl SharedChain) -> Self {
+        Self {
+            backend: Backend::Shared(Arc::new(Shared {
+                chain: Box::new(chain),
+                redactor: RwLock::new(Redactor::default()),
+                events: std::sync::atomic::AtomicU64::new(0),
+            })),
+        }
     }
 
-    /// The default actor (the responder).
+    /// The login events are recorded as when this journal is a shared chain (team mode);
+    /// `None` for the local file. Team rules (claims) apply only when this is `Some`.
+    pub fn shared_login(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::File(_) => None,
+            Backend::Shared(shared) => Some(shared.chain.login()),
+        }
+    }
+
+    /// Team mode: the live feed of the shared chain (teammates' events and own, in seq order;
+    /// the alarm). The first caller gets it; `None` for a file journal and after that.
+    pub fn take_news(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<super::shared::News>> {
+        match &self.backend {
+            Backend::File(_) => None,
+            Backend::Shared(shared) => shared.chain.take_news(),
+        }
+    }
+
+    /// The incident directory (for a shared chain, its local mirror's).
+    pub fn dir(&self) -> &Path {
+        match &self.backend {
+            Backend::File(inner) => &inner.dir,
+            Backend::Shared(shared) => shared.chain.dir(),
+        }
+    }
+
+    /// The default actor (the responder; for a shared chain, the login).
     pub fn actor(&self) -> &str {
-        &self.inner.actor
+        match &self.backend {
+            Backend::File(inner) => &inner.actor,
+            Backend::Shared(shared) => shared.chain.login(),
+        }
     }
 
     /// Scrub these secret values from every event appended from now on.
     pub fn set_redactor(&self, redactor: Redactor) {
-        if let Ok(mut current) = self.inner.redactor.write() {
+        let lock = match &self.backend {
+            Backend::File(inner) => &inner.redactor,
+            Backend::Shared(shared) => &shared.redactor,
+        };
+        if let Ok(mut current) = lock.write() {
             *current = redactor;
         }
     }
 
-    /// Events written and syncs done by this handle's writer so far.
+    /// Events written and syncs done by this handle's writer so far (a shared chain commits
+    /// each event on its own).
     pub fn stats(&self) -> WriterStats {
-        let stats = &self.inner.queue.stats;
-        WriterStats {
-            events: stats.events.load(Ordering::Relaxed),
-            syncs: stats.syncs.load(Ordering::Relaxed),
+        match &self.backend {
+            Backend::File(inner) => {
+                let stats = &inner.queue.stats;
+                WriterStats {
+                    events: stats.events.load(Ordering::Relaxed),
+                    syncs: stats.syncs.load(Ordering::Relaxed),
+                }
+            }
+            Backend::Shared(shared) => {
+                let events = shared.events.load(Ordering::Relaxed);
+                WriterStats {
+                    events,
+                    syncs: events,
+                }
+            }
         }
     }
 
     /// Redact, chain and queue an event; it is final (seq, time, hash) but not yet durable.
     /// It reaches the disk in seq order whatever happens to the caller; use
-    /// [`Journal::durable`] before reporting it to anyone.
+    /// [`Journal::durable`] before reporting it to anyone. (A shared chain returns only once
+    /// the server committed it: there the event is durable too.)
     pub fn enqueue(&self, new: NewEvent) -> Result<Event, JournalError> {
         let mut new = new;
-        if let Ok(redactor) = self.inner.redactor.read() {
-            new.redact(&redactor);
+        match &self.backend {
+            Backend::File(inner) => {
+                if let Ok(redactor) = inner.redactor.read() {
+                    new.redact(&redactor);
+                }
+                let kind = new.kind;
+                let step = new.step.take();
+                let actor = new.actor.take().unwrap_or_else(|| inner.actor.clone());
+                inner.queue.enqueue(Request {
+                    kind,
+                    step,
+                    data: new.into_data(),
+                    actor,
+                })
+            }
+            Backend::Shared(shared) => {
+                if let Ok(redactor) = shared.redactor.read() {
+                    new.redact(&redactor);
+                }
+                let event = off_the_executor(|| shared.chain.append(new))?;
+                shared.events.fetch_add(1, Ordering::Relaxed);
+                Ok(event)
+            }
         }
-        let kind = new.kind;
-        let step = new.step.take();
-        let actor = new.actor.take().unwrap_or_else(|| self.inner.actor.clone());
-        self.inner.queue.enqueue(Request {
-            kind,
-            step,
-            data: new.into_data(),
-            actor,
-        })
     }
 
     /// Wait until every event through `seq` is synced. Returns the durable watermark (which
     /// may be past `seq`), or the write failure that means `seq` never will be.
     pub async fn durable(&self, seq: u64) -> Result<u64, JournalError> {
-        self.inner.queue.wait(seq).await
+        match &self.backend {
+            Backend::File(inner) => inner.queue.wait(seq).await,
+            // Shared events are committed before `enqueue` returns them.
+            Backend::Shared(_) => Ok(seq),
+        }
     }
 
     /// Sync what is queued now rather than lingering, without waiting for it (for events worth
     /// making durable promptly that nobody waits for, such as the outcome of a write).
     pub fn sync_soon(&self) {
-        self.inner.queue.hurry();
+        if let Backend::File(inner) = &self.backend {
+            inner.queue.hurry();
+        }
     }
 
     /// Whether every event through `seq` is synced yet, without waiting.
     pub fn is_durable(&self, seq: u64) -> Result<bool, JournalError> {
-        self.inner.queue.is_durable(seq)
+        match &self.backend {
+            Backend::File(inner) => inner.queue.is_durable(seq),
+            Backend::Shared(_) => Ok(true),
+        }
     }
 
     /// Append and sync; returns the event as written, only after it is durable.
     pub fn append_blocking(&self, new: NewEvent) -> Result<Event, JournalError> {
         let event = self.enqueue(new)?;
-        self.inner.queue.wait_blocking(event.seq)?;
+        if let Backend::File(inner) = &self.backend {
+            inner.queue.wait_blocking(event.seq)?;
+        }
         Ok(event)
     }
 

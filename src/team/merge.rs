@@ -27,10 +27,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::TeamError;
 use super::chain::{Chain, Fetched, Proposed};
-use super::mirror::{check_held, off_the_executor};
+use super::mirror::check_held;
 use super::pending::{Pending, PendingEvent};
 use crate::journal::offline::merged_data;
 use crate::journal::payload::{Conflict, SyncMerged};
+use crate::journal::shared::off_the_executor;
 use crate::journal::{Event, Kind, NewEvent, Payload};
 
 /// Pending events per transaction (bounds the statement, as the writer's batch does).
@@ -133,7 +134,12 @@ pub async fn merge_step(
 pub fn works_step(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::StepStarted | Kind::StepSucceeded | Kind::StepFailed | Kind::StepSkipped
+        Kind::StepStarted
+            | Kind::StepSucceeded
+            | Kind::StepFailed
+            | Kind::StepSkipped
+            | Kind::StepClaimed
+            | Kind::StepTakenOver
     )
 }
 

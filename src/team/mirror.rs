@@ -23,6 +23,7 @@ use super::chain::{Chain, Fetched};
 use crate::journal::Event;
 use crate::journal::lock::{Lock, LockError};
 use crate::journal::replay::{self, HEAD_FILE, Head};
+use crate::journal::shared::off_the_executor;
 use crate::journal::writer::JOURNAL_FILE;
 
 /// Events fetched per round trip while catching up.
@@ -196,16 +197,6 @@ pub async fn check_held(chain: &Chain, seq: u64, hash: &str) -> Result<(), TeamE
                 |h| format!("holds hash {h}"),
             ),
         }),
-    }
-}
-
-pub(crate) fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
     }
 }
 

@@ -77,6 +77,10 @@ pub fn offline_rule(kind: Kind, holds_step: bool) -> Result<(), TeamError> {
                 needs("the step is not yours: claiming it needs the team link")
             }
         }
+        Kind::StepClaimed | Kind::StepReleased | Kind::StepTakenOver => {
+            needs("claims and take-overs need the team link")
+        }
+        Kind::RoleChanged => needs("role changes need the team link"),
         Kind::IncidentOpened => needs("opening an incident needs the team link"),
         Kind::Inject | Kind::DrillClock => needs("injects and the drill clock need the team link"),
         Kind::IncidentClosed => needs("closing the incident needs the team link"),

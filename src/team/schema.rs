@@ -17,9 +17,10 @@ use tokio_postgres::{Client, GenericClient};
 use super::TeamError;
 
 /// Every migration, in order; index + 1 is its version. Released files are never edited.
-/// (File numbers were reserved per feature while they were built; the list order is what counts.)
+/// (File numbers were reserved per feature while they were built; they are in order now.)
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_chain.sql"),
+    include_str!("migrations/0002_roles_claims.sql"),
     include_str!("migrations/0003_presence.sql"),
     include_str!("migrations/0004_drills.sql"),
 ];

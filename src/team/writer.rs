@@ -12,7 +12,9 @@
 //! (about 170/s on a disk that does 170 fdatasync/s). Events that queue while a transaction is
 //! in flight share the next one, as the file journal's writer shares one `sync_data`. Order is
 //! queue order; an event is answered only after its transaction committed; a failed
-//! transaction fails every event in it (none of them was acknowledged, so none is lost).
+//! transaction fails every event in it (none of them was acknowledged, so none is lost),
+//! except that a batch the server refused (one event broke a rule, say a claim that lost a
+//! race) is tried again event by event, so only the event refused on its own account fails.
 //! When the connection is lost the writer drops it and connects again for the next batch
 //! (once per batch, no waiting of its own: a batch that cannot connect fails at once and the
 //! caller decides when to try again).
@@ -43,8 +45,8 @@ use super::Target;
 use super::TeamError;
 use super::chain::{Chain, Proposed};
 use super::merge::{MERGE_BATCH, Merged, merge};
-use super::mirror::off_the_executor;
 use super::pending::{Pending, offline_rule};
+use crate::journal::shared::off_the_executor;
 use crate::journal::{Event, NewEvent};
 use crate::secret::Redactor;
 
@@ -320,6 +322,18 @@ impl Writer {
                 self.tell(LinkNews::Offline(Arc::new(error)));
                 self.record_offline(events, waiting, &in_doubt);
             }
+            // A refused event refuses the whole transaction it shares (a claim that lost a
+            // race, say): each is tried again on its own, so only the guilty one fails.
+            Err(error) if events.len() > 1 && !error.is_link_lost() => {
+                drop(error);
+                for (new, w) in events.iter().zip(waiting) {
+                    let alone = self.commit_one(new).await;
+                    if let (Ok(event), Some(offline)) = (&alone, &mut self.offline) {
+                        offline.verified = (event.seq, event.hash.clone());
+                    }
+                    let _ = w.reply.send(alone.map(Appended::Shared).map_err(Arc::new));
+                }
+            }
             Err(error) => {
                 let error = Arc::new(error);
                 for w in waiting {
@@ -327,6 +341,20 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// One already-redacted event in a transaction of its own, over the writer's connection
+    /// (opened again if it was lost).
+    async fn commit_one(&mut self, new: &NewEvent) -> Result<Event, TeamError> {
+        let mut c = match self.chain.take() {
+            Some(c) => c,
+            None => Chain::open(&self.target, &self.incident).await?,
+        };
+        let appended = c.append_redacted(std::slice::from_ref(new)).await;
+        if !matches!(&appended, Err(e) if e.is_link_lost()) {
+            self.chain = Some(c);
+        }
+        appended.and_then(|stored| stored.into_iter().next().ok_or(TeamError::WriterStopped))
     }
 
     /// The link is down: each event to the pending sub-chain, or refused by the offline rule.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::dialog::{Confirm, Fact, Mark, Note, Skip};
+use super::dialog::{Confirm, Fact, Mark, Note, Skip, TakeOver};
 use super::error::TuiError;
 use super::input::Input;
 use super::msg::InjectMsg;
@@ -63,6 +63,8 @@ pub enum Modal {
     /// Record a fact, or correct an earlier one: the journal keeps both.
     Fact(Fact),
     Mark(Mark),
+    /// Team mode: a step a teammate holds; the reason to take it over.
+    TakeOver(TakeOver),
     Inject(InjectMsg),
     Error {
         message: String,
@@ -157,6 +159,14 @@ pub struct App {
     pub following: Option<String>,
     pub size: (u16, u16),
     pub quitting: bool,
+    /// Team mode: this responder's login (`None` on a local journal).
+    pub team_login: Option<String>,
+    /// Team mode: take-over reasons typed for steps about to run (taken by `start`).
+    pub take_overs: HashMap<String, String>,
+    /// Team mode: why the link to the team database is down, while it is.
+    pub link_down: Option<String>,
+    /// Team mode: the "journal rewritten" alarm; writing has stopped.
+    pub alarm: Option<String>,
 }
 
 impl App {
@@ -194,6 +204,10 @@ impl App {
             following: None,
             size: (80, 24),
             quitting: false,
+            team_login: None,
+            take_overs: HashMap::new(),
+            link_down: None,
+            alarm: None,
         }
     }
 
@@ -216,6 +230,10 @@ impl App {
         match self.incident.status(step.id()) {
             StepStatus::Pending if self.incident.is_ready(step) => DisplayStatus::Ready,
             StepStatus::Pending => DisplayStatus::Pending,
+            // Team mode: a teammate is running it.
+            StepStatus::Running if self.held_by_other(step.id()).is_some() => {
+                DisplayStatus::Running
+            }
             // Running in the journal but not in this process: started before a crash.
             StepStatus::Running | StepStatus::Interrupted => DisplayStatus::Interrupted,
             StepStatus::Succeeded => DisplayStatus::Succeeded,
@@ -234,6 +252,12 @@ impl App {
     /// Something moves on screen (a spinner, a foreach counter): tick fast.
     pub fn is_busy(&self) -> bool {
         !self.running.is_empty()
+    }
+
+    /// Team mode: who holds `step`, when it is someone else.
+    pub fn held_by_other(&self, step: &str) -> Option<&str> {
+        let me = self.team_login.as_deref()?;
+        self.incident.team.holder(step).filter(|h| *h != me)
     }
 
     /// Fold a synced event into the incident, in seq order.

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Nothing here blocks the draw path on the disk or the network: appends and steps run in
-//! tasks that report back on `msg_tx`. Only `$EDITOR` blocks, with the terminal handed over.
+//! tasks that report back on `msg_tx`. In team mode the shared chain's news (teammates'
+//! events as they commit, the link, the alarm) is one more branch, turned into `Msg::Team`. Only `$EDITOR` blocks, with the terminal handed over.
 //!
 //! The engine may still be starting when the loop begins ([`Engine::Starting`]): its answer
 //! is one more branch of the `select!`, turned into `Msg::EngineReady`. Until then effects
@@ -38,6 +39,7 @@ use super::update::update;
 use super::view;
 use super::{DrillSetup, ScheduledInject};
 use crate::engine::Outcome;
+use crate::journal::shared::News;
 use crate::journal::{self, Journal};
 
 /// How long quitting waits for appends and cancelled steps to reach the journal.
@@ -58,6 +60,8 @@ pub enum Engine {
 pub struct Loop {
     pub engine: Engine,
     pub journal: Journal,
+    /// Team mode: the shared chain's news (teammates' events, link, alarm).
+    news_rx: Option<UnboundedReceiver<News>>,
     pub msg_tx: UnboundedSender<Msg>,
     pub msg_rx: UnboundedReceiver<Msg>,
     pub drill: Option<DrillSetup>,
@@ -75,6 +79,7 @@ impl Loop {
         let (msg_tx, msg_rx) = tokio::sync::mpsc::unbounded_channel();
         Self {
             engine,
+            news_rx: journal.take_news(),
             journal,
             msg_tx,
             msg_rx,
@@ -104,6 +109,7 @@ impl Loop {
                 biased;
                 Some(msg) = self.msg_rx.recv() => msg,
                 ready = engine_ready(&mut self.engine) => self.install(ready),
+                Some(news) = next_news(&mut self.news_rx) => Msg::Team(news),
                 next = input.next() => match next {
                     Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Msg::Key(key),
                     Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
@@ -377,6 +383,14 @@ impl Loop {
                 self.tasks.len()
             );
         }
+    }
+}
+
+/// The next news of the shared chain (team mode); never on a local journal.
+async fn next_news(news_rx: &mut Option<UnboundedReceiver<News>>) -> Option<News> {
+    match news_rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

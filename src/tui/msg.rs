@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use super::error::TuiError;
 use crate::engine::{Outcome, Preview, Progress};
 use crate::journal::Event;
+use crate::journal::shared::News;
 
 /// A drill inject as it pops up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,4 +66,7 @@ pub enum Msg {
     Panel(Vec<(String, String)>),
     /// Something failed outside `update`; shown in a modal and logged.
     Failed(TuiError),
+    /// Team mode: what the shared chain's session says (teammates' events, the link, the
+    /// "journal rewritten" alarm).
+    Team(News),
 }

@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 mod progress;
 mod steps;
 
-pub(crate) use steps::start;
+pub(crate) use steps::{run_again, start};
 
 use super::app::{App, Modal, View};
 use super::dialog;
@@ -45,6 +45,7 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::EngineReady(ready) => progress::on_engine_ready(app, ready),
         Msg::Journalled(event) => progress::on_journalled(app, event),
+        Msg::Team(news) => progress::on_team(app, news),
         Msg::Resynced(events) => {
             for event in events {
                 app.absorb(event);

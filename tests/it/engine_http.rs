@@ -314,6 +314,7 @@ http = { target = "anon", method = "POST", path = "/count/close" }
         assume_yes: true,
         rerun: false,
         typed_confirmation: None,
+        take_over: None,
     };
     succeeded(&h.run_with("close", yes, CancellationToken::new()).await);
     let confirms: Vec<_> = h

@@ -4,6 +4,7 @@
 
 use super::steps::open_confirm;
 use crate::engine::{Outcome, Preview, Progress};
+use crate::journal::shared::News;
 use crate::journal::{Event, Kind};
 use crate::tui::app::{App, DisplayStatus, EngineState, Modal};
 use crate::tui::effect::Effect;
@@ -39,6 +40,34 @@ pub(super) fn on_journalled(app: &mut App, event: Event) -> Vec<Effect> {
     } else {
         Vec::new()
     }
+}
+
+/// Team mode: the shared chain's news. Events (teammates' and own, each once, in seq order)
+/// are folded like own ones (`absorb` skips what is there already) without moving the
+/// responder's selection; the alarm is kept for the status line and shown in a dialog.
+pub(super) fn on_team(app: &mut App, news: News) -> Vec<Effect> {
+    match news {
+        News::Events(events) => {
+            let captured = events
+                .iter()
+                .any(|e| matches!(e.kind, Kind::StepSucceeded | Kind::StepFailed));
+            for event in events {
+                app.absorb(event);
+            }
+            if captured {
+                return refresh_preview(app);
+            }
+        }
+        News::CaughtUp(_) => app.link_down = None,
+        News::Disconnected(why) => app.link_down = Some(why),
+        News::Alarm(text) => {
+            app.modal = Some(Modal::Error {
+                message: text.clone(),
+            });
+            app.alarm = Some(text);
+        }
+    }
+    Vec::new()
 }
 
 pub(super) fn on_progress(app: &mut App, step: &str, progress: Progress) -> Vec<Effect> {
@@ -130,6 +159,12 @@ pub(super) fn on_finished(app: &mut App, step: String, outcome: Outcome) -> Vec<
         Outcome::Cancelled => app.flash = Some(format!("{step} cancelled")),
         Outcome::Interrupted => {
             app.flash = Some(format!("{step} interrupted — outcome unknown"));
+        }
+        // A teammate claimed it first: offer the take-over.
+        Outcome::Held { by } => {
+            app.modal = Some(Modal::TakeOver(crate::tui::dialog::TakeOver::new(
+                &step, &by, false,
+            )));
         }
     }
     effects.push(Effect::Preview { step });

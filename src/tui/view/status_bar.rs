@@ -1,6 +1,7 @@
 //! The status bar: incident id, responder, T+ since opened, time since `aware` and each
 //! notification deadline with a fixed period (`72h`, `30d`; see `draft::deadline`), stopped at
-//! `notified`, DRILL watermark, last journal seq and hash prefix.
+//! `notified`, DRILL watermark, last journal seq and hash prefix. Team mode: the login and its
+//! role, "team link down" while it is, and the "journal rewritten" alarm over everything.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -22,11 +23,40 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             theme.warn().add_modifier(Modifier::REVERSED),
         ));
     }
+    if let Some(alarm) = &app.alarm {
+        // Nothing else matters until a person has looked: the whole bar says so.
+        let text = format!(
+            " JOURNAL REWRITTEN — writing stopped: {} ",
+            crate::text::escape(alarm)
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                text,
+                theme.bad().add_modifier(Modifier::REVERSED),
+            )),
+            area,
+        );
+        return;
+    }
     spans.push(Span::styled(
         format!(" {} ", incident.id),
         bar.add_modifier(Modifier::BOLD),
     ));
-    spans.push(Span::styled(format!(" {} ", incident.responder), bar));
+    match &app.team_login {
+        // Team mode: who this terminal is, and their role in the incident.
+        Some(login) => spans.push(Span::styled(
+            format!(
+                " {} ({}) ",
+                crate::text::escape(login),
+                incident.team.role_of(login).unwrap_or("member")
+            ),
+            bar,
+        )),
+        None => spans.push(Span::styled(format!(" {} ", incident.responder), bar)),
+    }
+    if app.link_down.is_some() {
+        spans.push(Span::styled(" team link down ", theme.bad()));
+    }
     if let Some(opened) = incident.opened_at {
         let t = super::elapsed_ms(app.now, opened);
         spans.push(Span::raw(format!(" T+{} ", duration(t))));
