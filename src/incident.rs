@@ -545,10 +545,10 @@ impl Incident {
                     inject.acknowledged_by.push(event.actor.clone());
                 }
             }
-            // The timeline shows it; scoring reads scenario time from the marks.
-            Payload::DrillClock(_) => {}
-            // Folded by `team` above.
-            Payload::StepClaimed(_)
+            // The timeline shows the clock; scoring reads scenario time from the marks.
+            // Claims and roles are folded by `team` above.
+            Payload::DrillClock(_)
+            | Payload::StepClaimed(_)
             | Payload::StepReleased(_)
             | Payload::StepTakenOver(_)
             | Payload::RoleChanged(_) => {}
