@@ -28,7 +28,7 @@ use crate::journal::payload::{Items, JournalRecovered, Payload};
 
 mod describe;
 mod window;
-pub use describe::{describe, given_time, mark_label, short_hash};
+pub use describe::{describe, describe_payload, given_time, mark_label, short_hash};
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
 /// Where a step stands.
