@@ -67,7 +67,7 @@ PY
     export STANCH_DATA_DIR="$work/data" BENCH_OAUTH_SECRET=bench-secret
     /usr/bin/time -o "$work/time-stanch" -f '%e %M' target/release/stanch run "$work/revoke-$n.toml" \
         --headless --incident "R$n" >"$work/stanch-$n.out" 2>&1 || { cat "$work/stanch-$n.out"; exit 1; }
-    /usr/bin/time -o "$work/time-curl" -f '%e %M' curl -s --parallel --parallel-max 32 -K "$work/curl-$n.conf" >/dev/null
+    /usr/bin/time -o "$work/time-curl" -f "%e %M" curl -s --parallel --parallel-max 32 -K "$work/curl-$n.conf" >/dev/null 2>&1
     read -r s_wall s_kb <"$work/time-stanch"
     read -r c_wall _ <"$work/time-curl"
     bytes=$(python3 - "$work/data/incidents/R$n/journal.jsonl" "$n" <<'PY'

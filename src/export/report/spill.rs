@@ -218,25 +218,17 @@ impl<'a> Run<'a> {
         if self.buf.len() == self.pos {
             return Ok(None);
         }
-        let len = usize::try_from(u32::from_le_bytes(self.take::<4>()?)).unwrap_or(usize::MAX);
+        let len = u32::from_le_bytes(Cursor(&self.buf[self.pos..]).take()?);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        self.pos += 4;
         self.fill(len)?;
         let record = self
             .buf
-            .get(self.pos..self.pos + len)
+            .get(self.pos..self.pos.saturating_add(len))
             .ok_or_else(|| corrupt("a record runs past its run"))?;
         let row = decode(record)?;
         self.pos += len;
         Ok(Some(row))
-    }
-
-    fn take<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos + N)
-            .and_then(|b| <[u8; N]>::try_from(b).ok())
-            .ok_or_else(|| corrupt("a record runs past its run"))?;
-        self.pos += N;
-        Ok(bytes)
     }
 }
 
