@@ -2,7 +2,9 @@
 # Issue 13: headless `foreach` of 10,000, 100,000 and 1,000,000 RFC 7009 revocations at
 # concurrency 32 against nginx on loopback, beside `curl --parallel --parallel-max 32` with the
 # same requests, in one run. For each size: wall time of each (one run each, stanch then curl),
-# stanch's peak RSS (GNU time %M), and the bytes per exchange event of its journal.
+# stanch's peak RSS (GNU time %M) and its resident memory from a quarter of the run on (VmRSS
+# sampled every 0.2 s: the foreach, after the list step), and the bytes per exchange event of
+# its journal.
 #
 #   bench/foreach-scale.sh                 # 10000 100000 1000000 (about 3 minutes)
 #   bench/foreach-scale.sh 10000 100000    # only these sizes
@@ -25,7 +27,7 @@ ensure_release
 echo '{"ok":true}' > "$work/www/ping.json"
 start_nginx "$work"
 
-printf '%-9s %14s %14s %16s %22s\n' items "stanch wall s" "curl wall s" "stanch RSS MB" "bytes/exchange event"
+printf '%-9s %14s %14s %16s %16s %22s\n' items "stanch wall s" "curl wall s" "stanch peak MB" "RSS in run MB" "bytes/exchange event"
 for n in "${sizes[@]}"; do
     python3 - "$work" "$n" "$NGINX_PORT" <<'PY'
 import json, sys
@@ -66,7 +68,17 @@ with open(f"{work}/curl-{n}.conf", "w") as f:
 PY
     export STANCH_DATA_DIR="$work/data" BENCH_OAUTH_SECRET=bench-secret
     /usr/bin/time -o "$work/time-stanch" -f '%e %M' target/release/stanch run "$work/revoke-$n.toml" \
-        --headless --incident "R$n" >"$work/stanch-$n.out" 2>&1 || { cat "$work/stanch-$n.out"; exit 1; }
+        --headless --incident "R$n" >"$work/stanch-$n.out" 2>&1 &
+    timed=$!
+    # Resident memory while the foreach runs (sampled from its second quarter on, when the list
+    # step and its large blocks are long done), beside the peak over the whole run.
+    : >"$work/rss-$n"
+    while kill -0 "$timed" 2>/dev/null; do
+        pid=$(pgrep -P "$timed" -x stanch || true)
+        [ -n "$pid" ] && awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null >>"$work/rss-$n"
+        sleep 0.2
+    done
+    wait "$timed" || { cat "$work/stanch-$n.out"; exit 1; }
     /usr/bin/time -o "$work/time-curl" -f "%e %M" curl -s --parallel --parallel-max 32 -K "$work/curl-$n.conf" >/dev/null 2>&1
     read -r s_wall s_kb <"$work/time-stanch"
     read -r c_wall _ <"$work/time-curl"
@@ -102,7 +114,8 @@ assert count == 2 * n and ok == n, f"{count} exchange events, {ok} answered 200,
 print(f"{size / count:.0f} (whole: {whole / count:.0f})")
 PY
 )
-    printf '%-9s %14s %14s %16.1f %22s\n' "$n" "$s_wall" "$c_wall" "$(echo "$s_kb / 1000" | bc -l)" "$bytes"
+    during=$(awk '{a[NR]=$1} END {q=int(NR/4)+1; lo=""; hi=0; for (i=q; i<=NR; i++) {if (lo=="" || a[i]<lo) lo=a[i]; if (a[i]>hi) hi=a[i]}; printf "%.1f-%.1f", lo/1000, hi/1000}' "$work/rss-$n")
+    printf '%-9s %14s %14s %16.1f %16s %22s\n' "$n" "$s_wall" "$c_wall" "$(echo "$s_kb / 1000" | bc -l)" "$during" "$bytes"
     rm -f "$work/curl-$n.conf" "$work/www/tokens-$n.json"
     rm -rf "$work/data/incidents/R$n"
 done
