@@ -29,7 +29,7 @@ use crate::journal::payload::{InjectTarget, Items, JournalRecovered, Payload, Sy
 mod describe;
 pub mod team;
 mod window;
-pub use describe::{conflict_line, describe, given_time, mark_label, short_hash};
+pub use describe::{conflict_line, describe, describe_payload, given_time, mark_label, short_hash};
 pub use team::Team;
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
