@@ -8,7 +8,9 @@
 //! The incident `DATA_DIR/incidents/ID` holds exactly `EVENTS` events: `incident.opened`, a
 //! `foreach` step revoking `ITEMS` tokens (one `http.request` and one `http.response` per
 //! item, every 1,000th item answered 404), its `step.failed`, and notes for the rest. Used by
-//! `bench/gen-incident.sh`.
+//! `bench/gen-incident.sh`. Checkpoints are written as `stanch` writes them
+//! (`STANCH_CHECKPOINT_EVERY`, default 50,000 events); with `GEN_RUNBOOK=PATH` the incident
+//! names that runbook (so `stanch resume` can open it).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +19,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use stanch::journal::payload::IncidentOpened;
 use stanch::journal::{Journal, Kind, NewEvent};
+use stanch::store::checkpoint::{Cadence, Checkpointer};
 
 const STEP: &str = "revoke-tokens";
 
@@ -44,11 +47,21 @@ fn run() -> anyhow::Result<()> {
     let dir = PathBuf::from(data).join("incidents").join(id);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let journal = Journal::create(&dir, "alice")?;
+    // Checkpoints as `stanch` writes them while an incident is open (and one at the end).
+    let checkpoints = Checkpointer::start(&journal, 0, Cadence::from_env());
+    let runbook = std::env::var_os("GEN_RUNBOOK").map(PathBuf::from);
+    let runbook_sha256 = match &runbook {
+        Some(path) => stanch::journal::event::sha256_hex(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => stanch::journal::event::sha256_hex(b"synthetic runbook"),
+    };
     journal.enqueue(NewEvent::incident(IncidentOpened {
         incident_id: id.clone(),
         runbook_id: "token-leak".to_owned(),
         runbook_title: "Leaked OAuth tokens".to_owned(),
-        runbook_sha256: stanch::journal::event::sha256_hex(b"synthetic runbook"),
+        runbook_sha256,
+        runbook_path: runbook.map(|p| std::fs::canonicalize(&p).unwrap_or(p).display().to_string()),
         inputs: serde_json::Map::from_iter([(
             "auth_url".to_owned(),
             json!("http://127.0.0.1:9300"),
@@ -103,6 +116,7 @@ fn run() -> anyhow::Result<()> {
             journal.enqueue(note)?;
         }
     }
+    checkpoints.close()?;
     println!("{}", dir.join("journal.jsonl").display());
     Ok(())
 }

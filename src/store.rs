@@ -20,12 +20,13 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::incident::{Incident, StepStatus};
+use crate::incident::{Incident, Keep, StepStatus};
 use crate::journal::payload::{IncidentOpened, StepInterrupted};
 use crate::journal::{Journal, JournalError, Kind, NewEvent};
 use crate::paths::{self, PathsError};
 use crate::private::{self, Tightened};
 use crate::runbook::Loaded;
+use checkpoint::{Cadence, Checkpointer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,12 +55,19 @@ pub enum StoreError {
     },
 }
 
+pub mod checkpoint;
+
 /// An incident open for writing.
 pub struct Opened {
     pub id: String,
     pub dir: PathBuf,
     pub journal: Journal,
+    /// The state, with the events folded by this open (those after the checkpoint).
     pub incident: Incident,
+    /// Writes checkpoints while the incident is open, and one on close (when dropped).
+    pub checkpoints: Option<Checkpointer>,
+    /// Said once to the responder: why the last checkpoint was not used.
+    pub notice: Option<String>,
 }
 
 /// `INC-20261128-0347` (or `DRILL-…`), from the UTC time.
@@ -146,12 +154,27 @@ pub fn create(
         actor,
         NewEvent::incident(opening.payload(id.clone())),
     )?;
-    let (journal, events) = Journal::open(&dir, actor)?;
+    open_dir(id, dir, actor, Keep::Timeline)
+}
+
+/// Open the incident in `dir` for writing: its state from the last checkpoint and the events
+/// after it (see [`checkpoint::fold`]), checkpoints written from now on.
+fn open_dir(id: String, dir: PathBuf, actor: &str, keep: Keep) -> Result<Opened, StoreError> {
+    let folded = checkpoint::fold(&dir, keep, |from, each| {
+        Journal::open_from(&dir, actor, from, each)
+    })?;
+    let saved = match &folded.source {
+        checkpoint::Source::Checkpoint { seq, .. } => *seq,
+        checkpoint::Source::Replay { .. } => 0,
+    };
+    let checkpoints = Checkpointer::start(&folded.with, saved, Cadence::from_env());
     Ok(Opened {
         id,
         dir,
-        journal,
-        incident: Incident::replay(events),
+        journal: folded.with,
+        incident: folded.incident,
+        checkpoints: Some(checkpoints),
+        notice: folded.source.notice(),
     })
 }
 
@@ -198,8 +221,14 @@ fn publish(
         })
 }
 
-/// Open an existing incident for writing and replay it.
+/// Open an existing incident for writing, keeping the events it folds for a timeline.
 pub fn open(id: &str, actor: &str) -> Result<Opened, StoreError> {
+    open_keeping(id, actor, Keep::Timeline)
+}
+
+/// Open an existing incident for writing and load its state (from its last checkpoint and
+/// the events after it, else from a full replay), keeping what `keep` says.
+pub fn open_keeping(id: &str, actor: &str, keep: Keep) -> Result<Opened, StoreError> {
     check_id(id)?;
     let dir = paths::incident_dir(id)?;
     if !dir.join(crate::journal::writer::JOURNAL_FILE).exists() {
@@ -210,16 +239,11 @@ pub fn open(id: &str, actor: &str) -> Result<Opened, StoreError> {
     }
     secure_dir(&dir)?;
     check_opened(&dir)?;
-    let (journal, events) = Journal::open(&dir, actor)?;
-    Ok(Opened {
-        id: id.to_owned(),
-        dir,
-        journal,
-        incident: Incident::replay(events),
-    })
+    open_dir(id.to_owned(), dir, actor, keep)
 }
 
-/// Read an incident without opening it for writing (export, list).
+/// Read an incident's state without opening it for writing (no timeline; from its last
+/// checkpoint when it holds). A damaged journal is an error.
 pub fn load(id: &str) -> Result<Incident, StoreError> {
     check_id(id)?;
     let dir = paths::incident_dir(id)?;
@@ -230,7 +254,23 @@ pub fn load(id: &str) -> Result<Incident, StoreError> {
         });
     }
     check_opened(&dir)?;
-    Ok(Incident::replay(crate::journal::read(&dir)?))
+    load_dir(&dir)
+}
+
+/// [`load`] of an incident directory.
+pub fn load_dir(dir: &Path) -> Result<Incident, StoreError> {
+    let folded = checkpoint::read(dir, Keep::State)?;
+    if let Some(notice) = folded.source.notice() {
+        eprintln!("stanch: {}: {notice}", dir.display());
+    }
+    match folded.streamed.broken {
+        Some(broken) => Err(JournalError::Broken {
+            path: dir.join(crate::journal::writer::JOURNAL_FILE),
+            broken,
+        }
+        .into()),
+        None => Ok(folded.incident),
+    }
 }
 
 /// Journal `step.interrupted` for every step a crash left started without an outcome, and
@@ -305,13 +345,10 @@ fn summarise(id: String, dir: &Path) -> Result<Listing, StoreError> {
             damaged: Some(err.to_string()),
         });
     }
-    let (_, replayed) =
-        crate::journal::replay::replay_file(dir).map_err(|source| JournalError::Io {
-            path: dir.join(crate::journal::writer::JOURNAL_FILE),
-            source,
-        })?;
-    let damaged = replayed.broken.as_ref().map(ToString::to_string);
-    let incident = Incident::summarise(replayed.events);
+    // From the last checkpoint: damage before it is `verify`'s to find, not `list`'s.
+    let folded = checkpoint::read(dir, Keep::Summary)?;
+    let damaged = folded.streamed.broken.as_ref().map(ToString::to_string);
+    let incident = folded.incident;
     let steps_total = incident
         .runbook_path
         .as_deref()

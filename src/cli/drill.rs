@@ -256,7 +256,7 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         .context("starting a runtime for the lab checks")?;
     let checks = runtime.block_on(score::check_lab(&drill.lab, &index(drill)));
     // The TUI may have journalled marks since set-up: score what the journal says now.
-    let incident = crate::incident::Incident::replay(crate::journal::read(&opened.dir)?);
+    let incident = store::load_dir(&opened.dir)?;
     let result = score::score(
         &drill.scenario.scenario.scenario.title,
         &incident,

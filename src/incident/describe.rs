@@ -150,6 +150,12 @@ fn describe_payload(payload: &Payload) -> String {
             p.quarantined, p.bytes, p.last_good_seq
         ),
         Payload::DrillScore(_) => "Drill scored".to_owned(),
+        Payload::Checkpoint(p) => format!(
+            "State saved through seq {} in {} ({})",
+            p.seq,
+            p.file,
+            short_hash(&p.sha256)
+        ),
     }
 }
 

@@ -41,6 +41,7 @@
 //! | `incident.closed` | `summary`? |
 //! | `journal.recovered` | `quarantined` (file name), `bytes`, `last_good_seq` |
 //! | `drill.score` | scoring object (lab checks and mark durations) |
+//! | `checkpoint` | `seq` (last event the saved state covers), `sha256` (of the file), `format`, `file` (relative path): see [`super::checkpoint`] |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -104,6 +105,8 @@ pub enum Kind {
     JournalRecovered,
     #[serde(rename = "drill.score")]
     DrillScore,
+    #[serde(rename = "checkpoint")]
+    Checkpoint,
 }
 
 impl Kind {
@@ -132,6 +135,7 @@ impl Kind {
             Kind::IncidentClosed => "incident.closed",
             Kind::JournalRecovered => "journal.recovered",
             Kind::DrillScore => "drill.score",
+            Kind::Checkpoint => "checkpoint",
         }
     }
 }

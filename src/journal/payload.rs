@@ -340,6 +340,22 @@ pub struct JournalRecovered {
 #[serde(transparent)]
 pub struct DrillScore(pub Value);
 
+/// `checkpoint`: the folded state through `seq` was saved in `file` (see
+/// [`super::checkpoint`]); its SHA-256 and format here let a reader trust the file only when
+/// it is the one the chain recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The last event whose effect the saved state includes (always before this event).
+    pub seq: u64,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// The file's format version ([`super::checkpoint::FORMAT`] when written).
+    pub format: u32,
+    /// Relative to the incident directory: `checkpoints/<seq>.json`.
+    pub file: String,
+}
+
 macro_rules! payloads {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         /// The decoded `data` of an event, by kind.
@@ -418,6 +434,7 @@ payloads! {
     IncidentClosed(IncidentClosed),
     JournalRecovered(JournalRecovered),
     DrillScore(DrillScore),
+    Checkpoint(Checkpoint),
 }
 
 /// Payloads of one kind convert straight into [`Payload`]; `Reason` serves two kinds, so it
@@ -436,6 +453,7 @@ into_payload! {
     IncidentOpened, StepStarted, HttpRequest, HttpResponse, StepSucceeded, StepFailed,
     StepInterrupted, Confirm, ChecklistTicked, Note, Fact, FactCorrected, Mark,
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
+    Checkpoint,
 }
 
 /// A step outcome with its captures borrowed from the text: skipped or shared, never copied.

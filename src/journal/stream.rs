@@ -9,7 +9,7 @@
 //! [`Broken`] (seq, line, fault) for the same bytes, the same torn-tail length. This module
 //! never writes.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 
 use super::event::{Event, GENESIS};
@@ -19,6 +19,26 @@ use super::writer::JOURNAL_FILE;
 /// Lines read (and parsed in parallel) at a time.
 pub const BATCH_BYTES: usize = 4 << 20;
 
+/// Where a stream starts: after event `seq` (hash `hash`), whose line ends just before byte
+/// `offset`. [`Position::GENESIS`] is the start of the file; a checkpoint names another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub hash: String,
+    pub offset: u64,
+}
+
+impl Position {
+    /// Before the first event.
+    pub fn genesis() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+            offset: 0,
+        }
+    }
+}
+
 /// What a streamed journal held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Streamed {
@@ -26,6 +46,9 @@ pub struct Streamed {
     pub events: u64,
     pub last_seq: u64,
     pub last_hash: String,
+    /// Bytes from the start of the file through the last good event's newline (where a
+    /// writer appends; a torn tail starts here).
+    pub good_len: u64,
     /// Bytes of a torn tail after the last good event (0 when there is none).
     pub torn_bytes: u64,
     /// The first bad event, when the journal is damaged beyond a torn tail.
@@ -35,21 +58,35 @@ pub struct Streamed {
 /// Stream the journal in `dir`, checked against its `journal.head`, calling `each` with every
 /// good event in order. Damage stops the stream and is reported in [`Streamed::broken`];
 /// only I/O errors (the journal cannot be opened or read) are errors.
-pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Streamed> {
+pub fn stream(dir: &Path, each: impl FnMut(Event)) -> std::io::Result<Streamed> {
+    stream_from(dir, &Position::genesis(), each)
+}
+
+/// [`stream`] from `from` on: the first line read must be event `from.seq + 1` chained to
+/// `from.hash`. Line numbers in a [`Broken`] count from the start of the file (line `n` holds
+/// event `n` in any journal good up to `from`).
+pub fn stream_from(
+    dir: &Path,
+    from: &Position,
+    mut each: impl FnMut(Event),
+) -> std::io::Result<Streamed> {
     // Head first: a live writer only moves it forward after syncing more journal, so a head
     // read before the journal can never claim more than the bytes read after it.
     let head = read_head(dir);
-    let file = std::fs::File::open(dir.join(JOURNAL_FILE))?;
+    let mut file = std::fs::File::open(dir.join(JOURNAL_FILE))?;
+    file.seek(SeekFrom::Start(from.offset))?;
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let mut out = Streamed {
         events: 0,
-        last_seq: 0,
-        last_hash: GENESIS.to_owned(),
+        last_seq: from.seq,
+        last_hash: from.hash.clone(),
+        good_len: from.offset,
         torn_bytes: 0,
         broken: None,
     };
     let mut batch = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
-    let mut line_number = 0_usize;
+    let mut line_number = usize::try_from(from.seq).unwrap_or(usize::MAX);
+    let mut batch_start = from.offset;
     loop {
         batch.clear();
         if batch.capacity() > 2 * BATCH_BYTES {
@@ -65,7 +102,7 @@ pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Stream
         }
         let complete = batch.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let lines = split_lines(&batch[..complete]);
-        for (&(start, _), parsed) in lines.iter().zip(parse_all(&batch, &lines)) {
+        for (&(start, end), parsed) in lines.iter().zip(parse_all(&batch, &lines)) {
             line_number += 1;
             match parsed.and_then(|p| link(p, out.last_seq + 1, &out.last_hash)) {
                 Ok(event) => {
@@ -81,6 +118,7 @@ pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Stream
                         return Ok(out);
                     }
                     out.events += 1;
+                    out.good_len = batch_start + end as u64 + 1;
                     out.last_seq = event.seq;
                     out.last_hash.clone_from(&event.hash);
                     each(event);
@@ -104,6 +142,7 @@ pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Stream
             out.torn_bytes = (batch.len() - complete) as u64;
             return Ok(check_head(out, head.as_ref()));
         }
+        batch_start += batch.len() as u64;
     }
 }
 
@@ -148,7 +187,7 @@ fn check_head(mut out: Streamed, head: Option<&Head>) -> Streamed {
     if let Some(head) = head.filter(|h| h.seq > out.last_seq) {
         out.broken = Some(Broken {
             seq: out.last_seq + 1,
-            line: usize::try_from(out.events).unwrap_or(usize::MAX) + 1,
+            line: usize::try_from(out.last_seq).unwrap_or(usize::MAX) + 1,
             fault: Fault::Truncated {
                 last: out.last_seq,
                 head: head.seq,
