@@ -259,10 +259,8 @@ pub fn load(id: &str) -> Result<Incident, StoreError> {
 
 /// [`load`] of an incident directory.
 pub fn load_dir(dir: &Path) -> Result<Incident, StoreError> {
+    // A checkpoint not used is logged by `fold`; the state is the same either way.
     let folded = checkpoint::read(dir, Keep::State)?;
-    if let Some(notice) = folded.source.notice() {
-        eprintln!("stanch: {}: {notice}", dir.display());
-    }
     match folded.streamed.broken {
         Some(broken) => Err(JournalError::Broken {
             path: dir.join(crate::journal::writer::JOURNAL_FILE),

@@ -339,3 +339,164 @@ impl Shared {
         Ok(Some((at.seq, event.seq)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Kind;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// A journal of `n` events of every kind that changes state: steps that start and finish
+    /// with captures, exchanges, notes, facts and their corrections, marks.
+    fn journal(n: u64) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "alice").unwrap();
+        journal
+            .enqueue(NewEvent::new(
+                Kind::IncidentOpened,
+                json!({ "incident_id": "INC", "runbook_id": "rb", "drill": true, "speed": 2.0 }),
+            ))
+            .unwrap();
+        for i in 2..=n {
+            let step = format!("s{}", i % 7);
+            let new = match i % 9 {
+                0 => NewEvent::for_step(Kind::StepStarted, step, json!({ "attempt": 1 })),
+                1 => NewEvent::for_step(
+                    Kind::StepSucceeded,
+                    step,
+                    json!({ "duration_ms": i, "summary": "ok", "captures": { "n": i, "l": [i, "x"] } }),
+                ),
+                2 => NewEvent::for_step(
+                    Kind::HttpRequest,
+                    step,
+                    json!({ "method": "GET", "url": "http://x/", "headers": {} }),
+                ),
+                3 => NewEvent::for_step(
+                    Kind::HttpResponse,
+                    step,
+                    json!({ "status": 200, "elapsed_ms": 1 }),
+                ),
+                4 => NewEvent::new(Kind::Fact, json!({ "text": format!("fact {i}") })),
+                5 => NewEvent::new(
+                    Kind::FactCorrected,
+                    json!({ "corrects": i - 1, "text": "fixed" }),
+                ),
+                6 => NewEvent::new(Kind::Mark, json!({ "name": "contained" })).by("bob"),
+                7 => NewEvent::for_step(
+                    Kind::StepFailed,
+                    step,
+                    json!({ "error": "e", "duration_ms": 1 }),
+                ),
+                _ => NewEvent::new(
+                    Kind::Note,
+                    json!({ "text": format!("note {i}"), "tags": ["follow-up"] }),
+                ),
+            };
+            journal.enqueue(new).unwrap();
+        }
+        journal.watch().wait(n).unwrap();
+        (dir, journal)
+    }
+
+    fn state(incident: &Incident) -> String {
+        serde_json::to_string(incident).unwrap()
+    }
+
+    /// The file and event for a checkpoint through `cut`, as the checkpointer writes them.
+    fn checkpoint_at(dir: &Path, journal: &Journal, cut: u64) {
+        let mut incident = Incident::keeping(Keep::State);
+        let mut at = Position::genesis();
+        let mut offset = 0;
+        stream_from(dir, &Position::genesis(), |event| {
+            if event.seq <= cut {
+                offset += serde_json::to_vec(&event).unwrap().len() as u64 + 1;
+                at = Position {
+                    seq: event.seq,
+                    hash: event.hash.clone(),
+                    offset,
+                };
+                incident.apply(event);
+            }
+        })
+        .unwrap();
+        let written = checkpoint::write(dir, &at, &incident).unwrap();
+        journal
+            .append_blocking(NewEvent::incident(written))
+            .unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn state_from_a_checkpoint_and_its_tail_is_the_full_replay(
+            n in 2_u64..120,
+            cut in 1_u64..120,
+            more in 0_u64..30,
+        ) {
+            let cut = cut.min(n);
+            let (dir, journal) = journal(n);
+            checkpoint_at(dir.path(), &journal, cut);
+            for i in 0..more {
+                journal.enqueue(NewEvent::new(Kind::Note, json!({ "text": format!("after {i}") }))).unwrap();
+            }
+            journal.watch().wait(journal.last_seq()).unwrap();
+            let folded = read(dir.path(), Keep::State).unwrap();
+            prop_assert_eq!(&folded.source, &Source::Checkpoint { seq: cut, file: checkpoint::file_name(cut) });
+            let mut full = Incident::keeping(Keep::State);
+            crate::journal::stream::stream(dir.path(), |e| full.apply(e)).unwrap();
+            prop_assert_eq!(state(&folded.incident), state(&full));
+            prop_assert_eq!(folded.incident.speed, Some(2.0));
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_is_written_every_n_events_and_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "alice").unwrap();
+        let cadence = Cadence {
+            every: 100,
+            on_close: 10,
+        };
+        let checkpoints = Checkpointer::start(&journal, 0, cadence);
+        let notes = |from: u64, to: u64| {
+            for i in from..to {
+                journal
+                    .enqueue(NewEvent::new(
+                        Kind::Note,
+                        json!({ "text": format!("n{i}") }),
+                    ))
+                    .unwrap();
+            }
+        };
+        notes(0, 150);
+        // Past 100 durable events the checkpointer saves what is on disk and queues its
+        // event right after: seq 151 is that event.
+        journal.watch().wait(151).unwrap();
+        let periodic = checkpoint::find_last(dir.path()).unwrap().unwrap();
+        assert_eq!(periodic.event.seq, 151);
+        assert!(
+            (100..=150).contains(&periodic.checkpoint.seq),
+            "{periodic:?}"
+        );
+        notes(151, 171);
+        let closed = checkpoints.close().unwrap().unwrap();
+        assert_eq!(closed, journal.last_seq() - 1);
+        let last = checkpoint::find_last(dir.path()).unwrap().unwrap();
+        assert_eq!(last.checkpoint.seq, closed);
+        assert_eq!(
+            read(dir.path(), Keep::State).unwrap().source,
+            Source::Checkpoint {
+                seq: closed,
+                file: checkpoint::file_name(closed),
+            }
+        );
+        // Older files are pruned; the last two stay.
+        let files = std::fs::read_dir(dir.path().join(checkpoint::DIR))
+            .unwrap()
+            .count();
+        assert!((1..=2).contains(&files), "{files} files");
+        // Nothing new since: closing again writes nothing.
+        assert_eq!(checkpoints.close().unwrap(), None);
+    }
+}
