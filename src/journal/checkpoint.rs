@@ -158,15 +158,12 @@ pub fn find_last(dir: &Path) -> std::io::Result<Option<Found>> {
         }
         let from = if start == 0 {
             0
+        } else if let Some(i) = memchr::memchr(b'\n', &buf) {
+            i + 1
         } else {
-            match memchr::memchr(b'\n', &buf) {
-                Some(i) => i + 1,
-                None => {
-                    carry = buf;
-                    end = start;
-                    continue;
-                }
-            }
+            carry = buf;
+            end = start;
+            continue;
         };
         let lines = &buf[from..];
         for hit in memchr::memmem::rfind_iter(lines, NEEDLE) {
