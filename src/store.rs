@@ -1,9 +1,13 @@
 //! The incident store: incident directories under the data dir, their ids, and opening one.
 //!
 //! `create` writes `incident.opened` as the first event (in a staging directory renamed into
-//! place, so no incident ever exists without it); `open` takes the writer lock and
-//! replays what is there (quarantining a torn tail, refusing a damaged journal: see
-//! [`Journal::open`]); `load` reads without the lock; `list` summarises every incident.
+//! place, so no incident ever exists without it); `open` takes the writer lock and loads the
+//! state from the last checkpoint plus the events after it, else replays what is there
+//! (quarantining a torn tail, refusing a damaged journal: see [`Journal::open_from`]), and
+//! writes checkpoints while the incident is open ([`checkpoint`]); `load` reads the state
+//! without the lock; `list` summarises every incident. None of them reads a whole journal
+//! when a trusted checkpoint is near its end: their cost is the tail (damage before the
+//! checkpoint is `stanch verify`'s to find).
 //!
 //! Opening never decides anything for the responder: steps a crash left running stay
 //! `Running` until a caller (TUI, headless runner) calls [`mark_interrupted`].
@@ -428,6 +432,11 @@ fn secure_dir(dir: &Path) -> Result<Vec<Tightened>, StoreError> {
     let drafts = dir.join(crate::draft::DRAFTS_DIR);
     tightened.extend(
         private::tighten_entries(&drafts, private::FILE_MODE).map_err(private_err(&drafts))?,
+    );
+    let checkpoints = dir.join(crate::journal::checkpoint::DIR);
+    tightened.extend(
+        private::tighten_entries(&checkpoints, private::FILE_MODE)
+            .map_err(private_err(&checkpoints))?,
     );
     let evidence = dir.join(crate::engine::EVIDENCE_DIR);
     tightened.extend(

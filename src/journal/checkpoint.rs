@@ -230,14 +230,55 @@ pub fn load(dir: &Path, found: &Found) -> Result<Loaded, Fallback> {
             seq: checkpoint.seq,
         });
     }
+    let from = Position {
+        seq: read.seq,
+        hash: read.hash,
+        offset: read.offset,
+    };
+    if !ends_event(dir, &from) {
+        return Err(Fallback::Chain {
+            file,
+            seq: checkpoint.seq,
+        });
+    }
     Ok(Loaded {
-        from: Position {
-            seq: read.seq,
-            hash: read.hash,
-            offset: read.offset,
-        },
+        from,
         state: read.state,
     })
+}
+
+/// Whether the journal's line ending just before `at.offset` is event `at.seq` with hash
+/// `at.hash`: a stream from the position then starts on a line boundary after that very event
+/// (and a writer opening from it could never cut good lines as a torn tail).
+fn ends_event(dir: &Path, at: &Position) -> bool {
+    let Ok(file) = crate::private::open_read(&dir.join(JOURNAL_FILE)) else {
+        return false;
+    };
+    let Some(end) = at.offset.checked_sub(1) else {
+        return at.seq == 0;
+    };
+    let mut want = CHUNK.min(end + 1);
+    loop {
+        let start = end + 1 - want;
+        let mut buf = vec![0; usize::try_from(want).unwrap_or(0)];
+        if file.read_exact_at(&mut buf, start).is_err() || buf.last() != Some(&b'\n') {
+            return false;
+        }
+        buf.pop();
+        match memchr::memrchr(b'\n', &buf) {
+            Some(i) => {
+                buf.drain(..=i);
+            }
+            // The line started before what was read: read further back.
+            None if start > 0 => {
+                want = (want * 2).min(end + 1);
+                continue;
+            }
+            None => {}
+        }
+        return serde_json::from_slice::<Event>(&buf)
+            .is_ok_and(|e| e.seq == at.seq && e.hash == at.hash);
+    }
 }
 
 /// The file's bytes, read only from inside `checkpoints/` and never through a link.
@@ -366,6 +407,44 @@ mod tests {
             Err(Fallback::Sha256 { event_seq: 3, .. })
         ));
         assert!(check(dir.path(), &found.event).is_some());
+    }
+
+    #[test]
+    fn a_position_that_is_not_the_end_of_its_event_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "alice").unwrap();
+        let one = note(&journal, "one");
+        let end = std::fs::metadata(dir.path().join(JOURNAL_FILE))
+            .unwrap()
+            .len();
+        note(&journal, "two");
+        let good = Position {
+            seq: 1,
+            hash: one.hash.clone(),
+            offset: end,
+        };
+        assert!(ends_event(dir.path(), &good));
+        for bad in [
+            Position {
+                offset: end - 5,
+                ..good.clone()
+            },
+            Position {
+                offset: end + 10,
+                ..good.clone()
+            },
+            Position {
+                seq: 2,
+                ..good.clone()
+            },
+            Position {
+                hash: "0".repeat(64),
+                ..good.clone()
+            },
+        ] {
+            assert!(!ends_event(dir.path(), &bad), "{bad:?}");
+        }
+        assert!(ends_event(dir.path(), &Position::genesis()));
     }
 
     #[test]

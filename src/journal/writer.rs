@@ -19,6 +19,11 @@
 //!
 //! Files are opened through [`crate::private`]: the incident dir is 0700, the journal, head
 //! and quarantined tails 0600, and none of them is ever opened through a symbolic link.
+//!
+//! Opening reads the journal as a stream ([`super::stream`]) from a [`Position`]: the start,
+//! or a checkpoint's (`Journal::open_from`), so recovery (torn tail, `journal.head`) costs the
+//! tail read, not the journal. A [`Watch`] follows the durable watermark without keeping the
+//! journal open (the checkpointer's trigger).
 
 mod commit;
 
