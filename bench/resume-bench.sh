@@ -4,6 +4,7 @@
 # incident, beside `list` with the checkpoints moved away (the full replay they replace).
 #
 #   bash bench/resume-bench.sh [EVENTS] [RUNS]     (default 2000000 events, 10 runs)
+#   REUSE=1 bash bench/resume-bench.sh ...        (keep an incident generated before)
 #
 # The incident is made by bench/gen-incident.sh (the journal's own writer, checkpoints written
 # as `stanch` writes them: every 50,000 events and at the end), naming the bundled runbook so
@@ -18,7 +19,9 @@ RUNS=${2:-10}
 ITEMS=$(( (EVENTS - 3) / 2 - 1000 ))
 DATA=$PWD/target/resume-bench-data
 ID=RESUME
-GEN_RUNBOOK=$PWD/runbooks/elasticsearch-exposure.toml bash bench/gen-incident.sh "$EVENTS" "$ITEMS" "$DATA" "$ID"
+if [ -z "${REUSE:-}" ] || [ ! -d "$DATA/incidents/$ID" ]; then
+  GEN_RUNBOOK=$PWD/runbooks/elasticsearch-exposure.toml bash bench/gen-incident.sh "$EVENTS" "$ITEMS" "$DATA" "$ID"
+fi
 cargo build --release --quiet --bin stanch
 BIN=$PWD/target/release/stanch
 DIR=$DATA/incidents/$ID
@@ -27,7 +30,8 @@ SESSION=stanch-resume-$$
 WORK=$(mktemp -d)
 trap 'tmux kill-session -t $SESSION 2>/dev/null; rm -rf "$WORK"' EXIT
 tmux new -d -s "$SESSION" -x 100 -y 30 "sleep 600"
-ENVS="STANCH_DATA_DIR=$DATA STANCH_ES_API_KEY=k STANCH_OAUTH_SECRET=s STANCH_FORUM_TOKEN=t"
+ENVS="STANCH_DATA_DIR=$DATA STANCH_ES_API_KEY=k STANCH_OAUTH_SECRET=s STANCH_FORUM_TOKEN=t \
+STANCH_ALEXA_CLIENT_SECRET=a STANCH_GOOGLE_CLIENT_SECRET=g STANCH_IFTTT_CLIENT_SECRET=i"
 ms=()
 rss=()
 for i in $(seq 1 "$RUNS"); do

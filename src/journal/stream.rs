@@ -9,7 +9,7 @@
 //! [`Broken`] (seq, line, fault) for the same bytes, the same torn-tail length. This module
 //! never writes.
 
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::event::{Event, GENESIS};
@@ -68,14 +68,31 @@ pub fn stream(dir: &Path, each: impl FnMut(Event)) -> std::io::Result<Streamed> 
 pub fn stream_from(
     dir: &Path,
     from: &Position,
+    each: impl FnMut(Event),
+) -> std::io::Result<Streamed> {
+    stream_between(dir, from, None, each)
+}
+
+/// [`stream_from`] reading no further than byte `until` when it is given (a snapshot of a
+/// journal a writer keeps appending to); `journal.head`, which speaks of the end of the file,
+/// is then not checked, and a line cut at `until` counts as a torn tail.
+pub fn stream_between(
+    dir: &Path,
+    from: &Position,
+    until: Option<u64>,
     mut each: impl FnMut(Event),
 ) -> std::io::Result<Streamed> {
     // Head first: a live writer only moves it forward after syncing more journal, so a head
     // read before the journal can never claim more than the bytes read after it.
-    let head = read_head(dir);
+    let head = if until.is_some() {
+        None
+    } else {
+        read_head(dir)
+    };
     let mut file = std::fs::File::open(dir.join(JOURNAL_FILE))?;
     file.seek(SeekFrom::Start(from.offset))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let limit = until.map_or(u64::MAX, |until| until.saturating_sub(from.offset));
+    let mut reader = BufReader::with_capacity(256 * 1024, file.take(limit));
     let mut out = Streamed {
         events: 0,
         last_seq: from.seq,

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::incident::{Incident, Keep};
 use crate::journal::checkpoint::{self, Fallback, Found};
-use crate::journal::stream::{Position, Streamed, stream_from};
+use crate::journal::stream::{Position, Streamed, stream_between};
 use crate::journal::writer::JOURNAL_FILE;
 use crate::journal::{Event, Journal, JournalError, NewEvent, Watch};
 
@@ -202,9 +202,14 @@ fn start(dir: &Path, keep: Keep) -> Result<Option<Start>, Fallback> {
 /// Fold the journal in `dir` without the writer lock (a live incident reads as of its last
 /// complete line).
 pub fn read(dir: &Path, keep: Keep) -> Result<Folded<()>, JournalError> {
+    read_until(dir, keep, None)
+}
+
+/// [`read`] no further than byte `until` (see [`stream_between`]).
+fn read_until(dir: &Path, keep: Keep, until: Option<u64>) -> Result<Folded<()>, JournalError> {
     let path = dir.join(JOURNAL_FILE);
     fold(dir, keep, |from, each| {
-        let streamed = stream_from(dir, from, each).map_err(|source| {
+        let streamed = stream_between(dir, from, until, each).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
                 JournalError::Missing(dir.to_path_buf())
             } else {
@@ -316,7 +321,13 @@ impl Shared {
     /// seq and the event's, or `None` when the last checkpoint is already as recent.
     fn write(&self, journal: &Journal) -> Result<Option<(u64, u64)>, CheckpointError> {
         let mut saved = self.saved();
-        let folded = read(&self.dir, Keep::State)?;
+        // The journal as it is now: a fold that read on while the writer appends could chase
+        // a fast writer to the end of the run.
+        let path = self.dir.join(JOURNAL_FILE);
+        let until = std::fs::metadata(&path)
+            .map_err(|source| JournalError::Io { path, source })?
+            .len();
+        let folded = read_until(&self.dir, Keep::State, Some(until))?;
         let streamed = folded.streamed;
         if streamed.last_seq <= *saved {
             return Ok(None);
@@ -344,6 +355,7 @@ impl Shared {
 mod tests {
     use super::*;
     use crate::journal::Kind;
+    use crate::journal::stream::stream_from;
     use proptest::prelude::*;
     use serde_json::json;
 
