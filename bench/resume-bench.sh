@@ -30,8 +30,10 @@ SESSION=stanch-resume-$$
 WORK=$(mktemp -d)
 trap 'tmux kill-session -t $SESSION 2>/dev/null; rm -rf "$WORK"' EXIT
 tmux new -d -s "$SESSION" -x 100 -y 30 "sleep 600"
-ENVS="STANCH_DATA_DIR=$DATA STANCH_ES_API_KEY=k STANCH_OAUTH_SECRET=s STANCH_FORUM_TOKEN=t \
-STANCH_ALEXA_CLIENT_SECRET=a STANCH_GOOGLE_CLIENT_SECRET=g STANCH_IFTTT_CLIENT_SECRET=i"
+# Secrets of at least 8 bytes (shorter ones are refused).
+ENVS="STANCH_DATA_DIR=$DATA STANCH_ES_API_KEY=bench-es-key STANCH_OAUTH_SECRET=bench-oauth \
+STANCH_FORUM_TOKEN=bench-forum STANCH_ALEXA_CLIENT_SECRET=bench-alexa \
+STANCH_GOOGLE_CLIENT_SECRET=bench-google STANCH_IFTTT_CLIENT_SECRET=bench-ifttt"
 ms=()
 rss=()
 for i in $(seq 1 "$RUNS"); do
