@@ -5,9 +5,11 @@
 #
 #   bash bench/resume-bench.sh [EVENTS] [RUNS]     (default 2000000 events, 10 runs)
 #   REUSE=1 bash bench/resume-bench.sh ...        (keep an incident generated before)
+#   GEN_TAIL=19990 bash bench/resume-bench.sh 200000 1   (worst case: that many events after
+#       the last checkpoint; one run, since quitting checkpoints them)
 #
 # The incident is made by bench/gen-incident.sh (the journal's own writer, checkpoints written
-# as `stanch` writes them: every 50,000 events and at the end), naming the bundled runbook so
+# as `stanch` writes them: every 20,000 events and at the end), naming the bundled runbook so
 # that `resume` opens it. "First complete frame": the status bar (incident id + journal
 # position) and the key hints are on screen, timed from `tmux respawn-pane` (tmux's capture
 # round trip, ~1-3 ms, included). Peak RSS: GNU time's maximum resident set size, for a

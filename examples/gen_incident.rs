@@ -9,7 +9,7 @@
 //! `foreach` step revoking `ITEMS` tokens (one `http.request` and one `http.response` per
 //! item, every 1,000th item answered 404), its `step.failed`, and notes for the rest. Used by
 //! `bench/gen-incident.sh`. Checkpoints are written as `stanch` writes them
-//! (`STANCH_CHECKPOINT_EVERY`, default 50,000 events); with `GEN_RUNBOOK=PATH` the incident
+//! (`STANCH_CHECKPOINT_EVERY`, default 20,000 events); with `GEN_RUNBOOK=PATH` the incident
 //! names that runbook (so `stanch resume` can open it).
 
 use std::path::PathBuf;
@@ -117,6 +117,24 @@ fn run() -> anyhow::Result<()> {
         }
     }
     checkpoints.close()?;
+    // `GEN_TAIL=K`: K more notes after the checkpoint on close, and none after them: the
+    // worst case a resume meets (a crash just before the next checkpoint).
+    let tail: u64 = std::env::var("GEN_TAIL")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    for n in 0..tail {
+        let note = NewEvent::new(Kind::Note, json!({"text": format!("tail {n}"), "tags": []}));
+        journal.enqueue(note)?;
+    }
+    if tail > 0 {
+        journal.append_blocking(NewEvent::new(
+            Kind::Note,
+            json!({"text": "end", "tags": []}),
+        ))?;
+        // Not closed: closing would checkpoint that tail.
+        std::mem::forget(checkpoints);
+    }
     println!("{}", dir.join("journal.jsonl").display());
     Ok(())
 }
