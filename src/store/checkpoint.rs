@@ -236,8 +236,16 @@ pub struct Checkpointer {
 struct Shared {
     dir: PathBuf,
     cadence: Cadence,
-    /// The seq the last checkpoint covers; held while one is written, so two never race.
-    saved: Mutex<u64>,
+    /// The last checkpoint written; held while one is written, so two never race.
+    saved: Mutex<Saved>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Saved {
+    /// The seq its state covers (0: none yet).
+    seq: u64,
+    /// The seq of its `checkpoint` event, when this process queued it (0: none).
+    event: u64,
 }
 
 impl Checkpointer {
@@ -246,7 +254,10 @@ impl Checkpointer {
         let shared = Arc::new(Shared {
             dir: journal.dir().to_path_buf(),
             cadence,
-            saved: Mutex::new(saved),
+            saved: Mutex::new(Saved {
+                seq: saved,
+                event: 0,
+            }),
         });
         let watch = journal.watch();
         let background = Arc::clone(&shared);
@@ -266,14 +277,19 @@ impl Checkpointer {
     /// and wait until its event is durable. Returns its payload's seq when one was written.
     pub fn close(&self) -> Result<Option<u64>, CheckpointError> {
         let last = self.journal.last_seq();
-        let saved = *self.shared.saved();
-        if last.saturating_sub(saved) < self.shared.cadence.on_close {
-            return Ok(None);
-        }
-        self.journal.watch().wait(last)?;
-        let written = self.shared.write(&self.journal)?;
-        if let Some((_, event_seq)) = written {
-            self.journal.watch().wait(event_seq)?;
+        let saved = self.shared.saved().seq;
+        let written = if last.saturating_sub(saved) >= self.shared.cadence.on_close {
+            self.journal.watch().wait(last)?;
+            self.shared.write(&self.journal)?
+        } else {
+            None
+        };
+        // Whichever wrote the last checkpoint (this call or the background thread), its event
+        // is on disk before the incident is let go: a process that exits right after loses
+        // nothing but the cost of an earlier checkpoint.
+        let event = self.shared.saved().event;
+        if event > 0 {
+            self.journal.watch().wait(event)?;
         }
         Ok(written.map(|(seq, _)| seq))
     }
@@ -300,14 +316,14 @@ pub enum CheckpointError {
 }
 
 impl Shared {
-    fn saved(&self) -> std::sync::MutexGuard<'_, u64> {
+    fn saved(&self) -> std::sync::MutexGuard<'_, Saved> {
         // A panic mid-write leaves at worst a file no event names: the value is still right.
         self.saved.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every `every` events, until the journal closes.
     fn run(&self, watch: &Watch) {
-        let mut next = *self.saved() + self.cadence.every;
+        let mut next = self.saved().seq + self.cadence.every;
         while watch.wait(next).is_ok() {
             let Some(journal) = watch.journal() else {
                 return;
@@ -316,7 +332,7 @@ impl Shared {
                 Ok(_) => {}
                 Err(e) => tracing::warn!("background checkpoint failed: {e}"),
             }
-            next = (*self.saved()).max(next) + self.cadence.every;
+            next = self.saved().seq.max(next) + self.cadence.every;
         }
     }
 
@@ -332,7 +348,7 @@ impl Shared {
             .len();
         let folded = read_until(&self.dir, Keep::State, Some(until))?;
         let streamed = folded.streamed;
-        if streamed.last_seq <= *saved {
+        if streamed.last_seq <= saved.seq {
             return Ok(None);
         }
         let at = Position {
@@ -348,8 +364,11 @@ impl Shared {
         })?;
         let event = journal.enqueue(NewEvent::incident(written))?;
         // The file before this one stays until this one's event is on disk: keep the two.
-        checkpoint::prune(&self.dir, *saved);
-        *saved = at.seq;
+        checkpoint::prune(&self.dir, saved.seq);
+        *saved = Saved {
+            seq: at.seq,
+            event: event.seq,
+        };
         Ok(Some((at.seq, event.seq)))
     }
 }
