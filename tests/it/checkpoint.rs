@@ -298,3 +298,50 @@ async fn a_checkpoint_file_without_its_event_is_ignored() {
     assert_eq!(found.checkpoint.seq, before.seq);
     assert_eq!(found.event.kind, Kind::Checkpoint);
 }
+
+/// The pane's text once `want` shows, polling with a deadline (no fixed sleep).
+fn wait_for(session: &str, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", session])
+            .output()
+            .unwrap();
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if screen.contains(want) || std::time::Instant::now() > deadline {
+            return screen;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[tokio::test]
+async fn the_tui_says_in_its_status_line_that_a_checkpoint_was_not_used() {
+    let srv = support::server().await;
+    let run = ran(&srv.url).await;
+    let (_, last) = run.checkpoints().pop().unwrap();
+    std::fs::remove_file(run.incident().join(&last.file)).unwrap();
+    let session = format!("stanch-checkpoint-{}", std::process::id());
+    let command = format!(
+        "env STANCH_DATA_DIR={} {} resume {ID} --responder ci; sleep 30",
+        run.data.display(),
+        env!("CARGO_BIN_EXE_stanch")
+    );
+    let started = std::process::Command::new("tmux")
+        .args([
+            "new", "-d", "-s", &session, "-x", "220", "-y", "30", &command,
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let screen = wait_for(&session, "the whole journal was replayed");
+    let _ = std::process::Command::new("tmux")
+        .args(["send-keys", "-t", &session, "q"])
+        .status();
+    let _ = std::process::Command::new("tmux")
+        .args(["kill-session", "-t", &session])
+        .status();
+    let expected = format!("checkpoint not used ({} is missing)", last.file);
+    assert!(screen.contains(&expected), "{screen}");
+    assert_eq!(screen.matches("checkpoint not used").count(), 1, "{screen}");
+}
