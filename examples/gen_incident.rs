@@ -8,7 +8,9 @@
 //! The incident `DATA_DIR/incidents/ID` holds exactly `EVENTS` events: `incident.opened`, a
 //! `foreach` step revoking `ITEMS` tokens (one `http.request` and one `http.response` per
 //! item, written lean as the engine writes them, every 1,000th item answered 404), its
-//! `step.failed`, and notes for the rest. Used by `bench/gen-incident.sh`.
+//! `step.failed`, and notes for the rest. Used by `bench/gen-incident.sh`. Checkpoints are
+//! written as `stanch` writes them (`STANCH_CHECKPOINT_EVERY`, default 20,000 events); with
+//! `GEN_RUNBOOK=PATH` the incident names that runbook (so `stanch resume` can open it).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,7 @@ use serde_json::json;
 use stanch::journal::payload::exchange::EMPTY_SHA256;
 use stanch::journal::payload::{HttpRequest, HttpResponse, IncidentOpened, StepStarted};
 use stanch::journal::{Journal, Kind, NewEvent};
+use stanch::store::checkpoint::{Cadence, Checkpointer};
 
 const STEP: &str = "revoke-tokens";
 
@@ -45,18 +48,9 @@ fn run() -> anyhow::Result<()> {
     let dir = PathBuf::from(data).join("incidents").join(id);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let journal = Journal::create(&dir, "alice")?;
-    journal.enqueue(NewEvent::incident(IncidentOpened {
-        incident_id: id.clone(),
-        runbook_id: "token-leak".to_owned(),
-        runbook_title: "Leaked OAuth tokens".to_owned(),
-        runbook_sha256: stanch::journal::event::sha256_hex(b"synthetic runbook"),
-        inputs: serde_json::Map::from_iter([(
-            "auth_url".to_owned(),
-            json!("http://127.0.0.1:9300"),
-        )]),
-        responder: Some("alice".to_owned()),
-        ..IncidentOpened::default()
-    }))?;
+    // Checkpoints as `stanch` writes them while an incident is open (and one at the end).
+    let checkpoints = Checkpointer::start(&journal, 0, Cadence::from_env());
+    opened(&journal, id)?;
     // As the engine's recorder writes a foreach: the first request's method, URL and headers
     // once in `step.started`, then per item only what differs (see
     // `stanch::journal::payload::exchange`).
@@ -119,6 +113,50 @@ fn run() -> anyhow::Result<()> {
             journal.enqueue(note)?;
         }
     }
+    checkpoints.close()?;
+    // `GEN_TAIL=K`: K more notes after the checkpoint on close, and none after them: the
+    // worst case a resume meets (a crash just before the next checkpoint).
+    let tail: u64 = std::env::var("GEN_TAIL")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    for n in 0..tail {
+        let note = NewEvent::new(Kind::Note, json!({"text": format!("tail {n}"), "tags": []}));
+        journal.enqueue(note)?;
+    }
+    if tail > 0 {
+        journal.append_blocking(NewEvent::new(
+            Kind::Note,
+            json!({"text": "end", "tags": []}),
+        ))?;
+        // Not closed: closing would checkpoint that tail.
+        std::mem::forget(checkpoints);
+    }
     println!("{}", dir.join("journal.jsonl").display());
+    Ok(())
+}
+
+/// `incident.opened`, naming `GEN_RUNBOOK` when it is set (so `stanch resume` can open it).
+fn opened(journal: &Journal, id: &str) -> anyhow::Result<()> {
+    let runbook = std::env::var_os("GEN_RUNBOOK").map(PathBuf::from);
+    let runbook_sha256 = match &runbook {
+        Some(path) => stanch::journal::event::sha256_hex(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => stanch::journal::event::sha256_hex(b"synthetic runbook"),
+    };
+    journal.enqueue(NewEvent::incident(IncidentOpened {
+        incident_id: id.to_owned(),
+        runbook_id: "token-leak".to_owned(),
+        runbook_title: "Leaked OAuth tokens".to_owned(),
+        runbook_sha256,
+        runbook_path: runbook.map(|p| std::fs::canonicalize(&p).unwrap_or(p).display().to_string()),
+        inputs: serde_json::Map::from_iter([(
+            "auth_url".to_owned(),
+            json!("http://127.0.0.1:9300"),
+        )]),
+        responder: Some("alice".to_owned()),
+        ..IncidentOpened::default()
+    }))?;
     Ok(())
 }

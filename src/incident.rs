@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::journal::Event;
@@ -34,7 +34,7 @@ pub use team::Team;
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
 /// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Not started (whether it is *ready* depends on its `needs`; see [`Incident::is_ready`]).
@@ -68,7 +68,7 @@ impl StepStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseSummary {
     pub status: Option<u16>,
     pub elapsed_ms: u64,
@@ -77,7 +77,7 @@ pub struct ResponseSummary {
 }
 
 /// Everything the journal says about one step.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub status: StepStatus,
     pub attempts: u32,
@@ -104,7 +104,7 @@ pub struct StepRecord {
     pub confirmed_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
     pub seq: u64,
     pub text: String,
@@ -115,7 +115,7 @@ pub struct Fact {
     pub corrections: Vec<Correction>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Correction {
     pub seq: u64,
     pub text: String,
@@ -135,7 +135,7 @@ impl Fact {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mark {
     pub name: String,
     pub at: Timestamp,
@@ -146,7 +146,7 @@ pub struct Mark {
     pub previous: Vec<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Note {
     pub seq: u64,
     pub at: Timestamp,
@@ -162,7 +162,7 @@ impl Note {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub seq: u64,
     pub step: Option<String>,
@@ -177,7 +177,7 @@ pub struct Evidence {
     pub remote_addr: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DraftVersion {
     pub seq: u64,
     pub at: Timestamp,
@@ -187,7 +187,7 @@ pub struct DraftVersion {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inject {
     pub seq: u64,
     pub at: Timestamp,
@@ -213,7 +213,7 @@ struct Outcome {
 
 /// A team responder's offline sub-chain merged onto the shared chain (`sync.merged`): the
 /// commander reads `merged.conflicts`, steps done twice, from here.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Merge {
     pub seq: u64,
     pub at: Timestamp,
@@ -222,8 +222,20 @@ pub struct Merge {
     pub merged: SyncMerged,
 }
 
-/// The replayed incident.
-#[derive(Debug, Clone, Default, Serialize)]
+/// What a replayed incident keeps besides its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The events folded, for a timeline (the TUI until it pages from disk).
+    Timeline,
+    /// State only (headless runs, scoring, checkpoints).
+    State,
+    /// State without captured values (`stanch list`).
+    Summary,
+}
+
+/// The replayed incident. Its serde form is the folded state without the timeline (`events`
+/// and the keep flags are skipped): what a checkpoint saves (see `store::checkpoint`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
     pub runbook_id: String,
@@ -236,6 +248,9 @@ pub struct Incident {
     /// Everyone who acted, in order of first appearance.
     pub responders: Vec<String>,
     pub drill: bool,
+    /// Drills: the time compression factor `incident.opened` recorded.
+    #[serde(default)]
+    pub speed: Option<f64>,
     pub inputs: serde_json::Map<String, Value>,
     /// Captures of all steps (`vars` in templates), shared with the step records.
     pub vars: Captures,
@@ -260,7 +275,12 @@ pub struct Incident {
     pub unreadable: Vec<String>,
     pub last_seq: u64,
     pub last_hash: String,
-    /// Every event, in order (the timeline). Empty after [`Incident::drop_timeline`].
+    /// The last event's time (what "now" means in a draft).
+    #[serde(default)]
+    pub last_at: Option<Timestamp>,
+    /// The events folded by this process, in order (the timeline; only those after the
+    /// checkpoint when the state was loaded from one). Empty after [`Incident::drop_timeline`].
+    #[serde(skip)]
     pub events: Vec<Event>,
     /// Callers that never show a timeline (headless runs) keep no events.
     #[serde(skip)]
@@ -280,6 +300,30 @@ impl Incident {
         incident
     }
 
+    /// An empty incident to fold events into, keeping what `keep` says.
+    pub fn keeping(keep: Keep) -> Self {
+        let mut incident = Self::default();
+        incident.keep(keep);
+        incident
+    }
+
+    /// From now on keep what `keep` says (a state loaded from a checkpoint is set this way
+    /// before its tail is folded in); [`Keep::Summary`] also drops the captures held.
+    pub fn keep(&mut self, keep: Keep) {
+        match keep {
+            Keep::Timeline => self.timeless = false,
+            Keep::State => self.drop_timeline(),
+            Keep::Summary => {
+                self.drop_timeline();
+                self.captureless = true;
+                self.vars = Captures::new();
+                for step in self.steps.values_mut() {
+                    step.captures = Captures::new();
+                }
+            }
+        }
+    }
+
     /// Stop keeping events for the timeline (and drop those kept): for callers that only need
     /// the state, such as a headless run, whose memory then does not grow with every event.
     pub fn drop_timeline(&mut self) {
@@ -290,11 +334,7 @@ impl Incident {
     /// A replay for a summary (`stanch list`): states, marks and the opening, but neither the
     /// timeline nor any captured value, so its memory does not grow with what steps captured.
     pub fn summarise(events: impl IntoIterator<Item = Event>) -> Self {
-        let mut incident = Self {
-            timeless: true,
-            captureless: true,
-            ..Self::default()
-        };
+        let mut incident = Self::keeping(Keep::Summary);
         for event in events {
             incident.apply(event);
         }
@@ -344,6 +384,7 @@ impl Incident {
         }
         self.last_seq = event.seq;
         self.last_hash.clone_from(&event.hash);
+        self.last_at = Some(event.at);
         if !self.timeless {
             self.events.push(event);
         }
@@ -365,6 +406,7 @@ impl Incident {
                 self.severity = p.severity;
                 self.responder = p.responder.unwrap_or_else(|| event.actor.clone());
                 self.drill = p.drill;
+                self.speed = p.speed;
                 self.inputs = p.inputs;
                 self.opened_at = Some(event.at);
             }
@@ -551,7 +593,9 @@ impl Incident {
             | Payload::StepClaimed(_)
             | Payload::StepReleased(_)
             | Payload::StepTakenOver(_)
-            | Payload::RoleChanged(_) => {}
+            | Payload::RoleChanged(_)
+            // Bookkeeping: the state is what it was; only the position moves.
+            | Payload::Checkpoint(_) => {}
         }
     }
 

@@ -10,11 +10,13 @@
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
 //! - `stream`: the same reading as `replay`, batch by batch, in bounded memory.
 //! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
+//! - `checkpoint`: a saved state through some seq, recorded in the chain, found from the end.
 //!
 //! Contract every other module relies on: an event is reported (to the UI, to stdout, to a
 //! caller) only once it is durable: `append` returns only after `sync_data`, and an event
 //! from `enqueue` (final at once: seq, time, hash) is reported only after `durable(seq)`.
 
+pub mod checkpoint;
 pub mod event;
 pub mod lock;
 pub mod offline;
@@ -30,4 +32,4 @@ pub use payload::Payload;
 pub use replay::{Broken, Fault};
 pub use shared::SharedChain;
 pub use verify::{VerifyReport, verify};
-pub use writer::{Journal, JournalError, WriterStats, read};
+pub use writer::{Journal, JournalError, Watch, WriterStats, read};

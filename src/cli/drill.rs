@@ -326,7 +326,7 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         &index(&drill.resolved, &drill.runbook),
     ));
     // The TUI may have journalled marks since set-up: score what the journal says now.
-    let incident = crate::incident::Incident::replay(crate::journal::read(&opened.dir)?);
+    let incident = store::load_dir(&opened.dir)?;
     let result = score::score(
         &drill.scenario.scenario.scenario.title,
         &incident,

@@ -100,7 +100,12 @@ fn open_or_create(args: &super::RunArgs, rb: &Loaded, actor: &str) -> anyhow::Re
             .exists()
     {
         super::secure_and_warn(id)?;
-        return Ok(store::open(id, actor)?);
+        // Nothing here shows a timeline: state only, however long the journal.
+        let opened = store::open_keeping(id, actor, crate::incident::Keep::State)?;
+        if let Some(notice) = &opened.notice {
+            eprintln!("stanch: {id}: {notice}");
+        }
+        return Ok(opened);
     }
     let inputs = inputs(&rb.runbook, &args.set)?;
     Ok(store::create(

@@ -48,7 +48,7 @@ pub fn open_and_run(
         crate::runbook::load(std::path::Path::new(&path))
             .map_err(|e| anyhow!("{id}: cannot load its runbook: {e}"))?,
     );
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = opened.notice.iter().cloned().collect();
     if rb.sha256 != opened.incident.runbook_sha256 {
         notes.push(format!("the runbook changed since {id} opened"));
     }

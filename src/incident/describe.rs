@@ -204,6 +204,12 @@ pub fn describe_payload(payload: &Payload) -> String {
             None if p.role == "commander" => format!("Command handed over to {}", p.login),
             None => format!("{} is now {}", p.login, p.role),
         },
+        Payload::Checkpoint(p) => format!(
+            "State saved through seq {} in {} ({})",
+            p.seq,
+            p.file,
+            short_hash(&p.sha256)
+        ),
     }
 }
 

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::journal::Event;
 use crate::journal::payload::{Payload, RoleChanged, StepTakenOver};
@@ -23,7 +23,7 @@ use crate::journal::payload::{Payload, RoleChanged, StepTakenOver};
 /// The role the old commander keeps after handing command over, when they had no other.
 pub const AFTER_COMMAND: &str = "ops";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
     /// Step id → the login holding it.
     pub holders: BTreeMap<String, String>,

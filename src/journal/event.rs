@@ -52,6 +52,7 @@
 //! | `step.released` | (none: the actor lets the step go) |
 //! | `step.taken_over` | `from` (the holder), `reason` (typed, required) |
 //! | `role.changed` | `login`, `role`, `take_over`? (reason: a take-over of command) |
+//! | `checkpoint` | `seq` (last event the saved state covers), `sha256` (of the file), `format`, `file` (relative path): see [`super::checkpoint`] |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -129,6 +130,8 @@ pub enum Kind {
     StepTakenOver,
     #[serde(rename = "role.changed")]
     RoleChanged,
+    #[serde(rename = "checkpoint")]
+    Checkpoint,
 }
 
 impl Kind {
@@ -164,6 +167,7 @@ impl Kind {
             Kind::StepReleased => "step.released",
             Kind::StepTakenOver => "step.taken_over",
             Kind::RoleChanged => "role.changed",
+            Kind::Checkpoint => "checkpoint",
         }
     }
 }

@@ -425,6 +425,22 @@ pub struct RoleChanged {
     pub take_over: Option<String>,
 }
 
+/// `checkpoint`: the folded state through `seq` was saved in `file` (see
+/// [`super::checkpoint`]); its SHA-256 and format here let a reader trust the file only when
+/// it is the one the chain recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The last event whose effect the saved state includes (always before this event).
+    pub seq: u64,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// The file's format version ([`super::checkpoint::FORMAT`] when written).
+    pub format: u32,
+    /// Relative to the incident directory: `checkpoints/<seq>.json`.
+    pub file: String,
+}
+
 macro_rules! payloads {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         /// The decoded `data` of an event, by kind.
@@ -510,6 +526,7 @@ payloads! {
     StepReleased(Claim),
     StepTakenOver(StepTakenOver),
     RoleChanged(RoleChanged),
+    Checkpoint(Checkpoint),
 }
 
 /// Payloads of one kind convert straight into [`Payload`]; `Reason` and `Claim` serve two
@@ -532,6 +549,7 @@ into_payload! {
     SyncMerged,
     InjectAcknowledged, DrillClock,
     StepTakenOver, RoleChanged,
+    Checkpoint,
 }
 
 /// A step outcome with its captures borrowed from the text: skipped or shared, never copied.

@@ -10,7 +10,7 @@
 //! never writes.
 
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -30,6 +30,26 @@ pub const BATCH_BYTES: usize = 4 << 20;
 /// Bytes asked of the file per read.
 const READ_CHUNK: usize = 1 << 20;
 
+/// Where a stream starts: after event `seq` (hash `hash`), whose line ends just before byte
+/// `offset`. [`Position::genesis`] is the start of the file; a checkpoint names another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub hash: String,
+    pub offset: u64,
+}
+
+impl Position {
+    /// Before the first event.
+    pub fn genesis() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+            offset: 0,
+        }
+    }
+}
+
 /// What a streamed journal held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Streamed {
@@ -37,6 +57,9 @@ pub struct Streamed {
     pub events: u64,
     pub last_seq: u64,
     pub last_hash: String,
+    /// Bytes from the start of the file through the last good event's newline (where a
+    /// writer appends; a torn tail starts here).
+    pub good_len: u64,
     /// Bytes of a torn tail after the last good event (0 when there is none).
     pub torn_bytes: u64,
     /// The first bad event, when the journal is damaged beyond a torn tail.
@@ -50,13 +73,36 @@ pub struct Streamed {
 /// Reading, parsing and checking run on their own threads, a few thousand events ahead of
 /// `each` (which runs on the calling thread): folding an event overlaps with parsing the
 /// next ones, and memory stays bounded by two hand-overs and a batch.
-pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Streamed> {
+pub fn stream(dir: &Path, each: impl FnMut(Event)) -> std::io::Result<Streamed> {
+    stream_from(dir, &Position::genesis(), each)
+}
+
+/// [`stream`] from `from` on: the first line read must be event `from.seq + 1` chained to
+/// `from.hash`. Line numbers in a [`Broken`] count from the start of the file (line `n` holds
+/// event `n` in any journal good up to `from`).
+pub fn stream_from(
+    dir: &Path,
+    from: &Position,
+    each: impl FnMut(Event),
+) -> std::io::Result<Streamed> {
+    stream_between(dir, from, None, each)
+}
+
+/// [`stream_from`] reading no further than byte `until` when it is given (a snapshot of a
+/// journal a writer keeps appending to); `journal.head`, which speaks of the end of the file,
+/// is then not checked, and a line cut at `until` counts as a torn tail.
+pub fn stream_between(
+    dir: &Path,
+    from: &Position,
+    until: Option<u64>,
+    mut each: impl FnMut(Event),
+) -> std::io::Result<Streamed> {
     const HAND_OVER: usize = 4096;
     let (events_tx, events_rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(1);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut pending = Vec::with_capacity(HAND_OVER);
-            let streamed = stream_with::<Whole>(dir, |event| {
+            let streamed = stream_with::<Whole>(dir, from, until, |event| {
                 pending.push(event);
                 if pending.len() == HAND_OVER {
                     let full = std::mem::replace(&mut pending, Vec::with_capacity(HAND_OVER));
@@ -141,7 +187,7 @@ impl Line<'_> {
 /// that does not pass that way (escapes where the writer writes none, a line re-formatted by
 /// hand, a wrong hash) goes through [`stream`]'s full parse, so the verdict is the same.
 pub fn stream_lines(dir: &Path, mut each: impl FnMut(&Line<'_>)) -> std::io::Result<Streamed> {
-    stream_with::<InPlaceLines>(dir, |line| each(&line))
+    stream_with::<InPlaceLines>(dir, &Position::genesis(), None, |line| each(&line))
 }
 
 /// An event's fields as the writer writes them, borrowed from the line: the same names,
@@ -198,37 +244,51 @@ fn parse_in_place(bytes: &[u8]) -> Result<(Line<'_>, bool), Fault> {
 /// order and handed to `each`.
 fn stream_with<P: Parse>(
     dir: &Path,
+    from: &Position,
+    until: Option<u64>,
     mut each: impl FnMut(P::Out<'_>),
 ) -> std::io::Result<Streamed> {
     // Head first: a live writer only moves it forward after syncing more journal, so a head
     // read before the journal can never claim more than the bytes read after it.
-    let head = read_head(dir);
+    let head = if until.is_some() {
+        None
+    } else {
+        read_head(dir)
+    };
     let mut file = std::fs::File::open(dir.join(JOURNAL_FILE))?;
+    file.seek(SeekFrom::Start(from.offset))?;
+    // Bytes this stream may still read (all of them without `until`).
+    let mut left = until.map_or(u64::MAX, |until| until.saturating_sub(from.offset));
     let mut out = Streamed {
         events: 0,
-        last_seq: 0,
-        last_hash: GENESIS.to_owned(),
+        last_seq: from.seq,
+        last_hash: from.hash.clone(),
+        good_len: from.offset,
         torn_bytes: 0,
         broken: None,
     };
+    // The file offset of `batch[0]`.
+    let mut batch_start = from.offset;
     // Read in large chunks; the piece of a line after a batch's last newline is carried over
     // to the next batch.
     let mut batch = Vec::with_capacity(BATCH_BYTES + READ_CHUNK);
     let mut at_end = false;
-    let mut line_number = 0_usize;
+    let mut line_number = usize::try_from(from.seq).unwrap_or(usize::MAX);
     loop {
         let mut whole_line = memchr::memchr(b'\n', &batch).is_some();
         while !at_end && (batch.len() < BATCH_BYTES || !whole_line) {
             let old = batch.len();
-            batch.resize(old + READ_CHUNK, 0);
+            let ask = usize::try_from(left).map_or(READ_CHUNK, |left| left.min(READ_CHUNK));
+            batch.resize(old + ask, 0);
             let n = read_some(&mut file, &mut batch[old..])?;
             batch.truncate(old + n);
+            left -= n as u64;
             at_end = n == 0;
             whole_line = whole_line || memchr::memchr(b'\n', &batch[old..]).is_some();
         }
         let complete = memchr::memrchr(b'\n', &batch).map_or(0, |i| i + 1);
         let lines = split_lines(&batch[..complete]);
-        for (&(start, _), parsed) in lines.iter().zip(parse_all_with(&batch, &lines, P::parse)) {
+        for (&(start, end), parsed) in lines.iter().zip(parse_all_with(&batch, &lines, P::parse)) {
             line_number += 1;
             let linked = parsed.and_then(|(item, hash_ok)| {
                 let (seq, prev, hash) = P::chain(&item);
@@ -248,6 +308,7 @@ fn stream_with<P: Parse>(
             match linked {
                 Ok(item) => {
                     out.events += 1;
+                    out.good_len = batch_start + end as u64 + 1;
                     each(item);
                 }
                 Err(Fault::HeadMismatch) => {
@@ -259,7 +320,7 @@ fn stream_with<P: Parse>(
                     return Ok(out);
                 }
                 Err(fault) => {
-                    let mut rest = BufReader::new(&mut file);
+                    let mut rest = BufReader::new((&mut file).take(left));
                     if let Some(torn) = torn_rest(&batch[start..], &mut rest)? {
                         out.torn_bytes = torn;
                         return Ok(check_head(out, head.as_ref()));
@@ -280,6 +341,7 @@ fn stream_with<P: Parse>(
         }
         batch.copy_within(complete.., 0);
         batch.truncate(batch.len() - complete);
+        batch_start += complete as u64;
         if batch.capacity() > 2 * BATCH_BYTES + READ_CHUNK {
             // One huge line (a large capture) must not stay allocated for the rest.
             let mut fresh = Vec::with_capacity(BATCH_BYTES + READ_CHUNK);
@@ -340,7 +402,7 @@ fn check_head(mut out: Streamed, head: Option<&Head>) -> Streamed {
     if let Some(head) = head.filter(|h| h.seq > out.last_seq) {
         out.broken = Some(Broken {
             seq: out.last_seq + 1,
-            line: usize::try_from(out.events).unwrap_or(usize::MAX) + 1,
+            line: usize::try_from(out.last_seq).unwrap_or(usize::MAX) + 1,
             fault: Fault::Truncated {
                 last: out.last_seq,
                 head: head.seq,

@@ -23,14 +23,20 @@
 //!
 //! Files are opened through [`crate::private`]: the incident dir is 0700, the journal, head
 //! and quarantined tails 0600, and none of them is ever opened through a symbolic link.
+//!
+//! Opening reads the journal as a stream ([`super::stream`]) from a [`Position`]: the start,
+//! or a checkpoint's (`Journal::open_from`), so recovery (torn tail, `journal.head`) costs the
+//! tail read, not the journal. A [`Watch`] follows the durable watermark without keeping the
+//! journal open (the checkpointer's trigger).
 
 mod commit;
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::thread::JoinHandle;
 
 use jiff::Timestamp;
@@ -41,6 +47,7 @@ use super::lock::{Lock, LockError};
 use super::payload::JournalRecovered;
 use super::replay::{self, Broken, HEAD_FILE};
 use super::shared::{SharedChain, off_the_executor};
+use super::stream::{self, Position, Streamed};
 use crate::secret::Redactor;
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -125,6 +132,8 @@ struct Shared {
     chain: Box<dyn SharedChain>,
     redactor: RwLock<Redactor>,
     events: std::sync::atomic::AtomicU64,
+    /// The seq of the last event this handle appended.
+    last: std::sync::atomic::AtomicU64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -155,50 +164,65 @@ impl Journal {
     /// last good event and a `journal.recovered` event is appended (it is the last event
     /// returned). Damage anywhere else is [`JournalError::Broken`] and nothing is written.
     pub fn open(dir: &Path, actor: &str) -> Result<(Self, Vec<Event>), JournalError> {
+        let mut events = Vec::new();
+        let (journal, _) = Self::open_from(dir, actor, &Position::genesis(), |e| events.push(e))?;
+        Ok((journal, events))
+    }
+
+    /// [`Journal::open`] reading only the events after `from` (a checkpoint's position),
+    /// handing each to `each` as it is read (then the `journal.recovered` event, if any) and
+    /// keeping none: the cost of opening is the tail, not the journal. The events before
+    /// `from` are taken as they are; the caller vouches for `from` (see `journal::checkpoint`),
+    /// and a tail that does not continue it is [`JournalError::Broken`].
+    pub fn open_from(
+        dir: &Path,
+        actor: &str,
+        from: &Position,
+        mut each: impl FnMut(Event),
+    ) -> Result<(Self, Streamed), JournalError> {
         let path = dir.join(JOURNAL_FILE);
         if !path.exists() {
             return Err(JournalError::Missing(dir.to_path_buf()));
         }
         let lock = Lock::acquire(dir, actor)?;
-        let (bytes, replayed) = replay::replay_file(dir).map_err(io(&path))?;
-        if let Some(broken) = replayed.broken {
+        let streamed = stream::stream_from(dir, from, &mut each).map_err(io(&path))?;
+        if let Some(broken) = streamed.broken.clone() {
             return Err(JournalError::Broken { path, broken });
         }
         let (file, tightened) = crate::private::open_append(&path).map_err(io(&path))?;
         if let Some(tightened) = tightened {
             tracing::warn!("{tightened}");
         }
-        let quarantined = if replayed.torn_bytes > 0 {
-            let start = usize::try_from(replayed.good_len).unwrap_or(bytes.len());
-            let name = quarantine(dir, &bytes[start..])?;
-            file.set_len(replayed.good_len).map_err(io(&path))?;
+        let quarantined = if streamed.torn_bytes > 0 {
+            let mut tail = vec![0; usize::try_from(streamed.torn_bytes).unwrap_or(0)];
+            crate::private::open_read(&path)
+                .and_then(|f| f.read_exact_at(&mut tail, streamed.good_len))
+                .map_err(io(&path))?;
+            let name = quarantine(dir, &tail)?;
+            file.set_len(streamed.good_len).map_err(io(&path))?;
             file.sync_all().map_err(io(&path))?;
             Some(name)
         } else {
             None
         };
-        // The events own their data; the file's bytes are not needed any more.
-        drop(bytes);
-        let last_seq = replayed.last_seq();
         let journal = Self::start(
             dir,
             actor,
             lock,
             file,
-            last_seq,
-            replayed.last_hash().to_owned(),
+            streamed.last_seq,
+            streamed.last_hash.clone(),
         )?;
-        let mut events = replayed.events;
         if let Some(name) = quarantined {
-            events.push(
+            each(
                 journal.append_blocking(NewEvent::incident(JournalRecovered {
                     quarantined: name,
-                    bytes: replayed.torn_bytes,
-                    last_good_seq: last_seq,
+                    bytes: streamed.torn_bytes,
+                    last_good_seq: streamed.last_seq,
                 }))?,
             );
         }
-        Ok((journal, events))
+        Ok((journal, streamed))
     }
 
     fn start(
@@ -245,6 +269,7 @@ impl Journal {
                 chain: Box::new(chain),
                 redactor: RwLock::new(Redactor::default()),
                 events: std::sync::atomic::AtomicU64::new(0),
+                last: std::sync::atomic::AtomicU64::new(0),
             })),
         }
     }
@@ -291,6 +316,32 @@ impl Journal {
         };
         if let Ok(mut current) = lock.write() {
             *current = redactor;
+        }
+    }
+
+    /// The seq of the last event queued (durable or not); on a shared chain, the last this
+    /// handle appended (0: none yet).
+    pub fn last_seq(&self) -> u64 {
+        match &self.backend {
+            Backend::File(inner) => inner.queue.last_seq(),
+            Backend::Shared(shared) => shared.last.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A handle that does not keep the journal open (see [`Watch`]). On a shared chain every
+    /// appended event is already durable and there is no local writer to follow: its watch
+    /// waits for nothing and never hands out the journal (checkpoints are the file
+    /// journal's).
+    pub fn watch(&self) -> Watch {
+        match &self.backend {
+            Backend::File(inner) => Watch {
+                queue: Some(Arc::clone(&inner.queue)),
+                inner: Arc::downgrade(inner),
+            },
+            Backend::Shared(_) => Watch {
+                queue: None,
+                inner: Weak::new(),
+            },
         }
     }
 
@@ -342,6 +393,7 @@ impl Journal {
                 }
                 let event = off_the_executor(|| shared.chain.append(new))?;
                 shared.events.fetch_add(1, Ordering::Relaxed);
+                shared.last.fetch_max(event.seq, Ordering::Relaxed);
                 Ok(event)
             }
         }
@@ -390,6 +442,34 @@ impl Journal {
         let event = self.enqueue(new)?;
         self.durable(event.seq).await?;
         Ok(event)
+    }
+}
+
+/// For a background task that follows a journal without keeping it open (the checkpointer):
+/// once every [`Journal`] is dropped the journal closes as usual, [`Watch::wait`] then fails
+/// with [`JournalError::Closed`] and [`Watch::journal`] gives `None`.
+#[derive(Clone)]
+pub struct Watch {
+    /// `None` for a shared chain: nothing local to wait for.
+    queue: Option<Arc<commit::Queue>>,
+    inner: Weak<Inner>,
+}
+
+impl Watch {
+    /// Block until every event through `seq` is durable, without hurrying the writer (unlike
+    /// [`Journal::durable`]: nobody is waiting to report anything).
+    pub fn wait(&self, seq: u64) -> Result<u64, JournalError> {
+        match &self.queue {
+            Some(queue) => queue.wait_lazily(seq),
+            None => Ok(seq),
+        }
+    }
+
+    /// The journal, while it is still open (never for a shared chain's watch).
+    pub fn journal(&self) -> Option<Journal> {
+        self.inner.upgrade().map(|inner| Journal {
+            backend: Backend::File(inner),
+        })
     }
 }
 

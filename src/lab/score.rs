@@ -86,13 +86,7 @@ fn is_real_time(speed: &f64) -> bool {
 /// The drill's `--speed`, as journalled when it opened; 1 for a journal that does not say.
 pub fn speed(incident: &Incident) -> f64 {
     incident
-        .events
-        .iter()
-        .find(|e| e.kind == crate::journal::Kind::IncidentOpened)
-        .and_then(|e| match e.payload() {
-            Ok(crate::journal::Payload::IncidentOpened(opened)) => opened.speed,
-            _ => None,
-        })
+        .speed
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(1.0)
 }

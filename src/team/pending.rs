@@ -85,7 +85,7 @@ pub fn offline_rule(kind: Kind, holds_step: bool) -> Result<(), TeamError> {
         Kind::Inject | Kind::DrillClock => needs("injects and the drill clock need the team link"),
         Kind::IncidentClosed => needs("closing the incident needs the team link"),
         Kind::DrillScore => needs("scoring a drill needs the team link"),
-        Kind::JournalRecovered | Kind::SyncMerged => {
+        Kind::JournalRecovered | Kind::SyncMerged | Kind::Checkpoint => {
             needs("this event is written by stanch itself, never offline")
         }
     }

@@ -19,6 +19,7 @@ mod aws_paginate;
 mod aws_runbooks;
 mod aws_sigv4;
 mod check;
+mod checkpoint;
 mod cli_conventions;
 mod draft_bundled;
 mod draft_notices;

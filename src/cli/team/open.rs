@@ -121,6 +121,9 @@ impl Team {
             dir,
             journal,
             incident: Incident::replay(events),
+            // Checkpoints are the file journal's: a shared incident's mirror is replayed.
+            checkpoints: None,
+            notice: None,
         })
     }
 
