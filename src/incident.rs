@@ -269,7 +269,7 @@ pub struct Incident {
     /// Offline sub-chains merged (team mode), in order.
     pub merges: Vec<Merge>,
     /// Claims and roles (team mode; see [`team`]).
-    #[serde(skip_serializing_if = "Team::is_empty")]
+    #[serde(default, skip_serializing_if = "Team::is_empty")]
     pub team: Team,
     /// Events whose data did not decode as their kind (each error names the seq and field).
     pub unreadable: Vec<String>,
