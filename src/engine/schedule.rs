@@ -17,7 +17,9 @@
 //! to them (said so on their line), and a step whose `needs` a teammate is working on waits
 //! for them, on the feed, up to [`Teammates::wait`]; then it is reported blocked. A step's
 //! own events are folded once the feed has delivered them (it always does: the session
-//! writes them to the mirror before the append returns).
+//! writes them to the mirror before the append returns). Offline, own events on the pending
+//! sub-chain are folded through the [`Teammates`] overlay at once, so held-step work, notes
+//! and evidence go on; a step whose line has events still pending says so.
 
 mod teammates;
 
@@ -363,7 +365,7 @@ async fn run_step(
             CancellationToken::new(),
         )
         .await;
-    fold(opened, team, ran.events).await?;
+    let offline = fold(opened, team, ran.events).await?;
     let outcome = ran.outcome;
     line.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     (line.state, line.detail) = match outcome {
@@ -385,6 +387,7 @@ async fn run_step(
             format!("held by {by}: left to them (not run here)"),
         ),
     };
+    say_offline(line, offline);
     Ok(ran.settle.through())
 }
 
@@ -398,26 +401,41 @@ async fn pending(
         .journal
         .append(NewEvent::step(step, Payload::pending(reason)))
         .await?;
-    fold(opened, team, vec![event]).await
+    fold(opened, team, vec![event]).await.map(drop)
+}
+
+/// A step whose events went to the pending sub-chain (team link down) says so on its line.
+fn say_offline(line: &mut StepLine, offline: bool) {
+    if offline {
+        line.detail
+            .push_str(" (offline: pending, merged when the team link is back)");
+    }
 }
 
 /// Fold the run's own events: directly from a file journal; in team mode from the feed, which
 /// carries them too (in seq order with teammates'), so nothing is folded twice or out of order.
+/// Returns whether any of them is on the pending sub-chain (team mode, offline).
 async fn fold(
     opened: &mut Opened,
     team: Option<&mut Teammates>,
     own: Vec<Event>,
-) -> Result<(), ScheduleError> {
+) -> Result<bool, ScheduleError> {
     match team {
         None => {
             for event in own {
                 opened.incident.apply(event);
             }
-            Ok(())
+            Ok(false)
         }
         Some(team) => {
-            let through = own.iter().map(|e| e.seq).max().unwrap_or(0);
-            team.catch_up(&mut opened.incident, through).await
+            // Offline: events on the pending sub-chain are folded through the overlay.
+            let (pending, shared): (Vec<Event>, Vec<Event>) =
+                own.into_iter().partition(|e| opened.journal.is_pending(e));
+            let through = shared.iter().map(|e| e.seq).max().unwrap_or(0);
+            team.catch_up(&mut opened.incident, through).await?;
+            let offline = !pending.is_empty();
+            team.pending(&mut opened.incident, pending);
+            Ok(offline)
         }
     }
 }

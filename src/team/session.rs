@@ -14,24 +14,38 @@
 //! multi-threaded runtime, the headless runner's current-thread one, plain code) can wait
 //! for an append without starving the task that performs it.
 //!
-//! Every own append goes through ONE function, [`Inner::append`]: commit through the
-//! [`Appender`] (group commit; an event is answered only once committed), then catch the
-//! mirror up through it, so the mirror is contiguous and current when the caller gets the
-//! event (drafts and `verify` read it). A later offline layer slots in there. Teammates'
-//! events arrive through the [`Follower`] into the same mirror; both announce what they wrote
-//! as [`News`] (`Journal::take_news`), so a consumer folds every event exactly once, in
-//! seq order.
+//! Every own append goes through ONE function, [`Inner::append`]: submitted to the offline
+//! capable [`Appender`] (group commit; an event is answered only once durable), with whether
+//! this login holds the event's step (the offline rule reads it; from the session's own fold
+//! of the claims, [`Team::fold`] over every event that reaches the mirror: claims need the
+//! link, so they are all there). Committed on the server, the mirror is then caught up
+//! through it, so it is contiguous and current when the caller gets the event (drafts and
+//! `verify` read it; if the link drops right after the commit the follower brings it later).
+//! With the link down the event goes to the pending sub-chain (`pending.jsonl` in the
+//! mirror's directory, rooted at the mirror's head) and is returned at once, durable there;
+//! [`SharedChain::is_pending`] names it so consumers fold it through
+//! [`Overlay`](crate::incident::Overlay) only. Kinds the rule refuses offline fail with the
+//! "needs the team link" error. Teammates' events (and the merged copies of pending ones)
+//! arrive through the [`Follower`] into the same mirror; both announce what they wrote as
+//! [`News`] (`Journal::take_news`), so a consumer folds every shared event exactly once, in
+//! seq order; the writer's merge results come as `News::Merged` (conflicts as
+//! [`conflict_line`] says them) or `News::MergeFailed`.
 //!
 //! The "journal rewritten" alarm (from either path) is kept: every later append is refused
 //! with it, and the feed carries it once for the screen.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::sync::{Mutex, mpsc};
 
 use super::follow::{Following, Pace};
+use super::pending::Pending;
+use super::writer::{Appended, LinkNews, OfflineSetup};
 use super::{Appender, Chain, Follower, Mirror, Target, TeamError, Update, mirror};
+use crate::incident::{Team, conflict_line};
 use crate::journal::shared::News;
 use crate::journal::shared::off_the_executor;
 use crate::journal::{Event, JournalError, NewEvent, SharedChain};
@@ -58,6 +72,23 @@ struct Inner {
     /// Into the relay, under the mirror's lock (the follower sends there too): one order.
     updates_tx: mpsc::UnboundedSender<Update>,
     alarm: StdMutex<Option<Arc<TeamError>>>,
+    login: String,
+    /// Who holds which step, folded from the mirror (for the offline rule).
+    claims: StdMutex<Claims>,
+    /// Local hashes of own events returned as pending (provisional).
+    pending: StdMutex<HashSet<String>>,
+    /// Events made pending minus events merged (signed: the writer's merge news may be
+    /// read before the reply of an event it merged).
+    waiting: AtomicI64,
+    /// The consumer's feed, for the pending count.
+    news_tx: mpsc::UnboundedSender<News>,
+}
+
+/// [`Team`] folded from the mirror's events, through `seq` (each event once).
+#[derive(Default)]
+struct Claims {
+    seq: u64,
+    team: Team,
 }
 
 impl Drop for Session {
@@ -119,9 +150,31 @@ async fn start(
     let login = reader.login().to_owned();
     let mut local = Mirror::open(dir, &login)?;
     mirror::sync(&reader, &mut local, |_| {}).await?;
+    let mut claims = Claims::default();
+    off_the_executor(|| crate::journal::stream::stream(dir, |event| claims.fold(&event))).map_err(
+        |source| TeamError::Mirror {
+            path: dir.to_path_buf(),
+            source,
+        },
+    )?;
+    // After the mirror: the pending file sits under the mirror's writer lock.
+    let pending = off_the_executor(|| Pending::open(dir))?;
+    // Left from an earlier run: merged on the first event or the first retry.
+    let waiting = pending.len();
     let writer = Chain::open(&target, &incident).await?;
+    let setup = OfflineSetup {
+        pending,
+        verified: (local.last().0, local.last().1.to_owned()),
+        retry: pace.reconnect,
+    };
     // `Journal` redacts before the event reaches the session.
-    let appender = Appender::spawn(writer, target.clone(), Redactor::default());
+    let (appender, mut link_rx) = Appender::spawn_offline(
+        Some(writer),
+        target.clone(),
+        &incident,
+        Redactor::default(),
+        setup,
+    );
     let mirror = Arc::new(Mutex::new(local));
     let (updates_tx, mut updates_rx) = mpsc::unbounded_channel();
     let (news_tx, news_rx) = mpsc::unbounded_channel();
@@ -133,6 +186,36 @@ async fn start(
         mirror: Arc::clone(&mirror),
         updates_tx: updates_tx.clone(),
         alarm: StdMutex::new(None),
+        login: login.clone(),
+        claims: StdMutex::new(claims),
+        pending: StdMutex::new(HashSet::new()),
+        waiting: AtomicI64::new(i64::try_from(waiting).unwrap_or(i64::MAX)),
+        news_tx: news_tx.clone(),
+    });
+    // The writer's word on the link and the merge, for the screen.
+    let merges_tx = news_tx.clone();
+    let counted = Arc::downgrade(&inner);
+    tokio::spawn(async move {
+        while let Some(news) = link_rx.recv().await {
+            let news = match news {
+                LinkNews::Offline(error) => News::Disconnected(error.to_string()),
+                LinkNews::Merged(merged) => {
+                    if let Some(inner) = counted.upgrade() {
+                        let count = i64::try_from(merged.summary.count).unwrap_or(i64::MAX);
+                        inner.waiting.fetch_sub(count, Ordering::Relaxed);
+                        inner.tell_pending();
+                    }
+                    News::Merged {
+                        count: merged.summary.count,
+                        conflicts: merged.summary.conflicts.iter().map(conflict_line).collect(),
+                    }
+                }
+                LinkNews::MergeFailed(error) => News::MergeFailed(error.to_string()),
+            };
+            if merges_tx.send(news).is_err() {
+                return;
+            }
+        }
     });
     let following = Follower::spawn_shared(target, incident, mirror, pace, updates_tx);
     // Everything written to the mirror passes through here, in order; an alarm from either
@@ -142,7 +225,10 @@ async fn start(
         while let Some(update) = updates_rx.recv().await {
             let Some(inner) = relay.upgrade() else { return };
             let news = match update {
-                Update::Events(events) => News::Events(events),
+                Update::Events(events) => {
+                    inner.fold_claims(&events);
+                    News::Events(events)
+                }
                 Update::CaughtUp(seq) => News::CaughtUp(seq),
                 Update::Disconnected(error) => News::Disconnected(error.to_string()),
                 Update::Rewritten(error) => News::Alarm(inner.raise(error).to_string()),
@@ -162,9 +248,52 @@ impl Inner {
         if let Some(alarm) = self.alarmed() {
             return Err(alarm);
         }
-        let event = self.appender.append(new).await?;
-        self.catch_up(event.seq).await?;
-        Ok(event)
+        let holds_step = new.step.as_deref().is_some_and(|step| self.holds(step));
+        match self.appender.submit(new, holds_step).await? {
+            Appended::Shared(event) => match self.catch_up(event.seq).await {
+                // Committed: the follower brings it to the mirror once the link is back.
+                Err(e) if !e.is_link_lost() => Err(e),
+                _ => Ok(event),
+            },
+            Appended::Pending(event) => {
+                self.pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(event.hash.clone());
+                self.waiting.fetch_add(1, Ordering::Relaxed);
+                self.tell_pending();
+                Ok(event)
+            }
+        }
+    }
+
+    /// How many own events wait on the pending sub-chain.
+    fn waiting(&self) -> usize {
+        usize::try_from(self.waiting.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    fn tell_pending(&self) {
+        // A consumer that went away does not stop the session.
+        let _ = self.news_tx.send(News::Pending(self.waiting()));
+    }
+
+    /// Whether this login holds `step`, by the session's fold of the claims.
+    fn holds(&self, step: &str) -> bool {
+        let claims = self
+            .claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        claims.team.holder(step) == Some(self.login.as_str())
+    }
+
+    fn fold_claims(&self, events: &[Event]) {
+        let mut claims = self
+            .claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for event in events {
+            claims.fold(event);
+        }
     }
 
     /// Bring the mirror to at least `through`, announcing what was written.
@@ -183,6 +312,8 @@ impl Inner {
         let mut batches = Vec::new();
         let synced = mirror::sync(chain, &mut local, |events| batches.push(events.to_vec())).await;
         for events in batches {
+            // Folded here too (not only in the relay): an own claim counts for the next append.
+            self.fold_claims(&events);
             // A consumer that went away does not make the append fail: it is recorded.
             let _ = self.updates_tx.send(Update::Events(events));
         }
@@ -228,6 +359,15 @@ impl Inner {
     }
 }
 
+impl Claims {
+    fn fold(&mut self, event: &Event) {
+        if event.seq > self.seq {
+            self.team.fold(event);
+            self.seq = event.seq;
+        }
+    }
+}
+
 impl SharedChain for Session {
     fn append(&self, new: NewEvent) -> Result<Event, JournalError> {
         let shared = |e: Arc<TeamError>| JournalError::Shared(e);
@@ -251,6 +391,18 @@ impl SharedChain for Session {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
+    }
+
+    fn is_pending(&self, event: &Event) -> bool {
+        self.inner
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&event.hash)
+    }
+
+    fn pending_count(&self) -> usize {
+        self.inner.waiting()
     }
 }
 

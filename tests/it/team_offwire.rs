@@ -1,0 +1,242 @@
+//! The offline chain through the real binary: bob's `stanch run --headless --team` reaches
+//! PostgreSQL through a loopback proxy. His one step calls an HTTP service that cuts the
+//! proxy before it answers (and answers only once PostgreSQL has seen bob's connections
+//! close), so the step's outcome is written with the link down: it goes to the pending
+//! sub-chain (bob holds the step), the run goes on and says so. The test heals the link when
+//! the run says it is waiting to merge; bob's writer merges, the run reports it and exits 0,
+//! `stanch verify` passes on his mirror, and the shared chain holds every event once: the
+//! pending ones copied with `data.offline`, one `sync.merged`, no pending file left behind.
+//!
+//! Every wait is on a signal with a deadline: the run's output lines, PostgreSQL's view of
+//! bob's connections (polled with a deadline), the process's exit.
+
+use crate::support::pg;
+use crate::support::proxy::Proxy;
+use crate::support::team::TeamDb;
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stanch::journal::{Journal, Kind, NewEvent};
+use stanch::team::Session;
+use stanch::team::follow::Pace;
+
+const INC: &str = "INC-OFFWIRE";
+
+/// An HTTP service whose `/cut` drops the team link, then answers once bob is cut off.
+async fn cutting_service(proxy: Arc<Proxy>, cluster: &'static pg::Cluster, db: String) -> String {
+    let app = axum::Router::new().route(
+        "/cut",
+        axum::routing::get(move || {
+            let (proxy, db) = (Arc::clone(&proxy), db.clone());
+            async move {
+                proxy.cut();
+                tokio::task::spawn_blocking(move || {
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    loop {
+                        let n = cluster.psql(
+                            &db,
+                            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'bob'",
+                        );
+                        if n.trim() == "0" {
+                            return;
+                        }
+                        assert!(
+                            Instant::now() < deadline,
+                            "bob's connections stay open: {n}"
+                        );
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                })
+                .await
+                .unwrap();
+                axum::Json(json!({"cut": true}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario in the order it happens: online, cut mid-step, pending, heal, merge, verify"
+)]
+async fn a_headless_run_goes_on_offline_and_merges_when_the_link_heals() {
+    let cluster = pg::shared();
+    let db = TeamDb::new(cluster).await;
+    db.add("alice", "commander", Some(INC)).await;
+    db.add("bob", "ops", Some(INC)).await;
+    let proxy = Arc::new(Proxy::start(cluster.port).await);
+    let service = cutting_service(Arc::clone(&proxy), cluster, db.name.clone()).await;
+    let work = tempfile::tempdir().unwrap();
+    let rb_path = work.path().join("offwire.toml");
+    std::fs::write(
+        &rb_path,
+        format!(
+            r#"
+[runbook]
+id = "offwire"
+title = "Offwire"
+
+[targets.api]
+url = "{service}"
+timeout = "30s"
+
+[[steps]]
+id = "snapshot"
+phase = "confirm"
+title = "Snapshot, while the link drops"
+http = {{ target = "api", method = "GET", path = "/cut" }}
+"#
+        ),
+    )
+    .unwrap();
+
+    // Alice opens the incident (directly, over the socket).
+    let alice_dir = work.path().join("alice").join(INC);
+    let session = Session::open(&db.as_user("alice"), INC, &alice_dir, Pace::default()).unwrap();
+    let journal = Journal::shared(session);
+    journal
+        .append_blocking(NewEvent::new(
+            Kind::IncidentOpened,
+            json!({"incident_id": INC, "runbook_id": "offwire", "inputs": {},
+                   "runbook_path": rb_path.display().to_string(), "drill": false}),
+        ))
+        .unwrap();
+
+    // Bob's headless run, through the proxy (TLS + SCRAM end to end).
+    let bob_data = work.path().join("bob");
+    let mut bob = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args([
+            "run",
+            &rb_path.display().to_string(),
+            "--headless",
+            "--team",
+        ])
+        .arg(proxy.url(cluster, "bob", &db.name))
+        .args(["--incident", INC, "--team-wait", "60"])
+        .env("STANCH_DATA_DIR", &bob_data)
+        .env("NO_COLOR", "1")
+        .env_remove("STANCH_TEAM")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    let stdout = bob.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut next_line = |what: &str| -> String {
+        loop {
+            let line = line_rx
+                .recv_timeout(Duration::from_mins(1))
+                .unwrap_or_else(|e| panic!("no line with {what:?} after {seen:?}: {e}"));
+            seen.push(line.clone());
+            if line.contains(what) {
+                return line;
+            }
+        }
+    };
+
+    // The step's outcome was written offline: the run goes on and says it is pending.
+    let step = next_line("snapshot");
+    assert!(step.starts_with("ok"), "{step}");
+    assert!(step.contains("offline: pending"), "{step}");
+    let waiting = next_line("offline — ");
+    assert!(waiting.contains("pending: waiting up to 60s"), "{waiting}");
+    let pending_file = bob_data
+        .join("incidents")
+        .join(INC)
+        .join(stanch::team::pending::PENDING_FILE);
+    let pending_lines = std::fs::read_to_string(&pending_file)
+        .expect("the pending sub-chain is on disk")
+        .lines()
+        .count();
+    assert!(pending_lines >= 1, "at least the outcome is pending");
+    assert!(
+        waiting.contains(&format!("{pending_lines} pending")),
+        "{waiting}"
+    );
+
+    // Heal: the writer merges, the follower brings the merged copies, the run says so.
+    proxy.heal();
+    let merged = next_line("merged:");
+    assert!(
+        merged.contains(&format!("merged: {pending_lines} pending events")),
+        "{merged}"
+    );
+    let status = bob.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut bob.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "bob's run exits 0: {stderr}");
+    let done = next_line("done");
+    assert!(done.contains("1 ok, 0 failed"), "{done}");
+    assert!(
+        std::fs::read_to_string(&pending_file)
+            .unwrap_or_default()
+            .is_empty(),
+        "the merge cleared the pending file"
+    );
+
+    // Bob's mirror verifies.
+    let verify = Command::new(env!("CARGO_BIN_EXE_stanch"))
+        .args(["verify", INC])
+        .env("STANCH_DATA_DIR", &bob_data)
+        .env_remove("STANCH_TEAM")
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // The shared chain: each pending event copied once (by its local hash), one merge event,
+    // the step done once, and the claim before the copies.
+    let rows = db.psql(&format!(
+        "SELECT actor || ' ' || kind || ' ' || coalesce(step, '-') || ' ' || \
+         coalesce(convert_from(canonical, 'UTF8')::jsonb->'data'->'offline'->>'hash', '-') \
+         FROM stanch.event \
+         WHERE incident_id = '{INC}' ORDER BY seq"
+    ));
+    let rows: Vec<&str> = rows.lines().collect();
+    let copies: Vec<&str> = rows
+        .iter()
+        .copied()
+        .filter(|r| !r.ends_with(" -"))
+        .collect();
+    assert_eq!(copies.len(), pending_lines, "{rows:?}");
+    let mut hashes: Vec<&str> = copies.iter().filter_map(|r| r.rsplit(' ').next()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    assert_eq!(
+        hashes.len(),
+        pending_lines,
+        "each pending event once: {rows:?}"
+    );
+    assert!(copies.iter().all(|r| r.starts_with("bob ")), "{rows:?}");
+    let count = |what: &str| rows.iter().filter(|r| r.starts_with(what)).count();
+    assert_eq!(count("bob step.succeeded snapshot"), 1, "{rows:?}");
+    assert_eq!(count("bob step.claimed snapshot"), 1, "{rows:?}");
+    assert_eq!(count("bob sync.merged"), 1, "{rows:?}");
+    assert!(
+        copies
+            .iter()
+            .any(|r| r.starts_with("bob step.succeeded snapshot")),
+        "the outcome was written offline: {rows:?}"
+    );
+}
