@@ -335,16 +335,14 @@ async fn run_step(
                 1 => "manual checklist (1 item)".to_owned(),
                 n => format!("manual checklist ({n} items)"),
             };
-            pending(opened, team.as_deref_mut(), &line.step, &reason).await?;
+            line.detail = pending(opened, team.as_deref_mut(), &line.step, reason).await?;
             line.state = LineState::NeedsHuman;
-            line.detail = reason;
             return Ok(0);
         }
         Some(Action::Draft(draft)) => {
             let reason = format!("draft `{}` to write and save", draft.output.get_ref());
-            pending(opened, team.as_deref_mut(), &line.step, &reason).await?;
+            line.detail = pending(opened, team.as_deref_mut(), &line.step, reason).await?;
             line.state = LineState::NeedsHuman;
-            line.detail = reason;
             return Ok(0);
         }
         Some(Action::Http(_)) | None => {}
@@ -395,13 +393,28 @@ async fn pending(
     opened: &mut Opened,
     team: Option<&mut Teammates>,
     step: &str,
-    reason: &str,
-) -> Result<(), ScheduleError> {
-    let event = opened
+    reason: String,
+) -> Result<String, ScheduleError> {
+    let appended = opened
         .journal
-        .append(NewEvent::step(step, Payload::pending(reason)))
-        .await?;
-    fold(opened, team, vec![event]).await.map(drop)
+        .append(NewEvent::step(step, Payload::pending(&reason)))
+        .await;
+    let event = match appended {
+        Ok(event) => event,
+        // Team link down and the step is not held here: the mark waits for the link (a
+        // person takes the step up anyway); the line says why it is not recorded.
+        Err(JournalError::Shared(error))
+            if matches!(
+                error.downcast_ref::<crate::team::TeamError>(),
+                Some(crate::team::TeamError::NeedsLink { .. })
+            ) =>
+        {
+            return Ok(format!("{reason} (not recorded: {error})"));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    fold(opened, team, vec![event]).await?;
+    Ok(reason)
 }
 
 /// A step whose events went to the pending sub-chain (team link down) says so on its line.

@@ -93,3 +93,104 @@ impl Overlay {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Kind;
+    use serde_json::{Value, json};
+
+    fn event(seq: u64, actor: &str, kind: Kind, step: Option<&str>, data: Value) -> Event {
+        let mut e = Event {
+            seq,
+            at: jiff::Timestamp::UNIX_EPOCH,
+            mono_ms: seq,
+            actor: actor.into(),
+            kind,
+            step: step.map(str::to_owned),
+            data: data.into(),
+            prev: String::new(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+
+    fn done(seq: u64, offline: Option<&Event>) -> Event {
+        let mut data = json!({"duration_ms": 9, "summary": "closed", "captures": {}});
+        if let Some(local) = offline {
+            data["offline"] = json!({"at": local.at, "hash": local.hash,
+                                     "mono_ms": local.mono_ms, "seq": local.seq});
+        }
+        event(seq, "bob", Kind::StepSucceeded, Some("snap"), data)
+    }
+
+    fn note(seq: u64, actor: &str, text: &str) -> Event {
+        event(
+            seq,
+            actor,
+            Kind::Note,
+            None,
+            json!({"text": text, "tags": []}),
+        )
+    }
+
+    #[test]
+    fn a_pending_event_shows_at_once_and_is_replaced_by_its_merged_copy_never_twice() {
+        let mut view = Incident::replay([note(1, "ann", "opened")]);
+        let mut overlay = Overlay::default();
+        // Offline: bob's outcome on the sub-chain, provisional seq 2.
+        let local = done(2, None);
+        overlay.push_pending(&mut view, local.clone());
+        assert_eq!(view.status("snap"), super::super::StepStatus::Succeeded);
+        assert_eq!((overlay.pending(), overlay.shared_seq(&view)), (1, 1));
+
+        // ann's seq 2 on the shared chain: same number, another event; both are shown.
+        overlay.push_shared(&mut view, [note(2, "ann", "meanwhile")]);
+        assert_eq!(view.notes.len(), 2);
+        assert_eq!(view.status("snap"), super::super::StepStatus::Succeeded);
+        assert_eq!((overlay.pending(), overlay.shared_seq(&view)), (1, 2));
+        // Seen already: skipped.
+        overlay.push_shared(&mut view, [note(2, "ann", "meanwhile")]);
+        assert_eq!(view.notes.len(), 2);
+
+        // The merged copy (seq 3, data.offline naming the local hash) replaces it.
+        overlay.push_shared(&mut view, [done(3, Some(&local))]);
+        assert_eq!(overlay.pending(), 0);
+        assert_eq!(view.last_seq, 3);
+        let outcomes = view
+            .events
+            .iter()
+            .filter(|e| e.kind == Kind::StepSucceeded)
+            .count();
+        assert_eq!(outcomes, 1, "folded once: {:?}", view.events);
+        assert_eq!(view.events.len(), 3);
+    }
+
+    #[test]
+    fn sync_merged_naming_the_head_settles_every_pending_event_up_to_it() {
+        let mut view = Incident::replay([note(1, "ann", "opened")]);
+        let mut overlay = Overlay::default();
+        let first = note(2, "bob", "offline one");
+        let head = note(3, "bob", "offline two");
+        overlay.push_pending(&mut view, first.clone());
+        overlay.push_pending(&mut view, head.clone());
+        assert_eq!(view.notes.len(), 3);
+        // The server already had the first (its commit went through as the link dropped):
+        // the merge copies only the second, then names the sub-chain's head.
+        let copy_of_first = note(2, "bob", "offline one");
+        let merged = event(
+            3,
+            "bob",
+            Kind::SyncMerged,
+            None,
+            json!({"count": 1, "subchain_head": head.hash, "root_seq": 1, "conflicts": []}),
+        );
+        overlay.push_shared(&mut view, [copy_of_first]);
+        assert_eq!(overlay.pending(), 2, "not a copy: data.offline is missing");
+        overlay.push_shared(&mut view, [merged]);
+        assert_eq!(overlay.pending(), 0);
+        assert_eq!(view.notes.len(), 2, "{:?}", view.notes);
+        assert_eq!(view.last_seq, 3);
+    }
+}

@@ -2,7 +2,9 @@
 //! PostgreSQL through a loopback proxy. His one step calls an HTTP service that cuts the
 //! proxy before it answers (and answers only once PostgreSQL has seen bob's connections
 //! close), so the step's outcome is written with the link down: it goes to the pending
-//! sub-chain (bob holds the step), the run goes on and says so. The test heals the link when
+//! sub-chain (bob holds the step), the run goes on and says so; his next step, not claimed
+//! before the drop, is refused with "needs the team link" (a claim needs the team) and never
+//! sent. The test heals the link when
 //! the run says it is waiting to merge; bob's writer merges, the run reports it and exits 0,
 //! `stanch verify` passes on his mirror, and the shared chain holds every event once: the
 //! pending ones copied with `data.offline`, one `sync.merged`, no pending file left behind.
@@ -94,6 +96,12 @@ id = "snapshot"
 phase = "confirm"
 title = "Snapshot, while the link drops"
 http = {{ target = "api", method = "GET", path = "/cut" }}
+
+[[steps]]
+id = "rotate"
+phase = "contain"
+title = "Rotate, not claimed before the link dropped"
+http = {{ target = "api", method = "GET", path = "/cut" }}
 "#
         ),
     )
@@ -156,6 +164,14 @@ http = {{ target = "api", method = "GET", path = "/cut" }}
     let step = next_line("snapshot");
     assert!(step.starts_with("ok"), "{step}");
     assert!(step.contains("offline: pending"), "{step}");
+    // A step not claimed yet cannot be claimed offline: refused, said on its line, not sent.
+    let refused = next_line("rotate");
+    assert!(refused.starts_with("FAILED"), "{refused}");
+    assert!(
+        refused
+            .contains("step.claimed needs the team link: claims and take-overs need the team link"),
+        "{refused}"
+    );
     let waiting = next_line("offline — ");
     assert!(waiting.contains("pending: waiting up to 60s"), "{waiting}");
     let pending_file = bob_data
@@ -182,9 +198,10 @@ http = {{ target = "api", method = "GET", path = "/cut" }}
     let status = bob.wait().unwrap();
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut bob.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.success(), "bob's run exits 0: {stderr}");
-    let done = next_line("done");
-    assert!(done.contains("1 ok, 0 failed"), "{done}");
+    // The verdict is the run's: one step done (offline), one refused.
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let done = next_line("NOT DONE");
+    assert!(done.contains("1 ok, 1 failed"), "{done}");
     assert!(
         std::fs::read_to_string(&pending_file)
             .unwrap_or_default()
@@ -233,6 +250,7 @@ http = {{ target = "api", method = "GET", path = "/cut" }}
     assert_eq!(count("bob step.succeeded snapshot"), 1, "{rows:?}");
     assert_eq!(count("bob step.claimed snapshot"), 1, "{rows:?}");
     assert_eq!(count("bob sync.merged"), 1, "{rows:?}");
+    assert_eq!(count("bob step.claimed rotate"), 0, "{rows:?}");
     assert!(
         copies
             .iter()
