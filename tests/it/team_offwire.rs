@@ -14,9 +14,8 @@
 
 use crate::support::pg;
 use crate::support::proxy::Proxy;
-use crate::support::team::TeamDb;
+use crate::support::team::{Lines, TeamDb};
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -137,28 +136,8 @@ http = {{ target = "api", method = "GET", path = "/cut" }}
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (line_tx, line_rx) = std::sync::mpsc::channel();
-    let stdout = bob.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut next_line = |what: &str| -> String {
-        loop {
-            let line = line_rx
-                .recv_timeout(Duration::from_mins(1))
-                .unwrap_or_else(|e| panic!("no line with {what:?} after {seen:?}: {e}"));
-            seen.push(line.clone());
-            if line.contains(what) {
-                return line;
-            }
-        }
-    };
+    let mut lines = Lines::of(&mut bob);
+    let mut next_line = |what: &str| lines.next(what, Duration::from_mins(1));
 
     // The step's outcome was written offline: the run goes on and says it is pending.
     let step = next_line("snapshot");
