@@ -243,7 +243,10 @@ async fn start(
 
 impl Inner {
     /// THE team append: every own event goes through here. Committed on the server (group
-    /// commit), then the mirror caught up through it; returned only then.
+    /// commit), then the mirror caught up through it; returned only then (if the link drops
+    /// between the two, the event is committed: it is returned and the follower brings it to
+    /// the mirror on reconnect). Link down: on the pending sub-chain, returned at once and
+    /// remembered as pending; refused with "needs the team link" when the rule says so.
     async fn append(self: Arc<Self>, new: NewEvent) -> Result<Event, Arc<TeamError>> {
         if let Some(alarm) = self.alarmed() {
             return Err(alarm);
