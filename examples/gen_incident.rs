@@ -7,15 +7,16 @@
 //!
 //! The incident `DATA_DIR/incidents/ID` holds exactly `EVENTS` events: `incident.opened`, a
 //! `foreach` step revoking `ITEMS` tokens (one `http.request` and one `http.response` per
-//! item, every 1,000th item answered 404), its `step.failed`, and notes for the rest. Used by
-//! `bench/gen-incident.sh`.
+//! item, written lean as the engine writes them, every 1,000th item answered 404), its
+//! `step.failed`, and notes for the rest. Used by `bench/gen-incident.sh`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use stanch::journal::payload::IncidentOpened;
+use stanch::journal::payload::exchange::EMPTY_SHA256;
+use stanch::journal::payload::{HttpRequest, HttpResponse, IncidentOpened, StepStarted};
 use stanch::journal::{Journal, Kind, NewEvent};
 
 const STEP: &str = "revoke-tokens";
@@ -56,28 +57,43 @@ fn run() -> anyhow::Result<()> {
         responder: Some("alice".to_owned()),
         ..IncidentOpened::default()
     }))?;
-    journal.enqueue(NewEvent::for_step(
-        Kind::StepStarted,
+    // As the engine's recorder writes a foreach: the first request's method, URL and headers
+    // once in `step.started`, then per item only what differs (see
+    // `stanch::journal::payload::exchange`).
+    let whole = |item: u64| HttpRequest {
+        method: Some("POST".to_owned()),
+        url: Some("http://127.0.0.1:9300/oauth/revoke".to_owned()),
+        headers: Some(serde_json::Map::from_iter([(
+            "content-type".to_owned(),
+            json!("application/x-www-form-urlencoded"),
+        )])),
+        body_sha256: Some(stanch::journal::event::sha256_hex(&item.to_le_bytes())),
+        body_bytes: Some(96),
+        item: Some(item),
+        ..HttpRequest::default()
+    };
+    let shape = whole(0).shape();
+    journal.enqueue(NewEvent::step(
         STEP,
-        json!({"attempt": 1}),
+        StepStarted {
+            attempt: 1,
+            request: Some(shape.clone()),
+            ..StepStarted::default()
+        },
     ))?;
     for item in 0..items {
-        journal.enqueue(NewEvent::for_step(
-            Kind::HttpRequest,
-            STEP,
-            json!({
-                "method": "POST", "url": "http://127.0.0.1:9300/oauth/revoke",
-                "headers": {"content-type": "application/x-www-form-urlencoded"},
-                "body_sha256": stanch::journal::event::sha256_hex(&item.to_le_bytes()),
-                "body_bytes": 96, "item": item,
-            }),
-        ))?;
+        journal.enqueue(NewEvent::step(STEP, whole(item).lean(&shape)))?;
         let status = if item % 1000 == 999 { 404 } else { 200 };
-        journal.enqueue(NewEvent::for_step(
-            Kind::HttpResponse,
-            STEP,
-            json!({"status": status, "elapsed_ms": 3, "bytes": 0, "item": item}),
-        ))?;
+        let response = HttpResponse {
+            status: Some(status),
+            elapsed_ms: 3,
+            bytes: Some(0),
+            body_sha256: Some(EMPTY_SHA256.to_owned()),
+            remote_addr: Some("127.0.0.1:9300".to_owned()),
+            item: Some(item),
+            ..HttpResponse::default()
+        };
+        journal.enqueue(NewEvent::step(STEP, response.lean()))?;
     }
     let failed = items / 1000;
     let outcome = NewEvent::for_step(

@@ -30,7 +30,7 @@ mod describe;
 mod overlay;
 pub mod team;
 mod window;
-pub use describe::{conflict_line, describe, given_time, mark_label, short_hash};
+pub use describe::{conflict_line, describe, describe_payload, given_time, mark_label, short_hash};
 pub use overlay::Overlay;
 pub use team::Team;
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};

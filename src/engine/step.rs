@@ -218,6 +218,8 @@ impl Engine {
         rec.start(StepStarted {
             attempt,
             rerun: decision.rerun,
+            // The recorder gives it the first request's shape.
+            request: None,
         });
 
         let run = poll::Run {

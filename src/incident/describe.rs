@@ -49,11 +49,13 @@ pub fn describe(event: &Event) -> String {
     text
 }
 
+/// [`describe`] of an already decoded payload (a reader that decoded it for itself, or
+/// rebuilt a request from its step's shape).
 #[expect(
     clippy::too_many_lines,
     reason = "one short arm per journal kind: the wording reads best as one table"
 )]
-fn describe_payload(payload: &Payload) -> String {
+pub fn describe_payload(payload: &Payload) -> String {
     match payload {
         Payload::IncidentOpened(p) => format!(
             "Incident {} opened from runbook \"{}\" ({}){}",
@@ -68,7 +70,18 @@ fn describe_payload(payload: &Payload) -> String {
             if p.rerun { ", an explicit re-run" } else { "" }
         ),
         Payload::HttpRequest(p) => {
-            let mut text = format!("{} {}", p.method, p.url);
+            // A request written after its step's shape, read without it (see
+            // `journal::payload::exchange`): what it has, in words.
+            let mut text = match (&p.method, &p.url) {
+                (Some(method), Some(url)) => format!("{method} {url}"),
+                (method, url) => format!(
+                    "{} {}",
+                    method.as_deref().unwrap_or("Request"),
+                    url.as_deref()
+                        .or(p.path.as_deref())
+                        .unwrap_or("as the step started")
+                ),
+            };
             if let Some(item) = p.item {
                 let _ = write!(text, " (item {item})");
             }

@@ -20,9 +20,9 @@
 //! | kind | data fields |
 //! | --- | --- |
 //! | `incident.opened` | `incident_id`, `runbook_id`, `runbook_title`, `runbook_sha256`, `runbook_path`, `inputs` (object, non-secret), `responder`, `drill` (bool), `severity`? |
-//! | `step.started` | `attempt` (1-based), `rerun` (bool, an explicit re-run of an interrupted/failed step) |
-//! | `http.request` | `method`, `url` (redacted), `headers` (object, redacted), `body_sha256`?, `body_bytes`?, `item`? (foreach index), `attempt`? (poll attempt), `signed`? (`aws_sigv4 <region>/<service>`) |
-//! | `http.response` | `status`, `elapsed_ms`, `bytes`, `body_sha256`, `remote_addr`?, `item`?, `attempt`?, `error`? (transport failure text, redacted; then no status) |
+//! | `step.started` | `attempt` (1-based), `rerun` (bool, an explicit re-run of an interrupted/failed step), `request`? (the attempt's request shape: `method`, `url`, `headers`) |
+//! | `http.request` | `method`?, `url`? or `path`? (redacted), `headers`? (object, redacted): each absent when it is the step's `request` shape's; `body_sha256`?, `body_bytes`?, `item`? (foreach index), `attempt`? (poll attempt), `signed`? (`aws_sigv4 <region>/<service>`) |
+//! | `http.response` | `status`, `elapsed_ms`, `bytes`, `body_sha256` (absent for an empty body), `remote_addr`?, `item`?, `attempt`?, `error`? (transport failure text, redacted; then no status) |
 //! | `step.succeeded` | `duration_ms`, `summary` (short text), `captures` (object name → JSON value, redacted), `items`? {`total`,`failed`} |
 //! | `step.failed` | `duration_ms`, `error` (what happened + what to try), `failed_expectations` ([{`expr`,`actual`}]), `items`? |
 //! | `step.skipped` | `reason` |

@@ -25,7 +25,9 @@ use std::sync::Arc;
 use super::event::Kind;
 
 mod capture;
+pub mod exchange;
 pub use capture::{Capture, Captures};
+pub use exchange::{HttpRequest, HttpResponse, RequestShape, Shapes};
 
 /// `incident.opened`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -54,57 +56,17 @@ pub struct IncidentOpened {
 }
 
 /// `step.started`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StepStarted {
     /// 1-based.
     pub attempt: u32,
     /// An explicit re-run of an interrupted or failed step.
     pub rerun: bool,
-}
-
-/// `http.request` (url and headers already masked by the engine).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Map<String, Value>,
+    /// What this attempt's requests share (its first request's method, URL and headers);
+    /// each `http.request` then carries only what differs ([`exchange`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_bytes: Option<u64>,
-    /// foreach index.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item: Option<u64>,
-    /// Poll attempt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// How the request was signed, e.g. `aws_sigv4 eu-west-1/s3` (never the signature).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signed: Option<String>,
-}
-
-/// `http.response`: a status, or a transport `error` (then no status).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpResponse {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    pub elapsed_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote_addr: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// Transport failure, redacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub request: Option<RequestShape>,
 }
 
 /// foreach totals of a finished step.

@@ -4,9 +4,10 @@
 //! Read-only and lock-free: it can run while the incident is open elsewhere. It reports; it
 //! never repairs (a torn tail is noted, and left for the next writer's open to quarantine).
 //!
-//! The journal is streamed ([`stream`](super::stream)), hashing as it reads: memory stays
-//! bounded by one batch of lines whatever the journal's size; only the evidence records are
-//! kept, to check their files once the chain has been read.
+//! The journal is streamed ([`stream_lines`](super::stream::stream_lines)), hashing as it
+//! reads: memory stays bounded by one batch of lines whatever the journal's size, and a line
+//! as the writer wrote it is checked in place (its own bytes hashed, no event built); only the
+//! evidence records are parsed and kept, to check their files once the chain has been read.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -117,9 +118,9 @@ impl fmt::Display for VerifyReport {
 pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
     let path = dir.join(JOURNAL_FILE);
     let mut evidence = Vec::new();
-    let streamed = super::stream::stream(dir, |event| {
-        if event.kind == Kind::EvidenceCaptured {
-            evidence.push(event);
+    let streamed = super::stream::stream_lines(dir, |line| {
+        if line.kind == Kind::EvidenceCaptured {
+            evidence.push((line.seq, line.event()));
         }
     })
     .map_err(|e| {
@@ -138,15 +139,18 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
         ..VerifyReport::default()
     };
     let mut checked = BTreeSet::new();
-    for event in &evidence {
-        let (file, fault) = check_evidence(dir, event);
+    for (seq, event) in evidence {
+        // A line that linked into the chain parses; were it ever not so, it is reported.
+        let (file, fault) = match &event {
+            Ok(event) => check_evidence(dir, event),
+            Err(fault) => (
+                String::new(),
+                Some(EvidenceFault::Unreadable(fault.to_string())),
+            ),
+        };
         checked.insert(file.clone());
         if let Some(fault) = fault {
-            report.evidence.push(EvidenceProblem {
-                seq: event.seq,
-                file,
-                fault,
-            });
+            report.evidence.push(EvidenceProblem { seq, file, fault });
         }
     }
     report.evidence_files = checked.len();

@@ -26,7 +26,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this binary writes and reads.
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 4;
 
 /// Team roles (checked by the database too).
 pub const ROLES: &[&str] = crate::journal::payload::TEAM_ROLES;

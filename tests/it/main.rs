@@ -47,6 +47,7 @@ mod hostile_output;
 mod hostile_request;
 mod journal_crash;
 mod journal_golden;
+mod journal_lean;
 mod journal_tamper;
 mod journal_writer;
 mod lab_containment;

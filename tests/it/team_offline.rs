@@ -66,10 +66,16 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     let mut bob = db.chain("bob", INC).await;
     let redactor = Redactor::default();
     let root = bob
-        .append(vec![note("bob online")], &redactor)
+        .append(
+            vec![
+                note("bob online"),
+                NewEvent::for_step(Kind::StepClaimed, "close-index", json!({})),
+            ],
+            &redactor,
+        )
         .await
         .unwrap();
-    let root = (root[0].seq, root[0].hash.clone());
+    let root = (root[1].seq, root[1].hash.clone());
 
     // bob loses the link and keeps working: a note, and a step he holds, run to the end.
     let data = tempfile::tempdir().unwrap();
@@ -94,10 +100,15 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     }
     assert_eq!(local[0].seq, root.0 + 1, "rooted at the last verified head");
     assert_eq!(local[0].prev, root.1);
-    // Meanwhile ann, online, runs the same step.
+    // Meanwhile ann, online, takes the step over (bob is unreachable) and runs it.
     ann.append(
         vec![
             note("ann online"),
+            NewEvent::for_step(
+                Kind::StepTakenOver,
+                "close-index",
+                json!({"from": "bob", "reason": "bob is unreachable"}),
+            ),
             NewEvent::for_step(
                 Kind::StepStarted,
                 "close-index",
@@ -129,11 +140,11 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     assert_eq!(merged.summary.root_seq, root.0);
 
     let events = shared_chain(&db, "ann").await;
-    // root, ann's three, bob's three re-sequenced in order, sync.merged.
-    assert_eq!(events.len() as u64, root.0 + 7);
-    let ann_started = events
+    // root, ann's four, bob's three re-sequenced in order, sync.merged.
+    assert_eq!(events.len() as u64, root.0 + 8);
+    let ann_took = events
         .iter()
-        .find(|e| e.actor == "ann" && e.kind == Kind::StepStarted)
+        .find(|e| e.actor == "ann" && e.kind == Kind::StepTakenOver)
         .unwrap()
         .seq;
     let mut last_seq = 0;
@@ -162,7 +173,7 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
     let expected = vec![Conflict {
         step: "close-index".into(),
         ours,
-        theirs: ann_started,
+        theirs: ann_took,
         by: "ann".into(),
     }];
     assert_eq!(merged.summary.conflicts, expected);
@@ -178,7 +189,7 @@ async fn offline_events_merge_in_order_keeping_their_origin_and_a_step_done_twic
         describe(last),
         format!(
             "Merged 3 event(s) written offline after seq {} (sub-chain head {}); CONFLICT: step \
-             close-index was also done by ann (seq {ann_started}) while this was offline (seq {ours})",
+             close-index was also done by ann (seq {ann_took}) while this was offline (seq {ours})",
             root.0,
             &local[2].hash[..12]
         )
@@ -377,6 +388,15 @@ async fn the_offline_writer_pends_what_is_safe_refuses_the_rest_and_merges_with_
         .await
         .unwrap();
     assert!(matches!(shared, Appended::Shared(_)));
+    // bob holds `mine` before the link drops.
+    let claimed = writer
+        .submit(
+            NewEvent::for_step(Kind::StepClaimed, "mine", json!({})),
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claimed, Appended::Shared(_)));
 
     proxy.cut();
     let evidence = NewEvent::for_step(

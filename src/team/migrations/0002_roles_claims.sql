@@ -11,7 +11,11 @@
 --   - step.released by anyone but the holder;
 --   - step.taken_over of a free step or one's own, with `from` not the holder, or without
 --     a reason;
---   - step.started by anyone but the holder (a step is claimed before it runs);
+--   - step.started by anyone but the holder (a step is claimed before it runs), except a
+--     step.started merged from an offline sub-chain (`data.offline`) by a responder who held
+--     the step before they went offline (a claim of theirs before `data.offline.seq`): it
+--     was allowed when written; a teammate's take-over meanwhile is the merge's conflict,
+--     named in `sync.merged`, not a reason to drop recorded work;
 --   - role.changed by anyone but the commander, except a responder taking command
 --     themselves with a reason (`take_over`); a role that is not one, or a login that is
 --     not a member of the incident;
@@ -79,7 +83,12 @@ BEGIN
         RAISE EXCEPTION 'taking over step % of % needs a reason', NEW.step, NEW.incident_id
           USING ERRCODE = 'check_violation';
       END IF;
-    ELSIF NEW.kind = 'step.started' AND held IS DISTINCT FROM NEW.actor THEN
+    ELSIF NEW.kind = 'step.started' AND held IS DISTINCT FROM NEW.actor
+          AND NOT (d ? 'offline' AND EXISTS (
+            SELECT 1 FROM stanch.event h
+             WHERE h.incident_id = NEW.incident_id AND h.step = NEW.step
+               AND h.actor = NEW.actor AND h.kind IN ('step.claimed', 'step.taken_over')
+               AND h.seq < (d #>> '{offline,seq}')::bigint)) THEN
       RAISE EXCEPTION 'step % of % is held by %: % must claim it (or take it over) before running it',
         NEW.step, NEW.incident_id, coalesce(held::text, 'nobody'), NEW.actor
         USING ERRCODE = 'check_violation';
