@@ -1,13 +1,13 @@
 //! The offline chain through the real binary: bob's `stanch run --headless --team` reaches
-//! PostgreSQL through a loopback proxy. His one step calls an HTTP service that cuts the
-//! proxy before it answers (and answers only once PostgreSQL has seen bob's connections
-//! close), so the step's outcome is written with the link down: it goes to the pending
-//! sub-chain (bob holds the step), the run goes on and says so; his next step, not claimed
-//! before the drop, is refused with "needs the team link" (a claim needs the team) and never
-//! sent. The test heals the link when
-//! the run says it is waiting to merge; bob's writer merges, the run reports it and exits 0,
-//! `stanch verify` passes on his mirror, and the shared chain holds every event once: the
-//! pending ones copied with `data.offline`, one `sync.merged`, no pending file left behind.
+//! PostgreSQL through a loopback proxy. His first step calls an HTTP service that cuts the
+//! proxy and, once PostgreSQL has seen bob's connections close, has alice (online) take the
+//! step over and do it too, then answers: bob's outcome is written with the link down, goes
+//! to the pending sub-chain (he held the step), and the run goes on and says so. His next
+//! step, not claimed before the drop, is refused with "needs the team link" and never sent.
+//! The test heals the link when the run says it is waiting to merge; bob's writer merges, the
+//! run prints the conflict (the step done twice) and the merge, and exits with its verdict (1:
+//! one step refused); `stanch verify` passes on his mirror, and the shared chain holds every
+//! pending event once (copied with `data.offline`), one `sync.merged`, no pending file left.
 //!
 //! Every wait is on a signal with a deadline: the run's output lines, PostgreSQL's view of
 //! bob's connections (polled with a deadline), the process's exit.
@@ -27,12 +27,18 @@ use stanch::team::follow::Pace;
 
 const INC: &str = "INC-OFFWIRE";
 
-/// An HTTP service whose `/cut` drops the team link, then answers once bob is cut off.
-async fn cutting_service(proxy: Arc<Proxy>, cluster: &'static pg::Cluster, db: String) -> String {
+/// An HTTP service whose `/cut` drops the team link, and once bob is cut off has alice (still
+/// online) take his step over and do it, then answers.
+async fn cutting_service(
+    proxy: Arc<Proxy>,
+    cluster: &'static pg::Cluster,
+    db: String,
+    alice: Journal,
+) -> String {
     let app = axum::Router::new().route(
         "/cut",
         axum::routing::get(move || {
-            let (proxy, db) = (Arc::clone(&proxy), db.clone());
+            let (proxy, db, alice) = (Arc::clone(&proxy), db.clone(), alice.clone());
             async move {
                 proxy.cut();
                 tokio::task::spawn_blocking(move || {
@@ -43,13 +49,28 @@ async fn cutting_service(proxy: Arc<Proxy>, cluster: &'static pg::Cluster, db: S
                             "SELECT count(*) FROM pg_stat_activity WHERE usename = 'bob'",
                         );
                         if n.trim() == "0" {
-                            return;
+                            break;
                         }
                         assert!(
                             Instant::now() < deadline,
                             "bob's connections stay open: {n}"
                         );
                         std::thread::sleep(Duration::from_millis(50));
+                    }
+                    for (kind, data) in [
+                        (
+                            Kind::StepTakenOver,
+                            json!({"from": "bob", "reason": "bob is gone"}),
+                        ),
+                        (Kind::StepStarted, json!({"attempt": 1, "rerun": false})),
+                        (
+                            Kind::StepSucceeded,
+                            json!({"duration_ms": 9, "summary": "done", "captures": {}}),
+                        ),
+                    ] {
+                        alice
+                            .append_blocking(NewEvent::for_step(kind, "snapshot", data))
+                            .unwrap();
                     }
                 })
                 .await
@@ -75,9 +96,28 @@ async fn a_headless_run_goes_on_offline_and_merges_when_the_link_heals() {
     db.add("alice", "commander", Some(INC)).await;
     db.add("bob", "ops", Some(INC)).await;
     let proxy = Arc::new(Proxy::start(cluster.port).await);
-    let service = cutting_service(Arc::clone(&proxy), cluster, db.name.clone()).await;
     let work = tempfile::tempdir().unwrap();
     let rb_path = work.path().join("offwire.toml");
+
+    // Alice opens the incident (directly, over the socket).
+    let alice_dir = work.path().join("alice").join(INC);
+    let session = Session::open(&db.as_user("alice"), INC, &alice_dir, Pace::default()).unwrap();
+    let journal = Journal::shared(session);
+    journal
+        .append_blocking(NewEvent::new(
+            Kind::IncidentOpened,
+            json!({"incident_id": INC, "runbook_id": "offwire", "inputs": {},
+                   "runbook_path": rb_path.display().to_string(), "drill": false}),
+        ))
+        .unwrap();
+
+    let service = cutting_service(
+        Arc::clone(&proxy),
+        cluster,
+        db.name.clone(),
+        journal.clone(),
+    )
+    .await;
     std::fs::write(
         &rb_path,
         format!(
@@ -105,18 +145,6 @@ http = {{ target = "api", method = "GET", path = "/cut" }}
         ),
     )
     .unwrap();
-
-    // Alice opens the incident (directly, over the socket).
-    let alice_dir = work.path().join("alice").join(INC);
-    let session = Session::open(&db.as_user("alice"), INC, &alice_dir, Pace::default()).unwrap();
-    let journal = Journal::shared(session);
-    journal
-        .append_blocking(NewEvent::new(
-            Kind::IncidentOpened,
-            json!({"incident_id": INC, "runbook_id": "offwire", "inputs": {},
-                   "runbook_path": rb_path.display().to_string(), "drill": false}),
-        ))
-        .unwrap();
 
     // Bob's headless run, through the proxy (TLS + SCRAM end to end).
     let bob_data = work.path().join("bob");
@@ -169,6 +197,12 @@ http = {{ target = "api", method = "GET", path = "/cut" }}
 
     // Heal: the writer merges, the follower brings the merged copies, the run says so.
     proxy.heal();
+    // Alice did the step too while bob was cut off: the merge names the conflict.
+    let conflict = next_line("CONFLICT");
+    assert!(
+        conflict.starts_with("CONFLICT: step snapshot was also done by alice (seq "),
+        "{conflict}"
+    );
     let merged = next_line("merged:");
     assert!(
         merged.contains(&format!("merged: {pending_lines} pending events")),
@@ -227,6 +261,7 @@ http = {{ target = "api", method = "GET", path = "/cut" }}
     assert!(copies.iter().all(|r| r.starts_with("bob ")), "{rows:?}");
     let count = |what: &str| rows.iter().filter(|r| r.starts_with(what)).count();
     assert_eq!(count("bob step.succeeded snapshot"), 1, "{rows:?}");
+    assert_eq!(count("alice step.succeeded snapshot"), 1, "{rows:?}");
     assert_eq!(count("bob step.claimed snapshot"), 1, "{rows:?}");
     assert_eq!(count("bob sync.merged"), 1, "{rows:?}");
     assert_eq!(count("bob step.claimed rotate"), 0, "{rows:?}");

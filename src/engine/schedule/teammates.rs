@@ -25,6 +25,8 @@ pub struct Teammates {
     pub overlay: Overlay,
     /// Lines from the merge for the caller to show (conflicts, failures), in order.
     pub notices: Vec<String>,
+    /// Merge reports (done or failed) on the feed so far.
+    merge_reports: u64,
 }
 
 impl Teammates {
@@ -40,6 +42,7 @@ impl Teammates {
             wait,
             overlay: Overlay::default(),
             notices: Vec::new(),
+            merge_reports: 0,
         }
     }
 
@@ -51,16 +54,19 @@ impl Teammates {
     }
 
     /// After the run: while own events are pending (on `journal`'s sub-chain, or folded
-    /// provisionally), wait on the feed (up to the wait) for their merge and merged copies;
-    /// returns how many are still pending.
+    /// provisionally), wait on the feed (up to the wait) for their merge's report and their
+    /// merged copies; returns how many are still pending.
     pub async fn settle(
         &mut self,
         incident: &mut Incident,
         journal: &Journal,
     ) -> Result<usize, ScheduleError> {
         let deadline = tokio::time::Instant::now() + self.wait;
+        // Counted down before its report is sent: while anything is counted, a report comes.
+        let awaiting = journal.pending_count() > 0;
+        let before = self.merge_reports;
         self.drain(incident)?;
-        while self.overlay.pending() > 0 || journal.pending_count() > 0 {
+        while self.overlay.pending() > 0 || (awaiting && self.merge_reports == before) {
             match tokio::time::timeout_at(deadline, self.feed_rx.recv()).await {
                 Ok(Some(news)) => self.take(incident, news)?,
                 Ok(None) | Err(_) => break,
@@ -129,10 +135,12 @@ impl Teammates {
             }
             News::Merged { count, conflicts } => {
                 tracing::info!(count, "pending events merged onto the shared chain");
+                self.merge_reports += 1;
                 self.notices.extend(conflicts);
                 Ok(())
             }
             News::MergeFailed(why) => {
+                self.merge_reports += 1;
                 self.notices
                     .push(format!("merge of pending events failed: {why}"));
                 Ok(())
