@@ -59,17 +59,23 @@ impl Team {
     /// fold of who holds what outside an [`Incident`](super::Incident) (the team session's
     /// offline rule), by the same rules.
     pub fn fold(&mut self, event: &Event) {
-        if matches!(
-            event.kind,
+        if Self::changes(event.kind)
+            && let Ok(payload) = event.payload()
+        {
+            self.apply(event, &payload);
+        }
+    }
+
+    /// Whether an event of `kind` can change who holds what or who has which role.
+    pub fn changes(kind: Kind) -> bool {
+        matches!(
+            kind,
             Kind::IncidentOpened
                 | Kind::StepClaimed
                 | Kind::StepTakenOver
                 | Kind::StepReleased
                 | Kind::RoleChanged
-        ) && let Ok(payload) = event.payload()
-        {
-            self.apply(event, &payload);
-        }
+        )
     }
 
     /// Fold the team part of one event (its payload already decoded).

@@ -34,7 +34,7 @@
 //! The "journal rewritten" alarm (from either path) is kept: every later append is refused
 //! with it, and the feed carries it once for the screen.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -84,11 +84,15 @@ struct Inner {
     news_tx: mpsc::UnboundedSender<News>,
 }
 
-/// [`Team`] folded from the mirror's events, through `seq` (each event once).
+/// [`Team`] folded from the mirror's events, in seq order through `seq`, each once. Two
+/// paths tell it events (an own append's catch-up, and the relay, which sees everything the
+/// follower and the catch-up wrote), so either may be ahead: events past `seq + 1` wait in
+/// `ahead` (only those that change the team are kept) until the gap is filled.
 #[derive(Default)]
 struct Claims {
     seq: u64,
     team: Team,
+    ahead: BTreeMap<u64, Option<Event>>,
 }
 
 impl Drop for Session {
@@ -364,9 +368,16 @@ impl Inner {
 
 impl Claims {
     fn fold(&mut self, event: &Event) {
-        if event.seq > self.seq {
-            self.team.fold(event);
-            self.seq = event.seq;
+        if event.seq <= self.seq {
+            return;
+        }
+        let kept = Team::changes(event.kind).then(|| event.clone());
+        self.ahead.insert(event.seq, kept);
+        while let Some(next) = self.ahead.remove(&(self.seq + 1)) {
+            if let Some(event) = next {
+                self.team.fold(&event);
+            }
+            self.seq += 1;
         }
     }
 }
@@ -419,4 +430,47 @@ fn run_on<T: Send + 'static>(
         let _ = done_tx.send(future.await);
     });
     off_the_executor(|| done_rx.recv()).map_err(|_| TeamError::WriterStopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Kind;
+    use serde_json::json;
+
+    fn event(seq: u64, actor: &str, kind: Kind, step: Option<&str>) -> Event {
+        let data = match kind {
+            Kind::StepTakenOver => json!({"from": "bob", "reason": "gone"}),
+            Kind::Note => json!({"text": "n", "tags": []}),
+            _ => json!({}),
+        };
+        let mut e = Event {
+            seq,
+            at: jiff::Timestamp::UNIX_EPOCH,
+            mono_ms: seq,
+            actor: actor.into(),
+            kind,
+            step: step.map(str::to_owned),
+            data: data.into(),
+            prev: String::new(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+
+    #[test]
+    fn claims_fold_in_seq_order_whichever_path_tells_them_first() {
+        let mut claims = Claims::default();
+        claims.fold(&event(1, "bob", Kind::StepClaimed, Some("snap")));
+        // The catch-up folds 3 before the relay has told 2 (a teammate's take-over).
+        claims.fold(&event(3, "bob", Kind::Note, None));
+        assert_eq!(claims.team.holder("snap"), Some("bob"));
+        claims.fold(&event(2, "ann", Kind::StepTakenOver, Some("snap")));
+        assert_eq!(claims.team.holder("snap"), Some("ann"));
+        assert_eq!((claims.seq, claims.ahead.len()), (3, 0));
+        // Told again by the other path: once only.
+        claims.fold(&event(1, "bob", Kind::StepClaimed, Some("snap")));
+        assert_eq!(claims.team.holder("snap"), Some("ann"));
+    }
 }
