@@ -184,6 +184,11 @@ pub async fn run_all_team(
     // Nothing here shows a timeline; the incident keeps state only (scoring and export read
     // the journal again).
     opened.incident.drop_timeline();
+    if let Some(team) = team.as_deref_mut() {
+        // An earlier run ended offline: its work counts (a step it did is not run again).
+        let left = opened.journal.pending_at_open();
+        team.overlay.resume(&mut opened.incident, left);
+    }
 
     for event in engine.journal_warnings(&opened.incident).await? {
         if let Ok(Payload::Warning(warning)) = event.payload() {

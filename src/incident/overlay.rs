@@ -38,6 +38,23 @@ impl Overlay {
         self.base.as_ref().unwrap_or(view).last_seq
     }
 
+    /// Fold own events an earlier run left on the pending sub-chain (in order), unless the
+    /// view already holds the merge that named their head (it happened before this was
+    /// called: the copies are in the view already).
+    pub fn resume(&mut self, view: &mut Incident, left: Vec<Event>) {
+        let Some(head) = left.last() else { return };
+        if view
+            .merges
+            .iter()
+            .any(|m| m.merged.subchain_head == head.hash)
+        {
+            return;
+        }
+        for event in left {
+            self.push_pending(view, event);
+        }
+    }
+
     /// Fold an own event that went to the pending sub-chain.
     pub fn push_pending(&mut self, view: &mut Incident, event: Event) {
         if self.base.is_none() {
@@ -192,5 +209,30 @@ mod tests {
         assert_eq!(overlay.pending(), 0);
         assert_eq!(view.notes.len(), 2, "{:?}", view.notes);
         assert_eq!(view.last_seq, 3);
+    }
+
+    #[test]
+    fn an_earlier_runs_pending_work_is_shown_unless_its_merge_is_already_folded() {
+        let opened = note(1, "ann", "opened");
+        let left = vec![note(2, "bob", "kept offline")];
+        let mut view = Incident::replay([opened.clone()]);
+        let mut overlay = Overlay::default();
+        overlay.resume(&mut view, left.clone());
+        assert_eq!((overlay.pending(), view.notes.len()), (1, 2));
+
+        // The merge landed before the caller looked: its copy and sync.merged are in the view.
+        let mut copy = json!({"text": "kept offline", "tags": []});
+        copy["offline"] = json!({"at": left[0].at, "hash": left[0].hash, "mono_ms": 2, "seq": 2});
+        let merged = event(
+            3,
+            "bob",
+            Kind::SyncMerged,
+            None,
+            json!({"count": 1, "subchain_head": left[0].hash, "root_seq": 1, "conflicts": []}),
+        );
+        let mut view = Incident::replay([opened, event(2, "bob", Kind::Note, None, copy), merged]);
+        let mut overlay = Overlay::default();
+        overlay.resume(&mut view, left);
+        assert_eq!((overlay.pending(), view.notes.len()), (0, 2));
     }
 }

@@ -46,6 +46,12 @@ pub trait SharedChain: Send + Sync + 'static {
     fn pending_count(&self) -> usize {
         0
     }
+    /// Own events that were on the pending sub-chain when this chain was opened (left by an
+    /// earlier run that ended offline), in order: fold them with
+    /// [`Overlay::resume`](crate::incident::Overlay::resume).
+    fn pending_at_open(&self) -> Vec<Event> {
+        Vec::new()
+    }
 }
 
 /// Run blocking work from wherever the caller is: on a multi-threaded runtime's worker, tell

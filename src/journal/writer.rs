@@ -277,6 +277,15 @@ impl Journal {
         }
     }
 
+    /// Team mode: own events left on the pending sub-chain by an earlier run, as they were
+    /// when the session opened (see [`super::shared`]). Empty for a file.
+    pub fn pending_at_open(&self) -> Vec<Event> {
+        match &self.backend {
+            Backend::File(_) => Vec::new(),
+            Backend::Shared(shared) => shared.chain.pending_at_open(),
+        }
+    }
+
     /// Team mode: how many own events wait on the pending sub-chain for the merge (the
     /// "offline — N pending" figure). Always 0 for a file.
     pub fn pending_count(&self) -> usize {

@@ -82,6 +82,8 @@ struct Inner {
     waiting: AtomicI64,
     /// The consumer's feed, for the pending count.
     news_tx: mpsc::UnboundedSender<News>,
+    /// Own events on the pending sub-chain when the session opened (an earlier run's).
+    at_open: Vec<Event>,
 }
 
 /// [`Team`] folded from the mirror's events, in seq order through `seq`, each once. Two
@@ -165,6 +167,7 @@ async fn start(
     let pending = off_the_executor(|| Pending::open(dir))?;
     // Left from an earlier run: merged on the first event or the first retry.
     let waiting = pending.len();
+    let at_open: Vec<Event> = pending.events().iter().map(|p| p.event.clone()).collect();
     let writer = Chain::open(&target, &incident).await?;
     let setup = OfflineSetup {
         pending,
@@ -195,7 +198,12 @@ async fn start(
         pending: StdMutex::new(HashSet::new()),
         waiting: AtomicI64::new(i64::try_from(waiting).unwrap_or(i64::MAX)),
         news_tx: news_tx.clone(),
+        at_open,
     });
+    if waiting > 0 {
+        // Left from an earlier run: the screen says so from the start.
+        inner.tell_pending();
+    }
     // The writer's word on the link and the merge, for the screen.
     let merges_tx = news_tx.clone();
     let counted = Arc::downgrade(&inner);
@@ -413,6 +421,10 @@ impl SharedChain for Session {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(&event.hash)
+    }
+
+    fn pending_at_open(&self) -> Vec<Event> {
+        self.inner.at_open.clone()
     }
 
     fn pending_count(&self) -> usize {
