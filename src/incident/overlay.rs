@@ -118,19 +118,7 @@ mod tests {
     use serde_json::{Value, json};
 
     fn event(seq: u64, actor: &str, kind: Kind, step: Option<&str>, data: Value) -> Event {
-        let mut e = Event {
-            seq,
-            at: jiff::Timestamp::UNIX_EPOCH,
-            mono_ms: seq,
-            actor: actor.into(),
-            kind,
-            step: step.map(str::to_owned),
-            data: data.into(),
-            prev: String::new(),
-            hash: String::new(),
-        };
-        e.hash = e.compute_hash();
-        e
+        Event::for_test(seq, actor, kind, step, data)
     }
 
     fn done(seq: u64, offline: Option<&Event>) -> Event {

@@ -456,19 +456,7 @@ mod tests {
             Kind::Note => json!({"text": "n", "tags": []}),
             _ => json!({}),
         };
-        let mut e = Event {
-            seq,
-            at: jiff::Timestamp::UNIX_EPOCH,
-            mono_ms: seq,
-            actor: actor.into(),
-            kind,
-            step: step.map(str::to_owned),
-            data: data.into(),
-            prev: String::new(),
-            hash: String::new(),
-        };
-        e.hash = e.compute_hash();
-        e
+        Event::for_test(seq, actor, kind, step, data)
     }
 
     #[test]
