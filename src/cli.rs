@@ -157,7 +157,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub team: TeamOpt,
     /// Team mode, headless: how long (seconds) a step waits for a step it needs that a
-    /// teammate holds, before it is reported blocked.
+    /// teammate holds, before it is reported blocked; and, at the end of a run whose link
+    /// dropped, how long it waits for the link and the merge of its pending events.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub team_wait: u64,
 }

@@ -27,9 +27,11 @@ pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
 use crate::journal::payload::{InjectTarget, Items, JournalRecovered, Payload, SyncMerged};
 
 mod describe;
+mod overlay;
 pub mod team;
 mod window;
 pub use describe::{conflict_line, describe, describe_payload, given_time, mark_label, short_hash};
+pub use overlay::Overlay;
 pub use team::Team;
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 

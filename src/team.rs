@@ -21,7 +21,8 @@
 //! - `presence`: who is looking at what, outside the chain (heartbeat + list).
 //! - `exercise`: team drills: one exercise, one incident per team, the facilitator's appends.
 //! - `session`: one responder's live session, the team backend of `Journal` (appends through
-//!   the appender, the mirror kept current, teammates' events on a feed, the alarm kept).
+//!   the offline-capable appender: link down, safe work goes to the pending sub-chain and is
+//!   merged on reconnect; the mirror kept current, teammates' events on a feed, the alarm kept).
 //! - `migrations/0002_roles_claims.sql`: claims, roles and closing checked by the database.
 //!
 //! Events keep the file journal's form and hash rule exactly: this module builds them with

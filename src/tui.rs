@@ -142,6 +142,9 @@ pub fn color_enabled() -> bool {
 pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
     let mut app = app::App::new(runbook, opened.incident.clone(), now());
     app.team_login = opened.journal.shared_login().map(str::to_owned);
+    // An earlier run ended offline: its work shows (and counts) until the merge's copies come.
+    app.overlay
+        .resume(&mut app.incident, opened.journal.pending_at_open());
     app.tz = jiff::tz::TimeZone::system();
     app.color = color_enabled();
     if drill {

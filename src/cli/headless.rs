@@ -133,14 +133,13 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut opened = open_or_create(args, &rb, &actor)?;
     // Team mode: teammates' events (and own) arrive on the session's feed.
-    let mut team = opened
-        .journal
-        .take_news()
-        .map(|feed_rx| schedule::Teammates {
+    let mut team = opened.journal.take_news().map(|feed_rx| {
+        schedule::Teammates::new(
             feed_rx,
-            login: opened.journal.actor().to_owned(),
-            wait: std::time::Duration::from_secs(args.team_wait),
-        });
+            opened.journal.actor().to_owned(),
+            std::time::Duration::from_secs(args.team_wait),
+        )
+    });
     let rb = Arc::new(rb);
     // One thread: the steps run inside `block_on`, on this thread. With worker threads, the
     // workers drove the sockets and woke this thread for every readiness event (a futex
@@ -180,6 +179,9 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         args.yes,
         team.as_mut(),
     ))?;
+    if let Some(team) = team.as_mut() {
+        runtime.block_on(settle_offline(team, &mut opened, out, args.team_wait))?;
+    }
     let ok = report.all_ok();
     writeln!(
         out,
@@ -313,6 +315,46 @@ fn print_line(engine: &Engine, out: &mut dyn Write, line: &StepLine) -> std::io:
             duration_ms = line.duration_ms,
             "step"
         );
+    }
+    Ok(())
+}
+
+/// Team mode, after the run: own events still on the pending sub-chain (the link went down)
+/// wait up to `wait_s` for the link and their merge; say what happened, and the merge's
+/// conflicts (for the commander) or failure.
+async fn settle_offline(
+    team: &mut schedule::Teammates,
+    opened: &mut crate::store::Opened,
+    out: &mut impl Write,
+    wait_s: u64,
+) -> anyhow::Result<()> {
+    let pending = opened.journal.pending_count();
+    if pending > 0 {
+        writeln!(
+            out,
+            "offline — {pending} pending: waiting up to {wait_s}s for the team link to merge them"
+        )?;
+        out.flush()?;
+    }
+    let journal = opened.journal.clone();
+    let left = team.settle(&mut opened.incident, &journal).await?;
+    for notice in &team.notices {
+        writeln!(out, "{notice}")?;
+    }
+    if pending > 0 && left == 0 {
+        writeln!(
+            out,
+            "merged: {pending} pending events are on the shared chain"
+        )?;
+    } else if left > 0 {
+        writeln!(
+            out,
+            "offline — {left} pending: kept in {}, merged when stanch next has the team link",
+            opened
+                .dir
+                .join(crate::team::pending::PENDING_FILE)
+                .display()
+        )?;
     }
     Ok(())
 }

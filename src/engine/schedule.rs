@@ -17,7 +17,9 @@
 //! to them (said so on their line), and a step whose `needs` a teammate is working on waits
 //! for them, on the feed, up to [`Teammates::wait`]; then it is reported blocked. A step's
 //! own events are folded once the feed has delivered them (it always does: the session
-//! writes them to the mirror before the append returns).
+//! writes them to the mirror before the append returns). Offline, own events on the pending
+//! sub-chain are folded through the [`Teammates`] overlay at once, so held-step work, notes
+//! and evidence go on; a step whose line has events still pending says so.
 
 mod teammates;
 
@@ -182,6 +184,11 @@ pub async fn run_all_team(
     // Nothing here shows a timeline; the incident keeps state only (scoring and export read
     // the journal again).
     opened.incident.drop_timeline();
+    if let Some(team) = team.as_deref_mut() {
+        // An earlier run ended offline: its work counts (a step it did is not run again).
+        let left = opened.journal.pending_at_open();
+        team.overlay.resume(&mut opened.incident, left);
+    }
 
     for event in engine.journal_warnings(&opened.incident).await? {
         if let Ok(Payload::Warning(warning)) = event.payload() {
@@ -333,16 +340,14 @@ async fn run_step(
                 1 => "manual checklist (1 item)".to_owned(),
                 n => format!("manual checklist ({n} items)"),
             };
-            pending(opened, team.as_deref_mut(), &line.step, &reason).await?;
+            line.detail = pending(opened, team.as_deref_mut(), &line.step, reason).await?;
             line.state = LineState::NeedsHuman;
-            line.detail = reason;
             return Ok(0);
         }
         Some(Action::Draft(draft)) => {
             let reason = format!("draft `{}` to write and save", draft.output.get_ref());
-            pending(opened, team.as_deref_mut(), &line.step, &reason).await?;
+            line.detail = pending(opened, team.as_deref_mut(), &line.step, reason).await?;
             line.state = LineState::NeedsHuman;
-            line.detail = reason;
             return Ok(0);
         }
         Some(Action::Http(_)) | None => {}
@@ -363,7 +368,7 @@ async fn run_step(
             CancellationToken::new(),
         )
         .await;
-    fold(opened, team, ran.events).await?;
+    let offline = fold(opened, team, ran.events).await?;
     let outcome = ran.outcome;
     line.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     (line.state, line.detail) = match outcome {
@@ -385,6 +390,7 @@ async fn run_step(
             format!("held by {by}: left to them (not run here)"),
         ),
     };
+    say_offline(line, offline);
     Ok(ran.settle.through())
 }
 
@@ -392,32 +398,62 @@ async fn pending(
     opened: &mut Opened,
     team: Option<&mut Teammates>,
     step: &str,
-    reason: &str,
-) -> Result<(), ScheduleError> {
-    let event = opened
+    reason: String,
+) -> Result<String, ScheduleError> {
+    let appended = opened
         .journal
-        .append(NewEvent::step(step, Payload::pending(reason)))
-        .await?;
-    fold(opened, team, vec![event]).await
+        .append(NewEvent::step(step, Payload::pending(&reason)))
+        .await;
+    let event = match appended {
+        Ok(event) => event,
+        // Team link down and the step is not held here: the mark waits for the link (a
+        // person takes the step up anyway); the line says why it is not recorded.
+        Err(JournalError::Shared(error))
+            if matches!(
+                error.downcast_ref::<crate::team::TeamError>(),
+                Some(crate::team::TeamError::NeedsLink { .. })
+            ) =>
+        {
+            return Ok(format!("{reason} (not recorded: {error})"));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    fold(opened, team, vec![event]).await?;
+    Ok(reason)
+}
+
+/// A step whose events went to the pending sub-chain (team link down) says so on its line.
+fn say_offline(line: &mut StepLine, offline: bool) {
+    if offline {
+        line.detail
+            .push_str(" (offline: pending, merged when the team link is back)");
+    }
 }
 
 /// Fold the run's own events: directly from a file journal; in team mode from the feed, which
 /// carries them too (in seq order with teammates'), so nothing is folded twice or out of order.
+/// Returns whether any of them is on the pending sub-chain (team mode, offline).
 async fn fold(
     opened: &mut Opened,
     team: Option<&mut Teammates>,
     own: Vec<Event>,
-) -> Result<(), ScheduleError> {
+) -> Result<bool, ScheduleError> {
     match team {
         None => {
             for event in own {
                 opened.incident.apply(event);
             }
-            Ok(())
+            Ok(false)
         }
         Some(team) => {
-            let through = own.iter().map(|e| e.seq).max().unwrap_or(0);
-            team.catch_up(&mut opened.incident, through).await
+            // Offline: events on the pending sub-chain are folded through the overlay.
+            let (pending, shared): (Vec<Event>, Vec<Event>) =
+                own.into_iter().partition(|e| opened.journal.is_pending(e));
+            let through = shared.iter().map(|e| e.seq).max().unwrap_or(0);
+            team.catch_up(&mut opened.incident, through).await?;
+            let offline = !pending.is_empty();
+            team.pending(&mut opened.incident, pending);
+            Ok(offline)
         }
     }
 }

@@ -313,10 +313,14 @@ impl Engine {
 }
 
 fn journal_failed(err: &JournalError, r: &Redactor) -> Outcome {
+    let error = match err {
+        // The team chain says what happened itself (a refusal, "needs the team link", the
+        // alarm): no disk to check.
+        JournalError::Shared(_) => format!("{err}: not recorded"),
+        _ => format!("{err}: the journal could not be written; check the disk and `stanch verify`"),
+    };
     Outcome::Failed {
-        error: r.redact(&format!(
-            "{err}: the journal could not be written; check the disk and `stanch verify`"
-        )),
+        error: r.redact(&error),
     }
 }
 

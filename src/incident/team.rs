@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::Event;
 use crate::journal::payload::{Payload, RoleChanged, StepTakenOver};
+use crate::journal::{Event, Kind};
 
 /// The role the old commander keeps after handing command over, when they had no other.
 pub const AFTER_COMMAND: &str = "ops";
@@ -53,6 +53,29 @@ impl Team {
             return Some("commander");
         }
         self.roles.get(login).map(String::as_str)
+    }
+
+    /// Fold the team part of one event on its own, decoding only the kinds this reads: for a
+    /// fold of who holds what outside an [`Incident`](super::Incident) (the team session's
+    /// offline rule), by the same rules.
+    pub fn fold(&mut self, event: &Event) {
+        if Self::changes(event.kind)
+            && let Ok(payload) = event.payload()
+        {
+            self.apply(event, &payload);
+        }
+    }
+
+    /// Whether an event of `kind` can change who holds what or who has which role.
+    pub fn changes(kind: Kind) -> bool {
+        matches!(
+            kind,
+            Kind::IncidentOpened
+                | Kind::StepClaimed
+                | Kind::StepTakenOver
+                | Kind::StepReleased
+                | Kind::RoleChanged
+        )
     }
 
     /// Fold the team part of one event (its payload already decoded).

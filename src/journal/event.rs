@@ -480,3 +480,29 @@ fn data_text(data: &serde_json::Value, captures: Option<&str>) -> String {
 pub fn raw_data(data: &serde_json::Value) -> Data {
     Data(Arc::from(serde_json::to_string(data).unwrap_or_default()))
 }
+
+#[cfg(test)]
+impl Event {
+    /// An event for unit tests: at the epoch, `mono_ms` = seq, no `prev`, its hash computed.
+    pub(crate) fn for_test(
+        seq: u64,
+        actor: &str,
+        kind: Kind,
+        step: Option<&str>,
+        data: serde_json::Value,
+    ) -> Event {
+        let mut e = Event {
+            seq,
+            at: Timestamp::UNIX_EPOCH,
+            mono_ms: seq,
+            actor: actor.into(),
+            kind,
+            step: step.map(str::to_owned),
+            data: data.into(),
+            prev: String::new(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+}

@@ -9,6 +9,11 @@
 //! hash) before the server committed it: for this backend `enqueue` waits for the commit (and
 //! for the local mirror to hold it), and `durable` has nothing left to wait for.
 //!
+//! Offline, `enqueue` returns an event that is durable on a local pending sub-chain instead
+//! ([`SharedChain::is_pending`] says so): its seq and hash are provisional until the merge
+//! puts a copy on the shared chain. Consumers fold such events only through
+//! [`crate::incident::Overlay`] (the headless runner and the TUI do), never as shared ones.
+//!
 //! This module knows nothing of PostgreSQL: `team::session` implements the trait. Redaction
 //! happens in `Journal` before the event is handed over, as for the file, so no secret reaches
 //! the implementation.
@@ -29,6 +34,24 @@ pub trait SharedChain: Send + Sync + 'static {
     /// The live feed of what reaches the mirror ([`News`]); the first caller gets it, later
     /// ones `None`.
     fn take_news(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<News>>;
+    /// Whether `event`, as [`SharedChain::append`] returned it, is only on a local pending
+    /// sub-chain (the link was down): its seq and hash are provisional, the shared chain will
+    /// carry it later under another seq (see [`crate::incident::Overlay`]). Never folded as a
+    /// shared event.
+    fn is_pending(&self, event: &Event) -> bool {
+        let _ = event;
+        false
+    }
+    /// How many own events wait on the pending sub-chain for the merge (0 when online).
+    fn pending_count(&self) -> usize {
+        0
+    }
+    /// Own events that were on the pending sub-chain when this chain was opened (left by an
+    /// earlier run that ended offline), in order: fold them with
+    /// [`Overlay::resume`](crate::incident::Overlay::resume).
+    fn pending_at_open(&self) -> Vec<Event> {
+        Vec::new()
+    }
 }
 
 /// Run blocking work from wherever the caller is: on a multi-threaded runtime's worker, tell
@@ -57,4 +80,11 @@ pub enum News {
     Disconnected(String),
     /// "Journal rewritten" (or a chain that fails verification): writing has stopped.
     Alarm(String),
+    /// The pending sub-chain is on the shared chain (its events arrive as `Events`, each with
+    /// `data.offline`): how many, and each conflict as the commander reads it.
+    Merged { count: u64, conflicts: Vec<String> },
+    /// Pending events could not be merged for a reason other than the link (why).
+    MergeFailed(String),
+    /// Own events now waiting on the pending sub-chain for the merge (0 once merged).
+    Pending(usize),
 }

@@ -292,6 +292,34 @@ impl Journal {
         }
     }
 
+    /// Team mode: whether `event` (as this handle returned it) is only on the local pending
+    /// sub-chain, provisional, because the link was down (see [`super::shared`]); fold it with
+    /// [`crate::incident::Overlay`], never as a shared event. Always `false` for a file.
+    pub fn is_pending(&self, event: &Event) -> bool {
+        match &self.backend {
+            Backend::File(_) => false,
+            Backend::Shared(shared) => shared.chain.is_pending(event),
+        }
+    }
+
+    /// Team mode: own events left on the pending sub-chain by an earlier run, as they were
+    /// when the session opened (see [`super::shared`]). Empty for a file.
+    pub fn pending_at_open(&self) -> Vec<Event> {
+        match &self.backend {
+            Backend::File(_) => Vec::new(),
+            Backend::Shared(shared) => shared.chain.pending_at_open(),
+        }
+    }
+
+    /// Team mode: how many own events wait on the pending sub-chain for the merge (the
+    /// "offline — N pending" figure). Always 0 for a file.
+    pub fn pending_count(&self) -> usize {
+        match &self.backend {
+            Backend::File(_) => 0,
+            Backend::Shared(shared) => shared.chain.pending_count(),
+        }
+    }
+
     /// The incident directory (for a shared chain, its local mirror's).
     pub fn dir(&self) -> &Path {
         match &self.backend {

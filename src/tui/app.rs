@@ -17,7 +17,7 @@ use super::error::TuiError;
 use super::input::Input;
 use super::msg::InjectMsg;
 use crate::engine::Preview;
-use crate::incident::{Incident, StepStatus};
+use crate::incident::{Incident, Overlay, StepStatus};
 use crate::journal::Event;
 use crate::runbook::{Action, Loaded, Step};
 
@@ -87,6 +87,12 @@ pub struct TimelineState {
 }
 
 impl TimelineState {
+    /// Forget what was matched: the next [`TimelineState::refresh`] scans every event again
+    /// (the events were rebuilt, not only added to).
+    pub fn rescan(&mut self) {
+        self.scanned = usize::MAX;
+    }
+
     /// Bring `matches` up to date with the filter and the events; incremental when only new
     /// events arrived.
     pub fn refresh(&mut self, events: &[Event]) {
@@ -167,6 +173,12 @@ pub struct App {
     pub link_down: Option<String>,
     /// Team mode: the "journal rewritten" alarm; writing has stopped.
     pub alarm: Option<String>,
+    /// Team mode: own events only on the pending sub-chain (link down), over `incident`.
+    pub overlay: Overlay,
+    /// Team mode: own events waiting on the pending sub-chain for the merge (link down).
+    pub offline_pending: usize,
+    /// Team mode: the last merge's conflicts (steps done twice), as the commander reads them.
+    pub merge_conflicts: Vec<String>,
 }
 
 impl App {
@@ -208,6 +220,9 @@ impl App {
             take_overs: HashMap::new(),
             link_down: None,
             alarm: None,
+            overlay: Overlay::default(),
+            offline_pending: 0,
+            merge_conflicts: Vec::new(),
         }
     }
 
@@ -260,15 +275,27 @@ impl App {
         self.incident.team.holder(step).filter(|h| *h != me)
     }
 
-    /// Fold a synced event into the incident, in seq order.
+    /// Fold a synced event into the incident, in seq order (team mode: through the overlay
+    /// of own pending events, whose seqs are not the shared chain's).
     pub fn absorb(&mut self, event: Event) {
-        if event.seq <= self.incident.last_seq {
+        let seq = |app: &Self| app.overlay.shared_seq(&app.incident);
+        if event.seq <= seq(self) {
             return;
         }
+        let offline = self.overlay.pending() > 0;
         self.pending_events.insert(event.seq, event);
-        while let Some(next) = self.pending_events.remove(&(self.incident.last_seq + 1)) {
-            self.incident.apply(next);
+        while let Some(next) = self.pending_events.remove(&(seq(self) + 1)) {
+            self.overlay.push_shared(&mut self.incident, [next]);
         }
+        if offline {
+            // The incident was rebuilt under the pending events: the timeline's indices moved.
+            self.timeline.rescan();
+        }
+    }
+
+    /// Team mode, link down: fold an own event that is on the pending sub-chain only.
+    pub fn absorb_pending(&mut self, event: Event) {
+        self.overlay.push_pending(&mut self.incident, event);
     }
 
     /// Steps whose checklist items are all ticked (manual steps only).

@@ -191,7 +191,8 @@ impl Loop {
                     *input = EventStream::new();
                     let result = match result {
                         Ok(Some(event)) => {
-                            let _ = self.msg_tx.send(Msg::Journalled(event));
+                            let msg = super::msg::journalled(&self.journal, event);
+                            let _ = self.msg_tx.send(msg);
                             Ok(())
                         }
                         Ok(None) => Ok(()),
@@ -289,7 +290,7 @@ impl Loop {
                     for event in events {
                         match journal.append(event).await {
                             Ok(event) => {
-                                let _ = tx.send(Msg::Journalled(event));
+                                let _ = tx.send(super::msg::journalled(&journal, event));
                             }
                             Err(e) => {
                                 let _ = tx.send(Msg::Failed(TuiError::JournalWrite(Arc::new(e))));

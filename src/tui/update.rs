@@ -44,7 +44,8 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::EngineReady(ready) => progress::on_engine_ready(app, ready),
-        Msg::Journalled(event) => progress::on_journalled(app, event),
+        Msg::Journalled(event) => progress::on_journalled(app, event, false),
+        Msg::JournalledPending(event) => progress::on_journalled(app, event, true),
         Msg::Team(news) => progress::on_team(app, news),
         Msg::Resynced(events) => {
             for event in events {

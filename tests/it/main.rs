@@ -65,6 +65,7 @@ mod team_identity;
 mod team_linkdrop;
 mod team_live;
 mod team_offline;
+mod team_offwire;
 mod team_presence;
 mod team_rules;
 mod team_tmux;

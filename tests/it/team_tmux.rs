@@ -11,9 +11,8 @@
 
 use crate::support::engine as support;
 use crate::support::pg;
-use crate::support::team::TeamDb;
+use crate::support::team::{Lines, TeamDb};
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -316,10 +315,6 @@ async fn a_teammates_run_shows_live_in_the_other_pane_and_running_it_there_asks_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[expect(
-    clippy::too_many_lines,
-    reason = "one scenario: a teammate's claim, the headless run, the teammate finishing"
-)]
 async fn a_headless_team_run_leaves_a_held_step_to_its_holder_and_waits_for_it() {
     const INC: &str = "INC-HEADLESS";
     let cluster = pg::shared();
@@ -370,31 +365,12 @@ async fn a_headless_team_run_leaves_a_held_step_to_its_holder_and_waits_for_it()
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (line_tx, line_rx) = std::sync::mpsc::channel();
-    let stdout = bob.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let next_line = |what: &str| -> String {
-        loop {
-            let line = line_rx
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|e| panic!("no line for {what}: {e}"));
-            if line.contains(what) {
-                return line;
-            }
-        }
-    };
-    let held = next_line("check-cluster");
+    let mut lines = Lines::of(&mut bob);
+    let held = lines.next("check-cluster", Duration::from_secs(30));
     assert!(held.starts_with("held"), "{held}");
     assert!(held.contains("held by alice: left to them"), "{held}");
     assert!(
-        line_rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        lines.quiet_for(Duration::from_millis(300)),
         "count-docs waits for alice"
     );
 
@@ -418,7 +394,7 @@ async fn a_headless_team_run_leaves_a_held_step_to_its_holder_and_waits_for_it()
         )
         .await;
     assert!(outcome.is_success(), "{outcome:?}");
-    let ran = next_line("count-docs");
+    let ran = lines.next("count-docs", Duration::from_secs(30));
     assert!(ran.starts_with("ok"), "{ran}");
     let status = bob.wait().unwrap();
     assert!(status.success(), "bob's run exits 0");

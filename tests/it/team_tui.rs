@@ -179,3 +179,78 @@ fn the_rewritten_alarm_takes_the_status_line_and_a_lost_link_is_said() {
         "{shown}"
     );
 }
+
+#[test]
+fn offline_work_shows_at_once_says_pending_and_the_merge_folds_it_once_and_shows_conflicts() {
+    let mut app = alices_app();
+    let step = app.runbook.runbook.step("cluster-info").unwrap().clone();
+    // The shared chain as the server has it (the view will hold provisional events too).
+    let mut shared = Chain::new(app.now);
+    shared.events.clone_from(&app.incident.events);
+    // Link down: alice's outcome lands on her pending sub-chain (a provisional seq).
+    let mut local = Chain::new(app.now);
+    local.events.clone_from(&app.incident.events);
+    let outcome = local
+        .push(
+            1,
+            Kind::StepSucceeded,
+            Some("cluster-info"),
+            json!({"duration_ms": 5, "summary": "200", "captures": {}}),
+        )
+        .clone();
+    update(&mut app, Msg::JournalledPending(outcome.clone()));
+    update(&mut app, Msg::Team(News::Pending(1)));
+    assert_eq!(app.display_status(&step), DisplayStatus::Succeeded);
+    assert!(
+        screen(&app).contains("offline — 1 pending"),
+        "{}",
+        screen(&app)
+    );
+
+    // Meanwhile bob's note took that seq on the shared chain: both are shown.
+    "bob".clone_into(&mut shared.actor);
+    let note = shared
+        .push(
+            1,
+            Kind::Note,
+            None,
+            json!({"text": "meanwhile", "tags": []}),
+        )
+        .clone();
+    assert_eq!(note.seq, outcome.seq, "the same seq, another event");
+    update(&mut app, Msg::Team(News::Events(vec![note])));
+    assert_eq!(app.incident.notes.len(), 1);
+    assert_eq!(app.display_status(&step), DisplayStatus::Succeeded);
+
+    // The merge: her copy with data.offline, then sync.merged naming a conflict.
+    let copy = json!({"duration_ms": 5, "summary": "200", "captures": {},
+        "offline": {"at": outcome.at, "hash": outcome.hash, "mono_ms": 0, "seq": outcome.seq}});
+    "alice".clone_into(&mut shared.actor);
+    let copy = shared
+        .push(1, Kind::StepSucceeded, Some("cluster-info"), copy)
+        .clone();
+    update(&mut app, Msg::Team(News::Events(vec![copy])));
+    let conflict =
+        "CONFLICT: step cluster-info was also done by bob (seq 3) while this was offline (seq 4)";
+    update(
+        &mut app,
+        Msg::Team(News::Merged {
+            count: 1,
+            conflicts: vec![conflict.into()],
+        }),
+    );
+    update(&mut app, Msg::Team(News::Pending(0)));
+    let outcomes = app
+        .incident
+        .events
+        .iter()
+        .filter(|e| e.kind == Kind::StepSucceeded)
+        .count();
+    assert_eq!(outcomes, 1, "folded once");
+    assert_eq!(app.incident.notes.len(), 1);
+    assert!(matches!(&app.modal, Some(Modal::Error { message }) if message == conflict));
+    key(&mut app, KeyCode::Esc);
+    let shown = screen(&app);
+    assert!(!shown.contains("pending"), "{shown}");
+    assert!(shown.contains("1 merge conflict"), "{shown}");
+}

@@ -59,14 +59,13 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     header(&mut stdout, &drill, &opened)?;
     stdout.flush()?;
     // Step lines carry stanch's colours: written underneath, outside text escaped per line.
-    let mut team = opened
-        .journal
-        .take_news()
-        .map(|feed_rx| crate::engine::schedule::Teammates {
+    let mut team = opened.journal.take_news().map(|feed_rx| {
+        crate::engine::schedule::Teammates::new(
             feed_rx,
-            login: opened.journal.actor().to_owned(),
-            wait: std::time::Duration::from_mins(10),
-        });
+            opened.journal.actor().to_owned(),
+            std::time::Duration::from_mins(10),
+        )
+    });
     let report = runtime.block_on(headless::run_all_async_team(
         &engine,
         &mut opened,

@@ -24,14 +24,19 @@ pub(super) fn on_engine_ready(app: &mut App, ready: Result<(), TuiError>) -> Vec
     refresh_preview(app)
 }
 
-pub(super) fn on_journalled(app: &mut App, event: Event) -> Vec<Effect> {
+/// An own event, synced (`pending`: on the pending sub-chain only, team mode offline).
+pub(super) fn on_journalled(app: &mut App, event: Event, pending: bool) -> Vec<Effect> {
     // A step's captures may change what the selected step will send.
     let captured = matches!(event.kind, Kind::StepSucceeded | Kind::StepFailed);
     // The responder is still on the step that just finished: take them to the next.
     let done_here = matches!(event.kind, Kind::StepSucceeded | Kind::StepSkipped)
         && event.step.is_some()
         && event.step == app.selected_id();
-    app.absorb(event);
+    if pending {
+        app.absorb_pending(event);
+    } else {
+        app.absorb(event);
+    }
     if done_here {
         select_next_ready(app, true);
     }
@@ -66,13 +71,28 @@ pub(super) fn on_team(app: &mut App, news: News) -> Vec<Effect> {
             });
             app.alarm = Some(text);
         }
+        // The merged events arrive as `Events`; the conflicts are for the commander's eyes.
+        News::Merged { conflicts, .. } if !conflicts.is_empty() => {
+            app.modal = Some(Modal::Error {
+                message: conflicts.join("\n"),
+            });
+            app.merge_conflicts = conflicts;
+        }
+        News::Merged { .. } => {}
+        News::Pending(n) => app.offline_pending = n,
+        News::MergeFailed(why) => {
+            app.modal = Some(Modal::Error {
+                message: format!("pending events not merged: {why}"),
+            });
+        }
     }
     Vec::new()
 }
 
 pub(super) fn on_progress(app: &mut App, step: &str, progress: Progress) -> Vec<Effect> {
     let run = match progress {
-        Progress::Journalled(event) => return on_journalled(app, event),
+        // The runner sends journalled events as their own messages (pending or not).
+        Progress::Journalled(event) => return on_journalled(app, event, false),
         progress => (app.running.get_mut(step), progress),
     };
     if let (Some(run), progress) = run {

@@ -95,3 +95,51 @@ pub async fn caught_up(follower: &mut Follower, head: u64) -> bool {
         }
     }
 }
+
+/// A child's standard output, line by line as it comes (read on a thread of its own), for
+/// tests that drive a real `stanch` process and wait on what it says.
+pub struct Lines {
+    rx: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far, for failure messages.
+    pub seen: Vec<String>,
+}
+
+impl Lines {
+    /// Take `child`'s piped standard output.
+    pub fn of(child: &mut std::process::Child) -> Lines {
+        use std::io::BufRead;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line containing `what`; each line must come within `within`.
+    pub fn next(&mut self, what: &str, within: Duration) -> String {
+        loop {
+            let line = self
+                .rx
+                .recv_timeout(within)
+                .unwrap_or_else(|e| panic!("no line with {what:?} after {:?}: {e}", self.seen));
+            self.seen.push(line.clone());
+            if line.contains(what) {
+                return line;
+            }
+        }
+    }
+
+    /// Whether no line comes within `within`.
+    pub fn quiet_for(&self, within: Duration) -> bool {
+        self.rx.recv_timeout(within).is_err()
+    }
+}
