@@ -15,11 +15,11 @@ events=${1:?usage: bench/gen-incident.sh EVENTS ITEMS [DATA_DIR] [ID]}
 items=${2:?usage: bench/gen-incident.sh EVENTS ITEMS [DATA_DIR] [ID]}
 data=${3:-$PWD/target/scale-data}
 id=${4:-SCALE}
-runbook=${5:-}   # a runbook file to name in the incident, so `stanch resume` opens it
+runbook=${5:-}   # a runbook file to name in the incident, so `stanch resume` opens it (or GEN_RUNBOOK)
 
 rm -rf "${data:?}/incidents/$id"
 cargo build --quiet --release --example gen_incident
-journal=$(target/release/examples/gen_incident "$data" "$id" "$events" "$items" ${runbook:+"$runbook"})
+journal=$(GEN_RUNBOOK=${runbook:-${GEN_RUNBOOK:-}} target/release/examples/gen_incident "$data" "$id" "$events" "$items")
 lines=$(wc -l <"$journal")
 bytes=$(stat -c %s "$journal")
 echo "$journal: $lines events, $((bytes / 1048576)) MiB (STANCH_DATA_DIR=$data, id $id)"

@@ -150,9 +150,13 @@ fn bench_export(c: &mut Criterion) {
     group.sample_size(10);
     // What `stanch export` does: stream the journal into a report, then render it out.
     group.bench_function("journal-to-report", |b| {
-        b.iter(|| export::build_from_journal(black_box(&dir)).unwrap());
+        b.iter(|| {
+            export::build_from_journal(black_box(&dir), Format::Json, export::TimelineView::Full)
+                .unwrap()
+        });
     });
-    let report = export::build_from_journal(&dir).unwrap();
+    let report =
+        export::build_from_journal(&dir, Format::Json, export::TimelineView::Full).unwrap();
     assert_eq!(report.journal.events, EVENTS as u64);
     for (name, format) in [
         ("render-markdown", Format::Markdown),

@@ -7,10 +7,12 @@
 //! 2. a teammate's event visible to LISTENing followers, p50/p95, with 4 responders (from the
 //!    moment the appender calls `append` to the moment another responder's follower has it
 //!    verified in its mirror; goal p95 < 50 ms on loopback);
-//! 3. catch-up of 100,000 events into an empty mirror (fetch, verify every link, write).
+//! 3. catch-up of 100,000 events into an empty mirror (fetch, verify every link, write);
+//! 4. the offline merge: a pending sub-chain of 2,000 events (each synced to disk as it is
+//!    written) re-sequenced onto the shared chain after 1,000 teammates' events.
 //!
 //! `cargo bench --bench team -- --bench [--appends N] [--group N] [--tasks N] [--samples N]
-//! [--catchup N] [--no-fsync]`
+//! [--catchup N] [--merge N] [--only appends|group|visibility|catchup|merge] [--no-fsync]`
 
 #[path = "../tests/it/support/pg.rs"]
 #[allow(dead_code, clippy::all, clippy::pedantic)]
@@ -22,7 +24,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use stanch::journal::{Kind, NewEvent};
 use stanch::secret::Redactor;
+use stanch::team::chain::Proposed;
 use stanch::team::follow::Pace;
+use stanch::team::merge::{MERGE_BATCH, merge};
+use stanch::team::pending::Pending;
 use stanch::team::schema::{self, NewResponder};
 use stanch::team::{Appender, Chain, Follower, Mirror, Target, Update, mirror};
 
@@ -350,6 +355,60 @@ async fn catch_up(cluster: &pg::Cluster, events: usize) {
     );
 }
 
+#[allow(clippy::cast_precision_loss)]
+async fn offline_merge(cluster: &pg::Cluster, events: usize) {
+    let db = fresh_db(cluster).await;
+    let inc = "BENCH-MERGE";
+    add(cluster, &db, "w", inc).await;
+    add(cluster, &db, "t", inc).await;
+    let mut chain = chain_for(cluster.socket_url("w", &db), inc).await;
+    let mut teammate = chain_for(cluster.socket_url("t", &db), inc).await;
+    let root = chain
+        .append(vec![note("before the link dropped")], &Redactor::default())
+        .await
+        .unwrap()
+        .remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut pending = Pending::open(dir.path()).unwrap();
+    let write = Instant::now();
+    for i in 0..events {
+        let proposed = Proposed::of(&note(&format!(
+            "offline {i}: a line of ordinary incident text"
+        )));
+        pending
+            .push((root.seq, &root.hash), "w", proposed, None)
+            .unwrap();
+    }
+    let write = write.elapsed();
+    let batch = (0..1_000).map(|i| note(&format!("teammate {i}"))).collect();
+    teammate.append(batch, &Redactor::default()).await.unwrap();
+    let start = Instant::now();
+    let merged = merge(&mut chain, &mut pending, MERGE_BATCH)
+        .await
+        .unwrap()
+        .unwrap();
+    let elapsed = start.elapsed();
+    println!(
+        "offline merge: {} pending events re-sequenced after 1,000 teammates' events in {:.2} s \
+         ({:.0} events/s, batches of {MERGE_BATCH}); writing them to the pending file took \
+         {:.2} s ({:.0} synced events/s)",
+        merged.summary.count,
+        elapsed.as_secs_f64(),
+        events as f64 / elapsed.as_secs_f64(),
+        write.as_secs_f64(),
+        events as f64 / write.as_secs_f64()
+    );
+}
+
+/// Whether `part` runs: all of them, or only the one `--only` names.
+fn runs(part: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .is_none_or(|only| only == part)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would run this too: only run
     // when asked for as a benchmark.
@@ -368,9 +427,20 @@ fn main() {
         pg::Cluster::start_durable()
     };
     runtime.block_on(async {
-        appends(&cluster, arg("--appends", 200)).await;
-        group_commit_appends(&cluster, arg("--group", 2_000), arg("--tasks", 16)).await;
-        visibility(&cluster, arg("--samples", 200)).await;
-        catch_up(&cluster, arg("--catchup", 100_000)).await;
+        if runs("appends") {
+            appends(&cluster, arg("--appends", 200)).await;
+        }
+        if runs("group") {
+            group_commit_appends(&cluster, arg("--group", 2_000), arg("--tasks", 16)).await;
+        }
+        if runs("visibility") {
+            visibility(&cluster, arg("--samples", 200)).await;
+        }
+        if runs("catchup") {
+            catch_up(&cluster, arg("--catchup", 100_000)).await;
+        }
+        if runs("merge") {
+            offline_merge(&cluster, arg("--merge", 2_000)).await;
+        }
     });
 }

@@ -70,7 +70,8 @@ pub enum Command {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TeamOpt {
     /// Team mode: the shared journal's PostgreSQL URL (else $STANCH_TEAM, else `url` under
-    /// `[team]` in config.toml). The local copy is synced from it first.
+    /// `[team]` in config.toml). The local copy is synced from it first; `run`, `resume` and
+    /// `drill` write to it and follow teammates live.
     #[arg(
         long = "team",
         env = "STANCH_TEAM",
@@ -116,6 +117,22 @@ pub enum TeamCommand {
         #[command(flatten)]
         team: TeamOpt,
     },
+    /// Give a responder a role in an incident, journalled as `role.changed`: the commander
+    /// does it (`commander` hands command over); anyone may take command themselves with
+    /// `--take-over REASON`. Open terminals show it live.
+    Role {
+        /// The incident.
+        incident: String,
+        /// The responder (a login that is a member of the incident).
+        login: String,
+        /// commander, ops, comms, scribe, observer or facilitator.
+        role: String,
+        /// Take command yourself without a hand-over, for this reason (journalled).
+        #[arg(long, value_name = "REASON")]
+        take_over: Option<String>,
+        #[command(flatten)]
+        team: TeamOpt,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -134,9 +151,16 @@ pub struct RunArgs {
     /// Allow destructive steps in headless mode (recorded in the journal).
     #[arg(long)]
     pub yes: bool,
-    /// Responder name (default: config, then $USER).
+    /// Responder name (default: config, then $USER; in team mode, the database login).
     #[arg(long)]
     pub responder: Option<String>,
+    #[command(flatten)]
+    pub team: TeamOpt,
+    /// Team mode, headless: how long (seconds) a step waits for a step it needs that a
+    /// teammate holds, before it is reported blocked; and, at the end of a run whose link
+    /// dropped, how long it waits for the link and the merge of its pending events.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub team_wait: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -167,6 +191,30 @@ pub struct DrillArgs {
     /// Security mode the lab models (`off` or `on`), over the scenario's.
     #[arg(long)]
     pub security: Option<crate::lab::Security>,
+    #[command(flatten)]
+    pub team: TeamOpt,
+    /// Team drill: run the exercise as its facilitator (one lab and one incident per team of
+    /// --teams; the scenario's injects on the clock; commands on standard input). --incident
+    /// names the exercise (default EX-<UTC yyyymmdd-hhmm>).
+    #[arg(long, requires = "teams", conflicts_with = "score")]
+    pub facilitate: bool,
+    /// Team drill: the teams, comma-separated (`red,blue`).
+    #[arg(long, value_name = "LIST", requires = "facilitate")]
+    pub teams: Option<String>,
+    /// Team drill: print the exercise's teams side by side from their journalled scores.
+    #[arg(long, value_name = "EXERCISE")]
+    pub score: Option<String>,
+    /// Format of the side-by-side score (--score).
+    #[arg(long, value_enum, default_value_t = BoardFormat::Text, requires = "score")]
+    pub format: BoardFormat,
+}
+
+/// How `stanch drill --score` prints the exercise's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BoardFormat {
+    Text,
+    Md,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,9 +237,11 @@ pub struct LabArgs {
 pub struct ResumeArgs {
     /// Incident id.
     pub id: String,
-    /// Responder name (default: config, then $USER).
+    /// Responder name (default: config, then $USER; in team mode, the database login).
     #[arg(long)]
     pub responder: Option<String>,
+    #[command(flatten)]
+    pub team: TeamOpt,
 }
 
 #[derive(Debug, clap::Args)]

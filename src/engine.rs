@@ -114,6 +114,9 @@ pub struct Decision {
     pub assume_yes: bool,
     /// Explicitly re-run a step that was interrupted (outcome unknown).
     pub rerun: bool,
+    /// Team mode: take the step over from the teammate who holds it, for this reason
+    /// (journalled as `step.taken_over`). Without it a step someone else holds does not run.
+    pub take_over: Option<String>,
 }
 
 /// Sent on the progress channel while a step runs.
@@ -151,6 +154,11 @@ pub enum Outcome {
     Cancelled,
     /// Started before a crash, outcome unknown: not re-sent without `Decision::rerun`.
     Interrupted,
+    /// Team mode: a teammate holds the step; it runs here only after an explicit take-over
+    /// (`Decision::take_over`). Nothing was sent or journalled.
+    Held {
+        by: String,
+    },
 }
 
 impl Outcome {

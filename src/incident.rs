@@ -19,20 +19,24 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::journal::Event;
 pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
-use crate::journal::payload::{Items, JournalRecovered, Payload};
+use crate::journal::payload::{InjectTarget, Items, JournalRecovered, Payload, SyncMerged};
 
 mod describe;
+mod overlay;
+pub mod team;
 mod window;
-pub use describe::{describe, given_time, mark_label, short_hash};
+pub use describe::{conflict_line, describe, describe_payload, given_time, mark_label, short_hash};
+pub use overlay::Overlay;
+pub use team::Team;
 pub use window::{NOTIFICATION_WINDOW_HOURS, Window, WindowState};
 
 /// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Not started (whether it is *ready* depends on its `needs`; see [`Incident::is_ready`]).
@@ -66,7 +70,7 @@ impl StepStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseSummary {
     pub status: Option<u16>,
     pub elapsed_ms: u64,
@@ -75,7 +79,7 @@ pub struct ResponseSummary {
 }
 
 /// Everything the journal says about one step.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub status: StepStatus,
     pub attempts: u32,
@@ -98,9 +102,11 @@ pub struct StepRecord {
     /// foreach: (total, failed).
     pub items: Option<(u64, u64)>,
     pub confirmed_via: Option<String>,
+    /// Who typed (or passed `--yes` for) the confirmation: the `confirm` event's actor.
+    pub confirmed_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
     pub seq: u64,
     pub text: String,
@@ -111,7 +117,7 @@ pub struct Fact {
     pub corrections: Vec<Correction>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Correction {
     pub seq: u64,
     pub text: String,
@@ -131,7 +137,7 @@ impl Fact {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mark {
     pub name: String,
     pub at: Timestamp,
@@ -142,7 +148,7 @@ pub struct Mark {
     pub previous: Vec<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Note {
     pub seq: u64,
     pub at: Timestamp,
@@ -158,7 +164,7 @@ impl Note {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub seq: u64,
     pub step: Option<String>,
@@ -173,7 +179,7 @@ pub struct Evidence {
     pub remote_addr: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DraftVersion {
     pub seq: u64,
     pub at: Timestamp,
@@ -183,13 +189,17 @@ pub struct DraftVersion {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inject {
     pub seq: u64,
     pub at: Timestamp,
     pub title: String,
     pub body: String,
     pub offset: String,
+    /// Team drills: the team or role it is for.
+    pub target: Option<InjectTarget>,
+    /// Team drills: who acknowledged it (`inject.acknowledged`), in order, each once.
+    pub acknowledged_by: Vec<String>,
 }
 
 /// A step's closing event, whichever the outcome.
@@ -203,8 +213,31 @@ struct Outcome {
     items: Option<Items>,
 }
 
-/// The replayed incident.
-#[derive(Debug, Clone, Default, Serialize)]
+/// A team responder's offline sub-chain merged onto the shared chain (`sync.merged`): the
+/// commander reads `merged.conflicts`, steps done twice, from here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Merge {
+    pub seq: u64,
+    pub at: Timestamp,
+    /// Who was offline.
+    pub actor: String,
+    pub merged: SyncMerged,
+}
+
+/// What a replayed incident keeps besides its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The events folded, for a timeline (the TUI until it pages from disk).
+    Timeline,
+    /// State only (headless runs, scoring, checkpoints).
+    State,
+    /// State without captured values (`stanch list`).
+    Summary,
+}
+
+/// The replayed incident. Its serde form is the folded state without the timeline (`events`
+/// and the keep flags are skipped): what a checkpoint saves (see `store::checkpoint`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
     pub runbook_id: String,
@@ -217,6 +250,9 @@ pub struct Incident {
     /// Everyone who acted, in order of first appearance.
     pub responders: Vec<String>,
     pub drill: bool,
+    /// Drills: the time compression factor `incident.opened` recorded.
+    #[serde(default)]
+    pub speed: Option<f64>,
     pub inputs: serde_json::Map<String, Value>,
     /// Captures of all steps (`vars` in templates), shared with the step records.
     pub vars: Captures,
@@ -232,11 +268,21 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
     pub score: Option<Value>,
     pub recovered: Vec<JournalRecovered>,
+    /// Offline sub-chains merged (team mode), in order.
+    pub merges: Vec<Merge>,
+    /// Claims and roles (team mode; see [`team`]).
+    #[serde(default, skip_serializing_if = "Team::is_empty")]
+    pub team: Team,
     /// Events whose data did not decode as their kind (each error names the seq and field).
     pub unreadable: Vec<String>,
     pub last_seq: u64,
     pub last_hash: String,
-    /// Every event, in order (the timeline). Empty after [`Incident::drop_timeline`].
+    /// The last event's time (what "now" means in a draft).
+    #[serde(default)]
+    pub last_at: Option<Timestamp>,
+    /// The events folded by this process, in order (the timeline; only those after the
+    /// checkpoint when the state was loaded from one). Empty after [`Incident::drop_timeline`].
+    #[serde(skip)]
     pub events: Vec<Event>,
     /// Callers that never show a timeline (headless runs) keep no events.
     #[serde(skip)]
@@ -256,6 +302,30 @@ impl Incident {
         incident
     }
 
+    /// An empty incident to fold events into, keeping what `keep` says.
+    pub fn keeping(keep: Keep) -> Self {
+        let mut incident = Self::default();
+        incident.keep(keep);
+        incident
+    }
+
+    /// From now on keep what `keep` says (a state loaded from a checkpoint is set this way
+    /// before its tail is folded in); [`Keep::Summary`] also drops the captures held.
+    pub fn keep(&mut self, keep: Keep) {
+        match keep {
+            Keep::Timeline => self.timeless = false,
+            Keep::State => self.drop_timeline(),
+            Keep::Summary => {
+                self.drop_timeline();
+                self.captureless = true;
+                self.vars = Captures::new();
+                for step in self.steps.values_mut() {
+                    step.captures = Captures::new();
+                }
+            }
+        }
+    }
+
     /// Stop keeping events for the timeline (and drop those kept): for callers that only need
     /// the state, such as a headless run, whose memory then does not grow with every event.
     pub fn drop_timeline(&mut self) {
@@ -266,11 +336,7 @@ impl Incident {
     /// A replay for a summary (`stanch list`): states, marks and the opening, but neither the
     /// timeline nor any captured value, so its memory does not grow with what steps captured.
     pub fn summarise(events: impl IntoIterator<Item = Event>) -> Self {
-        let mut incident = Self {
-            timeless: true,
-            captureless: true,
-            ..Self::default()
-        };
+        let mut incident = Self::keeping(Keep::Summary);
         for event in events {
             incident.apply(event);
         }
@@ -320,6 +386,7 @@ impl Incident {
         }
         self.last_seq = event.seq;
         self.last_hash.clone_from(&event.hash);
+        self.last_at = Some(event.at);
         if !self.timeless {
             self.events.push(event);
         }
@@ -330,6 +397,7 @@ impl Incident {
         reason = "one arm per journal kind, each a few lines of typed folding"
     )]
     fn apply_payload(&mut self, event: &Event, payload: Payload) {
+        self.team.apply(event, &payload);
         match payload {
             Payload::IncidentOpened(p) => {
                 self.id = p.incident_id;
@@ -340,6 +408,7 @@ impl Incident {
                 self.severity = p.severity;
                 self.responder = p.responder.unwrap_or_else(|| event.actor.clone());
                 self.drill = p.drill;
+                self.speed = p.speed;
                 self.inputs = p.inputs;
                 self.opened_at = Some(event.at);
             }
@@ -415,6 +484,7 @@ impl Incident {
             Payload::Confirm(p) => {
                 if let Some(rec) = self.step_mut(event) {
                     rec.confirmed_via = Some(p.via.as_str().to_owned());
+                    rec.confirmed_by = Some(event.actor.clone());
                 }
             }
             Payload::ChecklistTicked(p) => {
@@ -499,11 +569,35 @@ impl Incident {
                 title: p.title,
                 body: p.body,
                 offset: p.offset,
+                target: p.target,
+                acknowledged_by: Vec::new(),
             }),
             Payload::Warning(p) => self.warnings.push(p.text),
             Payload::IncidentClosed(_) => self.closed_at = Some(event.at),
             Payload::JournalRecovered(p) => self.recovered.push(p),
             Payload::DrillScore(p) => self.score = Some(p.0),
+            Payload::SyncMerged(merged) => self.merges.push(Merge {
+                seq: event.seq,
+                at: event.at,
+                actor: event.actor.clone(),
+                merged,
+            }),
+            Payload::InjectAcknowledged(p) => {
+                if let Some(inject) = self.injects.iter_mut().find(|i| i.seq == p.inject)
+                    && !inject.acknowledged_by.contains(&event.actor)
+                {
+                    inject.acknowledged_by.push(event.actor.clone());
+                }
+            }
+            // The timeline shows the clock; scoring reads scenario time from the marks.
+            // Claims and roles are folded by `team` above.
+            Payload::DrillClock(_)
+            | Payload::StepClaimed(_)
+            | Payload::StepReleased(_)
+            | Payload::StepTakenOver(_)
+            | Payload::RoleChanged(_)
+            // Bookkeeping: the state is what it was; only the position moves.
+            | Payload::Checkpoint(_) => {}
         }
     }
 

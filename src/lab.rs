@@ -22,8 +22,10 @@
 //! Everything the lab holds is synthetic and deterministic from the seed: customer records are
 //! computed on demand (`records.rs`), never stored, so the lab stays small with 2.4 M of them.
 //! The lab must not know about runbooks, the journal or the terminal; `scenario.rs` and
-//! `score.rs` read it from the outside.
+//! `score.rs` read it from the outside, `clock.rs` runs a facilitator's scenario time and
+//! `scoreboard.rs` puts several teams' scores side by side.
 
+pub mod clock;
 pub mod comms;
 pub mod credentials;
 pub mod es;
@@ -34,6 +36,7 @@ pub mod profile;
 pub mod records;
 pub mod scenario;
 pub mod score;
+pub mod scoreboard;
 pub mod state;
 pub mod status;
 

@@ -1,9 +1,13 @@
 //! The incident store: incident directories under the data dir, their ids, and opening one.
 //!
 //! `create` writes `incident.opened` as the first event (in a staging directory renamed into
-//! place, so no incident ever exists without it); `open` takes the writer lock and
-//! replays what is there (quarantining a torn tail, refusing a damaged journal: see
-//! [`Journal::open`]); `load` reads without the lock; `list` summarises every incident.
+//! place, so no incident ever exists without it); `open` takes the writer lock and loads the
+//! state from the last checkpoint plus the events after it, else replays what is there
+//! (quarantining a torn tail, refusing a damaged journal: see [`Journal::open_from`]), and
+//! writes checkpoints while the incident is open ([`checkpoint`]); `load` reads the state
+//! without the lock; `list` summarises every incident. None of them reads a whole journal
+//! when a trusted checkpoint is near its end: their cost is the tail (damage before the
+//! checkpoint is `stanch verify`'s to find).
 //!
 //! Opening never decides anything for the responder: steps a crash left running stay
 //! `Running` until a caller (TUI, headless runner) calls [`mark_interrupted`].
@@ -20,12 +24,13 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::incident::{Incident, StepStatus};
+use crate::incident::{Incident, Keep, StepStatus};
 use crate::journal::payload::{IncidentOpened, StepInterrupted};
 use crate::journal::{Journal, JournalError, Kind, NewEvent};
 use crate::paths::{self, PathsError};
 use crate::private::{self, Tightened};
 use crate::runbook::Loaded;
+use checkpoint::{Cadence, Checkpointer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,12 +59,19 @@ pub enum StoreError {
     },
 }
 
+pub mod checkpoint;
+
 /// An incident open for writing.
 pub struct Opened {
     pub id: String,
     pub dir: PathBuf,
     pub journal: Journal,
+    /// The state, with the events folded by this open (those after the checkpoint).
     pub incident: Incident,
+    /// Writes checkpoints while the incident is open, and one on close (when dropped).
+    pub checkpoints: Option<Checkpointer>,
+    /// Said once to the responder: why the last checkpoint was not used.
+    pub notice: Option<String>,
 }
 
 /// `INC-20261128-0347` (or `DRILL-…`), from the UTC time.
@@ -94,8 +106,9 @@ pub struct Opening<'a> {
 
 impl Opening<'_> {
     /// `incident.opened` for `id`: the runbook's canonical path (so the incident finds it from
-    /// any directory) and its SHA-256 (so a resume can tell it changed).
-    fn payload(self, id: String) -> IncidentOpened {
+    /// any directory) and its SHA-256 (so a resume can tell it changed). Team mode appends it
+    /// to the shared chain with this too.
+    pub fn payload(self, id: String) -> IncidentOpened {
         let rb = self.runbook;
         let path = std::fs::canonicalize(&rb.path).unwrap_or_else(|_| rb.path.clone());
         let (scenario, speed) = self.drill.clone().unzip();
@@ -146,12 +159,27 @@ pub fn create(
         actor,
         NewEvent::incident(opening.payload(id.clone())),
     )?;
-    let (journal, events) = Journal::open(&dir, actor)?;
+    open_dir(id, dir, actor, Keep::Timeline)
+}
+
+/// Open the incident in `dir` for writing: its state from the last checkpoint and the events
+/// after it (see [`checkpoint::fold`]), checkpoints written from now on.
+fn open_dir(id: String, dir: PathBuf, actor: &str, keep: Keep) -> Result<Opened, StoreError> {
+    let folded = checkpoint::fold(&dir, keep, |from, each| {
+        Journal::open_from(&dir, actor, from, each)
+    })?;
+    let saved = match &folded.source {
+        checkpoint::Source::Checkpoint { seq, .. } => *seq,
+        checkpoint::Source::Replay { .. } => 0,
+    };
+    let checkpoints = Checkpointer::start(&folded.with, saved, Cadence::from_env());
     Ok(Opened {
         id,
         dir,
-        journal,
-        incident: Incident::replay(events),
+        journal: folded.with,
+        incident: folded.incident,
+        checkpoints: Some(checkpoints),
+        notice: folded.source.notice(),
     })
 }
 
@@ -198,8 +226,14 @@ fn publish(
         })
 }
 
-/// Open an existing incident for writing and replay it.
+/// Open an existing incident for writing, keeping the events it folds for a timeline.
 pub fn open(id: &str, actor: &str) -> Result<Opened, StoreError> {
+    open_keeping(id, actor, Keep::Timeline)
+}
+
+/// Open an existing incident for writing and load its state (from its last checkpoint and
+/// the events after it, else from a full replay), keeping what `keep` says.
+pub fn open_keeping(id: &str, actor: &str, keep: Keep) -> Result<Opened, StoreError> {
     check_id(id)?;
     let dir = paths::incident_dir(id)?;
     if !dir.join(crate::journal::writer::JOURNAL_FILE).exists() {
@@ -210,16 +244,11 @@ pub fn open(id: &str, actor: &str) -> Result<Opened, StoreError> {
     }
     secure_dir(&dir)?;
     check_opened(&dir)?;
-    let (journal, events) = Journal::open(&dir, actor)?;
-    Ok(Opened {
-        id: id.to_owned(),
-        dir,
-        journal,
-        incident: Incident::replay(events),
-    })
+    open_dir(id.to_owned(), dir, actor, keep)
 }
 
-/// Read an incident without opening it for writing (export, list).
+/// Read an incident's state without opening it for writing (no timeline; from its last
+/// checkpoint when it holds). A damaged journal is an error.
 pub fn load(id: &str) -> Result<Incident, StoreError> {
     check_id(id)?;
     let dir = paths::incident_dir(id)?;
@@ -230,21 +259,47 @@ pub fn load(id: &str) -> Result<Incident, StoreError> {
         });
     }
     check_opened(&dir)?;
-    Ok(Incident::replay(crate::journal::read(&dir)?))
+    load_dir(&dir)
+}
+
+/// [`load`] of an incident directory.
+pub fn load_dir(dir: &Path) -> Result<Incident, StoreError> {
+    // A checkpoint not used is logged by `fold`; the state is the same either way.
+    let folded = checkpoint::read(dir, Keep::State)?;
+    match folded.streamed.broken {
+        Some(broken) => Err(JournalError::Broken {
+            path: dir.join(crate::journal::writer::JOURNAL_FILE),
+            broken,
+        }
+        .into()),
+        None => Ok(folded.incident),
+    }
 }
 
 /// Journal `step.interrupted` for every step a crash left started without an outcome, and
 /// return their ids with the seq of their `step.started`. Callers decide when (after showing
 /// the responder what was found); the steps are then never re-sent without an explicit re-run.
 /// The one place this rule lives: the TUI's resume and the headless runner both call it.
+///
+/// In team mode only the responder's own steps (or free ones) are theirs to mark: a step a
+/// teammate is running is not interrupted. There the event is folded only when it is the next
+/// one; otherwise the session's feed brings it with the teammates' events before it.
 pub fn mark_interrupted(opened: &mut Opened) -> Result<Vec<(String, u64)>, StoreError> {
     let mut ids = Vec::new();
+    let me = opened.journal.shared_login().map(str::to_owned);
     for (step, started_seq) in opened.incident.unfinished_steps() {
+        if let Some(me) = &me
+            && !opened.incident.team.may_run(&step, me)
+        {
+            continue;
+        }
         let event = opened.journal.append_blocking(NewEvent::step(
             step.clone(),
             StepInterrupted { started_seq },
         ))?;
-        opened.incident.apply(event);
+        if me.is_none() || event.seq == opened.incident.last_seq + 1 {
+            opened.incident.apply(event);
+        }
         ids.push((step, started_seq));
     }
     Ok(ids)
@@ -305,13 +360,10 @@ fn summarise(id: String, dir: &Path) -> Result<Listing, StoreError> {
             damaged: Some(err.to_string()),
         });
     }
-    let (_, replayed) =
-        crate::journal::replay::replay_file(dir).map_err(|source| JournalError::Io {
-            path: dir.join(crate::journal::writer::JOURNAL_FILE),
-            source,
-        })?;
-    let damaged = replayed.broken.as_ref().map(ToString::to_string);
-    let incident = Incident::summarise(replayed.events);
+    // From the last checkpoint: damage before it is `verify`'s to find, not `list`'s.
+    let folded = checkpoint::read(dir, Keep::Summary)?;
+    let damaged = folded.streamed.broken.as_ref().map(ToString::to_string);
+    let incident = folded.incident;
     let steps_total = incident
         .runbook_path
         .as_deref()
@@ -393,6 +445,11 @@ fn secure_dir(dir: &Path) -> Result<Vec<Tightened>, StoreError> {
     let drafts = dir.join(crate::draft::DRAFTS_DIR);
     tightened.extend(
         private::tighten_entries(&drafts, private::FILE_MODE).map_err(private_err(&drafts))?,
+    );
+    let checkpoints = dir.join(crate::journal::checkpoint::DIR);
+    tightened.extend(
+        private::tighten_entries(&checkpoints, private::FILE_MODE)
+            .map_err(private_err(&checkpoints))?,
     );
     let evidence = dir.join(crate::engine::EVIDENCE_DIR);
     tightened.extend(

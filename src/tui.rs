@@ -146,6 +146,10 @@ pub fn new_app(runbook: Arc<Loaded>, opened: &Opened, drill: bool) -> app::App {
     // The Timeline view pages events from disk; the model keeps none.
     incident.drop_timeline();
     let mut app = app::App::new(runbook, incident, now());
+    app.team_login = opened.journal.shared_login().map(str::to_owned);
+    // An earlier run ended offline: its work shows (and counts) until the merge's copies come.
+    app.overlay
+        .resume(&mut app.incident, opened.journal.pending_at_open());
     app.tz = jiff::tz::TimeZone::system();
     app.color = color_enabled();
     if drill {

@@ -9,7 +9,22 @@
 //! ```
 //!
 //! Everything is torn down with the drill: the lab is in-process and stops when this returns.
+//!
+//! Team drills (`--team URL`): `--facilitate --teams red,blue` runs an exercise as its
+//! facilitator, one lab and one incident per team (`facilitate.rs`, commands in `console.rs`,
+//! what it waits on in `feeds.rs`); `--score EXERCISE` prints its teams side by side
+//! (`board.rs`). Both reuse this file's loading, inputs,
+//! facts and index, so a team's incident opens exactly as a single drill's does.
+//!
+//! A player's side (`--team URL` without `--facilitate`): the DRILL incident is on the shared
+//! chain: created (this player commands it) or, with `--incident ID` of an existing one,
+//! joined as a player (its opener journalled the facts; injects come from the facilitator,
+//! not from this terminal).
 
+mod board;
+mod console;
+mod facilitate;
+mod feeds;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -113,8 +128,10 @@ fn materialize(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(root.join(DEFAULT_SCENARIO))
 }
 
-/// Start the lab, load scenario and runbook, open the DRILL incident with the starting facts.
-pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
+/// The scenario, its runbook and the lab options a drill runs with (flags over the scenario).
+pub(crate) fn load(
+    args: &super::DrillArgs,
+) -> anyhow::Result<(scenario::Loaded, Loaded, LabOptions)> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number, not {}", args.speed);
     }
@@ -136,8 +153,19 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
     if let Some(security) = args.security {
         options.profile.security = security;
     }
-    let seed = scenario.scenario.scenario.seed.unwrap_or(args.seed);
-    let lab = Lab::start_with(seed, 0, &options).context("starting the drill lab")?;
+    Ok((scenario, runbook, options))
+}
+
+/// The lab's seed: the scenario's, else the flag's.
+pub(crate) fn seed(args: &super::DrillArgs, scenario: &scenario::Loaded) -> u64 {
+    scenario.scenario.scenario.seed.unwrap_or(args.seed)
+}
+
+/// Start the lab, load scenario and runbook, open the DRILL incident with the starting facts.
+pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
+    let (scenario, runbook, options) = load(args)?;
+    let lab =
+        Lab::start_with(seed(args, &scenario), 0, &options).context("starting the drill lab")?;
     let resolved = scenario.resolve(&lab.template_context())?;
     let opened = open_incident(args, &scenario, &runbook, &resolved)?;
     Ok((
@@ -151,12 +179,12 @@ pub fn prepare(args: &super::DrillArgs) -> anyhow::Result<(Drill, Opened)> {
     ))
 }
 
-fn open_incident(
-    args: &super::DrillArgs,
-    scenario: &scenario::Loaded,
+/// The runbook's inputs for a drill: its defaults, under the scenario's values for the lab
+/// (its URLs: this is how a drill's runbook targets its lab). Every input must have a value.
+pub(crate) fn inputs(
     rb: &Loaded,
     resolved: &Resolved,
-) -> anyhow::Result<Opened> {
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let mut inputs = serde_json::Map::new();
     for (name, input) in &rb.runbook.inputs {
         if let Some(default) = &input.default {
@@ -182,63 +210,102 @@ fn open_incident(
                 .join(", ")
         );
     }
-    let actor = super::run::default_responder(args.responder.as_deref());
+    Ok(inputs)
+}
+
+fn open_incident(
+    args: &super::DrillArgs,
+    scenario: &scenario::Loaded,
+    rb: &Loaded,
+    resolved: &Resolved,
+) -> anyhow::Result<Opened> {
+    let inputs = inputs(rb, resolved)?;
+    let team = team(args)?;
+    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
+    if let (Some(team), Some(id)) = (&team, &args.incident)
+        && team.has(id)?
+    {
+        // A player joining the team's drill incident: its opener journalled the facts.
+        let opened = team.join(id)?;
+        opened.journal.set_redactor(secrets.redactor());
+        return Ok(opened);
+    }
+    let actor = match &team {
+        Some(team) => team.login.clone(),
+        None => super::run::default_responder(args.responder.as_deref()),
+    };
     let opening = store::Opening {
         runbook: rb,
         inputs,
         responder: &actor,
         drill: Some((scenario.scenario.scenario.title.clone(), args.speed)),
     };
-    let mut opened = store::create(args.incident.as_deref(), "DRILL", &actor, opening)?;
+    let mut opened = match &team {
+        Some(team) => team.create(args.incident.as_deref(), "DRILL", opening)?,
+        None => store::create(args.incident.as_deref(), "DRILL", &actor, opening)?,
+    };
     // From the first event on, the lab's secrets are scrubbed from anything journalled.
-    let secrets = crate::secret::Secrets::from_values(resolved.secrets.iter().cloned());
     opened.journal.set_redactor(secrets.redactor());
-    let start = Timestamp::now()
-        .round(jiff::Unit::Millisecond)
-        .unwrap_or_else(|_| Timestamp::now());
-    journal_facts(&mut opened, scenario, start)?;
+    for mut event in facts(scenario, now_ms()) {
+        event.actor = scenario_actor(&opened);
+        let written = opened.journal.append_blocking(event)?;
+        opened.incident.apply(written);
+    }
     Ok(opened)
 }
 
-/// The starting facts (and the marks they carry), journalled as the scenario's.
-fn journal_facts(
-    opened: &mut Opened,
-    scenario: &scenario::Loaded,
-    start: Timestamp,
-) -> anyhow::Result<()> {
+/// `--team` of a drill, parsed (the responder is the login).
+pub fn team(args: &super::DrillArgs) -> anyhow::Result<Option<super::team::open::Team>> {
+    super::team::url(&args.team)
+        .map(|url| super::team::open::Team::parse(&url, args.responder.as_deref()))
+        .transpose()
+}
+
+/// Who the scenario's own events are recorded as: `scenario`; on a shared chain every event
+/// is its login's (the database refuses anything else), so there they stay the responder's.
+fn scenario_actor(opened: &Opened) -> Option<String> {
+    opened
+        .journal
+        .shared_login()
+        .is_none()
+        .then(|| "scenario".to_owned())
+}
+
+/// Now, to the millisecond (the journal's precision).
+pub(crate) fn now_ms() -> Timestamp {
+    Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .unwrap_or_else(|_| Timestamp::now())
+}
+
+/// The starting facts, each followed by the mark it carries, as of `start`.
+pub(crate) fn facts(scenario: &scenario::Loaded, start: Timestamp) -> Vec<NewEvent> {
+    let mut events = Vec::new();
     for fact in scenario.facts(start) {
-        let event = NewEvent::incident(Fact {
+        events.push(NewEvent::incident(Fact {
             text: fact.text.clone(),
             occurred_at: Some(fact.occurred_at),
-        })
-        .by("scenario");
-        let written = opened.journal.append_blocking(event)?;
-        opened.incident.apply(written);
+        }));
         if let Some(mark) = fact.mark {
-            let event = NewEvent::incident(Mark {
+            events.push(NewEvent::incident(Mark {
                 name: mark.clone(),
                 at: Some(fact.occurred_at),
                 corrects: None,
-            })
-            .by("scenario");
-            let written = opened.journal.append_blocking(event)?;
-            opened.incident.apply(written);
+            }));
         }
     }
-    Ok(())
+    events
 }
 
 /// The exposed index as the drill's inputs name it.
-fn index(drill: &Drill) -> String {
-    drill
-        .resolved
+pub(crate) fn index(resolved: &Resolved, runbook: &Loaded) -> String {
+    resolved
         .inputs
         .iter()
         .find(|(k, _)| k == "index")
         .map(|(_, v)| v.clone())
         .or_else(|| {
-            drill
-                .runbook
+            runbook
                 .runbook
                 .inputs
                 .get("index")
@@ -254,9 +321,12 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         .enable_all()
         .build()
         .context("starting a runtime for the lab checks")?;
-    let checks = runtime.block_on(score::check_lab(&drill.lab, &index(drill)));
+    let checks = runtime.block_on(score::check_lab(
+        &drill.lab,
+        &index(&drill.resolved, &drill.runbook),
+    ));
     // The TUI may have journalled marks since set-up: score what the journal says now.
-    let incident = crate::incident::Incident::replay(crate::journal::read(&opened.dir)?);
+    let incident = store::load_dir(&opened.dir)?;
     let result = score::score(
         &drill.scenario.scenario.scenario.title,
         &incident,
@@ -264,13 +334,20 @@ pub fn finish(drill: &Drill, opened: &mut Opened) -> anyhow::Result<score::Score
         checks,
         drill.lab.status(),
     );
-    let event = NewEvent::incident(DrillScore(serde_json::to_value(&result)?)).by("scenario");
+    let mut event = NewEvent::incident(DrillScore(serde_json::to_value(&result)?));
+    event.actor = scenario_actor(opened);
     let written = opened.journal.append_blocking(event)?;
     opened.incident.apply(written);
     Ok(result)
 }
 
 pub fn run(args: &super::DrillArgs) -> anyhow::Result<ExitCode> {
+    if let Some(exercise) = &args.score {
+        return board::run(args, exercise);
+    }
+    if args.facilitate {
+        return facilitate::run(args);
+    }
     if args.auto {
         run::auto(args)
     } else {

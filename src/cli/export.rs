@@ -19,7 +19,6 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     // The journal is streamed rather than replayed into memory whole (`store::load`), so a
     // large incident exports in memory proportional to the report (`export::build_from_journal`).
     let dir = crate::store::locate(&args.id)?;
-    let report = export::build_from_journal(&dir)?;
     let format = match args.format {
         ExportFormat::Md => Format::Markdown,
         ExportFormat::Html => Format::Html,
@@ -29,6 +28,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         TimelineArg::Summary => TimelineView::Summary,
         TimelineArg::Full => TimelineView::Full,
     };
+    let report = export::build_from_journal(&dir, format, view)?;
     if let Some(path) = &args.output {
         export::write_file(path, &report, format, view)?;
         eprintln!(

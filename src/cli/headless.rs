@@ -9,7 +9,9 @@
 //! 0 only if every automatable step succeeded (or was skipped by its `when`). Every line is
 //! redacted, then escaped for the terminal (`text::escape` per step line, `text::Escaping` for
 //! the rest: a response cannot send control sequences, while stanch's own state colours pass);
-//! nothing here reads a secret value.
+//! nothing here reads a secret value. With `--team`, the incident is on the shared chain:
+//! steps teammates hold are left to them (`held`) and steps needing them wait up to
+//! `--team-wait` seconds for the teammate to finish.
 
 pub use crate::engine::schedule::{HeadlessReport, LineState, StepLine, order};
 
@@ -70,15 +72,40 @@ pub fn inputs(
     Ok(out)
 }
 
-/// Open the incident named by `--incident` if it exists, else create one.
+/// Open the incident named by `--incident` if it exists, else create one (on the shared
+/// chain in team mode).
 fn open_or_create(args: &super::RunArgs, rb: &Loaded, actor: &str) -> anyhow::Result<Opened> {
+    if let Some(url) = super::team::url(&args.team) {
+        let team = super::team::open::Team::parse(&url, args.responder.as_deref())?;
+        if let Some(id) = &args.incident
+            && team.has(id)?
+        {
+            return team.join(id);
+        }
+        let inputs = inputs(&rb.runbook, &args.set)?;
+        return team.create(
+            args.incident.as_deref(),
+            "INC",
+            store::Opening {
+                runbook: rb,
+                inputs,
+                responder: &team.login,
+                drill: None,
+            },
+        );
+    }
     if let Some(id) = &args.incident
         && crate::paths::incident_dir(id)?
             .join(crate::journal::writer::JOURNAL_FILE)
             .exists()
     {
         super::secure_and_warn(id)?;
-        return Ok(store::open(id, actor)?);
+        // Nothing here shows a timeline: state only, however long the journal.
+        let opened = store::open_keeping(id, actor, crate::incident::Keep::State)?;
+        if let Some(notice) = &opened.notice {
+            eprintln!("stanch: {id}: {notice}");
+        }
+        return Ok(opened);
     }
     let inputs = inputs(&rb.runbook, &args.set)?;
     Ok(store::create(
@@ -105,6 +132,14 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         writeln!(stderr, "warning: secret `{name}` unavailable: {why}")?;
     }
     let mut opened = open_or_create(args, &rb, &actor)?;
+    // Team mode: teammates' events (and own) arrive on the session's feed.
+    let mut team = opened.journal.take_news().map(|feed_rx| {
+        schedule::Teammates::new(
+            feed_rx,
+            opened.journal.actor().to_owned(),
+            std::time::Duration::from_secs(args.team_wait),
+        )
+    });
     let rb = Arc::new(rb);
     // One thread: the steps run inside `block_on`, on this thread. With worker threads, the
     // workers drove the sockets and woke this thread for every readiness event (a futex
@@ -137,7 +172,16 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     stdout.flush()?;
     // Step lines carry stanch's colours: written underneath, outside text escaped per line.
     let out = stdout.get_mut();
-    let report = runtime.block_on(run_all_async(&engine, &mut opened, out, args.yes))?;
+    let report = runtime.block_on(run_all_async_team(
+        &engine,
+        &mut opened,
+        out,
+        args.yes,
+        team.as_mut(),
+    ))?;
+    if let Some(team) = team.as_mut() {
+        runtime.block_on(settle_offline(team, &mut opened, out, args.team_wait))?;
+    }
     let ok = report.all_ok();
     writeln!(
         out,
@@ -190,11 +234,23 @@ pub async fn run_all_async(
     out: &mut dyn Write,
     assume_yes: bool,
 ) -> anyhow::Result<HeadlessReport> {
+    run_all_async_team(engine, opened, out, assume_yes, None).await
+}
+
+/// [`run_all_async`] in team mode when `team` is given: steps teammates hold are left to them
+/// and waited for ([`schedule::run_all_team`]).
+pub async fn run_all_async_team(
+    engine: &Engine,
+    opened: &mut Opened,
+    out: &mut dyn Write,
+    assume_yes: bool,
+    team: Option<&mut schedule::Teammates>,
+) -> anyhow::Result<HeadlessReport> {
     let mut emit = |emitted: Emit<'_>| match emitted {
         Emit::Warning(text) => writeln!(out, "warning: {}", escape(text)),
         Emit::Line(line) => print_line(engine, out, line),
     };
-    let report = schedule::run_all(engine, opened, assume_yes, &mut emit).await?;
+    let report = schedule::run_all_team(engine, opened, assume_yes, team, &mut emit).await?;
     let pending: Vec<&str> = report
         .lines
         .iter()
@@ -219,9 +275,10 @@ fn painted(state: LineState) -> String {
     let tone = match state {
         LineState::Succeeded | LineState::AlreadyDone => Tone::Good,
         LineState::Skipped | LineState::Cancelled => Tone::Quiet,
-        LineState::NeedsHuman | LineState::NeedsConfirmation | LineState::Blocked => {
-            Tone::Attention
-        }
+        LineState::NeedsHuman
+        | LineState::NeedsConfirmation
+        | LineState::Blocked
+        | LineState::Held => Tone::Attention,
         LineState::Failed | LineState::Interrupted => Tone::Bad,
     };
     paint(&format!("{:<11}", state.label()), tone)
@@ -258,6 +315,46 @@ fn print_line(engine: &Engine, out: &mut dyn Write, line: &StepLine) -> std::io:
             duration_ms = line.duration_ms,
             "step"
         );
+    }
+    Ok(())
+}
+
+/// Team mode, after the run: own events still on the pending sub-chain (the link went down)
+/// wait up to `wait_s` for the link and their merge; say what happened, and the merge's
+/// conflicts (for the commander) or failure.
+async fn settle_offline(
+    team: &mut schedule::Teammates,
+    opened: &mut crate::store::Opened,
+    out: &mut impl Write,
+    wait_s: u64,
+) -> anyhow::Result<()> {
+    let pending = opened.journal.pending_count();
+    if pending > 0 {
+        writeln!(
+            out,
+            "offline — {pending} pending: waiting up to {wait_s}s for the team link to merge them"
+        )?;
+        out.flush()?;
+    }
+    let journal = opened.journal.clone();
+    let left = team.settle(&mut opened.incident, &journal).await?;
+    for notice in &team.notices {
+        writeln!(out, "{notice}")?;
+    }
+    if pending > 0 && left == 0 {
+        writeln!(
+            out,
+            "merged: {pending} pending events are on the shared chain"
+        )?;
+    } else if left > 0 {
+        writeln!(
+            out,
+            "offline — {left} pending: kept in {}, merged when stanch next has the team link",
+            opened
+                .dir
+                .join(crate::team::pending::PENDING_FILE)
+                .display()
+        )?;
     }
     Ok(())
 }

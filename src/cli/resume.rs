@@ -1,6 +1,7 @@
 //! `stanch resume ID`: reopen an incident from its journal, flag steps a crash left without
 //! an outcome (`step.interrupted`), ask for secrets that are not in the environment, and hand
-//! it to the TUI exactly where it stood.
+//! it to the TUI exactly where it stood. With `--team`, join the incident on the shared chain
+//! (a member's local mirror is caught up first) and follow teammates live.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,14 +13,32 @@ use crate::store;
 use crate::tui;
 use crate::tui::setup::SetupForm;
 
+use super::team::open::Team;
+
 pub fn run(args: &super::ResumeArgs) -> anyhow::Result<ExitCode> {
-    open_and_run(&args.id, args.responder.as_deref())
+    let team = super::team::url(&args.team)
+        .map(|url| Team::parse(&url, args.responder.as_deref()))
+        .transpose()?;
+    open_and_run(&args.id, args.responder.as_deref(), team.as_ref())
 }
 
-pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCode> {
-    let responder = super::run::default_responder(responder);
-    super::secure_and_warn(id)?;
-    let mut opened = store::open(id, &responder).with_context(|| format!("cannot resume {id}"))?;
+/// Open `id` (from the shared chain with `team`) and hand it to the TUI.
+pub fn open_and_run(
+    id: &str,
+    responder: Option<&str>,
+    team: Option<&Team>,
+) -> anyhow::Result<ExitCode> {
+    let responder = team.map_or_else(
+        || super::run::default_responder(responder),
+        |t| t.login.clone(),
+    );
+    let opened = if let Some(team) = team {
+        team.join(id)
+    } else {
+        super::secure_and_warn(id)?;
+        store::open(id, &responder).map_err(Into::into)
+    };
+    let mut opened = opened.with_context(|| format!("cannot resume {id}"))?;
     // The TUI pages its timeline from disk: the events replayed on open are not kept.
     opened.incident.drop_timeline();
     let path = opened
@@ -31,7 +50,7 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
         crate::runbook::load(std::path::Path::new(&path))
             .map_err(|e| anyhow!("{id}: cannot load its runbook: {e}"))?,
     );
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = opened.notice.iter().cloned().collect();
     if rb.sha256 != opened.incident.runbook_sha256 {
         notes.push(format!("the runbook changed since {id} opened"));
     }
@@ -59,6 +78,9 @@ pub fn open_and_run(id: &str, responder: Option<&str>) -> anyhow::Result<ExitCod
     let secrets = super::run::load_secrets(&rb, answered)?;
     let notice = (!notes.is_empty()).then(|| notes.join("; "));
     super::run::launch(rb, &opened, secrets, notice)?;
-    println!("Incident {id} is saved. Resume it with: stanch resume {id}");
+    println!(
+        "Incident {id} is saved. Resume it with: stanch resume {id}{}",
+        super::run::resume_hint(team)
+    );
     Ok(super::exit::code(super::exit::SUCCESS))
 }

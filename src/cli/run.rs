@@ -1,6 +1,7 @@
 //! `stanch run RUNBOOK` (interactive): load the runbook, ask the set-up form (inputs, secrets
 //! not in the environment, responder), create the incident, hand it to the TUI. With
-//! `--incident ID` naming an existing incident, resume it instead.
+//! `--incident ID` naming an existing incident, resume it instead. With `--team`, the incident
+//! is created on (or joined from) the shared chain and the responder is the database login.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,25 +16,45 @@ use crate::store;
 use crate::tui;
 use crate::tui::setup::SetupForm;
 
+use super::team::open::Team;
+
+/// ` --team URL` (password hidden) after a resume command, in team mode.
+pub fn resume_hint(team: Option<&Team>) -> String {
+    team.map(|t| format!(" --team {}", t.target))
+        .unwrap_or_default()
+}
+
 pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
     if args.headless {
         return super::headless::run(args);
     }
     let rb = Arc::new(runbook::load(&args.runbook).map_err(|e| anyhow!("{e}"))?);
     let preset = parse_sets(&args.set, &rb)?;
+    let team = super::team::url(&args.team)
+        .map(|url| Team::parse(&url, args.responder.as_deref()))
+        .transpose()?;
     if let Some(id) = &args.incident {
-        match store::locate(id) {
-            Ok(_) => return super::resume::open_and_run(id, args.responder.as_deref()),
-            Err(store::StoreError::NotFound { .. }) => {}
-            // A journal that is there but not an incident (or unreadable) is never replaced.
-            Err(err) => return Err(err.into()),
+        if let Some(team) = &team {
+            if team.has(id)? {
+                return super::resume::open_and_run(id, args.responder.as_deref(), Some(team));
+            }
+        } else {
+            match store::locate(id) {
+                Ok(_) => return super::resume::open_and_run(id, args.responder.as_deref(), None),
+                Err(store::StoreError::NotFound { .. }) => {}
+                // A journal that is there but not an incident (or unreadable) is never replaced.
+                Err(err) => return Err(err.into()),
+            }
         }
     }
-    let responder = default_responder(args.responder.as_deref());
+    let responder = match &team {
+        Some(team) => team.login.clone(),
+        None => default_responder(args.responder.as_deref()),
+    };
     let missing = Secrets::missing(&rb);
     let form = SetupForm::new(&rb, &preset, &missing, &responder);
     // Everything given on the command line: no form to fill.
-    let answers = if form.is_complete() && args.responder.is_some() {
+    let answers = if form.is_complete() && (args.responder.is_some() || team.is_some()) {
         form.answers()
     } else {
         let Some(answers) = tui::ask(form)? else {
@@ -42,26 +63,36 @@ pub fn run(args: &super::RunArgs) -> anyhow::Result<ExitCode> {
         };
         answers
     };
-    let opened = store::create(
-        args.incident.as_deref(),
-        "INC",
-        &answers.responder,
-        store::Opening {
-            runbook: &rb,
-            inputs: answers
-                .inputs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect(),
-            responder: &answers.responder,
-            drill: None,
-        },
-    )
+    // In team mode the responder is the login, whatever the form says.
+    let responder = if team.is_some() {
+        responder
+    } else {
+        answers.responder.clone()
+    };
+    let opening = store::Opening {
+        runbook: &rb,
+        inputs: answers
+            .inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect(),
+        responder: &responder,
+        drill: None,
+    };
+    let opened = match &team {
+        Some(team) => team.create(args.incident.as_deref(), "INC", opening),
+        None => {
+            store::create(args.incident.as_deref(), "INC", &responder, opening).map_err(Into::into)
+        }
+    }
     .context("could not open the incident")?;
     let id = opened.id.clone();
     let secrets = load_secrets(&rb, answers.secrets)?;
     launch(rb, &opened, secrets, None)?;
-    println!("Incident {id} is saved. Resume it with: stanch resume {id}");
+    println!(
+        "Incident {id} is saved. Resume it with: stanch resume {id}{}",
+        resume_hint(team.as_ref())
+    );
     Ok(super::exit::code(super::exit::SUCCESS))
 }
 

@@ -1,4 +1,4 @@
-//! `stanch team init|add`, and the `--team` hook of `list`, `verify` and `export`: sync the
+//! `stanch team init|add|role`, and the `--team` hook of `list`, `verify` and `export`: sync the
 //! local mirror of the shared chain, then let the command's usual code read it.
 //!
 //! The URL comes from `--team`, else `$STANCH_TEAM` (both through clap), else `url` under
@@ -9,7 +9,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+pub mod open;
+
 use super::{TeamArgs, TeamCommand, TeamOpt};
+use crate::journal::NewEvent;
+use crate::journal::payload::RoleChanged;
+use crate::secret::Redactor;
 use crate::team::schema::{self, NewResponder};
 use crate::team::{Chain, Mirror, Target, TeamError, chain, mirror};
 
@@ -28,7 +33,54 @@ pub fn run(args: TeamArgs) -> anyhow::Result<ExitCode> {
             )?;
             add(&url, &name, &role, incident.as_deref(), password_stdin)
         }
+        TeamCommand::Role {
+            incident,
+            login,
+            role,
+            take_over,
+            team,
+        } => {
+            let url = url(&team).context(
+                "team role needs the team database: --team URL, STANCH_TEAM or team.url in config.toml",
+            )?;
+            change_role(&url, &incident, &login, &role, take_over)
+        }
     }
+}
+
+/// `stanch team role`: one `role.changed` appended as this login; the database checks that
+/// the commander does it (or that it is a take-over of command, with its reason).
+fn change_role(
+    url: &str,
+    incident: &str,
+    login: &str,
+    role: &str,
+    take_over: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let target = Target::parse(url)?;
+    schema::check_login(login)?;
+    if !schema::ROLES.contains(&role) {
+        return Err(TeamError::BadRole(role.to_owned()).into());
+    }
+    let event = NewEvent::incident(RoleChanged {
+        login: login.to_owned(),
+        role: role.to_owned(),
+        take_over: take_over.filter(|r| !r.trim().is_empty()),
+    });
+    let stored = runtime()?.block_on(async {
+        let mut chain = Chain::open(&target, incident).await?;
+        chain.append(vec![event], &Redactor::default()).await
+    })?;
+    let mut out = crate::text::Escaping::new(std::io::stdout().lock());
+    for event in stored {
+        writeln!(
+            out,
+            "{incident} seq {}: {}",
+            event.seq,
+            crate::incident::describe(&event)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The team URL, if team mode is on.

@@ -72,7 +72,7 @@ pub struct IncidentFacts<'a> {
 
 /// Build the context of `incident`; `runbook` adds step titles, phases and the summary.
 pub fn context<'a>(incident: &'a Incident, runbook: Option<&'a Runbook>) -> Context<'a> {
-    let as_of = incident.events.last().map(|e| e.at);
+    let as_of = incident.last_at;
     Context {
         inputs: &incident.inputs,
         // Captures are kept as JSON text in the incident; a draft is rendered once, so each is

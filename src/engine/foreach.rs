@@ -1,7 +1,7 @@
 //! `foreach`: one request per item of a list, at most `concurrency` in flight.
 //!
-//! A fixed pool of worker futures pulls the next item index, so memory stays flat however long
-//! the list is. Each item's exchange is journalled with its index (`item`), expectations are
+//! A fixed pool of worker futures pulls the next item ([`Items`], iterated where the list lies,
+//! never collected), so memory stays flat however long the list is. Each item's exchange is journalled with its index (`item`), expectations are
 //! checked per item, and the
 //! step fails if any item failed, with the count and the first failures. Cancelling stops
 //! handing out items; requests already in flight are journalled as cancelled. `retry` applies
@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use minijinja::Value;
@@ -28,26 +28,78 @@ use crate::incident::{Capture, Captures};
 /// How many failures the step's error quotes.
 const QUOTED_FAILURES: usize = 3;
 
+/// The items of a foreach, handed out one at a time with their index. A list is iterated
+/// where it lies (a captured list is a view over the response's JSON text), never collected:
+/// a million tokens cost their text once, not a million values besides.
+pub struct Items {
+    len: usize,
+    next: Mutex<(usize, Box<dyn Iterator<Item = Value> + Send + Sync>)>,
+}
+
+impl Items {
+    fn new(len: usize, iter: impl Iterator<Item = Value> + Send + Sync + 'static) -> Self {
+        Self {
+            len,
+            next: Mutex::new((0, Box::new(iter))),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The next item and its index (from 0), or `None` once all have been handed out.
+    pub fn next(&self) -> Option<(usize, Value)> {
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (index, iter) = &mut *next;
+        if *index >= self.len {
+            return None;
+        }
+        let item = iter.next()?;
+        *index += 1;
+        Some((*index - 1, item))
+    }
+}
+
 /// The list a foreach expression yields. A string is split on commas (inputs are strings:
 /// `third_party_clients = "alexa-skill,ifttt"`).
-pub fn items(parts: Parts<'_>, expr: &str, ctx: &Context) -> Result<Vec<Value>, String> {
+pub fn items(parts: Parts<'_>, expr: &str, ctx: &Context) -> Result<Items, String> {
     let value = parts
         .templates
         .eval(expr, ctx.base())
         .map_err(|e| prepare::explain(parts, "foreach", expr, &e.message, true))?;
+    let cannot = |e: minijinja::Error| format!("foreach `{expr}` cannot be iterated: {e}");
     match value.kind() {
-        ValueKind::String => Ok(value
-            .as_str()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(Value::from)
-            .collect()),
-        ValueKind::Seq | ValueKind::Iterable => value
-            .try_iter()
-            .map(Iterator::collect)
-            .map_err(|e| format!("foreach `{expr}` cannot be iterated: {e}")),
+        ValueKind::String => {
+            let list: Vec<Value> = value
+                .as_str()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Value::from)
+                .collect();
+            Ok(Items::new(list.len(), list.into_iter()))
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
+            // A captured list (a view of JSON text) is read item by item from its text.
+            if let Some((len, items)) = super::json_view::array_items(&value) {
+                return Ok(Items::new(len, items));
+            }
+            if let Some(len) = value.len() {
+                return Ok(Items::new(len, value.try_iter().map_err(cannot)?));
+            }
+            // A length known only by iterating: iterate once, keep the items.
+            let list: Vec<Value> = value.try_iter().map_err(cannot)?.collect();
+            Ok(Items::new(list.len(), list.into_iter()))
+        }
         other => Err(format!(
             "foreach `{expr}` gave a {other}, not a list; capture a list in an earlier step (e.g. \
              `response.json.tokens | map(attribute=\"token\") | list`)"
@@ -56,11 +108,11 @@ pub fn items(parts: Parts<'_>, expr: &str, ctx: &Context) -> Result<Vec<Value>, 
 }
 
 struct Tally {
-    next: AtomicUsize,
     done: AtomicU64,
     failed: AtomicU64,
-    /// (index, message), the first few in completion order; sorted by index when quoted.
-    first: Mutex<Vec<(usize, String)>>,
+    /// (index, item label, message), the first few in completion order; sorted by index
+    /// when quoted.
+    first: Mutex<Vec<(usize, String, String)>>,
     /// (index, captures) of each item, when the step captures anything.
     captured: Mutex<Vec<(usize, Captures)>>,
     cache: prepare::RenderCache,
@@ -93,7 +145,6 @@ pub async fn run(run: &Run<'_>) -> StepResult {
         .map_or(DEFAULT_CONCURRENCY, |c| *c.get_ref())
         .max(1) as usize;
     let tally = Tally {
-        next: AtomicUsize::new(0),
         done: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         first: Mutex::new(Vec::new()),
@@ -124,11 +175,11 @@ pub async fn run(run: &Run<'_>) -> StepResult {
         };
     }
     let mut first = tally.first.into_inner().unwrap_or_default();
-    first.sort_by_key(|(i, _)| *i);
+    first.sort_by_key(|(i, _, _)| *i);
     let quoted: Vec<String> = first
         .iter()
         .take(QUOTED_FAILURES)
-        .map(|(i, msg)| format!("#{i} {}: {msg}", label(&list[*i])))
+        .map(|(i, label, msg)| format!("#{i} {label}: {msg}"))
         .collect();
     StepResult::Failed {
         error: format!(
@@ -171,14 +222,14 @@ fn label(item: &Value) -> String {
     }
 }
 
-async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, retry: Option<Retry>, cap: u64) {
+async fn worker(run: &Run<'_>, list: &Items, tally: &Tally, retry: Option<Retry>, cap: u64) {
     let total = list.len() as u64;
     loop {
         if run.cancel.is_cancelled() {
             return;
         }
-        let i = tally.next.fetch_add(1, Ordering::Relaxed);
-        let Some(item) = list.get(i) else { return };
+        let Some((i, item)) = list.next() else { return };
+        let item = &item;
         let ctx = run.ctx.with(Some(item), None);
         let failure =
             match prepare::prepare(run.parts, run.step, run.http, &ctx, Some(&tally.cache)) {
@@ -202,7 +253,11 @@ async fn worker(run: &Run<'_>, list: &[Value], tally: &Tally, retry: Option<Retr
                 && first.len() < 64
             {
                 // Masked before it is cut: a cut through a secret would leave a prefix.
-                first.push((i, short(&run.parts.mask.redactor().redact(&msg))));
+                first.push((
+                    i,
+                    label(item),
+                    short(&run.parts.mask.redactor().redact(&msg)),
+                ));
             }
         }
         let done = tally.done.fetch_add(1, Ordering::Relaxed) + 1;

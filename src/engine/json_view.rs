@@ -113,6 +113,60 @@ pub fn excerpt(value: &Value, max: usize) -> String {
     }
 }
 
+/// The items of `value` when it is a view of an array: its length and the items read from
+/// the text in order, one at a time, cached nowhere. A foreach over a captured list of a
+/// million tokens then holds the list's text and nothing per item (reading the view's
+/// children would keep every item's span and value). `None` for any other value.
+pub fn array_items(
+    value: &Value,
+) -> Option<(usize, impl Iterator<Item = Value> + Send + Sync + 'static)> {
+    let view = value.downcast_object_ref::<JsonView>()?;
+    if !view.is_array() {
+        return None;
+    }
+    let items = ArrayItems {
+        source: view.source.clone(),
+        // Just inside the `[`.
+        at: view.span.start + 1,
+        end: view.span.end,
+    };
+    let len = items.clone().spans().count();
+    Some((
+        len,
+        items
+            .spans()
+            .map(move |(source, span)| value_at(&source, span)),
+    ))
+}
+
+/// A cursor over an array's text.
+#[derive(Clone)]
+struct ArrayItems {
+    source: Source,
+    at: usize,
+    end: usize,
+}
+
+impl ArrayItems {
+    /// Each item's span (with the source, to make its value).
+    fn spans(mut self) -> impl Iterator<Item = (Source, Range<usize>)> {
+        std::iter::from_fn(move || {
+            let whole = self.source.text();
+            let rest = whole.get(self.at..self.end)?;
+            let rest = rest.trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
+            if rest.starts_with(']') {
+                return None;
+            }
+            // The text was validated when the root was parsed: an item always reads.
+            let mut de = serde_json::Deserializer::from_str(rest);
+            let raw = <&RawValue as serde::Deserialize>::deserialize(&mut de).ok()?;
+            let span = offset(whole, raw.get());
+            self.at = span.end;
+            Some((self.source.clone(), span))
+        })
+    }
+}
+
 /// Where `part` (a slice of `whole`) starts and ends in it.
 fn offset(whole: &str, part: &str) -> Range<usize> {
     let start = part.as_ptr().addr() - whole.as_ptr().addr();
@@ -224,6 +278,27 @@ mod tests {
     use super::*;
     use crate::template::Templates;
     use serde_json::json;
+
+    #[test]
+    fn an_array_view_gives_its_items_one_by_one_from_the_text() {
+        let text = r#"[ 1, "a" ,{"b": 2}, [3, [4]] ,null]"#;
+        let root = parse(&Source::Body(Arc::new(text.to_owned()))).unwrap();
+        let (len, items) = array_items(&root).unwrap();
+        let items: Vec<String> = items.map(|v| v.to_string()).collect();
+        assert_eq!(len, 5);
+        assert_eq!(items.len(), 5);
+        assert_eq!(&items[..2], ["1", "a"]);
+        assert_eq!(items[3], "[3, [4]]");
+        assert_eq!(items[4], "None");
+        let empty = parse(&Source::Body(Arc::new(" [ ] ".to_owned()))).unwrap();
+        assert_eq!(
+            array_items(&empty).map(|(len, items)| (len, items.count())),
+            Some((0, 0))
+        );
+        let object = parse(&Source::Body(Arc::new(r#"{"a": [1]}"#.to_owned()))).unwrap();
+        assert!(array_items(&object).is_none());
+        assert!(array_items(&Value::from(3)).is_none());
+    }
 
     fn view(text: &str) -> Value {
         parse(&Source::Body(Arc::new(text.to_owned()))).unwrap()

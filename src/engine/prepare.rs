@@ -403,13 +403,15 @@ impl Prepared {
         attempt: Option<u32>,
     ) -> HttpRequest {
         HttpRequest {
-            method: self.method.as_str().to_owned(),
-            url: self.masked_url(redactor),
-            headers: self
-                .masked_headers(redactor)
-                .into_iter()
-                .map(|(k, v)| (k, v.into()))
-                .collect(),
+            method: Some(self.method.as_str().to_owned()),
+            url: Some(self.masked_url(redactor)),
+            path: None,
+            headers: Some(
+                self.masked_headers(redactor)
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into()))
+                    .collect(),
+            ),
             body_sha256: self.body.as_ref().map(|body| sha256_hex(&body.bytes)),
             body_bytes: self.body.as_ref().map(|body| body.bytes.len() as u64),
             item: item.map(|i| i as u64),

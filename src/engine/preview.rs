@@ -104,7 +104,7 @@ pub fn preview(parts: Parts<'_>, step: &Step, ctx: &Context) -> Result<Preview, 
     let (items, first) = match &step.foreach {
         Some(expr) => {
             let list = super::foreach::items(parts, expr.get_ref(), ctx).map_err(err)?;
-            (Some(list.len()), list.into_iter().next())
+            (Some(list.len()), list.next().map(|(_, first)| first))
         }
         None => (None, None),
     };

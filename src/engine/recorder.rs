@@ -11,6 +11,11 @@
 //!  settle() ─ wait until the step's last event is durable, every event reported ─▶ done
 //! ```
 //!
+//! The first request gives `step.started` the attempt's request shape (method, URL, headers);
+//! every `http.request` is then written with only what differs from it, and a response with an
+//! empty body without that body's well-known digest (`journal::payload::exchange`): a foreach
+//! of a million items repeats none of it.
+//!
 //! # The write-ahead rule, and why reads are exempt
 //!
 //! A request that can change something (any method but GET, HEAD or OPTIONS, or any request of
@@ -38,7 +43,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::Progress;
-use crate::journal::payload::{HttpRequest, StepStarted};
+use crate::journal::payload::{HttpRequest, RequestShape, StepStarted};
 use crate::journal::{Event, Journal, JournalError, Kind, NewEvent, Payload};
 
 /// Whether a request must wait for its journal entry to be durable before it is sent.
@@ -69,6 +74,9 @@ pub struct Recorder {
     /// `step.started`, decided but not queued yet: it goes in right before the first request
     /// (or the outcome), so one group commit usually covers both.
     start: Mutex<Option<StepStarted>>,
+    /// What this attempt's `step.started` recorded as its requests' shape: each request is
+    /// written with only what differs from it (`journal::payload::exchange`).
+    shape: Mutex<Option<RequestShape>>,
     /// This step's events other than exchanges, in queue order: what a caller applies at once.
     kept: Mutex<Vec<Event>>,
     /// seq of the last event this step queued.
@@ -126,6 +134,7 @@ impl Recorder {
             progress,
             step: step.to_owned(),
             start: Mutex::new(None),
+            shape: Mutex::new(None),
             kept: Mutex::new(Vec::new()),
             last_seq: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
@@ -206,13 +215,21 @@ impl Recorder {
     /// event (or the outcome, if no request is sent).
     pub fn start(&self, started: StepStarted) {
         *lock(&self.start) = Some(started);
+        *lock(&self.shape) = None;
     }
 
-    fn queue_start(&self) -> Result<(), JournalError> {
+    /// Queue `step.started` if it is still waiting, with `first`'s method, URL and headers as
+    /// the shape of the attempt's requests.
+    fn queue_start(&self, first: Option<&HttpRequest>) -> Result<(), JournalError> {
         // Taken and queued under the lock, so concurrent items queue it exactly once and
         // before any of their requests.
         let mut start = lock(&self.start);
-        if let Some(started) = start.take() {
+        if let Some(mut started) = start.take() {
+            if let Some(first) = first {
+                let shape = first.shape();
+                started.request = Some(shape.clone());
+                *lock(&self.shape) = Some(shape);
+            }
             self.queue_step(started)?;
         }
         Ok(())
@@ -230,7 +247,11 @@ impl Recorder {
         request: HttpRequest,
         write_ahead: WriteAhead,
     ) -> Result<ExchangeLog, JournalError> {
-        self.queue_start()?;
+        self.queue_start(Some(&request))?;
+        let request = match &*lock(&self.shape) {
+            Some(shape) => request.lean(shape),
+            None => request,
+        };
         let event = self.queue_step(request)?;
         if write_ahead == WriteAhead::Required {
             self.wrote.store(true, Ordering::Relaxed);
@@ -245,6 +266,10 @@ impl Recorder {
     pub fn response(&self, log: ExchangeLog, events: Vec<Payload>) {
         let ExchangeLog(()) = log;
         for payload in events {
+            let payload = match payload {
+                Payload::HttpResponse(response) => Payload::HttpResponse(response.lean()),
+                other => other,
+            };
             if self.queue_step(payload).is_err() {
                 break;
             }
@@ -264,7 +289,7 @@ impl Recorder {
                 reason,
             });
         }
-        self.queue_start()?;
+        self.queue_start(None)?;
         let closing = events
             .into_iter()
             .map(|payload| self.queue_step(payload))

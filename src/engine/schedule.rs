@@ -11,6 +11,17 @@
 //! sink only once its step's events are durable, in order. The incident is updated from the step's own
 //! events (not its HTTP exchanges, which nothing here reads: a foreach of 10,000 items keeps no
 //! 20,000 events in memory).
+//!
+//! Team mode ([`run_all_team`]): the incident is folded from the shared chain's feed only (own
+//! events come back on it too, in seq order with teammates'), steps a teammate holds are left
+//! to them (said so on their line), and a step whose `needs` a teammate is working on waits
+//! for them, on the feed, up to [`Teammates::wait`]; then it is reported blocked. A step's
+//! own events are folded once the feed has delivered them (it always does: the session
+//! writes them to the mirror before the append returns). Offline, own events on the pending
+//! sub-chain are folded through the [`Teammates`] overlay at once, so held-step work, notes
+//! and evidence go on; a step whose line has events still pending says so.
+
+mod teammates;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,9 +31,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Decision, Engine, EngineError, Outcome};
 use crate::incident::StepStatus;
-use crate::journal::{JournalError, NewEvent, Payload};
+use crate::journal::{Event, JournalError, NewEvent, Payload};
 use crate::runbook::{Action, Runbook};
 use crate::store::{Opened, StoreError};
+
+pub use teammates::Teammates;
 
 /// What the scheduler hands its caller to show, in order.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +58,9 @@ pub enum ScheduleError {
     Unrecorded(#[source] JournalError),
     #[error("cannot write the run's output: {0}")]
     Output(#[source] std::io::Error),
+    /// Team mode: the shared chain raised the "journal rewritten" alarm.
+    #[error("{0}")]
+    Alarm(String),
 }
 
 /// What a headless run did, step by step.
@@ -77,6 +93,8 @@ pub enum LineState {
     /// A step it needs failed or could not run.
     Blocked,
     Cancelled,
+    /// Team mode: a teammate holds the step; left to them.
+    Held,
 }
 
 impl LineState {
@@ -91,6 +109,7 @@ impl LineState {
             LineState::Interrupted => "INTERRUPTED",
             LineState::Blocked => "blocked",
             LineState::Cancelled => "cancelled",
+            LineState::Held => "held",
         }
     }
 
@@ -102,6 +121,7 @@ impl LineState {
                 | LineState::Skipped
                 | LineState::AlreadyDone
                 | LineState::NeedsHuman
+                | LineState::Held
         )
     }
 }
@@ -148,17 +168,33 @@ pub async fn run_all(
     assume_yes: bool,
     emit: &mut dyn FnMut(Emit<'_>) -> std::io::Result<()>,
 ) -> Result<HeadlessReport, ScheduleError> {
+    run_all_team(engine, opened, assume_yes, None, emit).await
+}
+
+/// [`run_all`], in team mode when `team` is given (see the module doc).
+pub async fn run_all_team(
+    engine: &Engine,
+    opened: &mut Opened,
+    assume_yes: bool,
+    mut team: Option<&mut Teammates>,
+    emit: &mut dyn FnMut(Emit<'_>) -> std::io::Result<()>,
+) -> Result<HeadlessReport, ScheduleError> {
     let rb = Arc::clone(engine.runbook());
     let mut report = HeadlessReport::default();
     // Nothing here shows a timeline; the incident keeps state only (scoring and export read
     // the journal again).
     opened.incident.drop_timeline();
+    if let Some(team) = team.as_deref_mut() {
+        // An earlier run ended offline: its work counts (a step it did is not run again).
+        let left = opened.journal.pending_at_open();
+        team.overlay.resume(&mut opened.incident, left);
+    }
 
     for event in engine.journal_warnings(&opened.incident).await? {
         if let Ok(Payload::Warning(warning)) = event.payload() {
             emit(Emit::Warning(&warning.text)).map_err(ScheduleError::Output)?;
         }
-        opened.incident.apply(event);
+        fold(opened, team.as_deref_mut(), vec![event]).await?;
     }
 
     // A crash left these started with no outcome: record that, and never re-send them here.
@@ -171,7 +207,18 @@ pub async fn run_all(
         if rb.runbook.step(id).is_none() {
             continue;
         }
+        if let Some(team) = team.as_deref_mut() {
+            team.drain(&mut opened.incident)?;
+        }
         let status = opened.incident.status(id);
+        let held_by = team.as_deref().and_then(|t| {
+            opened
+                .incident
+                .team
+                .holder(id)
+                .filter(|holder| *holder != t.login)
+                .map(str::to_owned)
+        });
         let mut line = StepLine {
             step: id.to_owned(),
             state: LineState::Succeeded,
@@ -182,7 +229,17 @@ pub async fn run_all(
         match status {
             StepStatus::Succeeded | StepStatus::Skipped => {
                 line.state = LineState::AlreadyDone;
-                line.detail = format!("{} in an earlier run", status.as_str());
+                line.detail = match &held_by {
+                    Some(holder) => format!("{} by {holder}", status.as_str()),
+                    None => format!("{} in an earlier run", status.as_str()),
+                };
+            }
+            _ if held_by.is_some() => {
+                line.state = LineState::Held;
+                line.detail = format!(
+                    "held by {}: left to them (not run here)",
+                    held_by.unwrap_or_default()
+                );
             }
             StepStatus::Interrupted | StepStatus::Running => {
                 line.state = LineState::Interrupted;
@@ -197,7 +254,15 @@ pub async fn run_all(
                 line.detail = opened.incident.step(id).pending_reason.unwrap_or_default();
             }
             StepStatus::Pending | StepStatus::Failed => {
-                last_seq = run_step(engine, opened, &mut line, &report, assume_yes).await?;
+                last_seq = run_step(
+                    engine,
+                    opened,
+                    &mut line,
+                    &report,
+                    assume_yes,
+                    team.as_deref_mut(),
+                )
+                .await?;
             }
         }
         report.lines.push(line);
@@ -226,6 +291,7 @@ async fn run_step(
     line: &mut StepLine,
     report: &HeadlessReport,
     assume_yes: bool,
+    mut team: Option<&mut Teammates>,
 ) -> Result<u64, ScheduleError> {
     let rb = Arc::clone(engine.runbook());
     let Some(step) = rb.runbook.step(&line.step) else {
@@ -236,6 +302,24 @@ async fn run_step(
         let earlier = report.line(need).map(|l| l.state);
         if opened.incident.status(need).is_done() {
             continue;
+        }
+        // A teammate holds it: wait for them to finish it (driven by the feed).
+        if let Some(team) = team.as_deref_mut()
+            && earlier == Some(LineState::Held)
+        {
+            let done = team
+                .wait_until(&mut opened.incident, |i| i.status(need).is_done())
+                .await?;
+            if done {
+                continue;
+            }
+            line.state = LineState::Blocked;
+            line.detail = format!(
+                "needs `{need}`, held by {}, not done within {}s",
+                opened.incident.team.holder(need).unwrap_or("a teammate"),
+                team.wait.as_secs()
+            );
+            return Ok(0);
         }
         // Waiting for a person is not a failure of the automation; a failed need is.
         let waiting_for_human = earlier == Some(LineState::NeedsHuman);
@@ -256,16 +340,14 @@ async fn run_step(
                 1 => "manual checklist (1 item)".to_owned(),
                 n => format!("manual checklist ({n} items)"),
             };
-            pending(opened, &line.step, &reason).await?;
+            line.detail = pending(opened, team.as_deref_mut(), &line.step, reason).await?;
             line.state = LineState::NeedsHuman;
-            line.detail = reason;
             return Ok(0);
         }
         Some(Action::Draft(draft)) => {
             let reason = format!("draft `{}` to write and save", draft.output.get_ref());
-            pending(opened, &line.step, &reason).await?;
+            line.detail = pending(opened, team.as_deref_mut(), &line.step, reason).await?;
             line.state = LineState::NeedsHuman;
-            line.detail = reason;
             return Ok(0);
         }
         Some(Action::Http(_)) | None => {}
@@ -286,9 +368,7 @@ async fn run_step(
             CancellationToken::new(),
         )
         .await;
-    for event in ran.events {
-        opened.incident.apply(event);
-    }
+    let offline = fold(opened, team, ran.events).await?;
     let outcome = ran.outcome;
     line.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     (line.state, line.detail) = match outcome {
@@ -305,17 +385,77 @@ async fn run_step(
             LineState::Interrupted,
             "outcome unknown; not re-sent".into(),
         ),
+        Outcome::Held { by } => (
+            LineState::Held,
+            format!("held by {by}: left to them (not run here)"),
+        ),
     };
+    say_offline(line, offline);
     Ok(ran.settle.through())
 }
 
-async fn pending(opened: &mut Opened, step: &str, reason: &str) -> Result<(), JournalError> {
-    let event = opened
+async fn pending(
+    opened: &mut Opened,
+    team: Option<&mut Teammates>,
+    step: &str,
+    reason: String,
+) -> Result<String, ScheduleError> {
+    let appended = opened
         .journal
-        .append(NewEvent::step(step, Payload::pending(reason)))
-        .await?;
-    opened.incident.apply(event);
-    Ok(())
+        .append(NewEvent::step(step, Payload::pending(&reason)))
+        .await;
+    let event = match appended {
+        Ok(event) => event,
+        // Team link down and the step is not held here: the mark waits for the link (a
+        // person takes the step up anyway); the line says why it is not recorded.
+        Err(JournalError::Shared(error))
+            if matches!(
+                error.downcast_ref::<crate::team::TeamError>(),
+                Some(crate::team::TeamError::NeedsLink { .. })
+            ) =>
+        {
+            return Ok(format!("{reason} (not recorded: {error})"));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    fold(opened, team, vec![event]).await?;
+    Ok(reason)
+}
+
+/// A step whose events went to the pending sub-chain (team link down) says so on its line.
+fn say_offline(line: &mut StepLine, offline: bool) {
+    if offline {
+        line.detail
+            .push_str(" (offline: pending, merged when the team link is back)");
+    }
+}
+
+/// Fold the run's own events: directly from a file journal; in team mode from the feed, which
+/// carries them too (in seq order with teammates'), so nothing is folded twice or out of order.
+/// Returns whether any of them is on the pending sub-chain (team mode, offline).
+async fn fold(
+    opened: &mut Opened,
+    team: Option<&mut Teammates>,
+    own: Vec<Event>,
+) -> Result<bool, ScheduleError> {
+    match team {
+        None => {
+            for event in own {
+                opened.incident.apply(event);
+            }
+            Ok(false)
+        }
+        Some(team) => {
+            // Offline: events on the pending sub-chain are folded through the overlay.
+            let (pending, shared): (Vec<Event>, Vec<Event>) =
+                own.into_iter().partition(|e| opened.journal.is_pending(e));
+            let through = shared.iter().map(|e| e.seq).max().unwrap_or(0);
+            team.catch_up(&mut opened.incident, through).await?;
+            let offline = !pending.is_empty();
+            team.pending(&mut opened.incident, pending);
+            Ok(offline)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! [`Engine::execute`]: one step from its gates to its journalled outcome.
 //!
-//! Order: unknown/interrupted/manual gates → `when` → confirmation → `step.started` (queued
-//! with the first request; synced before it leaves if it can change something) → requests
+//! Order: unknown step → team claim (see [`claim`]) → interrupted/manual gates → `when` →
+//! confirmation → `step.started` (queued with the first request; synced before it leaves if
+//! it can change something) → requests
 //! (`poll` or `foreach`) → closing events (`mark`, outcome) queued behind every exchange.
 //! [`Engine::run`] returns there, with the outcome and the step's events (final, perhaps not
 //! yet durable) and a [`Settle`] handle; [`Engine::execute`] also waits for it, so its outcome
@@ -17,12 +18,45 @@ use super::recorder::{Recorder, Settle};
 use super::{Decision, Engine, Outcome, Progress, expect, foreach, poll, prepare};
 use crate::incident::{Incident, StepStatus};
 use crate::journal::payload::{
-    Captures, Confirm, FailedExpectation, Items, Mark, StepFailed, StepStarted, StepSucceeded, Via,
-    Warning,
+    Captures, Confirm, FailedExpectation, Items, Mark, StepFailed, StepStarted, StepSucceeded,
+    StepTakenOver, Via, Warning,
 };
 use crate::journal::{Event, JournalError, Payload};
 use crate::runbook::Action;
 use crate::secret::Redactor;
+
+/// Team mode: a step is claimed (journalled) before it runs. A step the responder holds runs
+/// as it is; a free one is claimed; one a teammate holds runs only with an explicit
+/// take-over (`step.taken_over`, with the typed reason), else [`Outcome::Held`]. The database
+/// checks the same rules, so a claim that loses a race is refused there (a journal error).
+async fn claim(
+    step_id: &str,
+    incident: &Incident,
+    decision: &Decision,
+    rec: &Recorder,
+    login: &str,
+) -> Result<Option<Outcome>, JournalError> {
+    match incident.team.holder(step_id) {
+        Some(holder) if holder == login => Ok(None),
+        Some(holder) => match decision.take_over.as_deref().map(str::trim) {
+            Some(reason) if !reason.is_empty() => {
+                rec.now(StepTakenOver {
+                    from: holder.to_owned(),
+                    reason: reason.to_owned(),
+                })
+                .await?;
+                Ok(None)
+            }
+            _ => Ok(Some(Outcome::Held {
+                by: holder.to_owned(),
+            })),
+        },
+        None => {
+            rec.now(Payload::claimed()).await?;
+            Ok(None)
+        }
+    }
+}
 
 /// A step whose outcome is decided: see [`Engine::run`].
 pub struct Ran {
@@ -101,6 +135,12 @@ impl Engine {
                 error: format!("no step `{step_id}` in the runbook"),
             });
         };
+        if let Some(login) = self.inner.journal.shared_login()
+            && matches!(step.action(), Some(Action::Http(_)))
+            && let Some(held) = claim(step_id, incident, decision, rec, login).await?
+        {
+            return Ok(held);
+        }
         let status = incident.status(step_id);
         if matches!(status, StepStatus::Running | StepStatus::Interrupted) && !decision.rerun {
             return Ok(Outcome::Interrupted);
@@ -178,6 +218,8 @@ impl Engine {
         rec.start(StepStarted {
             attempt,
             rerun: decision.rerun,
+            // The recorder gives it the first request's shape.
+            request: None,
         });
 
         let run = poll::Run {
@@ -271,10 +313,14 @@ impl Engine {
 }
 
 fn journal_failed(err: &JournalError, r: &Redactor) -> Outcome {
+    let error = match err {
+        // The team chain says what happened itself (a refusal, "needs the team link", the
+        // alarm): no disk to check.
+        JournalError::Shared(_) => format!("{err}: not recorded"),
+        _ => format!("{err}: the journal could not be written; check the disk and `stanch verify`"),
+    };
     Outcome::Failed {
-        error: r.redact(&format!(
-            "{err}: the journal could not be written; check the disk and `stanch verify`"
-        )),
+        error: r.redact(&error),
     }
 }
 

@@ -29,7 +29,7 @@ const STYLE: &str = include_str!("html/style.css");
 const CHUNK_ROWS: usize = 2048;
 
 pub fn render(report: &Report) -> String {
-    let mut out = Vec::with_capacity(8192 + report.timeline.len() * 260);
+    let mut out = Vec::with_capacity(8192 + report.timeline.rows.len() * 260);
     // Writing into a Vec cannot fail.
     let _ = render_to(report, View::Summary, &mut out);
     String::from_utf8(out).unwrap_or_default()
@@ -73,10 +73,10 @@ pub fn render_to(
         escape(intro(view))
     );
     out.push_str("<table><thead><tr><th>T</th><th>UTC</th><th>Seq</th><th>Who</th><th>Step</th><th>What</th></tr></thead><tbody>\n");
-    for (n, line) in lines(report, view).enumerate() {
-        match line {
-            Line::Event(row) => timeline_row(&mut out, row),
-            Line::Exchanges { first, summary } => exchanges_row(&mut out, first, summary),
+    for (n, line) in lines(report, view)?.enumerate() {
+        match line? {
+            Line::Event(row) => timeline_row(&mut out, &row),
+            Line::Exchanges { first, summary } => exchanges_row(&mut out, &first, summary),
         }
         if (n + 1) % CHUNK_ROWS == 0 {
             sink.write_all(out.as_bytes())?;

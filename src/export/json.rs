@@ -12,11 +12,56 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::report::Report;
 
-/// Write the JSON straight into `sink` (no intermediate string).
+/// Bytes gathered before each write to the sink.
+const CHUNK: usize = 1 << 20;
+
+/// Write the JSON into `sink` a chunk at a time (the document is never held whole: a
+/// 2,000,000-event timeline streams through).
 pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *sink, Escaping::default());
-    report.serialize(&mut ser).map_err(std::io::Error::other)?;
-    sink.write_all(b"\n")
+    let mut out = Chunks {
+        buf: Vec::with_capacity(CHUNK + 64 * 1024),
+        sink,
+    };
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping::default());
+    report
+        .serialize(&mut ser)
+        .map_err(|e| match e.io_error_kind() {
+            // `stanch export … | head`: a closed pipe stays a closed pipe.
+            Some(kind) => std::io::Error::new(kind, e),
+            None => std::io::Error::other(e),
+        })?;
+    out.buf.push(b'\n');
+    out.sink.write_all(&out.buf)
+}
+
+/// The serializer's many small writes gathered in memory, in a type the compiler can see
+/// through (the sink is a `dyn Write`).
+struct Chunks<'a> {
+    buf: Vec<u8>,
+    sink: &'a mut dyn std::io::Write,
+}
+
+impl std::io::Write for Chunks<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.sink.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sink.write_all(&self.buf)?;
+        self.buf.clear();
+        self.sink.flush()
+    }
 }
 
 pub fn render(report: &Report) -> String {
@@ -36,6 +81,10 @@ impl Formatter for Escaping {
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
+        // Printable ASCII (nearly every byte of a large export) holds nothing hostile.
+        if fragment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut rest = fragment;
         while let Some((at, c)) = rest
             .char_indices()

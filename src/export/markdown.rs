@@ -70,7 +70,7 @@ fn opt(value: Option<&str>) -> String {
 const CHUNK_ROWS: usize = 2048;
 
 pub fn render(report: &Report) -> String {
-    let mut out = Vec::with_capacity(4096 + report.timeline.len() * 160);
+    let mut out = Vec::with_capacity(4096 + report.timeline.rows.len() * 160);
     // Writing into a Vec cannot fail.
     let _ = render_to(report, View::Summary, &mut out);
     String::from_utf8(out).unwrap_or_default()
@@ -91,10 +91,10 @@ pub fn render_to(
     times(&mut out, report);
     let _ = write!(out, "## Timeline\n\n{}\n\n", intro(view));
     out.push_str("| T | UTC | Seq | Who | Step | What |\n| --- | --- | --- | --- | --- | --- |\n");
-    for (n, line) in lines(report, view).enumerate() {
-        match line {
-            Line::Event(row) => timeline_row(&mut out, row),
-            Line::Exchanges { first, summary } => exchanges_row(&mut out, first, summary),
+    for (n, line) in lines(report, view)?.enumerate() {
+        match line? {
+            Line::Event(row) => timeline_row(&mut out, &row),
+            Line::Exchanges { first, summary } => exchanges_row(&mut out, &first, summary),
         }
         if (n + 1) % CHUNK_ROWS == 0 {
             sink.write_all(out.as_bytes())?;

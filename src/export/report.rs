@@ -16,6 +16,7 @@ pub mod impact;
 pub mod measures;
 pub mod review;
 mod rows;
+pub mod spill;
 pub mod time;
 pub mod timeline;
 
@@ -61,8 +62,9 @@ pub struct Report {
     pub notification_window: Option<NotificationWindow>,
     /// Every notification duty from `aware`, judged at notification or at `as_of`.
     pub deadlines: Vec<Deadline>,
-    /// Every event's row (the JSON export's full per-exchange record).
-    pub timeline: Vec<TimelineRow>,
+    /// Every event's row (the JSON export's full per-exchange record), a streamed journal's
+    /// foreach exchanges read back from disk as it is written ([`timeline::Timeline`]).
+    pub timeline: timeline::Timeline,
     /// Each foreach step's exchanges summarised, for the Markdown and HTML timeline
     /// ([`timeline::lines`]); not part of the JSON schema, whose `timeline` has every exchange.
     #[serde(skip)]
@@ -354,7 +356,10 @@ pub fn build(incident: &Incident, sources: &Sources) -> Report {
 
 /// Builds a report while a journal streams past, keeping memory proportional to the report
 /// rather than to the journal: each event is folded into the incident and turned into its
-/// timeline row, then dropped (the incident's own copy of the event list stays empty).
+/// timeline row, then dropped (the incident's own copy of the event list stays empty). A
+/// foreach step's exchange rows go where `keep` says ([`timeline::Keep`]): with
+/// [`timeline::Keep::Spilled`] or [`timeline::Keep::Summaries`] memory does not grow with
+/// the number of items.
 #[derive(Default)]
 pub struct Builder {
     incident: Incident,
@@ -362,6 +367,13 @@ pub struct Builder {
 }
 
 impl Builder {
+    pub fn new(keep: timeline::Keep) -> std::io::Result<Self> {
+        Ok(Self {
+            incident: Incident::default(),
+            timeline: timeline::Rows::new(keep)?,
+        })
+    }
+
     pub fn push(&mut self, event: Event) {
         self.timeline.push(&event, &self.incident.facts);
         self.incident.apply(event);
@@ -406,7 +418,7 @@ fn assemble(incident: &Incident, sources: &Sources, mut timeline: timeline::Rows
         metrics: &metrics,
         measures: &measures,
         deadlines: &deadlines,
-        timeline: &timeline,
+        timeline: &timeline.rows,
     });
     Report {
         schema_version: SCHEMA_VERSION,

@@ -7,21 +7,38 @@
 //! content; `journal.head` must not be ahead of (or disagree with) the file. A torn tail (an
 //! unterminated last line, or NUL/blank lines from a zeroed block) is left out, as a reader of
 //! a live incident must; anything else is damage, reported as [`ExportError::Broken`] with the
-//! same [`Broken`](crate::journal::Broken) value `stanch verify` shows. This module never
-//! writes.
+//! same [`Broken`](crate::journal::Broken) value `stanch verify` shows. Nothing here writes
+//! to the incident; an export that lists every exchange keeps their rows in an unnamed
+//! temporary file (0600, gone when the export ends: [`spill`](super::report::spill)).
 //!
 //! [`journal::stream`]: crate::journal::stream::stream
 
 use std::path::Path;
 
-use super::{ExportError, Report, Sources, report};
+use super::report::timeline::Keep;
+use super::{ExportError, Format, Report, Sources, TimelineView, report};
 use crate::journal::stream::stream;
 use crate::journal::writer::JOURNAL_FILE;
 
-/// Replay the journal in `incident_dir` as it is read into a [`Report`].
-pub fn build_from_journal(incident_dir: &Path) -> Result<Report, ExportError> {
+/// Replay the journal in `incident_dir` as it is read into a [`Report`] for `format` in
+/// `view`: a foreach step's exchange rows are kept on disk when the output lists every one
+/// (JSON, `--timeline full`), else only counted into its summary (see
+/// [`Keep`](report::timeline::Keep)); either way memory does not grow with the items.
+pub fn build_from_journal(
+    incident_dir: &Path,
+    format: Format,
+    view: TimelineView,
+) -> Result<Report, ExportError> {
     let path = incident_dir.join(JOURNAL_FILE);
-    let mut builder = report::Builder::default();
+    let keep = if format == Format::Json || view == TimelineView::Full {
+        Keep::Spilled
+    } else {
+        Keep::Summaries
+    };
+    let mut builder = report::Builder::new(keep).map_err(|source| ExportError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
     let streamed =
         stream(incident_dir, |event| builder.push(event)).map_err(|source| ExportError::Io {
             path: path.clone(),

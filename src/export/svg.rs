@@ -62,7 +62,7 @@ pub fn render(report: &Report) -> String {
     let opened = report
         .summary
         .opened_at
-        .or_else(|| report.timeline.first().map(|r| r.at));
+        .or_else(|| report.timeline.rows.first().map(|r| r.at));
     let Some(opened) = opened else {
         return "<p class=\"muted\">No events to chart.</p>\n".to_owned();
     };
@@ -77,6 +77,7 @@ pub fn render(report: &Report) -> String {
         .collect();
     let facts: Vec<Marker> = report
         .timeline
+        .rows
         .iter()
         .filter(|r| r.kind == "fact")
         .map(|r| Marker {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 
-use crate::journal::payload::{Confirm, Payload, Via};
+use crate::journal::payload::{Confirm, Conflict, Payload, Via};
 use crate::journal::{Event, Kind};
 
 /// `exposure_began` → `exposure began`.
@@ -35,17 +35,27 @@ pub fn given_time(event: &Event) -> Option<Timestamp> {
 
 /// What the event recorded, in one line.
 pub fn describe(event: &Event) -> String {
-    match event.payload_for_words() {
+    let mut text = match event.payload_for_words() {
         Ok(payload) => describe_payload(&payload),
         Err(err) => format!("Unreadable: {err}"),
+    };
+    if let Some(offline) = event.offline() {
+        let _ = write!(
+            text,
+            " (written offline at {}, local seq {})",
+            offline.at, offline.seq
+        );
     }
+    text
 }
 
+/// [`describe`] of an already decoded payload (a reader that decoded it for itself, or
+/// rebuilt a request from its step's shape).
 #[expect(
     clippy::too_many_lines,
     reason = "one short arm per journal kind: the wording reads best as one table"
 )]
-fn describe_payload(payload: &Payload) -> String {
+pub fn describe_payload(payload: &Payload) -> String {
     match payload {
         Payload::IncidentOpened(p) => format!(
             "Incident {} opened from runbook \"{}\" ({}){}",
@@ -60,7 +70,18 @@ fn describe_payload(payload: &Payload) -> String {
             if p.rerun { ", an explicit re-run" } else { "" }
         ),
         Payload::HttpRequest(p) => {
-            let mut text = format!("{} {}", p.method, p.url);
+            // A request written after its step's shape, read without it (see
+            // `journal::payload::exchange`): what it has, in words.
+            let mut text = match (&p.method, &p.url) {
+                (Some(method), Some(url)) => format!("{method} {url}"),
+                (method, url) => format!(
+                    "{} {}",
+                    method.as_deref().unwrap_or("Request"),
+                    url.as_deref()
+                        .or(p.path.as_deref())
+                        .unwrap_or("as the step started")
+                ),
+            };
             if let Some(item) = p.item {
                 let _ = write!(text, " (item {item})");
             }
@@ -139,7 +160,10 @@ fn describe_payload(payload: &Payload) -> String {
             p.bytes,
             short_hash(&p.sha256)
         ),
-        Payload::Inject(p) => format!("Inject {}: {}: {}", p.offset, p.title, p.body),
+        Payload::Inject(p) => match &p.target {
+            Some(target) => format!("Inject {} for {target}: {}: {}", p.offset, p.title, p.body),
+            None => format!("Inject {}: {}: {}", p.offset, p.title, p.body),
+        },
         Payload::Warning(p) => format!("Warning: {}", p.text),
         Payload::IncidentClosed(p) => match p.summary.as_deref() {
             Some(summary) if !summary.is_empty() => format!("Incident closed: {summary}"),
@@ -150,13 +174,64 @@ fn describe_payload(payload: &Payload) -> String {
             p.quarantined, p.bytes, p.last_good_seq
         ),
         Payload::DrillScore(_) => "Drill scored".to_owned(),
+        Payload::SyncMerged(p) => {
+            let mut text = format!(
+                "Merged {} event(s) written offline after seq {} (sub-chain head {})",
+                p.count,
+                p.root_seq,
+                short_hash(&p.subchain_head)
+            );
+            for conflict in &p.conflicts {
+                text.push_str("; ");
+                text.push_str(&conflict_line(conflict));
+            }
+            text
+        }
+        Payload::InjectAcknowledged(p) => format!("Inject (seq {}) acknowledged", p.inject),
+        Payload::DrillClock(p) if p.paused => {
+            format!("Drill paused at {}", scenario_time(p.scenario_ms))
+        }
+        Payload::DrillClock(p) => format!(
+            "Drill clock running at ×{} from {}",
+            p.speed,
+            scenario_time(p.scenario_ms)
+        ),
+        Payload::StepClaimed(_) => "Claimed the step".to_owned(),
+        Payload::StepReleased(_) => "Released the step".to_owned(),
+        Payload::StepTakenOver(p) => format!("Took the step over from {}: {}", p.from, p.reason),
+        Payload::RoleChanged(p) => match p.take_over.as_deref() {
+            Some(reason) => format!("{} took over as {}: {reason}", p.login, p.role),
+            None if p.role == "commander" => format!("Command handed over to {}", p.login),
+            None => format!("{} is now {}", p.login, p.role),
+        },
+        Payload::Checkpoint(p) => format!(
+            "State saved through seq {} in {} ({})",
+            p.seq,
+            p.file,
+            short_hash(&p.sha256)
+        ),
     }
+}
+
+/// A step done twice, for the commander: the `sync.merged` line and the team view say it
+/// this way.
+pub fn conflict_line(conflict: &Conflict) -> String {
+    format!(
+        "CONFLICT: step {} was also done by {} (seq {}) while this was offline (seq {})",
+        conflict.step, conflict.by, conflict.theirs, conflict.ours
+    )
+}
+
+/// Scenario time as `+14m05s`.
+fn scenario_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    format!("+{}m{:02}s", secs / 60, secs % 60)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::payload::{HttpResponse, Note};
+    use crate::journal::payload::{HttpResponse, Note, SyncMerged};
 
     #[test]
     fn events_are_described_in_words() {
@@ -186,6 +261,21 @@ mod tests {
             (
                 Payload::skipped("`when` is false"),
                 "Skipped: `when` is false",
+            ),
+            (
+                Payload::from(SyncMerged {
+                    count: 3,
+                    subchain_head: "0123456789abcdef".repeat(4),
+                    root_seq: 40,
+                    conflicts: vec![Conflict {
+                        step: "close-index".into(),
+                        ours: 45,
+                        theirs: 42,
+                        by: "bob".into(),
+                    }],
+                }),
+                "Merged 3 event(s) written offline after seq 40 (sub-chain head 0123456789ab); \
+                 CONFLICT: step close-index was also done by bob (seq 42) while this was offline (seq 45)",
             ),
         ];
         for (payload, text) in cases {

@@ -20,9 +20,9 @@
 //! | kind | data fields |
 //! | --- | --- |
 //! | `incident.opened` | `incident_id`, `runbook_id`, `runbook_title`, `runbook_sha256`, `runbook_path`, `inputs` (object, non-secret), `responder`, `drill` (bool), `severity`? |
-//! | `step.started` | `attempt` (1-based), `rerun` (bool, an explicit re-run of an interrupted/failed step) |
-//! | `http.request` | `method`, `url` (redacted), `headers` (object, redacted), `body_sha256`?, `body_bytes`?, `item`? (foreach index), `attempt`? (poll attempt), `signed`? (`aws_sigv4 <region>/<service>`) |
-//! | `http.response` | `status`, `elapsed_ms`, `bytes`, `body_sha256`, `remote_addr`?, `item`?, `attempt`?, `error`? (transport failure text, redacted; then no status) |
+//! | `step.started` | `attempt` (1-based), `rerun` (bool, an explicit re-run of an interrupted/failed step), `request`? (the attempt's request shape: `method`, `url`, `headers`) |
+//! | `http.request` | `method`?, `url`? or `path`? (redacted), `headers`? (object, redacted): each absent when it is the step's `request` shape's; `body_sha256`?, `body_bytes`?, `item`? (foreach index), `attempt`? (poll attempt), `signed`? (`aws_sigv4 <region>/<service>`) |
+//! | `http.response` | `status`, `elapsed_ms`, `bytes`, `body_sha256` (absent for an empty body), `remote_addr`?, `item`?, `attempt`?, `error`? (transport failure text, redacted; then no status) |
 //! | `step.succeeded` | `duration_ms`, `summary` (short text), `captures` (object name → JSON value, redacted), `items`? {`total`,`failed`} |
 //! | `step.failed` | `duration_ms`, `error` (what happened + what to try), `failed_expectations` ([{`expr`,`actual`}]), `items`? |
 //! | `step.skipped` | `reason` |
@@ -36,11 +36,23 @@
 //! | `mark` | `name` (one of `runbook::MARKS`), `at` (RFC 3339 UTC), `corrects`? (seq of an earlier mark) |
 //! | `evidence.captured` | `file` (relative path), `sha256`, `bytes`, `method`, `url` (redacted), `captured_at`, `by`, `tool_version`, `remote_addr`? |
 //! | `draft.saved` | `file` (relative path), `sha256`, `bytes` |
-//! | `inject` | `title`, `body`, `offset` (e.g. "+14m") |
+//! | `inject` | `title`, `body`, `offset` (e.g. "+14m"), `target`? (`{"team": …}` or `{"role": …}`: team drills) |
 //! | `warning` | `text` (e.g. a target with `insecure = true`) |
 //! | `incident.closed` | `summary`? |
 //! | `journal.recovered` | `quarantined` (file name), `bytes`, `last_good_seq` |
 //! | `drill.score` | scoring object (lab checks and mark durations) |
+//! | `sync.merged` | `count`, `subchain_head`, `root_seq`, `conflicts` ([{`step`, `ours`, `theirs`, `by`}]): a team responder's offline events re-sequenced onto the shared chain |
+//!
+//! Any kind but `drill.score` may carry `data.offline` {`at`, `seq`, `mono_ms`, `hash`}: it was
+//! written on a pending sub-chain while the team link was down and merged later (see
+//! [`super::offline`]); typed decoding never sees that key.
+//! | `inject.acknowledged` | `inject` (seq of the `inject` event) |
+//! | `drill.clock` | `paused` (bool), `speed`, `scenario_ms` (scenario time at the change), `at` (when the facilitator made it): a facilitator paused, resumed or changed speed |
+//! | `step.claimed` | (none: the actor holds the step; team mode, before it runs) |
+//! | `step.released` | (none: the actor lets the step go) |
+//! | `step.taken_over` | `from` (the holder), `reason` (typed, required) |
+//! | `role.changed` | `login`, `role`, `take_over`? (reason: a take-over of command) |
+//! | `checkpoint` | `seq` (last event the saved state covers), `sha256` (of the file), `format`, `file` (relative path): see [`super::checkpoint`] |
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -104,6 +116,22 @@ pub enum Kind {
     JournalRecovered,
     #[serde(rename = "drill.score")]
     DrillScore,
+    #[serde(rename = "sync.merged")]
+    SyncMerged,
+    #[serde(rename = "inject.acknowledged")]
+    InjectAcknowledged,
+    #[serde(rename = "drill.clock")]
+    DrillClock,
+    #[serde(rename = "step.claimed")]
+    StepClaimed,
+    #[serde(rename = "step.released")]
+    StepReleased,
+    #[serde(rename = "step.taken_over")]
+    StepTakenOver,
+    #[serde(rename = "role.changed")]
+    RoleChanged,
+    #[serde(rename = "checkpoint")]
+    Checkpoint,
 }
 
 impl Kind {
@@ -132,6 +160,14 @@ impl Kind {
             Kind::IncidentClosed => "incident.closed",
             Kind::JournalRecovered => "journal.recovered",
             Kind::DrillScore => "drill.score",
+            Kind::SyncMerged => "sync.merged",
+            Kind::InjectAcknowledged => "inject.acknowledged",
+            Kind::DrillClock => "drill.clock",
+            Kind::StepClaimed => "step.claimed",
+            Kind::StepReleased => "step.released",
+            Kind::StepTakenOver => "step.taken_over",
+            Kind::RoleChanged => "role.changed",
+            Kind::Checkpoint => "checkpoint",
         }
     }
 }
@@ -390,7 +426,8 @@ impl Event {
     /// The typed `data`; a step outcome's captures share this event's `data` text (see
     /// [`Payload::decode_shared`]).
     pub fn payload(&self) -> Result<Payload, PayloadError> {
-        Payload::decode_shared(self.kind, &self.data.0).map_err(|source| PayloadError {
+        let data = super::offline::without(self.kind, &self.data.0);
+        Payload::decode_shared(self.kind, &data).map_err(|source| PayloadError {
             seq: self.seq,
             kind: self.kind,
             source,
@@ -400,13 +437,18 @@ impl Event {
     /// The typed `data` for showing the event: a step outcome comes without its captures
     /// (see [`Payload::decode_without_captures`]).
     pub fn payload_for_words(&self) -> Result<Payload, PayloadError> {
-        Payload::decode_without_captures(self.kind, self.data.get()).map_err(|source| {
-            PayloadError {
-                seq: self.seq,
-                kind: self.kind,
-                source,
-            }
+        let data = super::offline::without(self.kind, &self.data.0);
+        Payload::decode_without_captures(self.kind, &data).map_err(|source| PayloadError {
+            seq: self.seq,
+            kind: self.kind,
+            source,
         })
+    }
+
+    /// Where this event was first written, when it was written offline and merged later
+    /// (`data.offline`, see [`super::offline`]).
+    pub fn offline(&self) -> Option<super::payload::Offline> {
+        super::offline::read(self.kind, self.data.get())
     }
 
     /// `data` as a JSON tree, built on each call: for tests and tools, never for replay.
@@ -437,4 +479,30 @@ fn data_text(data: &serde_json::Value, captures: Option<&str>) -> String {
 /// and as tests and tools building events by hand need it.
 pub fn raw_data(data: &serde_json::Value) -> Data {
     Data(Arc::from(serde_json::to_string(data).unwrap_or_default()))
+}
+
+#[cfg(test)]
+impl Event {
+    /// An event for unit tests: at the epoch, `mono_ms` = seq, no `prev`, its hash computed.
+    pub(crate) fn for_test(
+        seq: u64,
+        actor: &str,
+        kind: Kind,
+        step: Option<&str>,
+        data: serde_json::Value,
+    ) -> Event {
+        let mut e = Event {
+            seq,
+            at: Timestamp::UNIX_EPOCH,
+            mono_ms: seq,
+            actor: actor.into(),
+            kind,
+            step: step.map(str::to_owned),
+            data: data.into(),
+            prev: String::new(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
 }

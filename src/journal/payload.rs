@@ -25,7 +25,9 @@ use std::sync::Arc;
 use super::event::Kind;
 
 mod capture;
+pub mod exchange;
 pub use capture::{Capture, Captures};
+pub use exchange::{HttpRequest, HttpResponse, RequestShape, Shapes};
 
 /// `incident.opened`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -54,57 +56,17 @@ pub struct IncidentOpened {
 }
 
 /// `step.started`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StepStarted {
     /// 1-based.
     pub attempt: u32,
     /// An explicit re-run of an interrupted or failed step.
     pub rerun: bool,
-}
-
-/// `http.request` (url and headers already masked by the engine).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Map<String, Value>,
+    /// What this attempt's requests share (its first request's method, URL and headers);
+    /// each `http.request` then carries only what differs ([`exchange`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_bytes: Option<u64>,
-    /// foreach index.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item: Option<u64>,
-    /// Poll attempt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// How the request was signed, e.g. `aws_sigv4 eu-west-1/s3` (never the signature).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signed: Option<String>,
-}
-
-/// `http.response`: a status, or a transport `error` (then no status).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpResponse {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    pub elapsed_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote_addr: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// Transport failure, redacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub request: Option<RequestShape>,
 }
 
 /// foreach totals of a finished step.
@@ -308,6 +270,36 @@ pub struct Inject {
     pub body: String,
     /// e.g. `+14m`.
     pub offset: String,
+    /// Team drills: who the inject is for (absent: everyone on the incident).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<InjectTarget>,
+}
+
+/// The roles of a team (the team database checks the same list).
+pub const TEAM_ROLES: &[&str] = &[
+    "commander",
+    "ops",
+    "comms",
+    "scribe",
+    "observer",
+    "facilitator",
+];
+
+/// Who a team drill's inject is for: a whole team, or one role in it ([`TEAM_ROLES`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum InjectTarget {
+    Team(String),
+    Role(String),
+}
+
+impl std::fmt::Display for InjectTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InjectTarget::Team(team) => write!(f, "team {team}"),
+            InjectTarget::Role(role) => write!(f, "role {role}"),
+        }
+    }
 }
 
 /// `warning`.
@@ -339,6 +331,115 @@ pub struct JournalRecovered {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DrillScore(pub Value);
+
+/// `sync.merged`: a team responder's pending sub-chain (written while the link was down),
+/// re-sequenced onto the shared chain just before this event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncMerged {
+    /// Events of the sub-chain now on the shared chain (each with `data.offline`).
+    pub count: u64,
+    /// Local hash of the sub-chain's last event.
+    pub subchain_head: String,
+    /// The shared-chain seq the sub-chain was rooted at (the last verified server head).
+    pub root_seq: u64,
+    /// Steps done twice: by this responder offline and by a teammate meanwhile.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A step done twice: this responder worked it offline while a teammate worked it online.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conflict {
+    pub step: String,
+    /// Shared seq of this responder's first merged event on the step.
+    pub ours: u64,
+    /// Shared seq of the teammate's first event on the step after the sub-chain's root.
+    pub theirs: u64,
+    /// The teammate.
+    pub by: String,
+}
+
+/// `data.offline` of a merged event: where it was first written (not a kind of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offline {
+    // Fields in key order: `data` is canonical JSON, keys sorted at every level.
+    /// Its original time.
+    pub at: Timestamp,
+    /// Its hash on the pending sub-chain.
+    pub hash: String,
+    /// Its original `mono_ms`.
+    pub mono_ms: u64,
+    /// Its seq on the pending sub-chain.
+    pub seq: u64,
+}
+
+/// `inject.acknowledged`: a player read an inject.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InjectAcknowledged {
+    /// Seq of the `inject` event.
+    pub inject: u64,
+}
+
+/// `drill.clock`: a facilitator paused, resumed or changed the speed of a team drill; the
+/// clock's whole state after the change, so any reader can place later injects in scenario time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrillClock {
+    pub paused: bool,
+    pub speed: f64,
+    /// Scenario time at the change, in milliseconds since the drill started.
+    pub scenario_ms: u64,
+    /// When the facilitator made the change: the same instant in every team's incident (each
+    /// event's own `at` is when it reached that chain).
+    pub at: Timestamp,
+}
+
+/// `step.claimed`, `step.released`: the actor takes or lets go of a step (team mode). The
+/// data is empty: who is the event's actor, which step is its `step`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Claim {}
+
+/// `step.taken_over`: the actor takes a step someone else holds, explicitly and with a reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepTakenOver {
+    /// Who held it.
+    pub from: String,
+    /// Why (typed by the responder; required).
+    pub reason: String,
+}
+
+/// `role.changed`: `login` now has `role` in this incident. Handing over command is
+/// `role: "commander"` for the new commander, by the current one; `take_over` (a reason)
+/// marks a responder taking command themselves without a hand-over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoleChanged {
+    pub login: String,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub take_over: Option<String>,
+}
+
+/// `checkpoint`: the folded state through `seq` was saved in `file` (see
+/// [`super::checkpoint`]); its SHA-256 and format here let a reader trust the file only when
+/// it is the one the chain recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The last event whose effect the saved state includes (always before this event).
+    pub seq: u64,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// The file's format version ([`super::checkpoint::FORMAT`] when written).
+    pub format: u32,
+    /// Relative to the incident directory: `checkpoints/<seq>.json`.
+    pub file: String,
+}
 
 macro_rules! payloads {
     ($($variant:ident($ty:ty)),* $(,)?) => {
@@ -418,10 +519,19 @@ payloads! {
     IncidentClosed(IncidentClosed),
     JournalRecovered(JournalRecovered),
     DrillScore(DrillScore),
+    SyncMerged(SyncMerged),
+    InjectAcknowledged(InjectAcknowledged),
+    DrillClock(DrillClock),
+    StepClaimed(Claim),
+    StepReleased(Claim),
+    StepTakenOver(StepTakenOver),
+    RoleChanged(RoleChanged),
+    Checkpoint(Checkpoint),
 }
 
-/// Payloads of one kind convert straight into [`Payload`]; `Reason` serves two kinds, so it
-/// is wrapped by hand (`Payload::StepSkipped(..)`, `Payload::StepPending(..)`).
+/// Payloads of one kind convert straight into [`Payload`]; `Reason` and `Claim` serve two
+/// kinds each, so they are wrapped by hand (`Payload::StepSkipped(..)`,
+/// `Payload::StepClaimed(Claim {})`).
 macro_rules! into_payload {
     ($($ty:ident),* $(,)?) => {
         $(impl From<$ty> for Payload {
@@ -436,6 +546,10 @@ into_payload! {
     IncidentOpened, StepStarted, HttpRequest, HttpResponse, StepSucceeded, StepFailed,
     StepInterrupted, Confirm, ChecklistTicked, Note, Fact, FactCorrected, Mark,
     EvidenceCaptured, DraftSaved, Inject, Warning, IncidentClosed, JournalRecovered, DrillScore,
+    SyncMerged,
+    InjectAcknowledged, DrillClock,
+    StepTakenOver, RoleChanged,
+    Checkpoint,
 }
 
 /// A step outcome with its captures borrowed from the text: skipped or shared, never copied.
@@ -509,6 +623,14 @@ impl Payload {
         Payload::StepPending(Reason {
             reason: reason.into(),
         })
+    }
+
+    pub fn claimed() -> Self {
+        Payload::StepClaimed(Claim {})
+    }
+
+    pub fn released() -> Self {
+        Payload::StepReleased(Claim {})
     }
 }
 

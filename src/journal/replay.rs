@@ -23,7 +23,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::event::{Event, GENESIS, hex};
+use super::event::{Event, GENESIS};
 
 /// File holding the last acknowledged `{seq, hash}`.
 pub const HEAD_FILE: &str = "journal.head";
@@ -152,9 +152,9 @@ pub fn read_head(dir: &Path) -> Option<Head> {
 pub(super) fn split_lines(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut lines = Vec::with_capacity(bytes.len() / 256);
     let mut start = 0;
-    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
-        lines.push((start, i));
-        start = i + 1;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        lines.push((start, end));
+        start = end + 1;
     }
     lines
 }
@@ -165,28 +165,38 @@ pub(super) type Parsed = Result<(Event, bool), Fault>;
 /// Parsing and self-hashing need nothing from earlier lines, so long journals are split
 /// across threads; linking (`seq`, `prev`) then runs in order over the results.
 pub(super) fn parse_all(bytes: &[u8], lines: &[(usize, usize)]) -> Vec<Parsed> {
+    parse_all_with(bytes, lines, parse_line)
+}
+
+/// [`parse_all`] with any per-line parser (results may borrow from `bytes`).
+pub(super) fn parse_all_with<'a, T: Send>(
+    bytes: &'a [u8],
+    lines: &[(usize, usize)],
+    parse: impl Fn(&'a [u8]) -> T + Sync,
+) -> Vec<T> {
     const PER_THREAD_MIN: usize = 4096;
     if lines.len() < 2 * PER_THREAD_MIN {
         // Short journals (the common case) skip the thread set-up, and the cgroup reads
         // behind `available_parallelism`.
         return lines
             .iter()
-            .map(|&(start, end)| parse_line(&bytes[start..end]))
+            .map(|&(start, end)| parse(&bytes[start..end]))
             .collect();
     }
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, lines.len() / PER_THREAD_MIN);
-    let parse = |chunk: &[(usize, usize)]| -> Vec<Parsed> {
+    let parse = &parse;
+    let parse_chunk = |chunk: &[(usize, usize)]| -> Vec<T> {
         chunk
             .iter()
-            .map(|&(start, end)| parse_line(&bytes[start..end]))
+            .map(|&(start, end)| parse(&bytes[start..end]))
             .collect()
     };
     std::thread::scope(|scope| {
         let workers: Vec<_> = lines
             .chunks(lines.len().div_ceil(threads))
-            .map(|chunk| scope.spawn(move || parse(chunk)))
+            .map(|chunk| scope.spawn(move || parse_chunk(chunk)))
             .collect();
         workers
             .into_iter()
@@ -196,33 +206,43 @@ pub(super) fn parse_all(bytes: &[u8], lines: &[(usize, usize)]) -> Vec<Parsed> {
     })
 }
 
-fn parse_line(line: &[u8]) -> Parsed {
+pub(super) fn parse_line(line: &[u8]) -> Parsed {
     let event: Event =
         serde_json::from_slice(line).map_err(|e| Fault::Unreadable(e.to_string()))?;
-    let hash_ok = raw_hash_matches(line, &event) || event.hash_is_valid();
+    let hash_ok = raw_hash_matches(line, &event.prev, &event.hash) || event.hash_is_valid();
     Ok((event, hash_ok))
 }
 
 /// Fast path: a line as the writer wrote it is the canonical JSON with `,"hash":"…"` spliced
 /// in before the closing brace, so hashing the raw bytes skips re-serializing. A match proves
 /// the content (SHA-256); a miss (say, a line re-formatted by hand) falls back to the
-/// canonical recomputation.
-fn raw_hash_matches(line: &[u8], event: &Event) -> bool {
+/// canonical recomputation. `prev` and `hash` are the line's own fields, as parsed.
+pub(super) fn raw_hash_matches(line: &[u8], prev: &str, hash: &str) -> bool {
     const FIELD: &[u8] = b",\"hash\":\"";
-    let suffix = FIELD.len() + event.hash.len() + 2;
-    let Some(cut) = line.len().checked_sub(suffix) else {
+    const HEX: usize = 64;
+    let Some(cut) = line.len().checked_sub(FIELD.len() + HEX + 2) else {
         return false;
     };
     let (body, tail) = line.split_at(cut);
-    let expected_tail = [FIELD, event.hash.as_bytes(), b"\"}"].concat();
-    if tail != expected_tail.as_slice() || event.hash.len() != 64 {
+    let (field, rest) = tail.split_at(FIELD.len());
+    let (written, close) = rest.split_at(HEX);
+    if hash.len() != HEX || field != FIELD || written != hash.as_bytes() || close != b"\"}" {
         return false;
     }
     let mut hasher = Sha256::new();
-    hasher.update(event.prev.as_bytes());
+    hasher.update(prev.as_bytes());
     hasher.update(body);
     hasher.update(b"}");
-    hex(&hasher.finalize()) == event.hash
+    is_hex_of(hash.as_bytes(), &hasher.finalize())
+}
+
+/// `hex` (lowercase) spells `bytes`; compared in place, without building the text.
+fn is_hex_of(hex: &[u8], bytes: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hex.len() == 2 * bytes.len()
+        && bytes.iter().zip(hex.chunks_exact(2)).all(|(b, pair)| {
+            pair[0] == DIGITS[usize::from(b >> 4)] && pair[1] == DIGITS[usize::from(b & 0x0f)]
+        })
 }
 
 /// Parse one journal line (without its newline) and check its place in the chain: seq, then
@@ -235,19 +255,32 @@ pub fn check_line(line: &[u8], expected: u64, prev: &str) -> Result<Event, Fault
 /// Check a parsed event's place in the chain: seq, then `prev`, then its own hash.
 pub(super) fn link(parsed: (Event, bool), expected: u64, prev: &str) -> Result<Event, Fault> {
     let (event, hash_ok) = parsed;
-    if event.seq != expected {
+    check_link(event.seq, &event.prev, hash_ok, expected, prev)?;
+    Ok(event)
+}
+
+/// [`link`]'s checks on an event's parts: `seq` is `expected`, `prev` is the hash before it,
+/// and its own hash held.
+pub(super) fn check_link(
+    seq: u64,
+    prev: &str,
+    hash_ok: bool,
+    expected: u64,
+    expected_prev: &str,
+) -> Result<(), Fault> {
+    if seq != expected {
         return Err(Fault::Seq {
             expected,
-            found: event.seq,
+            found: seq,
         });
     }
-    if event.prev != prev {
+    if prev != expected_prev {
         return Err(Fault::Prev);
     }
     if !hash_ok {
         return Err(Fault::Hash);
     }
-    Ok(event)
+    Ok(())
 }
 
 /// True when `rest` holds no complete line with content: every newline-terminated line is

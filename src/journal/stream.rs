@@ -9,15 +9,46 @@
 //! [`Broken`] (seq, line, fault) for the same bytes, the same torn-tail length. This module
 //! never writes.
 
-use std::io::{BufRead, BufReader};
+use std::borrow::Cow;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::event::{Event, GENESIS};
-use super::replay::{Broken, Fault, Head, link, parse_all, read_head, split_lines};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::event::{Event, GENESIS, Kind};
+use super::replay::{
+    Broken, Fault, Head, check_link, parse_all_with, parse_line, raw_hash_matches, read_head,
+    split_lines,
+};
 use super::writer::JOURNAL_FILE;
 
 /// Lines read (and parsed in parallel) at a time.
 pub const BATCH_BYTES: usize = 4 << 20;
+
+/// Bytes asked of the file per read.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Where a stream starts: after event `seq` (hash `hash`), whose line ends just before byte
+/// `offset`. [`Position::genesis`] is the start of the file; a checkpoint names another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub hash: String,
+    pub offset: u64,
+}
+
+impl Position {
+    /// Before the first event.
+    pub fn genesis() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+            offset: 0,
+        }
+    }
+}
 
 /// What a streamed journal held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +57,9 @@ pub struct Streamed {
     pub events: u64,
     pub last_seq: u64,
     pub last_hash: String,
+    /// Bytes from the start of the file through the last good event's newline (where a
+    /// writer appends; a torn tail starts here).
+    pub good_len: u64,
     /// Bytes of a torn tail after the last good event (0 when there is none).
     pub torn_bytes: u64,
     /// The first bad event, when the journal is damaged beyond a torn tail.
@@ -35,58 +69,259 @@ pub struct Streamed {
 /// Stream the journal in `dir`, checked against its `journal.head`, calling `each` with every
 /// good event in order. Damage stops the stream and is reported in [`Streamed::broken`];
 /// only I/O errors (the journal cannot be opened or read) are errors.
-pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Streamed> {
+///
+/// Reading, parsing and checking run on their own threads, a few thousand events ahead of
+/// `each` (which runs on the calling thread): folding an event overlaps with parsing the
+/// next ones, and memory stays bounded by two hand-overs and a batch.
+pub fn stream(dir: &Path, each: impl FnMut(Event)) -> std::io::Result<Streamed> {
+    stream_from(dir, &Position::genesis(), each)
+}
+
+/// [`stream`] from `from` on: the first line read must be event `from.seq + 1` chained to
+/// `from.hash`. Line numbers in a [`Broken`] count from the start of the file (line `n` holds
+/// event `n` in any journal good up to `from`).
+pub fn stream_from(
+    dir: &Path,
+    from: &Position,
+    each: impl FnMut(Event),
+) -> std::io::Result<Streamed> {
+    stream_between(dir, from, None, each)
+}
+
+/// [`stream_from`] reading no further than byte `until` when it is given (a snapshot of a
+/// journal a writer keeps appending to); `journal.head`, which speaks of the end of the file,
+/// is then not checked, and a line cut at `until` counts as a torn tail.
+pub fn stream_between(
+    dir: &Path,
+    from: &Position,
+    until: Option<u64>,
+    mut each: impl FnMut(Event),
+) -> std::io::Result<Streamed> {
+    const HAND_OVER: usize = 4096;
+    let (events_tx, events_rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(1);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut pending = Vec::with_capacity(HAND_OVER);
+            let streamed = stream_with::<Whole>(dir, from, until, |event| {
+                pending.push(event);
+                if pending.len() == HAND_OVER {
+                    let full = std::mem::replace(&mut pending, Vec::with_capacity(HAND_OVER));
+                    // The receiver lives until every hand-over is in.
+                    let _ = events_tx.send(full);
+                }
+            });
+            if !pending.is_empty() {
+                let _ = events_tx.send(pending);
+            }
+            streamed
+        });
+        for events in events_rx {
+            events.into_iter().for_each(&mut each);
+        }
+        // Reading does not panic; if it ever did, losing events silently would be worse.
+        reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// How a streaming reader parses one line, and where the parts the chain needs are.
+trait Parse {
+    type Out<'a>: Send;
+    fn parse(line: &[u8]) -> Result<(Self::Out<'_>, bool), Fault>;
+    /// `(seq, prev, hash)`.
+    fn chain<'b>(out: &'b Self::Out<'_>) -> (u64, &'b str, &'b str);
+}
+
+/// Whole events ([`stream`]).
+struct Whole;
+
+impl Parse for Whole {
+    type Out<'a> = Event;
+
+    fn parse(line: &[u8]) -> Result<(Event, bool), Fault> {
+        parse_line(line)
+    }
+
+    fn chain(event: &Event) -> (u64, &str, &str) {
+        (event.seq, &event.prev, &event.hash)
+    }
+}
+
+/// Lines read in place ([`stream_lines`]).
+struct InPlaceLines;
+
+impl Parse for InPlaceLines {
+    type Out<'a> = Line<'a>;
+
+    fn parse(line: &[u8]) -> Result<(Line<'_>, bool), Fault> {
+        parse_in_place(line)
+    }
+
+    fn chain<'b>(line: &'b Line<'_>) -> (u64, &'b str, &'b str) {
+        (line.seq, &line.prev, &line.hash)
+    }
+}
+
+/// One good line of a journal as [`stream_lines`] hands it over: what the chain needs, read
+/// in place; [`Line::event`] parses the whole event when a caller needs more.
+#[derive(Debug)]
+pub struct Line<'a> {
+    pub seq: u64,
+    pub kind: Kind,
+    prev: Cow<'a, str>,
+    hash: Cow<'a, str>,
+    bytes: &'a [u8],
+}
+
+impl Line<'_> {
+    /// The whole event (parsed again; the line is known good).
+    pub fn event(&self) -> Result<Event, Fault> {
+        parse_line(self.bytes).map(|(event, _)| event)
+    }
+}
+
+/// [`stream`] for readers that need only the chain's verdict and a few events (`verify`): a
+/// line the writer wrote is checked without building its [`Event`]: its fields are read in
+/// place (`data` scanned as one JSON value, not copied) and its own bytes hashed. Any line
+/// that does not pass that way (escapes where the writer writes none, a line re-formatted by
+/// hand, a wrong hash) goes through [`stream`]'s full parse, so the verdict is the same.
+pub fn stream_lines(dir: &Path, mut each: impl FnMut(&Line<'_>)) -> std::io::Result<Streamed> {
+    stream_with::<InPlaceLines>(dir, &Position::genesis(), None, |line| each(&line))
+}
+
+/// An event's fields as the writer writes them, borrowed from the line: the same names,
+/// types and strictness as [`Event`]'s `Deserialize`, so whatever reads here reads there.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InPlace<'a> {
+    seq: u64,
+    #[expect(dead_code, reason = "checked to be a time, as `Event` checks it")]
+    at: Timestamp,
+    #[expect(dead_code, reason = "checked to be a number, as `Event` checks it")]
+    mono_ms: u64,
+    #[expect(dead_code, reason = "checked to be a string, as `Event` checks it")]
+    actor: &'a str,
+    kind: Kind,
+    #[serde(default)]
+    #[expect(dead_code, reason = "checked to be a string, as `Event` checks it")]
+    step: Option<&'a str>,
+    #[expect(
+        dead_code,
+        reason = "checked to be one JSON value, as `Event` checks it"
+    )]
+    data: &'a RawValue,
+    prev: &'a str,
+    #[serde(default)]
+    hash: &'a str,
+}
+
+fn parse_in_place(bytes: &[u8]) -> Result<(Line<'_>, bool), Fault> {
+    if let Ok(fields) = serde_json::from_slice::<InPlace<'_>>(bytes)
+        && raw_hash_matches(bytes, fields.prev, fields.hash)
+    {
+        let line = Line {
+            seq: fields.seq,
+            kind: fields.kind,
+            prev: Cow::Borrowed(fields.prev),
+            hash: Cow::Borrowed(fields.hash),
+            bytes,
+        };
+        return Ok((line, true));
+    }
+    let (event, hash_ok) = parse_line(bytes)?;
+    let line = Line {
+        seq: event.seq,
+        kind: event.kind,
+        prev: Cow::Owned(event.prev),
+        hash: Cow::Owned(event.hash),
+        bytes,
+    };
+    Ok((line, hash_ok))
+}
+
+/// The one streaming loop: batches of whole lines parsed by `P` in parallel, then linked in
+/// order and handed to `each`.
+fn stream_with<P: Parse>(
+    dir: &Path,
+    from: &Position,
+    until: Option<u64>,
+    mut each: impl FnMut(P::Out<'_>),
+) -> std::io::Result<Streamed> {
     // Head first: a live writer only moves it forward after syncing more journal, so a head
     // read before the journal can never claim more than the bytes read after it.
-    let head = read_head(dir);
-    let file = std::fs::File::open(dir.join(JOURNAL_FILE))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let head = if until.is_some() {
+        None
+    } else {
+        read_head(dir)
+    };
+    let mut file = std::fs::File::open(dir.join(JOURNAL_FILE))?;
+    file.seek(SeekFrom::Start(from.offset))?;
+    // Bytes this stream may still read (all of them without `until`).
+    let mut left = until.map_or(u64::MAX, |until| until.saturating_sub(from.offset));
     let mut out = Streamed {
         events: 0,
-        last_seq: 0,
-        last_hash: GENESIS.to_owned(),
+        last_seq: from.seq,
+        last_hash: from.hash.clone(),
+        good_len: from.offset,
         torn_bytes: 0,
         broken: None,
     };
-    let mut batch = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
-    let mut line_number = 0_usize;
+    // The file offset of `batch[0]`.
+    let mut batch_start = from.offset;
+    // Read in large chunks; the piece of a line after a batch's last newline is carried over
+    // to the next batch.
+    let mut batch = Vec::with_capacity(BATCH_BYTES + READ_CHUNK);
+    let mut at_end = false;
+    let mut line_number = usize::try_from(from.seq).unwrap_or(usize::MAX);
     loop {
-        batch.clear();
-        if batch.capacity() > 2 * BATCH_BYTES {
-            // One huge line (a large capture) must not stay allocated for the rest.
-            batch = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
+        let mut whole_line = memchr::memchr(b'\n', &batch).is_some();
+        while !at_end && (batch.len() < BATCH_BYTES || !whole_line) {
+            let old = batch.len();
+            let ask = usize::try_from(left).map_or(READ_CHUNK, |left| left.min(READ_CHUNK));
+            batch.resize(old + ask, 0);
+            let n = read_some(&mut file, &mut batch[old..])?;
+            batch.truncate(old + n);
+            left -= n as u64;
+            at_end = n == 0;
+            whole_line = whole_line || memchr::memchr(b'\n', &batch[old..]).is_some();
         }
-        let mut at_end = false;
-        while batch.len() < BATCH_BYTES {
-            if reader.read_until(b'\n', &mut batch)? == 0 || !batch.ends_with(b"\n") {
-                at_end = true;
-                break;
-            }
-        }
-        let complete = batch.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let complete = memchr::memrchr(b'\n', &batch).map_or(0, |i| i + 1);
         let lines = split_lines(&batch[..complete]);
-        for (&(start, _), parsed) in lines.iter().zip(parse_all(&batch, &lines)) {
+        for (&(start, end), parsed) in lines.iter().zip(parse_all_with(&batch, &lines, P::parse)) {
             line_number += 1;
-            match parsed.and_then(|p| link(p, out.last_seq + 1, &out.last_hash)) {
-                Ok(event) => {
-                    if let Some(head) = &head
-                        && head.seq == event.seq
-                        && head.hash != event.hash
-                    {
-                        out.broken = Some(Broken {
-                            seq: event.seq,
-                            line: line_number,
-                            fault: Fault::HeadMismatch,
-                        });
-                        return Ok(out);
-                    }
+            let linked = parsed.and_then(|(item, hash_ok)| {
+                let (seq, prev, hash) = P::chain(&item);
+                check_link(seq, prev, hash_ok, out.last_seq + 1, &out.last_hash)?;
+                if let Some(head) = &head
+                    && head.seq == seq
+                    && head.hash != hash
+                {
+                    return Err(Fault::HeadMismatch);
+                }
+                // The allocation is reused: no copy per event.
+                out.last_hash.clear();
+                out.last_hash.push_str(hash);
+                out.last_seq = seq;
+                Ok(item)
+            });
+            match linked {
+                Ok(item) => {
                     out.events += 1;
-                    out.last_seq = event.seq;
-                    out.last_hash.clone_from(&event.hash);
-                    each(event);
+                    out.good_len = batch_start + end as u64 + 1;
+                    each(item);
+                }
+                Err(Fault::HeadMismatch) => {
+                    out.broken = Some(Broken {
+                        seq: out.last_seq + 1,
+                        line: line_number,
+                        fault: Fault::HeadMismatch,
+                    });
+                    return Ok(out);
                 }
                 Err(fault) => {
-                    if let Some(torn) = torn_rest(&batch[start..], &mut reader)? {
+                    let mut rest = BufReader::new((&mut file).take(left));
+                    if let Some(torn) = torn_rest(&batch[start..], &mut rest)? {
                         out.torn_bytes = torn;
                         return Ok(check_head(out, head.as_ref()));
                     }
@@ -103,6 +338,25 @@ pub fn stream(dir: &Path, mut each: impl FnMut(Event)) -> std::io::Result<Stream
             // A line without its newline was never fully written, hence never acknowledged.
             out.torn_bytes = (batch.len() - complete) as u64;
             return Ok(check_head(out, head.as_ref()));
+        }
+        batch.copy_within(complete.., 0);
+        batch.truncate(batch.len() - complete);
+        batch_start += complete as u64;
+        if batch.capacity() > 2 * BATCH_BYTES + READ_CHUNK {
+            // One huge line (a large capture) must not stay allocated for the rest.
+            let mut fresh = Vec::with_capacity(BATCH_BYTES + READ_CHUNK);
+            fresh.extend_from_slice(&batch);
+            batch = fresh;
+        }
+    }
+}
+
+/// `read`, again when interrupted by a signal.
+fn read_some(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
         }
     }
 }
@@ -148,7 +402,7 @@ fn check_head(mut out: Streamed, head: Option<&Head>) -> Streamed {
     if let Some(head) = head.filter(|h| h.seq > out.last_seq) {
         out.broken = Some(Broken {
             seq: out.last_seq + 1,
-            line: usize::try_from(out.events).unwrap_or(usize::MAX) + 1,
+            line: usize::try_from(out.last_seq).unwrap_or(usize::MAX) + 1,
             fault: Fault::Truncated {
                 last: out.last_seq,
                 head: head.seq,
@@ -192,6 +446,12 @@ mod tests {
         assert_eq!(streamed.last_hash, replayed.last_hash());
         assert_eq!(streamed.torn_bytes, replayed.torn_bytes);
         assert_eq!(streamed.broken, replayed.broken);
+        // The in-place reading (`verify`'s) judges every line as the full parse does.
+        let mut lines = Vec::new();
+        let in_place = stream_lines(dir, |l| lines.push((l.seq, l.kind))).unwrap();
+        assert_eq!(in_place, streamed);
+        let kinds: Vec<(u64, Kind)> = replayed.events.iter().map(|e| (e.seq, e.kind)).collect();
+        assert_eq!(lines, kinds);
         streamed
     }
 
@@ -258,5 +518,59 @@ mod tests {
                 head: 5000
             }
         );
+    }
+
+    /// Replace line `n` (1-based) of the journal with `change(line)`.
+    fn edit_line(dir: &Path, n: usize, change: impl FnOnce(&str) -> String) {
+        edit(dir, |b| {
+            let text = String::from_utf8(std::mem::take(b)).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            lines[n - 1] = change(&lines[n - 1]);
+            *b = (lines.join("\n") + "\n").into_bytes();
+        });
+    }
+
+    #[test]
+    fn lines_the_writer_did_not_write_are_judged_by_the_full_parse() {
+        // Re-formatted JSON (spaces), and an escape where the writer writes none: both still
+        // verify (the full parse and canonical re-hash), as they always did.
+        let dir = incident(3);
+        edit_line(dir.path(), 1, |l| l.replace(",\"", ", \""));
+        edit_line(dir.path(), 2, |l| {
+            l.replacen("\"alice\"", "\"\\u0061lice\"", 1)
+        });
+        let clean = assert_same_verdict(dir.path());
+        assert_eq!((clean.events, clean.broken), (3, None));
+    }
+
+    #[rstest::rstest]
+    #[case::changed_data(|l: &str| l.replacen("note 1", "note 9", 1), Fault::Hash)]
+    #[case::changed_data_reformatted(|l: &str| l.replacen("note 1", "note 9", 1).replace(",\"", ", \""), Fault::Hash)]
+    #[case::changed_hash(|l: &str| { let at = l.len() - 3; format!("{}{}\"}}", &l[..at], if &l[at..=at] == "0" { "1" } else { "0" }) }, Fault::Hash)]
+    #[case::changed_prev(|l: &str| l.replacen("\"prev\":\"", "\"prev\":\"0", 1), Fault::Prev)]
+    #[case::escaped_and_changed(|l: &str| l.replacen("\"alice\"", "\"\\u0062lice\"", 1), Fault::Hash)]
+    fn a_changed_line_is_caught_as_before(
+        #[case] change: fn(&str) -> String,
+        #[case] fault: Fault,
+    ) {
+        let dir = incident(3);
+        edit_line(dir.path(), 2, change);
+        let broken = assert_same_verdict(dir.path()).broken.unwrap();
+        assert_eq!((broken.seq, broken.line), (2, 2));
+        assert_eq!(broken.fault, fault);
+    }
+
+    #[test]
+    fn an_unknown_field_or_a_bad_time_is_unreadable_as_before() {
+        for change in [
+            (|l: &str| l.replacen('{', "{\"extra\":1,", 1)) as fn(&str) -> String,
+            |l: &str| l.replacen("\"at\":\"", "\"at\":\"x", 1),
+            |l: &str| l.replacen("\"kind\":\"note\"", "\"kind\":\"nope\"", 1),
+        ] {
+            let dir = incident(3);
+            edit_line(dir.path(), 2, change);
+            let broken = assert_same_verdict(dir.path()).broken.unwrap();
+            assert!(matches!(broken.fault, Fault::Unreadable(_)), "{broken:?}");
+        }
     }
 }

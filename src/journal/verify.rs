@@ -1,12 +1,15 @@
 //! [`verify`]: re-check an incident after the fact, the way an auditor would: the hash chain
-//! (and `journal.head`), then every `evidence.captured` file's SHA-256 and size.
+//! (and `journal.head`), then every `evidence.captured` file's SHA-256 and size, and every
+//! checkpoint file the chain names against its `checkpoint` event (an absent one is no fault:
+//! checkpoints are a cache; a file no event names is never read, so it is not checked).
 //!
 //! Read-only and lock-free: it can run while the incident is open elsewhere. It reports; it
 //! never repairs (a torn tail is noted, and left for the next writer's open to quarantine).
 //!
-//! The journal is streamed ([`stream`](super::stream)), hashing as it reads: memory stays
-//! bounded by one batch of lines whatever the journal's size; only the evidence records are
-//! kept, to check their files once the chain has been read.
+//! The journal is streamed ([`stream_lines`](super::stream::stream_lines)), hashing as it
+//! reads: memory stays bounded by one batch of lines whatever the journal's size, and a line
+//! as the writer wrote it is checked in place (its own bytes hashed, no event built); only the
+//! evidence records are parsed and kept, to check their files once the chain has been read.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -15,6 +18,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::checkpoint::Fallback;
 use super::event::{Event, Kind, hex};
 use super::payload::{EvidenceCaptured, Payload};
 use super::replay::Broken;
@@ -57,11 +61,25 @@ pub struct VerifyReport {
     pub evidence: Vec<EvidenceProblem>,
     /// Bytes of an unrecovered torn tail (a crash mid-write; not a fault in recorded history).
     pub torn_bytes: u64,
+    /// Checkpoint files present and matching the `checkpoint` event that names them.
+    pub checkpoint_files: usize,
+    /// Checkpoint files that are not what their event recorded (a reader falls back to a
+    /// full replay, but a changed file is still a changed file).
+    pub checkpoints: Vec<CheckpointProblem>,
+}
+
+/// A checkpoint file that does not match its `checkpoint` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointProblem {
+    /// Seq of the `checkpoint` event.
+    pub seq: u64,
+    pub file: String,
+    pub fault: Fallback,
 }
 
 impl VerifyReport {
     pub fn is_ok(&self) -> bool {
-        self.broken.is_none() && self.evidence.is_empty()
+        self.broken.is_none() && self.evidence.is_empty() && self.checkpoints.is_empty()
     }
 }
 
@@ -92,6 +110,13 @@ impl fmt::Display for VerifyReport {
                 problem.file, problem.seq, problem.fault
             )?;
         }
+        for problem in &self.checkpoints {
+            writeln!(
+                f,
+                "CHECKPOINT: {} (seq {}): {}",
+                problem.file, problem.seq, problem.fault
+            )?;
+        }
         if self.is_ok() {
             writeln!(
                 f,
@@ -100,6 +125,13 @@ impl fmt::Display for VerifyReport {
                 self.last_seq,
                 self.last_hash.get(..12).unwrap_or(&self.last_hash),
                 self.evidence_files
+            )?;
+        }
+        if self.checkpoint_files > 0 && self.is_ok() {
+            writeln!(
+                f,
+                "checkpoints: {} file(s) match the events that recorded them",
+                self.checkpoint_files
             )?;
         }
         if self.torn_bytes > 0 {
@@ -117,9 +149,16 @@ impl fmt::Display for VerifyReport {
 pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
     let path = dir.join(JOURNAL_FILE);
     let mut evidence = Vec::new();
-    let streamed = super::stream::stream(dir, |event| {
-        if event.kind == Kind::EvidenceCaptured {
-            evidence.push(event);
+    let mut checkpoints = Vec::new();
+    let streamed = super::stream::stream_lines(dir, |line| {
+        if line.kind == Kind::EvidenceCaptured {
+            evidence.push((line.seq, line.event()));
+        } else if line.kind == Kind::Checkpoint {
+            // A line that linked into the chain parses; one that ever did not is skipped here
+            // and named by the chain check itself.
+            if let Ok(event) = line.event() {
+                checkpoints.push(event);
+            }
         }
     })
     .map_err(|e| {
@@ -138,18 +177,32 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
         ..VerifyReport::default()
     };
     let mut checked = BTreeSet::new();
-    for event in &evidence {
-        let (file, fault) = check_evidence(dir, event);
+    for (seq, event) in evidence {
+        // A line that linked into the chain parses; were it ever not so, it is reported.
+        let (file, fault) = match &event {
+            Ok(event) => check_evidence(dir, event),
+            Err(fault) => (
+                String::new(),
+                Some(EvidenceFault::Unreadable(fault.to_string())),
+            ),
+        };
         checked.insert(file.clone());
         if let Some(fault) = fault {
-            report.evidence.push(EvidenceProblem {
-                seq: event.seq,
-                file,
-                fault,
-            });
+            report.evidence.push(EvidenceProblem { seq, file, fault });
         }
     }
     report.evidence_files = checked.len();
+    for event in &checkpoints {
+        match super::checkpoint::check(dir, event) {
+            Some((file, fault)) => report.checkpoints.push(CheckpointProblem {
+                seq: event.seq,
+                file,
+                fault,
+            }),
+            None if super::checkpoint::present(dir, event) => report.checkpoint_files += 1,
+            None => {}
+        }
+    }
     Ok(report)
 }
 

@@ -17,16 +17,26 @@
 //! The exclusive lock on `<dir>/lock` is held by the writer thread and released when the last
 //! [`Journal`] clone drops. This module must not interpret events; that is `incident`'s job.
 //!
+//! The same handle fronts the other backend, a chain kept elsewhere ([`Journal::shared`], team
+//! mode; see [`super::shared`]): there `enqueue` returns only once the server committed the
+//! event and `durable` returns at once. The file path pays one `match` per call, nothing more.
+//!
 //! Files are opened through [`crate::private`]: the incident dir is 0700, the journal, head
 //! and quarantined tails 0600, and none of them is ever opened through a symbolic link.
+//!
+//! Opening reads the journal as a stream ([`super::stream`]) from a [`Position`]: the start,
+//! or a checkpoint's (`Journal::open_from`), so recovery (torn tail, `journal.head`) costs the
+//! tail read, not the journal. A [`Watch`] follows the durable watermark without keeping the
+//! journal open (the checkpointer's trigger).
 
 mod commit;
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::thread::JoinHandle;
 
 use jiff::Timestamp;
@@ -36,6 +46,8 @@ use super::event::{Event, GENESIS, NewEvent};
 use super::lock::{Lock, LockError};
 use super::payload::JournalRecovered;
 use super::replay::{self, Broken, HEAD_FILE};
+use super::shared::{SharedChain, off_the_executor};
+use super::stream::{self, Position, Streamed};
 use crate::secret::Redactor;
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -69,6 +81,10 @@ pub enum JournalError {
     /// An earlier write failed; the journal takes no more events until it is reopened.
     #[error("an earlier write to {path} failed ({reason}); reopen the incident to recover")]
     WriteFailed { path: PathBuf, reason: String },
+    /// The shared chain (team mode) did not take the event: the server refused it, the link
+    /// is down, or the chain was found rewritten. Nothing was recorded.
+    #[error("{0}")]
+    Shared(Arc<dyn std::error::Error + Send + Sync>),
 }
 
 /// Counters for benchmarks and tests: how well group commit is batching.
@@ -101,7 +117,23 @@ impl Drop for Inner {
 /// Handle to an open incident journal. Clone freely; all clones share one writer.
 #[derive(Clone)]
 pub struct Journal {
-    inner: Arc<Inner>,
+    backend: Backend,
+}
+
+/// Where the events go: this machine's file (default), or a chain kept elsewhere (team mode,
+/// see [`super::shared`]). One branch per call; the file path is otherwise unchanged.
+#[derive(Clone)]
+enum Backend {
+    File(Arc<Inner>),
+    Shared(Arc<Shared>),
+}
+
+struct Shared {
+    chain: Box<dyn SharedChain>,
+    redactor: RwLock<Redactor>,
+    events: std::sync::atomic::AtomicU64,
+    /// The seq of the last event this handle appended.
+    last: std::sync::atomic::AtomicU64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -132,50 +164,65 @@ impl Journal {
     /// last good event and a `journal.recovered` event is appended (it is the last event
     /// returned). Damage anywhere else is [`JournalError::Broken`] and nothing is written.
     pub fn open(dir: &Path, actor: &str) -> Result<(Self, Vec<Event>), JournalError> {
+        let mut events = Vec::new();
+        let (journal, _) = Self::open_from(dir, actor, &Position::genesis(), |e| events.push(e))?;
+        Ok((journal, events))
+    }
+
+    /// [`Journal::open`] reading only the events after `from` (a checkpoint's position),
+    /// handing each to `each` as it is read (then the `journal.recovered` event, if any) and
+    /// keeping none: the cost of opening is the tail, not the journal. The events before
+    /// `from` are taken as they are; the caller vouches for `from` (see `journal::checkpoint`),
+    /// and a tail that does not continue it is [`JournalError::Broken`].
+    pub fn open_from(
+        dir: &Path,
+        actor: &str,
+        from: &Position,
+        mut each: impl FnMut(Event),
+    ) -> Result<(Self, Streamed), JournalError> {
         let path = dir.join(JOURNAL_FILE);
         if !path.exists() {
             return Err(JournalError::Missing(dir.to_path_buf()));
         }
         let lock = Lock::acquire(dir, actor)?;
-        let (bytes, replayed) = replay::replay_file(dir).map_err(io(&path))?;
-        if let Some(broken) = replayed.broken {
+        let streamed = stream::stream_from(dir, from, &mut each).map_err(io(&path))?;
+        if let Some(broken) = streamed.broken.clone() {
             return Err(JournalError::Broken { path, broken });
         }
         let (file, tightened) = crate::private::open_append(&path).map_err(io(&path))?;
         if let Some(tightened) = tightened {
             tracing::warn!("{tightened}");
         }
-        let quarantined = if replayed.torn_bytes > 0 {
-            let start = usize::try_from(replayed.good_len).unwrap_or(bytes.len());
-            let name = quarantine(dir, &bytes[start..])?;
-            file.set_len(replayed.good_len).map_err(io(&path))?;
+        let quarantined = if streamed.torn_bytes > 0 {
+            let mut tail = vec![0; usize::try_from(streamed.torn_bytes).unwrap_or(0)];
+            crate::private::open_read(&path)
+                .and_then(|f| f.read_exact_at(&mut tail, streamed.good_len))
+                .map_err(io(&path))?;
+            let name = quarantine(dir, &tail)?;
+            file.set_len(streamed.good_len).map_err(io(&path))?;
             file.sync_all().map_err(io(&path))?;
             Some(name)
         } else {
             None
         };
-        // The events own their data; the file's bytes are not needed any more.
-        drop(bytes);
-        let last_seq = replayed.last_seq();
         let journal = Self::start(
             dir,
             actor,
             lock,
             file,
-            last_seq,
-            replayed.last_hash().to_owned(),
+            streamed.last_seq,
+            streamed.last_hash.clone(),
         )?;
-        let mut events = replayed.events;
         if let Some(name) = quarantined {
-            events.push(
+            each(
                 journal.append_blocking(NewEvent::incident(JournalRecovered {
                     quarantined: name,
-                    bytes: replayed.torn_bytes,
-                    last_good_seq: last_seq,
+                    bytes: streamed.torn_bytes,
+                    last_good_seq: streamed.last_seq,
                 }))?,
             );
         }
-        Ok((journal, events))
+        Ok((journal, streamed))
     }
 
     fn start(
@@ -204,82 +251,214 @@ impl Journal {
             .spawn(move || writer.run())
             .map_err(io(dir))?;
         Ok(Self {
-            inner: Arc::new(Inner {
+            backend: Backend::File(Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 actor: actor.to_owned(),
                 redactor: RwLock::new(Redactor::default()),
                 queue,
                 thread: Some(thread),
-            }),
+            })),
         })
     }
 
-    /// The incident directory.
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
+    /// A journal whose events go to a chain kept elsewhere (team mode): see
+    /// [`super::shared`]. Every method keeps its contract; `enqueue` waits for the server.
+    pub fn shared(chain: impl SharedChain) -> Self {
+        Self {
+            backend: Backend::Shared(Arc::new(Shared {
+                chain: Box::new(chain),
+                redactor: RwLock::new(Redactor::default()),
+                events: std::sync::atomic::AtomicU64::new(0),
+                last: std::sync::atomic::AtomicU64::new(0),
+            })),
+        }
     }
 
-    /// The default actor (the responder).
+    /// The login events are recorded as when this journal is a shared chain (team mode);
+    /// `None` for the local file. Team rules (claims) apply only when this is `Some`.
+    pub fn shared_login(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::File(_) => None,
+            Backend::Shared(shared) => Some(shared.chain.login()),
+        }
+    }
+
+    /// Team mode: the live feed of the shared chain (teammates' events and own, in seq order;
+    /// the alarm). The first caller gets it; `None` for a file journal and after that.
+    pub fn take_news(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<super::shared::News>> {
+        match &self.backend {
+            Backend::File(_) => None,
+            Backend::Shared(shared) => shared.chain.take_news(),
+        }
+    }
+
+    /// Team mode: whether `event` (as this handle returned it) is only on the local pending
+    /// sub-chain, provisional, because the link was down (see [`super::shared`]); fold it with
+    /// [`crate::incident::Overlay`], never as a shared event. Always `false` for a file.
+    pub fn is_pending(&self, event: &Event) -> bool {
+        match &self.backend {
+            Backend::File(_) => false,
+            Backend::Shared(shared) => shared.chain.is_pending(event),
+        }
+    }
+
+    /// Team mode: own events left on the pending sub-chain by an earlier run, as they were
+    /// when the session opened (see [`super::shared`]). Empty for a file.
+    pub fn pending_at_open(&self) -> Vec<Event> {
+        match &self.backend {
+            Backend::File(_) => Vec::new(),
+            Backend::Shared(shared) => shared.chain.pending_at_open(),
+        }
+    }
+
+    /// Team mode: how many own events wait on the pending sub-chain for the merge (the
+    /// "offline — N pending" figure). Always 0 for a file.
+    pub fn pending_count(&self) -> usize {
+        match &self.backend {
+            Backend::File(_) => 0,
+            Backend::Shared(shared) => shared.chain.pending_count(),
+        }
+    }
+
+    /// The incident directory (for a shared chain, its local mirror's).
+    pub fn dir(&self) -> &Path {
+        match &self.backend {
+            Backend::File(inner) => &inner.dir,
+            Backend::Shared(shared) => shared.chain.dir(),
+        }
+    }
+
+    /// The default actor (the responder; for a shared chain, the login).
     pub fn actor(&self) -> &str {
-        &self.inner.actor
+        match &self.backend {
+            Backend::File(inner) => &inner.actor,
+            Backend::Shared(shared) => shared.chain.login(),
+        }
     }
 
     /// Scrub these secret values from every event appended from now on.
     pub fn set_redactor(&self, redactor: Redactor) {
-        if let Ok(mut current) = self.inner.redactor.write() {
+        let lock = match &self.backend {
+            Backend::File(inner) => &inner.redactor,
+            Backend::Shared(shared) => &shared.redactor,
+        };
+        if let Ok(mut current) = lock.write() {
             *current = redactor;
         }
     }
 
-    /// Events written and syncs done by this handle's writer so far.
+    /// The seq of the last event queued (durable or not); on a shared chain, the last this
+    /// handle appended (0: none yet).
+    pub fn last_seq(&self) -> u64 {
+        match &self.backend {
+            Backend::File(inner) => inner.queue.last_seq(),
+            Backend::Shared(shared) => shared.last.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A handle that does not keep the journal open (see [`Watch`]). On a shared chain every
+    /// appended event is already durable and there is no local writer to follow: its watch
+    /// waits for nothing and never hands out the journal (checkpoints are the file
+    /// journal's).
+    pub fn watch(&self) -> Watch {
+        match &self.backend {
+            Backend::File(inner) => Watch {
+                queue: Some(Arc::clone(&inner.queue)),
+                inner: Arc::downgrade(inner),
+            },
+            Backend::Shared(_) => Watch {
+                queue: None,
+                inner: Weak::new(),
+            },
+        }
+    }
+
+    /// Events written and syncs done by this handle's writer so far (a shared chain commits
+    /// each event on its own).
     pub fn stats(&self) -> WriterStats {
-        let stats = &self.inner.queue.stats;
-        WriterStats {
-            events: stats.events.load(Ordering::Relaxed),
-            syncs: stats.syncs.load(Ordering::Relaxed),
+        match &self.backend {
+            Backend::File(inner) => {
+                let stats = &inner.queue.stats;
+                WriterStats {
+                    events: stats.events.load(Ordering::Relaxed),
+                    syncs: stats.syncs.load(Ordering::Relaxed),
+                }
+            }
+            Backend::Shared(shared) => {
+                let events = shared.events.load(Ordering::Relaxed);
+                WriterStats {
+                    events,
+                    syncs: events,
+                }
+            }
         }
     }
 
     /// Redact, chain and queue an event; it is final (seq, time, hash) but not yet durable.
     /// It reaches the disk in seq order whatever happens to the caller; use
-    /// [`Journal::durable`] before reporting it to anyone.
+    /// [`Journal::durable`] before reporting it to anyone. (A shared chain returns only once
+    /// the server committed it: there the event is durable too.)
     pub fn enqueue(&self, new: NewEvent) -> Result<Event, JournalError> {
         let mut new = new;
-        if let Ok(redactor) = self.inner.redactor.read() {
-            new.redact(&redactor);
+        match &self.backend {
+            Backend::File(inner) => {
+                if let Ok(redactor) = inner.redactor.read() {
+                    new.redact(&redactor);
+                }
+                let kind = new.kind;
+                let step = new.step.take();
+                let actor = new.actor.take().unwrap_or_else(|| inner.actor.clone());
+                inner.queue.enqueue(Request {
+                    kind,
+                    step,
+                    data: new.into_data(),
+                    actor,
+                })
+            }
+            Backend::Shared(shared) => {
+                if let Ok(redactor) = shared.redactor.read() {
+                    new.redact(&redactor);
+                }
+                let event = off_the_executor(|| shared.chain.append(new))?;
+                shared.events.fetch_add(1, Ordering::Relaxed);
+                shared.last.fetch_max(event.seq, Ordering::Relaxed);
+                Ok(event)
+            }
         }
-        let kind = new.kind;
-        let step = new.step.take();
-        let actor = new.actor.take().unwrap_or_else(|| self.inner.actor.clone());
-        self.inner.queue.enqueue(Request {
-            kind,
-            step,
-            data: new.into_data(),
-            actor,
-        })
     }
 
     /// Wait until every event through `seq` is synced. Returns the durable watermark (which
     /// may be past `seq`), or the write failure that means `seq` never will be.
     pub async fn durable(&self, seq: u64) -> Result<u64, JournalError> {
-        self.inner.queue.wait(seq).await
+        match &self.backend {
+            Backend::File(inner) => inner.queue.wait(seq).await,
+            // Shared events are committed before `enqueue` returns them.
+            Backend::Shared(_) => Ok(seq),
+        }
     }
 
     /// Sync what is queued now rather than lingering, without waiting for it (for events worth
     /// making durable promptly that nobody waits for, such as the outcome of a write).
     pub fn sync_soon(&self) {
-        self.inner.queue.hurry();
+        if let Backend::File(inner) = &self.backend {
+            inner.queue.hurry();
+        }
     }
 
     /// Whether every event through `seq` is synced yet, without waiting.
     pub fn is_durable(&self, seq: u64) -> Result<bool, JournalError> {
-        self.inner.queue.is_durable(seq)
+        match &self.backend {
+            Backend::File(inner) => inner.queue.is_durable(seq),
+            Backend::Shared(_) => Ok(true),
+        }
     }
 
     /// Append and sync; returns the event as written, only after it is durable.
     pub fn append_blocking(&self, new: NewEvent) -> Result<Event, JournalError> {
         let event = self.enqueue(new)?;
-        self.inner.queue.wait_blocking(event.seq)?;
+        if let Backend::File(inner) = &self.backend {
+            inner.queue.wait_blocking(event.seq)?;
+        }
         Ok(event)
     }
 
@@ -291,6 +470,34 @@ impl Journal {
         let event = self.enqueue(new)?;
         self.durable(event.seq).await?;
         Ok(event)
+    }
+}
+
+/// For a background task that follows a journal without keeping it open (the checkpointer):
+/// once every [`Journal`] is dropped the journal closes as usual, [`Watch::wait`] then fails
+/// with [`JournalError::Closed`] and [`Watch::journal`] gives `None`.
+#[derive(Clone)]
+pub struct Watch {
+    /// `None` for a shared chain: nothing local to wait for.
+    queue: Option<Arc<commit::Queue>>,
+    inner: Weak<Inner>,
+}
+
+impl Watch {
+    /// Block until every event through `seq` is durable, without hurrying the writer (unlike
+    /// [`Journal::durable`]: nobody is waiting to report anything).
+    pub fn wait(&self, seq: u64) -> Result<u64, JournalError> {
+        match &self.queue {
+            Some(queue) => queue.wait_lazily(seq),
+            None => Ok(seq),
+        }
+    }
+
+    /// The journal, while it is still open (never for a shared chain's watch).
+    pub fn journal(&self) -> Option<Journal> {
+        self.inner.upgrade().map(|inner| Journal {
+            backend: Backend::File(inner),
+        })
     }
 }
 

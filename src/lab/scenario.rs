@@ -33,6 +33,7 @@
 //! at = "+14m"                                  # scenario time; `--speed N` divides it
 //! title = "…"
 //! body = "…"
+//! role = "comms"                               # optional, team drills: for this role only
 //! ```
 //!
 //! Parsing keeps spans; [`check`] reports every problem as `file:line:col` with a caret
@@ -146,6 +147,9 @@ pub struct InjectSpec {
     pub at: Spanned<String>,
     pub title: String,
     pub body: String,
+    /// Team drills: for this role in each team (default: the whole team).
+    #[serde(default)]
+    pub role: Option<Spanned<String>>,
 }
 
 /// A scenario read from disk.
@@ -220,6 +224,8 @@ pub struct Inject {
     pub offset: String,
     pub title: String,
     pub body: String,
+    /// Team drills: the role it is for (`None`: the whole team).
+    pub role: Option<String>,
 }
 
 /// A starting fact, resolved against the drill's start.
@@ -377,6 +383,7 @@ impl Loaded {
                     offset: i.at.get_ref().trim().to_owned(),
                     title: i.title.clone(),
                     body: i.body.clone(),
+                    role: i.role.as_ref().map(|r| r.get_ref().clone()),
                 })
             })
             .collect();

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::credentials::THIRD_PARTY_CLIENTS;
 use super::scenario::Reference;
@@ -30,10 +30,16 @@ pub const SCORED_MARKS: &[&str] = &[
     "resolved",
 ];
 
+/// The live checks, by name (the side-by-side board reads them by these names).
+pub const CHECK_UNREADABLE: &str = "index unreadable from outside";
+pub const CHECK_REVOKED: &str = "leaked tokens inactive (RFC 7662)";
+pub const CHECK_EVIDENCE: &str = "evidence snapshot succeeded";
+pub const CHECK_NOTICE: &str = "forum post published";
+
 /// How many tokens per client the score introspects.
 const TOKEN_SAMPLE: usize = 25;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkScore {
     pub mark: String,
     /// Team's time after `reported`, in milliseconds (negative if set before the report).
@@ -42,14 +48,15 @@ pub struct MarkScore {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Deserialized too: `stanch drill --score` reads each team's journalled `drill.score` back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     pub scenario: String,
     pub reported_at: Option<Timestamp>,
@@ -60,8 +67,12 @@ pub struct Score {
     /// The lab as it was when the drill was scored.
     pub lab: LabStatus,
     /// `--speed`: team times were multiplied by it into scenario time (absent when 1).
-    #[serde(skip_serializing_if = "is_real_time")]
+    #[serde(skip_serializing_if = "is_real_time", default = "real_time")]
     pub speed: f64,
+}
+
+fn real_time() -> f64 {
+    1.0
 }
 
 #[expect(
@@ -75,29 +86,77 @@ fn is_real_time(speed: &f64) -> bool {
 /// The drill's `--speed`, as journalled when it opened; 1 for a journal that does not say.
 pub fn speed(incident: &Incident) -> f64 {
     incident
-        .events
-        .iter()
-        .find(|e| e.kind == crate::journal::Kind::IncidentOpened)
-        .and_then(|e| match e.payload() {
-            Ok(crate::journal::Payload::IncidentOpened(opened)) => opened.speed,
-            _ => None,
-        })
+        .speed
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(1.0)
 }
 
+/// A team drill's clock changes (`drill.clock`): from the facilitator's time of each on
+/// (the same in every team's incident), whether the clock ran and how fast.
+fn clock_changes(incident: &Incident) -> Vec<(Timestamp, bool, f64)> {
+    incident
+        .events
+        .iter()
+        .filter_map(|e| match e.payload() {
+            Ok(crate::journal::Payload::DrillClock(c)) if c.speed.is_finite() && c.speed > 0.0 => {
+                Some((c.at, !c.paused, c.speed))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Scenario time from `from` to `to` (negative when `to` is earlier): wall-clock time × the
+/// drill's [`speed`], except where a facilitator's `drill.clock` events paused the clock or
+/// changed its speed (`changes`, in journal order).
+fn scenario_ms(
+    from: Timestamp,
+    to: Timestamp,
+    speed: f64,
+    changes: &[(Timestamp, bool, f64)],
+) -> i64 {
+    if to < from {
+        return -scenario_ms(to, from, speed, changes);
+    }
+    let (mut running, mut rate, mut cursor) = (true, speed, from);
+    let mut total = 0.0;
+    for &(at, runs, new_rate) in changes {
+        if at > to {
+            break;
+        }
+        if at > cursor {
+            if running {
+                total += at.duration_since(cursor).as_secs_f64() * 1000.0 * rate;
+            }
+            cursor = at;
+        }
+        (running, rate) = (runs, new_rate);
+    }
+    if running {
+        total += to.duration_since(cursor).as_secs_f64() * 1000.0 * rate;
+    }
+    // Rounded to the millisecond, as the journal's times are.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a drill's scenario time in ms is far inside i64"
+    )]
+    let ms = total.round() as i64;
+    ms
+}
+
 /// The team's marks against the reference, measured from the `reported` mark, in scenario
-/// time (wall-clock time multiplied by the drill's [`speed`]).
+/// time (wall-clock time multiplied by the drill's [`speed`], the clock's pauses and speed
+/// changes taken into account).
 pub fn mark_scores(incident: &Incident, reference: &[Reference]) -> Vec<MarkScore> {
     let reported = incident.marks.get("reported").map(|m| m.at);
     let speed = speed(incident);
+    let changes = clock_changes(incident);
     SCORED_MARKS
         .iter()
         .map(|&name| {
-            let team_ms = reported.zip(incident.marks.get(name)).map(|(r, m)| {
-                let scenario = m.at.duration_since(r).mul_f64(speed);
-                i64::try_from(scenario.as_millis()).unwrap_or(i64::MAX)
-            });
+            let team_ms = reported
+                .zip(incident.marks.get(name))
+                .map(|(r, m)| scenario_ms(r, m.at, speed, &changes));
             let reference = reference.iter().find(|r| r.mark == name);
             MarkScore {
                 mark: name.to_owned(),
@@ -160,7 +219,7 @@ pub async fn check_lab(lab: &Lab, index: &str) -> Vec<Check> {
                 .and_then(|v| v.as_str())
                 .unwrap_or("");
             Check {
-                name: "index unreadable from outside".into(),
+                name: CHECK_UNREADABLE.into(),
                 passed: status != 200,
                 detail: format!("anonymous GET /{index}/_count → {status} {kind}")
                     .trim_end()
@@ -168,7 +227,7 @@ pub async fn check_lab(lab: &Lab, index: &str) -> Vec<Check> {
             }
         }
         Err(e) => Check {
-            name: "index unreadable from outside".into(),
+            name: CHECK_UNREADABLE.into(),
             passed: false,
             detail: format!("the lab did not answer: {e}"),
         },
@@ -203,7 +262,7 @@ pub async fn check_lab(lab: &Lab, index: &str) -> Vec<Check> {
         details.push(format!("{client_id} {inactive}/{} inactive", sample.len()));
     }
     checks.push(Check {
-        name: "leaked tokens inactive (RFC 7662)".into(),
+        name: CHECK_REVOKED.into(),
         passed: all_dead,
         detail: format!("introspected a sample: {}", details.join(", ")),
     });
@@ -214,7 +273,7 @@ pub async fn check_lab(lab: &Lab, index: &str) -> Vec<Check> {
         .iter()
         .find(|s| s.state == "SUCCESS" && s.indices.iter().any(|i| i == index));
     checks.push(Check {
-        name: "evidence snapshot succeeded".into(),
+        name: CHECK_EVIDENCE.into(),
         passed: snapshot.is_some(),
         detail: snapshot.map_or_else(
             || format!("no SUCCESS snapshot of `{index}`"),
@@ -233,7 +292,7 @@ pub async fn check_lab(lab: &Lab, index: &str) -> Vec<Check> {
         None => false,
     };
     checks.push(Check {
-        name: "forum post published".into(),
+        name: CHECK_NOTICE.into(),
         passed: published,
         detail: first.and_then(|p| p["title"].as_str()).map_or_else(
             || "no post on the forum".to_owned(),
@@ -384,6 +443,51 @@ mod tests {
             "{text}"
         );
         assert_eq!(serde_json::to_value(&scored).unwrap()["speed"], 10.0);
+    }
+
+    #[test]
+    fn a_facilitators_pause_and_speed_change_count_in_scenario_time() {
+        let t = |s: &str| -> Timestamp { s.parse().unwrap() };
+        // Opened at ×10, paused from the start, running at 10:10, paused 10:20-10:30, ×60
+        // from 10:40.
+        let changes = [
+            (t("2026-01-01T10:00:00Z"), false, 10.0),
+            (t("2026-01-01T10:10:00Z"), true, 10.0),
+            (t("2026-01-01T10:20:00Z"), false, 10.0),
+            (t("2026-01-01T10:30:00Z"), true, 10.0),
+            (t("2026-01-01T10:40:00Z"), true, 60.0),
+        ];
+        let at = |s| scenario_ms(t("2026-01-01T10:00:00Z"), t(s), 10.0, &changes);
+        assert_eq!(at("2026-01-01T10:10:00Z"), 0, "paused until started");
+        assert_eq!(at("2026-01-01T10:11:00Z"), 600_000);
+        assert_eq!(
+            at("2026-01-01T10:25:00Z"),
+            6_000_000,
+            "the pause does not count"
+        );
+        assert_eq!(
+            at("2026-01-01T10:41:00Z"),
+            6_000_000 + 6_000_000 + 3_600_000
+        );
+        assert_eq!(
+            scenario_ms(
+                t("2026-01-01T10:11:00Z"),
+                t("2026-01-01T10:00:00Z"),
+                10.0,
+                &changes
+            ),
+            -600_000
+        );
+        // Without clock events: wall clock × speed, as before.
+        assert_eq!(
+            scenario_ms(
+                t("2026-01-01T10:00:00Z"),
+                t("2026-01-01T10:01:00Z"),
+                10.0,
+                &[]
+            ),
+            600_000
+        );
     }
 
     #[test]

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::state::EXPOSED_INDEX;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexStatus {
     pub name: String,
     /// Readable anonymously right now.
@@ -17,7 +17,7 @@ pub struct IndexStatus {
     pub docs: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotStatus {
     pub repository: String,
     pub name: String,
@@ -27,7 +27,7 @@ pub struct SnapshotStatus {
 }
 
 /// What the lab looks like now: the drill panel and the score read this.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabStatus {
     pub indices: Vec<IndexStatus>,
     pub snapshots: Vec<SnapshotStatus>,

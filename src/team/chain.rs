@@ -8,15 +8,20 @@
 //!                 a serialization failure, a deadlock); anything else is the error
 //! fetch_after(seq, hash): rows in seq order, each checked by the journal's own line check
 //!                 (seq, prev, hash) against the last verified event before it is returned
+//! append_planned(from, plan): [BEGIN, lock] ─▶ fetch_after(from) to the head, under the lock
+//!                 ─▶ plan(what was read) chooses the batch ─▶ [INSERT, COMMIT] (the merge's
+//!                 way: its decision cannot be overtaken by another appender)
 //! ```
 //!
-//! Events are built exactly as the file journal builds them: the same [`Event`] fields, `at`
-//! rounded to the millisecond, `mono_ms` from this process's clock, the hash from
-//! [`Event::compute_hash`]; the stored `canonical` column is the crate's canonical
+//! Events are built exactly as the file journal builds them (in one place, `seal`, which the
+//! pending sub-chain uses too): the same [`Event`] fields, `at` rounded to the millisecond,
+//! `mono_ms` from this process's clock, the hash from [`Event::compute_hash`]; the stored `canonical` column is the crate's canonical
 //! serialization, and the line a reader gets is that text with `,"hash":"…"` spliced in, as
 //! the file writer does. The database re-checks the hash, the links and the actor; this
 //! module never trusts a row it did not verify. A commit is acknowledged only when durable:
-//! the session turns `synchronous_commit` back on if the server has it off.
+//! the session turns `synchronous_commit` back on if the server has it off. When the link is
+//! lost while a commit is in flight, the batch's hashes stay in [`Chain::in_doubt`]: the
+//! server holds exactly those if the commit went through.
 
 use std::time::{Duration, Instant};
 
@@ -25,12 +30,50 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Statement};
 
 use super::{Target, TeamError};
-use crate::journal::event::{Event, GENESIS, Hashed, NewEvent};
+use crate::journal::Kind;
+use crate::journal::event::{Data, Event, GENESIS, Hashed, NewEvent};
 use crate::journal::replay::check_line;
 use crate::secret::Redactor;
 
 /// How many times an append is retried after a conflict before the error is returned.
 const RETRIES: u32 = 50;
+
+/// Events read per round trip under the lock by [`Chain::append_planned`].
+const PLAN_FETCH: i64 = 5_000;
+
+/// An event to append, as the chain takes it: `data` already redacted, the actor is the login.
+#[derive(Debug, Clone)]
+pub struct Proposed {
+    pub kind: Kind,
+    pub step: Option<String>,
+    pub data: Data,
+}
+
+impl Proposed {
+    /// A caller's event (redact it first).
+    pub fn of(new: &NewEvent) -> Self {
+        Self {
+            kind: new.kind,
+            step: new.step.clone(),
+            data: new.to_data(),
+        }
+    }
+}
+
+/// `event` with its hash, and the canonical bytes that were hashed: the one place a team
+/// event (shared or pending) is sealed, by the file journal's rule ([`Event::compute_hash`]).
+pub(crate) fn seal(mut event: Event) -> (Event, Vec<u8>) {
+    event.hash = event.compute_hash();
+    // Plain data into a Vec cannot fail to serialize (string keys only).
+    let canonical = serde_json::to_vec(&Hashed::of(&event, event.data.raw())).unwrap_or_default();
+    (event, canonical)
+}
+
+/// Now, to the millisecond, as the file journal writes `at`.
+pub(crate) fn now_ms() -> Timestamp {
+    let now = Timestamp::now();
+    now.round(jiff::Unit::Millisecond).unwrap_or(now)
+}
 
 /// One verified event and its journal line (without the newline), as the mirror writes it.
 #[derive(Debug, Clone)]
@@ -52,6 +95,9 @@ pub struct Chain {
     hash_at: Statement,
     /// Conflicts retried so far (for tests and benchmarks).
     pub retries: u64,
+    /// Hashes of the batch whose commit was in flight when the link was lost (it may have
+    /// gone through): empty after any definite outcome.
+    in_doubt: Vec<String>,
 }
 
 impl Chain {
@@ -120,6 +166,7 @@ impl Chain {
             fetch,
             hash_at,
             retries: 0,
+            in_doubt: Vec::new(),
         })
     }
 
@@ -156,9 +203,14 @@ impl Chain {
         for new in &mut batch {
             new.redact(redactor);
         }
+        self.append_redacted(&batch).await
+    }
+
+    /// [`Chain::append`] of events the caller has already redacted.
+    pub async fn append_redacted(&mut self, batch: &[NewEvent]) -> Result<Vec<Event>, TeamError> {
         let mut attempt = 0;
         loop {
-            match self.try_append(&batch).await {
+            match self.try_append(batch).await {
                 Err(e) if attempt < RETRIES && is_conflict(&e) => {
                     attempt += 1;
                     self.retries += 1;
@@ -170,6 +222,7 @@ impl Chain {
     }
 
     async fn try_append(&mut self, batch: &[NewEvent]) -> Result<Vec<Event>, TeamError> {
+        self.in_doubt.clear();
         if let Some((i, actor)) = batch.iter().enumerate().find_map(|(i, new)| {
             new.actor
                 .as_ref()
@@ -199,37 +252,117 @@ impl Chain {
             .and(head.map_err(TeamError::db("reading the chain's head")))
         {
             Ok(head) => head,
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(e);
-            }
+            Err(e) => return Err(self.roll_back(e).await),
         };
-        let (mut seq, mut prev) = match head {
+        let head = match head {
             Some(row) => (seq_u64(row.get(0)), row.get::<_, String>(1)),
             None => (0, GENESIS.to_owned()),
         };
-        let mut events = Vec::with_capacity(batch.len());
-        let mut rows = Rows::with_capacity(batch.len());
-        for new in batch {
+        let proposed = batch.iter().map(Proposed::of).collect();
+        self.insert_after(head, proposed).await
+    }
+
+    /// Under the incident's append lock, read every event after `from` (verified link by link
+    /// from it), let `plan` choose what to append after them, append that and commit: what
+    /// `plan` decides cannot be overtaken by another appender. Retried whole on a conflict.
+    /// Returns what was read and what was appended; when `plan` chooses nothing, nothing is
+    /// written. `from` must be an event this client verified (or `(0, GENESIS)`).
+    pub async fn append_planned<P>(
+        &mut self,
+        from: (u64, &str),
+        mut plan: P,
+    ) -> Result<(Vec<Fetched>, Vec<Event>), TeamError>
+    where
+        P: FnMut(&[Fetched]) -> Result<Vec<Proposed>, TeamError>,
+    {
+        let mut attempt = 0;
+        loop {
+            match self.try_planned(from, &mut plan).await {
+                Err(e) if attempt < RETRIES && is_conflict(&e) => {
+                    attempt += 1;
+                    self.retries += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_planned<P>(
+        &mut self,
+        from: (u64, &str),
+        plan: &mut P,
+    ) -> Result<(Vec<Fetched>, Vec<Event>), TeamError>
+    where
+        P: FnMut(&[Fetched]) -> Result<Vec<Proposed>, TeamError>,
+    {
+        self.in_doubt.clear();
+        let incident: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&self.incident];
+        let (begun, locked) = tokio::join!(
+            self.client.batch_execute("BEGIN"),
+            self.client.execute(&self.lock, &incident),
+        );
+        if let Err(e) = begun
+            .map_err(TeamError::db("starting an append"))
+            .and(locked.map_err(TeamError::db("waiting for the incident's append lock")))
+        {
+            return Err(self.roll_back(e).await);
+        }
+        let mut since: Vec<Fetched> = Vec::new();
+        let mut head = (from.0, from.1.to_owned());
+        loop {
+            let batch = match self.fetch_after(head.0, &head.1, PLAN_FETCH).await {
+                Ok(batch) => batch,
+                Err(e) => return Err(self.roll_back(e).await),
+            };
+            let Some(last) = batch.last() else { break };
+            head = (last.event.seq, last.event.hash.clone());
+            since.extend(batch);
+        }
+        let proposed = match plan(&since) {
+            Ok(proposed) => proposed,
+            Err(e) => return Err(self.roll_back(e).await),
+        };
+        if proposed.is_empty() {
+            self.client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(TeamError::db("ending a read under the append lock"))?;
+            return Ok((since, Vec::new()));
+        }
+        let appended = self.insert_after(head, proposed).await?;
+        Ok((since, appended))
+    }
+
+    /// Roll an open transaction back (best effort: the link may be gone) and hand `error` on.
+    async fn roll_back(&self, error: TeamError) -> TeamError {
+        let _ = self.client.batch_execute("ROLLBACK").await;
+        error
+    }
+
+    /// Build `proposed` after `head` (inside a transaction holding the lock), insert, commit.
+    async fn insert_after(
+        &mut self,
+        head: (u64, String),
+        proposed: Vec<Proposed>,
+    ) -> Result<Vec<Event>, TeamError> {
+        let (mut seq, mut prev) = head;
+        let mut events = Vec::with_capacity(proposed.len());
+        let mut rows = Rows::with_capacity(proposed.len());
+        for p in proposed {
             seq += 1;
-            let now = Timestamp::now();
-            let mut event = Event {
+            let (event, canonical) = seal(Event {
                 seq,
-                at: now.round(jiff::Unit::Millisecond).unwrap_or(now),
+                at: now_ms(),
                 mono_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 actor: self.login.clone(),
-                kind: new.kind,
-                step: new.step.clone(),
-                data: new.to_data(),
+                kind: p.kind,
+                step: p.step,
+                data: p.data,
                 prev: std::mem::take(&mut prev),
                 hash: String::new(),
-            };
-            event.hash = event.compute_hash();
-            // Plain data into a Vec cannot fail to serialize (string keys only).
-            rows.push(
-                &event,
-                serde_json::to_vec(&Hashed::of(&event, event.data.raw())).unwrap_or_default(),
-            );
+            });
+            rows.push(&event, canonical);
             prev.clone_from(&event.hash);
             events.push(event);
         }
@@ -243,17 +376,23 @@ impl Chain {
             &rows.kind,
             &rows.step,
         ];
+        self.in_doubt = events.iter().map(|e| e.hash.clone()).collect();
         // After a failed INSERT the transaction is aborted and COMMIT only rolls it back.
         let (inserted, committed) = tokio::join!(
-            client.execute(&self.insert, &params),
-            client.batch_execute("COMMIT"),
+            self.client.execute(&self.insert, &params),
+            self.client.batch_execute("COMMIT"),
         );
-        inserted.map_err(TeamError::db(format!("appending to {}", self.incident)))?;
-        committed.map_err(TeamError::db(format!(
-            "committing events to {}",
-            self.incident
-        )))?;
-        Ok(events)
+        let result = inserted
+            .map_err(TeamError::db(format!("appending to {}", self.incident)))
+            .and(committed.map_err(TeamError::db(format!(
+                "committing events to {}",
+                self.incident
+            ))));
+        // Only a lost link leaves the outcome unknown; a refusal is a definite no.
+        if !matches!(&result, Err(e) if e.is_link_lost()) {
+            self.in_doubt.clear();
+        }
+        result.map(|()| events)
     }
 
     /// Up to `limit` events after `(seq, hash)`, each verified against the one before it.
@@ -302,6 +441,12 @@ impl Chain {
             .map(|row| row.get(0)))
     }
 
+    /// The hashes of the last batch if its commit was in flight when the link was lost (the
+    /// server holds them if it went through); empty otherwise.
+    pub fn in_doubt(&self) -> &[String] {
+        &self.in_doubt
+    }
+
     /// The underlying connection (tests use it to try what a hostile client would).
     pub fn client(&self) -> &Client {
         &self.client
@@ -345,7 +490,7 @@ impl Rows {
 
 /// `{…,"prev":"…"}` + hash → `{…,"prev":"…","hash":"…"}`: the journal line, as the file
 /// writer makes it (anything else fails the line check that follows).
-fn splice_hash(mut canonical: Vec<u8>, hash: &str) -> Vec<u8> {
+pub(crate) fn splice_hash(mut canonical: Vec<u8>, hash: &str) -> Vec<u8> {
     if canonical.last() == Some(&b'}') {
         canonical.pop();
         canonical.extend_from_slice(b",\"hash\":\"");

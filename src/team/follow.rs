@@ -14,11 +14,17 @@
 //! notification for this incident is forwarded into a channel (coalesced: one pending wake-up
 //! is enough, the catch-up reads everything). A rewritten chain ends the follower with
 //! [`Update::Rewritten`]: it is an alarm for a human, not something to retry.
+//!
+//! [`Follower::spawn`] owns its mirror; [`Follower::spawn_shared`] shares one with a writer
+//! (`team::session`, which catches the same mirror up after its own appends): each catch-up
+//! holds the mirror's lock, so every event is written and announced exactly once, by
+//! whichever of the two fetched it first.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::poll_fn;
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 use tokio_postgres::AsyncMessage;
 
@@ -75,20 +81,78 @@ impl Follower {
     /// Follow `incident` into `mirror` until dropped (or until the chain is found rewritten).
     pub fn spawn(target: Target, incident: String, mirror: Mirror, pace: Pace) -> Self {
         let (updates_tx, updates_rx) = mpsc::channel(256);
-        let task = tokio::spawn(run(target, incident, mirror, pace, updates_tx));
+        let mirror = Arc::new(Mutex::new(mirror));
+        let task = tokio::spawn(run(
+            target,
+            incident,
+            mirror,
+            pace,
+            Sink::Bounded(updates_tx),
+        ));
         Self { updates_rx, task }
+    }
+
+    /// Follow `incident` into a mirror shared with a writer, announcing on `updates_tx`
+    /// (unbounded: a writer catching up must never wait for the reader). Stops when the
+    /// returned handle drops or the receiver closes.
+    pub fn spawn_shared(
+        target: Target,
+        incident: String,
+        mirror: Arc<Mutex<Mirror>>,
+        pace: Pace,
+        updates_tx: mpsc::UnboundedSender<Update>,
+    ) -> Following {
+        Following(tokio::spawn(run(
+            target,
+            incident,
+            mirror,
+            pace,
+            Sink::Unbounded(updates_tx),
+        )))
+    }
+}
+
+/// A follower started with [`Follower::spawn_shared`]; dropping it stops it.
+pub struct Following(JoinHandle<()>);
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Where updates go.
+enum Sink {
+    Bounded(mpsc::Sender<Update>),
+    Unbounded(mpsc::UnboundedSender<Update>),
+}
+
+impl Sink {
+    /// `false` when nobody listens any more.
+    async fn send(&self, update: Update) -> bool {
+        match self {
+            Sink::Bounded(tx) => tx.send(update).await.is_ok(),
+            Sink::Unbounded(tx) => tx.send(update).is_ok(),
+        }
+    }
+
+    async fn closed(&self) {
+        match self {
+            Sink::Bounded(tx) => tx.closed().await,
+            Sink::Unbounded(tx) => tx.closed().await,
+        }
     }
 }
 
 async fn run(
     target: Target,
     incident: String,
-    mut mirror: Mirror,
+    mirror: Arc<Mutex<Mirror>>,
     pace: Pace,
-    updates_tx: mpsc::Sender<Update>,
+    updates_tx: Sink,
 ) {
     loop {
-        let error = match follow_once(&target, &incident, &mut mirror, pace, &updates_tx).await {
+        let error = match follow_once(&target, &incident, &mirror, pace, &updates_tx).await {
             Ok(()) => return, // the owner is gone
             Err(e) => e,
         };
@@ -101,7 +165,7 @@ async fn run(
             Update::Disconnected(error)
         };
         let stop = matches!(update, Update::Rewritten(_));
-        if updates_tx.send(update).await.is_err() || stop {
+        if !updates_tx.send(update).await || stop {
             return;
         }
         tokio::time::sleep(pace.reconnect).await;
@@ -112,9 +176,9 @@ async fn run(
 async fn follow_once(
     target: &Target,
     incident: &str,
-    mirror: &mut Mirror,
+    mirror: &Mutex<Mirror>,
     pace: Pace,
-    updates_tx: &mpsc::Sender<Update>,
+    updates_tx: &Sink,
 ) -> Result<(), TeamError> {
     let (client, mut connection) = target.connect_raw().await?;
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(1);
@@ -143,17 +207,21 @@ async fn follow_once(
     let chain = Chain::with_client(client, incident).await?;
     loop {
         let mut batches = Vec::new();
-        mirror::sync(&chain, mirror, |events| batches.push(events.to_vec())).await?;
-        for events in batches {
-            if updates_tx.send(Update::Events(events)).await.is_err() {
-                return Ok(());
+        let last = {
+            let mut mirror = mirror.lock().await;
+            // Announced under the lock: a writer sharing the mirror announces its own
+            // catch-ups under it too, so updates arrive in seq order.
+            let synced =
+                mirror::sync(&chain, &mut mirror, |events| batches.push(events.to_vec())).await;
+            for events in batches {
+                if !updates_tx.send(Update::Events(events)).await {
+                    return Ok(());
+                }
             }
-        }
-        if updates_tx
-            .send(Update::CaughtUp(mirror.last().0))
-            .await
-            .is_err()
-        {
+            synced?;
+            mirror.last().0
+        };
+        if !updates_tx.send(Update::CaughtUp(last)).await {
             return Ok(());
         }
         tokio::select! {

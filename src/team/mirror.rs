@@ -23,6 +23,7 @@ use super::chain::{Chain, Fetched};
 use crate::journal::Event;
 use crate::journal::lock::{Lock, LockError};
 use crate::journal::replay::{self, HEAD_FILE, Head};
+use crate::journal::shared::off_the_executor;
 use crate::journal::writer::JOURNAL_FILE;
 
 /// Events fetched per round trip while catching up.
@@ -176,6 +177,12 @@ pub async fn sync(
 /// the hash verified here.
 pub async fn check_remembered(chain: &Chain, mirror: &Mirror) -> Result<(), TeamError> {
     let (seq, hash) = mirror.last();
+    check_held(chain, seq, hash).await
+}
+
+/// The "journal rewritten" rule, for any `(seq, hash)` this client verified (seq 0 is the
+/// genesis, always held): the server must still hold that hash at that seq.
+pub async fn check_held(chain: &Chain, seq: u64, hash: &str) -> Result<(), TeamError> {
     if seq == 0 {
         return Ok(());
     }
@@ -190,16 +197,6 @@ pub async fn check_remembered(chain: &Chain, mirror: &Mirror) -> Result<(), Team
                 |h| format!("holds hash {h}"),
             ),
         }),
-    }
-}
-
-fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
     }
 }
 

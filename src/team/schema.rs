@@ -17,20 +17,19 @@ use tokio_postgres::{Client, GenericClient};
 use super::TeamError;
 
 /// Every migration, in order; index + 1 is its version. Released files are never edited.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_chain.sql")];
+/// (File numbers were reserved per feature while they were built; they are in order now.)
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_chain.sql"),
+    include_str!("migrations/0002_roles_claims.sql"),
+    include_str!("migrations/0003_presence.sql"),
+    include_str!("migrations/0004_drills.sql"),
+];
 
 /// The schema version this binary writes and reads.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 4;
 
 /// Team roles (checked by the database too).
-pub const ROLES: &[&str] = &[
-    "commander",
-    "ops",
-    "comms",
-    "scribe",
-    "observer",
-    "facilitator",
-];
+pub const ROLES: &[&str] = crate::journal::payload::TEAM_ROLES;
 
 /// Any advisory-lock key distinct from the per-incident ones (those are hashed ids).
 const MIGRATION_LOCK: i64 = 0x7374_616e_6368; // "stanch"

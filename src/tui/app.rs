@@ -14,13 +14,13 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::dialog::{Confirm, Fact, Mark, Note, Skip};
+use super::dialog::{Confirm, Fact, Mark, Note, Skip, TakeOver};
 use super::error::TuiError;
 use super::input::Input;
 use super::keymap;
 use super::msg::InjectMsg;
 use crate::engine::Preview;
-use crate::incident::{Incident, StepStatus};
+use crate::incident::{Incident, Overlay, StepStatus};
 use crate::journal::Event;
 use crate::runbook::{Action, Loaded, Step};
 use crate::timeline::{Anchor, Page, Query};
@@ -67,6 +67,8 @@ pub enum Modal {
     /// Record a fact, or correct an earlier one: the journal keeps both.
     Fact(Fact),
     Mark(Mark),
+    /// Team mode: a step a teammate holds; the reason to take it over.
+    TakeOver(TakeOver),
     Inject(InjectMsg),
     Error {
         message: String,
@@ -206,6 +208,20 @@ pub struct App {
     pub following: Option<String>,
     pub size: (u16, u16),
     pub quitting: bool,
+    /// Team mode: this responder's login (`None` on a local journal).
+    pub team_login: Option<String>,
+    /// Team mode: take-over reasons typed for steps about to run (taken by `start`).
+    pub take_overs: HashMap<String, String>,
+    /// Team mode: why the link to the team database is down, while it is.
+    pub link_down: Option<String>,
+    /// Team mode: the "journal rewritten" alarm; writing has stopped.
+    pub alarm: Option<String>,
+    /// Team mode: own events only on the pending sub-chain (link down), over `incident`.
+    pub overlay: Overlay,
+    /// Team mode: own events waiting on the pending sub-chain for the merge (link down).
+    pub offline_pending: usize,
+    /// Team mode: the last merge's conflicts (steps done twice), as the commander reads them.
+    pub merge_conflicts: Vec<String>,
 }
 
 impl App {
@@ -243,6 +259,13 @@ impl App {
             following: None,
             size: (80, 24),
             quitting: false,
+            team_login: None,
+            take_overs: HashMap::new(),
+            link_down: None,
+            alarm: None,
+            overlay: Overlay::default(),
+            offline_pending: 0,
+            merge_conflicts: Vec::new(),
         }
     }
 
@@ -265,6 +288,10 @@ impl App {
         match self.incident.status(step.id()) {
             StepStatus::Pending if self.incident.is_ready(step) => DisplayStatus::Ready,
             StepStatus::Pending => DisplayStatus::Pending,
+            // Team mode: a teammate is running it.
+            StepStatus::Running if self.held_by_other(step.id()).is_some() => {
+                DisplayStatus::Running
+            }
             // Running in the journal but not in this process: started before a crash.
             StepStatus::Running | StepStatus::Interrupted => DisplayStatus::Interrupted,
             StepStatus::Succeeded => DisplayStatus::Succeeded,
@@ -291,15 +318,30 @@ impl App {
         !self.running.is_empty()
     }
 
-    /// Fold a synced event into the incident, in seq order.
+    /// Team mode: who holds `step`, when it is someone else.
+    pub fn held_by_other(&self, step: &str) -> Option<&str> {
+        let me = self.team_login.as_deref()?;
+        self.incident.team.holder(step).filter(|h| *h != me)
+    }
+
+    /// Fold a synced event into the incident, in seq order (team mode: through the overlay
+    /// of own pending events, whose seqs are not the shared chain's).
     pub fn absorb(&mut self, event: Event) {
-        if event.seq <= self.incident.last_seq {
+        let seq = |app: &Self| app.overlay.shared_seq(&app.incident);
+        if event.seq <= seq(self) {
             return;
         }
+        // (The Timeline pages the mirror from disk, so a rebuilt view moves nothing there;
+        // pending events are not in the mirror and show on the status line, not the Timeline.)
         self.pending_events.insert(event.seq, event);
-        while let Some(next) = self.pending_events.remove(&(self.incident.last_seq + 1)) {
-            self.incident.apply(next);
+        while let Some(next) = self.pending_events.remove(&(seq(self) + 1)) {
+            self.overlay.push_shared(&mut self.incident, [next]);
         }
+    }
+
+    /// Team mode, link down: fold an own event that is on the pending sub-chain only.
+    pub fn absorb_pending(&mut self, event: Event) {
+        self.overlay.push_pending(&mut self.incident, event);
     }
 
     /// Steps whose checklist items are all ticked (manual steps only).

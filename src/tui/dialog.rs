@@ -5,6 +5,7 @@
 //! - [`Skip`]: why a step is skipped. [`Note`]: a note, or a follow-up action item.
 //! - [`Fact`]: something that happened and when, or the correction of an earlier fact.
 //! - [`Mark`]: a time mark (`aware`, `contained`, …), set or corrected.
+//! - [`TakeOver`]: team mode, a step a teammate holds: the reason to take it over.
 //! - [`notice`]: the dismiss-only ones: a drill inject, an error, the help.
 //!
 //! Pure like `update` and `view`: key handlers return [`Effect`]s, renderers read the model.
@@ -15,6 +16,7 @@ mod mark;
 mod note;
 pub mod notice;
 mod skip;
+mod take_over;
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -28,6 +30,7 @@ pub use fact::{Fact, FactField};
 pub use mark::Mark;
 pub use note::Note;
 pub use skip::Skip;
+pub use take_over::TakeOver;
 
 use super::app::{App, Modal};
 use super::effect::Effect;
@@ -63,6 +66,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Modal::Note(dialog) => dialog.on_key(app, key),
         Modal::Fact(dialog) => dialog.on_key(app, key),
         Modal::Mark(dialog) => dialog.on_key(app, key),
+        Modal::TakeOver(dialog) => dialog.on_key(app, key),
     };
     match answer {
         Answer::Stay => {
@@ -86,6 +90,7 @@ pub fn render(app: &App, modal: &Modal, frame: &mut Frame, theme: Theme) {
         Modal::Note(dialog) => dialog.render(theme),
         Modal::Fact(dialog) => dialog.render(app, theme),
         Modal::Mark(dialog) => dialog.render(app, theme),
+        Modal::TakeOver(dialog) => dialog.render(theme),
         Modal::Inject(inject) => notice::render_inject(inject, theme),
         Modal::Error { message } => notice::render_error(message, theme),
     };

@@ -99,10 +99,11 @@ impl Runner for EngineRunner {
             let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
             let forward_tx = msg_tx.clone();
             let forward_step = step.clone();
+            let journal = engine.journal().clone();
             let forward = tokio::spawn(async move {
                 while let Some(progress) = progress_rx.recv().await {
                     let msg = match progress {
-                        Progress::Journalled(event) => Msg::Journalled(event),
+                        Progress::Journalled(event) => super::msg::journalled(&journal, event),
                         progress => Msg::Progress {
                             step: forward_step.clone(),
                             progress,

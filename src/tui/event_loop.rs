@@ -10,11 +10,13 @@
 //! ```
 //!
 //! Nothing here blocks the draw path on the network or on long disk work: appends and steps
-//! run in tasks that report back on `msg_tx`. Only `$EDITOR` blocks, with the terminal handed
-//! over. The Timeline's pager ([`Feed`]) is the one exception by design: its answer to the
-//! latest query is a few `pread`s (or one bounded search slice), made just before the draw so
-//! the frame shows it; a longer search continues slice by slice only when no message or key
-//! is waiting (the last branch of the `select!`).
+//! run in tasks that report back on `msg_tx`. In team mode the shared chain's news
+//! (teammates' events as they commit, the link, the alarm) is one more branch, turned into
+//! `Msg::Team`. Only `$EDITOR` blocks, with the terminal handed over. The Timeline's pager
+//! ([`Feed`]) is the one exception by design: its answer to the latest query is a few
+//! `pread`s (or one bounded search slice), made just before the draw so the frame shows it; a
+//! longer search continues slice by slice only when no message or key is waiting (the last
+//! branch of the `select!`).
 //!
 //! The engine may still be starting when the loop begins ([`Engine::Starting`]): its answer
 //! is one more branch of the `select!`, turned into `Msg::EngineReady`. Until then effects
@@ -43,6 +45,7 @@ use super::update::update;
 use super::view;
 use super::{DrillSetup, ScheduledInject};
 use crate::engine::Outcome;
+use crate::journal::shared::News;
 use crate::journal::{self, Event, Journal, JournalError};
 use crate::timeline::Query;
 
@@ -64,6 +67,8 @@ pub enum Engine {
 pub struct Loop {
     pub engine: Engine,
     pub journal: Journal,
+    /// Team mode: the shared chain's news (teammates' events, link, alarm).
+    news_rx: Option<UnboundedReceiver<News>>,
     pub msg_tx: UnboundedSender<Msg>,
     pub msg_rx: UnboundedReceiver<Msg>,
     pub drill: Option<DrillSetup>,
@@ -85,6 +90,7 @@ impl Loop {
         let (msg_tx, msg_rx) = tokio::sync::mpsc::unbounded_channel();
         Self {
             engine,
+            news_rx: journal.take_news(),
             journal,
             msg_tx,
             msg_rx,
@@ -120,6 +126,7 @@ impl Loop {
                 biased;
                 Some(msg) = self.msg_rx.recv() => Some(msg),
                 ready = engine_ready(&mut self.engine) => Some(self.install(ready)),
+                Some(news) = next_news(&mut self.news_rx) => Some(Msg::Team(news)),
                 next = input.next() => match next {
                     Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => Some(Msg::Key(key)),
                     Some(Ok(TermEvent::Resize(w, h))) => Some(Msg::Resize(w, h)),
@@ -236,7 +243,8 @@ impl Loop {
                     *input = EventStream::new();
                     let result = match result {
                         Ok(Some(event)) => {
-                            let _ = self.msg_tx.send(Msg::Journalled(event));
+                            let msg = super::msg::journalled(&self.journal, event);
+                            let _ = self.msg_tx.send(msg);
                             Ok(())
                         }
                         Ok(None) => Ok(()),
@@ -334,7 +342,7 @@ impl Loop {
                     for event in events {
                         match journal.append(event).await {
                             Ok(event) => {
-                                let _ = tx.send(Msg::Journalled(event));
+                                let _ = tx.send(super::msg::journalled(&journal, event));
                             }
                             Err(e) => {
                                 let _ = tx.send(Msg::Failed(TuiError::JournalWrite(Arc::new(e))));
@@ -451,6 +459,14 @@ fn read_after(dir: &std::path::Path, after: u64) -> Result<Vec<Event>, JournalEr
     match streamed.broken {
         Some(broken) => Err(JournalError::Broken { path, broken }),
         None => Ok(events),
+    }
+}
+
+/// The next news of the shared chain (team mode); never on a local journal.
+async fn next_news(news_rx: &mut Option<UnboundedReceiver<News>>) -> Option<News> {
+    match news_rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

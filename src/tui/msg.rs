@@ -15,7 +15,8 @@ use jiff::Timestamp;
 
 use super::error::TuiError;
 use crate::engine::{Outcome, Preview, Progress};
-use crate::journal::Event;
+use crate::journal::shared::News;
+use crate::journal::{Event, Journal};
 use crate::timeline::Page;
 
 /// A drill inject as it pops up.
@@ -36,6 +37,9 @@ pub enum Msg {
     EngineReady(Result<(), TuiError>),
     /// An event is durable in the journal (from an append task or the engine).
     Journalled(Event),
+    /// Team mode, link down: an own event durable on the pending sub-chain only (its seq is
+    /// provisional: folded through the overlay, see [`crate::incident::Overlay`]).
+    JournalledPending(Event),
     /// The events on disk after the last one the model has, after events may have been
     /// missed.
     Resynced(Vec<Event>),
@@ -70,4 +74,16 @@ pub enum Msg {
     Panel(Vec<(String, String)>),
     /// Something failed outside `update`; shown in a modal and logged.
     Failed(TuiError),
+    /// Team mode: what the shared chain's session says (teammates' events, the link, the
+    /// "journal rewritten" alarm).
+    Team(News),
+}
+
+/// The message for an event `journal` just returned: pending (team mode, offline) or synced.
+pub fn journalled(journal: &Journal, event: Event) -> Msg {
+    if journal.is_pending(&event) {
+        Msg::JournalledPending(event)
+    } else {
+        Msg::Journalled(event)
+    }
 }

@@ -12,7 +12,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 mod progress;
 mod steps;
 
-pub(crate) use steps::start;
+pub(crate) use steps::{run_again, start};
 
 use super::app::{App, Modal, View};
 use super::dialog;
@@ -56,7 +56,9 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::EngineReady(ready) => progress::on_engine_ready(app, ready),
-        Msg::Journalled(event) => progress::on_journalled(app, event),
+        Msg::Journalled(event) => progress::on_journalled(app, event, false),
+        Msg::JournalledPending(event) => progress::on_journalled(app, event, true),
+        Msg::Team(news) => progress::on_team(app, news),
         Msg::Resynced(events) => {
             for event in events {
                 app.absorb(event);
@@ -113,6 +115,7 @@ fn on_inject(app: &mut App, inject: InjectMsg) -> Vec<Effect> {
         title: inject.title.clone(),
         body: inject.body.clone(),
         offset: inject.offset.clone(),
+        target: None,
     });
     if app.is_typing() && !matches!(app.modal, Some(Modal::Inject(_))) {
         app.flash = Some(format!(

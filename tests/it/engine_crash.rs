@@ -20,7 +20,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::{get, post};
-use stanch::journal::{self, Event, Kind};
+use stanch::journal::payload::Shapes;
+use stanch::journal::{self, Event, Kind, Payload};
 
 const STEPS: usize = 240;
 const KILLS: u64 = 24;
@@ -94,10 +95,14 @@ fn journalled_writes(events: &[Event]) -> Vec<usize> {
         .filter(|e| e.kind == Kind::StepStarted)
         .filter_map(|e| e.step.as_deref())
         .collect();
+    // Requests name their method only where it differs from their step's shape.
+    let mut shapes = Shapes::default();
     events
         .iter()
-        .filter(|e| e.kind == Kind::HttpRequest)
-        .filter(|e| e.data_value()["method"] == "POST")
+        .filter(|e| {
+            let whole = shapes.resolve(e.step.as_deref(), e.payload().unwrap());
+            matches!(whole, Payload::HttpRequest(r) if r.method.as_deref() == Some("POST"))
+        })
         .filter_map(|e| {
             let step = e.step.as_deref()?;
             assert!(

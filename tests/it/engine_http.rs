@@ -7,6 +7,8 @@ use base64::Engine as _;
 use serde_json::json;
 use stanch::engine::{Decision, Outcome, Progress};
 use stanch::incident::StepStatus;
+use stanch::journal::payload::{HttpRequest, Shapes};
+use stanch::journal::{Event, Payload};
 use stanch::secret::{MASK, Secrets};
 use support::{Harness, failed, server, succeeded};
 use tokio_util::sync::CancellationToken;
@@ -48,6 +50,20 @@ url = "{{{{ inputs.base }}}}"
     )
 }
 
+/// Event `index` of a step's `events` as the whole request it stands for (its step's shape
+/// applied), as every reader of the journal sees it.
+fn whole_request(events: &[Event], index: usize) -> HttpRequest {
+    let mut shapes = Shapes::default();
+    let mut whole = None;
+    for event in &events[..=index] {
+        whole = Some(shapes.resolve(event.step.as_deref(), event.payload().unwrap()));
+    }
+    match whole {
+        Some(Payload::HttpRequest(request)) => request,
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
 fn secrets() -> Secrets {
     Secrets::from_values([("api".to_owned(), SECRET.to_owned())])
 }
@@ -86,16 +102,16 @@ http = { target = "svc", method = "GET", path = "/echo?format=json", query = { q
         ]
     );
     let events = h.events("look");
-    let request = &events[1].data_value();
-    assert_eq!(request["method"], "GET");
+    let request = whole_request(&events, 1);
+    assert_eq!(request.method.as_deref(), Some("GET"));
     assert!(
-        request["url"]
-            .as_str()
+        request
+            .url
             .unwrap()
             .ends_with("/echo?format=json&q=customers+%26+more")
     );
     assert_eq!(
-        request["headers"]["Authorization"],
+        request.headers.unwrap()["Authorization"],
         format!("ApiKey {MASK}")
     );
     let response = &events[2].data_value();
@@ -159,7 +175,10 @@ http = { target = "bearer", method = "POST", path = "echo", json = { title = "In
     );
     // Journal: Basic credentials masked, body recorded by hash only.
     let req = &h.events("form")[1].data_value();
-    assert_eq!(req["headers"]["Authorization"], format!("Basic {MASK}"));
+    assert_eq!(
+        whole_request(&h.events("form"), 1).headers.unwrap()["Authorization"],
+        format!("Basic {MASK}")
+    );
     assert_eq!(
         req["body_bytes"],
         "token=customers&token_type_hint=refresh_token".len()
@@ -314,6 +333,7 @@ http = { target = "anon", method = "POST", path = "/count/close" }
         assume_yes: true,
         rerun: false,
         typed_confirmation: None,
+        take_over: None,
     };
     succeeded(&h.run_with("close", yes, CancellationToken::new()).await);
     let confirms: Vec<_> = h
@@ -750,7 +770,9 @@ http = { target = "anon", method = "POST", path = "/count/close" }
         .collect();
     assert_eq!(
         starts[1].data_value(),
-        json!({ "attempt": 2, "rerun": true })
+        json!({ "attempt": 2, "rerun": true, "request": {
+            "method": "POST", "url": format!("{}/count/close", srv.url), "headers": {}
+        } })
     );
     assert_eq!(srv.seen.counters.lock().unwrap()["close"], 1);
 }

@@ -6,7 +6,7 @@ use crate::support::export_fixture as fixture;
 
 use std::path::PathBuf;
 
-use stanch::export::{self, Format};
+use stanch::export::{self, Format, TimelineView};
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -98,16 +98,25 @@ fn streaming_the_journal_gives_the_same_report_as_replaying_it() {
             .map(|e| serde_json::to_string(e).unwrap())
             .collect();
         std::fs::write(tmp.path().join("journal.jsonl"), lines.join("\n") + "\n").unwrap();
-        let streamed = export::build_from_journal(tmp.path()).unwrap();
         let incident = chain.incident();
         let replayed =
             export::report::build(&incident, &export::Sources::read(tmp.path(), &incident));
+        // Each output built as `stanch export` builds it: exchange rows kept on disk for JSON
+        // and the full timeline, only summarised otherwise.
         for format in [Format::Markdown, Format::Html, Format::Json] {
-            assert_eq!(
-                export::render_report(&streamed, format),
-                export::render_report(&replayed, format),
-                "drill={drill} {format:?}"
-            );
+            for view in [TimelineView::Summary, TimelineView::Full] {
+                let streamed = export::build_from_journal(tmp.path(), format, view).unwrap();
+                let render = |report| {
+                    let mut out = Vec::new();
+                    export::render_to(report, format, view, &mut out).unwrap();
+                    String::from_utf8(out).unwrap()
+                };
+                assert_eq!(
+                    render(&streamed),
+                    render(&replayed),
+                    "drill={drill} {format:?} {view:?}"
+                );
+            }
         }
     }
 }

@@ -218,6 +218,21 @@ fn hostile_incident() -> (Incident, Sources) {
         None,
         json!({"text": HOSTILE}),
     );
+    // Team mode: who does what, with text a teammate typed.
+    c.push(
+        "2019-12-26T18:10:10Z",
+        "alice",
+        Kind::StepTakenOver,
+        Some("s<1>"),
+        json!({"from": HOSTILE, "reason": HOSTILE}),
+    );
+    c.push(
+        "2019-12-26T18:10:20Z",
+        "alice",
+        Kind::RoleChanged,
+        None,
+        json!({"login": HOSTILE, "role": "commander", "take_over": HOSTILE}),
+    );
     let runbook_toml = format!(
         "[runbook]\nid = \"h\"\ntitle = {t}\nsummary = {t}\n[[steps]]\nid = \"s<1>\"\nphase = {t}\ntitle = {t}\nmanual = [\"x\"]\n",
         t = toml::Value::String(HOSTILE.to_owned())

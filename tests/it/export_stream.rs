@@ -6,7 +6,9 @@ use crate::support::export_fixture as fixture;
 
 use std::path::Path;
 
-use stanch::export::{self, ExportError};
+use serde_json::json;
+use stanch::export::{self, ExportError, Format, TimelineView};
+use stanch::journal::Kind;
 
 fn write(dir: &Path, bytes: &[u8]) {
     std::fs::write(dir.join("journal.jsonl"), bytes).unwrap();
@@ -23,7 +25,7 @@ fn journal_bytes() -> Vec<u8> {
 
 /// (events exported, or the damage), and whether `journal::read` agrees.
 fn judge(dir: &Path) -> Result<u64, String> {
-    let streamed = export::build_from_journal(dir);
+    let streamed = export::build_from_journal(dir, Format::Json, TimelineView::Full);
     let read = stanch::journal::read(dir);
     match (&streamed, &read) {
         (Ok(report), Ok(events)) => {
@@ -109,4 +111,118 @@ fn events_cut_from_the_end_are_caught_by_the_head_file() {
     write(tmp.path(), (lines.join("\n") + "\n").as_bytes());
     let err = judge(tmp.path()).unwrap_err();
     assert!(err.contains("journal.head records seq 41"), "{err}");
+}
+
+/// A foreach whose clock stepped back twice mid-run, its requests written lean after the
+/// step's shape (as the engine writes them), and a rerun written whole.
+fn clock_stepping_chain() -> fixture::Chain {
+    let mut chain = fixture::Chain::new();
+    let step = Some("revoke");
+    let opened = json!({"incident_id": "CLOCK", "runbook_id": "r", "runbook_title": "t"});
+    chain.push(
+        "2026-12-01T10:00:00Z",
+        "alice",
+        Kind::IncidentOpened,
+        None,
+        opened,
+    );
+    let shape = json!({"method": "POST", "url": "http://h:1/revoke", "headers": {"a": "b"}});
+    chain.push(
+        "2026-12-01T10:00:01Z",
+        "alice",
+        Kind::StepStarted,
+        step,
+        json!({"attempt": 1, "request": shape}),
+    );
+    let times = [
+        "10:00:02",
+        "10:00:03",
+        "10:00:01.500",
+        "10:00:04",
+        "10:00:02.500",
+        "10:00:05",
+    ];
+    for (item, time) in times.iter().enumerate() {
+        let at = format!("2026-12-01T{time}Z");
+        let request = if item == 2 {
+            json!({"item": item, "path": "/other"})
+        } else {
+            json!({"item": item})
+        };
+        chain.push(&at, "alice", Kind::HttpRequest, step, request);
+        chain.push(
+            &at,
+            "alice",
+            Kind::HttpResponse,
+            step,
+            json!({"status": 200, "elapsed_ms": 1, "bytes": 0, "item": item}),
+        );
+    }
+    chain.push(
+        "2026-12-01T10:00:06Z",
+        "bob",
+        Kind::Note,
+        None,
+        json!({"text": "between", "tags": []}),
+    );
+    chain.push(
+        "2026-12-01T10:00:07Z",
+        "alice",
+        Kind::StepStarted,
+        step,
+        json!({"attempt": 2, "rerun": true}),
+    );
+    chain.push(
+        "2026-12-01T10:00:08Z",
+        "alice",
+        Kind::HttpRequest,
+        step,
+        json!({"method": "GET", "url": "http://other/x", "headers": {}, "item": 0}),
+    );
+    chain
+}
+
+/// The streamed export, whose exchange rows go through a temporary file, lists every row in
+/// the order and words of the in-memory replay.
+#[test]
+fn exchange_rows_kept_on_disk_come_back_in_time_order_and_rebuilt_whole() {
+    let chain = clock_stepping_chain();
+    let tmp = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = chain
+        .events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    write(tmp.path(), (lines.join("\n") + "\n").as_bytes());
+
+    let incident = chain.incident();
+    let replayed = export::report::build(&incident, &export::Sources::read(tmp.path(), &incident));
+    let streamed =
+        export::build_from_journal(tmp.path(), Format::Json, TimelineView::Full).unwrap();
+    let json = export::render_report(&streamed, Format::Json);
+    assert_eq!(json, export::render_report(&replayed, Format::Json));
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rows: Vec<(u64, &str)> = value["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["seq"].as_u64().unwrap(), r["text"].as_str().unwrap()))
+        .collect();
+    let seqs: Vec<u64> = rows.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(
+        seqs,
+        [1, 2, 7, 8, 3, 4, 11, 12, 5, 6, 9, 10, 13, 14, 15, 16, 17]
+    );
+    assert!(
+        rows.contains(&(3, "POST http://h:1/revoke (item 0)")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.contains(&(7, "POST http://h:1/other (item 2)")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.contains(&(17, "GET http://other/x (item 0)")),
+        "{rows:#?}"
+    );
 }

@@ -268,6 +268,8 @@ fn mark_interrupted_records_only_steps_left_running() {
         dir: tmp.path().to_path_buf(),
         journal,
         incident: Incident::replay(events),
+        checkpoints: None,
+        notice: None,
     };
     let ids = stanch::store::mark_interrupted(&mut opened).unwrap();
     let started = opened.incident.step("close-index").started_seq.unwrap();

@@ -41,6 +41,10 @@ fn every_bundled_scenario_validates() {
     "[scenario]\ntitle = \"t\"\n[[injects]]\nat = \"soon\"\ntitle = \"x\"\nbody = \"y\"\n",
     "  × at: `soon` is not a duration; write e.g. \"2s\", \"1m\" or \"500ms\"\n   ╭─[s.toml:4:6]\n 3 │ [[injects]]\n 4 │ at = \"soon\"\n   ·      ───┬──\n   ·         ╰── here\n 5 │ title = \"x\"\n   ╰────\n"
 )]
+#[case::inject_for_an_unknown_role(
+    "[scenario]\ntitle = \"t\"\n[[injects]]\nat = \"+5m\"\ntitle = \"x\"\nbody = \"y\"\nrole = \"pr\"\n",
+    "  × unknown role `pr`\n   ╭─[s.toml:7:8]\n 6 │ body = \"y\"\n 7 │ role = \"pr\"\n   ·        ──┬─\n   ·          ╰── here\n   ╰────\n  help: one of: commander, ops, comms, scribe, observer, facilitator\n"
+)]
 #[case::inject_before_start(
     "[scenario]\ntitle = \"t\"\n[[injects]]\nat = \"-5m\"\ntitle = \"x\"\nbody = \"y\"\n",
     "  × an inject cannot arrive before the drill starts\n   ╭─[s.toml:4:6]\n 3 │ [[injects]]\n 4 │ at = \"-5m\"\n   ·      ──┬──\n   ·        ╰── here\n 5 │ title = \"x\"\n   ╰────\n  help: write a time after start, e.g. \"+14m\"\n"

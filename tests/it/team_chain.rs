@@ -29,10 +29,16 @@ async fn team_init_is_versioned_and_idempotent_through_the_binary() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let every_version: String = (1..=stanch::team::schema::VERSION)
+        .map(|v| v.to_string() + "\n")
+        .collect();
     assert_eq!(
-        cluster.psql(&db, "SELECT version FROM stanch.schema_version"),
-        "1\n",
-        "one migration, recorded once"
+        cluster.psql(
+            &db,
+            "SELECT version FROM stanch.schema_version ORDER BY version"
+        ),
+        every_version,
+        "each migration, recorded once"
     );
     // team add through the binary: a login in the group, its password printed once.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stanch"))

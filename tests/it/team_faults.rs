@@ -12,7 +12,7 @@ use std::time::Duration;
 use stanch::journal;
 use stanch::secret::Redactor;
 use stanch::team::follow::Pace;
-use stanch::team::{Appender, Chain, Follower, Mirror, Target, Update};
+use stanch::team::{Appender, Chain, Follower, Mirror, Target};
 use team::{TeamDb, note};
 use tokio::sync::mpsc;
 
@@ -21,6 +21,9 @@ const PER_APPENDER: usize = 40;
 
 /// What an appender reports.
 enum Report {
+    /// Connected: the server may be killed from now on (an appender that had not connected
+    /// yet would only test the connect, not a crash mid-incident).
+    Ready,
     Acked(u64, String),
     Failed(&'static str),
     Done,
@@ -31,6 +34,7 @@ enum Report {
 async fn appender(target: Target, login: &'static str, reports: mpsc::UnboundedSender<Report>) {
     let chain = Chain::open(&target, INC).await.unwrap();
     let appender = Appender::spawn(chain, target, Redactor::default());
+    let _ = reports.send(Report::Ready);
     let mut acked = 0;
     while acked < PER_APPENDER {
         if let Ok(e) = appender.append(note(&format!("{login} {acked}"))).await {
@@ -75,6 +79,7 @@ async fn a_server_crash_loses_no_acknowledged_event_and_everyone_catches_up() {
     let mut acked = BTreeMap::new();
     let mut felt_it = std::collections::BTreeSet::new();
     let mut done = 0;
+    let mut ready = 0;
     let mut killed = false;
     let mut restarted = false;
     while done < logins.len() {
@@ -92,9 +97,10 @@ async fn a_server_crash_loses_no_acknowledged_event_and_everyone_catches_up() {
             Report::Failed(login) => {
                 felt_it.insert(login);
             }
+            Report::Ready => ready += 1,
             Report::Done => done += 1,
         }
-        if !killed && acked.len() >= 30 {
+        if !killed && ready == logins.len() && acked.len() >= 30 {
             cluster.kill();
             killed = true;
         }
@@ -109,26 +115,8 @@ async fn a_server_crash_loses_no_acknowledged_event_and_everyone_catches_up() {
     assert_eq!(acked.len(), logins.len() * PER_APPENDER);
 
     // The follower lost the link, reconnected by itself and caught up with the server's head.
-    let head: u64 = db
-        .psql(&format!(
-            "SELECT max(seq) FROM stanch.event WHERE incident_id = '{INC}'"
-        ))
-        .trim()
-        .parse()
-        .unwrap();
-    let mut disconnected = false;
-    loop {
-        match tokio::time::timeout(Duration::from_mins(1), follower.updates_rx.recv())
-            .await
-            .expect("the follower reports")
-            .expect("the follower runs")
-        {
-            Update::Disconnected(_) => disconnected = true,
-            Update::CaughtUp(seq) if seq >= head => break,
-            Update::CaughtUp(_) | Update::Events(_) => {}
-            Update::Rewritten(e) => panic!("{e}"),
-        }
-    }
+    let head = db.head(INC);
+    let disconnected = team::caught_up(&mut follower, head).await;
     assert!(disconnected, "the follower saw the link drop");
     drop(follower);
 

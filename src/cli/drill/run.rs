@@ -59,11 +59,19 @@ pub fn auto(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     header(&mut stdout, &drill, &opened)?;
     stdout.flush()?;
     // Step lines carry stanch's colours: written underneath, outside text escaped per line.
-    let report = runtime.block_on(headless::run_all_async(
+    let mut team = opened.journal.take_news().map(|feed_rx| {
+        crate::engine::schedule::Teammates::new(
+            feed_rx,
+            opened.journal.actor().to_owned(),
+            std::time::Duration::from_mins(10),
+        )
+    });
+    let report = runtime.block_on(headless::run_all_async_team(
         &engine,
         &mut opened,
         stdout.get_mut(),
         true,
+        team.as_mut(),
     ))?;
     // The lab checks start their own runtime, which cannot nest inside this one.
     drop(entered);
@@ -100,11 +108,17 @@ fn scheduled_injects(drill: &Drill, speed: f64) -> Vec<tui::ScheduledInject> {
 
 /// `stanch drill`: the TUI with the lab panel and the injects, then the score.
 pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
+    let team = super::team(args)?;
     let (drill, opened) = prepare(args)?;
     let status = drill.lab.status_reader();
     let setup = tui::DrillSetup {
         panel: Arc::new(move || status().panel_lines()),
-        injects: scheduled_injects(&drill, args.speed),
+        // In a team drill the facilitator sends the injects.
+        injects: if team.is_some() {
+            Vec::new()
+        } else {
+            scheduled_injects(&drill, args.speed)
+        },
     };
     let engine = engine(&drill, &opened)?;
     let (id, actor) = (opened.id.clone(), opened.journal.actor().to_owned());
@@ -122,7 +136,10 @@ pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
         Some(notice),
     )?;
     // The TUI took the incident and released its lock on quit: reopen it for the score.
-    let mut opened = store::open(&id, &actor)?;
+    let mut opened = match &team {
+        Some(team) => team.join(&id)?,
+        None => store::open(&id, &actor)?,
+    };
     let score = finish(&drill, &mut opened)?;
     // Lab answers and captures are outside text: escaped like every terminal output.
     let mut stdout = crate::text::Escaping::new(std::io::stdout().lock());

@@ -58,11 +58,11 @@ pub struct Exchanges {
 }
 
 impl Exchanges {
-    /// Count `event` if it is a foreach exchange; returns its item index when it is (the
-    /// timeline row is then summarised rather than shown).
-    pub fn push(&mut self, event: &Event) -> Option<u64> {
+    /// Count `event` (its decoded `payload`) if it is a foreach exchange; returns its item
+    /// index when it is (the timeline row is then summarised rather than shown).
+    pub fn push(&mut self, event: &Event, payload: &Payload) -> Option<u64> {
         let step = event.step.as_deref()?;
-        let (item, response) = match event.payload().ok()? {
+        let (item, response) = match payload {
             Payload::HttpRequest(p) => (p.item?, None),
             Payload::HttpResponse(p) => (p.item?, Some(p)),
             _ => return None,

@@ -11,16 +11,34 @@
 //! first exchange, in place of that step's exchange rows, so their size does not depend on
 //! the number of items; [`View::Full`] (`stanch export --timeline full`) shows every row.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::exchanges::{ExchangeSummary, Exchanges};
+use super::spill::{self, Spill};
 use super::time::{millis_between, offset_label, utc};
 use super::{CorrectionRow, Report, TimelineRow};
 pub use crate::incident::short_hash;
-use crate::incident::{Fact, Incident, describe, given_time};
+use crate::incident::{Fact, Incident, describe_payload, given_time};
+use crate::journal::payload::Shapes;
 use crate::journal::{Event, Kind, Payload};
+
+/// Where a foreach step's exchange rows go while the timeline is collected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// Every row in memory (a replayed incident: drafts, tests).
+    #[default]
+    All,
+    /// Exchange rows to a temporary file ([`spill`](super::spill)): the JSON export and
+    /// `--timeline full` of a streamed journal, whatever its size.
+    Spilled,
+    /// Only each step's first exchange row, where its summary line goes: the Markdown and
+    /// HTML summaries of a streamed journal. Such a timeline cannot be written as JSON.
+    Summaries,
+}
 
 /// Timeline rows collected one event at a time (see [`super::Builder`]); offsets and fact
 /// corrections are filled in by [`Rows::finish`], once the opening and every correction are
@@ -28,6 +46,12 @@ use crate::journal::{Event, Kind, Payload};
 #[derive(Default)]
 pub struct Rows {
     collected: Vec<TimelineRow>,
+    keep: Keep,
+    spill: Option<spill::Writer>,
+    /// [`Keep::Summaries`]: per step, the index in `collected` of its first exchange row.
+    firsts: HashMap<String, usize>,
+    /// Each step's request shape, to say its requests whole.
+    shapes: Shapes,
     exchanges: Exchanges,
     count: u64,
     first_at: Option<Timestamp>,
@@ -35,6 +59,17 @@ pub struct Rows {
 }
 
 impl Rows {
+    pub fn new(keep: Keep) -> std::io::Result<Self> {
+        Ok(Self {
+            keep,
+            spill: match keep {
+                Keep::Spilled => Some(spill::Writer::new()?),
+                Keep::All | Keep::Summaries => None,
+            },
+            ..Self::default()
+        })
+    }
+
     /// Add one event's row. `facts` are the facts recorded *before* this event: a correction
     /// always refers to an earlier fact, so it is folded into that fact's row (and skipped
     /// here) exactly when the fact is already known.
@@ -42,29 +77,61 @@ impl Rows {
         self.count += 1;
         self.first_at.get_or_insert(event.at);
         self.last_at = Some(event.at);
-        if event.kind == Kind::FactCorrected
-            && corrects(event)
-                .is_some_and(|seq| seq < event.seq && facts.iter().any(|f| f.seq == seq))
+        // Decoded once, for the summary and the words (a step outcome without its captures,
+        // which no timeline shows).
+        let payload = match event.payload_for_words() {
+            Ok(payload) => payload,
+            Err(err) => {
+                self.add(row(event, None, format!("Unreadable: {err}"), None));
+                return;
+            }
+        };
+        if let Payload::FactCorrected(p) = &payload
+            && p.corrects < event.seq
+            && facts.iter().any(|f| f.seq == p.corrects)
         {
             return;
         }
+        let item = self.exchanges.push(event, &payload);
+        if item.is_some() && !self.wants_exchange_row(event) {
+            return;
+        }
+        let payload = self.shapes.resolve(event.step.as_deref(), payload);
         let given = given_time(event);
-        let item = self.exchanges.push(event);
-        self.collected.push(TimelineRow {
-            seq: event.seq,
-            at: given.unwrap_or(event.at),
-            offset: String::new(),
-            offset_ms: 0,
-            recorded_at: event.at,
-            // Under a second apart is clock rounding, not a time someone gave.
-            backdated: given.is_some_and(|g| millis_between(g, event.at).abs() >= 1000),
-            actor: event.actor.clone(),
-            kind: event.kind.as_str(),
-            step: event.step.clone(),
-            text: describe(event),
-            corrections: Vec::new(),
-            item,
-        });
+        self.add(row(event, given, describe_payload(&payload), item));
+    }
+
+    /// Whether a foreach exchange of `event`'s step needs its row: always, but with
+    /// [`Keep::Summaries`] only the step's earliest (no words are made for the rest).
+    fn wants_exchange_row(&self, event: &Event) -> bool {
+        self.keep != Keep::Summaries
+            || event
+                .step
+                .as_deref()
+                .and_then(|step| self.firsts.get(step))
+                .is_none_or(|&index| event.at < self.collected[index].at)
+    }
+
+    fn add(&mut self, row: TimelineRow) {
+        let Some(step) = row.step.as_deref().filter(|_| row.item.is_some()) else {
+            self.collected.push(row);
+            return;
+        };
+        match (self.keep, &mut self.spill) {
+            (Keep::Spilled, Some(spill)) => spill.push(&row),
+            (Keep::Summaries, _) => {
+                if let Some(&index) = self.firsts.get(step) {
+                    // The summary goes where the step's earliest exchange stands.
+                    if row.at < self.collected[index].at {
+                        self.collected[index] = row;
+                    }
+                } else {
+                    self.firsts.insert(step.to_owned(), self.collected.len());
+                    self.collected.push(row);
+                }
+            }
+            _ => self.collected.push(row),
+        }
     }
 
     /// The foreach summaries so far, one per step (taken: a second call returns none).
@@ -85,7 +152,7 @@ impl Rows {
     }
 
     /// Offsets from `origin`, corrections beside their facts, sorted by when things happened.
-    pub fn finish(mut self, origin: Option<Timestamp>, facts: &[Fact]) -> Vec<TimelineRow> {
+    pub fn finish(mut self, origin: Option<Timestamp>, facts: &[Fact]) -> Timeline {
         let origin = origin.or(self.first_at).unwrap_or_default();
         let corrected: HashMap<u64, &Fact> = facts
             .iter()
@@ -113,8 +180,112 @@ impl Rows {
         }
         // Journal order is already time order for almost every row; a stable sort keeps ties
         // in seq order and only moves the back-dated ones.
-        self.collected.sort_by_key(|r| r.at);
-        self.collected
+        self.collected.sort_by_key(|r| (r.at, r.seq));
+        Timeline {
+            rows: self.collected,
+            spill: self.spill.map(|w| Arc::new(w.finish())),
+            summaries_only: self.keep == Keep::Summaries,
+            origin,
+        }
+    }
+}
+
+/// One event's row, before offsets (see [`Rows::finish`]).
+fn row(event: &Event, given: Option<Timestamp>, text: String, item: Option<u64>) -> TimelineRow {
+    TimelineRow {
+        seq: event.seq,
+        at: given.unwrap_or(event.at),
+        offset: String::new(),
+        offset_ms: 0,
+        recorded_at: event.at,
+        // Under a second apart is clock rounding, not a time someone gave.
+        backdated: given.is_some_and(|g| millis_between(g, event.at).abs() >= 1000),
+        actor: event.actor.clone(),
+        kind: event.kind.as_str(),
+        step: event.step.clone(),
+        text,
+        corrections: Vec::new(),
+        item,
+    }
+}
+
+/// A report's timeline: the rows in memory, in time order, and for a streamed journal the
+/// foreach exchange rows on disk ([`Keep`]). [`Timeline::all`] reads them merged; the JSON
+/// export is that sequence.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    /// Every row ([`Keep::All`]), or all but the foreach exchanges ([`Keep::Spilled`]), or
+    /// those and each step's first exchange ([`Keep::Summaries`]).
+    pub rows: Vec<TimelineRow>,
+    spill: Option<Arc<Spill>>,
+    summaries_only: bool,
+    origin: Timestamp,
+}
+
+/// A row of [`Timeline::all`]: borrowed from memory or read back from disk.
+pub type RowRef<'a> = Cow<'a, TimelineRow>;
+
+/// Rows in time order, as [`Timeline::all`] reads them.
+pub type AllRows<'a> = Box<dyn Iterator<Item = std::io::Result<RowRef<'a>>> + 'a>;
+
+impl Timeline {
+    /// Every row, in time order (ties by seq), exchange rows read back from disk as needed.
+    /// An error when the timeline was collected for summaries only, or the disk fails.
+    pub fn all(&self) -> std::io::Result<AllRows<'_>> {
+        if self.summaries_only {
+            return Err(std::io::Error::other(
+                "this timeline holds each foreach step's summary, not every exchange",
+            ));
+        }
+        self.merged()
+    }
+
+    /// The rows as collected: [`Timeline::all`], or with [`Keep::Summaries`] each step's
+    /// first exchange in place of all of them (what a summary line needs).
+    fn merged(&self) -> std::io::Result<AllRows<'_>> {
+        let spilled = match &self.spill {
+            Some(spill) => spill.rows()?,
+            None => Box::new(std::iter::empty()),
+        };
+        let origin = self.origin;
+        let spilled = spilled.map(move |row| {
+            row.map(|mut row| {
+                row.offset_ms = millis_between(origin, row.at);
+                row.offset = offset_label(row.offset_ms);
+                Cow::Owned(row)
+            })
+        });
+        let mut memory = self.rows.iter().map(|r| Ok(Cow::Borrowed(r))).peekable();
+        let mut spilled = spilled.peekable();
+        Ok(Box::new(std::iter::from_fn(move || {
+            let key = |r: &std::io::Result<RowRef<'_>>| r.as_ref().ok().map(|r| (r.at, r.seq));
+            match (memory.peek().map(key), spilled.peek().map(key)) {
+                (Some(Some(m)), Some(Some(s))) if s < m => spilled.next(),
+                (Some(_), Some(None)) | (None, _) => spilled.next(),
+                _ => memory.next(),
+            }
+        })))
+    }
+
+    /// How many rows there are in memory and on disk.
+    pub fn len(&self) -> u64 {
+        self.rows.len() as u64 + self.spill.as_ref().map_or(0, |s| s.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl serde::Serialize for Timeline {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let rows = self.all().map_err(S::Error::custom)?;
+        let mut seq = serializer.serialize_seq(usize::try_from(self.len()).ok())?;
+        for row in rows {
+            seq.serialize_element(&*row.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
     }
 }
 
@@ -142,34 +313,46 @@ pub fn intro(view: View) -> &'static str {
 
 /// One line of the rendered timeline.
 pub enum Line<'a> {
-    Event(&'a TimelineRow),
+    Event(RowRef<'a>),
     /// A foreach step's exchanges, placed at its first exchange's row.
     Exchanges {
-        first: &'a TimelineRow,
+        first: RowRef<'a>,
         summary: &'a ExchangeSummary,
     },
 }
 
-/// The timeline lines of `report` as `view` shows them, in time order.
-pub fn lines(report: &Report, view: View) -> impl Iterator<Item = Line<'_>> {
-    let mut shown: Vec<&str> = Vec::new();
-    report.timeline.iter().filter_map(move |row| {
+/// The timeline lines of `report` as `view` shows them, in time order (exchange rows read back
+/// from disk as they are reached: an I/O error ends the document).
+pub fn lines(
+    report: &Report,
+    view: View,
+) -> std::io::Result<impl Iterator<Item = std::io::Result<Line<'_>>>> {
+    let rows = match view {
+        View::Summary => report.timeline.merged()?,
+        View::Full => report.timeline.all()?,
+    };
+    let mut shown: Vec<String> = Vec::new();
+    Ok(rows.filter_map(move |row| {
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => return Some(Err(e)),
+        };
         let step = row.step.as_deref().filter(|_| row.item.is_some());
         let Some(step) = step.filter(|_| view == View::Summary) else {
-            return Some(Line::Event(row));
+            return Some(Ok(Line::Event(row)));
         };
-        if shown.contains(&step) {
+        if shown.iter().any(|s| s == step) {
             return None;
         }
-        shown.push(step);
-        match report.exchanges.iter().find(|s| s.step == step) {
-            Some(summary) => Some(Line::Exchanges {
+        shown.push(step.to_owned());
+        Some(Ok(match report.exchanges.iter().find(|s| s.step == step) {
+            Some(summary) => Line::Exchanges {
                 first: row,
                 summary,
-            }),
-            None => Some(Line::Event(row)),
-        }
-    })
+            },
+            None => Line::Event(row),
+        }))
+    }))
 }
 
 /// Rows of a whole replayed incident (what drafts quote as `timeline`).
@@ -178,15 +361,7 @@ pub fn rows(incident: &Incident, opened_at: Option<Timestamp>) -> Vec<TimelineRo
     for event in &incident.events {
         rows.push(event, &incident.facts);
     }
-    rows.finish(opened_at, &incident.facts)
-}
-
-/// The fact a `fact.corrected` event corrects.
-fn corrects(event: &Event) -> Option<u64> {
-    match event.payload().ok()? {
-        Payload::FactCorrected(p) => Some(p.corrects),
-        _ => None,
-    }
+    rows.finish(opened_at, &incident.facts).rows
 }
 
 /// `recorded 2026-12-26 18:05:00Z` beside a back-dated row.

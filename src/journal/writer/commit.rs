@@ -195,6 +195,11 @@ impl Queue {
         Ok(event)
     }
 
+    /// The seq of the last event queued.
+    pub(super) fn last_seq(&self) -> u64 {
+        lock(&self.pending).seq
+    }
+
     /// No more events; the writer thread drains what is queued and ends.
     pub(super) fn close(&self) {
         lock(&self.pending).closed = true;
@@ -265,6 +270,12 @@ impl Queue {
             return result;
         }
         self.hurry();
+        self.wait_lazily(seq)
+    }
+
+    /// [`Queue::wait_blocking`] without hurrying the writer: for a follower that must not
+    /// cost the engine a sync.
+    pub(super) fn wait_lazily(&self, seq: u64) -> Result<u64, JournalError> {
         let mut durable = lock(&self.durable);
         loop {
             if let Some(result) = Self::decide(&durable, seq) {

@@ -9,6 +9,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::{LAB_VARIABLES, Scenario, is_mark, parse_offset, parse_when};
+use crate::journal::payload::TEAM_ROLES;
 use crate::runbook::{Diagnostic, parse_duration};
 
 /// One problem, at a byte range of the scenario source.
@@ -114,6 +115,15 @@ pub fn validate(path: &Path, s: &Scenario) -> Vec<Problem> {
                 Some("write a time after start, e.g. \"+14m\"".into()),
             )),
             Ok(_) => {}
+        }
+        if let Some(role) = &inject.role
+            && !TEAM_ROLES.contains(&role.get_ref().as_str())
+        {
+            out.push(Problem::new(
+                format!("unknown role `{}`", role.get_ref()),
+                role.span(),
+                Some(format!("one of: {}", TEAM_ROLES.join(", "))),
+            ));
         }
     }
     if let Some(runbook) = &s.scenario.runbook {

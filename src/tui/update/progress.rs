@@ -4,6 +4,7 @@
 
 use super::steps::open_confirm;
 use crate::engine::{Outcome, Preview, Progress};
+use crate::journal::shared::News;
 use crate::journal::{Event, Kind};
 use crate::tui::app::{App, DisplayStatus, EngineState, Modal};
 use crate::tui::effect::Effect;
@@ -23,14 +24,19 @@ pub(super) fn on_engine_ready(app: &mut App, ready: Result<(), TuiError>) -> Vec
     refresh_preview(app)
 }
 
-pub(super) fn on_journalled(app: &mut App, event: Event) -> Vec<Effect> {
+/// An own event, synced (`pending`: on the pending sub-chain only, team mode offline).
+pub(super) fn on_journalled(app: &mut App, event: Event, pending: bool) -> Vec<Effect> {
     // A step's captures may change what the selected step will send.
     let captured = matches!(event.kind, Kind::StepSucceeded | Kind::StepFailed);
     // The responder is still on the step that just finished: take them to the next.
     let done_here = matches!(event.kind, Kind::StepSucceeded | Kind::StepSkipped)
         && event.step.is_some()
         && event.step == app.selected_id();
-    app.absorb(event);
+    if pending {
+        app.absorb_pending(event);
+    } else {
+        app.absorb(event);
+    }
     if done_here {
         select_next_ready(app, true);
     }
@@ -41,9 +47,52 @@ pub(super) fn on_journalled(app: &mut App, event: Event) -> Vec<Effect> {
     }
 }
 
+/// Team mode: the shared chain's news. Events (teammates' and own, each once, in seq order)
+/// are folded like own ones (`absorb` skips what is there already) without moving the
+/// responder's selection; the alarm is kept for the status line and shown in a dialog.
+pub(super) fn on_team(app: &mut App, news: News) -> Vec<Effect> {
+    match news {
+        News::Events(events) => {
+            let captured = events
+                .iter()
+                .any(|e| matches!(e.kind, Kind::StepSucceeded | Kind::StepFailed));
+            for event in events {
+                app.absorb(event);
+            }
+            if captured {
+                return refresh_preview(app);
+            }
+        }
+        News::CaughtUp(_) => app.link_down = None,
+        News::Disconnected(why) => app.link_down = Some(why),
+        News::Alarm(text) => {
+            app.modal = Some(Modal::Error {
+                message: text.clone(),
+            });
+            app.alarm = Some(text);
+        }
+        // The merged events arrive as `Events`; the conflicts are for the commander's eyes.
+        News::Merged { conflicts, .. } if !conflicts.is_empty() => {
+            app.modal = Some(Modal::Error {
+                message: conflicts.join("\n"),
+            });
+            app.merge_conflicts = conflicts;
+        }
+        News::Merged { .. } => {}
+        News::Pending(n) => app.offline_pending = n,
+        News::MergeFailed(why) => {
+            app.modal = Some(Modal::Error {
+                message: format!("pending events not merged: {why}"),
+            });
+        }
+    }
+    Vec::new()
+}
+
 pub(super) fn on_progress(app: &mut App, step: &str, progress: Progress) -> Vec<Effect> {
     let run = match progress {
-        Progress::Journalled(event) => return on_journalled(app, event),
+        // The runner sends journalled events as their own messages (pending or not).
+        Progress::Journalled(event) => return on_journalled(app, event, false),
         progress => (app.running.get_mut(step), progress),
     };
     if let (Some(run), progress) = run {
@@ -130,6 +179,12 @@ pub(super) fn on_finished(app: &mut App, step: String, outcome: Outcome) -> Vec<
         Outcome::Cancelled => app.flash = Some(format!("{step} cancelled")),
         Outcome::Interrupted => {
             app.flash = Some(format!("{step} interrupted — outcome unknown"));
+        }
+        // A teammate claimed it first: offer the take-over.
+        Outcome::Held { by } => {
+            app.modal = Some(Modal::TakeOver(crate::tui::dialog::TakeOver::new(
+                &step, &by, false,
+            )));
         }
     }
     effects.push(Effect::Preview { step });

@@ -1,5 +1,6 @@
 //! Actions on the Runbook view that act on the selected step: run (with the destructive-step
-//! dialog), retry, cancel, skip, checklist ticks, draft editing. Part of `update`: pure,
+//! dialog, and in team mode the take-over dialog for a step a teammate holds), retry, cancel,
+//! skip, checklist ticks, draft editing. Part of `update`: pure,
 //! effects returned as values.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -112,7 +113,10 @@ fn run_selected(
     let id = step.id().to_owned();
     match status {
         DisplayStatus::Running => {
-            app.flash = Some(format!("{id} is already running"));
+            app.flash = Some(match app.held_by_other(&id) {
+                Some(holder) => format!("{id} is running at @{holder}"),
+                None => format!("{id} is already running"),
+            });
             return Vec::new();
         }
         DisplayStatus::Pending => {
@@ -161,6 +165,13 @@ fn run_selected(
             }
         }
         Some(Action::Http(_)) | None => {
+            // Team mode: a teammate's step runs here only after an explicit take-over.
+            if let Some(holder) = app.held_by_other(&id)
+                && !app.take_overs.contains_key(&id)
+            {
+                app.modal = Some(Modal::TakeOver(dialog::TakeOver::new(&id, holder, rerun)));
+                return Vec::new();
+            }
             if step.is_destructive() {
                 let expected = match app.previews.get(&id) {
                     Some(Ok(preview)) => preview.confirm.clone(),
@@ -218,14 +229,26 @@ pub(crate) fn start(
             cancelling: false,
         },
     );
+    let take_over = app.take_overs.remove(&step);
     vec![Effect::Run {
         step,
         decision: Decision {
             typed_confirmation: typed,
             assume_yes: false,
             rerun,
+            take_over,
         },
     }]
+}
+
+/// Run `step` as the run key would (after a dialog that had to come first, such as a
+/// take-over: the destructive-step dialog may still follow).
+pub(crate) fn run_again(app: &mut App, step: &str, rerun: bool) -> Vec<Effect> {
+    let Some(found) = app.runbook.runbook.step(step).cloned() else {
+        return Vec::new();
+    };
+    let status = app.display_status(&found);
+    run_selected(app, &found, status, rerun)
 }
 
 pub(super) fn open_confirm(app: &mut App, step: &str, expected: String, rerun: bool) {

@@ -69,7 +69,14 @@ fn step_line(app: &App, pos: usize, width: usize, theme: Theme) -> Line<'static>
             .map(|ms| duration(i64::try_from(ms).unwrap_or(i64::MAX)))
             .unwrap_or_default(),
     };
-    let title_width = width.saturating_sub(4 + time.chars().count() + 1);
+    // Team mode: who holds the step (a login: escaped like all journal text).
+    let holder = app
+        .incident
+        .team
+        .holder(step.id())
+        .map(|h| format!(" @{}", crate::text::escape(h)))
+        .unwrap_or_default();
+    let title_width = width.saturating_sub(4 + time.chars().count() + 1 + holder.chars().count());
     let mut title: String = step.title().chars().take(title_width).collect();
     if step.title().chars().count() > title_width && title_width > 1 {
         title.pop();
@@ -86,6 +93,7 @@ fn step_line(app: &App, pos: usize, width: usize, theme: Theme) -> Line<'static>
         Span::styled(if selected { "▸ " } else { "  " }, base),
         Span::styled(glyph(status, app.now), theme.status(status).patch(base)),
         Span::styled(format!(" {title}{}", " ".repeat(pad)), base),
+        Span::styled(holder, theme.accent().patch(base)),
         Span::styled(format!(" {time}"), theme.dim().patch(base)),
     ])
 }

@@ -1,6 +1,9 @@
 //! The status bar: incident id, responder, T+ since opened, time since `aware` and each
 //! notification deadline with a fixed period (`72h`, `30d`; see `draft::deadline`), stopped at
-//! `notified`, DRILL watermark, last journal seq and hash prefix.
+//! `notified`, DRILL watermark, last journal seq and hash prefix. Team mode: the login and its
+//! role, "team link down" while it is ("offline — N pending" while own events wait on the
+//! pending sub-chain), the last merge's conflicts, and the "journal rewritten" alarm over
+//! everything.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -22,11 +25,38 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             theme.warn().add_modifier(Modifier::REVERSED),
         ));
     }
+    if let Some(alarm) = &app.alarm {
+        // Nothing else matters until a person has looked: the whole bar says so.
+        let text = format!(
+            " JOURNAL REWRITTEN — writing stopped: {} ",
+            crate::text::escape(alarm)
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                text,
+                theme.bad().add_modifier(Modifier::REVERSED),
+            )),
+            area,
+        );
+        return;
+    }
     spans.push(Span::styled(
         format!(" {} ", incident.id),
         bar.add_modifier(Modifier::BOLD),
     ));
-    spans.push(Span::styled(format!(" {} ", incident.responder), bar));
+    match &app.team_login {
+        // Team mode: who this terminal is, and their role in the incident.
+        Some(login) => spans.push(Span::styled(
+            format!(
+                " {} ({}) ",
+                crate::text::escape(login),
+                incident.team.role_of(login).unwrap_or("member")
+            ),
+            bar,
+        )),
+        None => spans.push(Span::styled(format!(" {} ", incident.responder), bar)),
+    }
+    link_spans(app, theme, &mut spans);
     if let Some(opened) = incident.opened_at {
         let t = super::elapsed_ms(app.now, opened);
         spans.push(Span::raw(format!(" T+{} ", duration(t))));
@@ -91,6 +121,29 @@ fn span(ms: i64) -> String {
 fn hours(ms: i64) -> String {
     let minutes = ms.max(0) / 60_000;
     format!("{}h{:02}m", minutes / 60, minutes % 60)
+}
+
+/// Team mode: the link's state ("offline — N pending" while own events wait for the merge)
+/// and the last merge's conflicts, for the commander.
+fn link_spans(app: &App, theme: Theme, spans: &mut Vec<Span<'static>>) {
+    match app.offline_pending {
+        0 if app.link_down.is_some() => {
+            spans.push(Span::styled(" team link down ", theme.bad()));
+        }
+        0 => {}
+        n => spans.push(Span::styled(
+            format!(" offline — {n} pending "),
+            theme.bad(),
+        )),
+    }
+    if !app.merge_conflicts.is_empty() {
+        let n = app.merge_conflicts.len();
+        let s = if n == 1 { "" } else { "s" };
+        spans.push(Span::styled(
+            format!(" {n} merge conflict{s} "),
+            theme.bad(),
+        ));
+    }
 }
 
 #[cfg(test)]

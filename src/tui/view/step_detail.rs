@@ -272,6 +272,14 @@ fn result_lines(
             Span::raw(format!("{total}, {failed} failed")),
         ]));
     }
+    if let (Some(via), Some(by)) = (&record.confirmed_via, &record.confirmed_by) {
+        // Destructive steps: who confirmed (the `confirm` event's actor), and how.
+        lines.push(Line::from(vec![
+            dim("confirmed by"),
+            Span::raw(shown(by)),
+            dim(&format!("  via {via}")),
+        ]));
+    }
     if let Some(summary) = &record.summary {
         lines.push(Line::from(vec![dim("summary"), Span::raw(shown(summary))]));
     }

@@ -48,6 +48,8 @@ pub async fn run_bundled(inputs: Value, secrets: Vec<(String, String)>) -> Run {
         dir: incident_dir.clone(),
         journal,
         incident: Incident::replay([opened_event]),
+        checkpoints: None,
+        notice: None,
     };
     let mut out = Vec::new();
     let report = run_all_async(&engine, &mut opened, &mut out, true)

@@ -10,6 +10,8 @@
 //! - A unix socket in the temp dir for the admin and trusted local logins, and 127.0.0.1 on a
 //!   free port where every login needs SCRAM over TLS (`hostssl … scram-sha-256`, plain `host` rejected), with a throwaway CA
 //!   made by `openssl` whose PEM file the test hands to the client (`sslrootcert=`).
+//!   [`Cluster::start_with_certs`] adds certificate logins for members of `stanch_cert`
+//!   (`hostssl … cert`, the CN is the login) and [`Cluster::client_cert`] signs one.
 //! - Stopped on drop; and because a static is never dropped, a watchdog shell holds the read
 //!   end of a pipe whose write end only this process has: when the test binary exits however
 //!   it exits, `read` sees EOF and the watchdog stops the server and removes the temp dir.
@@ -78,16 +80,83 @@ fn free_port() -> u16 {
 impl Cluster {
     /// initdb, configure, start; waits for the server (pg_ctl -w) before returning.
     pub fn start() -> Cluster {
-        Self::start_with(false)
+        Self::start_with(false, false)
     }
 
     /// Like [`Cluster::start`], with `durable`: fsync and synchronous commit on, as a
     /// production server runs (benchmarks).
     pub fn start_durable() -> Cluster {
-        Self::start_with(true)
+        Self::start_with(true, false)
     }
 
-    fn start_with(durable: bool) -> Cluster {
+    /// Like [`Cluster::start`], plus client-certificate logins over TCP: members of the group
+    /// `stanch_cert` log in with a certificate signed by the cluster's CA whose CN is the
+    /// login (`hostssl … cert`), everyone else with SCRAM as before. See [`Cluster::client_cert`].
+    pub fn start_with_certs() -> Cluster {
+        let cluster = Self::start_with(false, true);
+        cluster.psql("postgres", "CREATE ROLE stanch_cert NOLOGIN");
+        cluster
+    }
+
+    /// A client certificate for `cn` and its key (mode 600), made in `dir` and signed by the
+    /// cluster's CA, or (`foreign_ca`) by a throwaway CA made there, which the server does not
+    /// trust.
+    pub fn client_cert(&self, cn: &str, dir: &Path, foreign_ca: bool) -> (PathBuf, PathBuf) {
+        let (ca_crt, ca_key) = if foreign_ca {
+            openssl(
+                dir,
+                &format!("req -x509 {NEW_KEY} -keyout other-ca.key -out other-ca.crt -days 2"),
+                &["-subj", "/CN=someone else's CA"],
+                "openssl: a CA the server does not trust",
+            );
+            (dir.join("other-ca.crt"), dir.join("other-ca.key"))
+        } else {
+            (self.ca_file(), self.root.path().join("ca.key"))
+        };
+        std::fs::write(
+            dir.join("client.ext"),
+            "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .expect("write client.ext");
+        openssl(
+            dir,
+            &format!("req {NEW_KEY} -keyout {cn}.key -out {cn}.csr"),
+            &["-subj", &format!("/CN={cn}")],
+            "openssl: a client key",
+        );
+        openssl(
+            dir,
+            &format!(
+                "x509 -req -in {cn}.csr -CAcreateserial -out {cn}.crt -days 2 -extfile client.ext"
+            ),
+            &[
+                std::ffi::OsStr::new("-CA"),
+                ca_crt.as_os_str(),
+                std::ffi::OsStr::new("-CAkey"),
+                ca_key.as_os_str(),
+            ],
+            "openssl: sign the client certificate",
+        );
+        let key = dir.join(format!("{cn}.key"));
+        run_ok(
+            Command::new("chmod").arg("600").arg(&key),
+            "chmod the client key",
+        );
+        (dir.join(format!("{cn}.crt")), key)
+    }
+
+    /// A certificate login's URL over TCP (no password), TLS verified against the CA.
+    pub fn cert_url(&self, user: &str, db: &str, cert: &Path, key: &Path) -> String {
+        format!(
+            "postgresql://{user}@127.0.0.1:{}/{db}?sslrootcert={}&sslcert={}&sslkey={}",
+            self.port,
+            percent_encode(&self.ca_file().display().to_string()),
+            percent_encode(&cert.display().to_string()),
+            percent_encode(&key.display().to_string()),
+        )
+    }
+
+    fn start_with(durable: bool, certs: bool) -> Cluster {
         let bindir = Command::new("pg_config")
             .arg("--bindir")
             .output()
@@ -132,13 +201,32 @@ impl Cluster {
             sock = root.path().display()
         );
         append(&data.join("postgresql.conf"), &conf);
+        // Certificate logins: the server checks client certificates against the test CA, and
+        // members of `stanch_cert` log in with one (its CN is the login).
+        let cert_line = if certs {
+            std::fs::copy(root.path().join("ca.crt"), data.join("ca.crt")).expect("copy the CA");
+            append(&data.join("postgresql.conf"), "ssl_ca_file = 'ca.crt'\n");
+            "hostssl all +stanch_cert 127.0.0.1/32 cert\n"
+        } else {
+            ""
+        };
         std::fs::write(
             data.join("pg_hba.conf"),
-            "local all all trust\n\
-             hostssl all all 127.0.0.1/32 scram-sha-256\n\
-             host all all 127.0.0.1/32 reject\n",
+            format!(
+                "local all all trust\n{cert_line}\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                 host all all 127.0.0.1/32 reject\n"
+            ),
         )
         .expect("write pg_hba.conf");
+        if is_root() {
+            run_ok(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&data),
+                "chown the cluster's files",
+            );
+        }
         let cluster = Cluster {
             root,
             bindir,
@@ -310,26 +398,31 @@ fn append(path: &Path, text: &str) {
         .expect("append to postgresql.conf");
 }
 
+/// openssl's options for a new P-256 key without a passphrase.
+const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+
+/// Run the openssl CLI in `dir`: `args` split on spaces, then `extra` as they are (a subject
+/// with spaces, a path).
+fn openssl(dir: &Path, args: &str, extra: &[impl AsRef<std::ffi::OsStr>], what: &str) {
+    run_ok(
+        Command::new("openssl")
+            .current_dir(dir)
+            .args(args.split_whitespace())
+            .args(extra),
+        what,
+    );
+}
+
 /// A CA and a server certificate for 127.0.0.1/localhost, signed by it (openssl CLI).
 fn make_tls(root: &Path, data: &Path) {
-    // Arguments split on spaces, then extra ones that contain spaces (a subject).
-    let openssl = |args: &str, extra: &[&str], what: &str| {
-        run_ok(
-            Command::new("openssl")
-                .current_dir(root)
-                .args(args.split_whitespace())
-                .args(extra),
-            what,
-        );
-    };
-    let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    let openssl = |args: &str, extra: &[&str], what: &str| openssl(root, args, extra, what);
     openssl(
-        &format!("req -x509 {new_key} -keyout ca.key -out ca.crt -days 2"),
+        &format!("req -x509 {NEW_KEY} -keyout ca.key -out ca.crt -days 2"),
         &["-subj", "/CN=stanch test CA"],
         "openssl: make the test CA",
     );
     openssl(
-        &format!("req {new_key} -keyout server.key -out server.csr"),
+        &format!("req {NEW_KEY} -keyout server.key -out server.csr"),
         &["-subj", "/CN=localhost"],
         "openssl: make the server key",
     );

@@ -6,9 +6,13 @@
 use serde_json::json;
 use stanch::journal::{Kind, NewEvent};
 use stanch::team::schema::{self, NewResponder};
-use stanch::team::{Chain, Target};
+use stanch::team::{Chain, Follower, Target, Update};
+use std::time::Duration;
 
 use crate::support::pg::Cluster;
+
+/// Every responder's password in these fixtures.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TeamDb<'c> {
     pub cluster: &'c Cluster,
@@ -43,7 +47,7 @@ impl<'c> TeamDb<'c> {
                 login,
                 role,
                 incident,
-                password: Some("correct horse battery staple"),
+                password: Some(PASSWORD),
             },
         )
         .await
@@ -54,6 +58,16 @@ impl<'c> TeamDb<'c> {
         Chain::open(&self.as_user(login), incident).await.unwrap()
     }
 
+    /// The server's last seq of `incident` (read as the superuser).
+    pub fn head(&self, incident: &str) -> u64 {
+        self.psql(&format!(
+            "SELECT coalesce(max(seq), 0) FROM stanch.event WHERE incident_id = '{incident}'"
+        ))
+        .trim()
+        .parse()
+        .expect("a seq")
+    }
+
     /// Run SQL as the superuser in this database.
     pub fn psql(&self, sql: &str) -> String {
         self.cluster.psql(&self.name, sql)
@@ -62,4 +76,70 @@ impl<'c> TeamDb<'c> {
 
 pub fn note(text: &str) -> NewEvent {
     NewEvent::new(Kind::Note, json!({"text": text, "tags": []}))
+}
+
+/// Wait (a minute at most) until `follower` has caught up through `head`; returns whether it
+/// reported the link down on the way. A rewritten chain fails the test.
+pub async fn caught_up(follower: &mut Follower, head: u64) -> bool {
+    let mut disconnected = false;
+    loop {
+        match tokio::time::timeout(Duration::from_mins(1), follower.updates_rx.recv())
+            .await
+            .expect("the follower reports")
+            .expect("the follower runs")
+        {
+            Update::Disconnected(_) => disconnected = true,
+            Update::CaughtUp(seq) if seq >= head => return disconnected,
+            Update::CaughtUp(_) | Update::Events(_) => {}
+            Update::Rewritten(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// A child's standard output, line by line as it comes (read on a thread of its own), for
+/// tests that drive a real `stanch` process and wait on what it says.
+pub struct Lines {
+    rx: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far, for failure messages.
+    pub seen: Vec<String>,
+}
+
+impl Lines {
+    /// Take `child`'s piped standard output.
+    pub fn of(child: &mut std::process::Child) -> Lines {
+        use std::io::BufRead;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line containing `what`; each line must come within `within`.
+    pub fn next(&mut self, what: &str, within: Duration) -> String {
+        loop {
+            let line = self
+                .rx
+                .recv_timeout(within)
+                .unwrap_or_else(|e| panic!("no line with {what:?} after {:?}: {e}", self.seen));
+            self.seen.push(line.clone());
+            if line.contains(what) {
+                return line;
+            }
+        }
+    }
+
+    /// Whether no line comes within `within`.
+    pub fn quiet_for(&self, within: Duration) -> bool {
+        self.rx.recv_timeout(within).is_err()
+    }
 }

@@ -1,0 +1,11 @@
+# Shared by bench/verify-bench.sh and bench/export-scale.sh: the generated incident of
+# EVENTS events with a foreach of ITEMS items (bench/gen-incident.sh), kept in
+# target/scale-data and reused while its size matches. Source it after setting `events` and
+# `items`; it sets `data`, `id` and `journal`.
+data="$PWD/target/scale-data"
+id="VERIFY-$events-$items"
+journal="$data/incidents/$id/journal.jsonl"
+if [[ ! -f $journal ]] || [[ $(wc -l <"$journal") -ne $events ]]; then
+    bench/gen-incident.sh "$events" "$items" "$data" "$id" >/dev/null
+fi
+cargo build --quiet --release --bin stanch

@@ -1,0 +1,429 @@
+//! A foreach step's exchange rows, kept on disk while a journal streams, so that the JSON
+//! export and `--timeline full` list every exchange of a 2,000,000-event incident without
+//! holding its rows in memory.
+//!
+//! ```text
+//! Rows::push ──exchange row──▶ Writer::push ──▶ unnamed temp file (0600, gone on close)
+//!                                                  │ runs: stretches in time order
+//! Timeline::rows ◀── merge by (at, seq) ◀── Spill::rows (one reader per run)
+//! ```
+//!
+//! Rows are written in journal order, which is time order unless the clock stepped back;
+//! each step back starts a new *run*, and reading merges the runs by `(at, seq)`, the order a
+//! stable sort by time gives. Reading holds one small buffer per run; past [`MAX_RUNS`] runs
+//! (a journal whose clock went back and forth hundreds of times) the rows are read into
+//! memory and sorted instead: the order stays right, only the memory bound is given up.
+//!
+//! A record is binary (fixed-width numbers, length-prefixed UTF-8), written and read only
+//! here, within one export; it is never a file format anyone else sees. Offsets are not
+//! stored: they depend on the opening, computed when rows are read.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+
+use jiff::Timestamp;
+
+use super::TimelineRow;
+use crate::journal::Kind;
+
+/// Runs merged while streaming; more are sorted in memory.
+pub const MAX_RUNS: usize = 64;
+
+/// Bytes each run's reader holds.
+const READ_BUF: usize = 64 * 1024;
+
+/// Exchange rows being written.
+pub struct Writer {
+    out: BufWriter<File>,
+    /// `(start, end)` byte ranges of the runs so far.
+    runs: Vec<(u64, u64)>,
+    written: u64,
+    rows: u64,
+    last: Option<(Timestamp, u64)>,
+    /// The first write error; the export reports it when the rows are read.
+    failed: Option<std::io::Error>,
+}
+
+/// Exchange rows written, ready to be read in time order.
+#[derive(Debug)]
+pub struct Spill {
+    /// `None` when the buffered rows could not be written out (`failed` says why).
+    file: Option<File>,
+    runs: Vec<(u64, u64)>,
+    rows: u64,
+    failed: Option<String>,
+}
+
+impl Writer {
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            out: BufWriter::with_capacity(256 * 1024, tempfile::tempfile()?),
+            runs: Vec::new(),
+            written: 0,
+            rows: 0,
+            last: None,
+            failed: None,
+        })
+    }
+
+    /// Write one exchange row (its offset is left out: see the module doc).
+    pub fn push(&mut self, row: &TimelineRow) {
+        if self.failed.is_some() {
+            return;
+        }
+        let key = (row.at, row.seq);
+        if self.last.is_none_or(|last| key < last) {
+            self.runs.push((self.written, self.written));
+        }
+        self.last = Some(key);
+        let record = encode(row);
+        match self.out.write_all(&record) {
+            Ok(()) => {
+                self.written += record.len() as u64;
+                self.rows += 1;
+                if let Some(run) = self.runs.last_mut() {
+                    run.1 = self.written;
+                }
+            }
+            Err(e) => self.failed = Some(e),
+        }
+    }
+
+    pub fn finish(self) -> Spill {
+        let (file, failed) = match self.out.into_inner() {
+            Ok(file) => (Some(file), self.failed),
+            Err(e) => (None, Some(e.into_error())),
+        };
+        Spill {
+            file,
+            runs: self.runs,
+            rows: self.rows,
+            failed: failed.map(|e| e.to_string()),
+        }
+    }
+}
+
+impl Spill {
+    /// How many rows were written.
+    pub fn len(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Every row in `(at, seq)` order (offsets still to be filled in).
+    pub fn rows(&self) -> std::io::Result<Rows<'_>> {
+        let file = match (&self.file, &self.failed) {
+            (Some(file), None) => file,
+            (_, reason) => {
+                return Err(std::io::Error::other(format!(
+                    "writing the exchange rows to a temporary file failed: {}",
+                    reason.as_deref().unwrap_or("unknown error")
+                )));
+            }
+        };
+        let mut runs: Vec<Run<'_>> = self
+            .runs
+            .iter()
+            .map(|&(start, end)| Run::new(file, start, end))
+            .collect();
+        if runs.len() > MAX_RUNS {
+            let mut all = Vec::with_capacity(usize::try_from(self.rows).unwrap_or(0));
+            for run in &mut runs {
+                while let Some(row) = run.next_row()? {
+                    all.push(row);
+                }
+            }
+            all.sort_by_key(|r| (r.at, r.seq));
+            return Ok(Box::new(all.into_iter().map(Ok)));
+        }
+        let heads = runs
+            .iter_mut()
+            .map(Run::next_row)
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Box::new(Merge { runs, heads }))
+    }
+}
+
+/// Spilled rows in time order.
+pub type Rows<'a> = Box<dyn Iterator<Item = std::io::Result<TimelineRow>> + 'a>;
+
+/// The runs merged: each step yields the smallest head.
+struct Merge<'a> {
+    runs: Vec<Run<'a>>,
+    heads: Vec<Option<TimelineRow>>,
+}
+
+impl Iterator for Merge<'_> {
+    type Item = std::io::Result<TimelineRow>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (index, _) = self
+            .heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|r| (i, (r.at, r.seq))))
+            .min_by_key(|&(_, key)| key)?;
+        let next = match self.runs[index].next_row() {
+            Ok(next) => next,
+            Err(e) => return Some(Err(e)),
+        };
+        std::mem::replace(&mut self.heads[index], next).map(Ok)
+    }
+}
+
+/// One run's bytes, read through a small buffer at its own position (`pread`: the runs
+/// share the file but not a cursor).
+struct Run<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<'a> Run<'a> {
+    fn new(file: &'a File, start: u64, end: u64) -> Self {
+        Run {
+            file,
+            at: start,
+            end,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Make at least `n` unread bytes available, or fewer at the run's end.
+    fn fill(&mut self, n: usize) -> std::io::Result<()> {
+        if self.buf.len() - self.pos >= n {
+            return Ok(());
+        }
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let want = n.max(READ_BUF) - self.buf.len();
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        let take = want.min(left);
+        let old = self.buf.len();
+        self.buf.resize(old + take, 0);
+        self.file.read_exact_at(&mut self.buf[old..], self.at)?;
+        self.at += take as u64;
+        Ok(())
+    }
+
+    fn next_row(&mut self) -> std::io::Result<Option<TimelineRow>> {
+        self.fill(4)?;
+        if self.buf.len() == self.pos {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(Cursor(&self.buf[self.pos..]).take()?);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        self.pos += 4;
+        self.fill(len)?;
+        let record = self
+            .buf
+            .get(self.pos..self.pos.saturating_add(len))
+            .ok_or_else(|| corrupt("a record runs past its run"))?;
+        let row = decode(record)?;
+        self.pos += len;
+        Ok(Some(row))
+    }
+}
+
+fn corrupt(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the export's temporary file of exchange rows: {what}"),
+    )
+}
+
+/// `len ‖ seq ‖ at (ns) ‖ item ‖ kind ‖ actor ‖ step ‖ text`, numbers little-endian, strings
+/// as `u32 length ‖ UTF-8` (`step` absent: length `u32::MAX`).
+fn encode(row: &TimelineRow) -> Vec<u8> {
+    let step = row.step.as_deref();
+    let mut out = Vec::with_capacity(
+        4 + 8 + 16 + 8 + 1 + 12 + row.actor.len() + step.map_or(0, str::len) + row.text.len(),
+    );
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&row.seq.to_le_bytes());
+    out.extend_from_slice(&row.at.as_nanosecond().to_le_bytes());
+    out.extend_from_slice(&row.item.unwrap_or(u64::MAX).to_le_bytes());
+    out.push(u8::from(row.kind == Kind::HttpResponse.as_str()));
+    put_str(&mut out, Some(&row.actor));
+    put_str(&mut out, step);
+    put_str(&mut out, Some(&row.text));
+    let len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    out
+}
+
+fn put_str(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        // A row's text is far below 4 GiB (one journal line); cut rather than wrap if not.
+        Some(text) => {
+            let len = u32::try_from(text.len()).unwrap_or(u32::MAX - 1);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&text.as_bytes()[..len as usize]);
+        }
+        None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+    }
+}
+
+fn decode(record: &[u8]) -> std::io::Result<TimelineRow> {
+    let mut cursor = Cursor(record);
+    let seq = u64::from_le_bytes(cursor.take()?);
+    let nanos = i128::from_le_bytes(cursor.take()?);
+    let at = Timestamp::from_nanosecond(nanos).map_err(|_| corrupt("a time out of range"))?;
+    let item = u64::from_le_bytes(cursor.take()?);
+    let [kind] = cursor.take()?;
+    let actor = cursor.text()?.unwrap_or_default();
+    let step = cursor.text()?;
+    let text = cursor.text()?.unwrap_or_default();
+    Ok(TimelineRow {
+        seq,
+        at,
+        offset: String::new(),
+        offset_ms: 0,
+        recorded_at: at,
+        backdated: false,
+        actor,
+        kind: if kind == 1 {
+            Kind::HttpResponse.as_str()
+        } else {
+            Kind::HttpRequest.as_str()
+        },
+        step,
+        text,
+        corrections: Vec::new(),
+        item: (item != u64::MAX).then_some(item),
+    })
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn take<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
+        let (head, rest) = self
+            .0
+            .split_at_checked(N)
+            .ok_or_else(|| corrupt("a record ends early"))?;
+        self.0 = rest;
+        <[u8; N]>::try_from(head).map_err(|_| corrupt("a record ends early"))
+    }
+
+    fn text(&mut self) -> std::io::Result<Option<String>> {
+        let len = u32::from_le_bytes(self.take()?);
+        if len == u32::MAX {
+            return Ok(None);
+        }
+        let (head, rest) = self
+            .0
+            .split_at_checked(len as usize)
+            .ok_or_else(|| corrupt("a record ends early"))?;
+        self.0 = rest;
+        String::from_utf8(head.to_vec())
+            .map(Some)
+            .map_err(|_| corrupt("text that is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: u64, at_ms: i64, text: &str) -> TimelineRow {
+        let at = Timestamp::from_millisecond(at_ms).unwrap();
+        TimelineRow {
+            seq,
+            at,
+            offset: String::new(),
+            offset_ms: 0,
+            recorded_at: at,
+            backdated: false,
+            actor: "alice".into(),
+            kind: if seq.is_multiple_of(2) {
+                "http.response"
+            } else {
+                "http.request"
+            },
+            step: (seq != 3).then(|| "revoke".to_owned()),
+            text: text.into(),
+            corrections: Vec::new(),
+            item: Some(seq / 2),
+        }
+    }
+
+    fn read(spill: &Spill) -> Vec<(u64, String)> {
+        spill
+            .rows()
+            .unwrap()
+            .map(|r| r.map(|r| (r.seq, r.text)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rows_come_back_whole_and_in_time_order_across_clock_steps() {
+        let mut writer = Writer::new().unwrap();
+        // The clock steps back twice: three runs, merged as a stable sort by time would.
+        let times = [10, 20, 20, 5, 25, 15, 15, 30];
+        for (i, at) in times.iter().enumerate() {
+            writer.push(&row(i as u64 + 1, *at, &format!("row {} é", i + 1)));
+        }
+        let spill = writer.finish();
+        assert_eq!(spill.len(), 8);
+        assert_eq!(spill.runs.len(), 3);
+        let seqs: Vec<u64> = read(&spill).into_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(seqs, [4, 1, 6, 7, 2, 3, 5, 8]);
+        let third = spill.rows().unwrap().nth(5).unwrap().unwrap();
+        assert_eq!(
+            (third.seq, third.step, third.text.as_str()),
+            (3, None, "row 3 é")
+        );
+    }
+
+    #[test]
+    fn more_runs_than_readers_are_sorted_in_memory_in_the_same_order() {
+        let mut writer = Writer::new().unwrap();
+        let n = 2 * MAX_RUNS as u64 + 3;
+        for seq in 1..=n {
+            // Back and forth: every other row steps back.
+            let at = if seq.is_multiple_of(2) {
+                1000 - seq.cast_signed()
+            } else {
+                2000 + seq.cast_signed()
+            };
+            writer.push(&row(seq, at, "x"));
+        }
+        let spill = writer.finish();
+        assert!(spill.runs.len() > MAX_RUNS);
+        let mut expected: Vec<(i64, u64)> = (1..=n)
+            .map(|seq| {
+                (
+                    if seq.is_multiple_of(2) {
+                        1000 - seq.cast_signed()
+                    } else {
+                        2000 + seq.cast_signed()
+                    },
+                    seq,
+                )
+            })
+            .collect();
+        expected.sort_unstable();
+        let seqs: Vec<u64> = read(&spill).into_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(seqs, expected.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_long_text_crosses_the_read_buffer() {
+        let mut writer = Writer::new().unwrap();
+        let long = "y".repeat(3 * READ_BUF);
+        writer.push(&row(1, 1, "short"));
+        writer.push(&row(2, 2, &long));
+        writer.push(&row(3, 3, "after"));
+        let rows = read(&writer.finish());
+        assert_eq!(rows[1].1, long);
+        assert_eq!(rows[2], (3, "after".to_owned()));
+    }
+}

@@ -1,0 +1,90 @@
+//! The seam for a journal kept somewhere else: team mode's shared chain in PostgreSQL.
+//!
+//! [`Journal`](super::Journal) has two backends behind one handle: the local file (default;
+//! `writer`) and a [`SharedChain`]. Everything above the journal (engine, recorder, draft,
+//! mask, TUI, headless runner) writes through the same `Journal` methods and cannot tell them
+//! apart, except by [`Journal::shared_login`](super::Journal::shared_login) where team rules
+//! (claims) apply. The journal's contract holds for both: an event is reported only once it is
+//! durable. A shared chain orders events on the server, so an event is not final (seq, prev,
+//! hash) before the server committed it: for this backend `enqueue` waits for the commit (and
+//! for the local mirror to hold it), and `durable` has nothing left to wait for.
+//!
+//! Offline, `enqueue` returns an event that is durable on a local pending sub-chain instead
+//! ([`SharedChain::is_pending`] says so): its seq and hash are provisional until the merge
+//! puts a copy on the shared chain. Consumers fold such events only through
+//! [`crate::incident::Overlay`] (the headless runner and the TUI do), never as shared ones.
+//!
+//! This module knows nothing of PostgreSQL: `team::session` implements the trait. Redaction
+//! happens in `Journal` before the event is handed over, as for the file, so no secret reaches
+//! the implementation.
+
+use std::path::Path;
+
+use super::{Event, JournalError, NewEvent};
+
+/// A journal kept elsewhere and mirrored locally.
+pub trait SharedChain: Send + Sync + 'static {
+    /// Append one (redacted) event as [`SharedChain::login`]; return it as stored, only once
+    /// it is durable on the server and written to the local mirror. Blocks the calling thread.
+    fn append(&self, new: NewEvent) -> Result<Event, JournalError>;
+    /// The login every event is recorded as (the actor).
+    fn login(&self) -> &str;
+    /// The local mirror's directory (the incident directory: evidence and drafts go there).
+    fn dir(&self) -> &Path;
+    /// The live feed of what reaches the mirror ([`News`]); the first caller gets it, later
+    /// ones `None`.
+    fn take_news(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<News>>;
+    /// Whether `event`, as [`SharedChain::append`] returned it, is only on a local pending
+    /// sub-chain (the link was down): its seq and hash are provisional, the shared chain will
+    /// carry it later under another seq (see [`crate::incident::Overlay`]). Never folded as a
+    /// shared event.
+    fn is_pending(&self, event: &Event) -> bool {
+        let _ = event;
+        false
+    }
+    /// How many own events wait on the pending sub-chain for the merge (0 when online).
+    fn pending_count(&self) -> usize {
+        0
+    }
+    /// Own events that were on the pending sub-chain when this chain was opened (left by an
+    /// earlier run that ended offline), in order: fold them with
+    /// [`Overlay::resume`](crate::incident::Overlay::resume).
+    fn pending_at_open(&self) -> Vec<Event> {
+        Vec::new()
+    }
+}
+
+/// Run blocking work from wherever the caller is: on a multi-threaded runtime's worker, tell
+/// the runtime (other tasks move to another worker meanwhile); anywhere else, just run it.
+/// (A current-thread runtime has no other worker: the work must not wait on that runtime,
+/// which is why a shared chain runs on its own.)
+pub fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// What a shared chain tells its consumer (the TUI, the headless runner) as it happens.
+#[derive(Debug, Clone)]
+pub enum News {
+    /// Events newly in the local mirror, in seq order: teammates' and this responder's own
+    /// (each exactly once; fold those above the last seq folded).
+    Events(Vec<Event>),
+    /// The link is up and the mirror caught up with the server through this seq.
+    CaughtUp(u64),
+    /// The link is down (why); the session reconnects by itself.
+    Disconnected(String),
+    /// "Journal rewritten" (or a chain that fails verification): writing has stopped.
+    Alarm(String),
+    /// The pending sub-chain is on the shared chain (its events arrive as `Events`, each with
+    /// `data.offline`): how many, and each conflict as the commander reads it.
+    Merged { count: u64, conflicts: Vec<String> },
+    /// Pending events could not be merged for a reason other than the link (why).
+    MergeFailed(String),
+    /// Own events now waiting on the pending sub-chain for the merge (0 once merged).
+    Pending(usize),
+}

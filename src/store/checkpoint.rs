@@ -1,0 +1,536 @@
+//! An incident's state without replaying its whole journal: [`fold`] loads the last checkpoint
+//! (see [`crate::journal::checkpoint`] for the file, the chain event and what makes one
+//! trusted) and folds only the events after it; a [`Checkpointer`] writes new ones while the
+//! incident is open.
+//!
+//! ```text
+//! fold:  find the last `checkpoint` event (from the end) ─▶ its file, checked against it
+//!          ─▶ stream from the file's position, seeing that event go by ─▶ state
+//!        any miss ─▶ one notice (Source::Replay { fallback }) and a replay from seq 1
+//! write: every `every` events (a thread waiting on the durable watermark), and when the
+//!        incident is closed with at least `on_close` events since the last one:
+//!        fold (as above) ─▶ file ─▶ `checkpoint` event (queued, never waited for by the engine)
+//! ```
+//!
+//! Why 20,000 events: opening reads at most the events since the last checkpoint, and a fold
+//! runs at about 270,000 events/s on the shared 2-core VM under load (`stanch list` replaying
+//! 2,000,000 events took 7.41 s), so a worst-case tail folds in about 75 ms, inside the 150 ms
+//! first frame of `stanch resume` with room for the TUI's own start. The cost of a smaller N
+//! is small: the background folds together read every event once whatever N is (each starts
+//! at the previous checkpoint), and each checkpoint adds one state file (kilobytes unless
+//! steps captured large values) per 20,000 events (about 8 MB of journal). `on_close`
+//! (1,000) skips a checkpoint whose tail would fold in a few milliseconds anyway, so opening
+//! and quitting does not lengthen the journal. `STANCH_CHECKPOINT_EVERY=N` sets `every` (and
+//! `on_close` to at most N) for tests and benchmarks.
+//!
+//! The checkpoint's state is computed from the journal on disk, never from a caller's
+//! incident (the TUI's and the headless runner's fold only part of the events), so what is
+//! saved is always the fold of exactly the chain through its seq.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::incident::{Incident, Keep};
+use crate::journal::checkpoint::{self, Fallback, Found};
+use crate::journal::stream::{Position, Streamed, stream_between};
+use crate::journal::writer::JOURNAL_FILE;
+use crate::journal::{Event, Journal, JournalError, NewEvent, Watch};
+
+/// Default events between two checkpoints (see the module doc for why).
+pub const EVERY: u64 = 20_000;
+/// Default least tail worth a checkpoint when the incident is closed.
+pub const ON_CLOSE: u64 = 1_000;
+
+/// When checkpoints are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    pub every: u64,
+    pub on_close: u64,
+}
+
+impl Default for Cadence {
+    fn default() -> Self {
+        Self {
+            every: EVERY,
+            on_close: ON_CLOSE,
+        }
+    }
+}
+
+impl Cadence {
+    /// The default, or `STANCH_CHECKPOINT_EVERY` when set to a positive number.
+    pub fn from_env() -> Self {
+        std::env::var("STANCH_CHECKPOINT_EVERY")
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .map_or_else(Self::default, |every| Self {
+                every,
+                on_close: ON_CLOSE.min(every),
+            })
+    }
+}
+
+/// Where a folded state came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The checkpoint through `seq` (in `file`), then the events after it.
+    Checkpoint { seq: u64, file: String },
+    /// Every event from seq 1: the journal has no checkpoint, or (`fallback`) its last one
+    /// could not be trusted.
+    Replay { fallback: Option<Fallback> },
+}
+
+impl Source {
+    /// What the responder is told, once, when a checkpoint was not used.
+    pub fn notice(&self) -> Option<String> {
+        match self {
+            Source::Replay {
+                fallback: Some(fallback),
+            } => Some(format!(
+                "checkpoint not used ({fallback}); the whole journal was replayed"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A folded journal.
+pub struct Folded<T> {
+    pub incident: Incident,
+    pub source: Source,
+    /// The last read: position, torn tail, damage.
+    pub streamed: Streamed,
+    /// What the reader returned besides (the open [`Journal`] for a writer).
+    pub with: T,
+}
+
+/// A checkpoint accepted and its state, before the tail is folded in.
+struct Start {
+    found: Found,
+    from: Position,
+    incident: Incident,
+}
+
+/// Fold the journal in `dir` into an incident keeping what `keep` says: from the last
+/// checkpoint when it holds, else from the start. `read(from, each)` streams the journal from
+/// `from`, handing every good event to `each` (a plain read, or [`Journal::open_from`]).
+pub fn fold<T>(
+    dir: &Path,
+    keep: Keep,
+    mut read: impl FnMut(&Position, &mut dyn FnMut(Event)) -> Result<(T, Streamed), JournalError>,
+) -> Result<Folded<T>, JournalError> {
+    let fallback = match start(dir, keep) {
+        Ok(None) => None,
+        Err(fallback) => Some(fallback),
+        Ok(Some(Start {
+            found,
+            from,
+            mut incident,
+        })) => {
+            let mut seen = false;
+            let attempt = read(&from, &mut |event| {
+                if event.seq == found.event.seq {
+                    seen = event.hash == found.event.hash;
+                }
+                incident.apply(event);
+            });
+            match attempt {
+                Ok((with, streamed)) if streamed.broken.is_none() && seen => {
+                    return Ok(Folded {
+                        incident,
+                        source: Source::Checkpoint {
+                            seq: from.seq,
+                            file: found.checkpoint.file,
+                        },
+                        streamed,
+                        with,
+                    });
+                }
+                // A writer's journal is dropped here, before the replay takes its lock again.
+                Ok(_) | Err(JournalError::Broken { .. }) => Some(Fallback::Chain {
+                    file: found.checkpoint.file,
+                    seq: from.seq,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    if let Some(fallback) = &fallback {
+        tracing::warn!(dir = %dir.display(), "checkpoint not used: {fallback}");
+    }
+    let mut incident = Incident::keeping(keep);
+    let (with, streamed) = read(&Position::genesis(), &mut |event| incident.apply(event))?;
+    Ok(Folded {
+        incident,
+        source: Source::Replay { fallback },
+        streamed,
+        with,
+    })
+}
+
+/// The last checkpoint, accepted, with its state: `Ok(None)` when the journal has none.
+fn start(dir: &Path, keep: Keep) -> Result<Option<Start>, Fallback> {
+    let found = match checkpoint::find_last(dir) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            return Err(Fallback::Unreadable {
+                file: JOURNAL_FILE.to_owned(),
+                reason: e.to_string(),
+            });
+        }
+    };
+    let loaded = checkpoint::load(dir, &found)?;
+    let file = found.checkpoint.file.clone();
+    let mut incident: Incident =
+        serde_json::from_str(loaded.state.get()).map_err(|e| Fallback::Unreadable {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
+    if incident.last_seq != loaded.from.seq || incident.last_hash != loaded.from.hash {
+        return Err(Fallback::Seq {
+            file,
+            seq: loaded.from.seq,
+        });
+    }
+    incident.keep(keep);
+    Ok(Some(Start {
+        found,
+        from: loaded.from,
+        incident,
+    }))
+}
+
+/// Fold the journal in `dir` without the writer lock (a live incident reads as of its last
+/// complete line).
+pub fn read(dir: &Path, keep: Keep) -> Result<Folded<()>, JournalError> {
+    read_until(dir, keep, None)
+}
+
+/// [`read`] no further than byte `until` (see [`stream_between`]).
+fn read_until(dir: &Path, keep: Keep, until: Option<u64>) -> Result<Folded<()>, JournalError> {
+    let path = dir.join(JOURNAL_FILE);
+    fold(dir, keep, |from, each| {
+        let streamed = stream_between(dir, from, until, each).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                JournalError::Missing(dir.to_path_buf())
+            } else {
+                JournalError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        })?;
+        Ok(((), streamed))
+    })
+}
+
+/// Writes checkpoints of one open incident: every [`Cadence::every`] events from a background
+/// thread, and on [`Checkpointer::close`] (or drop) when the tail is worth it.
+pub struct Checkpointer {
+    journal: Journal,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    cadence: Cadence,
+    /// The last checkpoint written; held while one is written, so two never race.
+    saved: Mutex<Saved>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Saved {
+    /// The seq its state covers (0: none yet).
+    seq: u64,
+    /// The seq of its `checkpoint` event, when this process queued it (0: none).
+    event: u64,
+}
+
+impl Checkpointer {
+    /// Start checkpointing `journal`, whose last checkpoint covers `saved` (0: none).
+    pub fn start(journal: &Journal, saved: u64, cadence: Cadence) -> Self {
+        let shared = Arc::new(Shared {
+            dir: journal.dir().to_path_buf(),
+            cadence,
+            saved: Mutex::new(Saved {
+                seq: saved,
+                event: 0,
+            }),
+        });
+        let watch = journal.watch();
+        let background = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("checkpointer".into())
+            .spawn(move || background.run(&watch));
+        if let Err(e) = spawned {
+            tracing::warn!("no background checkpoints: {e}");
+        }
+        Self {
+            journal: journal.clone(),
+            shared,
+        }
+    }
+
+    /// Write a checkpoint now if at least [`Cadence::on_close`] events came since the last,
+    /// and wait until its event is durable. Returns its payload's seq when one was written.
+    pub fn close(&self) -> Result<Option<u64>, CheckpointError> {
+        let last = self.journal.last_seq();
+        let saved = self.shared.saved().seq;
+        let written = if last.saturating_sub(saved) >= self.shared.cadence.on_close {
+            self.journal.watch().wait(last)?;
+            self.shared.write(&self.journal)?
+        } else {
+            None
+        };
+        // Whichever wrote the last checkpoint (this call or the background thread), its event
+        // is on disk before the incident is let go: a process that exits right after loses
+        // nothing but the cost of an earlier checkpoint.
+        let event = self.shared.saved().event;
+        if event > 0 {
+            self.journal.watch().wait(event)?;
+        }
+        Ok(written.map(|(seq, _)| seq))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!("no checkpoint on close: {e}");
+        }
+    }
+}
+
+/// A checkpoint that could not be written (nothing is lost: the next open replays more).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("cannot write a checkpoint in {dir}: {source}")]
+    Write {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Shared {
+    fn saved(&self) -> std::sync::MutexGuard<'_, Saved> {
+        // A panic mid-write leaves at worst a file no event names: the value is still right.
+        self.saved.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every `every` events, until the journal closes.
+    fn run(&self, watch: &Watch) {
+        let mut next = self.saved().seq + self.cadence.every;
+        while watch.wait(next).is_ok() {
+            let Some(journal) = watch.journal() else {
+                return;
+            };
+            match self.write(&journal) {
+                Ok(_) => {}
+                Err(e) => tracing::warn!("background checkpoint failed: {e}"),
+            }
+            next = self.saved().seq.max(next) + self.cadence.every;
+        }
+    }
+
+    /// Fold the journal as on disk, save it, queue its `checkpoint` event; returns the state's
+    /// seq and the event's, or `None` when the last checkpoint is already as recent.
+    fn write(&self, journal: &Journal) -> Result<Option<(u64, u64)>, CheckpointError> {
+        let mut saved = self.saved();
+        // The journal as it is now: a fold that read on while the writer appends could chase
+        // a fast writer to the end of the run.
+        let path = self.dir.join(JOURNAL_FILE);
+        let until = std::fs::metadata(&path)
+            .map_err(|source| JournalError::Io { path, source })?
+            .len();
+        let folded = read_until(&self.dir, Keep::State, Some(until))?;
+        let streamed = folded.streamed;
+        if streamed.last_seq <= saved.seq {
+            return Ok(None);
+        }
+        let at = Position {
+            seq: streamed.last_seq,
+            hash: streamed.last_hash,
+            offset: streamed.good_len,
+        };
+        let written = checkpoint::write(&self.dir, &at, &folded.incident).map_err(|source| {
+            CheckpointError::Write {
+                dir: self.dir.clone(),
+                source,
+            }
+        })?;
+        let event = journal.enqueue(NewEvent::incident(written))?;
+        // The file before this one stays until this one's event is on disk: keep the two.
+        checkpoint::prune(&self.dir, saved.seq);
+        *saved = Saved {
+            seq: at.seq,
+            event: event.seq,
+        };
+        Ok(Some((at.seq, event.seq)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Kind;
+    use crate::journal::stream::stream_from;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// A journal of `n` events of every kind that changes state: steps that start and finish
+    /// with captures, exchanges, notes, facts and their corrections, marks.
+    fn journal(n: u64) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "alice").unwrap();
+        journal
+            .enqueue(NewEvent::new(
+                Kind::IncidentOpened,
+                json!({ "incident_id": "INC", "runbook_id": "rb", "drill": true, "speed": 2.0 }),
+            ))
+            .unwrap();
+        for i in 2..=n {
+            let step = format!("s{}", i % 7);
+            let new = match i % 9 {
+                0 => NewEvent::for_step(Kind::StepStarted, step, json!({ "attempt": 1 })),
+                1 => NewEvent::for_step(
+                    Kind::StepSucceeded,
+                    step,
+                    json!({ "duration_ms": i, "summary": "ok", "captures": { "n": i, "l": [i, "x"] } }),
+                ),
+                2 => NewEvent::for_step(
+                    Kind::HttpRequest,
+                    step,
+                    json!({ "method": "GET", "url": "http://x/", "headers": {} }),
+                ),
+                3 => NewEvent::for_step(
+                    Kind::HttpResponse,
+                    step,
+                    json!({ "status": 200, "elapsed_ms": 1 }),
+                ),
+                4 => NewEvent::new(Kind::Fact, json!({ "text": format!("fact {i}") })),
+                5 => NewEvent::new(
+                    Kind::FactCorrected,
+                    json!({ "corrects": i - 1, "text": "fixed" }),
+                ),
+                6 => NewEvent::new(Kind::Mark, json!({ "name": "contained" })).by("bob"),
+                7 => NewEvent::for_step(
+                    Kind::StepFailed,
+                    step,
+                    json!({ "error": "e", "duration_ms": 1 }),
+                ),
+                _ => NewEvent::new(
+                    Kind::Note,
+                    json!({ "text": format!("note {i}"), "tags": ["follow-up"] }),
+                ),
+            };
+            journal.enqueue(new).unwrap();
+        }
+        journal.watch().wait(n).unwrap();
+        (dir, journal)
+    }
+
+    fn state(incident: &Incident) -> String {
+        serde_json::to_string(incident).unwrap()
+    }
+
+    /// The file and event for a checkpoint through `cut`, as the checkpointer writes them.
+    fn checkpoint_at(dir: &Path, journal: &Journal, cut: u64) {
+        let mut incident = Incident::keeping(Keep::State);
+        let mut at = Position::genesis();
+        let mut offset = 0;
+        stream_from(dir, &Position::genesis(), |event| {
+            if event.seq <= cut {
+                offset += serde_json::to_vec(&event).unwrap().len() as u64 + 1;
+                at = Position {
+                    seq: event.seq,
+                    hash: event.hash.clone(),
+                    offset,
+                };
+                incident.apply(event);
+            }
+        })
+        .unwrap();
+        let written = checkpoint::write(dir, &at, &incident).unwrap();
+        journal
+            .append_blocking(NewEvent::incident(written))
+            .unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn state_from_a_checkpoint_and_its_tail_is_the_full_replay(
+            n in 2_u64..120,
+            cut in 1_u64..120,
+            more in 0_u64..30,
+        ) {
+            let cut = cut.min(n);
+            let (dir, journal) = journal(n);
+            checkpoint_at(dir.path(), &journal, cut);
+            for i in 0..more {
+                journal.enqueue(NewEvent::new(Kind::Note, json!({ "text": format!("after {i}") }))).unwrap();
+            }
+            journal.watch().wait(journal.last_seq()).unwrap();
+            let folded = read(dir.path(), Keep::State).unwrap();
+            prop_assert_eq!(&folded.source, &Source::Checkpoint { seq: cut, file: checkpoint::file_name(cut) });
+            let mut full = Incident::keeping(Keep::State);
+            crate::journal::stream::stream(dir.path(), |e| full.apply(e)).unwrap();
+            prop_assert_eq!(state(&folded.incident), state(&full));
+            prop_assert_eq!(folded.incident.speed, Some(2.0));
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_is_written_every_n_events_and_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "alice").unwrap();
+        let cadence = Cadence {
+            every: 100,
+            on_close: 10,
+        };
+        let checkpoints = Checkpointer::start(&journal, 0, cadence);
+        let notes = |from: u64, to: u64| {
+            for i in from..to {
+                journal
+                    .enqueue(NewEvent::new(
+                        Kind::Note,
+                        json!({ "text": format!("n{i}") }),
+                    ))
+                    .unwrap();
+            }
+        };
+        notes(0, 150);
+        // Past 100 durable events the checkpointer saves what is on disk and queues its
+        // event right after: seq 151 is that event.
+        journal.watch().wait(151).unwrap();
+        let periodic = checkpoint::find_last(dir.path()).unwrap().unwrap();
+        assert_eq!(periodic.event.seq, 151);
+        assert!(
+            (100..=150).contains(&periodic.checkpoint.seq),
+            "{periodic:?}"
+        );
+        notes(151, 171);
+        let closed = checkpoints.close().unwrap().unwrap();
+        assert_eq!(closed, journal.last_seq() - 1);
+        let last = checkpoint::find_last(dir.path()).unwrap().unwrap();
+        assert_eq!(last.checkpoint.seq, closed);
+        assert_eq!(
+            read(dir.path(), Keep::State).unwrap().source,
+            Source::Checkpoint {
+                seq: closed,
+                file: checkpoint::file_name(closed),
+            }
+        );
+        // Older files are pruned; the last two stay.
+        let files = std::fs::read_dir(dir.path().join(checkpoint::DIR))
+            .unwrap()
+            .count();
+        assert!((1..=2).contains(&files), "{files} files");
+        // Nothing new since: closing again writes nothing.
+        assert_eq!(checkpoints.close().unwrap(), None);
+    }
+}
