@@ -12,7 +12,6 @@
 //! as the link dropped: the merge did not copy it, the server already had it). When nothing
 //! is pending the view is the base and folding costs what it always did.
 
-use crate::journal::offline;
 use crate::journal::{Event, Kind, Payload};
 
 use super::Incident;
@@ -96,7 +95,7 @@ impl Overlay {
 
     /// Drop the pending events that `event` (from the shared chain) shows merged.
     fn settle(&mut self, event: &Event) {
-        if let Some(copy) = offline::read(event.kind, event.data.get()) {
+        if let Some(copy) = event.offline() {
             self.pending.retain(|p| p.hash != copy.hash);
         }
         if event.kind == Kind::SyncMerged
