@@ -14,6 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::tmux;
+
 struct Tmux {
     socket: String,
     /// Keys sent, literal text excluded (the typed confirmation is not a keystroke to save).
@@ -43,28 +45,13 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "drill"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        tmux::capture(&["-L", &self.socket], "drill")
     }
 
     /// Wait until the screen satisfies `ready` (the binary starts a lab and a TUI: give it
     /// time), polling the pane with a deadline.
     fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never saw {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        tmux::poll(what, Duration::from_secs(30), || self.screen(), ready)
     }
 
     fn wait_for(&self, text: &str) -> String {
@@ -72,12 +59,7 @@ impl Tmux {
     }
 
     fn send(&self, args: &[&str]) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "drill"])
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        tmux::send_keys(&["-L", &self.socket], "drill", args);
     }
 
     /// Press one key and wait for the screen to show `then`.

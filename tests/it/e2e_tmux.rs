@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -17,6 +17,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use stanch::journal::Kind;
+
+use crate::support::tmux;
 
 const API_KEY: &str = "e2e-secret-api-key-123";
 
@@ -104,12 +106,7 @@ impl Tmux {
     /// Send to the pane and wait until the screen changes (10 s).
     fn send(&self, args: &[&str]) {
         let before = self.screen();
-        let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session])
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        tmux::send_keys(&[], &self.session, args);
         self.wait_until(&format!("the screen to answer {args:?}"), |s| s != before);
     }
 
@@ -126,11 +123,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        tmux::capture(&[], &self.session)
     }
 
     /// Wait until the screen shows `text` (10 s), returning the screen.
@@ -140,18 +133,7 @@ impl Tmux {
 
     /// Poll the pane until `ready` holds, with a deadline (10 s).
     fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        tmux::poll(what, Duration::from_secs(10), || self.screen(), ready)
     }
 }
 

@@ -12,11 +12,12 @@
 use crate::support::engine as support;
 use crate::support::pg;
 use crate::support::team::{Lines, TeamDb};
+use crate::support::tmux;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use stanch::engine::{Decision, Engine, EngineOptions};
@@ -33,29 +34,14 @@ struct Pane {
 
 impl Pane {
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.target])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        tmux::capture(&[], &self.target)
     }
 
     /// Poll the pane until `ready` holds, with a deadline (20 s: two processes and a
     /// database share two cores).
     fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {what} in {}; screen:\n{screen}",
-                self.target
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let what = format!("{what} in {}", self.target);
+        tmux::poll(&what, Duration::from_secs(20), || self.screen(), ready)
     }
 
     fn wait_for(&self, text: &str) -> String {
@@ -75,12 +61,7 @@ impl Pane {
     /// Send keys and wait until the screen changes.
     fn send(&self, args: &[&str]) {
         let before = self.screen();
-        let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.target])
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        tmux::send_keys(&[], &self.target, args);
         self.wait_until(&format!("the screen to answer {args:?}"), |s| s != before);
     }
 }

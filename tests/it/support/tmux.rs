@@ -24,20 +24,11 @@ impl Tmux {
 
     /// Send keys (tmux key names, or `-l` and literal text).
     pub fn send(&self, args: &[&str]) {
-        let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session])
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        send_keys(&[], &self.session, args);
     }
 
     pub fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        capture(&[], &self.session)
     }
 
     /// Poll the pane until `ready` holds, with a deadline, returning the screen.
@@ -47,18 +38,50 @@ impl Tmux {
         deadline: Duration,
         ready: impl Fn(&str) -> bool,
     ) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        poll(what, deadline, || self.screen(), ready)
+    }
+}
+
+/// `tmux SERVER… send-keys -t TARGET ARGS…` (`server`: e.g. `["-L", socket]`, or none).
+pub fn send_keys(server: &[&str], target: &str, args: &[&str]) {
+    let status = Command::new("tmux")
+        .args(server)
+        .args(["send-keys", "-t", target])
+        .args(args)
+        .status()
+        .expect("tmux runs (CI installs it: .ci/run)");
+    assert!(status.success(), "tmux send-keys {args:?} failed");
+}
+
+/// The pane's text: `tmux SERVER… capture-pane -p -t TARGET`.
+pub fn capture(server: &[&str], target: &str) -> String {
+    let out = Command::new("tmux")
+        .args(server)
+        .args(["capture-pane", "-p", "-t", target])
+        .output()
+        .expect("tmux runs (CI installs it: .ci/run)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Read `screen` until `ready` holds, failing with the last screen after `deadline`: the one
+/// way every tmux test waits for what the binary shows (never a fixed sleep).
+pub fn poll(
+    what: &str,
+    deadline: Duration,
+    screen: impl Fn() -> String,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let start = Instant::now();
+    loop {
+        let shown = screen();
+        if ready(&shown) {
+            return shown;
         }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out waiting for {what}; screen:\n{shown}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
