@@ -21,7 +21,10 @@ ms=()
 rss=()
 for i in $(seq 1 "$RUNS"); do
   data=$WORK/data-$i
-  cmd="env STANCH_DATA_DIR=$data STANCH_ES_API_KEY=k STANCH_OAUTH_SECRET=s STANCH_FORUM_TOKEN=t \
+  # Secrets of at least 8 bytes (shorter ones are refused at load, naming the secret).
+  cmd="env STANCH_DATA_DIR=$data STANCH_ES_API_KEY=bench-es-key STANCH_OAUTH_SECRET=bench-oauth \
+STANCH_FORUM_TOKEN=bench-forum STANCH_ALEXA_CLIENT_SECRET=bench-alexa \
+STANCH_GOOGLE_CLIENT_SECRET=bench-google STANCH_IFTTT_CLIENT_SECRET=bench-ifttt \
 /usr/bin/time -f %M -o $WORK/rss-$i $BIN run $RUNBOOK --incident BENCH-$i --responder bench \
 --set es_url=http://127.0.0.1:9 --set auth_url=http://127.0.0.1:9 \
 --set forum_url=http://127.0.0.1:9 --set status_webhook_url=http://127.0.0.1:9; sleep 600"
