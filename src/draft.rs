@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The template context is the typed [`Context`] ([`context`] module): `inputs`, `vars`,
-//! `marks` (name → RFC 3339), `timeline` (the post-mortem's rows), `incident` (`id`,
+//! `marks` (name → RFC 3339), `timeline` (the Markdown post-mortem's lines, streamed from the
+//! journal by [`timeline::read`] in bounded memory), `incident` (`id`,
 //! `opened_at`, `responder`, `drill`, `title`, `summary`, `severity`, `as_of`), `impact`
 //! (figures with how each was derived), `measures` (steps that changed something, with their
 //! marks) and `deadlines` (each notification duty from `aware`, see [`deadline`]). Secrets
@@ -21,6 +22,11 @@
 //! list of those gaps to the draft, so every notice says what it could not fill. This module
 //! knows nothing of the terminal; the TUI suspends itself around [`edit_in_editor`].
 //!
+//! Whether a version is new is judged against the last `draft.saved` of the step in the
+//! incident's folded state ([`last_saved`]: `Incident::drafts`, which checkpoints carry), never
+//! by reading the journal back; callers pass it to [`save`] and [`record`], and [`prepare`]
+//! says what it is after a first render.
+//!
 //! Draft files are private (0600 in a 0700 `drafts/`) and never read or written through a
 //! link: a link planted under a draft's name is refused by [`prepare`] and [`record`], and
 //! [`save`] replaces it (fresh temporary, then rename) rather than writing through it.
@@ -28,17 +34,19 @@
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
+use crate::export::ExportError;
 use crate::incident::Incident;
 use crate::journal::event::sha256_hex;
 use crate::journal::payload::DraftSaved;
-use crate::journal::{Event, Journal, JournalError, Kind, NewEvent, Payload};
+use crate::journal::{Event, Journal, JournalError, NewEvent, Payload};
 use crate::runbook::{self, Action, Step};
 use crate::template::{TemplateError, Templates};
 
 pub mod context;
 pub mod deadline;
+pub mod timeline;
 
-pub use context::{Context, context};
+pub use context::{Context, TimelineEntry, context};
 
 /// The directory inside an incident that holds drafts.
 pub const DRAFTS_DIR: &str = "drafts";
@@ -76,6 +84,8 @@ pub enum DraftError {
     },
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error("cannot read the incident's timeline for the draft: {0}")]
+    Timeline(#[from] ExportError),
     #[error("cannot start the editor `{editor}`: {source}")]
     EditorSpawn {
         editor: String,
@@ -99,11 +109,14 @@ fn draft_step<'a>(
     }
 }
 
-/// Render a draft step's template (path relative to the runbook file) against the incident.
+/// Render a draft step's template (path relative to the runbook file) against the incident
+/// and its `timeline` ([`timeline::read`] from the journal on disk, or [`timeline::of`] an
+/// incident replayed in memory).
 pub fn render(
     rb: &runbook::Loaded,
     step_id: &str,
     incident: &Incident,
+    timeline: Vec<TimelineEntry>,
 ) -> Result<String, DraftError> {
     let (_, draft) = draft_step(&rb.runbook, step_id)?;
     let path = rb.base_dir().join(draft.template.get_ref());
@@ -131,7 +144,7 @@ pub fn render(
         });
     }
     let text = templates
-        .render(&source, context(incident, Some(&rb.runbook)))
+        .render(&source, context(incident, Some(&rb.runbook), timeline))
         .map_err(render_error)?;
     Ok(with_gaps_listed(text))
 }
@@ -190,26 +203,34 @@ pub fn path(incident_dir: &Path, step: &Step) -> Result<PathBuf, DraftError> {
     }
 }
 
-/// SHA-256 of the last `draft.saved` of this step, read back from the journal on disk.
-fn last_saved(journal: &Journal, step_id: &str) -> Result<Option<String>, DraftError> {
-    Ok(crate::journal::read(journal.dir())?
+/// SHA-256 of the last `draft.saved` of `step_id` in the incident's folded state (see the
+/// module doc): what [`save`] and [`record`] compare a version with.
+pub fn last_saved<'a>(incident: &'a Incident, step_id: &str) -> Option<&'a str> {
+    incident
+        .drafts
         .iter()
         .rev()
-        .find(|e| e.kind == Kind::DraftSaved && e.step.as_deref() == Some(step_id))
-        .and_then(|e| match e.payload() {
-            Ok(Payload::DraftSaved(saved)) => Some(saved.sha256),
-            _ => None,
-        }))
+        .find(|d| d.step.as_deref() == Some(step_id))
+        .map(|d| d.sha256.as_str())
+}
+
+/// The SHA-256 a journalled `draft.saved` records (`None` for any other event).
+pub fn saved_sha256(event: &Event) -> Option<String> {
+    match event.payload() {
+        Ok(Payload::DraftSaved(saved)) => Some(saved.sha256),
+        _ => None,
+    }
 }
 
 /// Write `text` to the step's draft file and journal `draft.saved` (file, SHA-256, bytes) when
-/// it differs from the last saved version. Returns the journalled event, or `None` when the
-/// content was unchanged.
+/// it differs from `last`, the SHA-256 of the last saved version ([`last_saved`]). Returns the
+/// journalled event, or `None` when the content was unchanged.
 pub fn save(
     journal: &Journal,
     incident_dir: &Path,
     step: &Step,
     text: &str,
+    last: Option<&str>,
 ) -> Result<Option<Event>, DraftError> {
     let file = path(incident_dir, step)?;
     let io = |source| DraftError::Io {
@@ -221,7 +242,7 @@ pub fn save(
     }
     // Write-then-rename so an editor or export never sees half a draft.
     crate::private::write_atomic(&file, text.as_bytes(), crate::private::FILE_MODE).map_err(io)?;
-    journal_if_changed(journal, incident_dir, step, text.as_bytes())
+    journal_if_changed(journal, incident_dir, step, text.as_bytes(), last)
 }
 
 fn journal_if_changed(
@@ -229,9 +250,10 @@ fn journal_if_changed(
     incident_dir: &Path,
     step: &Step,
     bytes: &[u8],
+    last: Option<&str>,
 ) -> Result<Option<Event>, DraftError> {
     let sha256 = sha256_hex(bytes);
-    if last_saved(journal, step.id())?.as_deref() == Some(sha256.as_str()) {
+    if last == Some(sha256.as_str()) {
         return Ok(None);
     }
     let file = path(incident_dir, step)?;
@@ -251,35 +273,51 @@ fn journal_if_changed(
     Ok(Some(event))
 }
 
-/// After an edit: read the draft file back and journal it if it changed.
+/// After an edit: read the draft file back and journal it if it differs from `last` (the
+/// SHA-256 of the last saved version: [`Prepared::last_saved`] after [`prepare`]).
 pub fn record(
     journal: &Journal,
     incident_dir: &Path,
     step: &Step,
+    last: Option<&str>,
 ) -> Result<Option<Event>, DraftError> {
     let file = path(incident_dir, step)?;
     let bytes = crate::private::read(&file).map_err(|source| DraftError::Io {
         path: file.clone(),
         source,
     })?;
-    journal_if_changed(journal, incident_dir, step, &bytes)
+    journal_if_changed(journal, incident_dir, step, &bytes, last)
 }
 
-/// Make sure the draft file exists: render and save it the first time; afterwards keep the
-/// responder's edits (re-rendering would overwrite them). Returns the file's path.
+/// A draft file ready for the editor ([`prepare`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    pub file: PathBuf,
+    /// SHA-256 of the step's last saved version now: the incident's, or the first render's
+    /// when `prepare` saved one. What [`record`] compares the edited file with.
+    pub last_saved: Option<String>,
+}
+
+/// Make sure the draft file exists: render it (its timeline streamed from the journal in
+/// `incident_dir`, see [`timeline::read`]) and save it the first time; afterwards keep the
+/// responder's edits (re-rendering would overwrite them). `incident` is the folded state
+/// (no events needed).
 pub fn prepare(
     rb: &runbook::Loaded,
     step_id: &str,
     incident: &Incident,
     journal: &Journal,
     incident_dir: &Path,
-) -> Result<PathBuf, DraftError> {
+) -> Result<Prepared, DraftError> {
     let (step, _) = draft_step(&rb.runbook, step_id)?;
     let file = path(incident_dir, step)?;
+    let mut last = last_saved(incident, step_id).map(str::to_owned);
     match std::fs::symlink_metadata(&file) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = render(rb, step_id, incident)?;
-            save(journal, incident_dir, step, &text)?;
+            let text = render(rb, step_id, incident, timeline::read(incident_dir)?)?;
+            if let Some(saved) = save(journal, incident_dir, step, &text, last.as_deref())? {
+                last = saved_sha256(&saved);
+            }
         }
         Ok(meta) if !meta.is_file() => {
             // A link (or anything else) under the draft's name: the editor would write
@@ -294,7 +332,10 @@ pub fn prepare(
         Ok(_) => {}
         Err(source) => return Err(DraftError::Io { path: file, source }),
     }
-    Ok(file)
+    Ok(Prepared {
+        file,
+        last_saved: last,
+    })
 }
 
 /// The editor command: `$EDITOR`, else `$VISUAL`, else `vi`.
@@ -396,6 +437,81 @@ mod tests {
             "{listed}"
         );
         assert_eq!(with_gaps_listed("all known\n".to_owned()), "all known\n");
+    }
+
+    /// Two draft steps of a parsed runbook, and a fresh journal.
+    fn drafts() -> (tempfile::TempDir, runbook::Runbook, Journal) {
+        let rb: runbook::Runbook = toml::from_str(
+            "[runbook]\nid = \"x\"\ntitle = \"x\"\n\
+             [[steps]]\nid = \"a\"\nphase = \"notify\"\ndraft = { template = \"a.j2\", output = \"a.md\" }\n\
+             [[steps]]\nid = \"b\"\nphase = \"notify\"\ndraft = { template = \"b.j2\", output = \"b.md\" }\n",
+        )
+        .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = Journal::create(tmp.path(), "alice").unwrap();
+        (tmp, rb, journal)
+    }
+
+    #[test]
+    fn last_saved_is_the_steps_latest_version_in_the_folded_state() {
+        let (tmp, rb, journal) = drafts();
+        let (a, b) = (rb.step("a").unwrap(), rb.step("b").unwrap());
+        let mut incident = Incident::default();
+        assert_eq!(last_saved(&incident, "a"), None);
+        for (step, text) in [(a, "a1"), (b, "b1"), (a, "a2"), (b, "b2")] {
+            let last = last_saved(&incident, step.id()).map(str::to_owned);
+            let event = save(&journal, tmp.path(), step, text, last.as_deref())
+                .unwrap()
+                .expect("a new version is journalled");
+            assert_eq!(saved_sha256(&event), Some(sha256_hex(text.as_bytes())));
+            incident.apply(event);
+        }
+        assert_eq!(last_saved(&incident, "a"), Some(sha256_hex(b"a2").as_str()));
+        assert_eq!(last_saved(&incident, "b"), Some(sha256_hex(b"b2").as_str()));
+        assert_eq!(last_saved(&incident, "c"), None);
+        // The state a checkpoint saves carries it.
+        let restored: Incident =
+            serde_json::from_str(&serde_json::to_string(&incident).unwrap()).unwrap();
+        assert_eq!(last_saved(&restored, "a"), Some(sha256_hex(b"a2").as_str()));
+    }
+
+    #[test]
+    fn unchanged_content_is_not_journalled_again() {
+        let (tmp, rb, journal) = drafts();
+        let (a, b) = (rb.step("a").unwrap(), rb.step("b").unwrap());
+        let mut incident = Incident::default();
+        let first = save(&journal, tmp.path(), a, "same", None)
+            .unwrap()
+            .unwrap();
+        incident.apply(first);
+        let last = last_saved(&incident, "a");
+        assert!(
+            save(&journal, tmp.path(), a, "same", last)
+                .unwrap()
+                .is_none()
+        );
+        assert!(record(&journal, tmp.path(), a, last).unwrap().is_none());
+        // The same text in another step is that step's first version.
+        assert!(
+            save(&journal, tmp.path(), b, "same", last_saved(&incident, "b"))
+                .unwrap()
+                .is_some()
+        );
+        // Changed on disk (an editor): journalled once, then unchanged again.
+        std::fs::write(tmp.path().join("drafts/a.md"), "edited").unwrap();
+        let edited = record(&journal, tmp.path(), a, last).unwrap().unwrap();
+        incident.apply(edited);
+        assert!(
+            record(&journal, tmp.path(), a, last_saved(&incident, "a"))
+                .unwrap()
+                .is_none()
+        );
+        let kinds: Vec<crate::journal::Kind> = crate::journal::read(tmp.path())
+            .unwrap()
+            .iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, [crate::journal::Kind::DraftSaved; 3]);
     }
 
     #[test]

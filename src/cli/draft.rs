@@ -9,7 +9,6 @@ use anyhow::{Context, bail};
 
 use super::DraftArgs;
 use crate::draft;
-use crate::journal::Payload;
 
 pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
     let actor = std::env::var("USER")
@@ -17,7 +16,9 @@ pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "responder".to_owned());
     super::secure_and_warn(&args.id)?;
-    let opened = crate::store::open(&args.id, &actor)?;
+    // The state only (from the last checkpoint): the draft's timeline is streamed from the
+    // journal when it is rendered, so no event is held here.
+    let opened = crate::store::open_keeping(&args.id, &actor, crate::incident::Keep::State)?;
     let incident = &opened.incident;
     let Some(runbook_path) = incident.runbook_path.as_deref() else {
         bail!(
@@ -42,25 +43,20 @@ pub fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
             args.id
         );
     }
-    let file = draft::prepare(&rb, &args.step, incident, &opened.journal, &opened.dir)?;
-    draft::edit_in_editor(&file)?;
+    let prepared = draft::prepare(&rb, &args.step, incident, &opened.journal, &opened.dir)?;
+    let file = &prepared.file;
+    draft::edit_in_editor(file)?;
     let step = rb
         .runbook
         .step(&args.step)
         .context("the draft step vanished from the runbook")?;
-    match draft::record(&opened.journal, &opened.dir, step)? {
+    let last = prepared.last_saved.as_deref();
+    match draft::record(&opened.journal, &opened.dir, step, last)? {
         Some(event) => println!(
             "saved {} (journal seq {}, SHA-256 {})",
             file.display(),
             event.seq,
-            event
-                .payload()
-                .ok()
-                .and_then(|p| match p {
-                    Payload::DraftSaved(saved) => Some(saved.sha256),
-                    _ => None,
-                })
-                .unwrap_or_default()
+            draft::saved_sha256(&event).unwrap_or_default()
         ),
         None => println!("{} unchanged since its last saved version", file.display()),
     }

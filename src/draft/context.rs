@@ -1,12 +1,14 @@
 //! What a draft template sees: a typed [`Context`], serialized into MiniJinja's context.
 //!
-//! Everything here is something a public notice may quote, derived from the replayed incident
-//! and the runbook; secrets are never in it (there is no `secrets` field to fill). Times are
-//! RFC 3339 strings in UTC. The same derivations as the post-mortem are used (impact figures,
-//! measures taken, notification deadlines), so a notice and the post-mortem cannot disagree.
-//! Deadlines are judged at the journal's last event, never at the wall clock, so rendering is
-//! reproducible (an incident replayed without its timeline has no last event, hence no
-//! deadlines: the template then writes its gap).
+//! Everything here is something a public notice may quote, derived from the incident's folded
+//! state, its timeline and the runbook; secrets are never in it (there is no `secrets` field
+//! to fill). Times are RFC 3339 strings in UTC. The same derivations as the post-mortem are
+//! used (impact figures, measures taken, notification deadlines, and the timeline's lines from
+//! [`super::timeline`]), so a notice and the post-mortem cannot disagree. The state may come
+//! from a checkpoint and the timeline from a streamed journal: nothing here needs the events
+//! in memory. Deadlines are judged at the journal's last event (`Incident::last_at`), never at
+//! the wall clock, so rendering is reproducible (an incident with no event yet has no deadline:
+//! the template then writes its gap).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +18,6 @@ use serde_json::{Map, Value};
 
 use super::deadline::{self, Deadline};
 use crate::export::report::measures::{self, Measure};
-use crate::export::report::timeline;
 use crate::export::report::{ImpactItem, impact};
 use crate::incident::Incident;
 use crate::runbook::Runbook;
@@ -30,7 +31,7 @@ pub struct Context<'a> {
     pub vars: Map<String, Value>,
     /// Mark name → RFC 3339 time (`marks.aware`).
     pub marks: BTreeMap<&'a str, String>,
-    /// The post-mortem's timeline rows.
+    /// The Markdown post-mortem's timeline lines (each foreach step summarised in one).
     pub timeline: Vec<TimelineEntry>,
     pub incident: IncidentFacts<'a>,
     /// Impact figures, as the post-mortem derives them (label, value, how derived).
@@ -41,17 +42,23 @@ pub struct Context<'a> {
     pub deadlines: Vec<Deadline>,
 }
 
-/// One timeline row, as templates see it.
+/// One timeline line, as templates see it: one event, or a foreach step's exchanges.
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineEntry {
+    /// The event's seq; a foreach summary's first exchange.
     pub seq: u64,
     pub at: Timestamp,
     /// `T+00:14:03` from the opening.
     pub offset: String,
+    /// The journal kind (a foreach summary: its first exchange's, `http.request`).
     pub kind: &'static str,
     pub step: Option<String>,
     pub actor: String,
     pub text: String,
+    /// `seq` itself, or a foreach summary's last exchange (the Markdown shows `seq–last_seq`).
+    pub last_seq: u64,
+    /// A foreach summary's item count; absent for a single event.
+    pub items: Option<u64>,
 }
 
 /// About the incident itself.
@@ -70,8 +77,13 @@ pub struct IncidentFacts<'a> {
     pub as_of: Option<Timestamp>,
 }
 
-/// Build the context of `incident`; `runbook` adds step titles, phases and the summary.
-pub fn context<'a>(incident: &'a Incident, runbook: Option<&'a Runbook>) -> Context<'a> {
+/// Build the context of `incident` quoting `timeline` (from [`super::timeline`]); `runbook`
+/// adds step titles, phases and the summary.
+pub fn context<'a>(
+    incident: &'a Incident,
+    runbook: Option<&'a Runbook>,
+    timeline: Vec<TimelineEntry>,
+) -> Context<'a> {
     let as_of = incident.last_at;
     Context {
         inputs: &incident.inputs,
@@ -87,18 +99,7 @@ pub fn context<'a>(incident: &'a Incident, runbook: Option<&'a Runbook>) -> Cont
             .iter()
             .map(|(name, m)| (name.as_str(), m.at.to_string()))
             .collect(),
-        timeline: timeline::rows(incident, incident.opened_at)
-            .into_iter()
-            .map(|r| TimelineEntry {
-                seq: r.seq,
-                at: r.at,
-                offset: r.offset,
-                kind: r.kind,
-                step: r.step,
-                actor: r.actor,
-                text: r.text,
-            })
-            .collect(),
+        timeline,
         incident: IncidentFacts {
             id: &incident.id,
             opened_at: incident.opened_at,

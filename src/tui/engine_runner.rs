@@ -7,9 +7,11 @@
 //! Readiness is a message too: [`spawn`] answers once on a oneshot channel that the event
 //! loop selects on; nothing polls.
 //!
-//! The TUI's incident keeps no events (its Timeline pages them from disk), but a draft quotes
-//! the incident's timeline: drafts are rendered from the incident replayed with its events
-//! from the journal, for the time of the render only.
+//! The TUI's incident keeps no events (its Timeline pages them from disk), and a draft quotes
+//! the incident's timeline: a draft is rendered from the TUI's folded state and the timeline
+//! streamed from the journal on disk ([`draft::timeline::read`]: the post-mortem's lines, each
+//! foreach step summarised), so rendering takes memory bounded by the report, not by the
+//! journal. Whether an edited draft is new is judged against the state's last `draft.saved`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,16 +44,6 @@ impl EngineRunner {
             journal,
             dir,
         }
-    }
-
-    /// `incident` with its timeline: replayed from the journal when the caller keeps none.
-    fn with_timeline(&self, incident: &Incident) -> Result<Incident, TuiError> {
-        if !incident.events.is_empty() || incident.last_seq == 0 {
-            return Ok(incident.clone());
-        }
-        crate::journal::read(&self.dir)
-            .map(Incident::replay)
-            .map_err(|e| TuiError::JournalRead(Arc::new(e)))
     }
 
     fn step(&self, step: &str) -> Result<&crate::runbook::Step, DraftError> {
@@ -129,16 +121,21 @@ impl Runner for EngineRunner {
             _ => Ok(draft::render(
                 &self.rb,
                 step,
-                &self.with_timeline(incident)?,
+                incident,
+                draft::timeline::read(&self.dir)?,
             )?),
         }
     }
 
     fn edit_draft(&self, step: &str, incident: &Incident) -> Result<Option<Event>, TuiError> {
         let s = self.step(step)?;
-        let incident = self.with_timeline(incident)?;
-        let file = draft::prepare(&self.rb, step, &incident, &self.journal, &self.dir)?;
-        draft::edit_in_editor(&file)?;
-        Ok(draft::record(&self.journal, &self.dir, s)?)
+        let prepared = draft::prepare(&self.rb, step, incident, &self.journal, &self.dir)?;
+        draft::edit_in_editor(&prepared.file)?;
+        Ok(draft::record(
+            &self.journal,
+            &self.dir,
+            s,
+            prepared.last_saved.as_deref(),
+        )?)
     }
 }

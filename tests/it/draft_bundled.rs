@@ -33,7 +33,13 @@ fn bundled_forum_post_renders_every_part_of_a_public_notice() {
     events.push(journal.append_blocking(NewEvent::for_step(Kind::StepSucceeded, "count-exposed",
         json!({"duration_ms": 5, "summary": "counted", "captures": {"exposed_docs": 2_400_000}}))).unwrap());
     let incident = stanch::incident::Incident::replay(events);
-    let text = draft::render(&rb, "forum-post", &incident).unwrap();
+    let text = draft::render(
+        &rb,
+        "forum-post",
+        &incident,
+        draft::timeline::of(&incident).unwrap(),
+    )
+    .unwrap();
     for part in [
         "## What happened",
         "2019-12-26 18:00 UTC",

@@ -192,7 +192,9 @@ fn assert_golden(name: &str, actual: &str) {
 }
 
 fn render(chain: &Chain, step: &str) -> String {
-    draft::render(&bundled(), step, &chain.incident()).unwrap()
+    let incident = chain.incident();
+    let timeline = draft::timeline::of(&incident).unwrap();
+    draft::render(&bundled(), step, &incident, timeline).unwrap()
 }
 
 /// The gaps listed at the end, as the draft says them.

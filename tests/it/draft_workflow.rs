@@ -84,6 +84,16 @@ fn incident(s: &Setup) -> Incident {
     Incident::replay(stanch::journal::read(&s.incident_dir).unwrap())
 }
 
+/// Render against an incident replayed in memory, quoting its own timeline.
+fn render(rb: &runbook::Loaded, step: &str, incident: &Incident) -> Result<String, DraftError> {
+    draft::render(rb, step, incident, draft::timeline::of(incident)?)
+}
+
+/// The SHA-256 of the step's last saved version, as the journal's folded state says.
+fn last(s: &Setup, step: &str) -> Option<String> {
+    draft::last_saved(&incident(s), step).map(str::to_owned)
+}
+
 fn draft_events(s: &Setup) -> usize {
     incident(s).drafts.len()
 }
@@ -102,7 +112,7 @@ fn fake_editor(dir: &Path, body: &str) -> PathBuf {
 #[test]
 fn render_fills_the_template_from_inputs_vars_marks_and_incident() {
     let s = setup();
-    let text = draft::render(&s.runbook, "forum-post", &incident(&s)).unwrap();
+    let text = render(&s.runbook, "forum-post", &incident(&s)).unwrap();
     assert!(text.contains("About 2400000 customer records"), "{text}");
     assert!(
         text.contains("We learned of it at\n2019-12-26T18:00:00Z (UTC)"),
@@ -122,7 +132,12 @@ fn render_fills_the_template_from_inputs_vars_marks_and_incident() {
 fn context_holds_no_secrets_namespace_and_templates_naming_secrets_are_refused() {
     let s = setup();
     let replayed = incident(&s);
-    let ctx = serde_json::to_value(draft::context(&replayed, Some(&s.runbook.runbook))).unwrap();
+    let ctx = serde_json::to_value(draft::context(
+        &replayed,
+        Some(&s.runbook.runbook),
+        draft::timeline::of(&replayed).unwrap(),
+    ))
+    .unwrap();
     assert!(ctx.get("secrets").is_none());
     for key in [
         "inputs",
@@ -137,7 +152,7 @@ fn context_holds_no_secrets_namespace_and_templates_naming_secrets_are_refused()
         assert!(ctx.get(key).is_some(), "{key}");
     }
     assert_eq!(ctx["timeline"].as_array().unwrap().len(), 4);
-    let err = draft::render(&s.runbook, "leaky", &incident(&s)).unwrap_err();
+    let err = render(&s.runbook, "leaky", &incident(&s)).unwrap_err();
     assert!(matches!(err, DraftError::SecretsInTemplate { .. }), "{err}");
     assert!(
         err.to_string().contains("secrets are not available"),
@@ -150,11 +165,11 @@ fn non_draft_steps_unknown_steps_and_escaping_outputs_are_errors() {
     let s = setup();
     let inc = incident(&s);
     assert!(matches!(
-        draft::render(&s.runbook, "legal", &inc),
+        render(&s.runbook, "legal", &inc),
         Err(DraftError::NotADraft(_))
     ));
     assert!(matches!(
-        draft::render(&s.runbook, "nope", &inc),
+        render(&s.runbook, "nope", &inc),
         Err(DraftError::UnknownStep(_))
     ));
     // `stanch check` rejects such a runbook; `draft::path` refuses it on its own as well.
@@ -176,7 +191,7 @@ fn non_draft_steps_unknown_steps_and_escaping_outputs_are_errors() {
 fn save_journals_only_when_the_content_changes() {
     let s = setup();
     let st = step(&s, "forum-post");
-    let first = draft::save(s.journal(), &s.incident_dir, st, "v1\n")
+    let first = draft::save(s.journal(), &s.incident_dir, st, "v1\n", None)
         .unwrap()
         .expect("first save journals");
     assert_eq!(first.kind, Kind::DraftSaved);
@@ -187,15 +202,27 @@ fn save_journals_only_when_the_content_changes() {
     );
     assert_eq!(first.data_value()["bytes"], 3);
     assert!(
-        draft::save(s.journal(), &s.incident_dir, st, "v1\n")
-            .unwrap()
-            .is_none(),
+        draft::save(
+            s.journal(),
+            &s.incident_dir,
+            st,
+            "v1\n",
+            last(&s, "forum-post").as_deref()
+        )
+        .unwrap()
+        .is_none(),
         "same text: no event"
     );
     assert!(
-        draft::save(s.journal(), &s.incident_dir, st, "v2\n")
-            .unwrap()
-            .is_some()
+        draft::save(
+            s.journal(),
+            &s.incident_dir,
+            st,
+            "v2\n",
+            last(&s, "forum-post").as_deref()
+        )
+        .unwrap()
+        .is_some()
     );
     assert_eq!(draft_events(&s), 2);
     assert_eq!(
@@ -208,8 +235,9 @@ fn save_journals_only_when_the_content_changes() {
 fn editing_with_a_fake_editor_records_the_new_version() {
     let s = setup();
     let inc = incident(&s);
-    let file =
+    let prepared =
         draft::prepare(&s.runbook, "forum-post", &inc, s.journal(), &s.incident_dir).unwrap();
+    let file = prepared.file;
     assert_eq!(
         draft_events(&s),
         1,
@@ -220,9 +248,14 @@ fn editing_with_a_fake_editor_records_the_new_version() {
         "echo 'Edited by counsel.' >> \"$1\"",
     );
     draft::edit_with(editor.to_str().unwrap(), &file).unwrap();
-    let saved = draft::record(s.journal(), &s.incident_dir, step(&s, "forum-post"))
-        .unwrap()
-        .expect("changed");
+    let saved = draft::record(
+        s.journal(),
+        &s.incident_dir,
+        step(&s, "forum-post"),
+        prepared.last_saved.as_deref(),
+    )
+    .unwrap()
+    .expect("changed");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.ends_with("Edited by counsel.\n"));
     assert_eq!(
@@ -230,7 +263,7 @@ fn editing_with_a_fake_editor_records_the_new_version() {
         stanch::journal::event::sha256_hex(text.as_bytes())
     );
     // A second prepare keeps the edits instead of re-rendering.
-    draft::prepare(
+    let again = draft::prepare(
         &s.runbook,
         "forum-post",
         &incident(&s),
@@ -238,15 +271,24 @@ fn editing_with_a_fake_editor_records_the_new_version() {
         &s.incident_dir,
     )
     .unwrap();
+    assert_eq!(
+        again.last_saved.as_deref(),
+        Some(stanch::journal::event::sha256_hex(text.as_bytes()).as_str())
+    );
     assert!(
         std::fs::read_to_string(&file)
             .unwrap()
             .ends_with("Edited by counsel.\n")
     );
     assert!(
-        draft::record(s.journal(), &s.incident_dir, step(&s, "forum-post"))
-            .unwrap()
-            .is_none()
+        draft::record(
+            s.journal(),
+            &s.incident_dir,
+            step(&s, "forum-post"),
+            again.last_saved.as_deref()
+        )
+        .unwrap()
+        .is_none()
     );
     assert_eq!(draft_events(&s), 2);
 }
@@ -261,7 +303,8 @@ fn a_failing_editor_is_reported_and_nothing_is_recorded() {
         s.journal(),
         &s.incident_dir,
     )
-    .unwrap();
+    .unwrap()
+    .file;
     let editor = fake_editor(s.data.parent().unwrap(), "echo junk >> \"$1\"; exit 3");
     let err = draft::edit_with(editor.to_str().unwrap(), &file).unwrap_err();
     assert!(matches!(err, DraftError::EditorFailed { .. }), "{err}");

@@ -934,6 +934,7 @@ http = { target = "bearer", method = "POST", path = "/echo", json = { body = "{{
         &h.incident_dir(),
         step,
         "We closed the index.\n",
+        stanch::draft::last_saved(&h.incident, "forum-post"),
     )
     .unwrap()
     .unwrap();

@@ -6,16 +6,24 @@
 //! ```text
 //! create: INSERT stanch.incident (the id; -2, -3… when a default id is taken) ─▶ session
 //!         (mirror under <data>/incidents/<id>, caught up, followed) ─▶ incident.opened
-//! join:   member of it? ─▶ session ─▶ replay the mirror (first event incident.opened)
+//! join:   member of it? ─▶ session ─▶ fold the mirror (first event incident.opened)
 //! ```
+//!
+//! The mirror is folded as it streams past ([`fold_mirror`]: the journal's own checks, no
+//! event kept), so opening a shared incident of millions of events holds its state, not its
+//! events (the TUI pages its timeline from disk; the headless runner keeps none). The
+//! session has read the mirror once already to fold its claims (`team::session`), so a join
+//! reads it twice: folding both in one pass needs the session to hand out its stream.
 //!
 //! In team mode the responder is the database login: every event is recorded as it, and a
 //! `--responder` that says otherwise is refused rather than ignored.
 
+use std::path::Path;
+
 use anyhow::{Context as _, bail};
 
-use crate::incident::Incident;
-use crate::journal::{Journal, Kind, NewEvent};
+use crate::incident::{Incident, Keep};
+use crate::journal::{Journal, JournalError, Kind, NewEvent};
 use crate::store::{self, Opened, Opening};
 use crate::team::follow::Pace;
 use crate::team::{Session, Target, chain};
@@ -97,8 +105,8 @@ impl Team {
                 self.login
             );
         }
-        let opened = self.join_new(id)?;
-        match opened.incident.events.first().map(|e| e.kind) {
+        let (opened, first) = self.open_mirror(id)?;
+        match first {
             Some(Kind::IncidentOpened) => Ok(opened),
             Some(kind) => bail!("{id}: the shared journal starts with {kind}, not incident.opened"),
             None => bail!(
@@ -108,6 +116,12 @@ impl Team {
     }
 
     fn join_new(&self, id: &str) -> anyhow::Result<Opened> {
+        Ok(self.open_mirror(id)?.0)
+    }
+
+    /// The session on `id` and its incident folded from the mirror, with the kind of the
+    /// mirror's first event (`None` when it has none yet).
+    fn open_mirror(&self, id: &str) -> anyhow::Result<(Opened, Option<Kind>)> {
         store::secure(id)?;
         let dir = crate::paths::incident_dir(id)?;
         crate::private::ensure_dir(&dir)
@@ -115,16 +129,17 @@ impl Team {
         let session = Session::open(&self.target, id, &dir, Pace::default())
             .with_context(|| format!("joining {id} on the team database {}", self.target))?;
         let journal = Journal::shared(session);
-        let events = crate::journal::read(&dir)?;
-        Ok(Opened {
+        let (incident, first) = fold_mirror(&dir)?;
+        let opened = Opened {
             id: id.to_owned(),
             dir,
             journal,
-            incident: Incident::replay(events),
+            incident,
             // Checkpoints are the file journal's: a shared incident's mirror is replayed.
             checkpoints: None,
             notice: None,
-        })
+        };
+        Ok((opened, first))
     }
 
     /// Insert the incident row: the given id (which may exist already: then it is joined if
@@ -171,5 +186,26 @@ impl Team {
                 n += 1;
             }
         })
+    }
+}
+
+/// The incident in the mirror `dir`, folded as the journal streams past with the same checks
+/// as `journal::read` (damage is an error naming the first bad seq, a torn tail is left out)
+/// and no event kept; with the kind of its first event.
+fn fold_mirror(dir: &Path) -> Result<(Incident, Option<Kind>), JournalError> {
+    let path = dir.join(crate::journal::writer::JOURNAL_FILE);
+    let mut incident = Incident::keeping(Keep::State);
+    let mut first = None;
+    let streamed = crate::journal::stream::stream(dir, |event| {
+        first.get_or_insert(event.kind);
+        incident.apply(event);
+    })
+    .map_err(|source| JournalError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    match streamed.broken {
+        Some(broken) => Err(JournalError::Broken { path, broken }),
+        None => Ok((incident, first)),
     }
 }
