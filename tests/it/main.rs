@@ -24,6 +24,7 @@ mod checkpoint;
 mod cli_conventions;
 mod draft_bundled;
 mod draft_notices;
+mod draft_scale;
 mod draft_workflow;
 mod drill_auto;
 mod drill_tmux;
