@@ -294,7 +294,7 @@ fn the_tuis_drafts_view_renders_the_summarised_timeline() {
     });
     tui.send(&["d"]);
     // The preview shows the Markdown as paragraphs: the lines wrap into one.
-    let screen = tui.wait_until("the rendered notice", Duration::from_secs(60), |s| {
+    let screen = tui.wait_until("the rendered notice", Duration::from_mins(1), |s| {
         s.contains("foreach: 50,000 items,")
     });
     assert!(screen.contains("Timeline of SCALE-DRAFT ("), "{screen}");
