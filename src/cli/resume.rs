@@ -36,10 +36,12 @@ pub fn open_and_run(
         team.join(id)
     } else {
         super::secure_and_warn(id)?;
-        store::open(id, &responder).map_err(Into::into)
+        // The state only: the TUI pages its timeline from disk, so no event folded on open
+        // is kept (not even those of a full replay when there is no checkpoint).
+        store::open_keeping(id, &responder, crate::incident::Keep::State).map_err(Into::into)
     };
     let mut opened = opened.with_context(|| format!("cannot resume {id}"))?;
-    // The TUI pages its timeline from disk: the events replayed on open are not kept.
+    // A shared incident's fold keeps none either; this says so whatever opened it.
     opened.incident.drop_timeline();
     let path = opened
         .incident

@@ -138,7 +138,8 @@ pub fn interactive(args: &crate::cli::DrillArgs) -> anyhow::Result<ExitCode> {
     // The TUI took the incident and released its lock on quit: reopen it for the score.
     let mut opened = match &team {
         Some(team) => team.join(&id)?,
-        None => store::open(&id, &actor)?,
+        // For the score: the state, no events (`finish` reads the journal's state anew).
+        None => store::open_keeping(&id, &actor, crate::incident::Keep::State)?,
     };
     let score = finish(&drill, &mut opened)?;
     // Lab answers and captures are outside text: escaped like every terminal output.
