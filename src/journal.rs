@@ -35,3 +35,18 @@ pub use replay::{Broken, Fault};
 pub use shared::SharedChain;
 pub use verify::{VerifyReport, verify};
 pub use writer::{Journal, JournalError, Watch, WriterStats, read};
+
+/// Hand every good event of the journal in `dir` to `each`, in order, keeping none: the
+/// checks of [`read`] (a torn tail left out, damage an error naming the first bad seq) in the
+/// bounded memory of [`stream::stream`]. For readers that fold as they go.
+pub fn for_each(dir: &std::path::Path, each: impl FnMut(Event)) -> Result<(), JournalError> {
+    let path = dir.join(writer::JOURNAL_FILE);
+    let streamed = stream::stream(dir, each).map_err(|source| JournalError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    match streamed.broken {
+        Some(broken) => Err(JournalError::Broken { path, broken }),
+        None => Ok(()),
+    }
+}

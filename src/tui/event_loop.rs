@@ -445,21 +445,13 @@ impl Loop {
 /// The good events after seq `after`, streamed (the ones before are neither kept nor held,
 /// so a re-read of a long journal stays small); damage is an error, as for `journal::read`.
 fn read_after(dir: &std::path::Path, after: u64) -> Result<Vec<Event>, JournalError> {
-    let path = dir.join(journal::writer::JOURNAL_FILE);
     let mut events = Vec::new();
-    let streamed = journal::stream::stream(dir, |event| {
+    journal::for_each(dir, |event| {
         if event.seq > after {
             events.push(event);
         }
-    })
-    .map_err(|source| JournalError::Io {
-        path: path.clone(),
-        source,
     })?;
-    match streamed.broken {
-        Some(broken) => Err(JournalError::Broken { path, broken }),
-        None => Ok(events),
-    }
+    Ok(events)
 }
 
 /// The next news of the shared chain (team mode); never on a local journal.

@@ -193,19 +193,11 @@ impl Team {
 /// as `journal::read` (damage is an error naming the first bad seq, a torn tail is left out)
 /// and no event kept; with the kind of its first event.
 fn fold_mirror(dir: &Path) -> Result<(Incident, Option<Kind>), JournalError> {
-    let path = dir.join(crate::journal::writer::JOURNAL_FILE);
     let mut incident = Incident::keeping(Keep::State);
     let mut first = None;
-    let streamed = crate::journal::stream::stream(dir, |event| {
+    crate::journal::for_each(dir, |event| {
         first.get_or_insert(event.kind);
         incident.apply(event);
-    })
-    .map_err(|source| JournalError::Io {
-        path: path.clone(),
-        source,
     })?;
-    match streamed.broken {
-        Some(broken) => Err(JournalError::Broken { path, broken }),
-        None => Ok((incident, first)),
-    }
+    Ok((incident, first))
 }
