@@ -34,4 +34,4 @@ pub use payload::Payload;
 pub use replay::{Broken, Fault};
 pub use shared::SharedChain;
 pub use verify::{VerifyReport, verify};
-pub use writer::{Journal, JournalError, Watch, WriterStats, read};
+pub use writer::{InFlight, Journal, JournalError, Queued, Watch, WriterStats, read};

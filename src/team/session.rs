@@ -2,9 +2,10 @@
 //! [`Journal`](crate::journal::Journal) (it implements [`SharedChain`]).
 //!
 //! ```text
-//!  Journal::enqueue ─▶ Session::append ─(own runtime)─▶ Inner::append: Appender (commit)
+//!  Journal::enqueue ─▶ Session::append ─▶ Inner::queue ─▶ Appender (group commit)
+//!  Journal::submit  ─▶ Session::submit ─┘   (own runtime) Inner::settle ◀─┘
 //!        ▲                                                  └─▶ catch_up: mirror ← server
-//!        └────────── Event, durable on the server and in the mirror ◀──┘      │
+//!        └── Event (or Ticket), durable on the server and in the mirror ◀┘      │
 //!  Follower (LISTEN/NOTIFY, poll) ─▶ the same mirror, under the same lock ─────┤
 //!                                                       News::Events ◀────────┘ (each event
 //!                                                        once, in seq order), Alarm, …
@@ -14,7 +15,10 @@
 //! multi-threaded runtime, the headless runner's current-thread one, plain code) can wait
 //! for an append without starving the task that performs it.
 //!
-//! Every own append goes through ONE function, [`Inner::append`]: submitted to the offline
+//! Every own append goes through ONE path, [`Inner::queue`] then [`Inner::settle`]: queued
+//! on the caller's thread (so events keep the order they were handed over in, and events
+//! submitted while a commit is in flight share the next one: a foreach's items pipeline),
+//! answered on the session's runtime. Queued to the offline
 //! capable [`Appender`] (group commit; an event is answered only once durable), with whether
 //! this login holds the event's step (the offline rule reads it; from the session's own fold
 //! of the claims, [`Team::fold`] over every event that reaches the mirror: claims need the
@@ -43,11 +47,10 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::follow::{Following, Pace};
 use super::pending::Pending;
-use super::writer::{Appended, LinkNews, OfflineSetup};
+use super::writer::{Appended, LinkNews, OfflineSetup, Queued};
 use super::{Appender, Chain, Follower, Mirror, Target, TeamError, Update, mirror};
 use crate::incident::{Team, conflict_line};
-use crate::journal::shared::News;
-use crate::journal::shared::off_the_executor;
+use crate::journal::shared::{News, Ticket, off_the_executor};
 use crate::journal::{Event, JournalError, NewEvent, SharedChain};
 use crate::secret::Redactor;
 
@@ -254,17 +257,23 @@ async fn start(
 }
 
 impl Inner {
-    /// THE team append: every own event goes through here. Committed on the server (group
-    /// commit), then the mirror caught up through it; returned only then (if the link drops
-    /// between the two, the event is committed: it is returned and the follower brings it to
-    /// the mirror on reconnect). Link down: on the pending sub-chain, returned at once and
-    /// remembered as pending; refused with "needs the team link" when the rule says so.
-    async fn append(self: Arc<Self>, new: NewEvent) -> Result<Event, Arc<TeamError>> {
+    /// THE team append, first half: every own event is queued here, on the caller's thread,
+    /// in the order it is handed over (refused at once after the alarm).
+    fn queue(&self, new: NewEvent) -> Result<Queued, Arc<TeamError>> {
         if let Some(alarm) = self.alarmed() {
             return Err(alarm);
         }
         let holds_step = new.step.as_deref().is_some_and(|step| self.holds(step));
-        match self.appender.submit(new, holds_step).await? {
+        self.appender.queue(new, holds_step)
+    }
+
+    /// THE team append, second half: committed on the server (group commit), then the mirror
+    /// caught up through it; answered only then (if the link drops between the two, the event
+    /// is committed: it is answered and the follower brings it to the mirror on reconnect).
+    /// Link down: on the pending sub-chain, answered at once and remembered as pending;
+    /// refused with "needs the team link" when the rule says so.
+    async fn settle(self: Arc<Self>, queued: Queued) -> Result<Event, Arc<TeamError>> {
+        match queued.answer().await? {
             Appended::Shared(event) => match self.catch_up(event.seq).await {
                 // Committed: the follower brings it to the mirror once the link is back.
                 Err(e) if !e.is_link_lost() => Err(e),
@@ -392,12 +401,31 @@ impl Claims {
 
 impl SharedChain for Session {
     fn append(&self, new: NewEvent) -> Result<Event, JournalError> {
-        let shared = |e: Arc<TeamError>| JournalError::Shared(e);
         let runtime = self.runtime().map_err(|e| shared(Arc::new(e)))?;
+        let queued = self.inner.queue(new).map_err(shared)?;
         let inner = Arc::clone(&self.inner);
-        run_on(runtime, inner.append(new))
+        run_on(runtime, inner.settle(queued))
             .map_err(|e| shared(Arc::new(e)))?
             .map_err(shared)
+    }
+
+    fn submit(&self, new: NewEvent) -> Ticket {
+        let queued = self.runtime().map_err(Arc::new).and_then(|runtime| {
+            let queued = self.inner.queue(new)?;
+            Ok((runtime, queued))
+        });
+        match queued {
+            Ok((runtime, queued)) => {
+                let (answer, ticket) = Ticket::channel();
+                let inner = Arc::clone(&self.inner);
+                runtime.spawn(async move {
+                    // A caller that stopped waiting still had its event recorded.
+                    let _ = answer.send(inner.settle(queued).await.map_err(shared));
+                });
+                ticket
+            }
+            Err(e) => Ticket::answered(Err(shared(e))),
+        }
     }
 
     fn login(&self) -> &str {
@@ -430,6 +458,10 @@ impl SharedChain for Session {
     fn pending_count(&self) -> usize {
         self.inner.waiting()
     }
+}
+
+fn shared(error: Arc<TeamError>) -> JournalError {
+    JournalError::Shared(error)
 }
 
 /// Run `future` on the session's runtime and wait for it from wherever the caller is.

@@ -171,6 +171,14 @@ impl Appender {
         new: NewEvent,
         holds_step: bool,
     ) -> Result<Appended, Arc<TeamError>> {
+        self.queue(new, holds_step)?.answer().await
+    }
+
+    /// Queue an event at once, from any thread, without waiting: its place in the queue (and
+    /// so on the chain, among this responder's events) is taken now. The answer comes through
+    /// the returned [`Queued`]. Many events queued before the writer is free share one
+    /// transaction: this is how a caller keeps appends in flight.
+    pub fn queue(&self, new: NewEvent, holds_step: bool) -> Result<Queued, Arc<TeamError>> {
         let (reply, reply_rx) = oneshot::channel();
         self.queue_tx
             .send(Job {
@@ -179,7 +187,17 @@ impl Appender {
                 reply,
             })
             .map_err(|_| Arc::new(TeamError::WriterStopped))?;
-        reply_rx
+        Ok(Queued(reply_rx))
+    }
+}
+
+/// An event in the writer's queue ([`Appender::queue`]); its answer once it is durable.
+pub struct Queued(oneshot::Receiver<Result<Appended, Arc<TeamError>>>);
+
+impl Queued {
+    /// Where the event went, once durable (or why it was not recorded).
+    pub async fn answer(self) -> Result<Appended, Arc<TeamError>> {
+        self.0
             .await
             .map_err(|_| Arc::new(TeamError::WriterStopped))?
     }
