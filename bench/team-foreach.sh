@@ -6,6 +6,7 @@
 # figure), runs interleaved. Goal: the team drill within ~3x of the file journal.
 #
 #   flock /work/wt/bench.lock bash bench/team-foreach.sh [RUNS]    # default 3 runs each
+#   KEEP=1 …                       # keep the logs, journals and server log (path printed)
 #
 # Release build. Needs pg_config/initdb/pg_ctl (Debian `postgresql`), as the tests do.
 set -euo pipefail
@@ -21,7 +22,7 @@ as_server() {
 }
 cleanup() {
     as_server "$bindir/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$work"
+    if [[ -n "${KEEP:-}" ]]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 if [[ "$(id -u)" == 0 ]]; then chown postgres:postgres "$work"; fi

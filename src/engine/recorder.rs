@@ -247,20 +247,18 @@ impl Recorder {
     }
 
     /// Wait until every exchange handed over so far is durable (and reported): on a shared
-    /// chain, before the step's outcome is queued, so a refused exchange fails the step (its
-    /// error is kept for [`Recorder::finish`]). Nothing to wait for on a file journal without
-    /// a listener.
-    pub async fn flush(&self) {
+    /// chain, before the step's outcome is queued, so an exchange the server refused fails
+    /// the step (that error). Nothing to wait for on a file journal without a listener.
+    pub async fn flush(&self) -> Result<(), JournalError> {
         let reporter = lock(&self.reporter).take();
-        let Some(reporter) = reporter else { return };
-        match reporter.finish().await {
-            Ok(seq) => {
-                self.last_seq.fetch_max(seq, Ordering::Relaxed);
-            }
-            Err(err) => {
-                lock(&self.error).get_or_insert_with(|| err.to_string());
-            }
-        }
+        let Some(reporter) = reporter else {
+            return Ok(());
+        };
+        let seq = reporter.finish().await.inspect_err(|err| {
+            lock(&self.error).get_or_insert_with(|| err.to_string());
+        })?;
+        self.last_seq.fetch_max(seq, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Append, wait for the sync, return the event (reported in order by the reporter).
@@ -435,23 +433,27 @@ async fn report_in_order(
                 // A closed receiver means nobody is watching; the journal is what counts.
                 let _ = progress.send(Progress::Journalled(event));
             }
-            // The waiter gets the error itself, the step its text (the first one counts).
-            Err(err) => match tell {
-                Some(tell) => {
-                    let reason = err.to_string();
-                    let _ = tell.send(Err(err));
-                    failed.get_or_insert(JournalError::WriteFailed {
-                        path: journal.dir().join(crate::journal::writer::JOURNAL_FILE),
-                        reason,
-                    });
+            // The waiter and the step both hear it (the step: the first error).
+            Err(err) => {
+                if let Some(tell) = tell {
+                    let _ = tell.send(Err(again(&err, &journal)));
                 }
-                None => {
-                    failed.get_or_insert(err);
-                }
-            },
+                failed.get_or_insert(err);
+            }
         }
     }
     failed.map_or(Ok(last), Err)
+}
+
+/// The same error for a second listener: a shared chain's is shared; any other by its text.
+fn again(err: &JournalError, journal: &Journal) -> JournalError {
+    match err {
+        JournalError::Shared(error) => JournalError::Shared(std::sync::Arc::clone(error)),
+        other => JournalError::WriteFailed {
+            path: journal.dir().join(crate::journal::writer::JOURNAL_FILE),
+            reason: other.to_string(),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ impl Engine {
             poll::run(&run).await
         };
         // Team mode: every exchange on the server before the outcome (see `recorder`).
-        rec.flush().await;
+        rec.flush().await?;
         // The outcome is queued behind every exchange event; it is reported only once all of
         // them are durable (`Settle`).
         match result {

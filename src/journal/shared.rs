@@ -54,6 +54,11 @@ pub trait SharedChain: Send + Sync + 'static {
         let _ = event;
         false
     }
+    /// How many transactions have committed this responder's events so far, if the chain
+    /// counts them (group commit: many events share one).
+    fn commits(&self) -> Option<u64> {
+        None
+    }
     /// How many own events wait on the pending sub-chain for the merge (0 when online).
     fn pending_count(&self) -> usize {
         0

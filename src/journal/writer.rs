@@ -413,8 +413,8 @@ impl Journal {
         }
     }
 
-    /// Events written and syncs done by this handle's writer so far (a shared chain counts
-    /// each event it stored as one: its commits are the server's).
+    /// Events written and syncs done by this handle's writer so far (for a shared chain, the
+    /// events it stored and the server transactions that committed them).
     pub fn stats(&self) -> WriterStats {
         match &self.backend {
             Backend::File(inner) => {
@@ -428,7 +428,7 @@ impl Journal {
                 let events = shared.events.load(Ordering::Relaxed);
                 WriterStats {
                     events,
-                    syncs: events,
+                    syncs: shared.chain.commits().unwrap_or(events),
                 }
             }
         }

@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::sync::{Mutex, mpsc};
 
+use super::chain::Fetched;
 use super::follow::{Following, Pace};
 use super::pending::Pending;
 use super::writer::{Appended, LinkNews, OfflineSetup, Queued};
@@ -157,15 +158,15 @@ async fn start(
 ) -> Result<(Arc<Inner>, String, Following, mpsc::UnboundedReceiver<News>), TeamError> {
     let reader = Chain::open(&target, &incident).await?;
     let login = reader.login().to_owned();
-    let mut local = Mirror::open(dir, &login)?;
-    mirror::sync(&reader, &mut local, |_| {}).await?;
+    // The claims are folded in the passes that open and catch up the mirror: it is read once.
     let mut claims = Claims::default();
-    off_the_executor(|| crate::journal::stream::stream(dir, |event| claims.fold(&event))).map_err(
-        |source| TeamError::Mirror {
-            path: dir.to_path_buf(),
-            source,
-        },
-    )?;
+    let mut local = off_the_executor(|| Mirror::open_with(dir, &login, |e| claims.fold(&e)))?;
+    mirror::sync(&reader, &mut local, |events| {
+        for event in events {
+            claims.fold(event);
+        }
+    })
+    .await?;
     // After the mirror: the pending file sits under the mirror's writer lock.
     let pending = off_the_executor(|| Pending::open(dir))?;
     // Left from an earlier run: merged on the first event or the first retry.
@@ -273,13 +274,13 @@ impl Inner {
     /// Link down: on the pending sub-chain, answered at once and remembered as pending;
     /// refused with "needs the team link" when the rule says so.
     async fn settle(self: Arc<Self>, queued: Queued) -> Result<Event, Arc<TeamError>> {
-        match queued.answer().await? {
-            Appended::Shared(event) => match self.catch_up(event.seq).await {
+        match queued.answer_in_batch().await? {
+            (Appended::Shared(event), batch) => match self.catch_up(event.seq, batch).await {
                 // Committed: the follower brings it to the mirror once the link is back.
                 Err(e) if !e.is_link_lost() => Err(e),
                 _ => Ok(event),
             },
-            Appended::Pending(event) => {
+            (Appended::Pending(event), _) => {
                 self.pending
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -320,12 +321,30 @@ impl Inner {
         }
     }
 
-    /// Bring the mirror to at least `through`, announcing what was written.
-    async fn catch_up(&self, through: u64) -> Result<(), Arc<TeamError>> {
+    /// Bring the mirror to at least `through`, announcing what was written. `own`: the
+    /// transaction that committed it (own events, contiguous): written as they are when they
+    /// follow on from the mirror's head (the server took them after the event verified
+    /// there, so nothing is read back), else the server's chain is read.
+    async fn catch_up(
+        &self,
+        through: u64,
+        own: Option<Arc<[Event]>>,
+    ) -> Result<(), Arc<TeamError>> {
         let mut reader = self.reader.lock().await;
         let mut local = self.mirror.lock().await;
         if local.last().0 >= through {
             return Ok(());
+        }
+        if let Some(fresh) = own.as_deref().and_then(|own| follows(&local, own)) {
+            let fetched: Vec<Fetched> = fresh.iter().map(Fetched::own).collect();
+            off_the_executor(|| local.apply(&self.incident, &fetched))?;
+            let events = fresh.to_vec();
+            self.fold_claims(&events);
+            // A consumer that went away does not make the append fail: it is recorded.
+            let _ = self.updates_tx.send(Update::Events(events));
+            if local.last().0 >= through {
+                return Ok(());
+            }
         }
         if reader.is_none() {
             *reader = Some(Chain::open(&self.target, &self.incident).await?);
@@ -381,6 +400,16 @@ impl Inner {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
+}
+
+/// The part of `own` (own events committed together, in seq order) past the mirror's head,
+/// if it follows on from it: the next seq, linked to the hash verified there.
+fn follows<'a>(mirror: &Mirror, own: &'a [Event]) -> Option<&'a [Event]> {
+    let (seq, hash) = mirror.last();
+    let start = own.iter().position(|e| e.seq > seq)?;
+    let fresh = &own[start..];
+    let first = fresh.first()?;
+    (first.seq == seq + 1 && first.prev == hash).then_some(fresh)
 }
 
 impl Claims {
@@ -457,6 +486,10 @@ impl SharedChain for Session {
 
     fn pending_count(&self) -> usize {
         self.inner.waiting()
+    }
+
+    fn commits(&self) -> Option<u64> {
+        Some(self.inner.appender.commits())
     }
 }
 
