@@ -34,7 +34,7 @@ pub use payload::Payload;
 pub use replay::{Broken, Fault};
 pub use shared::SharedChain;
 pub use verify::{VerifyReport, verify};
-pub use writer::{Journal, JournalError, Watch, WriterStats, read};
+pub use writer::{InFlight, Journal, JournalError, Queued, Watch, WriterStats, read};
 
 /// Hand every good event of the journal in `dir` to `each`, in order, keeping none: the
 /// checks of [`read`] (a torn tail left out, damage an error naming the first bad seq) in the

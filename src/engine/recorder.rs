@@ -35,6 +35,18 @@
 //! journal's durable watermark: one wake-up per sync reports a whole group commit. Nobody
 //! listening (a closed channel) means no reporter at all. This module decides nothing about
 //! what to journal; the engine does.
+//!
+//! # Exchanges on a shared chain (team mode)
+//!
+//! A shared chain's event is final only once the server committed it, so `enqueue` waits for
+//! that. Exchanges (`http.request`, `http.response`) are *submitted* instead
+//! ([`Journal::submit`]): handed over in order without waiting, so a foreach's items keep many
+//! in flight and share commits. The reporter (then started whoever listens) waits for each in
+//! queue order; a request that needs write-ahead waits for its own through the reporter before
+//! it leaves; [`Recorder::flush`] waits for all of them before the outcome is queued, so a
+//! refused exchange fails the step as any journal error does. Every other event (the claim,
+//! `step.started`, evidence, the outcome) is enqueued as before: nothing is sent before the
+//! step's `step.started` is on the server.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,7 +56,7 @@ use tokio::task::JoinHandle;
 
 use super::Progress;
 use crate::journal::payload::{HttpRequest, RequestShape, StepStarted};
-use crate::journal::{Event, Journal, JournalError, Kind, NewEvent, Payload};
+use crate::journal::{Event, Journal, JournalError, Kind, NewEvent, Payload, Queued};
 
 /// Whether a request must wait for its journal entry to be durable before it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +102,22 @@ pub struct Recorder {
 }
 
 struct Reporter {
-    events: UnboundedSender<Event>,
-    task: JoinHandle<Result<(), JournalError>>,
+    events: UnboundedSender<Report>,
+    /// The last seq reported, or the first journal error (the rest were still reported).
+    task: JoinHandle<Result<u64, JournalError>>,
+}
+
+/// What the reporter waits for: an event, and who else waits for it to be durable (a request
+/// that needs write-ahead).
+struct Report {
+    queued: Queued,
+    durable: Option<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
+}
+
+/// An exchange handed over: final (its seq), or in flight to a shared chain.
+enum Submitted {
+    Final(u64),
+    InFlight(crate::journal::InFlight),
 }
 
 /// Proof that an exchange's `http.request` is queued; needed to record its response.
@@ -108,18 +134,24 @@ impl Settle {
     /// Every event of the step durable (through its last seq) and reported.
     pub async fn wait(self) -> Result<(), JournalError> {
         let durable = self.journal.durable(self.through).await.map(drop);
-        let Some(Reporter { events, task }) = self.reporter else {
+        let Some(reporter) = self.reporter else {
             return durable;
         };
-        // Dropping the sender ends the reporter once it has reported everything queued.
-        drop(events);
-        let reported = task.await.map_err(|_| JournalError::Closed).and_then(|r| r);
-        durable.and(reported)
+        durable.and(reporter.finish().await.map(drop))
     }
 
     /// The last seq the step queued (0 if none).
     pub fn through(&self) -> u64 {
         self.through
+    }
+}
+
+impl Reporter {
+    /// Wait until everything handed to it is reported; the last seq, or the first error.
+    async fn finish(self) -> Result<u64, JournalError> {
+        // Dropping the sender ends the reporter once it has reported everything queued.
+        drop(self.events);
+        self.task.await.map_err(|_| JournalError::Closed)?
     }
 }
 
@@ -158,43 +190,75 @@ impl Recorder {
         let event = self.journal.enqueue(new).inspect_err(|err| {
             lock(&self.error).get_or_insert_with(|| err.to_string());
         })?;
-        self.last_seq.store(event.seq, Ordering::Relaxed);
+        self.last_seq.fetch_max(event.seq, Ordering::Relaxed);
         if !matches!(event.kind, Kind::HttpRequest | Kind::HttpResponse) {
             lock(&self.kept).push(event.clone());
         }
-        self.report(&event);
+        self.report(Queued::Final(event.clone()), None);
         Ok(event)
+    }
+
+    /// Hand an exchange over ([`Journal::submit`]; never kept): a final one is queued and
+    /// reported as any event ([`Submitted::Final`]); one in flight (a shared chain, see the
+    /// module doc) is for the caller to hand to the reporter.
+    fn submit_exchange(&self, payload: impl Into<Payload>) -> Result<Submitted, JournalError> {
+        let new = NewEvent::step(self.step.clone(), payload);
+        let queued = self.journal.submit(new).inspect_err(|err| {
+            lock(&self.error).get_or_insert_with(|| err.to_string());
+        })?;
+        Ok(match queued {
+            Queued::Final(event) => {
+                let seq = event.seq;
+                self.last_seq.fetch_max(seq, Ordering::Relaxed);
+                self.report(Queued::Final(event), None);
+                Submitted::Final(seq)
+            }
+            Queued::InFlight(in_flight) => Submitted::InFlight(in_flight),
+        })
     }
 
     fn queue_step(&self, payload: impl Into<Payload>) -> Result<Event, JournalError> {
         self.queue(NewEvent::step(self.step.clone(), payload))
     }
 
-    /// Hand an event to this step's reporter, which sends it once it is durable.
-    fn report(&self, event: &Event) {
-        if self.progress.is_closed() {
+    /// Hand an event to this step's reporter, which sends it once it is durable (and tells
+    /// `durable`, if given). A final event nobody listens for needs no reporter; one in flight
+    /// always goes to it (its answer is awaited there).
+    fn report(
+        &self,
+        queued: Queued,
+        durable: Option<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
+    ) {
+        if self.progress.is_closed() && matches!(queued, Queued::Final(_)) && durable.is_none() {
             return;
         }
         let mut reporter = lock(&self.reporter);
         let reporter = reporter.get_or_insert_with(|| {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-            let progress = self.progress.clone();
-            let journal = self.journal.clone();
-            let task = tokio::spawn(async move {
-                let mut durable = 0;
-                while let Some(event) = rx.recv().await {
-                    if event.seq > durable {
-                        durable = journal.durable(event.seq).await?;
-                    }
-                    // A closed receiver means nobody is watching; the journal is what counts.
-                    let _ = progress.send(Progress::Journalled(event));
-                }
-                Ok(())
-            });
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Report>();
+            let task = tokio::spawn(report_in_order(
+                self.journal.clone(),
+                self.progress.clone(),
+                rx,
+            ));
             Reporter { events: tx, task }
         });
-        // The receiver lives until `Settle::wait` drops the sender, so this cannot fail.
-        let _ = reporter.events.send(event.clone());
+        // The receiver lives until the sender is dropped (`Settle::wait`, `flush`).
+        let _ = reporter.events.send(Report { queued, durable });
+    }
+
+    /// Wait until every exchange handed over so far is durable (and reported): on a shared
+    /// chain, before the step's outcome is queued, so an exchange the server refused fails
+    /// the step (that error). Nothing to wait for on a file journal without a listener.
+    pub async fn flush(&self) -> Result<(), JournalError> {
+        let reporter = lock(&self.reporter).take();
+        let Some(reporter) = reporter else {
+            return Ok(());
+        };
+        let seq = reporter.finish().await.inspect_err(|err| {
+            lock(&self.error).get_or_insert_with(|| err.to_string());
+        })?;
+        self.last_seq.fetch_max(seq, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Append, wait for the sync, return the event (reported in order by the reporter).
@@ -252,10 +316,23 @@ impl Recorder {
             Some(shape) => request.lean(shape),
             None => request,
         };
-        let event = self.queue_step(request)?;
-        if write_ahead == WriteAhead::Required {
-            self.wrote.store(true, Ordering::Relaxed);
-            self.journal.durable(event.seq).await?;
+        let submitted = self.submit_exchange(request)?;
+        match (write_ahead, submitted) {
+            (WriteAhead::Required, Submitted::Final(seq)) => {
+                self.wrote.store(true, Ordering::Relaxed);
+                self.journal.durable(seq).await?;
+            }
+            (WriteAhead::Required, Submitted::InFlight(in_flight)) => {
+                self.wrote.store(true, Ordering::Relaxed);
+                let (durable, is_durable) = tokio::sync::oneshot::channel();
+                self.report(Queued::InFlight(in_flight), Some(durable));
+                // The reporter answers once it is durable (or why not; gone: it is not).
+                is_durable.await.map_err(|_| JournalError::Closed)??;
+            }
+            (WriteAhead::Overlapped, Submitted::InFlight(in_flight)) => {
+                self.report(Queued::InFlight(in_flight), None);
+            }
+            (WriteAhead::Overlapped, Submitted::Final(_)) => {}
         }
         Ok(ExchangeLog(()))
     }
@@ -266,11 +343,17 @@ impl Recorder {
     pub fn response(&self, log: ExchangeLog, events: Vec<Payload>) {
         let ExchangeLog(()) = log;
         for payload in events {
-            let payload = match payload {
-                Payload::HttpResponse(response) => Payload::HttpResponse(response.lean()),
-                other => other,
+            let queued = match payload {
+                Payload::HttpResponse(response) => self
+                    .submit_exchange(Payload::HttpResponse(response.lean()))
+                    .map(|submitted| {
+                        if let Submitted::InFlight(in_flight) = submitted {
+                            self.report(Queued::InFlight(in_flight), None);
+                        }
+                    }),
+                other => self.queue_step(other).map(drop),
             };
-            if self.queue_step(payload).is_err() {
+            if queued.is_err() {
                 break;
             }
         }
@@ -314,6 +397,62 @@ impl Recorder {
             through: self.last_seq.load(Ordering::Relaxed),
             reporter: lock(&self.reporter).take(),
         }
+    }
+}
+
+/// The reporter of one step: each event in queue order once durable (a final one by the
+/// watermark, one in flight by its answer), then on `progress` (nobody listening is fine).
+/// A refused event is not reported; the rest are, and the first error is the result.
+async fn report_in_order(
+    journal: Journal,
+    progress: UnboundedSender<Progress>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Report>,
+) -> Result<u64, JournalError> {
+    let mut durable = 0;
+    let mut last = 0;
+    let mut failed = None;
+    while let Some(Report {
+        queued,
+        durable: tell,
+    }) = rx.recv().await
+    {
+        let event = match queued {
+            Queued::Final(event) if event.seq <= durable => Ok(event),
+            Queued::Final(event) => journal.durable(event.seq).await.map(|through| {
+                durable = through;
+                event
+            }),
+            Queued::InFlight(in_flight) => in_flight.durable().await,
+        };
+        match event {
+            Ok(event) => {
+                if let Some(tell) = tell {
+                    let _ = tell.send(Ok(()));
+                }
+                last = last.max(event.seq);
+                // A closed receiver means nobody is watching; the journal is what counts.
+                let _ = progress.send(Progress::Journalled(event));
+            }
+            // The waiter and the step both hear it (the step: the first error).
+            Err(err) => {
+                if let Some(tell) = tell {
+                    let _ = tell.send(Err(again(&err, &journal)));
+                }
+                failed.get_or_insert(err);
+            }
+        }
+    }
+    failed.map_or(Ok(last), Err)
+}
+
+/// The same error for a second listener: a shared chain's is shared; any other by its text.
+fn again(err: &JournalError, journal: &Journal) -> JournalError {
+    match err {
+        JournalError::Shared(error) => JournalError::Shared(std::sync::Arc::clone(error)),
+        other => JournalError::WriteFailed {
+            path: journal.dir().join(crate::journal::writer::JOURNAL_FILE),
+            reason: other.to_string(),
+        },
     }
 }
 

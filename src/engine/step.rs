@@ -237,6 +237,8 @@ impl Engine {
         } else {
             poll::run(&run).await
         };
+        // Team mode: every exchange on the server before the outcome (see `recorder`).
+        rec.flush().await?;
         // The outcome is queued behind every exchange event; it is reported only once all of
         // them are durable (`Settle`).
         match result {

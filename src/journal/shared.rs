@@ -9,6 +9,12 @@
 //! hash) before the server committed it: for this backend `enqueue` waits for the commit (and
 //! for the local mirror to hold it), and `durable` has nothing left to wait for.
 //!
+//! [`Journal::submit`](super::Journal::submit) is the pipelined way in: the event takes its
+//! place among this responder's events at once and a [`Ticket`] answers once it is durable, so
+//! a caller with many events in flight (a foreach) shares one commit among them instead of
+//! paying a round trip each. Events handed over one after another (by `submit` or `enqueue`)
+//! reach the chain in that order.
+//!
 //! Offline, `enqueue` returns an event that is durable on a local pending sub-chain instead
 //! ([`SharedChain::is_pending`] says so): its seq and hash are provisional until the merge
 //! puts a copy on the shared chain. Consumers fold such events only through
@@ -27,6 +33,12 @@ pub trait SharedChain: Send + Sync + 'static {
     /// Append one (redacted) event as [`SharedChain::login`]; return it as stored, only once
     /// it is durable on the server and written to the local mirror. Blocks the calling thread.
     fn append(&self, new: NewEvent) -> Result<Event, JournalError>;
+    /// Hand one (redacted) event over without waiting: it takes its place after every event
+    /// handed over before it (by this method or [`SharedChain::append`]) and the [`Ticket`]
+    /// answers as `append` would, once it is durable. Never blocks.
+    fn submit(&self, new: NewEvent) -> Ticket {
+        Ticket::answered(self.append(new))
+    }
     /// The login every event is recorded as (the actor).
     fn login(&self) -> &str;
     /// The local mirror's directory (the incident directory: evidence and drafts go there).
@@ -42,6 +54,11 @@ pub trait SharedChain: Send + Sync + 'static {
         let _ = event;
         false
     }
+    /// How many transactions have committed this responder's events so far, if the chain
+    /// counts them (group commit: many events share one).
+    fn commits(&self) -> Option<u64> {
+        None
+    }
     /// How many own events wait on the pending sub-chain for the merge (0 when online).
     fn pending_count(&self) -> usize {
         0
@@ -51,6 +68,34 @@ pub trait SharedChain: Send + Sync + 'static {
     /// [`Overlay::resume`](crate::incident::Overlay::resume).
     fn pending_at_open(&self) -> Vec<Event> {
         Vec::new()
+    }
+}
+
+/// The answer to [`SharedChain::submit`]: the event as stored, once it is durable (on the
+/// server and in the mirror, or on the pending sub-chain), or why it was not recorded.
+pub struct Ticket(tokio::sync::oneshot::Receiver<Result<Event, JournalError>>);
+
+impl Ticket {
+    /// A ticket and where its answer goes.
+    pub fn channel() -> (
+        tokio::sync::oneshot::Sender<Result<Event, JournalError>>,
+        Self,
+    ) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (tx, Self(rx))
+    }
+
+    /// A ticket answered already.
+    pub fn answered(result: Result<Event, JournalError>) -> Self {
+        let (tx, ticket) = Self::channel();
+        // The receiver is right here: the send cannot fail.
+        let _ = tx.send(result);
+        ticket
+    }
+
+    /// Wait for the answer (the chain went away without one: [`JournalError::Closed`]).
+    pub async fn wait(self) -> Result<Event, JournalError> {
+        self.0.await.map_err(|_| JournalError::Closed)?
     }
 }
 

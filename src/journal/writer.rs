@@ -19,7 +19,9 @@
 //!
 //! The same handle fronts the other backend, a chain kept elsewhere ([`Journal::shared`], team
 //! mode; see [`super::shared`]): there `enqueue` returns only once the server committed the
-//! event and `durable` returns at once. The file path pays one `match` per call, nothing more.
+//! event and `durable` returns at once. [`Journal::submit`] is `enqueue` for the file and, on a
+//! shared chain, hands the event over without waiting ([`Queued::InFlight`]), so many events
+//! share one commit. The file path pays one `match` per call, nothing more.
 //!
 //! Files are opened through [`crate::private`]: the incident dir is 0700, the journal, head
 //! and quarantined tails 0600, and none of them is ever opened through a symbolic link.
@@ -46,7 +48,7 @@ use super::event::{Event, GENESIS, NewEvent};
 use super::lock::{Lock, LockError};
 use super::payload::JournalRecovered;
 use super::replay::{self, Broken, HEAD_FILE};
-use super::shared::{SharedChain, off_the_executor};
+use super::shared::{SharedChain, Ticket, off_the_executor};
 use super::stream::{self, Position, Streamed};
 use crate::secret::Redactor;
 
@@ -134,6 +136,44 @@ struct Shared {
     events: std::sync::atomic::AtomicU64,
     /// The seq of the last event this handle appended.
     last: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn redact(&self, new: &mut NewEvent) {
+        if let Ok(redactor) = self.redactor.read() {
+            new.redact(&redactor);
+        }
+    }
+
+    /// Count an event the chain stored for this handle.
+    fn stored(&self, event: &Event) {
+        self.events.fetch_add(1, Ordering::Relaxed);
+        self.last.fetch_max(event.seq, Ordering::Relaxed);
+    }
+}
+
+/// An event handed over by [`Journal::submit`].
+pub enum Queued {
+    /// Final (seq, time, hash) and queued: wait for [`Journal::durable`] before reporting it.
+    Final(Event),
+    /// On its way to a shared chain: not final before the server commits it.
+    InFlight(InFlight),
+}
+
+/// An event submitted to a shared chain, until the server answers.
+pub struct InFlight {
+    ticket: Ticket,
+    shared: Arc<Shared>,
+}
+
+impl InFlight {
+    /// The event as stored, once durable (committed on the server and in the local mirror, or
+    /// on the pending sub-chain: [`Journal::is_pending`]), or why it was not recorded.
+    pub async fn durable(self) -> Result<Event, JournalError> {
+        let event = self.ticket.wait().await?;
+        self.shared.stored(&event);
+        Ok(event)
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -373,8 +413,8 @@ impl Journal {
         }
     }
 
-    /// Events written and syncs done by this handle's writer so far (a shared chain commits
-    /// each event on its own).
+    /// Events written and syncs done by this handle's writer so far (for a shared chain, the
+    /// events it stored and the server transactions that committed them).
     pub fn stats(&self) -> WriterStats {
         match &self.backend {
             Backend::File(inner) => {
@@ -388,7 +428,7 @@ impl Journal {
                 let events = shared.events.load(Ordering::Relaxed);
                 WriterStats {
                     events,
-                    syncs: events,
+                    syncs: shared.chain.commits().unwrap_or(events),
                 }
             }
         }
@@ -416,13 +456,30 @@ impl Journal {
                 })
             }
             Backend::Shared(shared) => {
-                if let Ok(redactor) = shared.redactor.read() {
-                    new.redact(&redactor);
-                }
+                shared.redact(&mut new);
                 let event = off_the_executor(|| shared.chain.append(new))?;
-                shared.events.fetch_add(1, Ordering::Relaxed);
-                shared.last.fetch_max(event.seq, Ordering::Relaxed);
+                shared.stored(&event);
                 Ok(event)
+            }
+        }
+    }
+
+    /// [`Journal::enqueue`] without waiting for a shared chain's server: on the file the
+    /// event is final and queued ([`Queued::Final`]); on a shared chain it is redacted and
+    /// handed over ([`Queued::InFlight`]), after every event handed over before it, and is
+    /// final only once [`InFlight::durable`] answers. Events submitted while a commit is in
+    /// flight share the next one: a caller with many in flight (a foreach's items) pays one
+    /// round trip for all of them, not one each. Report nothing before it is durable.
+    pub fn submit(&self, new: NewEvent) -> Result<Queued, JournalError> {
+        match &self.backend {
+            Backend::File(_) => self.enqueue(new).map(Queued::Final),
+            Backend::Shared(shared) => {
+                let mut new = new;
+                shared.redact(&mut new);
+                Ok(Queued::InFlight(InFlight {
+                    ticket: shared.chain.submit(new),
+                    shared: Arc::clone(shared),
+                }))
             }
         }
     }

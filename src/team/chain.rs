@@ -82,6 +82,20 @@ pub struct Fetched {
     pub line: Vec<u8>,
 }
 
+impl Fetched {
+    /// The line of an event this client sealed itself (an own commit), as a fetch would
+    /// return it: its canonical text with the hash spliced in, as [`seal`] hashed it.
+    pub(crate) fn own(event: &Event) -> Self {
+        // Plain data into a Vec cannot fail to serialize (string keys only).
+        let canonical =
+            serde_json::to_vec(&Hashed::of(event, event.data.raw())).unwrap_or_default();
+        Self {
+            line: splice_hash(canonical, &event.hash),
+            event: event.clone(),
+        }
+    }
+}
+
 /// A connection working on one incident's chain.
 pub struct Chain {
     client: Client,

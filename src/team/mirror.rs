@@ -22,8 +22,9 @@ use super::TeamError;
 use super::chain::{Chain, Fetched};
 use crate::journal::Event;
 use crate::journal::lock::{Lock, LockError};
-use crate::journal::replay::{self, HEAD_FILE, Head};
+use crate::journal::replay::{HEAD_FILE, Head};
 use crate::journal::shared::off_the_executor;
+use crate::journal::stream;
 use crate::journal::writer::JOURNAL_FILE;
 
 /// Events fetched per round trip while catching up.
@@ -40,6 +41,12 @@ pub struct Mirror {
 impl Mirror {
     /// Open (or start) the mirror in `dir`, taking its writer lock as `actor`.
     pub fn open(dir: &Path, actor: &str) -> Result<Self, TeamError> {
+        Self::open_with(dir, actor, |_| {})
+    }
+
+    /// [`Mirror::open`], handing each good event to `each` as the one pass that checks the
+    /// mirror reads it (the session folds its claims there), keeping none.
+    pub fn open_with(dir: &Path, actor: &str, each: impl FnMut(Event)) -> Result<Self, TeamError> {
         let io = |source| TeamError::Mirror {
             path: dir.to_path_buf(),
             source,
@@ -64,15 +71,15 @@ impl Mirror {
                 path: path.clone(),
                 source,
             })?;
-        let (_, replayed) = replay::replay_file(dir).map_err(|source| TeamError::Mirror {
+        let streamed = stream::stream(dir, each).map_err(|source| TeamError::Mirror {
             path: path.clone(),
             source,
         })?;
-        if let Some(broken) = replayed.broken {
+        if let Some(broken) = streamed.broken {
             return Err(TeamError::MirrorBroken { path, broken });
         }
-        if replayed.torn_bytes > 0 {
-            file.set_len(replayed.good_len)
+        if streamed.torn_bytes > 0 {
+            file.set_len(streamed.good_len)
                 .and_then(|()| file.sync_all())
                 .map_err(|source| TeamError::Mirror {
                     path: path.clone(),
@@ -82,8 +89,8 @@ impl Mirror {
         Ok(Self {
             dir: dir.to_path_buf(),
             file,
-            seq: replayed.last_seq(),
-            hash: replayed.last_hash().to_owned(),
+            seq: streamed.last_seq,
+            hash: streamed.last_hash,
             _lock: lock,
         })
     }

@@ -2,9 +2,10 @@
 //! [`Journal`](crate::journal::Journal) (it implements [`SharedChain`]).
 //!
 //! ```text
-//!  Journal::enqueue ─▶ Session::append ─(own runtime)─▶ Inner::append: Appender (commit)
+//!  Journal::enqueue ─▶ Session::append ─▶ Inner::queue ─▶ Appender (group commit)
+//!  Journal::submit  ─▶ Session::submit ─┘   (own runtime) Inner::settle ◀─┘
 //!        ▲                                                  └─▶ catch_up: mirror ← server
-//!        └────────── Event, durable on the server and in the mirror ◀──┘      │
+//!        └── Event (or Ticket), durable on the server and in the mirror ◀┘      │
 //!  Follower (LISTEN/NOTIFY, poll) ─▶ the same mirror, under the same lock ─────┤
 //!                                                       News::Events ◀────────┘ (each event
 //!                                                        once, in seq order), Alarm, …
@@ -14,7 +15,10 @@
 //! multi-threaded runtime, the headless runner's current-thread one, plain code) can wait
 //! for an append without starving the task that performs it.
 //!
-//! Every own append goes through ONE function, [`Inner::append`]: submitted to the offline
+//! Every own append goes through ONE path, [`Inner::queue`] then [`Inner::settle`]: queued
+//! on the caller's thread (so events keep the order they were handed over in, and events
+//! submitted while a commit is in flight share the next one: a foreach's items pipeline),
+//! answered on the session's runtime. Queued to the offline
 //! capable [`Appender`] (group commit; an event is answered only once durable), with whether
 //! this login holds the event's step (the offline rule reads it; from the session's own fold
 //! of the claims, [`Team::fold`] over every event that reaches the mirror: claims need the
@@ -41,13 +45,13 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::sync::{Mutex, mpsc};
 
+use super::chain::Fetched;
 use super::follow::{Following, Pace};
 use super::pending::Pending;
-use super::writer::{Appended, LinkNews, OfflineSetup};
+use super::writer::{Appended, LinkNews, OfflineSetup, Queued};
 use super::{Appender, Chain, Follower, Mirror, Target, TeamError, Update, mirror};
 use crate::incident::{Team, conflict_line};
-use crate::journal::shared::News;
-use crate::journal::shared::off_the_executor;
+use crate::journal::shared::{News, Ticket, off_the_executor};
 use crate::journal::{Event, JournalError, NewEvent, SharedChain};
 use crate::secret::Redactor;
 
@@ -154,15 +158,15 @@ async fn start(
 ) -> Result<(Arc<Inner>, String, Following, mpsc::UnboundedReceiver<News>), TeamError> {
     let reader = Chain::open(&target, &incident).await?;
     let login = reader.login().to_owned();
-    let mut local = Mirror::open(dir, &login)?;
-    mirror::sync(&reader, &mut local, |_| {}).await?;
+    // The claims are folded in the passes that open and catch up the mirror: it is read once.
     let mut claims = Claims::default();
-    off_the_executor(|| crate::journal::stream::stream(dir, |event| claims.fold(&event))).map_err(
-        |source| TeamError::Mirror {
-            path: dir.to_path_buf(),
-            source,
-        },
-    )?;
+    let mut local = off_the_executor(|| Mirror::open_with(dir, &login, |e| claims.fold(&e)))?;
+    mirror::sync(&reader, &mut local, |events| {
+        for event in events {
+            claims.fold(event);
+        }
+    })
+    .await?;
     // After the mirror: the pending file sits under the mirror's writer lock.
     let pending = off_the_executor(|| Pending::open(dir))?;
     // Left from an earlier run: merged on the first event or the first retry.
@@ -254,23 +258,29 @@ async fn start(
 }
 
 impl Inner {
-    /// THE team append: every own event goes through here. Committed on the server (group
-    /// commit), then the mirror caught up through it; returned only then (if the link drops
-    /// between the two, the event is committed: it is returned and the follower brings it to
-    /// the mirror on reconnect). Link down: on the pending sub-chain, returned at once and
-    /// remembered as pending; refused with "needs the team link" when the rule says so.
-    async fn append(self: Arc<Self>, new: NewEvent) -> Result<Event, Arc<TeamError>> {
+    /// THE team append, first half: every own event is queued here, on the caller's thread,
+    /// in the order it is handed over (refused at once after the alarm).
+    fn queue(&self, new: NewEvent) -> Result<Queued, Arc<TeamError>> {
         if let Some(alarm) = self.alarmed() {
             return Err(alarm);
         }
         let holds_step = new.step.as_deref().is_some_and(|step| self.holds(step));
-        match self.appender.submit(new, holds_step).await? {
-            Appended::Shared(event) => match self.catch_up(event.seq).await {
+        self.appender.queue(new, holds_step)
+    }
+
+    /// THE team append, second half: committed on the server (group commit), then the mirror
+    /// caught up through it; answered only then (if the link drops between the two, the event
+    /// is committed: it is answered and the follower brings it to the mirror on reconnect).
+    /// Link down: on the pending sub-chain, answered at once and remembered as pending;
+    /// refused with "needs the team link" when the rule says so.
+    async fn settle(self: Arc<Self>, queued: Queued) -> Result<Event, Arc<TeamError>> {
+        match queued.answer_in_batch().await? {
+            (Appended::Shared(event), batch) => match self.catch_up(event.seq, batch).await {
                 // Committed: the follower brings it to the mirror once the link is back.
                 Err(e) if !e.is_link_lost() => Err(e),
                 _ => Ok(event),
             },
-            Appended::Pending(event) => {
+            (Appended::Pending(event), _) => {
                 self.pending
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -311,12 +321,30 @@ impl Inner {
         }
     }
 
-    /// Bring the mirror to at least `through`, announcing what was written.
-    async fn catch_up(&self, through: u64) -> Result<(), Arc<TeamError>> {
+    /// Bring the mirror to at least `through`, announcing what was written. `own`: the
+    /// transaction that committed it (own events, contiguous): written as they are when they
+    /// follow on from the mirror's head (the server took them after the event verified
+    /// there, so nothing is read back), else the server's chain is read.
+    async fn catch_up(
+        &self,
+        through: u64,
+        own: Option<Arc<[Event]>>,
+    ) -> Result<(), Arc<TeamError>> {
         let mut reader = self.reader.lock().await;
         let mut local = self.mirror.lock().await;
         if local.last().0 >= through {
             return Ok(());
+        }
+        if let Some(fresh) = own.as_deref().and_then(|own| follows(&local, own)) {
+            let fetched: Vec<Fetched> = fresh.iter().map(Fetched::own).collect();
+            off_the_executor(|| local.apply(&self.incident, &fetched))?;
+            let events = fresh.to_vec();
+            self.fold_claims(&events);
+            // A consumer that went away does not make the append fail: it is recorded.
+            let _ = self.updates_tx.send(Update::Events(events));
+            if local.last().0 >= through {
+                return Ok(());
+            }
         }
         if reader.is_none() {
             *reader = Some(Chain::open(&self.target, &self.incident).await?);
@@ -374,6 +402,16 @@ impl Inner {
     }
 }
 
+/// The part of `own` (own events committed together, in seq order) past the mirror's head,
+/// if it follows on from it: the next seq, linked to the hash verified there.
+fn follows<'a>(mirror: &Mirror, own: &'a [Event]) -> Option<&'a [Event]> {
+    let (seq, hash) = mirror.last();
+    let start = own.iter().position(|e| e.seq > seq)?;
+    let fresh = &own[start..];
+    let first = fresh.first()?;
+    (first.seq == seq + 1 && first.prev == hash).then_some(fresh)
+}
+
 impl Claims {
     fn fold(&mut self, event: &Event) {
         if event.seq <= self.seq {
@@ -392,12 +430,31 @@ impl Claims {
 
 impl SharedChain for Session {
     fn append(&self, new: NewEvent) -> Result<Event, JournalError> {
-        let shared = |e: Arc<TeamError>| JournalError::Shared(e);
         let runtime = self.runtime().map_err(|e| shared(Arc::new(e)))?;
+        let queued = self.inner.queue(new).map_err(shared)?;
         let inner = Arc::clone(&self.inner);
-        run_on(runtime, inner.append(new))
+        run_on(runtime, inner.settle(queued))
             .map_err(|e| shared(Arc::new(e)))?
             .map_err(shared)
+    }
+
+    fn submit(&self, new: NewEvent) -> Ticket {
+        let queued = self.runtime().map_err(Arc::new).and_then(|runtime| {
+            let queued = self.inner.queue(new)?;
+            Ok((runtime, queued))
+        });
+        match queued {
+            Ok((runtime, queued)) => {
+                let (answer, ticket) = Ticket::channel();
+                let inner = Arc::clone(&self.inner);
+                runtime.spawn(async move {
+                    // A caller that stopped waiting still had its event recorded.
+                    let _ = answer.send(inner.settle(queued).await.map_err(shared));
+                });
+                ticket
+            }
+            Err(e) => Ticket::answered(Err(shared(e))),
+        }
     }
 
     fn login(&self) -> &str {
@@ -430,6 +487,14 @@ impl SharedChain for Session {
     fn pending_count(&self) -> usize {
         self.inner.waiting()
     }
+
+    fn commits(&self) -> Option<u64> {
+        Some(self.inner.appender.commits())
+    }
+}
+
+fn shared(error: Arc<TeamError>) -> JournalError {
+    JournalError::Shared(error)
 }
 
 /// Run `future` on the session's runtime and wait for it from wherever the caller is.

@@ -37,6 +37,7 @@
 //! with `data.offline` naming this local hash).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -98,7 +99,23 @@ pub struct OfflineSetup {
     pub retry: Duration,
 }
 
-type Reply = oneshot::Sender<Result<Appended, Arc<TeamError>>>;
+type Reply = oneshot::Sender<Result<Answer, Arc<TeamError>>>;
+
+/// Where an event went, with every event its transaction committed (shared ones only): the
+/// session writes its own batch to the mirror without reading it back.
+struct Answer {
+    appended: Appended,
+    batch: Option<Arc<[Event]>>,
+}
+
+impl Answer {
+    fn pending(event: Event) -> Self {
+        Self {
+            appended: Appended::Pending(event),
+            batch: None,
+        }
+    }
+}
 
 struct Job {
     new: NewEvent,
@@ -116,6 +133,8 @@ struct Waiting {
 #[derive(Clone)]
 pub struct Appender {
     queue_tx: mpsc::UnboundedSender<Job>,
+    /// Transactions that appended this writer's events (how well group commit batches).
+    commits: Arc<AtomicU64>,
 }
 
 impl Appender {
@@ -125,8 +144,9 @@ impl Appender {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let (incident, login) = (chain.incident().to_owned(), chain.login().to_owned());
         let writer = Writer::new(Some(chain), incident, login, target, redactor, None, None);
+        let commits = Arc::clone(&writer.commits);
         tokio::spawn(writer.run(queue_rx));
-        Self { queue_tx }
+        Self { queue_tx, commits }
     }
 
     /// Like [`Appender::spawn`], but when the link is lost events go to the pending
@@ -154,8 +174,14 @@ impl Appender {
             Some(setup),
             Some(news_tx),
         );
+        let commits = Arc::clone(&writer.commits);
         tokio::spawn(writer.run(queue_rx));
-        (Self { queue_tx }, news_rx)
+        (Self { queue_tx, commits }, news_rx)
+    }
+
+    /// How many transactions have appended this writer's events so far (merges aside).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Queue an event now; the answer comes once it is durable (on the server, or on the
@@ -171,6 +197,14 @@ impl Appender {
         new: NewEvent,
         holds_step: bool,
     ) -> Result<Appended, Arc<TeamError>> {
+        self.queue(new, holds_step)?.answer().await
+    }
+
+    /// Queue an event at once, from any thread, without waiting: its place in the queue (and
+    /// so on the chain, among this responder's events) is taken now. The answer comes through
+    /// the returned [`Queued`]. Many events queued before the writer is free share one
+    /// transaction: this is how a caller keeps appends in flight.
+    pub fn queue(&self, new: NewEvent, holds_step: bool) -> Result<Queued, Arc<TeamError>> {
         let (reply, reply_rx) = oneshot::channel();
         self.queue_tx
             .send(Job {
@@ -179,9 +213,27 @@ impl Appender {
                 reply,
             })
             .map_err(|_| Arc::new(TeamError::WriterStopped))?;
-        reply_rx
+        Ok(Queued(reply_rx))
+    }
+}
+
+/// An event in the writer's queue ([`Appender::queue`]); its answer once it is durable.
+pub struct Queued(oneshot::Receiver<Result<Answer, Arc<TeamError>>>);
+
+impl Queued {
+    /// Where the event went, once durable (or why it was not recorded).
+    pub async fn answer(self) -> Result<Appended, Arc<TeamError>> {
+        self.answer_in_batch().await.map(|(appended, _)| appended)
+    }
+
+    /// [`Queued::answer`], with every event (in seq order) of the transaction that committed
+    /// it when it went to the shared chain: this responder's, contiguous on the chain.
+    pub async fn answer_in_batch(self) -> Result<(Appended, Option<Arc<[Event]>>), Arc<TeamError>> {
+        let answer = self
+            .0
             .await
-            .map_err(|_| Arc::new(TeamError::WriterStopped))?
+            .map_err(|_| Arc::new(TeamError::WriterStopped))??;
+        Ok((answer.appended, answer.batch))
     }
 }
 
@@ -201,6 +253,7 @@ struct Writer {
     login: String,
     offline: Option<Offline>,
     news_tx: Option<mpsc::UnboundedSender<LinkNews>>,
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -226,6 +279,7 @@ impl Writer {
                 stalled: false,
             }),
             news_tx,
+            commits: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -310,12 +364,17 @@ impl Writer {
         };
         match result {
             Ok(stored) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
                 if let (Some(offline), Some(last)) = (&mut self.offline, stored.last()) {
                     offline.verified = (last.seq, last.hash.clone());
                 }
-                for (event, w) in stored.into_iter().zip(waiting) {
+                let batch: Arc<[Event]> = Arc::from(stored);
+                for (event, w) in batch.iter().zip(waiting) {
                     // A caller that stopped waiting still had its event recorded.
-                    let _ = w.reply.send(Ok(Appended::Shared(event)));
+                    let _ = w.reply.send(Ok(Answer {
+                        appended: Appended::Shared(event.clone()),
+                        batch: Some(Arc::clone(&batch)),
+                    }));
                 }
             }
             Err(error) if error.is_link_lost() && self.offline.is_some() => {
@@ -331,7 +390,14 @@ impl Writer {
                     if let (Ok(event), Some(offline)) = (&alone, &mut self.offline) {
                         offline.verified = (event.seq, event.hash.clone());
                     }
-                    let _ = w.reply.send(alone.map(Appended::Shared).map_err(Arc::new));
+                    let _ = w.reply.send(
+                        alone
+                            .map(|event| Answer {
+                                batch: Some(Arc::from([event.clone()])),
+                                appended: Appended::Shared(event),
+                            })
+                            .map_err(Arc::new),
+                    );
                 }
             }
             Err(error) => {
@@ -353,6 +419,9 @@ impl Writer {
         let appended = c.append_redacted(std::slice::from_ref(new)).await;
         if !matches!(&appended, Err(e) if e.is_link_lost()) {
             self.chain = Some(c);
+        }
+        if appended.is_ok() {
+            self.commits.fetch_add(1, Ordering::Relaxed);
         }
         appended.and_then(|stored| stored.into_iter().next().ok_or(TeamError::WriterStopped))
     }
@@ -376,9 +445,7 @@ impl Writer {
                 drop(new);
                 off_the_executor(|| offline.pending.push(root, &self.login, proposed, tried))
             });
-            let _ = w
-                .reply
-                .send(result.map(Appended::Pending).map_err(Arc::new));
+            let _ = w.reply.send(result.map(Answer::pending).map_err(Arc::new));
         }
     }
 

@@ -68,6 +68,7 @@ mod team_linkdrop;
 mod team_live;
 mod team_offline;
 mod team_offwire;
+mod team_pipeline;
 mod team_presence;
 mod team_rules;
 mod team_tmux;
