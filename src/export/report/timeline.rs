@@ -328,15 +328,52 @@ impl Timeline {
     }
 }
 
+/// Rows read ahead of the serializer, per hand-over.
+const READ_AHEAD: usize = 1024;
+
 impl serde::Serialize for Timeline {
+    /// Every row ([`Timeline::all`]), read from disk and merged on a thread of its own a few
+    /// batches ahead of the serializer (memory stays bounded by the batches in flight).
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeSeq};
-        let rows = self.all().map_err(S::Error::custom)?;
         let mut seq = serializer.serialize_seq(usize::try_from(self.len()).ok())?;
-        for row in rows {
-            seq.serialize_element(&*row.map_err(S::Error::custom)?)?;
-        }
-        seq.end()
+        let (rows_tx, rows_rx) =
+            std::sync::mpsc::sync_channel::<std::io::Result<Vec<RowRef<'_>>>>(2);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let rows = match self.all() {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = rows_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let mut batch = Vec::with_capacity(READ_AHEAD);
+                for row in rows {
+                    match row {
+                        Ok(row) => batch.push(row),
+                        Err(e) => {
+                            let _ = rows_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    if batch.len() == READ_AHEAD {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD));
+                        // A closed channel: the serializer stopped (its error is reported).
+                        if rows_tx.send(Ok(full)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                let _ = rows_tx.send(Ok(batch));
+            });
+            for batch in rows_rx {
+                for row in batch.map_err(S::Error::custom)? {
+                    seq.serialize_element(&*row)?;
+                }
+            }
+            seq.end()
+        })
     }
 }
 
