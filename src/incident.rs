@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::journal::Event;
+use crate::journal::lean::Exchange;
 pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
 use crate::journal::payload::{InjectTarget, Items, JournalRecovered, Payload, SyncMerged};
 
@@ -424,19 +425,9 @@ impl Incident {
                     rec.items = None;
                 }
             }
-            Payload::HttpRequest(_) => {
-                if let Some(rec) = self.step_mut(event) {
-                    rec.requests += 1;
-                }
-            }
-            Payload::HttpResponse(p) => {
-                if let Some(rec) = self.step_mut(event) {
-                    rec.last_response = Some(ResponseSummary {
-                        status: p.status,
-                        elapsed_ms: p.elapsed_ms,
-                        bytes: p.bytes.unwrap_or_default(),
-                        error: p.error,
-                    });
+            Payload::HttpRequest(_) | Payload::HttpResponse(_) => {
+                if let Some(step) = &event.step {
+                    self.apply_http(step, &payload);
                 }
             }
             Payload::StepSucceeded(p) => self.finish(
@@ -619,8 +610,47 @@ impl Incident {
     }
 
     fn step_mut(&mut self, event: &Event) -> Option<&mut StepRecord> {
-        let id = event.step.as_ref()?;
-        Some(self.steps.entry(id.clone()).or_default())
+        Some(self.step_record(event.step.as_deref()?))
+    }
+
+    /// A step's record, made on its first mention (the id is copied only then: a foreach
+    /// folds a million exchanges into one record).
+    fn step_record(&mut self, id: &str) -> &mut StepRecord {
+        match self.steps.get_index_of(id) {
+            Some(index) => &mut self.steps[index],
+            None => self.steps.entry(id.to_owned()).or_default(),
+        }
+    }
+
+    /// Fold a foreach exchange read without its event ([`journal::lean`]): what
+    /// [`Incident::apply`] does with that event, which is not kept for a timeline.
+    ///
+    /// [`journal::lean`]: crate::journal::lean
+    pub fn apply_exchange(&mut self, exchange: &Exchange) {
+        if !self.responders.iter().any(|r| **r == *exchange.actor) {
+            self.responders.push(exchange.actor.to_string());
+        }
+        self.apply_http(&exchange.step, &exchange.payload);
+        self.last_seq = exchange.seq;
+        self.last_hash.clear();
+        self.last_hash.push_str(exchange.hash());
+        self.last_at = Some(exchange.at);
+    }
+
+    /// An `http.request` counts a request of its step; an `http.response` is its last.
+    fn apply_http(&mut self, step: &str, payload: &Payload) {
+        match payload {
+            Payload::HttpRequest(_) => self.step_record(step).requests += 1,
+            Payload::HttpResponse(p) => {
+                self.step_record(step).last_response = Some(ResponseSummary {
+                    status: p.status,
+                    elapsed_ms: p.elapsed_ms,
+                    bytes: p.bytes.unwrap_or_default(),
+                    error: p.error.clone(),
+                });
+            }
+            _ => {}
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //!   mode's PostgreSQL, implemented in `team::session`) and mirrored locally.
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
 //! - `stream`: the same reading as `replay`, batch by batch, in bounded memory.
+//! - `lean`: a report's reading of that stream: foreach exchanges read in place, not as events.
 //! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
 //! - `index`: `journal.idx`, seq → byte offset of each line, so readers page by seq.
 //! - `checkpoint`: a saved state through some seq, recorded in the chain, found from the end.
@@ -20,6 +21,7 @@
 pub mod checkpoint;
 pub mod event;
 pub mod index;
+pub mod lean;
 pub mod lock;
 pub mod offline;
 pub mod payload;

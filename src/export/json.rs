@@ -15,33 +15,75 @@ use super::report::Report;
 /// Bytes gathered before each write to the sink.
 const CHUNK: usize = 1 << 20;
 
+/// Chunks in flight between the serializing thread and the writing one.
+const IN_FLIGHT: usize = 2;
+
 /// Write the JSON into `sink` a chunk at a time (the document is never held whole: a
-/// 2,000,000-event timeline streams through).
+/// 2,000,000-event timeline streams through). The report is serialized on a thread of its own
+/// while the calling thread writes the chunks already made (the sink need not be `Send`), so
+/// writing a large export overlaps with making it; a few chunks' buffers go round.
 pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let mut out = Chunks {
-        buf: Vec::with_capacity(CHUNK + 64 * 1024),
-        sink,
-    };
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping::default());
-    report
-        .serialize(&mut ser)
-        .map_err(|e| match e.io_error_kind() {
-            // `stanch export … | head`: a closed pipe stays a closed pipe.
-            Some(kind) => std::io::Error::new(kind, e),
-            None => std::io::Error::other(e),
-        })?;
-    out.buf.push(b'\n');
-    out.sink.write_all(&out.buf)
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
+    std::thread::scope(|scope| {
+        let serializer = scope.spawn(move || {
+            let mut out = Chunks {
+                buf: Vec::with_capacity(CHUNK + 64 * 1024),
+                full_tx,
+                empty_rx,
+            };
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping::default());
+            report
+                .serialize(&mut ser)
+                .map_err(|e| match e.io_error_kind() {
+                    // `stanch export … | head`: a closed pipe stays a closed pipe.
+                    Some(kind) => std::io::Error::new(kind, e),
+                    None => std::io::Error::other(e),
+                })?;
+            out.buf.push(b'\n');
+            out.hand_over()
+        });
+        let mut written = Ok(());
+        for mut chunk in full_rx {
+            written = sink.write_all(&chunk);
+            if written.is_err() {
+                // Dropping the receiver stops the serializer at its next hand-over.
+                break;
+            }
+            chunk.clear();
+            // The serializer may have finished: then the buffer is not needed.
+            let _ = empty_tx.send(chunk);
+        }
+        // Serializing does not panic; if it ever did, a silently short file would be worse.
+        let serialized = serializer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        written.and(serialized)
+    })
 }
 
-/// The serializer's many small writes gathered in memory, in a type the compiler can see
-/// through (the sink is a `dyn Write`).
-struct Chunks<'a> {
+/// The serializer's many small writes gathered in memory (in a type the compiler can see
+/// through) and handed to the writing thread a chunk at a time.
+struct Chunks {
     buf: Vec<u8>,
-    sink: &'a mut dyn std::io::Write,
+    full_tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    empty_rx: std::sync::mpsc::Receiver<Vec<u8>>,
 }
 
-impl std::io::Write for Chunks<'_> {
+impl Chunks {
+    fn hand_over(&mut self) -> std::io::Result<()> {
+        let fresh = self
+            .empty_rx
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 64 * 1024));
+        let full = std::mem::replace(&mut self.buf, fresh);
+        self.full_tx
+            .send(full)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the sink failed"))
+    }
+}
+
+impl std::io::Write for Chunks {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         self.write_all(data)?;
         Ok(data.len())
@@ -51,16 +93,13 @@ impl std::io::Write for Chunks<'_> {
     fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK {
-            self.sink.write_all(&self.buf)?;
-            self.buf.clear();
+            self.hand_over()?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.sink.write_all(&self.buf)?;
-        self.buf.clear();
-        self.sink.flush()
+        Ok(())
     }
 }
 

@@ -34,6 +34,7 @@ use super::Sources;
 use crate::draft::deadline::{self, Deadline};
 use crate::incident::{Incident, StepStatus};
 use crate::journal::Event;
+use crate::journal::lean::Exchange;
 
 /// Version of the JSON export's shape. Bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -378,6 +379,13 @@ impl Builder {
         self.timeline.push(&event, &self.incident.facts);
         self.incident.apply(event);
         self.incident.events.clear();
+    }
+
+    /// [`Builder::push`] of a foreach exchange read without its event
+    /// ([`journal::lean`](crate::journal::lean)).
+    pub fn push_exchange(&mut self, exchange: &Exchange) {
+        self.timeline.push_exchange(exchange);
+        self.incident.apply_exchange(exchange);
     }
 
     /// The incident so far, without its event list (enough for [`Sources::read`]).

@@ -17,7 +17,8 @@ use std::path::Path;
 
 use super::report::timeline::Keep;
 use super::{ExportError, Format, Report, Sources, TimelineView, report};
-use crate::journal::stream::stream;
+use crate::journal::lean::Record;
+use crate::journal::stream::stream_lean;
 use crate::journal::writer::JOURNAL_FILE;
 
 /// Replay the journal in `incident_dir` as it is read into a [`Report`] for `format` in
@@ -39,11 +40,14 @@ pub fn build_from_journal(
         path: std::env::temp_dir(),
         source,
     })?;
-    let streamed =
-        stream(incident_dir, |event| builder.push(event)).map_err(|source| ExportError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    let streamed = stream_lean(incident_dir, |record| match record {
+        Record::Exchange(exchange) => builder.push_exchange(&exchange),
+        Record::Event(event) => builder.push(event),
+    })
+    .map_err(|source| ExportError::Io {
+        path: path.clone(),
+        source,
+    })?;
     if let Some(broken) = streamed.broken {
         return Err(ExportError::Broken { path, broken });
     }

@@ -349,6 +349,13 @@ impl<'de> Deserialize<'de> for Data {
     }
 }
 
+impl From<&RawValue> for Data {
+    /// The raw value's text, copied once (as [`Data`]'s `Deserialize` does).
+    fn from(raw: &RawValue) -> Self {
+        Self(Arc::from(raw.get()))
+    }
+}
+
 impl From<serde_json::Value> for Data {
     fn from(data: serde_json::Value) -> Self {
         raw_data(&data)

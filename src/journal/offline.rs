@@ -20,7 +20,7 @@ use super::payload::Offline;
 pub const KEY: &str = "offline";
 
 /// Whether `data` of `kind` may hold the key at all (a cheap test before any parse).
-fn may_hold(kind: Kind, data: &str) -> bool {
+pub(super) fn may_hold(kind: Kind, data: &str) -> bool {
     kind != Kind::DrillScore && data.contains("\"offline\"")
 }
 

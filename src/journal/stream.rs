@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::event::{Event, GENESIS, Kind};
+use super::lean::{Lean, Names, Record};
 use super::replay::{
     Broken, Fault, Head, check_link, parse_all_with, parse_line, raw_hash_matches, read_head,
     split_lines,
@@ -95,28 +96,41 @@ pub fn stream_between(
     dir: &Path,
     from: &Position,
     until: Option<u64>,
-    mut each: impl FnMut(Event),
+    each: impl FnMut(Event),
+) -> std::io::Result<Streamed> {
+    handed_over::<Whole, Event>(dir, from, until, each, |event| event)
+}
+
+/// [`stream_with`] on its own threads, each good line made a `T` there by `own` and handed
+/// to `each` on the calling thread in batches: folding overlaps with parsing the next lines,
+/// and memory stays bounded by two hand-overs and a batch.
+fn handed_over<P: Parse, T: Send>(
+    dir: &Path,
+    from: &Position,
+    until: Option<u64>,
+    mut each: impl FnMut(T),
+    mut own: impl FnMut(P::Out<'_>) -> T + Send,
 ) -> std::io::Result<Streamed> {
     const HAND_OVER: usize = 4096;
-    let (events_tx, events_rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(1);
+    let (items_tx, items_rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut pending = Vec::with_capacity(HAND_OVER);
-            let streamed = stream_with::<Whole>(dir, from, until, |event| {
-                pending.push(event);
+            let streamed = stream_with::<P>(dir, from, until, |item| {
+                pending.push(own(item));
                 if pending.len() == HAND_OVER {
                     let full = std::mem::replace(&mut pending, Vec::with_capacity(HAND_OVER));
                     // The receiver lives until every hand-over is in.
-                    let _ = events_tx.send(full);
+                    let _ = items_tx.send(full);
                 }
             });
             if !pending.is_empty() {
-                let _ = events_tx.send(pending);
+                let _ = items_tx.send(pending);
             }
             streamed
         });
-        for events in events_rx {
-            events.into_iter().for_each(&mut each);
+        for items in items_rx {
+            items.into_iter().for_each(&mut each);
         }
         // Reading does not panic; if it ever did, losing events silently would be worse.
         reader
@@ -163,6 +177,21 @@ impl Parse for InPlaceLines {
     }
 }
 
+/// Foreach exchanges read in place, other lines as events ([`stream_lean`]).
+struct LeanLines;
+
+impl Parse for LeanLines {
+    type Out<'a> = Lean<'a>;
+
+    fn parse(line: &[u8]) -> Result<(Lean<'_>, bool), Fault> {
+        super::lean::parse(line)
+    }
+
+    fn chain<'b>(lean: &'b Lean<'_>) -> (u64, &'b str, &'b str) {
+        lean.chain()
+    }
+}
+
 /// One good line of a journal as [`stream_lines`] hands it over: what the chain needs, read
 /// in place; [`Line::event`] parses the whole event when a caller needs more.
 #[derive(Debug)]
@@ -190,30 +219,33 @@ pub fn stream_lines(dir: &Path, mut each: impl FnMut(&Line<'_>)) -> std::io::Res
     stream_with::<InPlaceLines>(dir, &Position::genesis(), None, |line| each(&line))
 }
 
+/// [`stream`] for a report ([`super::lean`]): each foreach exchange as an
+/// [`Exchange`](super::lean::Exchange) read in place, every other line as its [`Event`];
+/// the same checks and verdict. `each` runs on the calling thread, a few thousand lines
+/// behind the parsing, as in [`stream`].
+pub fn stream_lean(dir: &Path, each: impl FnMut(Record)) -> std::io::Result<Streamed> {
+    handed_over::<LeanLines, Record>(dir, &Position::genesis(), None, each, {
+        let mut names = Names::default();
+        move |lean| lean.own(&mut names)
+    })
+}
+
 /// An event's fields as the writer writes them, borrowed from the line: the same names,
 /// types and strictness as [`Event`]'s `Deserialize`, so whatever reads here reads there.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InPlace<'a> {
-    seq: u64,
-    #[expect(dead_code, reason = "checked to be a time, as `Event` checks it")]
-    at: Timestamp,
-    #[expect(dead_code, reason = "checked to be a number, as `Event` checks it")]
-    mono_ms: u64,
-    #[expect(dead_code, reason = "checked to be a string, as `Event` checks it")]
-    actor: &'a str,
-    kind: Kind,
+pub(super) struct InPlace<'a> {
+    pub(super) seq: u64,
+    pub(super) at: Timestamp,
+    pub(super) mono_ms: u64,
+    pub(super) actor: &'a str,
+    pub(super) kind: Kind,
     #[serde(default)]
-    #[expect(dead_code, reason = "checked to be a string, as `Event` checks it")]
-    step: Option<&'a str>,
-    #[expect(
-        dead_code,
-        reason = "checked to be one JSON value, as `Event` checks it"
-    )]
-    data: &'a RawValue,
-    prev: &'a str,
+    pub(super) step: Option<&'a str>,
+    pub(super) data: &'a RawValue,
+    pub(super) prev: &'a str,
     #[serde(default)]
-    hash: &'a str,
+    pub(super) hash: &'a str,
 }
 
 fn parse_in_place(bytes: &[u8]) -> Result<(Line<'_>, bool), Fault> {
@@ -452,6 +484,17 @@ mod tests {
         assert_eq!(in_place, streamed);
         let kinds: Vec<(u64, Kind)> = replayed.events.iter().map(|e| (e.seq, e.kind)).collect();
         assert_eq!(lines, kinds);
+        // So does a report's (`stream_lean`).
+        let mut records = Vec::new();
+        let lean = stream_lean(dir, |r| {
+            records.push(match r {
+                Record::Exchange(x) => (x.seq, x.kind()),
+                Record::Event(e) => (e.seq, e.kind),
+            });
+        })
+        .unwrap();
+        assert_eq!(lean, streamed);
+        assert_eq!(records, kinds);
         streamed
     }
 

@@ -226,3 +226,74 @@ fn exchange_rows_kept_on_disk_come_back_in_time_order_and_rebuilt_whole() {
         "{rows:#?}"
     );
 }
+
+/// A sink that takes `left` bytes, then fails as a closed pipe does.
+struct ClosingPipe {
+    left: usize,
+}
+
+impl std::io::Write for ClosingPipe {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = data.len().min(self.left);
+        self.left -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The JSON is made on one thread and written on another: a sink that fails mid-document
+/// (`stanch export … | head`) ends the export with the sink's own error, whether the
+/// document is made yet or not, and nothing waits forever.
+#[test]
+fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
+    let mut chain = fixture::Chain::new();
+    let opened = json!({"incident_id": "BIG", "runbook_id": "r", "runbook_title": "t"});
+    chain.push(
+        "2026-12-01T10:00:00Z",
+        "alice",
+        Kind::IncidentOpened,
+        None,
+        opened,
+    );
+    for i in 0..6000 {
+        let text = format!("note {i} {}", "x".repeat(1000));
+        chain.push(
+            "2026-12-01T10:00:01Z",
+            "alice",
+            Kind::Note,
+            None,
+            json!({"text": text, "tags": []}),
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = chain
+        .events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    write(tmp.path(), (lines.join("\n") + "\n").as_bytes());
+    let report = export::build_from_journal(tmp.path(), Format::Json, TimelineView::Full).unwrap();
+    let mut whole = Vec::new();
+    export::render_to(&report, Format::Json, TimelineView::Full, &mut whole).unwrap();
+    assert!(whole.len() > 8 << 20, "several chunks: {}", whole.len());
+    for left in [0, 100, 3 << 20] {
+        let err = export::render_to(
+            &report,
+            Format::Json,
+            TimelineView::Full,
+            &mut ClosingPipe { left },
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "after {left} bytes"
+        );
+    }
+}

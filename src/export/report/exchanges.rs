@@ -16,7 +16,8 @@ use std::fmt::Write;
 use jiff::Timestamp;
 
 use super::time::{grouped, human_duration, millis_between, utc};
-use crate::journal::{Event, Payload};
+use super::timeline::Head;
+use crate::journal::Payload;
 
 /// Failed exchanges listed by item in a step's summary; more are counted, not listed.
 pub const FAILURES_LISTED: usize = 10;
@@ -58,10 +59,10 @@ pub struct Exchanges {
 }
 
 impl Exchanges {
-    /// Count `event` (its decoded `payload`) if it is a foreach exchange; returns its item
-    /// index when it is (the timeline row is then summarised rather than shown).
-    pub fn push(&mut self, event: &Event, payload: &Payload) -> Option<u64> {
-        let step = event.step.as_deref()?;
+    /// Count the event of `head` (its decoded `payload`) if it is a foreach exchange; returns
+    /// its item index when it is (the timeline row is then summarised rather than shown).
+    pub fn push(&mut self, event: &Head<'_>, payload: &Payload) -> Option<u64> {
+        let step = event.step?;
         let (item, response) = match payload {
             Payload::HttpRequest(p) => (p.item?, None),
             Payload::HttpResponse(p) => (p.item?, Some(p)),
@@ -99,7 +100,7 @@ impl Exchanges {
         Some(item)
     }
 
-    fn for_step(&mut self, step: &str, event: &Event) -> &mut ExchangeSummary {
+    fn for_step(&mut self, step: &str, event: &Head<'_>) -> &mut ExchangeSummary {
         let index = if let Some(index) = self.steps.iter().position(|s| s.step == step) {
             index
         } else {

@@ -23,6 +23,7 @@ use super::time::{millis_between, offset_label, utc};
 use super::{CorrectionRow, Report, TimelineRow};
 pub use crate::incident::short_hash;
 use crate::incident::{Fact, Incident, describe_payload, given_time};
+use crate::journal::lean::Exchange;
 use crate::journal::payload::Shapes;
 use crate::journal::{Event, Kind, Payload};
 
@@ -74,15 +75,20 @@ impl Rows {
     /// always refers to an earlier fact, so it is folded into that fact's row (and skipped
     /// here) exactly when the fact is already known.
     pub fn push(&mut self, event: &Event, facts: &[Fact]) {
-        self.count += 1;
-        self.first_at.get_or_insert(event.at);
-        self.last_at = Some(event.at);
+        let head = Head {
+            seq: event.seq,
+            at: event.at,
+            actor: &event.actor,
+            kind: event.kind,
+            step: event.step.as_deref(),
+        };
+        self.note(&head);
         // Decoded once, for the summary and the words (a step outcome without its captures,
         // which no timeline shows).
         let payload = match event.payload_for_words() {
             Ok(payload) => payload,
             Err(err) => {
-                self.add(row(event, None, format!("Unreadable: {err}"), None));
+                self.add(row(&head, None, format!("Unreadable: {err}"), None));
                 return;
             }
         };
@@ -92,24 +98,59 @@ impl Rows {
         {
             return;
         }
-        let item = self.exchanges.push(event, &payload);
-        if item.is_some() && !self.wants_exchange_row(event) {
+        let item = self.exchanges.push(&head, &payload);
+        if item.is_some() && !self.wants_exchange_row(&head) {
             return;
         }
-        let payload = self.shapes.resolve(event.step.as_deref(), payload);
-        let given = given_time(event);
-        self.add(row(event, given, describe_payload(&payload), item));
+        self.describe(&head, given_time(event), payload, item);
     }
 
-    /// Whether a foreach exchange of `event`'s step needs its row: always, but with
+    /// [`Rows::push`] of a foreach exchange read without its event ([`journal::lean`]): the
+    /// same summary and row.
+    ///
+    /// [`journal::lean`]: crate::journal::lean
+    pub fn push_exchange(&mut self, exchange: &Exchange) {
+        let head = Head {
+            seq: exchange.seq,
+            at: exchange.at,
+            actor: &exchange.actor,
+            kind: exchange.kind(),
+            step: Some(&exchange.step),
+        };
+        self.note(&head);
+        let item = self.exchanges.push(&head, &exchange.payload);
+        if item.is_some() && !self.wants_exchange_row(&head) {
+            return;
+        }
+        self.describe(&head, None, exchange.payload.clone(), item);
+    }
+
+    fn note(&mut self, head: &Head<'_>) {
+        self.count += 1;
+        self.first_at.get_or_insert(head.at);
+        self.last_at = Some(head.at);
+    }
+
+    /// The row of an event, in words (a request made whole from its step's shape).
+    fn describe(
+        &mut self,
+        head: &Head<'_>,
+        given: Option<Timestamp>,
+        payload: Payload,
+        item: Option<u64>,
+    ) {
+        let payload = self.shapes.resolve(head.step, payload);
+        self.add(row(head, given, describe_payload(&payload), item));
+    }
+
+    /// Whether a foreach exchange of `head`'s step needs its row: always, but with
     /// [`Keep::Summaries`] only the step's earliest (no words are made for the rest).
-    fn wants_exchange_row(&self, event: &Event) -> bool {
+    fn wants_exchange_row(&self, head: &Head<'_>) -> bool {
         self.keep != Keep::Summaries
-            || event
+            || head
                 .step
-                .as_deref()
                 .and_then(|step| self.firsts.get(step))
-                .is_none_or(|&index| event.at < self.collected[index].at)
+                .is_none_or(|&index| head.at < self.collected[index].at)
     }
 
     fn add(&mut self, row: TimelineRow) {
@@ -190,19 +231,29 @@ impl Rows {
     }
 }
 
+/// What a row says of the event it stands for, besides its words: from an [`Event`] or an
+/// [`Exchange`] alike.
+pub struct Head<'a> {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: &'a str,
+    pub kind: Kind,
+    pub step: Option<&'a str>,
+}
+
 /// One event's row, before offsets (see [`Rows::finish`]).
-fn row(event: &Event, given: Option<Timestamp>, text: String, item: Option<u64>) -> TimelineRow {
+fn row(head: &Head<'_>, given: Option<Timestamp>, text: String, item: Option<u64>) -> TimelineRow {
     TimelineRow {
-        seq: event.seq,
-        at: given.unwrap_or(event.at),
+        seq: head.seq,
+        at: given.unwrap_or(head.at),
         offset: String::new(),
         offset_ms: 0,
-        recorded_at: event.at,
+        recorded_at: head.at,
         // Under a second apart is clock rounding, not a time someone gave.
-        backdated: given.is_some_and(|g| millis_between(g, event.at).abs() >= 1000),
-        actor: event.actor.clone(),
-        kind: event.kind.as_str(),
-        step: event.step.clone(),
+        backdated: given.is_some_and(|g| millis_between(g, head.at).abs() >= 1000),
+        actor: head.actor.to_owned(),
+        kind: head.kind.as_str(),
+        step: head.step.map(str::to_owned),
         text,
         corrections: Vec::new(),
         item,
@@ -277,15 +328,52 @@ impl Timeline {
     }
 }
 
+/// Rows read ahead of the serializer, per hand-over.
+const READ_AHEAD: usize = 1024;
+
 impl serde::Serialize for Timeline {
+    /// Every row ([`Timeline::all`]), read from disk and merged on a thread of its own a few
+    /// batches ahead of the serializer (memory stays bounded by the batches in flight).
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeSeq};
-        let rows = self.all().map_err(S::Error::custom)?;
         let mut seq = serializer.serialize_seq(usize::try_from(self.len()).ok())?;
-        for row in rows {
-            seq.serialize_element(&*row.map_err(S::Error::custom)?)?;
-        }
-        seq.end()
+        let (rows_tx, rows_rx) =
+            std::sync::mpsc::sync_channel::<std::io::Result<Vec<RowRef<'_>>>>(2);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let rows = match self.all() {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = rows_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let mut batch = Vec::with_capacity(READ_AHEAD);
+                for row in rows {
+                    match row {
+                        Ok(row) => batch.push(row),
+                        Err(e) => {
+                            let _ = rows_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    if batch.len() == READ_AHEAD {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD));
+                        // A closed channel: the serializer stopped (its error is reported).
+                        if rows_tx.send(Ok(full)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                let _ = rows_tx.send(Ok(batch));
+            });
+            for batch in rows_rx {
+                for row in batch.map_err(S::Error::custom)? {
+                    seq.serialize_element(&*row)?;
+                }
+            }
+            seq.end()
+        })
     }
 }
 
