@@ -62,6 +62,9 @@ fn entry(line: Line<'_>) -> TimelineEntry {
             actor: row.actor.clone(),
             text: row.text.clone(),
             items: None,
+            recorded_at: row.recorded_at,
+            backdated: row.backdated,
+            corrections: row.corrections.clone(),
         },
         Line::Exchanges { first, summary } => TimelineEntry {
             seq: summary.first_seq,
@@ -73,6 +76,9 @@ fn entry(line: Line<'_>) -> TimelineEntry {
             actor: first.actor.clone(),
             text: summary.text(),
             items: Some(summary.items),
+            recorded_at: first.recorded_at,
+            backdated: false,
+            corrections: Vec::new(),
         },
     }
 }
