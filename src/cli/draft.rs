@@ -1,6 +1,8 @@
 //! `stanch draft ID STEP`: render a draft step's document (the first time), open it in
 //! `$EDITOR`, and journal the saved version when it changed. Needs the runbook the incident
-//! was opened with, at the path `incident.opened` recorded.
+//! was opened with, at the path `incident.opened` recorded. The incident is opened for its
+//! state only (from the last checkpoint); the draft's timeline is streamed from the journal
+//! when it is rendered (`draft::timeline::read`), so no event is held.
 
 use std::path::Path;
 use std::process::ExitCode;

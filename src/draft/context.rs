@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::deadline::{self, Deadline};
 use crate::export::report::measures::{self, Measure};
-use crate::export::report::{ImpactItem, impact};
+use crate::export::report::{CorrectionRow, ImpactItem, impact};
 use crate::incident::Incident;
 use crate::runbook::Runbook;
 
@@ -59,6 +59,12 @@ pub struct TimelineEntry {
     pub last_seq: u64,
     /// A foreach summary's item count; absent for a single event.
     pub items: Option<u64>,
+    /// When the journal recorded it; differs from `at` for facts and marks given a time.
+    pub recorded_at: Timestamp,
+    /// True when `at` was given by a person (the post-mortem says "recorded …" beside it).
+    pub backdated: bool,
+    /// A fact's later corrections, oldest first (the post-mortem shows them beside it).
+    pub corrections: Vec<CorrectionRow>,
 }
 
 /// About the incident itself.

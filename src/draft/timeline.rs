@@ -1,7 +1,7 @@
 //! The `timeline` a draft quotes: the Markdown post-mortem's timeline lines, row for row, so
 //! a notice and the post-mortem cannot disagree about what happened when.
 //!
-//! Both come from the export's own lines ([`report::timeline::lines`] in the summary view): one
+//! Both come from the export's own lines ([`lines`] in the summary view): one
 //! line per journal event, except that each `foreach` step's exchanges are one summary line
 //! (items, statuses, first and last times, the failures by item), placed at its first
 //! exchange. A draft of an incident with 2,000,000 exchanges therefore quotes a few lines, not
@@ -62,6 +62,9 @@ fn entry(line: Line<'_>) -> TimelineEntry {
             actor: row.actor.clone(),
             text: row.text.clone(),
             items: None,
+            recorded_at: row.recorded_at,
+            backdated: row.backdated,
+            corrections: row.corrections.clone(),
         },
         Line::Exchanges { first, summary } => TimelineEntry {
             seq: summary.first_seq,
@@ -73,6 +76,9 @@ fn entry(line: Line<'_>) -> TimelineEntry {
             actor: first.actor.clone(),
             text: summary.text(),
             items: Some(summary.items),
+            recorded_at: first.recorded_at,
+            backdated: false,
+            corrections: Vec::new(),
         },
     }
 }

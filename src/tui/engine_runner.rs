@@ -11,7 +11,9 @@
 //! the incident's timeline: a draft is rendered from the TUI's folded state and the timeline
 //! streamed from the journal on disk ([`draft::timeline::read`]: the post-mortem's lines, each
 //! foreach step summarised), so rendering takes memory bounded by the report, not by the
-//! journal. Whether an edited draft is new is judged against the state's last `draft.saved`.
+//! journal (the event loop calls [`Runner::draft_text`] off its thread: a first render reads
+//! the whole journal). Whether an edited draft is new is judged against the state's last
+//! `draft.saved`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

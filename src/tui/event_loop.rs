@@ -360,8 +360,23 @@ impl Loop {
             }
             Effect::LoadDraft { step } => {
                 if let Some(runner) = self.runner_for(Effect::LoadDraft { step: step.clone() }) {
-                    let text = runner.draft_text(&step, &app.incident);
-                    let _ = tx.send(Msg::Draft { step, text });
+                    // A first render streams the whole journal for its timeline (seconds at
+                    // millions of events): off the loop, which keeps answering keys.
+                    let incident = app.incident.clone();
+                    self.tasks.spawn(async move {
+                        let shown = step.clone();
+                        let text = tokio::task::spawn_blocking(move || {
+                            runner.draft_text(&shown, &incident)
+                        })
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(TuiError::Task {
+                                what: "draft render",
+                                source: Arc::new(e),
+                            })
+                        });
+                        let _ = tx.send(Msg::Draft { step, text });
+                    });
                 }
             }
             Effect::Resync => {

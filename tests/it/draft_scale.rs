@@ -6,6 +6,7 @@
 //! writer as the engine writes a foreach (lean exchanges, checkpoints every 20,000 events),
 //! and drafted and exported by the real binary.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -83,6 +84,25 @@ fn setup(root: &Path) -> (PathBuf, PathBuf) {
     journal
         .enqueue(note("tokens leaked in a public gist"))
         .unwrap();
+    // Given times (placed back, "recorded …" beside) and a correction folded into its fact.
+    let given = [
+        (
+            Kind::Fact,
+            json!({"text": "the gist was public", "occurred_at": "2026-11-01T10:00:00Z"}),
+        ),
+        (
+            Kind::FactCorrected,
+            json!({"corrects": 3, "text": "public since 28 October",
+                   "occurred_at": "2026-10-28T09:00:00Z"}),
+        ),
+        (
+            Kind::Mark,
+            json!({"name": "aware", "at": "2026-11-01T11:00:00Z"}),
+        ),
+    ];
+    for (kind, data) in given {
+        journal.enqueue(NewEvent::new(kind, data)).unwrap();
+    }
     foreach(&journal);
     for n in 0..5 {
         journal
@@ -184,15 +204,33 @@ fn as_markdown_row(entry: &Value) -> String {
     } else {
         format!("{seq}–{last}")
     };
+    let time = |v: &Value| utc(v.as_str().unwrap().parse().unwrap());
+    let mut what = escape(entry["text"].as_str().unwrap());
+    if entry["backdated"] == true {
+        let _ = write!(what, " *(recorded {})*", time(&entry["recorded_at"]));
+    }
+    for c in entry["corrections"].as_array().unwrap() {
+        let _ = write!(
+            what,
+            " **Corrected** (seq {}, by {}, recorded {}): {}{}",
+            c["seq"],
+            escape(c["actor"].as_str().unwrap()),
+            time(&c["recorded_at"]),
+            escape(c["text"].as_str().unwrap()),
+            c["occurred_at"]
+                .as_str()
+                .map(|_| format!(", happened {}", time(&c["occurred_at"])))
+                .unwrap_or_default()
+        );
+    }
     format!(
-        "| {} | {} | {seqs} | {} | {} | {} |",
+        "| {} | {} | {seqs} | {} | {} | {what} |",
         entry["offset"].as_str().unwrap(),
         utc(at),
         escape(entry["actor"].as_str().unwrap()),
         entry["step"]
             .as_str()
             .map_or_else(|| "—".to_owned(), escape),
-        escape(entry["text"].as_str().unwrap()),
     )
 }
 
@@ -231,8 +269,19 @@ fn a_draft_quotes_the_post_mortems_timeline_rows_with_a_50000_item_foreach_summa
 
     // From the opening before the foreach to the notes after it (and the chain's checkpoint
     // events), the foreach in one line.
-    assert!(entries.len() < 20, "{drafted}");
-    assert_eq!(entries[0]["seq"], 1);
+    assert!(entries.len() < 25, "{drafted}");
+    // Placed at the times given, before the opening, the fact with its correction beside.
+    assert_eq!(entries[0]["text"], "Fact: the gist was public", "{drafted}");
+    assert_eq!(
+        entries[0]["offset"].as_str().map(|o| o.starts_with("T-")),
+        Some(true)
+    );
+    assert_eq!(
+        entries[0]["corrections"][0]["text"],
+        "public since 28 October"
+    );
+    assert_eq!(entries[1]["kind"], "mark");
+    assert_eq!(entries[2]["seq"], 1);
     let summaries: Vec<&Value> = entries.iter().filter(|e| e["items"].is_u64()).collect();
     assert_eq!(summaries.len(), 1, "{drafted}");
     let summary = summaries[0];
@@ -298,7 +347,7 @@ fn the_tuis_drafts_view_renders_the_summarised_timeline() {
         s.contains("foreach: 50,000 items,")
     });
     assert!(screen.contains("Timeline of SCALE-DRAFT ("), "{screen}");
-    assert!(screen.contains("51 failed exchanges: item 7"), "{screen}");
+    assert!(screen.contains("51 failed"), "{screen}");
     assert!(screen.contains("every token revoked"), "{screen}");
     assert!(
         !screen.contains("(item 0)") && !screen.contains("HTTP 200 in"),

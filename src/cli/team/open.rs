@@ -201,3 +201,45 @@ fn fold_mirror(dir: &Path) -> Result<(Incident, Option<Kind>), JournalError> {
     })?;
     Ok((incident, first))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_mirror_folds_to_its_state_and_first_kind_keeping_no_event() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            fold_mirror(tmp.path()),
+            Err(JournalError::Io { .. })
+        ));
+        let journal = Journal::create(tmp.path(), "alice").unwrap();
+        let (empty, first) = fold_mirror(tmp.path()).unwrap();
+        assert_eq!((empty.last_seq, first), (0, None));
+        journal
+            .append_blocking(NewEvent::new(
+                Kind::IncidentOpened,
+                json!({"incident_id": "T-1", "runbook_id": "r", "runbook_title": "R",
+                       "runbook_sha256": "00", "inputs": {}}),
+            ))
+            .unwrap();
+        journal
+            .append_blocking(NewEvent::new(Kind::Note, json!({"text": "hi", "tags": []})))
+            .unwrap();
+        let (incident, first) = fold_mirror(tmp.path()).unwrap();
+        assert_eq!(first, Some(Kind::IncidentOpened));
+        assert_eq!((incident.id.as_str(), incident.last_seq), ("T-1", 2));
+        assert_eq!(incident.notes.len(), 1);
+        assert!(incident.events.is_empty());
+        // Damage is named, as `journal::read` names it.
+        let path = tmp.path().join(crate::journal::writer::JOURNAL_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("\"hi\"", "\"ho\"", 1)).unwrap();
+        assert!(matches!(
+            fold_mirror(tmp.path()),
+            Err(JournalError::Broken { broken, .. }) if broken.seq == 2
+        ));
+    }
+}
