@@ -1,6 +1,7 @@
 //! Group commit: callers chain and serialize their events into one shared buffer; the writer
-//! thread swaps that buffer out, writes it with one `write_all`, makes it durable with one
-//! `sync_data`, and raises the *durable watermark* (the highest seq on disk).
+//! thread swaps that buffer out, writes it (one `write_all`, or a few when a large `data` is
+//! written from its own text: see below), makes it durable with one `sync_data`, and raises
+//! the *durable watermark* (the highest seq on disk).
 //!
 //! ```text
 //!  enqueue (caller's thread, under the queue lock):
@@ -172,7 +173,11 @@ impl Queue {
         };
         let start = pending.buf.len();
         let big = event.data.get().len() >= SHARED_DATA;
-        let data = if big { null() } else { event.data.raw() };
+        let data = if big {
+            serde_json::value::RawValue::NULL
+        } else {
+            event.data.raw()
+        };
         if let Err(e) = serde_json::to_writer(&mut pending.buf, &Hashed::of(&event, data)) {
             pending.buf.truncate(start);
             pending.prev = event.prev;
@@ -342,10 +347,6 @@ const SHRINK_PAST: usize = 4 * LINGER_BYTES;
 /// buffer (a step outcome with a large capture; exchanges are a few hundred bytes).
 const SHARED_DATA: usize = 64 << 10;
 const NULL: &[u8] = b"null";
-
-fn null() -> &'static serde_json::value::RawValue {
-    serde_json::from_str("null").unwrap_or_else(|_| unreachable!("`null` is JSON"))
-}
 
 /// Where `null` (the placeholder for `data`) starts in `line`, the hashed form of an event
 /// whose `prev` is `prev`: just before its closing `,"prev":"…"}`.
