@@ -601,6 +601,48 @@ mod tests {
     }
 
     #[test]
+    fn each_checkpoint_folded_from_the_last_saved_state_is_the_full_replay() {
+        let (dir, journal) = journal(400);
+        let checkpoints = Checkpointer::start(
+            &journal,
+            0,
+            // Only `close` writes: no background thread races these checks.
+            Cadence {
+                every: 1_000_000,
+                on_close: 1,
+            },
+        );
+        let mut checked = 0;
+        for round in 0..4 {
+            for i in 0..30 {
+                journal
+                    .enqueue(NewEvent::new(
+                        Kind::Note,
+                        json!({ "text": format!("round {round} note {i}") }),
+                    ))
+                    .unwrap();
+            }
+            // The first write folds the journal; the later ones fold from the state the one
+            // before saved, and must save the same as a replay of the file would.
+            let Some(seq) = checkpoints.close().unwrap() else {
+                continue;
+            };
+            let mut full = Incident::keeping(Keep::State);
+            crate::journal::stream::stream_between(dir.path(), &Position::genesis(), None, |e| {
+                if e.seq <= seq {
+                    full.apply(e);
+                }
+            })
+            .unwrap();
+            let found = checkpoint::find_last(dir.path()).unwrap().unwrap();
+            let loaded = checkpoint::load(dir.path(), &found).unwrap();
+            assert_eq!(loaded.state.get(), state(&full), "checkpoint through {seq}");
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
+    }
+
+    #[test]
     fn a_large_state_spaces_background_checkpoints_by_its_size() {
         // A 1 MiB state at seq 1,000 of a 400,000-byte journal (400 bytes per event): the
         // journal must grow by 1 MiB, 2,622 events, before the next one.
