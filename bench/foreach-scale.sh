@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Issue 13: headless `foreach` of 10,000, 100,000 and 1,000,000 RFC 7009 revocations at
 # concurrency 32 against nginx on loopback, beside `curl --parallel --parallel-max 32` with the
-# same requests, in one run. For each size: wall time of each (one run each, stanch then curl),
-# stanch's peak RSS (GNU time %M) and its resident memory from a quarter of the run on (VmRSS
-# sampled every 0.2 s: the foreach, after the list step), and the bytes per exchange event of
-# its journal.
+# same requests, in one run. For each size and round: wall time of each (stanch then curl, so
+# with ROUNDS=2 they alternate A B A B and machine load hits both), stanch's peak RSS (GNU time
+# %M, the whole process: the list step too) and its resident memory from a quarter of the run on
+# (VmRSS sampled every 0.2 s: the foreach, after the list step), the bytes per exchange event
+# of its journal, and the load average as the round ends.
 #
-#   bench/foreach-scale.sh                 # 10000 100000 1000000 (about 3 minutes)
-#   bench/foreach-scale.sh 10000 100000    # only these sizes
+#   bench/foreach-scale.sh                        # 10000 100000 1000000, one round (about 3 minutes)
+#   bench/foreach-scale.sh 10000 100000           # only these sizes
+#   ROUNDS=2 bench/foreach-scale.sh 1000000       # stanch, curl, stanch, curl
 #
 # The token list is served by nginx and captured by the runbook's first step, as in
 # bench/engine-foreach.sh; tokens are short (`rt_` and 8 hex digits) so that the list itself
@@ -27,7 +29,7 @@ ensure_release
 echo '{"ok":true}' > "$work/www/ping.json"
 start_nginx "$work"
 
-printf '%-9s %14s %14s %16s %16s %22s\n' items "stanch wall s" "curl wall s" "stanch peak MB" "RSS in run MB" "bytes/exchange event"
+printf '%-9s %14s %14s %16s %16s %22s  %s\n' items "stanch wall s" "curl wall s" "stanch peak MB" "RSS in run MB" "bytes/exchange event" "load average"
 for n in "${sizes[@]}"; do
     python3 - "$work" "$n" "$NGINX_PORT" <<'PY'
 import json, sys
@@ -67,6 +69,7 @@ with open(f"{work}/curl-{n}.conf", "w") as f:
                 f'data = "token={t}&token_type_hint=refresh_token"\noutput = "/dev/null"\n')
 PY
     export STANCH_DATA_DIR="$work/data" BENCH_OAUTH_SECRET=bench-secret
+    for _ in $(seq "${ROUNDS:-1}"); do
     /usr/bin/time -o "$work/time-stanch" -f '%e %M' target/release/stanch run "$work/revoke-$n.toml" \
         --headless --incident "R$n" >"$work/stanch-$n.out" 2>&1 &
     timed=$!
@@ -115,7 +118,8 @@ print(f"{size / count:.0f} (whole: {whole / count:.0f})")
 PY
 )
     during=$(awk '{a[NR]=$1} END {q=int(NR/4)+1; lo=""; hi=0; for (i=q; i<=NR; i++) {if (lo=="" || a[i]<lo) lo=a[i]; if (a[i]>hi) hi=a[i]}; printf "%.1f-%.1f", lo/1000, hi/1000}' "$work/rss-$n")
-    printf '%-9s %14s %14s %16.1f %16s %22s\n' "$n" "$s_wall" "$c_wall" "$(echo "$s_kb / 1000" | bc -l)" "$during" "$bytes"
-    rm -f "$work/curl-$n.conf" "$work/www/tokens-$n.json"
+    printf '%-9s %14s %14s %16.1f %16s %22s  %s\n' "$n" "$s_wall" "$c_wall" "$(echo "$s_kb / 1000" | bc -l)" "$during" "$bytes" "$(cut -d' ' -f1-3 /proc/loadavg)"
     rm -rf "$work/data/incidents/R$n"
+    done # rounds
+    rm -f "$work/curl-$n.conf" "$work/www/tokens-$n.json"
 done

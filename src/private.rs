@@ -262,6 +262,15 @@ static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Write `bytes` to a new temporary file beside `path` (create-new, `O_NOFOLLOW`), sync it
 /// and set `mode`; returns its path. The caller moves it into place or removes it.
 fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> io::Result<PathBuf> {
+    write_temp_with(path, mode, |file| file.write_all(bytes))
+}
+
+/// [`write_temp`] of what `write` writes to the file.
+fn write_temp_with(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<PathBuf> {
     let parent = real_parent(path)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = parent.join(format!(
@@ -271,7 +280,7 @@ fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> io::Result<PathBuf> {
     ));
     let written = (|| {
         let mut file = create_new(&tmp)?;
-        file.write_all(bytes)?;
+        write(&mut file)?;
         file.sync_all()?;
         file.set_permissions(Permissions::from_mode(mode))
     })();
@@ -288,7 +297,16 @@ fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> io::Result<PathBuf> {
 /// Replace `path` with `bytes` atomically (fresh temporary, then rename): a link at `path` is
 /// replaced, never written through, and a reader never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let tmp = write_temp(path, bytes, mode)?;
+    write_atomic_with(path, mode, |file| file.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `write` writes (a large file streamed, never held whole).
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    let tmp = write_temp_with(path, mode, write)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

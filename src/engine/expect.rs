@@ -20,7 +20,7 @@ use minijinja::value::{Enumerator, Object};
 use super::json_view;
 use super::prepare::{Parts, explain};
 use super::send::Exchange;
-use crate::incident::Captures;
+use crate::journal::payload::Minified;
 use crate::template::Templates;
 
 /// One expectation that did not hold.
@@ -255,14 +255,15 @@ pub fn check(
 }
 
 /// Evaluate `capture` into JSON text (a part of the body is captured as its text, never as
-/// a tree: see [`json_view::to_capture`]).
+/// a tree: see [`json_view::to_capture`]), by name; make them [`crate::incident::Captures`] once the body is
+/// let go.
 pub fn capture<'a>(
     parts: Parts<'_>,
     captures: impl Iterator<Item = (&'a String, &'a String)>,
     ctx: &Value,
     response: &Response,
-) -> Result<Captures, String> {
-    let mut out = Captures::new();
+) -> Result<Vec<(String, Minified)>, String> {
+    let mut out = Vec::new();
     for (name, expr) in captures {
         let value = parts.templates.eval(expr, ctx).map_err(|e| {
             response
@@ -276,7 +277,7 @@ pub fn capture<'a>(
                 "capture `{name}` = `{expr}` has no value in this response"
             ));
         }
-        out.insert(name.clone(), json_view::to_capture(&value));
+        out.push((name.clone(), json_view::to_capture(&value)));
     }
     Ok(out)
 }

@@ -21,6 +21,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use serde_json::value::RawValue;
 
 use crate::incident::Capture;
+use crate::journal::payload::Minified;
 
 /// Shared JSON text: a body read as UTF-8, or a capture.
 #[derive(Clone)]
@@ -77,21 +78,20 @@ pub fn parse(source: &Source) -> Result<Value, serde_json::Error> {
     Ok(value_at(source, span))
 }
 
-/// A value as a capture: the text of a view as received (see [`Capture::from_raw`]); any
-/// other value serialized as it streams (a view inside a list too), never as a tree.
-pub fn to_capture(value: &Value) -> Capture {
+/// A value as a capture's text: the text of a view as received (see [`Capture::from_raw`]);
+/// any other value serialized as it streams (a view inside a list too), never as a tree.
+/// Not yet a [`Capture`]: the caller lets the body go first (see [`Minified`]).
+pub fn to_capture(value: &Value) -> Minified {
     if let Some(view) = value.downcast_object_ref::<JsonView>()
         && let Ok(raw) = serde_json::from_str::<&RawValue>(view.text())
     {
-        return Capture::from_raw(raw);
+        return Minified::of(raw);
     }
+    let null = || Minified::of(RawValue::NULL);
     serde_json::to_string(value)
         .ok()
         .and_then(|text| RawValue::from_string(text).ok())
-        .map_or_else(
-            || Capture::from(serde_json::Value::Null),
-            |raw| Capture::from_raw(&raw),
-        )
+        .map_or_else(null, |raw| Minified::of(&raw))
 }
 
 /// At most about `max` bytes of a value's JSON text from its start, on one line (for a
@@ -349,11 +349,17 @@ mod tests {
             response => minijinja::context! { json => view("{\"hits\": [1, {\"b\": 2, \"a\": [ ]}]}") }
         };
         let hits = t.eval("response.json.hits", &ctx).unwrap();
-        assert_eq!(to_capture(&hits).json(), r#"[1,{"b":2,"a":[]}]"#);
+        assert_eq!(
+            Capture::from(to_capture(&hits)).json(),
+            r#"[1,{"b":2,"a":[]}]"#
+        );
         let built = t.eval("response.json.hits | reverse | list", &ctx).unwrap();
-        assert_eq!(to_capture(&built).json(), r#"[{"a":[],"b":2},1]"#);
+        assert_eq!(
+            Capture::from(to_capture(&built)).json(),
+            r#"[{"a":[],"b":2},1]"#
+        );
         let scalar = t.eval("response.json.hits[0]", &ctx).unwrap();
-        assert_eq!(to_capture(&scalar).json(), "1");
+        assert_eq!(Capture::from(to_capture(&scalar)).json(), "1");
         assert_eq!(excerpt(&hits, 6), "[1, {\"…");
     }
 

@@ -264,6 +264,13 @@ impl Run<'_> {
             }
             None => None,
         };
+        // The body goes before the captures are copied into their shared text: a capture of
+        // most of a 16 MB body is then never held beside both.
+        drop((ctx, response));
+        let captures: Captures = captures
+            .into_iter()
+            .map(|(name, text)| (name, Capture::from(text)))
+            .collect();
         let mut summary = format!("{} · {} ms", exchange.status, millis(exchange.elapsed));
         summary.push_str(evidence_note);
         for (name, value) in &captures {

@@ -25,13 +25,16 @@
 //! ([`crate::private`]). `verify` checks every file the chain names with [`check`].
 
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::event::{Event, Kind, sha256_hex};
+use sha2::{Digest, Sha256};
+
+use super::event::{Event, Kind, hex, sha256_hex};
 use super::payload::{Checkpoint, Payload};
 use super::stream::Position;
 use super::writer::JOURNAL_FILE;
@@ -115,25 +118,57 @@ pub fn file_name(seq: u64) -> String {
 /// Save `state`, the fold of every event through `at.seq`, as `checkpoints/<seq>.json`;
 /// returns the payload of the `checkpoint` event the caller appends next.
 pub fn write<S: Serialize>(dir: &Path, at: &Position, state: &S) -> std::io::Result<Checkpoint> {
-    let bytes = serde_json::to_vec(&Header {
+    let header = Header {
         format: FORMAT,
         seq: at.seq,
         hash: &at.hash,
         offset: at.offset,
         state,
-    })
-    .map_err(std::io::Error::other)?;
+    };
     let folder = dir.join(DIR);
     crate::private::ensure_dir(&folder)?;
     let file = file_name(at.seq);
-    crate::private::write_atomic(&dir.join(&file), &bytes, crate::private::FILE_MODE)?;
+    // Streamed to the file and hashed on the way: a state holding a 14 MB capture (twice: in
+    // `vars` and its step) is never a 28 MB buffer.
+    let mut sha256 = String::new();
+    crate::private::write_atomic_with(&dir.join(&file), crate::private::FILE_MODE, |out| {
+        let hashing = Hashing {
+            out,
+            hasher: Sha256::new(),
+        };
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, hashing);
+        serde_json::to_writer(&mut out, &header).map_err(std::io::Error::other)?;
+        let hashing = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        sha256 = hex(&hashing.hasher.finalize());
+        Ok(())
+    })?;
     File::open(&folder)?.sync_all()?;
     Ok(Checkpoint {
         seq: at.seq,
-        sha256: sha256_hex(&bytes),
+        sha256,
         format: FORMAT,
         file,
     })
+}
+
+/// A writer that hashes what it passes on.
+struct Hashing<W> {
+    out: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// The last `checkpoint` event of the journal in `dir`, read back from the end: the cost is

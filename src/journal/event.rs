@@ -248,14 +248,18 @@ impl NewEvent {
 
     /// `data` as written: canonical JSON text, the captures' text in its place.
     pub fn to_data(&self) -> Data {
-        Data(Arc::from(data_text(&self.data, self.captures.as_deref())))
+        let captures = self.captures.as_deref().map(|text| {
+            let mut room = String::with_capacity(text.len() + 4096);
+            room.push_str(text);
+            room
+        });
+        Data(Arc::new(data_text(&self.data, captures)))
     }
 
-    /// [`NewEvent::to_data`], freeing the captures' text before the copy into [`Data`].
+    /// [`NewEvent::to_data`] written into the captures' own text (which has room for the rest:
+    /// see `Payload::into_wire`), so a 16 MB capture is not copied again.
     pub fn into_data(self) -> Data {
-        let text = data_text(&self.data, self.captures.as_deref());
-        drop(self);
-        Data(Arc::from(text))
+        Data(Arc::new(data_text(&self.data, self.captures)))
     }
 
     /// Written as `actor` instead of the journal's default.
@@ -305,7 +309,12 @@ impl PartialEq for Event {
 /// snapshot of the incident) copies no data. Always one valid JSON value: it is only made by
 /// reading a raw JSON value or by serializing one.
 #[derive(Clone)]
-pub struct Data(Arc<str>);
+pub struct Data(Text);
+
+/// JSON text shared by the events, captures and views that read it. An `Arc<String>`, not an
+/// `Arc<str>`: it is made from the `String` it was written into without copying it (a 16 MB
+/// capture or step outcome would otherwise be held twice while it is copied).
+pub type Text = Arc<String>;
 
 impl Data {
     /// The JSON text.
@@ -316,7 +325,7 @@ impl Data {
     /// JSON text as it is (not made canonical), checked to be one JSON value.
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         let raw: &RawValue = serde_json::from_str(text)?;
-        Ok(Self(Arc::from(raw.get())))
+        Ok(Self(Arc::new(raw.get().to_owned())))
     }
 
     /// The text as a raw JSON value (a scan, no copy).
@@ -345,7 +354,7 @@ impl<'de> Deserialize<'de> for Data {
     /// Borrows the raw text from the line and copies it once (needs a borrowing deserializer,
     /// as `serde_json::from_slice`/`from_str` are).
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::from(raw.get())))
+        <&RawValue>::deserialize(deserializer).map(|raw| Self(Arc::new(raw.get().to_owned())))
     }
 }
 
@@ -464,20 +473,21 @@ impl Event {
     }
 }
 
+const CAPTURES: &str = "{\"captures\":";
+
 /// `data` with `captures` (JSON text of an object) as its first key, where canonical order
 /// puts it: no other field of a step outcome sorts before `captures` (tested in
-/// `payload`).
-fn data_text(data: &serde_json::Value, captures: Option<&str>) -> String {
+/// `payload`). Written into the captures' text itself, in place when it has room.
+fn data_text(data: &serde_json::Value, captures: Option<String>) -> String {
     let rest = serde_json::to_string(data).unwrap_or_default();
-    let Some(captures) = captures else {
+    let Some(mut text) = captures else {
         return rest;
     };
     let rest = rest.strip_prefix('{').unwrap_or(&rest);
-    let comma = if rest == "}" { "" } else { "," };
-    let mut text = String::with_capacity(captures.len() + rest.len() + 16);
-    text.push_str("{\"captures\":");
-    text.push_str(captures);
-    text.push_str(comma);
+    text.insert_str(0, CAPTURES);
+    if rest != "}" {
+        text.push(',');
+    }
     text.push_str(rest);
     text
 }
@@ -485,7 +495,7 @@ fn data_text(data: &serde_json::Value, captures: Option<&str>) -> String {
 /// `data` for an event: canonical JSON text (sorted keys, compact), as the writer makes it
 /// and as tests and tools building events by hand need it.
 pub fn raw_data(data: &serde_json::Value) -> Data {
-    Data(Arc::from(serde_json::to_string(data).unwrap_or_default()))
+    Data(Arc::new(serde_json::to_string(data).unwrap_or_default()))
 }
 
 #[cfg(test)]

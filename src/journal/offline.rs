@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::event::{Data, Event, Kind};
+use super::event::{Data, Event, Kind, Text};
 use super::payload::Offline;
 
 /// The key in `data`.
@@ -69,7 +69,7 @@ pub fn read(kind: Kind, data: &str) -> Option<Offline> {
 }
 
 /// `data` without `offline` (the text itself, shared, when it has none).
-pub(crate) fn without(kind: Kind, data: &Arc<str>) -> Arc<str> {
+pub(crate) fn without(kind: Kind, data: &Text) -> Text {
     if !may_hold(kind, data) {
         return Arc::clone(data);
     }
@@ -79,7 +79,7 @@ pub(crate) fn without(kind: Kind, data: &Arc<str>) -> Arc<str> {
     if fields.remove(KEY).is_none() {
         return Arc::clone(data);
     }
-    serde_json::to_string(&fields).map_or_else(|_| Arc::clone(data), Arc::from)
+    serde_json::to_string(&fields).map_or_else(|_| Arc::clone(data), Arc::new)
 }
 
 #[cfg(test)]
@@ -108,7 +108,7 @@ mod tests {
             )
         );
         assert_eq!(read(Kind::Note, &data), Some(offline()));
-        let plain = without(Kind::Note, &Arc::from(data.as_str()));
+        let plain = without(Kind::Note, &Arc::new(data.clone()));
         assert_eq!(
             Payload::decode(Kind::Note, &plain).unwrap(),
             Payload::Note(Note {
@@ -125,10 +125,10 @@ mod tests {
 
     #[test]
     fn text_that_only_mentions_the_key_is_left_alone() {
-        let data: Arc<str> = Arc::from(r#"{"tags":[],"text":"went \"offline\" at 3"}"#);
+        let data: Text = Arc::new(r#"{"tags":[],"text":"went \"offline\" at 3"}"#.to_owned());
         assert!(Arc::ptr_eq(&without(Kind::Note, &data), &data));
         assert_eq!(read(Kind::Note, &data), None);
-        let score: Arc<str> = Arc::from(r#"{"offline":1}"#);
+        let score: Text = Arc::new(r#"{"offline":1}"#.to_owned());
         assert!(Arc::ptr_eq(&without(Kind::DrillScore, &score), &score));
     }
 }

@@ -20,13 +20,12 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
-use super::event::Kind;
+use super::event::{Kind, Text};
 
 mod capture;
 pub mod exchange;
-pub use capture::{Capture, Captures};
+pub use capture::{Capture, Captures, Minified};
 pub use exchange::{HttpRequest, HttpResponse, RequestShape, Shapes};
 
 /// `incident.opened`.
@@ -479,8 +478,18 @@ macro_rules! payloads {
                     if let Value::Object(map) = &mut data {
                         map.remove("captures");
                     }
-                    // Each capture is written as the raw JSON text it is: no tree.
-                    serde_json::to_string(&captures).unwrap_or_else(|_| "{}".to_owned())
+                    // Each capture is written as the raw JSON text it is: no tree, into a
+                    // buffer of about its size (a 14 MB list grown by doubling takes 16 MB)
+                    // with room for the rest of `data` (`NewEvent::into_data` ends it there).
+                    let size = captures
+                        .iter()
+                        .map(|(name, c)| name.len() + c.json().len() + 4)
+                        .sum::<usize>();
+                    let mut text = Vec::with_capacity(size + 4096);
+                    serde_json::to_writer(&mut text, &captures)
+                        .ok()
+                        .and_then(|()| String::from_utf8(text).ok())
+                        .unwrap_or_else(|| "{}".to_owned())
                 });
                 (data, captures)
             }
@@ -575,7 +584,7 @@ impl Payload {
 
     /// [`Payload::decode`] of an event's shared `data`: a step outcome's captures are parts
     /// of that text, not copies of them.
-    pub fn decode_shared(kind: Kind, data: &Arc<str>) -> Result<Self, serde_json::Error> {
+    pub fn decode_shared(kind: Kind, data: &Text) -> Result<Self, serde_json::Error> {
         Self::decode_outcome(kind, data, |raw| {
             raw.into_iter()
                 .map(|(name, raw)| (name, Capture::shared(data, raw)))

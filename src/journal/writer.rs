@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! enqueue()  ──redact──▶ seq, prev, hash, line ──▶ shared buffer ──▶ writer thread
-//!   └─▶ Event (final, not yet durable)                               │ ONE write_all,
+//!   └─▶ Event (final, not yet durable)                               │ write in order,
 //! durable(seq) / append() / append_blocking()                        │ ONE sync_data per swap
 //!   ◀──────────── "durable through seq N" watermark ◀───────────────┘ journal.head ← N
 //! ```

@@ -7,8 +7,9 @@
 //! fold:  find the last `checkpoint` event (from the end) ─▶ its file, checked against it
 //!          ─▶ stream from the file's position, seeing that event go by ─▶ state
 //!        any miss ─▶ one notice (Source::Replay { fallback }) and a replay from seq 1
-//! write: every `every` events (a thread waiting on the durable watermark), and when the
-//!        incident is closed with at least `on_close` events since the last one:
+//! write: every `every` events, or more when the state is large (see below), from a thread
+//!        waiting on the durable watermark, and when the incident is closed with at least
+//!        `on_close` events since the last one:
 //!        fold (as above) ─▶ file ─▶ `checkpoint` event (queued, never waited for by the engine)
 //! ```
 //!
@@ -22,6 +23,20 @@
 //! (1,000) skips a checkpoint whose tail would fold in a few milliseconds anyway, so opening
 //! and quitting does not lengthen the journal. `STANCH_CHECKPOINT_EVERY=N` sets `every` (and
 //! `on_close` to at most N) for tests and benchmarks.
+//!
+//! A large state (a step captured a 16 MB list of a million tokens) spaces checkpoints out: the
+//! next background one waits until the journal has grown by at least the last file's size
+//! (in events, at the journal's bytes per event so far), so checkpoint files never cost more
+//! writing than the journal itself. Each one reads the previous file, folds the tail and
+//! writes the whole state again: at 20,000 events, a foreach of a million items over that
+//! list rewrote 14 MB a hundred times (1.4 GB, each synced, and three 14 MB buffers on the
+//! checkpointer's thread each time). Opening then folds at most that many bytes of events
+//! after a state it takes about as long to load.
+//!
+//! The checkpointer keeps the state it saved last (with the position it folded to) and folds
+//! only the new events into it for the next one; it refolds from the last file (or the start)
+//! when it has none or the journal does not continue from there. Reading the last file back
+//! each time held that 14 MB state three times over on the checkpointer's threads.
 //!
 //! The checkpoint's state is computed from the journal on disk, never from a caller's
 //! incident (the TUI's and the headless runner's fold only part of the events), so what is
@@ -238,6 +253,9 @@ struct Shared {
     cadence: Cadence,
     /// The last checkpoint written; held while one is written, so two never race.
     saved: Mutex<Saved>,
+    /// The state the last checkpoint saved and where the journal stood; used (and replaced)
+    /// only under `saved`.
+    last: Mutex<Option<(Incident, Position)>>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -246,6 +264,8 @@ struct Saved {
     seq: u64,
     /// The seq of its `checkpoint` event, when this process queued it (0: none).
     event: u64,
+    /// Events from it to the next background checkpoint (0: [`Cadence::every`]).
+    gap: u64,
 }
 
 impl Checkpointer {
@@ -256,8 +276,9 @@ impl Checkpointer {
             cadence,
             saved: Mutex::new(Saved {
                 seq: saved,
-                event: 0,
+                ..Saved::default()
             }),
+            last: Mutex::new(None),
         });
         let watch = journal.watch();
         let background = Arc::clone(&shared);
@@ -321,9 +342,40 @@ impl Shared {
         self.saved.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every `every` events, until the journal closes.
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<(Incident, Position)>> {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The fold of the journal through byte `until`: the last saved state and the events
+    /// after it when the journal continues from there, else a fold as [`read`] does it.
+    fn fold_until(&self, until: u64) -> Result<(Incident, Position), JournalError> {
+        if let Some((mut incident, from)) = self.last().take() {
+            let streamed = stream_between(&self.dir, &from, Some(until), |e| incident.apply(e));
+            match streamed {
+                Ok(streamed) if streamed.broken.is_none() && streamed.last_seq >= from.seq => {
+                    return Ok((incident, position(&streamed)));
+                }
+                Ok(_) => tracing::warn!(
+                    dir = %self.dir.display(),
+                    "the journal does not continue the last checkpoint's state; folding it again"
+                ),
+                Err(e) => tracing::warn!(dir = %self.dir.display(), "folding it again: {e}"),
+            }
+        }
+        let folded = read_until(&self.dir, Keep::State, Some(until))?;
+        let at = position(&folded.streamed);
+        Ok((folded.incident, at))
+    }
+
+    /// The seq after which the next background checkpoint is due.
+    fn due(&self, after: u64) -> u64 {
+        let saved = self.saved();
+        saved.seq.max(after) + saved.gap.max(self.cadence.every)
+    }
+
+    /// Every `every` events (or the gap a large state asks for), until the journal closes.
     fn run(&self, watch: &Watch) {
-        let mut next = self.saved().seq + self.cadence.every;
+        let mut next = self.due(0);
         while watch.wait(next).is_ok() {
             let Some(journal) = watch.journal() else {
                 return;
@@ -332,7 +384,7 @@ impl Shared {
                 Ok(_) => {}
                 Err(e) => tracing::warn!("background checkpoint failed: {e}"),
             }
-            next = self.saved().seq.max(next) + self.cadence.every;
+            next = self.due(next);
         }
     }
 
@@ -346,31 +398,45 @@ impl Shared {
         let until = std::fs::metadata(&path)
             .map_err(|source| JournalError::Io { path, source })?
             .len();
-        let folded = read_until(&self.dir, Keep::State, Some(until))?;
-        let streamed = folded.streamed;
-        if streamed.last_seq <= saved.seq {
+        let (incident, at) = self.fold_until(until)?;
+        if at.seq <= saved.seq {
+            *self.last() = Some((incident, at));
             return Ok(None);
         }
-        let at = Position {
-            seq: streamed.last_seq,
-            hash: streamed.last_hash,
-            offset: streamed.good_len,
-        };
-        let written = checkpoint::write(&self.dir, &at, &folded.incident).map_err(|source| {
+        let written = checkpoint::write(&self.dir, &at, &incident).map_err(|source| {
             CheckpointError::Write {
                 dir: self.dir.clone(),
                 source,
             }
         })?;
+        *self.last() = Some((incident, at.clone()));
+        let bytes = std::fs::metadata(self.dir.join(&written.file)).map_or(0, |m| m.len());
         let event = journal.enqueue(NewEvent::incident(written))?;
         // The file before this one stays until this one's event is on disk: keep the two.
         checkpoint::prune(&self.dir, saved.seq);
         *saved = Saved {
             seq: at.seq,
             event: event.seq,
+            gap: gap(bytes, &at),
         };
         Ok(Some((at.seq, event.seq)))
     }
+}
+
+/// Just past the last good event a stream read.
+fn position(streamed: &Streamed) -> Position {
+    Position {
+        seq: streamed.last_seq,
+        hash: streamed.last_hash.clone(),
+        offset: streamed.good_len,
+    }
+}
+
+/// Events after a checkpoint of `bytes` at `at` before the journal has grown by as many bytes
+/// (at its bytes per event so far).
+fn gap(bytes: u64, at: &Position) -> u64 {
+    let per_event = (at.offset / at.seq.max(1)).max(1);
+    bytes.div_ceil(per_event)
 }
 
 #[cfg(test)]
@@ -532,5 +598,77 @@ mod tests {
         assert!((1..=2).contains(&files), "{files} files");
         // Nothing new since: closing again writes nothing.
         assert_eq!(checkpoints.close().unwrap(), None);
+    }
+
+    #[test]
+    fn each_checkpoint_folded_from_the_last_saved_state_is_the_full_replay() {
+        let (dir, journal) = journal(400);
+        let checkpoints = Checkpointer::start(
+            &journal,
+            0,
+            // Only `close` writes: no background thread races these checks.
+            Cadence {
+                every: 1_000_000,
+                on_close: 1,
+            },
+        );
+        let mut checked = 0;
+        for round in 0..4 {
+            for i in 0..30 {
+                journal
+                    .enqueue(NewEvent::new(
+                        Kind::Note,
+                        json!({ "text": format!("round {round} note {i}") }),
+                    ))
+                    .unwrap();
+            }
+            // The first write folds the journal; the later ones fold from the state the one
+            // before saved, and must save the same as a replay of the file would.
+            let Some(seq) = checkpoints.close().unwrap() else {
+                continue;
+            };
+            let mut full = Incident::keeping(Keep::State);
+            crate::journal::stream::stream_between(dir.path(), &Position::genesis(), None, |e| {
+                if e.seq <= seq {
+                    full.apply(e);
+                }
+            })
+            .unwrap();
+            let found = checkpoint::find_last(dir.path()).unwrap().unwrap();
+            let loaded = checkpoint::load(dir.path(), &found).unwrap();
+            assert_eq!(loaded.state.get(), state(&full), "checkpoint through {seq}");
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
+    }
+
+    #[test]
+    fn a_large_state_spaces_background_checkpoints_by_its_size() {
+        // A 1 MiB state at seq 1,000 of a 400,000-byte journal (400 bytes per event): the
+        // journal must grow by 1 MiB, 2,622 events, before the next one.
+        let at = Position {
+            seq: 1_000,
+            hash: String::new(),
+            offset: 400_000,
+        };
+        assert_eq!(gap(1 << 20, &at), 2_622);
+        let shared = Shared {
+            dir: PathBuf::new(),
+            cadence: Cadence {
+                every: 100,
+                on_close: 10,
+            },
+            saved: Mutex::new(Saved {
+                seq: 1_000,
+                event: 1_001,
+                gap: gap(1 << 20, &at),
+            }),
+            last: Mutex::new(None),
+        };
+        assert_eq!(shared.due(1_000), 3_622);
+        // A small state: the cadence's every.
+        shared.saved().gap = gap(4_000, &at);
+        assert_eq!(shared.due(1_000), 1_100);
+        assert_eq!(shared.due(1_200), 1_300, "never before the last threshold");
     }
 }

@@ -14,13 +14,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::journal::event::Text;
+
 /// A value a step captured, kept as its JSON text (shared, cheap to clone). The text is
 /// always one valid JSON value: it is only made from a `Value` or read as a raw JSON value.
 /// It may be a part of a larger shared text: the `data` of the journal event that holds it,
 /// so the incident keeps a capture once, not once in its event and once in its step.
 #[derive(Clone)]
 pub struct Capture {
-    text: Arc<str>,
+    text: Text,
     span: std::ops::Range<usize>,
 }
 
@@ -31,17 +33,17 @@ impl Capture {
     /// Capture a value (the engine's side).
     pub fn from_value(value: &Value) -> Self {
         // A `Value` always serializes; the fallback is never taken.
-        Self::whole(Arc::from(serde_json::to_string(value).unwrap_or_default()))
+        Self::whole(Arc::new(serde_json::to_string(value).unwrap_or_default()))
     }
 
-    fn whole(text: Arc<str>) -> Self {
+    fn whole(text: Text) -> Self {
         let span = 0..text.len();
         Self { text, span }
     }
 
     /// `raw`, a value inside `text` (an event's data, read borrowed), shared with it rather
     /// than copied; copied only if `raw` is not a part of `text` after all.
-    pub fn shared(text: &Arc<str>, raw: &RawValue) -> Self {
+    pub fn shared(text: &Text, raw: &RawValue) -> Self {
         let start = raw.get().as_ptr().addr().wrapping_sub(text.as_ptr().addr());
         let span = start..start.wrapping_add(raw.get().len());
         if text.get(span.clone()) == Some(raw.get()) {
@@ -50,7 +52,7 @@ impl Capture {
                 span,
             }
         } else {
-            Self::whole(Arc::from(raw.get()))
+            Self::whole(Arc::new(raw.get().to_owned()))
         }
     }
 
@@ -58,7 +60,7 @@ impl Capture {
     /// tokens (a journal line is one line), never parsed into a tree. Object keys keep the
     /// order the server sent.
     pub fn from_raw(raw: &RawValue) -> Self {
-        Self::whole(Arc::from(minify(raw.get())))
+        Self::whole(Arc::new(minify(raw.get()).into_owned()))
     }
 
     /// A list of captures, `null` where there is none (one per foreach item).
@@ -71,7 +73,7 @@ impl Capture {
             text.push_str(item.as_ref().map_or("null", Capture::json));
         }
         text.push(']');
-        Self::whole(Arc::from(text))
+        Self::whole(Arc::new(text))
     }
 
     /// Two lists as one (pages of a listing); `None` unless both are lists.
@@ -83,7 +85,7 @@ impl Capture {
         } else {
             ","
         };
-        Some(Self::whole(Arc::from(format!("[{head}{comma}{tail}]"))))
+        Some(Self::whole(Arc::new(format!("[{head}{comma}{tail}]"))))
     }
 
     /// The JSON text as journalled.
@@ -147,12 +149,41 @@ impl Capture {
     }
 }
 
-/// `text` (valid JSON) without whitespace outside strings; borrowed when there is none.
+/// A value's JSON text as [`Capture::from_raw`] keeps it, not yet shared: for a caller that
+/// lets the text it came from (a 16 MB body) go before the copy into a [`Capture`], so the
+/// two large texts are never held with a third.
+pub struct Minified(String);
+
+impl Minified {
+    pub fn of(raw: &RawValue) -> Self {
+        Self(minify(raw.get()).into_owned())
+    }
+}
+
+impl From<Minified> for Capture {
+    fn from(text: Minified) -> Self {
+        Self::whole(Arc::new(text.0))
+    }
+}
+
+/// `text` (valid JSON) without whitespace outside strings; borrowed when there is none, else
+/// built in a buffer of exactly its size (counted first: a 16 MB list grown by doubling
+/// would take 32 MB for a while).
 fn minify(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
-    let mut out: Option<Vec<u8>> = None;
-    let (mut in_string, mut escaped) = (false, false);
-    for (i, &b) in bytes.iter().enumerate() {
+    let kept = outside_whitespace(text, |_| {});
+    if kept == text.len() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(kept);
+    outside_whitespace(text, |b| out.push(b));
+    // Only ASCII whitespace between tokens was dropped: still UTF-8.
+    Cow::Owned(String::from_utf8(out).unwrap_or_default())
+}
+
+/// Hand every byte of `text` but the whitespace between tokens to `keep`; returns how many.
+fn outside_whitespace(text: &str, mut keep: impl FnMut(u8)) -> usize {
+    let (mut in_string, mut escaped, mut kept) = (false, false, 0);
+    for &b in text.as_bytes() {
         if in_string {
             if escaped {
                 escaped = false;
@@ -164,18 +195,12 @@ fn minify(text: &str) -> Cow<'_, str> {
         } else if b == b'"' {
             in_string = true;
         } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            out.get_or_insert_with(|| bytes[..i].to_vec());
             continue;
         }
-        if let Some(out) = &mut out {
-            out.push(b);
-        }
+        keep(b);
+        kept += 1;
     }
-    match out {
-        None => Cow::Borrowed(text),
-        // Only ASCII whitespace between tokens was dropped: still UTF-8.
-        Some(bytes) => Cow::Owned(String::from_utf8(bytes).unwrap_or_default()),
-    }
+    kept
 }
 
 impl std::fmt::Debug for Capture {
@@ -211,7 +236,8 @@ impl<'de> Deserialize<'de> for Capture {
     /// `Box<RawValue>` first would copy a 16 MB capture twice). Needs a borrowing
     /// deserializer (`serde_json::from_str`, as [`Payload::decode`] uses).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        <&RawValue>::deserialize(deserializer).map(|raw| Self::whole(Arc::from(raw.get())))
+        <&RawValue>::deserialize(deserializer)
+            .map(|raw| Self::whole(Arc::new(raw.get().to_owned())))
     }
 }
 
@@ -243,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_capture_read_from_event_data_shares_that_text() {
-        let data: Arc<str> = Arc::from(r#"{"captures":{"a":[1, 2]}}"#);
+        let data: Text = Arc::new(r#"{"captures":{"a":[1, 2]}}"#.to_owned());
         let map: BTreeMap<String, BTreeMap<String, &RawValue>> =
             serde_json::from_str(&data).unwrap();
         let shared = Capture::shared(&data, map["captures"]["a"]);

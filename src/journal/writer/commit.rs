@@ -1,6 +1,7 @@
 //! Group commit: callers chain and serialize their events into one shared buffer; the writer
-//! thread swaps that buffer out, writes it with one `write_all`, makes it durable with one
-//! `sync_data`, and raises the *durable watermark* (the highest seq on disk).
+//! thread swaps that buffer out, writes it (one `write_all`, or a few when a large `data` is
+//! written from its own text: see below), makes it durable with one `sync_data`, and raises
+//! the *durable watermark* (the highest seq on disk).
 //!
 //! ```text
 //!  enqueue (caller's thread, under the queue lock):
@@ -21,6 +22,12 @@
 //! The line is serialized once: the hashed form is every field but `hash`, in declaration
 //! order, so the line is that same text with `,"hash":"…"` spliced in before the final `}`.
 //!
+//! A large `data` (a step outcome carrying a 16 MB capture) is not copied into the buffer:
+//! the buffer keeps the line without it and a [`Batch`] notes where the event's shared text
+//! goes, so the writer writes the bytes around it and the text itself in order. The hash
+//! covers the same bytes either way. The buffer is given back to the allocator when a burst
+//! made it large, so a long run keeps what its steady state needs, not its peak.
+//!
 //! After a failed write the file may end in part of a batch, so the queue refuses every later
 //! event and waiters past the watermark get the failure; reopening the journal quarantines
 //! the partial line.
@@ -36,7 +43,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::JournalError;
-use crate::journal::event::{Event, Hashed, Kind, hex};
+use crate::journal::event::{Data, Event, Hashed, Kind, hex};
 use crate::journal::lock::Lock;
 use crate::journal::replay::Head;
 
@@ -45,7 +52,7 @@ pub(super) struct Request {
     pub(super) kind: Kind,
     pub(super) step: Option<String>,
     /// Redacted, canonical JSON text.
-    pub(super) data: crate::journal::event::Data,
+    pub(super) data: Data,
     pub(super) actor: String,
 }
 
@@ -62,6 +69,8 @@ struct Pending {
     /// hash of the last event queued.
     prev: String,
     buf: Vec<u8>,
+    /// Large `data` texts left out of `buf`: each goes at its offset in `buf` (ascending).
+    shared: Vec<(usize, Data)>,
     /// Events whose lines are in `buf`.
     queued: u64,
     /// No more events: the last handle is gone.
@@ -114,7 +123,8 @@ impl Queue {
             pending: Mutex::new(Pending {
                 seq,
                 prev,
-                buf: Vec::with_capacity(64 << 10),
+                buf: Vec::with_capacity(BUF),
+                shared: Vec::new(),
                 queued: 0,
                 closed: false,
                 urgent: false,
@@ -162,9 +172,13 @@ impl Queue {
             hash: String::new(),
         };
         let start = pending.buf.len();
-        if let Err(e) =
-            serde_json::to_writer(&mut pending.buf, &Hashed::of(&event, event.data.raw()))
-        {
+        let big = event.data.get().len() >= SHARED_DATA;
+        let data = if big {
+            serde_json::value::RawValue::NULL
+        } else {
+            event.data.raw()
+        };
+        if let Err(e) = serde_json::to_writer(&mut pending.buf, &Hashed::of(&event, data)) {
             pending.buf.truncate(start);
             pending.prev = event.prev;
             return Err(JournalError::Io {
@@ -174,7 +188,30 @@ impl Queue {
         }
         let mut hasher = Sha256::new();
         hasher.update(event.prev.as_bytes());
-        hasher.update(&pending.buf[start..]);
+        match big
+            .then(|| data_at(&pending.buf[start..], &event.prev))
+            .flatten()
+        {
+            Some(at) => {
+                // `…"data":null,"prev":…}` without the `null`: the text goes there.
+                let at = start + at;
+                pending.buf.drain(at..at + NULL.len());
+                hasher.update(&pending.buf[start..at]);
+                hasher.update(event.data.get().as_bytes());
+                hasher.update(&pending.buf[at..]);
+                pending.shared.push((at, event.data.clone()));
+            }
+            None if big => {
+                // Unreachable (serde writes the fields in order); never a line without its data.
+                pending.buf.truncate(start);
+                pending.prev = event.prev;
+                return Err(JournalError::Io {
+                    path: self.path.clone(),
+                    source: std::io::Error::other("the event line has no `data` to splice"),
+                });
+            }
+            None => hasher.update(&pending.buf[start..]),
+        }
         event.hash = hex(&hasher.finalize());
         // `{…,"prev":"…"}` becomes `{…,"prev":"…","hash":"…"}\n`: the line as serde writes
         // an `Event` (checked by a test below).
@@ -302,15 +339,54 @@ impl Queue {
 const LINGER: Duration = Duration::from_millis(2);
 /// A batch this big is written at once, linger or not.
 const LINGER_BYTES: usize = 256 << 10;
+/// The buffer's usual capacity; one grown past [`SHRINK_PAST`] by a burst is freed after
+/// its write and replaced by one of this size.
+const BUF: usize = 64 << 10;
+const SHRINK_PAST: usize = 4 * LINGER_BYTES;
+/// `data` at least this long is written from the event's shared text, not copied into the
+/// buffer (a step outcome with a large capture; exchanges are a few hundred bytes).
+const SHARED_DATA: usize = 64 << 10;
+const NULL: &[u8] = b"null";
 
-/// Wait for the next batch and swap it into `spare`: `None` once closed and drained.
-fn take_batch(queue: &Queue, spare: &mut Vec<u8>) -> Option<(u64, String, u64)> {
+/// Where `null` (the placeholder for `data`) starts in `line`, the hashed form of an event
+/// whose `prev` is `prev`: just before its closing `,"prev":"…"}`.
+fn data_at(line: &[u8], prev: &str) -> Option<usize> {
+    let tail = format!(",\"prev\":{}}}", serde_json::to_string(prev).ok()?);
+    let at = line.len().checked_sub(tail.len() + NULL.len())?;
+    (line.ends_with(tail.as_bytes()) && line[at..].starts_with(NULL)).then_some(at)
+}
+
+/// One swap of the queue: the lines, the large texts that go inside them, and the chain's tip.
+#[derive(Default)]
+pub(super) struct Batch {
+    buf: Vec<u8>,
+    shared: Vec<(usize, Data)>,
+    seq: u64,
+    hash: String,
+    events: u64,
+}
+
+impl Batch {
+    /// Write the batch in order: the lines, each large text at its place.
+    fn write_to(&self, file: &mut File) -> std::io::Result<()> {
+        let mut from = 0;
+        for (at, data) in &self.shared {
+            file.write_all(&self.buf[from..*at])?;
+            file.write_all(data.get().as_bytes())?;
+            from = *at;
+        }
+        file.write_all(&self.buf[from..])
+    }
+}
+
+/// Wait for the next batch and swap it into `batch`: `false` once closed and drained.
+fn take_batch(queue: &Queue, batch: &mut Batch) -> bool {
     let mut pending = lock(&queue.pending);
     let mut deadline: Option<Instant> = None;
     loop {
         if pending.buf.is_empty() {
             if pending.closed {
-                return None;
+                return false;
             }
             deadline = None;
             pending = sleep(queue, pending, None);
@@ -324,10 +400,14 @@ fn take_batch(queue: &Queue, spare: &mut Vec<u8>) -> Option<(u64, String, u64)> 
         pending = sleep(queue, pending, Some(until - now));
     }
     pending.urgent = false;
-    spare.clear();
-    std::mem::swap(&mut pending.buf, spare);
-    let events = std::mem::take(&mut pending.queued);
-    Some((pending.seq, pending.prev.clone(), events))
+    batch.buf.clear();
+    std::mem::swap(&mut pending.buf, &mut batch.buf);
+    batch.shared.clear();
+    std::mem::swap(&mut pending.shared, &mut batch.shared);
+    batch.events = std::mem::take(&mut pending.queued);
+    batch.seq = pending.seq;
+    batch.hash.clone_from(&pending.prev);
+    true
 }
 
 fn sleep<'a>(
@@ -365,12 +445,19 @@ pub(super) struct Writer {
 impl Writer {
     pub(super) fn run(mut self) {
         let queue = Arc::clone(&self.queue);
-        let mut spare = Vec::with_capacity(64 << 10);
-        while let Some((seq, hash, events)) = take_batch(&queue, &mut spare) {
-            let written = self
-                .file
-                .write_all(&spare)
+        let mut batch = Batch {
+            buf: Vec::with_capacity(BUF),
+            ..Batch::default()
+        };
+        while take_batch(&queue, &mut batch) {
+            let written = batch
+                .write_to(&mut self.file)
                 .and_then(|()| self.file.sync_data());
+            // The large texts are the events' own: let them go once written.
+            batch.shared.clear();
+            if batch.buf.capacity() > SHRINK_PAST {
+                batch.buf = Vec::with_capacity(BUF);
+            }
             if let Err(e) = written {
                 // The file may now end in part of this batch: stop here, a reopen quarantines it.
                 let reason = e.to_string();
@@ -378,9 +465,13 @@ impl Writer {
                 queue.publish(|d| d.failed = Some(reason));
                 continue;
             }
-            queue.stats.events.fetch_add(events, Ordering::Relaxed);
+            queue
+                .stats
+                .events
+                .fetch_add(batch.events, Ordering::Relaxed);
             queue.stats.syncs.fetch_add(1, Ordering::Relaxed);
-            self.write_head(seq, hash);
+            let seq = batch.seq;
+            self.write_head(seq, &batch.hash);
             queue.publish(|d| d.through = seq);
         }
         queue.publish(|d| d.stopped = true);
@@ -389,8 +480,11 @@ impl Writer {
     /// Record the last durable event in `journal.head`. Not synced: it may lag after a power
     /// loss (harmless) but, written after the journal's sync, it never leads. Its length
     /// never shrinks (seq only grows), so overwriting in place needs no truncate.
-    fn write_head(&mut self, seq: u64, hash: String) {
-        let Ok(mut line) = serde_json::to_vec(&Head { seq, hash }) else {
+    fn write_head(&mut self, seq: u64, hash: &str) {
+        let Ok(mut line) = serde_json::to_vec(&Head {
+            seq,
+            hash: hash.to_owned(),
+        }) else {
             return;
         };
         line.push(b'\n');
@@ -453,6 +547,35 @@ mod tests {
         assert_eq!(
             crate::journal::replay::read_head(dir.path()).map(|h| h.seq),
             Some(2)
+        );
+    }
+
+    #[test]
+    fn a_large_data_is_written_from_its_shared_text_as_the_same_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("journal.jsonl")).unwrap();
+        let (queue, thread) = start(dir.path(), file);
+        let big = "x\"y".repeat(SHARED_DATA);
+        let a = queue.enqueue(request("a")).unwrap();
+        let b = queue.enqueue(request(&big)).unwrap();
+        let c = queue.enqueue(request(&big[1..])).unwrap();
+        let d = queue.enqueue(request("d")).unwrap();
+        assert_eq!(queue.wait_blocking(d.seq).unwrap(), 4);
+        queue.close();
+        thread.join().unwrap();
+        let text = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+        let expected: String = [&a, &b, &c, &d]
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        assert!(text == expected, "the lines differ from serde's");
+        for e in [&a, &b, &c, &d] {
+            assert_eq!(e.hash, e.compute_hash(), "seq {}", e.seq);
+        }
+        assert_eq!((b.prev.as_str(), c.prev.as_str()), (&*a.hash, &*b.hash));
+        assert_eq!(
+            crate::journal::replay::read_head(dir.path()).map(|h| h.seq),
+            Some(4)
         );
     }
 
