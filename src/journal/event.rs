@@ -361,7 +361,7 @@ impl<'de> Deserialize<'de> for Data {
 impl From<&RawValue> for Data {
     /// The raw value's text, copied once (as [`Data`]'s `Deserialize` does).
     fn from(raw: &RawValue) -> Self {
-        Self(Arc::from(raw.get()))
+        Self(Arc::new(raw.get().to_owned()))
     }
 }
 
