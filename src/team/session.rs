@@ -273,8 +273,14 @@ impl Inner {
     /// is committed: it is answered and the follower brings it to the mirror on reconnect).
     /// Link down: on the pending sub-chain, answered at once and remembered as pending;
     /// refused with "needs the team link" when the rule says so.
-    async fn settle(self: Arc<Self>, queued: Queued) -> Result<Event, Arc<TeamError>> {
-        match queued.answer_in_batch().await? {
+    async fn settle(
+        self: Arc<Self>,
+        queued: Queued,
+        recorded: impl FnOnce(),
+    ) -> Result<Event, Arc<TeamError>> {
+        let answer = queued.answer_in_batch().await?;
+        recorded();
+        match answer {
             (Appended::Shared(event), batch) => match self.catch_up(event.seq, batch).await {
                 // Committed: the follower brings it to the mirror once the link is back.
                 Err(e) if !e.is_link_lost() => Err(e),
@@ -433,7 +439,7 @@ impl SharedChain for Session {
         let runtime = self.runtime().map_err(|e| shared(Arc::new(e)))?;
         let queued = self.inner.queue(new).map_err(shared)?;
         let inner = Arc::clone(&self.inner);
-        run_on(runtime, inner.settle(queued))
+        run_on(runtime, inner.settle(queued, || {}))
             .map_err(|e| shared(Arc::new(e)))?
             .map_err(shared)
     }
@@ -445,11 +451,11 @@ impl SharedChain for Session {
         });
         match queued {
             Ok((runtime, queued)) => {
-                let (answer, ticket) = Ticket::channel();
+                let (mut answer, ticket) = Ticket::channel();
                 let inner = Arc::clone(&self.inner);
                 runtime.spawn(async move {
-                    // A caller that stopped waiting still had its event recorded.
-                    let _ = answer.send(inner.settle(queued).await.map_err(shared));
+                    let settled = inner.settle(queued, || answer.recorded()).await;
+                    answer.send(settled.map_err(shared));
                 });
                 ticket
             }
