@@ -22,9 +22,13 @@
 //! capable [`Appender`] (group commit; an event is answered only once durable), with whether
 //! this login holds the event's step (the offline rule reads it; from the session's own fold
 //! of the claims, [`Team::fold`] over every event that reaches the mirror: claims need the
-//! link, so they are all there). Committed on the server, the mirror is then caught up
-//! through it, so it is contiguous and current when the caller gets the event (drafts and
-//! `verify` read it; if the link drops right after the commit the follower brings it later).
+//! link, so they are all there). Committed on the server, a submitted event's ticket says
+//! so at once ([`Ticket::recorded`]: enough for the write-ahead rule), then the mirror is
+//! caught up through it, so it is contiguous and current when the caller gets the event
+//! (drafts and `verify` read it; if the link drops right after the commit the follower
+//! brings it later). The commit's own batch is written to the mirror as it was sealed when
+//! it follows on from the mirror's head (the server took it after the event verified there);
+//! otherwise (a teammate's events came between) the server's chain is read.
 //! With the link down the event goes to the pending sub-chain (`pending.jsonl` in the
 //! mirror's directory, rooted at the mirror's head) and is returned at once, durable there;
 //! [`SharedChain::is_pending`] names it so consumers fold it through
