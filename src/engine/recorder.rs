@@ -96,6 +96,8 @@ pub struct Recorder {
     last_seq: AtomicU64,
     /// A request of this step needed write-ahead: its outcome is synced promptly.
     wrote: AtomicBool,
+    /// An exchange went to a shared chain without waiting: [`Recorder::flush`] waits for it.
+    in_flight: AtomicBool,
     /// The first journal error, as text; every later event is refused anyway (see
     /// `journal::writer`), and `finish` reports it.
     error: Mutex<Option<String>>,
@@ -164,6 +166,7 @@ impl Recorder {
             kept: Mutex::new(Vec::new()),
             last_seq: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
+            in_flight: AtomicBool::new(false),
             error: Mutex::new(None),
             reporter: Mutex::new(None),
         }
@@ -207,7 +210,10 @@ impl Recorder {
                 self.report(Queued::Final(event));
                 Submitted::Final(seq)
             }
-            Queued::InFlight(in_flight) => Submitted::InFlight(in_flight),
+            Queued::InFlight(in_flight) => {
+                self.in_flight.store(true, Ordering::Relaxed);
+                Submitted::InFlight(in_flight)
+            }
         })
     }
 
@@ -236,10 +242,14 @@ impl Recorder {
         let _ = reporter.events.send(queued);
     }
 
-    /// Wait until every exchange handed over so far is durable (and reported): on a shared
-    /// chain, before the step's outcome is queued, so an exchange the server refused fails
-    /// the step (that error). Nothing to wait for on a file journal without a listener.
+    /// On a shared chain, wait until every exchange handed over so far is durable (and
+    /// reported), before the step's outcome is queued, so an exchange the server refused
+    /// fails the step (that error). Nothing to wait for on a file journal: there the outcome
+    /// is queued behind the exchanges and `settle` waits for all.
     pub async fn flush(&self) -> Result<(), JournalError> {
+        if !self.in_flight.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
         let reporter = lock(&self.reporter).take();
         let Some(reporter) = reporter else {
             return Ok(());
