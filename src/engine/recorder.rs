@@ -42,8 +42,9 @@
 //! that. Exchanges (`http.request`, `http.response`) are *submitted* instead
 //! ([`Journal::submit`]): handed over in order without waiting, so a foreach's items keep many
 //! in flight and share commits. The reporter (then started whoever listens) waits for each in
-//! queue order; a request that needs write-ahead waits for its own through the reporter before
-//! it leaves; [`Recorder::flush`] waits for all of them before the outcome is queued, so a
+//! queue order until the local mirror holds it; a request that needs write-ahead leaves once
+//! its event is committed on the server (`InFlight::recorded`), without waiting for the
+//! mirror; [`Recorder::flush`] waits for all of them before the outcome is queued, so a
 //! refused exchange fails the step as any journal error does. Every other event (the claim,
 //! `step.started`, evidence, the outcome) is enqueued as before: nothing is sent before the
 //! step's `step.started` is on the server.
@@ -95,6 +96,8 @@ pub struct Recorder {
     last_seq: AtomicU64,
     /// A request of this step needed write-ahead: its outcome is synced promptly.
     wrote: AtomicBool,
+    /// An exchange went to a shared chain without waiting: [`Recorder::flush`] waits for it.
+    in_flight: AtomicBool,
     /// The first journal error, as text; every later event is refused anyway (see
     /// `journal::writer`), and `finish` reports it.
     error: Mutex<Option<String>>,
@@ -102,16 +105,9 @@ pub struct Recorder {
 }
 
 struct Reporter {
-    events: UnboundedSender<Report>,
+    events: UnboundedSender<Queued>,
     /// The last seq reported, or the first journal error (the rest were still reported).
     task: JoinHandle<Result<u64, JournalError>>,
-}
-
-/// What the reporter waits for: an event, and who else waits for it to be durable (a request
-/// that needs write-ahead).
-struct Report {
-    queued: Queued,
-    durable: Option<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
 }
 
 /// An exchange handed over: final (its seq), or in flight to a shared chain.
@@ -170,6 +166,7 @@ impl Recorder {
             kept: Mutex::new(Vec::new()),
             last_seq: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
+            in_flight: AtomicBool::new(false),
             error: Mutex::new(None),
             reporter: Mutex::new(None),
         }
@@ -194,7 +191,7 @@ impl Recorder {
         if !matches!(event.kind, Kind::HttpRequest | Kind::HttpResponse) {
             lock(&self.kept).push(event.clone());
         }
-        self.report(Queued::Final(event.clone()), None);
+        self.report(Queued::Final(event.clone()));
         Ok(event)
     }
 
@@ -210,10 +207,13 @@ impl Recorder {
             Queued::Final(event) => {
                 let seq = event.seq;
                 self.last_seq.fetch_max(seq, Ordering::Relaxed);
-                self.report(Queued::Final(event), None);
+                self.report(Queued::Final(event));
                 Submitted::Final(seq)
             }
-            Queued::InFlight(in_flight) => Submitted::InFlight(in_flight),
+            Queued::InFlight(in_flight) => {
+                self.in_flight.store(true, Ordering::Relaxed);
+                Submitted::InFlight(in_flight)
+            }
         })
     }
 
@@ -221,20 +221,16 @@ impl Recorder {
         self.queue(NewEvent::step(self.step.clone(), payload))
     }
 
-    /// Hand an event to this step's reporter, which sends it once it is durable (and tells
-    /// `durable`, if given). A final event nobody listens for needs no reporter; one in flight
-    /// always goes to it (its answer is awaited there).
-    fn report(
-        &self,
-        queued: Queued,
-        durable: Option<tokio::sync::oneshot::Sender<Result<(), JournalError>>>,
-    ) {
-        if self.progress.is_closed() && matches!(queued, Queued::Final(_)) && durable.is_none() {
+    /// Hand an event to this step's reporter, which sends it once it is durable. A final
+    /// event nobody listens for needs no reporter; one in flight always goes to it (its
+    /// answer is awaited there).
+    fn report(&self, queued: Queued) {
+        if self.progress.is_closed() && matches!(queued, Queued::Final(_)) {
             return;
         }
         let mut reporter = lock(&self.reporter);
         let reporter = reporter.get_or_insert_with(|| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Report>();
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Queued>();
             let task = tokio::spawn(report_in_order(
                 self.journal.clone(),
                 self.progress.clone(),
@@ -243,13 +239,17 @@ impl Recorder {
             Reporter { events: tx, task }
         });
         // The receiver lives until the sender is dropped (`Settle::wait`, `flush`).
-        let _ = reporter.events.send(Report { queued, durable });
+        let _ = reporter.events.send(queued);
     }
 
-    /// Wait until every exchange handed over so far is durable (and reported): on a shared
-    /// chain, before the step's outcome is queued, so an exchange the server refused fails
-    /// the step (that error). Nothing to wait for on a file journal without a listener.
+    /// On a shared chain, wait until every exchange handed over so far is durable (and
+    /// reported), before the step's outcome is queued, so an exchange the server refused
+    /// fails the step (that error). Nothing to wait for on a file journal: there the outcome
+    /// is queued behind the exchanges and `settle` waits for all.
     pub async fn flush(&self) -> Result<(), JournalError> {
+        if !self.in_flight.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
         let reporter = lock(&self.reporter).take();
         let Some(reporter) = reporter else {
             return Ok(());
@@ -322,15 +322,15 @@ impl Recorder {
                 self.wrote.store(true, Ordering::Relaxed);
                 self.journal.durable(seq).await?;
             }
-            (WriteAhead::Required, Submitted::InFlight(in_flight)) => {
+            (WriteAhead::Required, Submitted::InFlight(mut in_flight)) => {
                 self.wrote.store(true, Ordering::Relaxed);
-                let (durable, is_durable) = tokio::sync::oneshot::channel();
-                self.report(Queued::InFlight(in_flight), Some(durable));
-                // The reporter answers once it is durable (or why not; gone: it is not).
-                is_durable.await.map_err(|_| JournalError::Closed)??;
+                // On the server is enough to send; it is reported once the mirror has it.
+                let recorded = in_flight.recorded().await;
+                self.report(Queued::InFlight(in_flight));
+                recorded?;
             }
             (WriteAhead::Overlapped, Submitted::InFlight(in_flight)) => {
-                self.report(Queued::InFlight(in_flight), None);
+                self.report(Queued::InFlight(in_flight));
             }
             (WriteAhead::Overlapped, Submitted::Final(_)) => {}
         }
@@ -348,7 +348,7 @@ impl Recorder {
                     .submit_exchange(Payload::HttpResponse(response.lean()))
                     .map(|submitted| {
                         if let Submitted::InFlight(in_flight) = submitted {
-                            self.report(Queued::InFlight(in_flight), None);
+                            self.report(Queued::InFlight(in_flight));
                         }
                     }),
                 other => self.queue_step(other).map(drop),
@@ -406,16 +406,12 @@ impl Recorder {
 async fn report_in_order(
     journal: Journal,
     progress: UnboundedSender<Progress>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Report>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Queued>,
 ) -> Result<u64, JournalError> {
     let mut durable = 0;
     let mut last = 0;
     let mut failed = None;
-    while let Some(Report {
-        queued,
-        durable: tell,
-    }) = rx.recv().await
-    {
+    while let Some(queued) = rx.recv().await {
         let event = match queued {
             Queued::Final(event) if event.seq <= durable => Ok(event),
             Queued::Final(event) => journal.durable(event.seq).await.map(|through| {
@@ -426,34 +422,16 @@ async fn report_in_order(
         };
         match event {
             Ok(event) => {
-                if let Some(tell) = tell {
-                    let _ = tell.send(Ok(()));
-                }
                 last = last.max(event.seq);
                 // A closed receiver means nobody is watching; the journal is what counts.
                 let _ = progress.send(Progress::Journalled(event));
             }
-            // The waiter and the step both hear it (the step: the first error).
             Err(err) => {
-                if let Some(tell) = tell {
-                    let _ = tell.send(Err(again(&err, &journal)));
-                }
                 failed.get_or_insert(err);
             }
         }
     }
     failed.map_or(Ok(last), Err)
-}
-
-/// The same error for a second listener: a shared chain's is shared; any other by its text.
-fn again(err: &JournalError, journal: &Journal) -> JournalError {
-    match err {
-        JournalError::Shared(error) => JournalError::Shared(std::sync::Arc::clone(error)),
-        other => JournalError::WriteFailed {
-            path: journal.dir().join(crate::journal::writer::JOURNAL_FILE),
-            reason: other.to_string(),
-        },
-    }
 }
 
 #[cfg(test)]

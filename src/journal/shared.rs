@@ -25,6 +25,9 @@
 //! the implementation.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
 
 use super::{Event, JournalError, NewEvent};
 
@@ -71,31 +74,102 @@ pub trait SharedChain: Send + Sync + 'static {
     }
 }
 
-/// The answer to [`SharedChain::submit`]: the event as stored, once it is durable (on the
-/// server and in the mirror, or on the pending sub-chain), or why it was not recorded.
-pub struct Ticket(tokio::sync::oneshot::Receiver<Result<Event, JournalError>>);
+/// The answer to [`SharedChain::submit`], in two steps: [`Ticket::recorded`] once the event
+/// is durable where it is recorded (committed on the server, or on the pending sub-chain),
+/// which is what the write-ahead rule needs; [`Ticket::wait`] for the event as stored, once
+/// the local mirror holds it too (what may be reported), or why it was not recorded.
+pub struct Ticket {
+    recorded: Option<oneshot::Receiver<()>>,
+    answer: Option<oneshot::Receiver<Result<Event, JournalError>>>,
+    /// The answer, when [`Ticket::recorded`] had to read it.
+    early: Option<Result<Event, JournalError>>,
+}
+
+/// The implementation's end of a [`Ticket`].
+pub struct Answer {
+    recorded: Option<oneshot::Sender<()>>,
+    answer: oneshot::Sender<Result<Event, JournalError>>,
+}
+
+impl Answer {
+    /// The event is durable where it is recorded (the mirror may not hold it yet).
+    pub fn recorded(&mut self) {
+        if let Some(tx) = self.recorded.take() {
+            // A ticket nobody holds any more: the event is recorded all the same.
+            let _ = tx.send(());
+        }
+    }
+
+    /// The event as stored (in the mirror too), or why it was not recorded.
+    pub fn send(self, result: Result<Event, JournalError>) {
+        // Recorded or not, the answer says it.
+        drop(self.recorded);
+        let _ = self.answer.send(result);
+    }
+}
 
 impl Ticket {
-    /// A ticket and where its answer goes.
-    pub fn channel() -> (
-        tokio::sync::oneshot::Sender<Result<Event, JournalError>>,
-        Self,
-    ) {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        (tx, Self(rx))
+    /// A ticket and the end that answers it.
+    pub fn channel() -> (Answer, Self) {
+        let (recorded_tx, recorded_rx) = oneshot::channel();
+        let (answer_tx, answer_rx) = oneshot::channel();
+        let answer = Answer {
+            recorded: Some(recorded_tx),
+            answer: answer_tx,
+        };
+        let ticket = Self {
+            recorded: Some(recorded_rx),
+            answer: Some(answer_rx),
+            early: None,
+        };
+        (answer, ticket)
     }
 
     /// A ticket answered already.
     pub fn answered(result: Result<Event, JournalError>) -> Self {
-        let (tx, ticket) = Self::channel();
-        // The receiver is right here: the send cannot fail.
-        let _ = tx.send(result);
-        ticket
+        Self {
+            recorded: None,
+            answer: None,
+            early: Some(result),
+        }
+    }
+
+    /// Wait until the event is durable where it is recorded (see the type's doc), or for
+    /// why it was not.
+    pub async fn recorded(&mut self) -> Result<(), JournalError> {
+        if let Some(recorded) = self.recorded.take()
+            && recorded.await.is_ok()
+        {
+            return Ok(());
+        }
+        // No word before the answer: the answer says.
+        if let Some(answer) = self.answer.take() {
+            self.early = Some(
+                answer
+                    .await
+                    .map_err(|_| JournalError::Closed)
+                    .and_then(|r| r),
+            );
+        }
+        match &self.early {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(JournalError::Shared(error))) => Err(JournalError::Shared(Arc::clone(error))),
+            Some(Err(error)) => Err(JournalError::Shared(Arc::new(std::io::Error::other(
+                error.to_string(),
+            )))),
+            None => Err(JournalError::Closed),
+        }
     }
 
     /// Wait for the answer (the chain went away without one: [`JournalError::Closed`]).
     pub async fn wait(self) -> Result<Event, JournalError> {
-        self.0.await.map_err(|_| JournalError::Closed)?
+        if let Some(early) = self.early {
+            return early;
+        }
+        match self.answer {
+            Some(answer) => answer.await.map_err(|_| JournalError::Closed)?,
+            None => Err(JournalError::Closed),
+        }
     }
 }
 

@@ -167,6 +167,13 @@ pub struct InFlight {
 }
 
 impl InFlight {
+    /// Wait until the event is durable where it is recorded (committed on the server, or on
+    /// the pending sub-chain), before the local mirror holds it: enough for the write-ahead
+    /// rule, not yet to report it.
+    pub async fn recorded(&mut self) -> Result<(), JournalError> {
+        self.ticket.recorded().await
+    }
+
     /// The event as stored, once durable (committed on the server and in the local mirror, or
     /// on the pending sub-chain: [`Journal::is_pending`]), or why it was not recorded.
     pub async fn durable(self) -> Result<Event, JournalError> {

@@ -22,9 +22,13 @@
 //! capable [`Appender`] (group commit; an event is answered only once durable), with whether
 //! this login holds the event's step (the offline rule reads it; from the session's own fold
 //! of the claims, [`Team::fold`] over every event that reaches the mirror: claims need the
-//! link, so they are all there). Committed on the server, the mirror is then caught up
-//! through it, so it is contiguous and current when the caller gets the event (drafts and
-//! `verify` read it; if the link drops right after the commit the follower brings it later).
+//! link, so they are all there). Committed on the server, a submitted event's ticket says
+//! so at once ([`Ticket::recorded`]: enough for the write-ahead rule), then the mirror is
+//! caught up through it, so it is contiguous and current when the caller gets the event
+//! (drafts and `verify` read it; if the link drops right after the commit the follower
+//! brings it later). The commit's own batch is written to the mirror as it was sealed when
+//! it follows on from the mirror's head (the server took it after the event verified there);
+//! otherwise (a teammate's events came between) the server's chain is read.
 //! With the link down the event goes to the pending sub-chain (`pending.jsonl` in the
 //! mirror's directory, rooted at the mirror's head) and is returned at once, durable there;
 //! [`SharedChain::is_pending`] names it so consumers fold it through
@@ -273,8 +277,14 @@ impl Inner {
     /// is committed: it is answered and the follower brings it to the mirror on reconnect).
     /// Link down: on the pending sub-chain, answered at once and remembered as pending;
     /// refused with "needs the team link" when the rule says so.
-    async fn settle(self: Arc<Self>, queued: Queued) -> Result<Event, Arc<TeamError>> {
-        match queued.answer_in_batch().await? {
+    async fn settle(
+        self: Arc<Self>,
+        queued: Queued,
+        recorded: impl FnOnce(),
+    ) -> Result<Event, Arc<TeamError>> {
+        let answer = queued.answer_in_batch().await?;
+        recorded();
+        match answer {
             (Appended::Shared(event), batch) => match self.catch_up(event.seq, batch).await {
                 // Committed: the follower brings it to the mirror once the link is back.
                 Err(e) if !e.is_link_lost() => Err(e),
@@ -433,7 +443,7 @@ impl SharedChain for Session {
         let runtime = self.runtime().map_err(|e| shared(Arc::new(e)))?;
         let queued = self.inner.queue(new).map_err(shared)?;
         let inner = Arc::clone(&self.inner);
-        run_on(runtime, inner.settle(queued))
+        run_on(runtime, inner.settle(queued, || {}))
             .map_err(|e| shared(Arc::new(e)))?
             .map_err(shared)
     }
@@ -445,11 +455,11 @@ impl SharedChain for Session {
         });
         match queued {
             Ok((runtime, queued)) => {
-                let (answer, ticket) = Ticket::channel();
+                let (mut answer, ticket) = Ticket::channel();
                 let inner = Arc::clone(&self.inner);
                 runtime.spawn(async move {
-                    // A caller that stopped waiting still had its event recorded.
-                    let _ = answer.send(inner.settle(queued).await.map_err(shared));
+                    let settled = inner.settle(queued, || answer.recorded()).await;
+                    answer.send(settled.map_err(shared));
                 });
                 ticket
             }
