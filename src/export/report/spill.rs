@@ -43,6 +43,8 @@ pub struct Writer {
     last: Option<(Timestamp, u64)>,
     /// The first write error; the export reports it when the rows are read.
     failed: Option<std::io::Error>,
+    /// The record being written (its allocation reused).
+    record: Vec<u8>,
 }
 
 /// Exchange rows written, ready to be read in time order.
@@ -64,6 +66,7 @@ impl Writer {
             rows: 0,
             last: None,
             failed: None,
+            record: Vec::new(),
         })
     }
 
@@ -77,10 +80,10 @@ impl Writer {
             self.runs.push((self.written, self.written));
         }
         self.last = Some(key);
-        let record = encode(row);
-        match self.out.write_all(&record) {
+        encode(row, &mut self.record);
+        match self.out.write_all(&self.record) {
             Ok(()) => {
-                self.written += record.len() as u64;
+                self.written += self.record.len() as u64;
                 self.rows += 1;
                 if let Some(run) = self.runs.last_mut() {
                     run.1 = self.written;
@@ -241,22 +244,19 @@ fn corrupt(what: &str) -> std::io::Error {
 
 /// `len ‖ seq ‖ at (ns) ‖ item ‖ kind ‖ actor ‖ step ‖ text`, numbers little-endian, strings
 /// as `u32 length ‖ UTF-8` (`step` absent: length `u32::MAX`).
-fn encode(row: &TimelineRow) -> Vec<u8> {
+fn encode(row: &TimelineRow, out: &mut Vec<u8>) {
     let step = row.step.as_deref();
-    let mut out = Vec::with_capacity(
-        4 + 8 + 16 + 8 + 1 + 12 + row.actor.len() + step.map_or(0, str::len) + row.text.len(),
-    );
+    out.clear();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&row.seq.to_le_bytes());
     out.extend_from_slice(&row.at.as_nanosecond().to_le_bytes());
     out.extend_from_slice(&row.item.unwrap_or(u64::MAX).to_le_bytes());
     out.push(u8::from(row.kind == Kind::HttpResponse.as_str()));
-    put_str(&mut out, Some(&row.actor));
-    put_str(&mut out, step);
-    put_str(&mut out, Some(&row.text));
+    put_str(out, Some(&row.actor));
+    put_str(out, step);
+    put_str(out, Some(&row.text));
     let len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
     out[..4].copy_from_slice(&len.to_le_bytes());
-    out
 }
 
 fn put_str(out: &mut Vec<u8>, text: Option<&str>) {

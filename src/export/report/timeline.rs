@@ -299,10 +299,21 @@ impl Timeline {
             None => Box::new(std::iter::empty()),
         };
         let origin = self.origin;
+        // Rows share their offset's second by the thousand: the last label is reused.
+        let mut last: Option<((bool, u64), String)> = None;
         let spilled = spilled.map(move |row| {
             row.map(|mut row| {
                 row.offset_ms = millis_between(origin, row.at);
-                row.offset = offset_label(row.offset_ms);
+                // What `offset_label` reads of the offset: its sign and whole seconds.
+                let second = (row.offset_ms < 0, row.offset_ms.unsigned_abs() / 1000);
+                row.offset = match &last {
+                    Some((shown, label)) if *shown == second => label.clone(),
+                    _ => {
+                        let label = offset_label(row.offset_ms);
+                        last = Some((second, label.clone()));
+                        label
+                    }
+                };
                 Cow::Owned(row)
             })
         });
