@@ -14,6 +14,16 @@ fn write(dir: &Path, bytes: &[u8]) {
     std::fs::write(dir.join("journal.jsonl"), bytes).unwrap();
 }
 
+/// `chain` as a journal in `dir`, one event per line as the writer writes it.
+fn write_chain(dir: &Path, chain: &fixture::Chain) {
+    let lines: Vec<String> = chain
+        .events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    write(dir, (lines.join("\n") + "\n").as_bytes());
+}
+
 fn journal_bytes() -> Vec<u8> {
     let mut out = Vec::new();
     for event in &fixture::recorded(false).events {
@@ -188,12 +198,7 @@ fn clock_stepping_chain() -> fixture::Chain {
 fn exchange_rows_kept_on_disk_come_back_in_time_order_and_rebuilt_whole() {
     let chain = clock_stepping_chain();
     let tmp = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = chain
-        .events
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
-    write(tmp.path(), (lines.join("\n") + "\n").as_bytes());
+    write_chain(tmp.path(), &chain);
 
     let incident = chain.incident();
     let replayed = export::report::build(&incident, &export::Sources::read(tmp.path(), &incident));
@@ -272,12 +277,7 @@ fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
         );
     }
     let tmp = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = chain
-        .events
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
-    write(tmp.path(), (lines.join("\n") + "\n").as_bytes());
+    write_chain(tmp.path(), &chain);
     let report = export::build_from_journal(tmp.path(), Format::Json, TimelineView::Full).unwrap();
     let mut whole = Vec::new();
     export::render_to(&report, Format::Json, TimelineView::Full, &mut whole).unwrap();
