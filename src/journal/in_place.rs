@@ -1,8 +1,8 @@
-//! A journal line's fields read in place ([`InPlace`]), for the readers that hash a line's own
+//! A journal line's fields read in place (`InPlace`), for the readers that hash a line's own
 //! bytes instead of building its [`Event`](super::Event) (`stanch verify`, a report's
 //! [`lean`](super::lean) reading).
 //!
-//! [`read`] takes the line as the writer writes it by position, in one pass:
+//! `read` takes the line as the writer writes it by position, in one pass:
 //!
 //! ```text
 //! {"seq":N,"at":"…","mono_ms":N,"actor":"…","kind":"…"[,"step":"…"],"data":V,"prev":"…","hash":"…"}
@@ -11,9 +11,10 @@
 //! every string without escapes or control characters, `V` one JSON value checked by
 //! `serde_json`, the time and kind read by their own `Deserialize`. Any other line (keys
 //! reordered, spaces, escapes, `"step":null`, an unknown key) goes to `serde_json` with
-//! [`InPlace`]'s derived `Deserialize`, which has `Event`'s names, types and strictness; a line
-//! the first way accepts, the second accepts with the same values (tested on each change of
-//! a writer's line), so a verdict never depends on which way read it.
+//! `InPlace`'s derived `Deserialize`, which has `Event`'s names, types and strictness. A line
+//! the first way accepts, the second accepts with the same values, and what the second refuses
+//! the first refuses (the tests read each layout both ways), so a verdict never depends on
+//! which way read it.
 
 use jiff::Timestamp;
 use serde::Deserialize;

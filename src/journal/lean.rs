@@ -11,7 +11,7 @@
 //! line, a payload that does not decode) takes the full parse and comes as an [`Event`], so a
 //! reader folds the same values either way (the export's streamed-vs-replayed goldens compare
 //! the two). Parsing and decoding run on the stream's parser threads; names are shared
-//! ([`Names`]) so an exchange costs no allocation beyond its payload's own.
+//! (`Names`) so an exchange costs no allocation beyond its payload's own.
 
 use std::sync::Arc;
 
