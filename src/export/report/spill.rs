@@ -47,6 +47,18 @@ pub struct Writer {
     record: Vec<u8>,
 }
 
+/// What a written row holds (an exchange's row: `recorded_at` is `at`, never back-dated).
+pub struct Parts<'a> {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub item: Option<u64>,
+    /// `http.response` (else `http.request`).
+    pub response: bool,
+    pub actor: &'a str,
+    pub step: Option<&'a str>,
+    pub text: &'a str,
+}
+
 /// Exchange rows written, ready to be read in time order.
 #[derive(Debug)]
 pub struct Spill {
@@ -72,15 +84,28 @@ impl Writer {
 
     /// Write one exchange row (its offset is left out: see the module doc).
     pub fn push(&mut self, row: &TimelineRow) {
+        self.push_parts(&Parts {
+            seq: row.seq,
+            at: row.at,
+            item: row.item,
+            response: row.kind == Kind::HttpResponse.as_str(),
+            actor: &row.actor,
+            step: row.step.as_deref(),
+            text: &row.text,
+        });
+    }
+
+    /// [`Writer::push`] of a row not built yet: what it would hold.
+    pub fn push_parts(&mut self, parts: &Parts<'_>) {
         if self.failed.is_some() {
             return;
         }
-        let key = (row.at, row.seq);
+        let key = (parts.at, parts.seq);
         if self.last.is_none_or(|last| key < last) {
             self.runs.push((self.written, self.written));
         }
         self.last = Some(key);
-        encode(row, &mut self.record);
+        encode(parts, &mut self.record);
         match self.out.write_all(&self.record) {
             Ok(()) => {
                 self.written += self.record.len() as u64;
@@ -244,17 +269,16 @@ fn corrupt(what: &str) -> std::io::Error {
 
 /// `len ‖ seq ‖ at (ns) ‖ item ‖ kind ‖ actor ‖ step ‖ text`, numbers little-endian, strings
 /// as `u32 length ‖ UTF-8` (`step` absent: length `u32::MAX`).
-fn encode(row: &TimelineRow, out: &mut Vec<u8>) {
-    let step = row.step.as_deref();
+fn encode(row: &Parts<'_>, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&row.seq.to_le_bytes());
     out.extend_from_slice(&row.at.as_nanosecond().to_le_bytes());
     out.extend_from_slice(&row.item.unwrap_or(u64::MAX).to_le_bytes());
-    out.push(u8::from(row.kind == Kind::HttpResponse.as_str()));
-    put_str(out, Some(&row.actor));
-    put_str(out, step);
-    put_str(out, Some(&row.text));
+    out.push(u8::from(row.response));
+    put_str(out, Some(row.actor));
+    put_str(out, row.step);
+    put_str(out, Some(row.text));
     let len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
     out[..4].copy_from_slice(&len.to_le_bytes());
 }

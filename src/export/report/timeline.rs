@@ -122,7 +122,27 @@ impl Rows {
         if item.is_some() && !self.wants_exchange_row(&head) {
             return;
         }
-        self.describe(&head, None, exchange.payload.clone(), item);
+        let text = match &exchange.payload {
+            Payload::HttpRequest(_) => {
+                describe_payload(&self.shapes.resolve(head.step, exchange.payload.clone()))
+            }
+            // A response needs no shape: described as it is, not copied.
+            response => describe_payload(response),
+        };
+        if let (Keep::Spilled, Some(spill)) = (self.keep, &mut self.spill) {
+            // Straight to disk, as `add` would send its row, without building the row.
+            spill.push_parts(&spill::Parts {
+                seq: head.seq,
+                at: head.at,
+                item,
+                response: head.kind == Kind::HttpResponse,
+                actor: head.actor,
+                step: head.step,
+                text: &text,
+            });
+            return;
+        }
+        self.add(row(&head, None, text, item));
     }
 
     fn note(&mut self, head: &Head<'_>) {
