@@ -9,6 +9,7 @@
 #   bench/export-scale.sh [EVENTS] [ITEMS]     # default 2000000 events, 999000 items
 #   RUNS=5 bench/export-scale.sh
 #   BASELINE=path/to/older/stanch bench/export-scale.sh   # the same runs, alternating, side by side
+#   FORMATS=json bench/export-scale.sh                    # some formats only
 #
 # The incident is bench/verify-bench.sh's (bench/gen-incident.sh, kept in target/scale-data
 # and reused while its size matches).
@@ -32,7 +33,7 @@ if [[ -n ${BASELINE:-} ]]; then
     bins[baseline]=$BASELINE
     names=(baseline stanch)
 fi
-for format in md html json; do
+for format in ${FORMATS:-md html json}; do
     load=$(cut -d' ' -f1 /proc/loadavg)
     declare -A walls=() cpus=() peak=() size=()
     for _ in $(seq "$runs"); do
