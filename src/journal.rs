@@ -9,6 +9,7 @@
 //!   mode's PostgreSQL, implemented in `team::session`) and mirrored locally.
 //! - `replay`: read a journal back, classify a torn tail vs. damage, never write.
 //! - `stream`: the same reading as `replay`, batch by batch, in bounded memory.
+//! - `in_place`: a line's fields read where they are, for readers that hash its own bytes.
 //! - `lean`: a report's reading of that stream: foreach exchanges read in place, not as events.
 //! - `verify`: [`verify()`], the chain plus every evidence file, as a [`VerifyReport`].
 //! - `index`: `journal.idx`, seq → byte offset of each line, so readers page by seq.
@@ -20,6 +21,7 @@
 
 pub mod checkpoint;
 pub mod event;
+pub mod in_place;
 pub mod index;
 pub mod lean;
 pub mod lock;

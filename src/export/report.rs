@@ -157,11 +157,13 @@ pub struct NotificationWindow {
 pub struct TimelineRow {
     pub seq: u64,
     /// When it happened: the event time, or for facts and back-dated marks the time given.
+    #[serde(serialize_with = "time::serialize_recent")]
     pub at: Timestamp,
     /// `T+hh:mm:ss` from the opening (`T-` for things that happened before).
     pub offset: String,
     pub offset_ms: i64,
     /// When the journal recorded it.
+    #[serde(serialize_with = "time::serialize_recent")]
     pub recorded_at: Timestamp,
     /// True when `at` was given by a person rather than taken from the clock.
     pub backdated: bool,

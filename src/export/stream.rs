@@ -1,6 +1,9 @@
-//! Streaming replay for `stanch export`: the journal is read with [`journal::stream`] into a
-//! [`report::Builder`], so a 100,000-event incident exports in memory proportional to the
+//! Streaming replay for `stanch export`: the journal is read with [`journal::stream_lean`] into
+//! a [`report::Builder`], so a 100,000-event incident exports in memory proportional to the
 //! report, not to the journal (`journal::read` holds the file's bytes and every event at once).
+//! A foreach exchange comes without its event ([`journal::lean`]) and is folded as one
+//! ([`report::Builder::push_exchange`]): at 2,000,000 events, building and dropping an event
+//! per exchange was most of an export's cost.
 //!
 //! The checks are the journal module's own, applied as lines arrive: each line must be an
 //! event with the next `seq`, the previous event's hash as `prev`, and a `hash` matching its
@@ -11,7 +14,8 @@
 //! to the incident; an export that lists every exchange keeps their rows in an unnamed
 //! temporary file (0600, gone when the export ends: [`spill`](super::report::spill)).
 //!
-//! [`journal::stream`]: crate::journal::stream::stream
+//! [`journal::stream_lean`]: crate::journal::stream::stream_lean
+//! [`journal::lean`]: crate::journal::lean
 
 use std::path::Path;
 

@@ -11,16 +11,16 @@
 //! line, a payload that does not decode) takes the full parse and comes as an [`Event`], so a
 //! reader folds the same values either way (the export's streamed-vs-replayed goldens compare
 //! the two). Parsing and decoding run on the stream's parser threads; names are shared
-//! ([`Names`]) so an exchange costs no allocation beyond its payload's own.
+//! (`Names`) so an exchange costs no allocation beyond its payload's own.
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::event::{Data, Event, Kind};
+use super::in_place::{self, InPlace};
 use super::payload::Payload;
 use super::replay::{Fault, parse_line, raw_hash_matches};
-use super::stream::InPlace;
 
 /// One good line as [`stream_lean`](super::stream::stream_lean) hands it over.
 #[derive(Debug)]
@@ -116,7 +116,7 @@ impl Lean<'_> {
 /// event (in place, or by the full parse when it does not read in place); `bool` is whether
 /// its hash matches its content, as [`parse_line`] says it.
 pub(super) fn parse(bytes: &[u8]) -> Result<(Lean<'_>, bool), Fault> {
-    let Ok(fields) = serde_json::from_slice::<InPlace<'_>>(bytes) else {
+    let Some(fields) = in_place::read(bytes) else {
         return parse_line(bytes).map(|(event, ok)| (Lean::Event(event), ok));
     };
     if !raw_hash_matches(bytes, fields.prev, fields.hash) {

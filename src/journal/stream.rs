@@ -13,11 +13,8 @@ use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use jiff::Timestamp;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use super::event::{Event, GENESIS, Kind};
+use super::in_place;
 use super::lean::{Lean, Names, Record};
 use super::replay::{
     Broken, Fault, Head, check_link, parse_all_with, parse_line, raw_hash_matches, read_head,
@@ -230,26 +227,8 @@ pub fn stream_lean(dir: &Path, each: impl FnMut(Record)) -> std::io::Result<Stre
     })
 }
 
-/// An event's fields as the writer writes them, borrowed from the line: the same names,
-/// types and strictness as [`Event`]'s `Deserialize`, so whatever reads here reads there.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct InPlace<'a> {
-    pub(super) seq: u64,
-    pub(super) at: Timestamp,
-    pub(super) mono_ms: u64,
-    pub(super) actor: &'a str,
-    pub(super) kind: Kind,
-    #[serde(default)]
-    pub(super) step: Option<&'a str>,
-    pub(super) data: &'a RawValue,
-    pub(super) prev: &'a str,
-    #[serde(default)]
-    pub(super) hash: &'a str,
-}
-
 fn parse_in_place(bytes: &[u8]) -> Result<(Line<'_>, bool), Fault> {
-    if let Ok(fields) = serde_json::from_slice::<InPlace<'_>>(bytes)
+    if let Some(fields) = in_place::read(bytes)
         && raw_hash_matches(bytes, fields.prev, fields.hash)
     {
         let line = Line {

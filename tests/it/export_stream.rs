@@ -14,6 +14,16 @@ fn write(dir: &Path, bytes: &[u8]) {
     std::fs::write(dir.join("journal.jsonl"), bytes).unwrap();
 }
 
+/// `chain` as a journal in `dir`, one event per line as the writer writes it.
+fn write_chain(dir: &Path, chain: &fixture::Chain) {
+    let lines: Vec<String> = chain
+        .events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    write(dir, (lines.join("\n") + "\n").as_bytes());
+}
+
 fn journal_bytes() -> Vec<u8> {
     let mut out = Vec::new();
     for event in &fixture::recorded(false).events {
@@ -188,12 +198,7 @@ fn clock_stepping_chain() -> fixture::Chain {
 fn exchange_rows_kept_on_disk_come_back_in_time_order_and_rebuilt_whole() {
     let chain = clock_stepping_chain();
     let tmp = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = chain
-        .events
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
-    write(tmp.path(), (lines.join("\n") + "\n").as_bytes());
+    write_chain(tmp.path(), &chain);
 
     let incident = chain.incident();
     let replayed = export::report::build(&incident, &export::Sources::read(tmp.path(), &incident));
@@ -272,12 +277,7 @@ fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
         );
     }
     let tmp = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = chain
-        .events
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
-    write(tmp.path(), (lines.join("\n") + "\n").as_bytes());
+    write_chain(tmp.path(), &chain);
     let report = export::build_from_journal(tmp.path(), Format::Json, TimelineView::Full).unwrap();
     let mut whole = Vec::new();
     export::render_to(&report, Format::Json, TimelineView::Full, &mut whole).unwrap();
@@ -296,4 +296,71 @@ fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
             "after {left} bytes"
         );
     }
+}
+
+/// A foreach exchange read lean (no event built) still reaches the JSON through its words:
+/// hostile characters a server put in a transport error come out escaped, as from the replay.
+#[test]
+fn a_lean_exchange_with_hostile_text_is_escaped_in_the_json() {
+    let mut chain = fixture::Chain::new();
+    let step = Some("revoke");
+    let opened = json!({"incident_id": "HOSTILE", "runbook_id": "r", "runbook_title": "t"});
+    chain.push(
+        "2026-12-01T10:00:00Z",
+        "alice",
+        Kind::IncidentOpened,
+        None,
+        opened,
+    );
+    let shape = json!({"method": "POST", "url": "http://h:1/revoke", "headers": {}});
+    chain.push(
+        "2026-12-01T10:00:01Z",
+        "alice",
+        Kind::StepStarted,
+        step,
+        json!({"attempt": 1, "request": shape}),
+    );
+    chain.push(
+        "2026-12-01T10:00:02Z",
+        "alice",
+        Kind::HttpRequest,
+        step,
+        json!({"item": 0}),
+    );
+    let error = "refused \u{9b}31m \u{202e}exe.txt \u{1b}[2J";
+    chain.push(
+        "2026-12-01T10:00:02Z",
+        "alice",
+        Kind::HttpResponse,
+        step,
+        json!({"elapsed_ms": 1, "item": 0, "error": error}),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    write_chain(tmp.path(), &chain);
+    // The line is in the writer's layout (the C1 and bidi characters raw, as the writer
+    // writes them), so the export reads it lean.
+    let journal = std::fs::read_to_string(tmp.path().join("journal.jsonl")).unwrap();
+    assert!(journal.contains('\u{9b}') && journal.contains('\u{202e}'));
+
+    let streamed =
+        export::build_from_journal(tmp.path(), Format::Json, TimelineView::Full).unwrap();
+    let json = export::render_report(&streamed, Format::Json);
+    let incident = chain.incident();
+    let replayed = export::report::build(&incident, &export::Sources::read(tmp.path(), &incident));
+    assert_eq!(json, export::render_report(&replayed, Format::Json));
+    assert!(!json.chars().any(stanch::text::is_hostile), "{json}");
+    for escaped in [r"\u009b31m", r"\u202eexe.txt", r"\u001b[2J"] {
+        assert!(json.contains(escaped), "{escaped} in {json}");
+    }
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let texts: Vec<&str> = value["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&format!("No response: {error}").as_str()),
+        "{texts:?}"
+    );
 }

@@ -43,6 +43,20 @@ pub struct Writer {
     last: Option<(Timestamp, u64)>,
     /// The first write error; the export reports it when the rows are read.
     failed: Option<std::io::Error>,
+    /// The record being written (its allocation reused).
+    record: Vec<u8>,
+}
+
+/// What a written row holds (an exchange's row: `recorded_at` is `at`, never back-dated).
+pub struct Parts<'a> {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub item: Option<u64>,
+    /// `http.response` (else `http.request`).
+    pub response: bool,
+    pub actor: &'a str,
+    pub step: Option<&'a str>,
+    pub text: &'a str,
 }
 
 /// Exchange rows written, ready to be read in time order.
@@ -64,23 +78,37 @@ impl Writer {
             rows: 0,
             last: None,
             failed: None,
+            record: Vec::new(),
         })
     }
 
     /// Write one exchange row (its offset is left out: see the module doc).
     pub fn push(&mut self, row: &TimelineRow) {
+        self.push_parts(&Parts {
+            seq: row.seq,
+            at: row.at,
+            item: row.item,
+            response: row.kind == Kind::HttpResponse.as_str(),
+            actor: &row.actor,
+            step: row.step.as_deref(),
+            text: &row.text,
+        });
+    }
+
+    /// [`Writer::push`] of a row not built yet: what it would hold.
+    pub fn push_parts(&mut self, parts: &Parts<'_>) {
         if self.failed.is_some() {
             return;
         }
-        let key = (row.at, row.seq);
+        let key = (parts.at, parts.seq);
         if self.last.is_none_or(|last| key < last) {
             self.runs.push((self.written, self.written));
         }
         self.last = Some(key);
-        let record = encode(row);
-        match self.out.write_all(&record) {
+        encode(parts, &mut self.record);
+        match self.out.write_all(&self.record) {
             Ok(()) => {
-                self.written += record.len() as u64;
+                self.written += self.record.len() as u64;
                 self.rows += 1;
                 if let Some(run) = self.runs.last_mut() {
                     run.1 = self.written;
@@ -241,22 +269,18 @@ fn corrupt(what: &str) -> std::io::Error {
 
 /// `len ‖ seq ‖ at (ns) ‖ item ‖ kind ‖ actor ‖ step ‖ text`, numbers little-endian, strings
 /// as `u32 length ‖ UTF-8` (`step` absent: length `u32::MAX`).
-fn encode(row: &TimelineRow) -> Vec<u8> {
-    let step = row.step.as_deref();
-    let mut out = Vec::with_capacity(
-        4 + 8 + 16 + 8 + 1 + 12 + row.actor.len() + step.map_or(0, str::len) + row.text.len(),
-    );
+fn encode(row: &Parts<'_>, out: &mut Vec<u8>) {
+    out.clear();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&row.seq.to_le_bytes());
     out.extend_from_slice(&row.at.as_nanosecond().to_le_bytes());
     out.extend_from_slice(&row.item.unwrap_or(u64::MAX).to_le_bytes());
-    out.push(u8::from(row.kind == Kind::HttpResponse.as_str()));
-    put_str(&mut out, Some(&row.actor));
-    put_str(&mut out, step);
-    put_str(&mut out, Some(&row.text));
+    out.push(u8::from(row.response));
+    put_str(out, Some(row.actor));
+    put_str(out, row.step);
+    put_str(out, Some(row.text));
     let len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
     out[..4].copy_from_slice(&len.to_le_bytes());
-    out
 }
 
 fn put_str(out: &mut Vec<u8>, text: Option<&str>) {

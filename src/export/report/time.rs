@@ -73,6 +73,22 @@ pub fn utc(at: Timestamp) -> String {
 
 pub use crate::incident::mark_label;
 
+/// Serialize a time as a [`Timestamp`] serializes itself (its `Display` text), the text of the
+/// last time made on this thread kept: a large timeline's rows share their millisecond by the
+/// hundred, and each row has two times.
+pub fn serialize_recent<S: serde::Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    thread_local! {
+        static RECENT: std::cell::RefCell<Option<(Timestamp, String)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    RECENT.with_borrow_mut(|recent| {
+        if recent.as_ref().is_none_or(|(time, _)| time != at) {
+            *recent = Some((*at, at.to_string()));
+        }
+        s.serialize_str(recent.as_ref().map_or("", |(_, text)| text))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

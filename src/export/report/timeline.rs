@@ -122,7 +122,27 @@ impl Rows {
         if item.is_some() && !self.wants_exchange_row(&head) {
             return;
         }
-        self.describe(&head, None, exchange.payload.clone(), item);
+        let text = match &exchange.payload {
+            Payload::HttpRequest(_) => {
+                describe_payload(&self.shapes.resolve(head.step, exchange.payload.clone()))
+            }
+            // A response needs no shape: described as it is, not copied.
+            response => describe_payload(response),
+        };
+        if let (Keep::Spilled, Some(spill)) = (self.keep, &mut self.spill) {
+            // Straight to disk, as `add` would send its row, without building the row.
+            spill.push_parts(&spill::Parts {
+                seq: head.seq,
+                at: head.at,
+                item,
+                response: head.kind == Kind::HttpResponse,
+                actor: head.actor,
+                step: head.step,
+                text: &text,
+            });
+            return;
+        }
+        self.add(row(&head, None, text, item));
     }
 
     fn note(&mut self, head: &Head<'_>) {
@@ -299,10 +319,21 @@ impl Timeline {
             None => Box::new(std::iter::empty()),
         };
         let origin = self.origin;
+        // Rows share their offset's second by the thousand: the last label is reused.
+        let mut last: Option<((bool, u64), String)> = None;
         let spilled = spilled.map(move |row| {
             row.map(|mut row| {
                 row.offset_ms = millis_between(origin, row.at);
-                row.offset = offset_label(row.offset_ms);
+                // What `offset_label` reads of the offset: its sign and whole seconds.
+                let second = (row.offset_ms < 0, row.offset_ms.unsigned_abs() / 1000);
+                row.offset = match &last {
+                    Some((shown, label)) if *shown == second => label.clone(),
+                    _ => {
+                        let label = offset_label(row.offset_ms);
+                        last = Some((second, label.clone()));
+                        label
+                    }
+                };
                 Cow::Owned(row)
             })
         });
