@@ -125,7 +125,7 @@ fn events_cut_from_the_end_are_caught_by_the_head_file() {
 
 /// An incident `id` opened at 10:00:00 whose foreach step `revoke` started at 10:00:01,
 /// its request shape `POST http://h:1/revoke` with `headers`.
-fn foreach_started(id: &str, headers: serde_json::Value) -> fixture::Chain {
+fn foreach_started(id: &str, headers: &serde_json::Value) -> fixture::Chain {
     let mut chain = fixture::Chain::new();
     let opened = json!({"incident_id": id, "runbook_id": "r", "runbook_title": "t"});
     chain.push(
@@ -149,7 +149,7 @@ fn foreach_started(id: &str, headers: serde_json::Value) -> fixture::Chain {
 /// A foreach whose clock stepped back twice mid-run, its requests written lean after the
 /// step's shape (as the engine writes them), and a rerun written whole.
 fn clock_stepping_chain() -> fixture::Chain {
-    let mut chain = foreach_started("CLOCK", json!({"a": "b"}));
+    let mut chain = foreach_started("CLOCK", &json!({"a": "b"}));
     let step = Some("revoke");
     let times = [
         "10:00:02",
@@ -264,7 +264,7 @@ impl std::io::Write for ClosingPipe {
 /// document is made yet or not, and nothing waits forever.
 #[test]
 fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
-    let mut chain = foreach_started("BIG", json!({}));
+    let mut chain = foreach_started("BIG", &json!({}));
     for i in 0..6000 {
         let text = format!("note {i} {}", "x".repeat(1000));
         chain.push(
@@ -301,7 +301,7 @@ fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
 /// hostile characters a server put in a transport error come out escaped, as from the replay.
 #[test]
 fn a_lean_exchange_with_hostile_text_is_escaped_in_the_json() {
-    let mut chain = foreach_started("HOSTILE", json!({}));
+    let mut chain = foreach_started("HOSTILE", &json!({}));
     let step = Some("revoke");
     chain.push(
         "2026-12-01T10:00:02Z",
