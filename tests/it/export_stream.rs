@@ -123,12 +123,11 @@ fn events_cut_from_the_end_are_caught_by_the_head_file() {
     assert!(err.contains("journal.head records seq 41"), "{err}");
 }
 
-/// A foreach whose clock stepped back twice mid-run, its requests written lean after the
-/// step's shape (as the engine writes them), and a rerun written whole.
-fn clock_stepping_chain() -> fixture::Chain {
+/// An incident `id` opened at 10:00:00 whose foreach step `revoke` started at 10:00:01,
+/// its request shape `POST http://h:1/revoke` with `headers`.
+fn foreach_started(id: &str, headers: &serde_json::Value) -> fixture::Chain {
     let mut chain = fixture::Chain::new();
-    let step = Some("revoke");
-    let opened = json!({"incident_id": "CLOCK", "runbook_id": "r", "runbook_title": "t"});
+    let opened = json!({"incident_id": id, "runbook_id": "r", "runbook_title": "t"});
     chain.push(
         "2026-12-01T10:00:00Z",
         "alice",
@@ -136,14 +135,22 @@ fn clock_stepping_chain() -> fixture::Chain {
         None,
         opened,
     );
-    let shape = json!({"method": "POST", "url": "http://h:1/revoke", "headers": {"a": "b"}});
+    let shape = json!({"method": "POST", "url": "http://h:1/revoke", "headers": headers});
     chain.push(
         "2026-12-01T10:00:01Z",
         "alice",
         Kind::StepStarted,
-        step,
+        Some("revoke"),
         json!({"attempt": 1, "request": shape}),
     );
+    chain
+}
+
+/// A foreach whose clock stepped back twice mid-run, its requests written lean after the
+/// step's shape (as the engine writes them), and a rerun written whole.
+fn clock_stepping_chain() -> fixture::Chain {
+    let mut chain = foreach_started("CLOCK", &json!({"a": "b"}));
+    let step = Some("revoke");
     let times = [
         "10:00:02",
         "10:00:03",
@@ -257,15 +264,7 @@ impl std::io::Write for ClosingPipe {
 /// document is made yet or not, and nothing waits forever.
 #[test]
 fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
-    let mut chain = fixture::Chain::new();
-    let opened = json!({"incident_id": "BIG", "runbook_id": "r", "runbook_title": "t"});
-    chain.push(
-        "2026-12-01T10:00:00Z",
-        "alice",
-        Kind::IncidentOpened,
-        None,
-        opened,
-    );
+    let mut chain = foreach_started("BIG", &json!({}));
     for i in 0..6000 {
         let text = format!("note {i} {}", "x".repeat(1000));
         chain.push(
@@ -302,24 +301,8 @@ fn a_sink_that_closes_mid_json_ends_the_export_with_its_error() {
 /// hostile characters a server put in a transport error come out escaped, as from the replay.
 #[test]
 fn a_lean_exchange_with_hostile_text_is_escaped_in_the_json() {
-    let mut chain = fixture::Chain::new();
+    let mut chain = foreach_started("HOSTILE", &json!({}));
     let step = Some("revoke");
-    let opened = json!({"incident_id": "HOSTILE", "runbook_id": "r", "runbook_title": "t"});
-    chain.push(
-        "2026-12-01T10:00:00Z",
-        "alice",
-        Kind::IncidentOpened,
-        None,
-        opened,
-    );
-    let shape = json!({"method": "POST", "url": "http://h:1/revoke", "headers": {}});
-    chain.push(
-        "2026-12-01T10:00:01Z",
-        "alice",
-        Kind::StepStarted,
-        step,
-        json!({"attempt": 1, "request": shape}),
-    );
     chain.push(
         "2026-12-01T10:00:02Z",
         "alice",
