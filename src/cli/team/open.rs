@@ -6,7 +6,7 @@
 //! ```text
 //! create: INSERT stanch.incident (the id; -2, -3… when a default id is taken) ─▶ session
 //!         (mirror under <data>/incidents/<id>, caught up, followed) ─▶ incident.opened
-//! join:   member of it? ─▶ session ─▶ replay the mirror (first event incident.opened)
+//! join:   member of it? ─▶ session (the mirror folded as it is opened) ─▶ first event incident.opened
 //! ```
 //!
 //! In team mode the responder is the database login: every event is recorded as it, and a
@@ -14,7 +14,6 @@
 
 use anyhow::{Context as _, bail};
 
-use crate::incident::Incident;
 use crate::journal::{Journal, Kind, NewEvent};
 use crate::store::{self, Opened, Opening};
 use crate::team::follow::Pace;
@@ -112,15 +111,15 @@ impl Team {
         let dir = crate::paths::incident_dir(id)?;
         crate::private::ensure_dir(&dir)
             .with_context(|| format!("creating the local mirror {}", dir.display()))?;
-        let session = Session::open(&self.target, id, &dir, Pace::default())
+        // The mirror is read once: the session folds the incident as it opens it.
+        let (session, incident) = Session::open_folded(&self.target, id, &dir, Pace::default())
             .with_context(|| format!("joining {id} on the team database {}", self.target))?;
         let journal = Journal::shared(session);
-        let events = crate::journal::read(&dir)?;
         Ok(Opened {
             id: id.to_owned(),
             dir,
             journal,
-            incident: Incident::replay(events),
+            incident,
             // Checkpoints are the file journal's: a shared incident's mirror is replayed.
             checkpoints: None,
             notice: None,
