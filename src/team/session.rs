@@ -54,7 +54,7 @@ use super::follow::{Following, Pace};
 use super::pending::Pending;
 use super::writer::{Appended, LinkNews, OfflineSetup, Queued};
 use super::{Appender, Chain, Follower, Mirror, Target, TeamError, Update, mirror};
-use crate::incident::{Team, conflict_line};
+use crate::incident::{Incident, Keep, Team, conflict_line};
 use crate::journal::shared::{News, Ticket, off_the_executor};
 use crate::journal::{Event, JournalError, NewEvent, SharedChain};
 use crate::secret::Redactor;
@@ -124,6 +124,29 @@ impl Session {
         dir: &Path,
         pace: Pace,
     ) -> Result<Self, TeamError> {
+        Self::start(target, incident, dir, pace, None).map(|(session, _)| session)
+    }
+
+    /// [`Session::open`], also folding every event of the mirror into an [`Incident`] in the
+    /// passes that open and catch it up (the mirror is read once): the incident's state as of
+    /// the open, no event kept; later events come on the feed.
+    pub fn open_folded(
+        target: &Target,
+        incident: &str,
+        dir: &Path,
+        pace: Pace,
+    ) -> Result<(Self, Incident), TeamError> {
+        Self::start(target, incident, dir, pace, Some(Incident::keeping(Keep::State)))
+            .map(|(session, folded)| (session, folded.unwrap_or_default()))
+    }
+
+    fn start(
+        target: &Target,
+        incident: &str,
+        dir: &Path,
+        pace: Pace,
+        fold: Option<Incident>,
+    ) -> Result<(Self, Option<Incident>), TeamError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("stanch-team")
@@ -136,17 +159,24 @@ impl Session {
         let (target, incident, dir) = (target.clone(), incident.to_owned(), dir.to_path_buf());
         let opened = run_on(&runtime, {
             let dir = dir.clone();
-            async move { start(target, incident, &dir, pace).await }
+            async move { start(target, incident, &dir, pace, fold).await }
         })?;
-        let (inner, login, following, news_rx) = opened?;
-        Ok(Self {
+        let Started {
+            inner,
+            login,
+            following,
+            news_rx,
+            folded,
+        } = opened?;
+        let session = Self {
             inner,
             login,
             dir,
             runtime: Some(runtime),
             news_rx: StdMutex::new(Some(news_rx)),
             _following: following,
-        })
+        };
+        Ok((session, folded))
     }
 
     fn runtime(&self) -> Result<&tokio::runtime::Runtime, TeamError> {
@@ -154,23 +184,55 @@ impl Session {
     }
 }
 
+/// What [`start`] opened.
+struct Started {
+    inner: Arc<Inner>,
+    login: String,
+    following: Following,
+    news_rx: mpsc::UnboundedReceiver<News>,
+    /// The incident folded from the mirror, when asked for.
+    folded: Option<Incident>,
+}
+
+/// Open the mirror and catch it up, folding the claims (and `folded`, if asked for) in the
+/// passes that do it: the mirror is read once.
+async fn open_mirror(
+    reader: &Chain,
+    dir: &Path,
+    login: &str,
+    folded: &mut Option<Incident>,
+) -> Result<(Mirror, Claims), TeamError> {
+    let mut claims = Claims::default();
+    let mut local = off_the_executor(|| {
+        Mirror::open_with(dir, login, |event| {
+            claims.fold(&event);
+            if let Some(incident) = folded.as_mut() {
+                incident.apply(event);
+            }
+        })
+    })?;
+    mirror::sync(reader, &mut local, |events| {
+        for event in events {
+            claims.fold(event);
+            if let Some(incident) = folded.as_mut() {
+                incident.apply(event.clone());
+            }
+        }
+    })
+    .await?;
+    Ok((local, claims))
+}
+
 async fn start(
     target: Target,
     incident: String,
     dir: &Path,
     pace: Pace,
-) -> Result<(Arc<Inner>, String, Following, mpsc::UnboundedReceiver<News>), TeamError> {
+    mut folded: Option<Incident>,
+) -> Result<Started, TeamError> {
     let reader = Chain::open(&target, &incident).await?;
     let login = reader.login().to_owned();
-    // The claims are folded in the passes that open and catch up the mirror: it is read once.
-    let mut claims = Claims::default();
-    let mut local = off_the_executor(|| Mirror::open_with(dir, &login, |e| claims.fold(&e)))?;
-    mirror::sync(&reader, &mut local, |events| {
-        for event in events {
-            claims.fold(event);
-        }
-    })
-    .await?;
+    let (local, claims) = open_mirror(&reader, dir, &login, &mut folded).await?;
     // After the mirror: the pending file sits under the mirror's writer lock.
     let pending = off_the_executor(|| Pending::open(dir))?;
     // Left from an earlier run: merged on the first event or the first retry.
@@ -258,7 +320,13 @@ async fn start(
             }
         }
     });
-    Ok((inner, login, following, news_rx))
+    Ok(Started {
+        inner,
+        login,
+        following,
+        news_rx,
+        folded,
+    })
 }
 
 impl Inner {

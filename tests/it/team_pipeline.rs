@@ -202,9 +202,42 @@ async fn a_foreach_shares_commits_and_every_post_leaves_only_once_its_request_is
         "{commits} commits for {written} events: the exchanges were not pipelined"
     );
     // The local copy holds the whole chain and verifies.
-    let report = stanch::journal::verify(journal.dir()).unwrap();
+    let dir = journal.dir().to_path_buf();
+    let report = stanch::journal::verify(&dir).unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.events, events.len() as u64);
+
+    // Joining again folds the incident in the pass that opens the mirror: the same state as
+    // a replay of the copy.
+    drop((engine, journal));
+    let pace = Pace {
+        poll: Duration::from_hours(1),
+        reconnect: Duration::from_millis(100),
+    };
+    // The dropped session's runtime lets go of the mirror's lock in the background: retried
+    // while it is held, with a deadline (a file lock cannot signal).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (_session, folded) = loop {
+        match Session::open_folded(&db.as_user("alice"), INC, &dir, pace) {
+            Err(stanch::team::TeamError::MirrorInUse { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => break opened.unwrap(),
+        }
+    };
+    // A teammate joining on a fresh machine folds the same state from the catch-up pass.
+    let fresh = tempfile::tempdir().unwrap();
+    let (_other, caught_up) =
+        Session::open_folded(&db.as_user("alice"), INC, &fresh.path().join(INC), pace).unwrap();
+    assert_eq!(caught_up.last_seq, events.len() as u64);
+    assert!(caught_up.status("revoke").is_done());
+    let replayed = Incident::replay(stanch::journal::read(&dir).unwrap());
+    assert_eq!(folded.last_seq, events.len() as u64);
+    assert_eq!(folded.last_seq, replayed.last_seq);
+    assert!(folded.status("revoke").is_done());
+    assert_eq!(folded.team.holder("revoke"), Some("alice"));
 }
 
 #[tokio::test]

@@ -6,14 +6,13 @@
 //! ```text
 //! create: INSERT stanch.incident (the id; -2, -3… when a default id is taken) ─▶ session
 //!         (mirror under <data>/incidents/<id>, caught up, followed) ─▶ incident.opened
-//! join:   member of it? ─▶ session ─▶ fold the mirror (first event incident.opened)
+//! join:   member of it? ─▶ session (the mirror folded as it is opened) ─▶ first event incident.opened
 //! ```
 //!
-//! The mirror is folded as it streams past ([`fold_mirror`]: the journal's own checks, no
-//! event kept), so opening a shared incident of millions of events holds its state, not its
-//! events (the TUI pages its timeline from disk; the headless runner keeps none). The
-//! session has read the mirror once already to fold its claims (`team::session`), so a join
-//! reads it twice: folding both in one pass needs the session to hand out its stream.
+//! The session folds the mirror as it opens and catches it up (`Session::open_folded`: the
+//! journal's own checks, state only, no event kept), so opening a shared incident of millions
+//! of events reads it once and holds its state, not its events (the TUI pages its timeline
+//! from disk; the headless runner keeps none). Only the first line is read again, for its kind.
 //!
 //! In team mode the responder is the database login: every event is recorded as it, and a
 //! `--responder` that says otherwise is refused rather than ignored.
@@ -22,8 +21,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
-use crate::incident::{Incident, Keep};
-use crate::journal::{Journal, JournalError, Kind, NewEvent};
+use crate::journal::{Event, Journal, Kind, NewEvent};
 use crate::store::{self, Opened, Opening};
 use crate::team::follow::Pace;
 use crate::team::{Session, Target, chain};
@@ -126,10 +124,12 @@ impl Team {
         let dir = crate::paths::incident_dir(id)?;
         crate::private::ensure_dir(&dir)
             .with_context(|| format!("creating the local mirror {}", dir.display()))?;
-        let session = Session::open(&self.target, id, &dir, Pace::default())
+        // The mirror is read once: the session folds the incident as it opens it.
+        let (session, incident) = Session::open_folded(&self.target, id, &dir, Pace::default())
             .with_context(|| format!("joining {id} on the team database {}", self.target))?;
         let journal = Journal::shared(session);
-        let (incident, first) = fold_mirror(&dir)?;
+        let first = first_kind(&dir)
+            .with_context(|| format!("reading the local mirror {}", dir.display()))?;
         let opened = Opened {
             id: id.to_owned(),
             dir,
@@ -189,17 +189,19 @@ impl Team {
     }
 }
 
-/// The incident in the mirror `dir`, folded as the journal streams past with the same checks
-/// as `journal::read` (damage is an error naming the first bad seq, a torn tail is left out)
-/// and no event kept; with the kind of its first event.
-fn fold_mirror(dir: &Path) -> Result<(Incident, Option<Kind>), JournalError> {
-    let mut incident = Incident::keeping(Keep::State);
-    let mut first = None;
-    crate::journal::for_each(dir, |event| {
-        first.get_or_insert(event.kind);
-        incident.apply(event);
-    })?;
-    Ok((incident, first))
+/// The kind of the mirror's first event, reading only its first line (`None` while the mirror
+/// has no whole line yet). The session has verified the mirror's chain as it opened it.
+fn first_kind(dir: &Path) -> std::io::Result<Option<Kind>> {
+    use std::io::BufRead as _;
+    let file = std::fs::File::open(dir.join(crate::journal::writer::JOURNAL_FILE))?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(file).read_until(b'\n', &mut line)?;
+    if line.last() != Some(&b'\n') {
+        return Ok(None);
+    }
+    serde_json::from_slice::<Event>(&line)
+        .map(|event| Some(event.kind))
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 #[cfg(test)]
@@ -209,15 +211,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_mirror_folds_to_its_state_and_first_kind_keeping_no_event() {
+    fn the_first_kind_is_read_from_the_first_whole_line_only() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            fold_mirror(tmp.path()),
-            Err(JournalError::Io { .. })
-        ));
+        assert!(first_kind(tmp.path()).is_err(), "no mirror is an error");
         let journal = Journal::create(tmp.path(), "alice").unwrap();
-        let (empty, first) = fold_mirror(tmp.path()).unwrap();
-        assert_eq!((empty.last_seq, first), (0, None));
+        assert_eq!(first_kind(tmp.path()).unwrap(), None);
+        journal
+            .append_blocking(NewEvent::new(Kind::Note, json!({"text": "hi", "tags": []})))
+            .unwrap();
         journal
             .append_blocking(NewEvent::new(
                 Kind::IncidentOpened,
@@ -225,21 +226,14 @@ mod tests {
                        "runbook_sha256": "00", "inputs": {}}),
             ))
             .unwrap();
-        journal
-            .append_blocking(NewEvent::new(Kind::Note, json!({"text": "hi", "tags": []})))
-            .unwrap();
-        let (incident, first) = fold_mirror(tmp.path()).unwrap();
-        assert_eq!(first, Some(Kind::IncidentOpened));
-        assert_eq!((incident.id.as_str(), incident.last_seq), ("T-1", 2));
-        assert_eq!(incident.notes.len(), 1);
-        assert!(incident.events.is_empty());
-        // Damage is named, as `journal::read` names it.
+        assert_eq!(first_kind(tmp.path()).unwrap(), Some(Kind::Note));
+        // A torn first line is not an event yet.
         let path = tmp.path().join(crate::journal::writer::JOURNAL_FILE);
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replacen("\"hi\"", "\"ho\"", 1)).unwrap();
-        assert!(matches!(
-            fold_mirror(tmp.path()),
-            Err(JournalError::Broken { broken, .. }) if broken.seq == 2
-        ));
+        let first = text.find('\n').unwrap();
+        std::fs::write(&path, &text[..first]).unwrap();
+        assert_eq!(first_kind(tmp.path()).unwrap(), None);
+        std::fs::write(&path, "not json\n").unwrap();
+        assert!(first_kind(tmp.path()).is_err());
     }
 }
