@@ -5,7 +5,7 @@
 # run (durable: fsync and synchronous commit on; unix-socket login, so TLS is not in the
 # figure), runs interleaved. Goal: the team drill within ~3x of the file journal.
 #
-#   flock /work/wt/bench.lock bash bench/team-foreach.sh [RUNS]    # default 3 runs each
+#   bash bench/team-foreach.sh [RUNS]    # default 3 runs each
 #   KEEP=1 …                       # keep the logs, journals and server log (path printed)
 #   STANCH_BIN=/path/to/stanch …   # measure that binary instead of building this tree
 #

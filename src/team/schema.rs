@@ -23,10 +23,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_roles_claims.sql"),
     include_str!("migrations/0003_presence.sql"),
     include_str!("migrations/0004_drills.sql"),
+    include_str!("migrations/0005_drill_rules_when.sql"),
 ];
 
 /// The schema version this binary writes and reads.
-pub const VERSION: i32 = 4;
+pub const VERSION: i32 = 5;
 
 /// Team roles (checked by the database too).
 pub const ROLES: &[&str] = crate::journal::payload::TEAM_ROLES;

@@ -136,8 +136,14 @@ impl Session {
         dir: &Path,
         pace: Pace,
     ) -> Result<(Self, Incident), TeamError> {
-        Self::start(target, incident, dir, pace, Some(Incident::keeping(Keep::State)))
-            .map(|(session, folded)| (session, folded.unwrap_or_default()))
+        Self::start(
+            target,
+            incident,
+            dir,
+            pace,
+            Some(Incident::keeping(Keep::State)),
+        )
+        .map(|(session, folded)| (session, folded.unwrap_or_default()))
     }
 
     fn start(
