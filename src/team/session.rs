@@ -289,7 +289,10 @@ async fn start(
                 LinkNews::Offline(error) => News::Disconnected(error.to_string()),
                 LinkNews::Merged(merged) => {
                     if let Some(inner) = counted.upgrade() {
-                        let count = i64::try_from(merged.summary.count).unwrap_or(i64::MAX);
+                        // Every pending event is settled: copied by the merge, or found on the
+                        // chain already (its commit went through as the link dropped).
+                        let settled = merged.summary.count.saturating_add(merged.committed_before);
+                        let count = i64::try_from(settled).unwrap_or(i64::MAX);
                         inner.waiting.fetch_sub(count, Ordering::Relaxed);
                         inner.tell_pending();
                     }

@@ -531,3 +531,54 @@ async fn a_writer_started_while_the_link_is_down_goes_on_with_the_pending_chain_
         assert_eq!(copies_of(&events, &local.event().hash).len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_counts_a_pending_commit_that_went_through_as_settled_by_the_merge() {
+    use stanch::journal::shared::{News, SharedChain as _};
+    use stanch::team::Session;
+    use stanch::team::follow::Pace;
+
+    let db = TeamDb::new(pg::shared()).await;
+    db.add("bob", "ops", Some(INC)).await;
+    // Left by an earlier run that ended offline: "x" (whose commit the server holds, though
+    // bob never heard back) and "y" (never sent).
+    let mut bob = db.chain("bob", INC).await;
+    let committed = bob
+        .append(vec![note("x")], &Redactor::default())
+        .await
+        .unwrap()
+        .remove(0);
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join(INC);
+    let mut pending = Pending::open(&dir).unwrap();
+    pending
+        .push(
+            (0, GENESIS),
+            "bob",
+            Proposed::of(&note("x")),
+            Some(committed.hash.clone()),
+        )
+        .unwrap();
+    pending
+        .push((0, GENESIS), "bob", Proposed::of(&note("y")), None)
+        .unwrap();
+    drop(pending);
+
+    let session = Session::open(&db.as_user("bob"), INC, &dir, Pace::default()).unwrap();
+    let mut news = session.take_news().unwrap();
+    // The merge copies "y" and finds "x" on the chain: nothing is left waiting, so a run
+    // that waits for its pending events to merge is told 0 (it used to stay at 1).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut merged = None;
+    let mut left = usize::MAX;
+    while merged.is_none() || left != 0 {
+        match tokio::time::timeout_at(deadline, news.recv()).await {
+            Ok(Some(News::Merged { count, .. })) => merged = Some(count),
+            Ok(Some(News::Pending(n))) => left = n,
+            Ok(Some(_)) => {}
+            other => panic!("merged {merged:?}, {left} pending when the feed ended: {other:?}"),
+        }
+    }
+    assert_eq!(merged, Some(1), "y copied, x found on the chain");
+    assert_eq!(session.pending_count(), 0);
+}
