@@ -22,7 +22,7 @@ use super::spill::{self, Spill};
 use super::time::{millis_between, offset_label, utc};
 use super::{CorrectionRow, Report, TimelineRow};
 pub use crate::incident::short_hash;
-use crate::incident::{Fact, Incident, describe_payload, given_time};
+use crate::incident::{Fact, describe_payload, given_time};
 use crate::journal::lean::Exchange;
 use crate::journal::payload::Shapes;
 use crate::journal::{Event, Kind, Payload};
@@ -472,15 +472,6 @@ pub fn lines(
             None => Line::Event(row),
         }))
     }))
-}
-
-/// Rows of a whole replayed incident (what drafts quote as `timeline`).
-pub fn rows(incident: &Incident, opened_at: Option<Timestamp>) -> Vec<TimelineRow> {
-    let mut rows = Rows::default();
-    for event in &incident.events {
-        rows.push(event, &incident.facts);
-    }
-    rows.finish(opened_at, &incident.facts).rows
 }
 
 /// `recorded 2026-12-26 18:05:00Z` beside a back-dated row.
