@@ -268,21 +268,17 @@ async fn a_merge_cut_short_anywhere_resumes_without_a_duplicate() {
     assert_eq!(merged.event.hash, events[5].hash);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_that_went_through_as_the_link_dropped_is_not_merged_twice() {
-    let db = TeamDb::new(pg::shared()).await;
-    db.add("bob", "ops", Some(INC)).await;
+/// Bob's chain and his pending sub-chain in `dir` as a link drop leaves them: the server
+/// committed "x" but bob never heard back (his writer kept it pending, with the hash the
+/// server holds if the commit went through), and "y" was never sent. Returns "y" as kept.
+async fn x_committed_y_pending(db: &TeamDb<'_>, dir: &std::path::Path) -> (Chain, Pending, Event) {
     let mut bob = db.chain("bob", INC).await;
-    let redactor = Redactor::default();
-    // The server committed "x" but bob never heard back: his writer recorded it as pending,
-    // with the hash the server holds if the commit went through.
     let committed = bob
-        .append(vec![note("x")], &redactor)
+        .append(vec![note("x")], &Redactor::default())
         .await
         .unwrap()
         .remove(0);
-    let data = tempfile::tempdir().unwrap();
-    let mut pending = Pending::open(data.path()).unwrap();
+    let mut pending = Pending::open(dir).unwrap();
     pending
         .push(
             (0, GENESIS),
@@ -294,6 +290,15 @@ async fn a_commit_that_went_through_as_the_link_dropped_is_not_merged_twice() {
     let y = pending
         .push((0, GENESIS), "bob", Proposed::of(&note("y")), None)
         .unwrap();
+    (bob, pending, y)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_went_through_as_the_link_dropped_is_not_merged_twice() {
+    let db = TeamDb::new(pg::shared()).await;
+    db.add("bob", "ops", Some(INC)).await;
+    let data = tempfile::tempdir().unwrap();
+    let (mut bob, mut pending, y) = x_committed_y_pending(&db, data.path()).await;
     let merged = merge(&mut bob, &mut pending, 10).await.unwrap().unwrap();
     assert_eq!((merged.summary.count, merged.committed_before), (1, 1));
     let events = shared_chain(&db, "bob").await;
@@ -540,29 +545,10 @@ async fn a_session_counts_a_pending_commit_that_went_through_as_settled_by_the_m
 
     let db = TeamDb::new(pg::shared()).await;
     db.add("bob", "ops", Some(INC)).await;
-    // Left by an earlier run that ended offline: "x" (whose commit the server holds, though
-    // bob never heard back) and "y" (never sent).
-    let mut bob = db.chain("bob", INC).await;
-    let committed = bob
-        .append(vec![note("x")], &Redactor::default())
-        .await
-        .unwrap()
-        .remove(0);
+    // Left by an earlier run that ended offline.
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join(INC);
-    let mut pending = Pending::open(&dir).unwrap();
-    pending
-        .push(
-            (0, GENESIS),
-            "bob",
-            Proposed::of(&note("x")),
-            Some(committed.hash.clone()),
-        )
-        .unwrap();
-    pending
-        .push((0, GENESIS), "bob", Proposed::of(&note("y")), None)
-        .unwrap();
-    drop(pending);
+    drop(x_committed_y_pending(&db, &dir).await);
 
     let session = Session::open(&db.as_user("bob"), INC, &dir, Pace::default()).unwrap();
     let mut news = session.take_news().unwrap();
