@@ -25,7 +25,9 @@ use serde_json::Value;
 use crate::journal::Event;
 use crate::journal::lean::Exchange;
 pub use crate::journal::payload::{Capture, Captures, FailedExpectation};
-use crate::journal::payload::{InjectTarget, Items, JournalRecovered, Payload, SyncMerged};
+use crate::journal::payload::{
+    DrillClock, InjectTarget, Items, JournalRecovered, Payload, SyncMerged,
+};
 
 mod describe;
 mod overlay;
@@ -265,6 +267,12 @@ pub struct Incident {
     pub evidence: Vec<Evidence>,
     pub drafts: Vec<DraftVersion>,
     pub injects: Vec<Inject>,
+    /// A team drill's clock changes (`drill.clock`), in journal order: scoring turns wall
+    /// time into scenario time with them, so they are state, not timeline (a facilitator's
+    /// handful per exercise). Absent from a checkpoint when there are none; drill clocks occur
+    /// only on team chains, which are folded from the database, not from checkpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clock: Vec<DrillClock>,
     pub warnings: Vec<String>,
     pub closed_at: Option<Timestamp>,
     pub score: Option<Value>,
@@ -580,10 +588,9 @@ impl Incident {
                     inject.acknowledged_by.push(event.actor.clone());
                 }
             }
-            // The timeline shows the clock; scoring reads scenario time from the marks.
+            Payload::DrillClock(clock) => self.clock.push(clock),
             // Claims and roles are folded by `team` above.
-            Payload::DrillClock(_)
-            | Payload::StepClaimed(_)
+            Payload::StepClaimed(_)
             | Payload::StepReleased(_)
             | Payload::StepTakenOver(_)
             | Payload::RoleChanged(_)

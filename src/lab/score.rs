@@ -95,14 +95,10 @@ pub fn speed(incident: &Incident) -> f64 {
 /// (the same in every team's incident), whether the clock ran and how fast.
 fn clock_changes(incident: &Incident) -> Vec<(Timestamp, bool, f64)> {
     incident
-        .events
+        .clock
         .iter()
-        .filter_map(|e| match e.payload() {
-            Ok(crate::journal::Payload::DrillClock(c)) if c.speed.is_finite() && c.speed > 0.0 => {
-                Some((c.at, !c.paused, c.speed))
-            }
-            _ => None,
-        })
+        .filter(|c| c.speed.is_finite() && c.speed > 0.0)
+        .map(|c| (c.at, !c.paused, c.speed))
         .collect()
 }
 
@@ -488,6 +484,46 @@ mod tests {
             ),
             600_000
         );
+    }
+
+    fn clock(seq: u64, paused: bool, at: &str) -> Event {
+        Event {
+            kind: Kind::DrillClock,
+            data: crate::journal::event::raw_data(&serde_json::json!({
+                "paused": paused, "speed": 1.0, "scenario_ms": 0, "at": at
+            })),
+            ..mark(seq, "", at)
+        }
+    }
+
+    #[test]
+    fn a_paused_clock_is_scored_from_state_alone() {
+        // Reported at 10:00, paused 10:01 to 10:05, contained at 10:10: 6 minutes of scenario
+        // time, whether the incident kept its events or only its state (as the facilitator
+        // and the board fold a team's chain).
+        let events = [
+            mark(1, "reported", "2026-01-01T10:00:00Z"),
+            clock(2, true, "2026-01-01T10:01:00Z"),
+            clock(3, false, "2026-01-01T10:05:00Z"),
+            mark(4, "contained", "2026-01-01T10:10:00Z"),
+        ];
+        let mut state_only = Incident::keeping(crate::incident::Keep::State);
+        for event in events.clone() {
+            state_only.apply(event);
+        }
+        assert!(state_only.events.is_empty());
+        let contained = |incident: &Incident| {
+            mark_scores(incident, &[])
+                .into_iter()
+                .find(|m| m.mark == "contained")
+                .and_then(|m| m.team_ms)
+        };
+        assert_eq!(contained(&state_only), Some(360_000));
+        assert_eq!(contained(&Incident::replay(events)), Some(360_000));
+        // What a checkpoint saves carries the clock too.
+        let saved: Incident =
+            serde_json::from_str(&serde_json::to_string(&state_only).unwrap()).unwrap();
+        assert_eq!(contained(&saved), Some(360_000));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   append(team, events)             incident.opened, facts, marks, drill.score
 //!   inject(team, Inject)             the inject, its `target` the team or one role in it
 //!   clock(DrillClock)                pause / resume / speed: every team's chain
-//!   incident(team)                   the whole chain, every link verified, replayed
+//!   incident(team)                   the chain folded batch by batch (every link verified),
+//!                                    state only: memory does not grow with the chain
 //! ```
 //!
 //! The database decides who may do what (only a facilitator appends injects, clock changes and
@@ -21,13 +22,13 @@ use tokio_postgres::{Client, GenericClient};
 
 use super::chain::Chain;
 use super::{Target, TeamError};
-use crate::incident::Incident;
+use crate::incident::{Incident, Keep};
 use crate::journal::event::GENESIS;
 use crate::journal::payload::{DrillClock, Inject, InjectTarget};
 use crate::journal::{Event, NewEvent};
 use crate::secret::Redactor;
 
-/// Events fetched per round trip when a team's chain is read whole.
+/// Events fetched per round trip when a team's chain is folded.
 const READ_BATCH: i64 = 5_000;
 
 /// One team of an exercise and the incident it works.
@@ -151,18 +152,25 @@ pub async fn load(client: &impl GenericClient, id: &str) -> Result<Exercise, Tea
     })
 }
 
-/// Every event of an incident's chain, each link verified.
-pub async fn read_events(chain: &Chain) -> Result<Vec<Event>, TeamError> {
-    let mut events: Vec<Event> = Vec::new();
+/// The incident on `chain`, folded a batch at a time (each event verified against the one
+/// before it), keeping its state and no event: what scoring, the status line and the board
+/// need, in memory that does not grow with the chain.
+pub async fn fold(chain: &Chain) -> Result<Incident, TeamError> {
+    let mut incident = Incident::keeping(Keep::State);
     loop {
-        let (seq, hash) = events
-            .last()
-            .map_or((0, GENESIS), |e| (e.seq, e.hash.as_str()));
-        let batch = chain.fetch_after(seq, hash, READ_BATCH).await?;
+        let after = match incident.last_seq {
+            0 => GENESIS,
+            _ => incident.last_hash.as_str(),
+        };
+        let batch = chain
+            .fetch_after(incident.last_seq, after, READ_BATCH)
+            .await?;
         if batch.is_empty() {
-            return Ok(events);
+            return Ok(incident);
         }
-        events.extend(batch.into_iter().map(|f| f.event));
+        for fetched in batch {
+            incident.apply(fetched.event);
+        }
     }
 }
 
@@ -271,11 +279,11 @@ impl Facilitation {
         Ok(())
     }
 
-    /// One team's incident as its chain says now.
+    /// One team's incident as its chain says now (state only: see [`fold`]).
     pub async fn incident(&mut self, team: &str) -> Result<Incident, TeamError> {
-        let read = read_events(self.chain(team).await?).await;
-        self.check_link(team, &read);
-        Ok(Incident::replay(read?))
+        let folded = fold(self.chain(team).await?).await;
+        self.check_link(team, &folded);
+        folded
     }
 
     pub fn teams(&self) -> impl Iterator<Item = &str> {

@@ -18,7 +18,7 @@ use stanch::team::{TeamError, chain};
 
 use crate::support::lab_http;
 use crate::support::pg;
-use crate::support::team::{TeamDb, note};
+use crate::support::team::{TeamDb, note, read_events};
 
 const DEADLINE: Duration = Duration::from_mins(1);
 
@@ -119,7 +119,7 @@ async fn only_the_facilitator_injects_and_each_team_reads_only_its_own_incident(
 
     // Players see their own team's injects, with their targets; the other team's not at all.
     let mut alice = db.chain("alice", "EX1-red").await;
-    let red = exercise::read_events(&alice).await.unwrap();
+    let red = read_events(&alice).await.unwrap();
     assert_eq!(
         targets(&red),
         [
@@ -132,10 +132,7 @@ async fn only_the_facilitator_injects_and_each_team_reads_only_its_own_incident(
     );
     let alice_on_blue = db.chain("alice", "EX1-blue").await;
     assert!(
-        exercise::read_events(&alice_on_blue)
-            .await
-            .unwrap()
-            .is_empty(),
+        read_events(&alice_on_blue).await.unwrap().is_empty(),
         "row-level security hides blue's events from red's player"
     );
     let alice_client = db.as_user("alice").connect().await.unwrap();
@@ -236,7 +233,7 @@ async fn only_the_facilitator_injects_and_each_team_reads_only_its_own_incident(
         .unwrap();
     assert_eq!(fac.incident("blue").await.unwrap().injects.len(), 2);
     // Every chain still verifies link by link on a plain read.
-    let all = exercise::read_events(&db.chain("bob", "EX1-red").await)
+    let all = read_events(&db.chain("bob", "EX1-red").await)
         .await
         .unwrap();
     assert_eq!(all.len(), 3);
@@ -405,10 +402,10 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
     let mut alice = db.chain("alice", "EXB-red").await;
     let mut carol = db.chain("carol", "EXB-blue").await;
     // Each team's runbook targets its own lab: the lab URL is in its incident's inputs.
-    let opened = Incident::replay(exercise::read_events(&alice).await.unwrap());
+    let opened = Incident::replay(read_events(&alice).await.unwrap());
     assert_eq!(opened.inputs["es_url"], red_es.as_str());
     assert!(opened.drill);
-    let blue_opened = Incident::replay(exercise::read_events(&carol).await.unwrap());
+    let blue_opened = Incident::replay(read_events(&carol).await.unwrap());
     assert_eq!(blue_opened.inputs["es_url"], blue_es.as_str());
     assert!(opened.injects.is_empty(), "the clock waits for `start`");
 
@@ -452,7 +449,7 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
         )
         .await
         .unwrap();
-    let red_events = exercise::read_events(&alice).await.unwrap();
+    let red_events = read_events(&alice).await.unwrap();
     let red_injects = Incident::replay(red_events.clone()).injects;
     assert_eq!(red_injects.len(), 6, "five from the scenario, one typed");
     assert_eq!(
@@ -563,7 +560,7 @@ async fn the_facilitator_runs_an_exercise_and_the_faster_team_ranks_first() {
         assert!(!stored.contains(secret), "a lab secret is in the database");
     }
     // The clock's changes and the score are the facilitator's events in each chain.
-    let red_all = exercise::read_events(&alice).await.unwrap();
+    let red_all = read_events(&alice).await.unwrap();
     let by_fay: Vec<&str> = red_all
         .iter()
         .filter(|e| e.actor == "fay")
@@ -608,7 +605,7 @@ async fn a_scripted_auto_exercise_delivers_every_inject_then_scores_and_exits() 
     assert!(delivered[4].starts_with("+3h inject \"The exposure started earlier"));
     assert!(stdout.contains("1     solo"), "{stdout}");
     assert!(stdout.contains("Exercise EXA ended"), "{stdout}");
-    let events = exercise::read_events(&db.chain("fay", "EXA-solo").await)
+    let events = read_events(&db.chain("fay", "EXA-solo").await)
         .await
         .unwrap();
     assert_eq!(events.last().map(|e| e.kind), Some(Kind::DrillScore));

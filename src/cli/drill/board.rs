@@ -3,8 +3,8 @@
 //! anywhere, later). Row-level security decides which teams a login sees: the facilitator all,
 //! a player their own. The connection helpers the facilitator shares are here too.
 //!
-//! Each team's incident is folded batch by batch as its chain is read ([`fold`], every link
-//! verified), keeping no events: the board needs the state and the score, so its memory does
+//! Each team's incident is folded batch by batch as its chain is read ([`exercise::fold`],
+//! every link verified), keeping no events: the board needs the state and the score, so its memory does
 //! not grow with a team's journal.
 
 use std::io::Write;
@@ -13,15 +13,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::cli::BoardFormat;
-use crate::incident::{Incident, Keep};
-use crate::journal::event::GENESIS;
 use crate::lab::score;
 use crate::lab::scoreboard::{Board, Row};
 use crate::team::exercise;
-use crate::team::{Chain, Target, TeamError};
-
-/// Events read from a chain at a time.
-const BATCH: i64 = 5_000;
+use crate::team::{Chain, Target};
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -48,7 +43,7 @@ pub fn run(args: &crate::cli::DrillArgs, id: &str) -> anyhow::Result<ExitCode> {
         let mut rows = Vec::with_capacity(found.teams.len());
         for team in &found.teams {
             let chain = Chain::open(&target, &team.incident).await?;
-            let incident = fold(&chain).await?;
+            let incident = exercise::fold(&chain).await?;
             let scored = match &incident.score {
                 Some(value) => Some(
                     serde_json::from_value::<score::Score>(value.clone()).with_context(|| {
@@ -70,23 +65,4 @@ pub fn run(args: &crate::cli::DrillArgs, id: &str) -> anyhow::Result<ExitCode> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The incident on `chain`, folded a batch at a time (each event verified against the one
-/// before it), keeping its state and no event.
-async fn fold(chain: &Chain) -> Result<Incident, TeamError> {
-    let mut incident = Incident::keeping(Keep::State);
-    loop {
-        let after = match incident.last_seq {
-            0 => GENESIS,
-            _ => incident.last_hash.as_str(),
-        };
-        let batch = chain.fetch_after(incident.last_seq, after, BATCH).await?;
-        if batch.is_empty() {
-            return Ok(incident);
-        }
-        for fetched in batch {
-            incident.apply(fetched.event);
-        }
-    }
 }

@@ -4,9 +4,10 @@
 #![allow(dead_code)]
 
 use serde_json::json;
-use stanch::journal::{Kind, NewEvent};
+use stanch::journal::event::GENESIS;
+use stanch::journal::{Event, Kind, NewEvent};
 use stanch::team::schema::{self, NewResponder};
-use stanch::team::{Chain, Follower, Target, Update};
+use stanch::team::{Chain, Follower, Target, TeamError, Update};
 use std::time::Duration;
 
 use crate::support::pg::Cluster;
@@ -141,5 +142,21 @@ impl Lines {
     /// Whether no line comes within `within`.
     pub fn quiet_for(&self, within: Duration) -> bool {
         self.rx.recv_timeout(within).is_err()
+    }
+}
+
+/// Every event of an incident's chain, each link verified (what a test compares; stanch itself
+/// folds chains batch by batch: `exercise::fold`).
+pub async fn read_events(chain: &Chain) -> Result<Vec<Event>, TeamError> {
+    let mut events: Vec<Event> = Vec::new();
+    loop {
+        let (seq, hash) = events
+            .last()
+            .map_or((0, GENESIS), |e| (e.seq, e.hash.as_str()));
+        let batch = chain.fetch_after(seq, hash, 5_000).await?;
+        if batch.is_empty() {
+            return Ok(events);
+        }
+        events.extend(batch.into_iter().map(|f| f.event));
     }
 }
