@@ -221,14 +221,20 @@ pub fn render(report: &Report) -> String {
 #[derive(Default)]
 struct Escaping(PrettyFormatter<'static>);
 
+impl Escaping {
+    /// Printable ASCII (nearly every byte of a large export) holds nothing hostile.
+    fn printable_ascii(text: &str) -> bool {
+        text.bytes().all(|b| (0x20..0x7f).contains(&b))
+    }
+}
+
 impl Formatter for Escaping {
     fn write_string_fragment<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        // Printable ASCII (nearly every byte of a large export) holds nothing hostile.
-        if fragment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if Escaping::printable_ascii(fragment) {
             return writer.write_all(fragment.as_bytes());
         }
         let mut rest = fragment;

@@ -89,6 +89,14 @@ fn write_correction(correction: &CorrectionRow, out: &mut Vec<u8>) {
 
 /// A string as the document's serializer writes it: quoted, JSON's escapes and [`Escaping`]'s.
 fn string(out: &mut Vec<u8>, text: &str) {
+    // What the serializer writes of printable ASCII without a quote or backslash, JSON's only
+    // escapes there (the tests hold it to the serializer): the text between quotes.
+    if Escaping::printable_ascii(text) && !text.bytes().any(|b| b == b'"' || b == b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing into memory cannot fail.
     let _ = serde_json::Serializer::with_formatter(out, Escaping::default()).serialize_str(text);
 }
@@ -170,12 +178,15 @@ mod tests {
                 actor: String::new(),
             },
         ];
+        // Printable ASCII, but with JSON's own escapes.
+        let quoted = row(6, r#"say "hi" to C:\dir"#);
         vec![
             row(1, "POST http://h/r (item 0)"),
             hostile,
             backdated,
             corrected,
             twice,
+            quoted,
         ]
     }
 
@@ -227,6 +238,7 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["timeline"][1]["text"], HOSTILE);
         assert_eq!(back["timeline"][3]["corrections"][0]["actor"], HOSTILE);
+        assert_eq!(back["timeline"][5]["text"], r#"say "hi" to C:\dir"#);
     }
 
     #[test]
