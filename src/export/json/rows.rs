@@ -13,11 +13,13 @@ use serde_json::ser::Formatter as _;
 use super::Escaping;
 use crate::export::report::{CorrectionRow, TimelineRow};
 
-/// Writes rows, keeping the text of the last time it wrote (rows share their millisecond by
-/// the hundred, and an exchange row's two times are one).
+/// Writes rows, keeping what it wrote of the last time and the last offset (rows share their
+/// millisecond by the hundred and their offset by the thousand, and an exchange row's two
+/// times are one).
 #[derive(Default)]
 pub struct Writer {
-    time: Option<(Timestamp, String)>,
+    time: Option<(Timestamp, Vec<u8>)>,
+    offset: (String, Vec<u8>),
 }
 
 impl Writer {
@@ -29,7 +31,12 @@ impl Writer {
         out.extend_from_slice(b",\n      \"at\": ");
         self.time(out, row.at);
         out.extend_from_slice(b",\n      \"offset\": ");
-        string(out, &row.offset);
+        if self.offset.1.is_empty() || self.offset.0 != row.offset {
+            self.offset.0.clone_from(&row.offset);
+            self.offset.1.clear();
+            string(&mut self.offset.1, &row.offset);
+        }
+        out.extend_from_slice(&self.offset.1);
         out.extend_from_slice(b",\n      \"offset_ms\": ");
         let _ = Escaping::default().write_i64(out, row.offset_ms);
         out.extend_from_slice(b",\n      \"recorded_at\": ");
@@ -63,10 +70,15 @@ impl Writer {
 
     /// A row's time as its `serialize_recent` writes it.
     fn time(&mut self, out: &mut Vec<u8>, at: Timestamp) {
-        if self.time.as_ref().is_none_or(|(kept, _)| *kept != at) {
-            self.time = Some((at, at.to_string()));
+        match &mut self.time {
+            Some((kept, written)) if *kept == at => out.extend_from_slice(written),
+            _ => {
+                let mut written = Vec::new();
+                string(&mut written, &at.to_string());
+                out.extend_from_slice(&written);
+                self.time = Some((at, written));
+            }
         }
-        string(out, self.time.as_ref().map_or("", |(_, text)| text));
     }
 }
 
@@ -91,7 +103,9 @@ fn write_correction(correction: &CorrectionRow, out: &mut Vec<u8>) {
 fn string(out: &mut Vec<u8>, text: &str) {
     // What the serializer writes of printable ASCII without a quote or backslash, JSON's only
     // escapes there (the tests hold it to the serializer): the text between quotes.
-    if Escaping::printable_ascii(text) && !text.bytes().any(|b| b == b'"' || b == b'\\') {
+    if Escaping::printable_ascii(text)
+        && text.bytes().filter(|&b| b == b'"' || b == b'\\').count() == 0
+    {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
