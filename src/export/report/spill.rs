@@ -18,7 +18,7 @@
 //! here, within one export; it is never a file format anyone else sees. Offsets are not
 //! stored: they depend on the opening, computed when rows are read. Each run decodes into a
 //! row of its own whose strings are reused ([`Reader`]), so reading 2,000,000 rows back
-//! allocates nothing per row; [`Spill::rows`] copies them out for readers that keep rows.
+//! allocates nothing per row.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -188,27 +188,7 @@ impl Spill {
         reader.pick();
         Ok(reader)
     }
-
-    /// [`Spill::reader`] as an iterator of owned rows.
-    pub fn rows(&self) -> std::io::Result<Rows<'_>> {
-        let mut reader = self.reader()?;
-        let mut failed = false;
-        Ok(Box::new(std::iter::from_fn(move || {
-            if failed {
-                return None;
-            }
-            let row = reader.current()?.clone();
-            if let Err(e) = reader.advance() {
-                failed = true;
-                return Some(Err(e));
-            }
-            Some(Ok(row))
-        })))
-    }
 }
-
-/// Spilled rows in time order.
-pub type Rows<'a> = Box<dyn Iterator<Item = std::io::Result<TimelineRow>> + 'a>;
 
 /// Spilled rows read back in `(at, seq)` order, one at a time: [`Reader::current`] is the
 /// next row, [`Reader::advance`] moves past it.
@@ -461,12 +441,18 @@ mod tests {
         }
     }
 
+    fn rows(spill: &Spill) -> Vec<TimelineRow> {
+        let mut reader = spill.reader().unwrap();
+        let mut rows = Vec::new();
+        while let Some(row) = reader.current() {
+            rows.push(row.clone());
+            reader.advance().unwrap();
+        }
+        rows
+    }
+
     fn read(spill: &Spill) -> Vec<(u64, String)> {
-        spill
-            .rows()
-            .unwrap()
-            .map(|r| r.map(|r| (r.seq, r.text)).unwrap())
-            .collect()
+        rows(spill).into_iter().map(|r| (r.seq, r.text)).collect()
     }
 
     #[test]
@@ -482,7 +468,7 @@ mod tests {
         assert_eq!(spill.runs.len(), 3);
         let seqs: Vec<u64> = read(&spill).into_iter().map(|(seq, _)| seq).collect();
         assert_eq!(seqs, [4, 1, 6, 7, 2, 3, 5, 8]);
-        let third = spill.rows().unwrap().nth(5).unwrap().unwrap();
+        let third = rows(&spill).swap_remove(5);
         assert_eq!(
             (third.seq, third.step, third.text.as_str()),
             (3, None, "row 3 é")
@@ -519,6 +505,40 @@ mod tests {
         expected.sort_unstable();
         let seqs: Vec<u64> = read(&spill).into_iter().map(|(seq, _)| seq).collect();
         assert_eq!(seqs, expected.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_row_read_into_the_last_ones_place_keeps_nothing_of_it() {
+        let mut writer = Writer::new().unwrap();
+        let mut written = vec![
+            row(1, 1, "a long first text"),
+            row(2, 2, "b"),
+            row(4, 3, ""),
+        ];
+        written[0].actor = "a long actor name".into();
+        written[1].step = None;
+        written[1].item = None;
+        written[2].actor = "c".into();
+        for row in &written {
+            writer.push(row);
+        }
+        let read = rows(&writer.finish());
+        let fields = |r: &TimelineRow| {
+            (
+                r.seq,
+                r.at,
+                r.recorded_at,
+                r.kind,
+                r.item,
+                r.actor.clone(),
+                r.step.clone(),
+                r.text.clone(),
+            )
+        };
+        assert_eq!(
+            read.iter().map(fields).collect::<Vec<_>>(),
+            written.iter().map(fields).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -303,24 +303,13 @@ impl Timeline {
     /// Every row, in time order (ties by seq), exchange rows read back from disk as needed.
     /// An error when the timeline was collected for summaries only, or the disk fails.
     pub fn all(&self) -> std::io::Result<AllRows<'_>> {
-        if self.summaries_only {
-            return Err(std::io::Error::other(
-                "this timeline holds each foreach step's summary, not every exchange",
-            ));
-        }
-        self.merged()
+        self.walk_all().map(Walk::into_rows)
     }
 
     /// The rows as collected: [`Timeline::all`], or with [`Keep::Summaries`] each step's
     /// first exchange in place of all of them (what a summary line needs).
     fn merged(&self) -> std::io::Result<AllRows<'_>> {
-        let mut walk = self.walk()?;
-        Ok(Box::new(std::iter::from_fn(move || match walk.step() {
-            Ok(Some(Walked::Memory(row))) => Some(Ok(Cow::Borrowed(row))),
-            Ok(Some(Walked::Spilled(row))) => Some(Ok(Cow::Owned(row.clone()))),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        })))
+        self.walk().map(Walk::into_rows)
     }
 
     /// Every row in time order (ties by seq) without copying any: [`Timeline::all`] for a
@@ -378,6 +367,16 @@ pub enum Walked<'t, 'w> {
 }
 
 impl<'t> Walk<'t> {
+    /// The rest of the walk as an iterator, rows from disk copied out.
+    fn into_rows(mut self) -> AllRows<'t> {
+        Box::new(std::iter::from_fn(move || match self.step() {
+            Ok(Some(Walked::Memory(row))) => Some(Ok(Cow::Borrowed(row))),
+            Ok(Some(Walked::Spilled(row))) => Some(Ok(Cow::Owned(row.clone()))),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }))
+    }
+
     /// The next row, `None` after the last.
     pub fn step(&mut self) -> std::io::Result<Option<Walked<'t, '_>>> {
         if std::mem::take(&mut self.advance)
