@@ -68,8 +68,9 @@ pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Res
 /// raw newline and two spaces precede only the top-level keys, which are unique).
 const EMPTY_TIMELINE: &[u8] = b"\n  \"timeline\": []";
 
-/// The whole document into `out`: the report without its timeline rows through serde, with
-/// the rows written into its `timeline` array as they are read.
+/// The whole document into `out`: the report without its timeline rows through serde (into
+/// memory first: without its rows a report is small), with the rows written into its
+/// `timeline` array as they are read.
 fn write_document(report: &Report, out: &mut Chunks) -> std::io::Result<()> {
     let mut shell = Vec::new();
     serialize(&without_timeline(report), &mut shell)?;
@@ -94,9 +95,8 @@ fn write_document(report: &Report, out: &mut Chunks) -> std::io::Result<()> {
     out.write_all(tail)
 }
 
-/// The report with an empty timeline (the rest borrowed as copies: a report without its
-/// timeline is small). Every field is named, so a field added to [`Report`] cannot be left
-/// out of the JSON unnoticed.
+/// A copy of the report with an empty timeline, everything else cloned. Every field is
+/// named, so a field added to [`Report`] cannot be left out of the JSON unnoticed.
 fn without_timeline(report: &Report) -> Report {
     let Report {
         schema_version,
