@@ -6,11 +6,21 @@
 //! (C0 controls), every character [`crate::text::is_hostile`] names (DEL, C1 controls such as
 //! U+009B, bidi overrides such as U+202E, invisible marks) is written as `\u009b`, so the file
 //! holds only printable text and still parses to the same strings.
+//!
+//! The timeline (2,000,000 rows in a large incident) is written apart from serde: the rest
+//! of the report is serialized with its timeline left empty, and the rows are written into
+//! that empty array by [`rows`], which lays each row out as serde's pretty printer does and
+//! writes every string and number through the same serializer and [`Escaping`] formatter,
+//! so the bytes are the ones serde would write (`rows::tests` compares them, hostile text
+//! included).
 
-use serde::Serialize as _;
+use std::io::Write as _;
+
 use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::report::Report;
+
+mod rows;
 
 /// Bytes gathered before each write to the sink.
 const CHUNK: usize = 1 << 20;
@@ -32,15 +42,7 @@ pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Res
                 full_tx,
                 empty_rx,
             };
-            let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping::default());
-            report
-                .serialize(&mut ser)
-                .map_err(|e| match e.io_error_kind() {
-                    // `stanch export … | head`: a closed pipe stays a closed pipe.
-                    Some(kind) => std::io::Error::new(kind, e),
-                    None => std::io::Error::other(e),
-                })?;
-            out.buf.push(b'\n');
+            write_document(report, &mut out)?;
             out.hand_over()
         });
         let mut written = Ok(());
@@ -62,6 +64,107 @@ pub fn render_to(report: &Report, sink: &mut dyn std::io::Write) -> std::io::Res
     })
 }
 
+/// Where the timeline's rows go in the report serialized without them: its empty array (a
+/// raw newline and two spaces precede only the top-level keys, which are unique).
+const EMPTY_TIMELINE: &[u8] = b"\n  \"timeline\": []";
+
+/// The whole document into `out`: the report without its timeline rows through serde (into
+/// memory first: without its rows a report is small), with the rows written into its
+/// `timeline` array as they are read.
+fn write_document(report: &Report, out: &mut Chunks) -> std::io::Result<()> {
+    let mut shell = Vec::new();
+    serialize(&without_timeline(report), &mut shell)?;
+    shell.push(b'\n');
+    let at = memchr::memmem::find(&shell, EMPTY_TIMELINE)
+        .ok_or_else(|| std::io::Error::other("the report has no timeline"))?;
+    let (head, tail) = shell.split_at(at + EMPTY_TIMELINE.len() - 1);
+    out.write_all(head)?;
+    let mut walk = report.timeline.walk_all()?;
+    let mut writer = rows::Writer::default();
+    let mut any = false;
+    while let Some(row) = walk.step()? {
+        out.buf
+            .extend_from_slice(if any { b",\n    " } else { b"\n    " });
+        any = true;
+        writer.write(row.row(), &mut out.buf);
+        out.handed_over_when_full()?;
+    }
+    if any {
+        out.write_all(b"\n  ")?;
+    }
+    out.write_all(tail)
+}
+
+/// A copy of the report with an empty timeline, everything else cloned. Every field is
+/// named, so a field added to [`Report`] cannot be left out of the JSON unnoticed.
+fn without_timeline(report: &Report) -> Report {
+    let Report {
+        schema_version,
+        generator,
+        drill,
+        watermark,
+        summary,
+        review,
+        impact,
+        marks,
+        durations,
+        metrics,
+        notification_window,
+        deadlines,
+        timeline: _,
+        exchanges: _,
+        steps,
+        notes,
+        action_items,
+        evidence,
+        journal,
+        drafts,
+        injects,
+        warnings,
+        score,
+        comparison,
+    } = report;
+    Report {
+        schema_version: *schema_version,
+        generator: generator.clone(),
+        drill: *drill,
+        watermark: watermark.clone(),
+        summary: summary.clone(),
+        review: review.clone(),
+        impact: impact.clone(),
+        marks: marks.clone(),
+        durations: durations.clone(),
+        metrics: metrics.clone(),
+        notification_window: notification_window.clone(),
+        deadlines: deadlines.clone(),
+        timeline: super::report::timeline::Timeline::default(),
+        // Not part of the JSON (`serde(skip)`).
+        exchanges: Vec::new(),
+        steps: steps.clone(),
+        notes: notes.clone(),
+        action_items: action_items.clone(),
+        evidence: evidence.clone(),
+        journal: journal.clone(),
+        drafts: drafts.clone(),
+        injects: injects.clone(),
+        warnings: warnings.clone(),
+        score: score.clone(),
+        comparison: comparison.clone(),
+    }
+}
+
+/// `value` serialized as this module writes JSON (pretty, hostile characters escaped).
+fn serialize<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, Escaping::default());
+    value
+        .serialize(&mut ser)
+        .map_err(|e| match e.io_error_kind() {
+            // `stanch export … | head`: a closed pipe stays a closed pipe.
+            Some(kind) => std::io::Error::new(kind, e),
+            None => std::io::Error::other(e),
+        })
+}
+
 /// The serializer's many small writes gathered in memory (in a type the compiler can see
 /// through) and handed to the writing thread a chunk at a time.
 struct Chunks {
@@ -71,6 +174,13 @@ struct Chunks {
 }
 
 impl Chunks {
+    fn handed_over_when_full(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
     fn hand_over(&mut self) -> std::io::Result<()> {
         let fresh = self
             .empty_rx
@@ -92,10 +202,7 @@ impl std::io::Write for Chunks {
     #[inline]
     fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.hand_over()?;
-        }
-        Ok(())
+        self.handed_over_when_full()
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -114,14 +221,22 @@ pub fn render(report: &Report) -> String {
 #[derive(Default)]
 struct Escaping(PrettyFormatter<'static>);
 
+impl Escaping {
+    /// Printable ASCII (nearly every byte of a large export) holds nothing hostile.
+    fn printable_ascii(text: &str) -> bool {
+        // Without an early exit: the compiler makes it a vector loop.
+        text.bytes()
+            .fold(true, |plain, b| plain & (0x20..0x7f).contains(&b))
+    }
+}
+
 impl Formatter for Escaping {
     fn write_string_fragment<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        // Printable ASCII (nearly every byte of a large export) holds nothing hostile.
-        if fragment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if Escaping::printable_ascii(fragment) {
             return writer.write_all(fragment.as_bytes());
         }
         let mut rest = fragment;
@@ -184,6 +299,7 @@ impl Formatter for Escaping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Serialize as _;
 
     #[test]
     fn hostile_characters_are_escaped_and_parse_back_to_the_same_string() {

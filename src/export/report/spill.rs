@@ -5,7 +5,7 @@
 //! ```text
 //! Rows::push ──exchange row──▶ Writer::push ──▶ unnamed temp file (0600, gone on close)
 //!                                                  │ runs: stretches in time order
-//! Timeline::rows ◀── merge by (at, seq) ◀── Spill::rows (one reader per run)
+//! Timeline::walk ◀── merge by (at, seq) ◀── Spill::reader (one buffer and row per run)
 //! ```
 //!
 //! Rows are written in journal order, which is time order unless the clock stepped back;
@@ -16,7 +16,9 @@
 //!
 //! A record is binary (fixed-width numbers, length-prefixed UTF-8), written and read only
 //! here, within one export; it is never a file format anyone else sees. Offsets are not
-//! stored: they depend on the opening, computed when rows are read.
+//! stored: they depend on the opening, computed when rows are read. Each run decodes into a
+//! row of its own whose strings are reused ([`Reader`]), so reading 2,000,000 rows back
+//! allocates nothing per row.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -142,8 +144,9 @@ impl Spill {
         self.rows == 0
     }
 
-    /// Every row in `(at, seq)` order (offsets still to be filled in).
-    pub fn rows(&self) -> std::io::Result<Rows<'_>> {
+    /// Every row in `(at, seq)` order (offsets still to be filled in), each read into one
+    /// row the reader keeps reusing: no allocation per row once its strings have grown.
+    pub fn reader(&self) -> std::io::Result<Reader<'_>> {
         let file = match (&self.file, &self.failed) {
             (Some(file), None) => file,
             (_, reason) => {
@@ -161,51 +164,88 @@ impl Spill {
         if runs.len() > MAX_RUNS {
             let mut all = Vec::with_capacity(usize::try_from(self.rows).unwrap_or(0));
             for run in &mut runs {
-                while let Some(row) = run.next_row()? {
-                    all.push(row);
+                let mut row = blank();
+                while run.read_into(&mut row)? {
+                    all.push(std::mem::replace(&mut row, blank()));
                 }
             }
             all.sort_by_key(|r| (r.at, r.seq));
-            return Ok(Box::new(all.into_iter().map(Ok)));
+            let mut sorted = all.into_iter();
+            let current = sorted.next();
+            return Ok(Reader::Sorted { sorted, current });
         }
-        let heads = runs
-            .iter_mut()
-            .map(Run::next_row)
-            .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(Box::new(Merge { runs, heads }))
+        let mut heads = Vec::with_capacity(runs.len());
+        for mut run in runs {
+            let mut row = blank();
+            if run.read_into(&mut row)? {
+                heads.push((run, row));
+            }
+        }
+        let mut reader = Reader::Runs {
+            heads,
+            current: None,
+        };
+        reader.pick();
+        Ok(reader)
     }
 }
 
-/// Spilled rows in time order.
-pub type Rows<'a> = Box<dyn Iterator<Item = std::io::Result<TimelineRow>> + 'a>;
-
-/// The runs merged: each step yields the smallest head.
-struct Merge<'a> {
-    runs: Vec<Run<'a>>,
-    heads: Vec<Option<TimelineRow>>,
+/// Spilled rows read back in `(at, seq)` order, one at a time: [`Reader::current`] is the
+/// next row, [`Reader::advance`] moves past it.
+pub enum Reader<'a> {
+    /// Each run's next row read into its own reused row; `current` names the smallest.
+    Runs {
+        heads: Vec<(Run<'a>, TimelineRow)>,
+        current: Option<usize>,
+    },
+    /// Past [`MAX_RUNS`]: every row in memory, sorted.
+    Sorted {
+        sorted: std::vec::IntoIter<TimelineRow>,
+        current: Option<TimelineRow>,
+    },
 }
 
-impl Iterator for Merge<'_> {
-    type Item = std::io::Result<TimelineRow>;
+impl Reader<'_> {
+    /// The next row in time order (its offset still to be filled in), `None` at the end.
+    pub fn current(&mut self) -> Option<&mut TimelineRow> {
+        match self {
+            Reader::Runs { heads, current } => current.map(|i| &mut heads[i].1),
+            Reader::Sorted { current, .. } => current.as_mut(),
+        }
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let (index, _) = self
-            .heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| h.as_ref().map(|r| (i, (r.at, r.seq))))
-            .min_by_key(|&(_, key)| key)?;
-        let next = match self.runs[index].next_row() {
-            Ok(next) => next,
-            Err(e) => return Some(Err(e)),
-        };
-        std::mem::replace(&mut self.heads[index], next).map(Ok)
+    /// Move past [`Reader::current`].
+    pub fn advance(&mut self) -> std::io::Result<()> {
+        match self {
+            Reader::Runs { heads, current } => {
+                if let Some(i) = current.take() {
+                    let (run, row) = &mut heads[i];
+                    if !run.read_into(row)? {
+                        heads.swap_remove(i);
+                    }
+                }
+                self.pick();
+            }
+            Reader::Sorted { sorted, current } => *current = sorted.next(),
+        }
+        Ok(())
+    }
+
+    /// The run whose head is smallest by `(at, seq)` becomes the current one.
+    fn pick(&mut self) {
+        if let Reader::Runs { heads, current } = self {
+            *current = heads
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, row))| (row.at, row.seq))
+                .map(|(i, _)| i);
+        }
     }
 }
 
 /// One run's bytes, read through a small buffer at its own position (`pread`: the runs
 /// share the file but not a cursor).
-struct Run<'a> {
+pub struct Run<'a> {
     file: &'a File,
     at: u64,
     end: u64,
@@ -241,10 +281,11 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn next_row(&mut self) -> std::io::Result<Option<TimelineRow>> {
+    /// Read the run's next row into `row` (its strings reused); `false` at the run's end.
+    fn read_into(&mut self, row: &mut TimelineRow) -> std::io::Result<bool> {
         self.fill(4)?;
         if self.buf.len() == self.pos {
-            return Ok(None);
+            return Ok(false);
         }
         let len = u32::from_le_bytes(Cursor(&self.buf[self.pos..]).take()?);
         let len = usize::try_from(len).unwrap_or(usize::MAX);
@@ -254,9 +295,9 @@ impl<'a> Run<'a> {
             .buf
             .get(self.pos..self.pos.saturating_add(len))
             .ok_or_else(|| corrupt("a record runs past its run"))?;
-        let row = decode(record)?;
+        decode(record, row)?;
         self.pos += len;
-        Ok(Some(row))
+        Ok(true)
     }
 }
 
@@ -295,39 +336,60 @@ fn put_str(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
-fn decode(record: &[u8]) -> std::io::Result<TimelineRow> {
-    let mut cursor = Cursor(record);
-    let seq = u64::from_le_bytes(cursor.take()?);
-    let nanos = i128::from_le_bytes(cursor.take()?);
-    let at = Timestamp::from_nanosecond(nanos).map_err(|_| corrupt("a time out of range"))?;
-    let item = u64::from_le_bytes(cursor.take()?);
-    let [kind] = cursor.take()?;
-    let actor = cursor.text()?.unwrap_or_default();
-    let step = cursor.text()?;
-    let text = cursor.text()?.unwrap_or_default();
-    Ok(TimelineRow {
-        seq,
-        at,
+/// An exchange row with nothing in it yet, for [`decode`] to fill.
+fn blank() -> TimelineRow {
+    TimelineRow {
+        seq: 0,
+        at: Timestamp::UNIX_EPOCH,
         offset: String::new(),
         offset_ms: 0,
-        recorded_at: at,
+        recorded_at: Timestamp::UNIX_EPOCH,
         backdated: false,
-        actor,
-        kind: if kind == 1 {
-            Kind::HttpResponse.as_str()
-        } else {
-            Kind::HttpRequest.as_str()
-        },
-        step,
-        text,
+        actor: String::new(),
+        kind: Kind::HttpRequest.as_str(),
+        step: None,
+        text: String::new(),
         corrections: Vec::new(),
-        item: (item != u64::MAX).then_some(item),
-    })
+        item: None,
+    }
+}
+
+/// Decode `record` into `row`, reusing its strings (offsets are left as they are).
+fn decode(record: &[u8], row: &mut TimelineRow) -> std::io::Result<()> {
+    let mut cursor = Cursor(record);
+    row.seq = u64::from_le_bytes(cursor.take()?);
+    let nanos = i128::from_le_bytes(cursor.take()?);
+    row.at = Timestamp::from_nanosecond(nanos).map_err(|_| corrupt("a time out of range"))?;
+    row.recorded_at = row.at;
+    let item = u64::from_le_bytes(cursor.take()?);
+    row.item = (item != u64::MAX).then_some(item);
+    let [kind] = cursor.take()?;
+    row.kind = if kind == 1 {
+        Kind::HttpResponse.as_str()
+    } else {
+        Kind::HttpRequest.as_str()
+    };
+    row.actor.clear();
+    if let Some(actor) = cursor.text()? {
+        row.actor.push_str(actor);
+    }
+    match (cursor.text()?, &mut row.step) {
+        (Some(step), Some(kept)) => {
+            kept.clear();
+            kept.push_str(step);
+        }
+        (step, kept) => *kept = step.map(str::to_owned),
+    }
+    row.text.clear();
+    if let Some(text) = cursor.text()? {
+        row.text.push_str(text);
+    }
+    Ok(())
 }
 
 struct Cursor<'a>(&'a [u8]);
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     fn take<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
         let (head, rest) = self
             .0
@@ -337,7 +399,7 @@ impl Cursor<'_> {
         <[u8; N]>::try_from(head).map_err(|_| corrupt("a record ends early"))
     }
 
-    fn text(&mut self) -> std::io::Result<Option<String>> {
+    fn text(&mut self) -> std::io::Result<Option<&'a str>> {
         let len = u32::from_le_bytes(self.take()?);
         if len == u32::MAX {
             return Ok(None);
@@ -347,7 +409,7 @@ impl Cursor<'_> {
             .split_at_checked(len as usize)
             .ok_or_else(|| corrupt("a record ends early"))?;
         self.0 = rest;
-        String::from_utf8(head.to_vec())
+        std::str::from_utf8(head)
             .map(Some)
             .map_err(|_| corrupt("text that is not UTF-8"))
     }
@@ -379,12 +441,18 @@ mod tests {
         }
     }
 
+    fn rows(spill: &Spill) -> Vec<TimelineRow> {
+        let mut reader = spill.reader().unwrap();
+        let mut rows = Vec::new();
+        while let Some(row) = reader.current() {
+            rows.push(row.clone());
+            reader.advance().unwrap();
+        }
+        rows
+    }
+
     fn read(spill: &Spill) -> Vec<(u64, String)> {
-        spill
-            .rows()
-            .unwrap()
-            .map(|r| r.map(|r| (r.seq, r.text)).unwrap())
-            .collect()
+        rows(spill).into_iter().map(|r| (r.seq, r.text)).collect()
     }
 
     #[test]
@@ -400,7 +468,7 @@ mod tests {
         assert_eq!(spill.runs.len(), 3);
         let seqs: Vec<u64> = read(&spill).into_iter().map(|(seq, _)| seq).collect();
         assert_eq!(seqs, [4, 1, 6, 7, 2, 3, 5, 8]);
-        let third = spill.rows().unwrap().nth(5).unwrap().unwrap();
+        let third = rows(&spill).swap_remove(5);
         assert_eq!(
             (third.seq, third.step, third.text.as_str()),
             (3, None, "row 3 é")
@@ -437,6 +505,40 @@ mod tests {
         expected.sort_unstable();
         let seqs: Vec<u64> = read(&spill).into_iter().map(|(seq, _)| seq).collect();
         assert_eq!(seqs, expected.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_row_read_into_the_last_ones_place_keeps_nothing_of_it() {
+        let mut writer = Writer::new().unwrap();
+        let mut written = vec![
+            row(1, 1, "a long first text"),
+            row(2, 2, "b"),
+            row(4, 3, ""),
+        ];
+        written[0].actor = "a long actor name".into();
+        written[1].step = None;
+        written[1].item = None;
+        written[2].actor = "c".into();
+        for row in &written {
+            writer.push(row);
+        }
+        let read = rows(&writer.finish());
+        let fields = |r: &TimelineRow| {
+            (
+                r.seq,
+                r.at,
+                r.recorded_at,
+                r.kind,
+                r.item,
+                r.actor.clone(),
+                r.step.clone(),
+                r.text.clone(),
+            )
+        };
+        assert_eq!(
+            read.iter().map(fields).collect::<Vec<_>>(),
+            written.iter().map(fields).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -303,50 +303,36 @@ impl Timeline {
     /// Every row, in time order (ties by seq), exchange rows read back from disk as needed.
     /// An error when the timeline was collected for summaries only, or the disk fails.
     pub fn all(&self) -> std::io::Result<AllRows<'_>> {
-        if self.summaries_only {
-            return Err(std::io::Error::other(
-                "this timeline holds each foreach step's summary, not every exchange",
-            ));
-        }
-        self.merged()
+        self.walk_all().map(Walk::into_rows)
     }
 
     /// The rows as collected: [`Timeline::all`], or with [`Keep::Summaries`] each step's
     /// first exchange in place of all of them (what a summary line needs).
     fn merged(&self) -> std::io::Result<AllRows<'_>> {
-        let spilled = match &self.spill {
-            Some(spill) => spill.rows()?,
-            None => Box::new(std::iter::empty()),
-        };
-        let origin = self.origin;
-        // Rows share their offset's second by the thousand: the last label is reused.
-        let mut last: Option<((bool, u64), String)> = None;
-        let spilled = spilled.map(move |row| {
-            row.map(|mut row| {
-                row.offset_ms = millis_between(origin, row.at);
-                // What `offset_label` reads of the offset: its sign and whole seconds.
-                let second = (row.offset_ms < 0, row.offset_ms.unsigned_abs() / 1000);
-                row.offset = match &last {
-                    Some((shown, label)) if *shown == second => label.clone(),
-                    _ => {
-                        let label = offset_label(row.offset_ms);
-                        last = Some((second, label.clone()));
-                        label
-                    }
-                };
-                Cow::Owned(row)
-            })
-        });
-        let mut memory = self.rows.iter().map(|r| Ok(Cow::Borrowed(r))).peekable();
-        let mut spilled = spilled.peekable();
-        Ok(Box::new(std::iter::from_fn(move || {
-            let key = |r: &std::io::Result<RowRef<'_>>| r.as_ref().ok().map(|r| (r.at, r.seq));
-            match (memory.peek().map(key), spilled.peek().map(key)) {
-                (Some(Some(m)), Some(Some(s))) if s < m => spilled.next(),
-                (Some(_), Some(None)) | (None, _) => spilled.next(),
-                _ => memory.next(),
-            }
-        })))
+        self.walk().map(Walk::into_rows)
+    }
+
+    /// Every row in time order (ties by seq) without copying any: [`Timeline::all`] for a
+    /// writer that needs each row only while it writes it (the JSON export). An error as
+    /// [`Timeline::all`]'s.
+    pub fn walk_all(&self) -> std::io::Result<Walk<'_>> {
+        if self.summaries_only {
+            return Err(std::io::Error::other(
+                "this timeline holds each foreach step's summary, not every exchange",
+            ));
+        }
+        self.walk()
+    }
+
+    fn walk(&self) -> std::io::Result<Walk<'_>> {
+        Ok(Walk {
+            memory: self.rows.iter().peekable(),
+            spilled: self.spill.as_deref().map(Spill::reader).transpose()?,
+            advance: false,
+            origin: self.origin,
+            second: None,
+            label: String::new(),
+        })
     }
 
     /// How many rows there are in memory and on disk.
@@ -359,52 +345,93 @@ impl Timeline {
     }
 }
 
-/// Rows read ahead of the serializer, per hand-over.
-const READ_AHEAD: usize = 1024;
+/// A timeline's rows in time order, memory and disk merged by `(at, seq)`, one at a time
+/// ([`Walk::step`]): a row from disk is read into a row the walk reuses, its offset filled
+/// in, so walking 2,000,000 exchange rows allocates nothing per row.
+pub struct Walk<'t> {
+    memory: std::iter::Peekable<std::slice::Iter<'t, TimelineRow>>,
+    spilled: Option<spill::Reader<'t>>,
+    /// The spilled row handed out last is still current: move past it first.
+    advance: bool,
+    origin: Timestamp,
+    /// What `offset_label` reads of the last spilled row's offset (its sign and whole
+    /// seconds) and the label made of it: rows share their second by the thousand.
+    second: Option<(bool, u64)>,
+    label: String,
+}
+
+/// A row of a [`Walk`]: held by the timeline, or read from disk (valid until the next step).
+pub enum Walked<'t, 'w> {
+    Memory(&'t TimelineRow),
+    Spilled(&'w TimelineRow),
+}
+
+impl<'t> Walk<'t> {
+    /// The rest of the walk as an iterator, rows from disk copied out.
+    fn into_rows(mut self) -> AllRows<'t> {
+        Box::new(std::iter::from_fn(move || match self.step() {
+            Ok(Some(Walked::Memory(row))) => Some(Ok(Cow::Borrowed(row))),
+            Ok(Some(Walked::Spilled(row))) => Some(Ok(Cow::Owned(row.clone()))),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }))
+    }
+
+    /// The next row, `None` after the last.
+    pub fn step(&mut self) -> std::io::Result<Option<Walked<'t, '_>>> {
+        if std::mem::take(&mut self.advance)
+            && let Some(spilled) = &mut self.spilled
+        {
+            spilled.advance()?;
+        }
+        let key = |r: &TimelineRow| (r.at, r.seq);
+        let spilled_key = self
+            .spilled
+            .as_mut()
+            .and_then(spill::Reader::current)
+            .map(|r| key(r));
+        let from_disk = match (self.memory.peek(), spilled_key) {
+            (Some(m), Some(s)) => s < key(m),
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if !from_disk {
+            return Ok(self.memory.next().map(Walked::Memory));
+        }
+        let Some(row) = self.spilled.as_mut().and_then(spill::Reader::current) else {
+            return Ok(None);
+        };
+        row.offset_ms = millis_between(self.origin, row.at);
+        let second = (row.offset_ms < 0, row.offset_ms.unsigned_abs() / 1000);
+        if self.second != Some(second) {
+            self.second = Some(second);
+            self.label = offset_label(row.offset_ms);
+        }
+        row.offset.clone_from(&self.label);
+        self.advance = true;
+        Ok(Some(Walked::Spilled(row)))
+    }
+}
+
+impl Walked<'_, '_> {
+    pub fn row(&self) -> &TimelineRow {
+        match self {
+            Walked::Memory(row) | Walked::Spilled(row) => row,
+        }
+    }
+}
 
 impl serde::Serialize for Timeline {
-    /// Every row ([`Timeline::all`]), read from disk and merged on a thread of its own a few
-    /// batches ahead of the serializer (memory stays bounded by the batches in flight).
+    /// Every row ([`Timeline::all`]), read from disk as they are reached. The JSON export
+    /// writes its timeline itself (`export::json`), faster; this is for any other serializer.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeSeq};
         let mut seq = serializer.serialize_seq(usize::try_from(self.len()).ok())?;
-        let (rows_tx, rows_rx) =
-            std::sync::mpsc::sync_channel::<std::io::Result<Vec<RowRef<'_>>>>(2);
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                let rows = match self.all() {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        let _ = rows_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let mut batch = Vec::with_capacity(READ_AHEAD);
-                for row in rows {
-                    match row {
-                        Ok(row) => batch.push(row),
-                        Err(e) => {
-                            let _ = rows_tx.send(Err(e));
-                            return;
-                        }
-                    }
-                    if batch.len() == READ_AHEAD {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD));
-                        // A closed channel: the serializer stopped (its error is reported).
-                        if rows_tx.send(Ok(full)).is_err() {
-                            return;
-                        }
-                    }
-                }
-                let _ = rows_tx.send(Ok(batch));
-            });
-            for batch in rows_rx {
-                for row in batch.map_err(S::Error::custom)? {
-                    seq.serialize_element(&*row)?;
-                }
-            }
-            seq.end()
-        })
+        let mut walk = self.walk_all().map_err(S::Error::custom)?;
+        while let Some(row) = walk.step().map_err(S::Error::custom)? {
+            seq.serialize_element(row.row())?;
+        }
+        seq.end()
     }
 }
 
