@@ -28,6 +28,10 @@
 //! covers the same bytes either way. The buffer is given back to the allocator when a burst
 //! made it large, so a long run keeps what its steady state needs, not its peak.
 //!
+//! A follower (the checkpointer, through `Watch::follow`) may ask for every event queued from
+//! then on: each is kept, as the caller got it, with the byte offset its line ends at, until
+//! the follower takes them. Its `data` is shared, so a 16 MB capture is not copied for it.
+//!
 //! After a failed write the file may end in part of a batch, so the queue refuses every later
 //! event and waiters past the watermark get the failure; reopening the journal quarantines
 //! the partial line.
@@ -81,6 +85,18 @@ struct Pending {
     writer_waiting: bool,
     /// A write failed; every later event is refused.
     failed: Option<String>,
+    /// Bytes of the file through the last event queued (where the next line starts).
+    offset: u64,
+    /// Every event queued since a follower asked ([`Queue::follow`]), until it takes them.
+    fed: Option<Vec<Fed>>,
+}
+
+/// An event as queued, for a follower that folds the events it needs instead of reading back
+/// the lines just written: the same value the caller got (its `data` shared, not copied),
+/// and the byte just past its line.
+pub struct Fed {
+    pub event: Event,
+    pub end: u64,
 }
 
 /// What the durability lock guards.
@@ -116,7 +132,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Queue {
-    pub(super) fn new(path: PathBuf, seq: u64, prev: String) -> Self {
+    /// A queue whose file holds `offset` bytes, the last line event `seq` (hash `prev`).
+    pub(super) fn new(path: PathBuf, seq: u64, prev: String, offset: u64) -> Self {
         Self {
             path,
             started: Instant::now(),
@@ -130,6 +147,8 @@ impl Queue {
                 urgent: false,
                 writer_waiting: false,
                 failed: None,
+                offset,
+                fed: None,
             }),
             work: Condvar::new(),
             durable: Mutex::new(Durable {
@@ -188,6 +207,7 @@ impl Queue {
         }
         let mut hasher = Sha256::new();
         hasher.update(event.prev.as_bytes());
+        let mut spliced = 0;
         match big
             .then(|| data_at(&pending.buf[start..], &event.prev))
             .flatten()
@@ -200,6 +220,7 @@ impl Queue {
                 hasher.update(event.data.get().as_bytes());
                 hasher.update(&pending.buf[at..]);
                 pending.shared.push((at, event.data.clone()));
+                spliced = event.data.get().len();
             }
             None if big => {
                 // Unreachable (serde writes the fields in order); never a line without its data.
@@ -222,6 +243,14 @@ impl Queue {
         pending.seq = event.seq;
         pending.queued += 1;
         pending.prev.clone_from(&event.hash);
+        pending.offset += (pending.buf.len() - start + spliced) as u64;
+        let end = pending.offset;
+        if let Some(fed) = &mut pending.fed {
+            fed.push(Fed {
+                event: event.clone(),
+                end,
+            });
+        }
         // Only the first event of a batch wakes a sleeping writer (a lingering one is woken
         // by the batch filling up or by a waiter): no futex call per event.
         let wake = pending.writer_waiting && (pending.queued == 1 || pending.urgent);
@@ -235,6 +264,28 @@ impl Queue {
     /// The seq of the last event queued.
     pub(super) fn last_seq(&self) -> u64 {
         lock(&self.pending).seq
+    }
+
+    /// Keep every event queued from now on for [`Queue::take_fed`]; returns where the last
+    /// event queued before ends (`seq`, `hash`, byte offset): the follower's starting point.
+    pub(super) fn follow(&self) -> (u64, String, u64) {
+        let mut pending = lock(&self.pending);
+        pending.fed.get_or_insert_with(Vec::new);
+        (pending.seq, pending.prev.clone(), pending.offset)
+    }
+
+    /// The events queued since the last call (in seq order), or since [`Queue::follow`].
+    pub(super) fn take_fed(&self) -> Vec<Fed> {
+        lock(&self.pending)
+            .fed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Keep no more events for a follower.
+    pub(super) fn unfollow(&self) {
+        lock(&self.pending).fed = None;
     }
 
     /// No more events; the writer thread drains what is queued and ends.
@@ -515,7 +566,12 @@ mod tests {
     }
 
     fn start(dir: &std::path::Path, file: File) -> (Arc<Queue>, std::thread::JoinHandle<()>) {
-        let queue = Arc::new(Queue::new(dir.join("journal.jsonl"), 0, GENESIS.to_owned()));
+        let queue = Arc::new(Queue::new(
+            dir.join("journal.jsonl"),
+            0,
+            GENESIS.to_owned(),
+            0,
+        ));
         let writer = Writer {
             queue: Arc::clone(&queue),
             file,
