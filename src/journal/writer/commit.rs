@@ -430,6 +430,47 @@ impl Batch {
     }
 }
 
+/// How group commit went, logged when the writer ends (`STANCH_LOG=stanch=debug`): the
+/// figures that say whether syncs are shared as widely as they can be, and what they cost.
+#[derive(Default)]
+struct Syncs {
+    count: u64,
+    events: u64,
+    most_events: u64,
+    /// Time in `write` + `sync_data`.
+    busy: Duration,
+    longest: Duration,
+}
+
+impl Syncs {
+    fn add(&mut self, took: Duration, events: u64) {
+        self.count += 1;
+        self.events += events;
+        self.most_events = self.most_events.max(events);
+        self.busy += took;
+        self.longest = self.longest.max(took);
+    }
+
+    fn log(&self, path: &std::path::Path) {
+        if self.count == 0 {
+            return;
+        }
+        // Tenths, in integers: `12.3` events per sync.
+        let tenths = self.events * 10 / self.count;
+        tracing::debug!(
+            path = %path.display(),
+            events = self.events,
+            syncs = self.count,
+            events_per_sync = format!("{}.{}", tenths / 10, tenths % 10),
+            most_events = self.most_events,
+            write_sync_ms = self.busy.as_millis(),
+            mean_sync_us = (self.busy / u32::try_from(self.count).unwrap_or(u32::MAX)).as_micros(),
+            longest_sync_ms = self.longest.as_millis(),
+            "journal writer: group commit"
+        );
+    }
+}
+
 /// Wait for the next batch and swap it into `batch`: `false` once closed and drained.
 fn take_batch(queue: &Queue, batch: &mut Batch) -> bool {
     let mut pending = lock(&queue.pending);
@@ -500,10 +541,13 @@ impl Writer {
             buf: Vec::with_capacity(BUF),
             ..Batch::default()
         };
+        let mut syncs = Syncs::default();
         while take_batch(&queue, &mut batch) {
+            let began = Instant::now();
             let written = batch
                 .write_to(&mut self.file)
                 .and_then(|()| self.file.sync_data());
+            syncs.add(began.elapsed(), batch.events);
             // The large texts are the events' own: let them go once written.
             batch.shared.clear();
             if batch.buf.capacity() > SHRINK_PAST {
@@ -526,6 +570,7 @@ impl Writer {
             queue.publish(|d| d.through = seq);
         }
         queue.publish(|d| d.stopped = true);
+        syncs.log(&queue.path);
     }
 
     /// Record the last durable event in `journal.head`. Not synced: it may lag after a power
