@@ -593,7 +593,9 @@ pub struct Follower {
 impl Follower {
     /// The events queued since the last call, in seq order, each with the byte just past its
     /// line. Queued is not durable: wait for the watermark before relying on one being on disk.
-    pub fn take(&self) -> Vec<Fed> {
+    /// `None` once the follower fell too far behind (the queue keeps a few MB of events at
+    /// most): those events were let go, and this follower gets no more; read the file.
+    pub fn take(&self) -> Option<Vec<Fed>> {
         self.queue.take_fed()
     }
 }

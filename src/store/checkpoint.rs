@@ -43,10 +43,12 @@
 //! lines it just wrote (re-reading them held the 14 MB line twice more, in the read buffer
 //! and the parsed event, beside the engine's: the run's peak memory). The state starts as
 //! the fold of the file through where the following starts (the last checkpoint and its
-//! tail: see [`fold`]). When the events do not continue the state (never expected: the
-//! queue hands over every event it chains), the checkpointer stops following and folds the
-//! file, from the state it saved last when the journal continues from there, else from the
-//! last file (or the start).
+//! tail: see [`fold`]). The queue keeps a few MB of events at most: a checkpointer that fell
+//! further behind (a slow disk under a large checkpoint) gets none of them, folds the file
+//! from its state up to the writer's last event, and follows again from there. When the
+//! events do not continue the state (never expected: the queue hands over every event it
+//! chains), the checkpointer stops following and folds the file, from the state it kept when
+//! the journal continues from there, else from the last file (or the start).
 //!
 //! The checkpoint's state is the fold of the chain itself (the file's events, or the same
 //! events as the writer queued them), never a caller's incident (the TUI's and the
@@ -409,24 +411,37 @@ impl Shared {
     }
 
     /// The state through the last event queued: the events the writer queued since the last
-    /// fold, folded into its state (the first time, into the file's fold through where the
-    /// following started). `None` when not following, or when the events do not continue
-    /// the state (following then stops: the caller folds the file). Call under `saved`.
+    /// fold, folded into its state (first into the file's fold through where the following
+    /// started, when it has none that far). A follower that fell behind (the queue let its
+    /// events go) follows again from the writer's last event, after the file through it is
+    /// folded. `None` when not following, or when the events do not continue the state (never
+    /// expected; following then stops, the state stays for the caller to fold the file on).
+    /// Call under `saved`.
     fn follow_on(&self, watch: &Watch) -> Result<Option<(Incident, Position)>, JournalError> {
         let mut following = self.following();
-        let Some(Following { follower, from }) = following.as_mut() else {
+        let Some(now) = following.as_mut() else {
             return Ok(None);
         };
-        let fed = follower.take();
-        let state = match (self.last().take(), from.take()) {
-            (Some(state), None) => Some(state),
-            (None, Some(from)) => {
+        let fed = if let Some(fed) = now.follower.take() {
+            fed
+        } else if let Some((follower, from)) = watch.follow() {
+            tracing::debug!(dir = %self.dir.display(), seq = from.seq, "the checkpointer fell behind; reading the file up to here");
+            *now = Following {
+                follower,
+                from: Some(from),
+            };
+            Vec::new()
+        } else {
+            *following = None;
+            return Ok(None);
+        };
+        let state = match now.from.take() {
+            None => self.last().take(),
+            Some(from) => {
                 watch.wait(from.seq)?;
-                let folded = read_until(&self.dir, Keep::State, Some(from.offset))?;
-                let at = position(&folded.streamed);
-                (at == from).then_some((folded.incident, at))
+                let (incident, at) = self.fold_until(from.offset)?;
+                (at == from).then_some((incident, at))
             }
-            _ => None,
         };
         let Some((mut incident, mut at)) = state else {
             tracing::warn!(dir = %self.dir.display(), "the checkpointer lost its place; folding the journal from the file");
@@ -437,6 +452,7 @@ impl Shared {
             if event.seq != at.seq + 1 || event.prev != at.hash {
                 tracing::warn!(dir = %self.dir.display(), seq = event.seq, "the queued events do not continue the checkpointer's state; folding the journal from the file");
                 *following = None;
+                *self.last() = Some((incident, at));
                 return Ok(None);
             }
             at = Position {
@@ -842,6 +858,58 @@ mod tests {
                 file: checkpoint::file_name(seq),
             }
         );
+    }
+
+    #[test]
+    fn a_checkpointer_that_falls_behind_reads_the_file_for_what_it_missed() {
+        let (dir, journal) = journal(40);
+        let opened = read(dir.path(), Keep::State).unwrap().incident;
+        let checkpoints = Checkpointer::start_from(
+            &journal,
+            0,
+            Cadence {
+                every: 1_000_000,
+                on_close: 1,
+            },
+            opened,
+        );
+        {
+            // Busy (as while writing a large checkpoint): the background thread cannot fold,
+            // and the queue lets the events go rather than keep them all.
+            let _busy = checkpoints.shared.saved();
+            for i in 0..20_000 {
+                journal
+                    .enqueue(NewEvent::new(
+                        Kind::Note,
+                        json!({ "text": format!("n{i}") }),
+                    ))
+                    .unwrap();
+            }
+            let following = checkpoints.shared.following();
+            assert!(
+                following.as_ref().unwrap().follower.take().is_none(),
+                "the queue kept every event for a follower that took none"
+            );
+        }
+        journal
+            .enqueue(NewEvent::new(Kind::Mark, json!({ "name": "contained" })))
+            .unwrap();
+        let seq = checkpoints.close().unwrap().unwrap();
+        assert_eq!(seq, 20_041);
+        assert!(
+            checkpoints.shared.following().is_some(),
+            "it follows the writer again"
+        );
+        let mut full = Incident::keeping(Keep::State);
+        crate::journal::stream::stream(dir.path(), |e| {
+            if e.seq <= seq {
+                full.apply(e);
+            }
+        })
+        .unwrap();
+        let found = checkpoint::find_last(dir.path()).unwrap().unwrap();
+        let loaded = checkpoint::load(dir.path(), &found).unwrap();
+        assert_eq!(loaded.state.get(), state(&full));
     }
 
     #[test]

@@ -31,6 +31,10 @@
 //! A follower (the checkpointer, through `Watch::follow`) may ask for every event queued from
 //! then on: each is kept, as the caller got it, with the byte offset its line ends at, until
 //! the follower takes them. Its `data` is shared, so a 16 MB capture is not copied for it.
+//! At most [`FED_MOST`] are kept: past that they are let go and the follower is told so.
+//!
+//! When the writer ends it logs (at debug) how group commit went: syncs, events per sync,
+//! time in write + `sync_data` (`bench/foreach-scale.sh` prints it).
 //!
 //! After a failed write the file may end in part of a batch, so the queue refuses every later
 //! event and waiters past the watermark get the failure; reopening the journal quarantines
@@ -88,7 +92,7 @@ struct Pending {
     /// Bytes of the file through the last event queued (where the next line starts).
     offset: u64,
     /// Every event queued since a follower asked ([`Queue::follow`]), until it takes them.
-    fed: Option<Vec<Fed>>,
+    fed: Feed,
 }
 
 /// An event as queued, for a follower that folds the events it needs instead of reading back
@@ -98,6 +102,20 @@ pub struct Fed {
     pub event: Event,
     pub end: u64,
 }
+
+/// What the queue keeps for a follower.
+#[derive(Default)]
+enum Feed {
+    #[default]
+    Off,
+    On(Vec<Fed>),
+    /// The follower fell [`FED_MOST`] events behind: they were let go (memory stays bounded
+    /// whatever the follower does); it must read the file for them.
+    Dropped,
+}
+
+/// The most events kept for a follower that does not take them (a few MB).
+const FED_MOST: usize = 16_384;
 
 /// What the durability lock guards.
 #[derive(Clone)]
@@ -148,7 +166,7 @@ impl Queue {
                 writer_waiting: false,
                 failed: None,
                 offset,
-                fed: None,
+                fed: Feed::Off,
             }),
             work: Condvar::new(),
             durable: Mutex::new(Durable {
@@ -245,11 +263,15 @@ impl Queue {
         pending.prev.clone_from(&event.hash);
         pending.offset += (pending.buf.len() - start + spliced) as u64;
         let end = pending.offset;
-        if let Some(fed) = &mut pending.fed {
-            fed.push(Fed {
-                event: event.clone(),
-                end,
-            });
+        if let Feed::On(fed) = &mut pending.fed {
+            if fed.len() < FED_MOST {
+                fed.push(Fed {
+                    event: event.clone(),
+                    end,
+                });
+            } else {
+                pending.fed = Feed::Dropped;
+            }
         }
         // Only the first event of a batch wakes a sleeping writer (a lingering one is woken
         // by the batch filling up or by a waiter): no futex call per event.
@@ -270,22 +292,22 @@ impl Queue {
     /// event queued before ends (`seq`, `hash`, byte offset): the follower's starting point.
     pub(super) fn follow(&self) -> (u64, String, u64) {
         let mut pending = lock(&self.pending);
-        pending.fed.get_or_insert_with(Vec::new);
+        pending.fed = Feed::On(Vec::new());
         (pending.seq, pending.prev.clone(), pending.offset)
     }
 
-    /// The events queued since the last call (in seq order), or since [`Queue::follow`].
-    pub(super) fn take_fed(&self) -> Vec<Fed> {
-        lock(&self.pending)
-            .fed
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+    /// The events queued since the last call (in seq order), or since [`Queue::follow`];
+    /// `None` when the follower fell too far behind and they were let go (it follows no more).
+    pub(super) fn take_fed(&self) -> Option<Vec<Fed>> {
+        match &mut lock(&self.pending).fed {
+            Feed::On(fed) => Some(std::mem::take(fed)),
+            Feed::Off | Feed::Dropped => None,
+        }
     }
 
     /// Keep no more events for a follower.
     pub(super) fn unfollow(&self) {
-        lock(&self.pending).fed = None;
+        lock(&self.pending).fed = Feed::Off;
     }
 
     /// No more events; the writer thread drains what is queued and ends.
@@ -697,6 +719,51 @@ mod tests {
         thread.join().unwrap();
         // Once the writer is gone, a seq that was never queued is refused, not waited for.
         assert!(matches!(queue.wait_blocking(51), Err(JournalError::Closed)));
+    }
+
+    #[test]
+    fn a_follower_gets_every_event_queued_with_its_end_or_none_once_too_far_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("journal.jsonl")).unwrap();
+        let (queue, thread) = start(dir.path(), file);
+        queue.enqueue(request("before")).unwrap();
+        let (seq, _, offset) = queue.follow();
+        assert_eq!(seq, 1);
+        let a = queue.enqueue(request("a")).unwrap();
+        let b = queue.enqueue(request("b")).unwrap();
+        let fed = queue.take_fed().unwrap();
+        assert_eq!(fed.iter().map(|f| f.event.seq).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(fed[0].event, a);
+        // Each end is where the line ends in the file.
+        let line = |e: &Event| serde_json::to_string(e).unwrap().len() as u64 + 1;
+        assert_eq!(fed[0].end, offset + line(&a));
+        assert_eq!(fed[1].end, offset + line(&a) + line(&b));
+        assert!(queue.take_fed().unwrap().is_empty());
+        // A follower that does not take them: kept up to FED_MOST, then let go.
+        for i in 0..=FED_MOST {
+            queue.enqueue(request(&i.to_string())).unwrap();
+        }
+        assert!(queue.take_fed().is_none());
+        queue.enqueue(request("after")).unwrap();
+        assert!(
+            queue.take_fed().is_none(),
+            "a dropped follower gets no more"
+        );
+        queue.wait_blocking(queue.last_seq()).unwrap();
+        // Written as fed: the file holds `a` and `b` just where their ends said.
+        let text = std::fs::read(dir.path().join("journal.jsonl")).unwrap();
+        assert_eq!(text[usize::try_from(fed[1].end).unwrap() - 1], b'\n');
+        assert_eq!(
+            &text[usize::try_from(offset).unwrap()..usize::try_from(fed[1].end).unwrap()],
+            format!(
+                "{}\n{}\n",
+                serde_json::to_string(&a).unwrap(),
+                serde_json::to_string(&b).unwrap()
+            )
+            .as_bytes()
+        );
+        queue.close();
+        thread.join().unwrap();
     }
 
     #[test]
