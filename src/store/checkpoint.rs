@@ -657,6 +657,37 @@ mod tests {
         serde_json::to_string(incident).unwrap()
     }
 
+    /// A journal of `n` events and its checkpointer, started as an opener starts it (from the
+    /// state it folded); only `close` writes.
+    fn opened(n: u64) -> (tempfile::TempDir, Journal, Checkpointer) {
+        let (dir, journal) = journal(n);
+        let opened = read(dir.path(), Keep::State).unwrap().incident;
+        let checkpoints = Checkpointer::start_from(
+            &journal,
+            0,
+            Cadence {
+                every: 1_000_000,
+                on_close: 1,
+            },
+            opened,
+        );
+        (dir, journal, checkpoints)
+    }
+
+    /// The last checkpoint's saved state is the replay of the journal through `seq`.
+    fn assert_last_saved_is_the_replay_through(dir: &Path, seq: u64) {
+        let mut full = Incident::keeping(Keep::State);
+        crate::journal::stream::stream(dir, |e| {
+            if e.seq <= seq {
+                full.apply(e);
+            }
+        })
+        .unwrap();
+        let found = checkpoint::find_last(dir).unwrap().unwrap();
+        let loaded = checkpoint::load(dir, &found).unwrap();
+        assert_eq!(loaded.state.get(), state(&full), "checkpoint through {seq}");
+    }
+
     /// The file and event for a checkpoint through `cut`, as the checkpointer writes them.
     fn checkpoint_at(dir: &Path, journal: &Journal, cut: u64) {
         let mut incident = Incident::keeping(Keep::State);
@@ -781,16 +812,7 @@ mod tests {
             let Some(seq) = checkpoints.close().unwrap() else {
                 continue;
             };
-            let mut full = Incident::keeping(Keep::State);
-            crate::journal::stream::stream_between(dir.path(), &Position::genesis(), None, |e| {
-                if e.seq <= seq {
-                    full.apply(e);
-                }
-            })
-            .unwrap();
-            let found = checkpoint::find_last(dir.path()).unwrap().unwrap();
-            let loaded = checkpoint::load(dir.path(), &found).unwrap();
-            assert_eq!(loaded.state.get(), state(&full), "checkpoint through {seq}");
+            assert_last_saved_is_the_replay_through(dir.path(), seq);
             checked += 1;
         }
         assert_eq!(checked, 4);
@@ -798,18 +820,7 @@ mod tests {
 
     #[test]
     fn a_large_capture_is_kept_as_the_queued_events_text_not_a_copy() {
-        let (dir, journal) = journal(40);
-        // As an opener starts it: from the state it folded.
-        let opened = read(dir.path(), Keep::State).unwrap().incident;
-        let checkpoints = Checkpointer::start_from(
-            &journal,
-            0,
-            Cadence {
-                every: 1_000_000,
-                on_close: 1,
-            },
-            opened,
-        );
+        let (dir, journal, checkpoints) = opened(40);
         let tokens: Vec<String> = (0..20_000).map(|i| format!("rt_{i:08x}")).collect();
         let listed = journal
             .enqueue(NewEvent::for_step(
@@ -840,16 +851,7 @@ mod tests {
             );
         }
         // What it saved is the fold of the file, and opening reads from its position.
-        let mut full = Incident::keeping(Keep::State);
-        crate::journal::stream::stream(dir.path(), |e| {
-            if e.seq <= seq {
-                full.apply(e);
-            }
-        })
-        .unwrap();
-        let found = checkpoint::find_last(dir.path()).unwrap().unwrap();
-        let loaded = checkpoint::load(dir.path(), &found).unwrap();
-        assert_eq!(loaded.state.get(), state(&full));
+        assert_last_saved_is_the_replay_through(dir.path(), seq);
         journal.watch().wait(journal.last_seq()).unwrap();
         assert_eq!(
             read(dir.path(), Keep::State).unwrap().source,
@@ -862,17 +864,7 @@ mod tests {
 
     #[test]
     fn a_checkpointer_that_falls_behind_reads_the_file_for_what_it_missed() {
-        let (dir, journal) = journal(40);
-        let opened = read(dir.path(), Keep::State).unwrap().incident;
-        let checkpoints = Checkpointer::start_from(
-            &journal,
-            0,
-            Cadence {
-                every: 1_000_000,
-                on_close: 1,
-            },
-            opened,
-        );
+        let (dir, journal, checkpoints) = opened(40);
         {
             // Busy (as while writing a large checkpoint): the background thread cannot fold,
             // and the queue lets the events go rather than keep them all.
@@ -900,16 +892,7 @@ mod tests {
             checkpoints.shared.following().is_some(),
             "it follows the writer again"
         );
-        let mut full = Incident::keeping(Keep::State);
-        crate::journal::stream::stream(dir.path(), |e| {
-            if e.seq <= seq {
-                full.apply(e);
-            }
-        })
-        .unwrap();
-        let found = checkpoint::find_last(dir.path()).unwrap().unwrap();
-        let loaded = checkpoint::load(dir.path(), &found).unwrap();
-        assert_eq!(loaded.state.get(), state(&full));
+        assert_last_saved_is_the_replay_through(dir.path(), seq);
     }
 
     #[test]
