@@ -10,6 +10,14 @@
 #   bench/foreach-scale.sh                        # 10000 100000 1000000, one round (about 3 minutes)
 #   bench/foreach-scale.sh 10000 100000           # only these sizes
 #   ROUNDS=2 bench/foreach-scale.sh 1000000       # stanch, curl, stanch, curl
+#   DISK_LOAD=1 bench/foreach-scale.sh 1000000    # the same beside a disk writer (see below)
+#
+# DISK_LOAD=1 runs another process writing to the same disk for the whole round, beside
+# stanch and then beside curl (the same load for both): `dd` of 2,000 MB with O_DIRECT, in a
+# loop, to a file under target/ (deleted after). stanch syncs every request's record before
+# sending it (the write-ahead rule) and curl writes nothing, so this is where they differ. Each
+# stanch run also reports its journal writer's group commit (from its debug log): syncs,
+# events per sync and the mean time of one write + fdatasync.
 #
 # The token list is served by nginx and captured by the runbook's first step, as in
 # bench/engine-foreach.sh; tokens are short (`rt_` and 8 hex digits) so that the list itself
@@ -23,12 +31,34 @@ sizes=("$@")
 export NGINX_PORT="${NGINX_PORT:-18483}"
 work="$PWD/target/foreach-scale"
 rm -rf "$work" && mkdir -p "$work/www"
-trap stop_nginx EXIT
+
+# The disk load: `start_load` before a round, `stop_load` after it (no-ops without DISK_LOAD).
+LOAD_PID=
+start_load() {
+    [ -n "${DISK_LOAD:-}" ] || return 0
+    ( while :; do dd if=/dev/zero of="$work/disk-load" bs=1M count=2000 oflag=direct status=none || exit; done ) &
+    LOAD_PID=$!
+}
+stop_load() {
+    [ -n "$LOAD_PID" ] || return 0
+    # Stopped first, so that the loop starts no new `dd` between finding this one and the end.
+    kill -STOP "$LOAD_PID" 2>/dev/null || true
+    local writer
+    writer=$(pgrep -P "$LOAD_PID" || true)
+    # shellcheck disable=SC2086 # one pid or none
+    kill "$LOAD_PID" $writer 2>/dev/null || true
+    kill -CONT "$LOAD_PID" 2>/dev/null || true
+    wait "$LOAD_PID" 2>/dev/null || true
+    LOAD_PID=
+    rm -f "$work/disk-load"
+}
+trap 'stop_load; stop_nginx' EXIT
 ensure_release
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 echo '{"ok":true}' > "$work/www/ping.json"
 start_nginx "$work"
 
+[ -z "${DISK_LOAD:-}" ] || echo "disk load: dd 2000 MB O_DIRECT in a loop beside both stanch and curl"
 printf '%-9s %14s %14s %16s %16s %22s  %s\n' items "stanch wall s" "curl wall s" "stanch peak MB" "RSS in run MB" "bytes/exchange event" "load average"
 for n in "${sizes[@]}"; do
     python3 - "$work" "$n" "$NGINX_PORT" <<'PY'
@@ -70,7 +100,9 @@ with open(f"{work}/curl-{n}.conf", "w") as f:
 PY
     export STANCH_DATA_DIR="$work/data" BENCH_OAUTH_SECRET=bench-secret
     for _ in $(seq "${ROUNDS:-1}"); do
-    /usr/bin/time -o "$work/time-stanch" -f '%e %M' target/release/stanch run "$work/revoke-$n.toml" \
+    rm -f "$work/data/logs/stanch.log"
+    start_load
+    STANCH_LOG=stanch=debug /usr/bin/time -o "$work/time-stanch" -f '%e %M' target/release/stanch run "$work/revoke-$n.toml" \
         --headless --incident "R$n" >"$work/stanch-$n.out" 2>&1 &
     timed=$!
     # Resident memory while the foreach runs (sampled from its second quarter on, when the list
@@ -83,6 +115,7 @@ PY
     done
     wait "$timed" || { cat "$work/stanch-$n.out"; exit 1; }
     /usr/bin/time -o "$work/time-curl" -f "%e %M" curl -s --parallel --parallel-max 32 -K "$work/curl-$n.conf" >/dev/null 2>&1
+    stop_load
     read -r s_wall s_kb <"$work/time-stanch"
     read -r c_wall _ <"$work/time-curl"
     bytes=$(python3 - "$work/data/incidents/R$n/journal.jsonl" "$n" <<'PY'
@@ -119,6 +152,7 @@ PY
 )
     during=$(awk '{a[NR]=$1} END {q=int(NR/4)+1; lo=""; hi=0; for (i=q; i<=NR; i++) {if (lo=="" || a[i]<lo) lo=a[i]; if (a[i]>hi) hi=a[i]}; printf "%.1f-%.1f", lo/1000, hi/1000}' "$work/rss-$n")
     printf '%-9s %14s %14s %16.1f %16s %22s  %s\n' "$n" "$s_wall" "$c_wall" "$(echo "$s_kb / 1000" | bc -l)" "$during" "$bytes" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    grep -h 'group commit' "$work/data/logs/stanch.log" 2>/dev/null | sed -e 's/^.*journal writer: group commit/  group commit:/' -e 's/path=[^ ]* //' | tail -1
     rm -rf "$work/data/incidents/R$n"
     done # rounds
     rm -f "$work/curl-$n.conf" "$work/www/tokens-$n.json"

@@ -165,14 +165,24 @@ pub fn create(
 /// Open the incident in `dir` for writing: its state from the last checkpoint and the events
 /// after it (see [`checkpoint::fold`]), checkpoints written from now on.
 fn open_dir(id: String, dir: PathBuf, actor: &str, keep: Keep) -> Result<Opened, StoreError> {
-    let folded = checkpoint::fold(&dir, keep, |from, each| {
+    let mut folded = checkpoint::fold(&dir, keep, |from, each| {
         Journal::open_from(&dir, actor, from, each)
     })?;
     let saved = match &folded.source {
         checkpoint::Source::Checkpoint { seq, .. } => *seq,
         checkpoint::Source::Replay { .. } => 0,
     };
-    let checkpoints = Checkpointer::start(&folded.with, saved, Cadence::from_env());
+    // The state as folded, for the checkpointer to go on from (not a summary's: no captures),
+    // without the timeline: captures are shared, so this copies no large value.
+    let cadence = Cadence::from_env();
+    let checkpoints = if keep == Keep::Summary {
+        Checkpointer::start(&folded.with, saved, cadence)
+    } else {
+        let events = std::mem::take(&mut folded.incident.events);
+        let state = folded.incident.clone();
+        folded.incident.events = events;
+        Checkpointer::start_from(&folded.with, saved, cadence, state)
+    };
     Ok(Opened {
         id,
         dir,

@@ -29,7 +29,8 @@
 //! Opening reads the journal as a stream ([`super::stream`]) from a [`Position`]: the start,
 //! or a checkpoint's (`Journal::open_from`), so recovery (torn tail, `journal.head`) costs the
 //! tail read, not the journal. A [`Watch`] follows the durable watermark without keeping the
-//! journal open (the checkpointer's trigger).
+//! journal open (the checkpointer's trigger), and hands out a [`Follower`] of the events as
+//! they are queued (the checkpointer folds those instead of reading the lines back).
 
 mod commit;
 
@@ -43,8 +44,9 @@ use std::thread::JoinHandle;
 
 use jiff::Timestamp;
 
+pub use self::commit::Fed;
 use self::commit::{Queue, Request, Writer};
-use super::event::{Event, GENESIS, NewEvent};
+use super::event::{Event, NewEvent};
 use super::lock::{Lock, LockError};
 use super::payload::JournalRecovered;
 use super::replay::{self, Broken, HEAD_FILE};
@@ -202,7 +204,7 @@ impl Journal {
         }
         let file = crate::private::create_new(&path).map_err(io(&path))?;
         sync_dir(dir)?;
-        Self::start(dir, actor, lock, file, 0, GENESIS.to_owned())
+        Self::start(dir, actor, lock, file, Position::genesis())
     }
 
     /// Open an existing journal for appending; returns the events already in it.
@@ -257,8 +259,11 @@ impl Journal {
             actor,
             lock,
             file,
-            streamed.last_seq,
-            streamed.last_hash.clone(),
+            Position {
+                seq: streamed.last_seq,
+                hash: streamed.last_hash.clone(),
+                offset: streamed.good_len,
+            },
         )?;
         if let Some(name) = quarantined {
             each(
@@ -277,8 +282,7 @@ impl Journal {
         actor: &str,
         lock: Lock,
         file: File,
-        seq: u64,
-        prev: String,
+        end: Position,
     ) -> Result<Self, JournalError> {
         let head_path = dir.join(HEAD_FILE);
         let (head, tightened) =
@@ -286,7 +290,12 @@ impl Journal {
         if let Some(tightened) = tightened {
             tracing::warn!("{tightened}");
         }
-        let queue = Arc::new(Queue::new(dir.join(JOURNAL_FILE), seq, prev));
+        let queue = Arc::new(Queue::new(
+            dir.join(JOURNAL_FILE),
+            end.seq,
+            end.hash,
+            end.offset,
+        ));
         let writer = Writer {
             queue: Arc::clone(&queue),
             file,
@@ -562,6 +571,38 @@ impl Watch {
         self.inner.upgrade().map(|inner| Journal {
             backend: Backend::File(inner),
         })
+    }
+
+    /// Follow the events queued from now on (`None` for a shared chain): the [`Follower`]
+    /// and where the last event queued before it ends, which is where its events continue.
+    pub fn follow(&self) -> Option<(Follower, Position)> {
+        let queue = Arc::clone(self.queue.as_ref()?);
+        let (seq, hash, offset) = queue.follow();
+        Some((Follower { queue }, Position { seq, hash, offset }))
+    }
+}
+
+/// Every event queued after [`Watch::follow`], as the writer chained it: the checkpointer folds
+/// these rather than reading back (and parsing again) the lines just written, so a 16 MB
+/// capture it keeps is the engine's own text, never a second copy. The events wait in the
+/// queue until taken: take them often. Dropping the follower stops the keeping.
+pub struct Follower {
+    queue: Arc<commit::Queue>,
+}
+
+impl Follower {
+    /// The events queued since the last call, in seq order, each with the byte just past its
+    /// line. Queued is not durable: wait for the watermark before relying on one being on disk.
+    /// `None` once the follower fell too far behind (the queue keeps a few MB of events at
+    /// most): those events were let go, and this follower gets no more; read the file.
+    pub fn take(&self) -> Option<Vec<Fed>> {
+        self.queue.take_fed()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.queue.unfollow();
     }
 }
 

@@ -10,7 +10,8 @@
 //! write: every `every` events, or more when the state is large (see below), from a thread
 //!        waiting on the durable watermark, and when the incident is closed with at least
 //!        `on_close` events since the last one:
-//!        fold (as above) ─▶ file ─▶ `checkpoint` event (queued, never waited for by the engine)
+//!        the kept state + the events the writer queued since ─▶ durable? ─▶ file
+//!          ─▶ `checkpoint` event (queued, never waited for by the engine)
 //! ```
 //!
 //! Why 20,000 events: opening reads at most the events since the last checkpoint, and a fold
@@ -33,14 +34,26 @@
 //! checkpointer's thread each time). Opening then folds at most that many bytes of events
 //! after a state it takes about as long to load.
 //!
-//! The checkpointer keeps the state it saved last (with the position it folded to) and folds
-//! only the new events into it for the next one; it refolds from the last file (or the start)
-//! when it has none or the journal does not continue from there. Reading the last file back
-//! each time held that 14 MB state three times over on the checkpointer's threads.
+//! The checkpointer keeps one state, folded through the last event the writer queued, and
+//! folds into it the events the writer hands over ([`Watch::follow`]): the very events it
+//! chained and wrote, in seq order, each with the byte offset its line ends at. It folds
+//! them every [`CATCH_UP`] events, so they never pile up in the writer's queue, and saves the
+//! state once its last event is durable. A 14 MB capture in that state is then the engine's
+//! own text, shared, not a second copy; and nothing reads back, parses and hashes again the
+//! lines it just wrote (re-reading them held the 14 MB line twice more, in the read buffer
+//! and the parsed event, beside the engine's: the run's peak memory). The state starts as
+//! the fold of the file through where the following starts (the last checkpoint and its
+//! tail: see [`fold`]). The queue keeps a few MB of events at most: a checkpointer that fell
+//! further behind (a slow disk under a large checkpoint) gets none of them, folds the file
+//! from its state up to the writer's last event, and follows again from there. When the
+//! events do not continue the state (never expected: the queue hands over every event it
+//! chains), the checkpointer stops following and folds the file, from the state it kept when
+//! the journal continues from there, else from the last file (or the start).
 //!
-//! The checkpoint's state is computed from the journal on disk, never from a caller's
-//! incident (the TUI's and the headless runner's fold only part of the events), so what is
-//! saved is always the fold of exactly the chain through its seq.
+//! The checkpoint's state is the fold of the chain itself (the file's events, or the same
+//! events as the writer queued them), never a caller's incident (the TUI's and the
+//! headless runner's fold only part of the events), so what is saved is always the fold of
+//! exactly the chain through its seq.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -49,12 +62,15 @@ use crate::incident::{Incident, Keep};
 use crate::journal::checkpoint::{self, Fallback, Found};
 use crate::journal::stream::{Position, Streamed, stream_between};
 use crate::journal::writer::JOURNAL_FILE;
+use crate::journal::writer::{Fed, Follower};
 use crate::journal::{Event, Journal, JournalError, NewEvent, Watch};
 
 /// Default events between two checkpoints (see the module doc for why).
 pub const EVERY: u64 = 20_000;
 /// Default least tail worth a checkpoint when the incident is closed.
 pub const ON_CLOSE: u64 = 1_000;
+/// Events the writer queues before the background thread folds them (see the module doc).
+const CATCH_UP: u64 = 4_096;
 
 /// When checkpoints are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,11 +267,21 @@ pub struct Checkpointer {
 struct Shared {
     dir: PathBuf,
     cadence: Cadence,
-    /// The last checkpoint written; held while one is written, so two never race.
+    /// The last checkpoint written; held while one is written or the state folded, so two
+    /// never race.
     saved: Mutex<Saved>,
-    /// The state the last checkpoint saved and where the journal stood; used (and replaced)
-    /// only under `saved`.
+    /// The state through the last event folded and where the journal stood; used (and
+    /// replaced) only under `saved`.
     last: Mutex<Option<(Incident, Position)>>,
+    /// The writer's events, while they continue `last` (`None`: fold from the file).
+    following: Mutex<Option<Following>>,
+}
+
+/// The events the writer queued since [`Watch::follow`], folded in place of the lines.
+struct Following {
+    follower: Follower,
+    /// Where the follower started, until the state through it is folded from the file.
+    from: Option<Position>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -271,6 +297,33 @@ struct Saved {
 impl Checkpointer {
     /// Start checkpointing `journal`, whose last checkpoint covers `saved` (0: none).
     pub fn start(journal: &Journal, saved: u64, cadence: Cadence) -> Self {
+        Self::begin(journal, saved, cadence, None)
+    }
+
+    /// [`Checkpointer::start`] from `state`, the fold of every event queued so far (an
+    /// opener's, with its captures: not [`Keep::Summary`]), instead of folding the file
+    /// again, which would read back from its end every line since the last checkpoint (one
+    /// of them, perhaps, a 14 MB capture). A state that is not the journal's last is not used.
+    pub fn start_from(journal: &Journal, saved: u64, cadence: Cadence, state: Incident) -> Self {
+        Self::begin(journal, saved, cadence, Some(state))
+    }
+
+    fn begin(journal: &Journal, saved: u64, cadence: Cadence, state: Option<Incident>) -> Self {
+        let watch = journal.watch();
+        let mut last = None;
+        let following = watch.follow().map(|(follower, from)| {
+            let from = match state {
+                Some(mut incident)
+                    if incident.last_seq == from.seq && incident.last_hash == from.hash =>
+                {
+                    incident.keep(Keep::State);
+                    last = Some((incident, from));
+                    None
+                }
+                _ => Some(from),
+            };
+            Following { follower, from }
+        });
         let shared = Arc::new(Shared {
             dir: journal.dir().to_path_buf(),
             cadence,
@@ -278,15 +331,18 @@ impl Checkpointer {
                 seq: saved,
                 ..Saved::default()
             }),
-            last: Mutex::new(None),
+            last: Mutex::new(last),
+            following: Mutex::new(following),
         });
-        let watch = journal.watch();
         let background = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("checkpointer".into())
             .spawn(move || background.run(&watch));
         if let Err(e) = spawned {
             tracing::warn!("no background checkpoints: {e}");
+            // Nothing would fold the events as they come: they would wait in the writer's
+            // queue until the incident is closed.
+            *shared.following() = None;
         }
         Self {
             journal: journal.clone(),
@@ -321,6 +377,8 @@ impl Drop for Checkpointer {
         if let Err(e) = self.close() {
             tracing::warn!("no checkpoint on close: {e}");
         }
+        // The journal may outlive this: nothing is kept for a fold that will not come.
+        *self.shared.following() = None;
     }
 }
 
@@ -344,6 +402,87 @@ impl Shared {
 
     fn last(&self) -> std::sync::MutexGuard<'_, Option<(Incident, Position)>> {
         self.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn following(&self) -> std::sync::MutexGuard<'_, Option<Following>> {
+        self.following
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state through the last event queued: the events the writer queued since the last
+    /// fold, folded into its state (first into the file's fold through where the following
+    /// started, when it has none that far). A follower that fell behind (the queue let its
+    /// events go) follows again from the writer's last event, after the file through it is
+    /// folded. `None` when not following, or when the events do not continue the state (never
+    /// expected; following then stops, the state stays for the caller to fold the file on).
+    /// Call under `saved`.
+    fn follow_on(&self, watch: &Watch) -> Result<Option<(Incident, Position)>, JournalError> {
+        let mut following = self.following();
+        let Some(now) = following.as_mut() else {
+            return Ok(None);
+        };
+        let fed = if let Some(fed) = now.follower.take() {
+            fed
+        } else if let Some((follower, from)) = watch.follow() {
+            tracing::debug!(dir = %self.dir.display(), seq = from.seq, "the checkpointer fell behind; reading the file up to here");
+            *now = Following {
+                follower,
+                from: Some(from),
+            };
+            Vec::new()
+        } else {
+            *following = None;
+            return Ok(None);
+        };
+        let state = match now.from.take() {
+            None => self.last().take(),
+            Some(from) => {
+                watch.wait(from.seq)?;
+                let (incident, at) = self.fold_until(from.offset)?;
+                (at == from).then_some((incident, at))
+            }
+        };
+        let Some((mut incident, mut at)) = state else {
+            tracing::warn!(dir = %self.dir.display(), "the checkpointer lost its place; folding the journal from the file");
+            *following = None;
+            return Ok(None);
+        };
+        for Fed { event, end } in fed {
+            if event.seq != at.seq + 1 || event.prev != at.hash {
+                tracing::warn!(dir = %self.dir.display(), seq = event.seq, "the queued events do not continue the checkpointer's state; folding the journal from the file");
+                *following = None;
+                *self.last() = Some((incident, at));
+                return Ok(None);
+            }
+            at = Position {
+                seq: event.seq,
+                hash: event.hash.clone(),
+                offset: end,
+            };
+            incident.apply(event);
+        }
+        Ok(Some((incident, at)))
+    }
+
+    /// Fold what the writer queued so far, so its events never pile up between checkpoints.
+    fn catch_up(&self, watch: &Watch) {
+        let _saved = self.saved();
+        match self.follow_on(watch) {
+            Ok(Some(state)) => *self.last() = Some(state),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("the checkpointer could not fold the journal: {e}"),
+        }
+    }
+
+    /// The seq the background thread waits for next: the next checkpoint, or a few thousand
+    /// events on while following.
+    fn next_wake(&self, due: u64) -> u64 {
+        if self.following().is_none() {
+            return due;
+        }
+        let folded = self.last().as_ref().map_or(0, |(_, at)| at.seq);
+        due.min(folded + CATCH_UP)
     }
 
     /// The fold of the journal through byte `until`: the last saved state and the events
@@ -376,7 +515,15 @@ impl Shared {
     /// Every `every` events (or the gap a large state asks for), until the journal closes.
     fn run(&self, watch: &Watch) {
         let mut next = self.due(0);
-        while watch.wait(next).is_ok() {
+        loop {
+            let wake = self.next_wake(next);
+            if watch.wait(wake).is_err() {
+                return;
+            }
+            if wake < next {
+                self.catch_up(watch);
+                continue;
+            }
             let Some(journal) = watch.journal() else {
                 return;
             };
@@ -392,13 +539,20 @@ impl Shared {
     /// seq and the event's, or `None` when the last checkpoint is already as recent.
     fn write(&self, journal: &Journal) -> Result<Option<(u64, u64)>, CheckpointError> {
         let mut saved = self.saved();
-        // The journal as it is now: a fold that read on while the writer appends could chase
-        // a fast writer to the end of the run.
-        let path = self.dir.join(JOURNAL_FILE);
-        let until = std::fs::metadata(&path)
-            .map_err(|source| JournalError::Io { path, source })?
-            .len();
-        let (incident, at) = self.fold_until(until)?;
+        let watch = journal.watch();
+        let (incident, at) = if let Some((incident, at)) = self.follow_on(&watch)? {
+            // Queued, not yet synced: a file never holds a state the journal may not.
+            watch.wait(at.seq)?;
+            (incident, at)
+        } else {
+            // The journal as it is now: a fold that read on while the writer appends could
+            // chase a fast writer to the end of the run.
+            let path = self.dir.join(JOURNAL_FILE);
+            let until = std::fs::metadata(&path)
+                .map_err(|source| JournalError::Io { path, source })?
+                .len();
+            self.fold_until(until)?
+        };
         if at.seq <= saved.seq {
             *self.last() = Some((incident, at));
             return Ok(None);
@@ -501,6 +655,37 @@ mod tests {
 
     fn state(incident: &Incident) -> String {
         serde_json::to_string(incident).unwrap()
+    }
+
+    /// A journal of `n` events and its checkpointer, started as an opener starts it (from the
+    /// state it folded); only `close` writes.
+    fn opened(n: u64) -> (tempfile::TempDir, Journal, Checkpointer) {
+        let (dir, journal) = journal(n);
+        let opened = read(dir.path(), Keep::State).unwrap().incident;
+        let checkpoints = Checkpointer::start_from(
+            &journal,
+            0,
+            Cadence {
+                every: 1_000_000,
+                on_close: 1,
+            },
+            opened,
+        );
+        (dir, journal, checkpoints)
+    }
+
+    /// The last checkpoint's saved state is the replay of the journal through `seq`.
+    fn assert_last_saved_is_the_replay_through(dir: &Path, seq: u64) {
+        let mut full = Incident::keeping(Keep::State);
+        crate::journal::stream::stream(dir, |e| {
+            if e.seq <= seq {
+                full.apply(e);
+            }
+        })
+        .unwrap();
+        let found = checkpoint::find_last(dir).unwrap().unwrap();
+        let loaded = checkpoint::load(dir, &found).unwrap();
+        assert_eq!(loaded.state.get(), state(&full), "checkpoint through {seq}");
     }
 
     /// The file and event for a checkpoint through `cut`, as the checkpointer writes them.
@@ -627,19 +812,87 @@ mod tests {
             let Some(seq) = checkpoints.close().unwrap() else {
                 continue;
             };
-            let mut full = Incident::keeping(Keep::State);
-            crate::journal::stream::stream_between(dir.path(), &Position::genesis(), None, |e| {
-                if e.seq <= seq {
-                    full.apply(e);
-                }
-            })
-            .unwrap();
-            let found = checkpoint::find_last(dir.path()).unwrap().unwrap();
-            let loaded = checkpoint::load(dir.path(), &found).unwrap();
-            assert_eq!(loaded.state.get(), state(&full), "checkpoint through {seq}");
+            assert_last_saved_is_the_replay_through(dir.path(), seq);
             checked += 1;
         }
         assert_eq!(checked, 4);
+    }
+
+    #[test]
+    fn a_large_capture_is_kept_as_the_queued_events_text_not_a_copy() {
+        let (dir, journal, checkpoints) = opened(40);
+        let tokens: Vec<String> = (0..20_000).map(|i| format!("rt_{i:08x}")).collect();
+        let listed = journal
+            .enqueue(NewEvent::for_step(
+                Kind::StepSucceeded,
+                "list",
+                json!({ "duration_ms": 1, "summary": "ok", "captures": { "tokens": tokens } }),
+            ))
+            .unwrap();
+        journal
+            .enqueue(NewEvent::new(Kind::Note, json!({ "text": "after" })))
+            .unwrap();
+        let seq = checkpoints.close().unwrap().unwrap();
+        assert_eq!(seq, listed.seq + 1);
+        {
+            let last = checkpoints.shared.last();
+            let (state, at) = last.as_ref().unwrap();
+            assert_eq!(at.seq, seq);
+            let kept = state.vars["tokens"].json();
+            assert_eq!(kept.len(), serde_json::to_string(&tokens).unwrap().len());
+            assert!(
+                listed
+                    .data
+                    .get()
+                    .as_bytes()
+                    .as_ptr_range()
+                    .contains(&kept.as_ptr()),
+                "the checkpointer keeps its own copy of the capture"
+            );
+        }
+        // What it saved is the fold of the file, and opening reads from its position.
+        assert_last_saved_is_the_replay_through(dir.path(), seq);
+        journal.watch().wait(journal.last_seq()).unwrap();
+        assert_eq!(
+            read(dir.path(), Keep::State).unwrap().source,
+            Source::Checkpoint {
+                seq,
+                file: checkpoint::file_name(seq),
+            }
+        );
+    }
+
+    #[test]
+    fn a_checkpointer_that_falls_behind_reads_the_file_for_what_it_missed() {
+        let (dir, journal, checkpoints) = opened(40);
+        {
+            // Busy (as while writing a large checkpoint): the background thread cannot fold,
+            // and the queue lets the events go rather than keep them all.
+            let _busy = checkpoints.shared.saved();
+            for i in 0..20_000 {
+                journal
+                    .enqueue(NewEvent::new(
+                        Kind::Note,
+                        json!({ "text": format!("n{i}") }),
+                    ))
+                    .unwrap();
+            }
+            let following = checkpoints.shared.following();
+            assert!(
+                following.as_ref().unwrap().follower.take().is_none(),
+                "the queue kept every event for a follower that took none"
+            );
+        }
+        journal
+            .enqueue(NewEvent::new(Kind::Mark, json!({ "name": "contained" })))
+            .unwrap();
+        let seq = checkpoints.close().unwrap().unwrap();
+        assert_eq!(seq, 20_041);
+        assert!(
+            checkpoints.shared.following().is_some(),
+            "it follows the writer again"
+        );
+        assert_last_saved_is_the_replay_through(dir.path(), seq);
     }
 
     #[test]
@@ -664,6 +917,7 @@ mod tests {
                 gap: gap(1 << 20, &at),
             }),
             last: Mutex::new(None),
+            following: Mutex::new(None),
         };
         assert_eq!(shared.due(1_000), 3_622);
         // A small state: the cadence's every.

@@ -45,6 +45,7 @@ mod export_safety;
 mod export_scale;
 mod export_stream;
 mod files_private;
+mod foreach_write_ahead;
 mod hostile_capture;
 mod hostile_output;
 mod hostile_request;

@@ -28,6 +28,14 @@
 //! covers the same bytes either way. The buffer is given back to the allocator when a burst
 //! made it large, so a long run keeps what its steady state needs, not its peak.
 //!
+//! A follower (the checkpointer, through `Watch::follow`) may ask for every event queued from
+//! then on: each is kept, as the caller got it, with the byte offset its line ends at, until
+//! the follower takes them. Its `data` is shared, so a 16 MB capture is not copied for it.
+//! At most [`FED_MOST`] are kept: past that they are let go and the follower is told so.
+//!
+//! When the writer ends it logs (at debug) how group commit went: syncs, events per sync,
+//! time in write + `sync_data` (`bench/foreach-scale.sh` prints it).
+//!
 //! After a failed write the file may end in part of a batch, so the queue refuses every later
 //! event and waiters past the watermark get the failure; reopening the journal quarantines
 //! the partial line.
@@ -81,7 +89,33 @@ struct Pending {
     writer_waiting: bool,
     /// A write failed; every later event is refused.
     failed: Option<String>,
+    /// Bytes of the file through the last event queued (where the next line starts).
+    offset: u64,
+    /// Every event queued since a follower asked ([`Queue::follow`]), until it takes them.
+    fed: Feed,
 }
+
+/// An event as queued, for a follower that folds the events it needs instead of reading back
+/// the lines just written: the same value the caller got (its `data` shared, not copied),
+/// and the byte just past its line.
+pub struct Fed {
+    pub event: Event,
+    pub end: u64,
+}
+
+/// What the queue keeps for a follower.
+#[derive(Default)]
+enum Feed {
+    #[default]
+    Off,
+    On(Vec<Fed>),
+    /// The follower fell [`FED_MOST`] events behind: they were let go (memory stays bounded
+    /// whatever the follower does); it must read the file for them.
+    Dropped,
+}
+
+/// The most events kept for a follower that does not take them (a few MB).
+const FED_MOST: usize = 16_384;
 
 /// What the durability lock guards.
 #[derive(Clone)]
@@ -116,7 +150,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Queue {
-    pub(super) fn new(path: PathBuf, seq: u64, prev: String) -> Self {
+    /// A queue whose file holds `offset` bytes, the last line event `seq` (hash `prev`).
+    pub(super) fn new(path: PathBuf, seq: u64, prev: String, offset: u64) -> Self {
         Self {
             path,
             started: Instant::now(),
@@ -130,6 +165,8 @@ impl Queue {
                 urgent: false,
                 writer_waiting: false,
                 failed: None,
+                offset,
+                fed: Feed::Off,
             }),
             work: Condvar::new(),
             durable: Mutex::new(Durable {
@@ -188,6 +225,7 @@ impl Queue {
         }
         let mut hasher = Sha256::new();
         hasher.update(event.prev.as_bytes());
+        let mut spliced = 0;
         match big
             .then(|| data_at(&pending.buf[start..], &event.prev))
             .flatten()
@@ -200,6 +238,7 @@ impl Queue {
                 hasher.update(event.data.get().as_bytes());
                 hasher.update(&pending.buf[at..]);
                 pending.shared.push((at, event.data.clone()));
+                spliced = event.data.get().len();
             }
             None if big => {
                 // Unreachable (serde writes the fields in order); never a line without its data.
@@ -222,6 +261,18 @@ impl Queue {
         pending.seq = event.seq;
         pending.queued += 1;
         pending.prev.clone_from(&event.hash);
+        pending.offset += (pending.buf.len() - start + spliced) as u64;
+        let end = pending.offset;
+        if let Feed::On(fed) = &mut pending.fed {
+            if fed.len() < FED_MOST {
+                fed.push(Fed {
+                    event: event.clone(),
+                    end,
+                });
+            } else {
+                pending.fed = Feed::Dropped;
+            }
+        }
         // Only the first event of a batch wakes a sleeping writer (a lingering one is woken
         // by the batch filling up or by a waiter): no futex call per event.
         let wake = pending.writer_waiting && (pending.queued == 1 || pending.urgent);
@@ -235,6 +286,28 @@ impl Queue {
     /// The seq of the last event queued.
     pub(super) fn last_seq(&self) -> u64 {
         lock(&self.pending).seq
+    }
+
+    /// Keep every event queued from now on for [`Queue::take_fed`]; returns where the last
+    /// event queued before ends (`seq`, `hash`, byte offset): the follower's starting point.
+    pub(super) fn follow(&self) -> (u64, String, u64) {
+        let mut pending = lock(&self.pending);
+        pending.fed = Feed::On(Vec::new());
+        (pending.seq, pending.prev.clone(), pending.offset)
+    }
+
+    /// The events queued since the last call (in seq order), or since [`Queue::follow`];
+    /// `None` when the follower fell too far behind and they were let go (it follows no more).
+    pub(super) fn take_fed(&self) -> Option<Vec<Fed>> {
+        match &mut lock(&self.pending).fed {
+            Feed::On(fed) => Some(std::mem::take(fed)),
+            Feed::Off | Feed::Dropped => None,
+        }
+    }
+
+    /// Keep no more events for a follower.
+    pub(super) fn unfollow(&self) {
+        lock(&self.pending).fed = Feed::Off;
     }
 
     /// No more events; the writer thread drains what is queued and ends.
@@ -379,6 +452,47 @@ impl Batch {
     }
 }
 
+/// How group commit went, logged when the writer ends (`STANCH_LOG=stanch=debug`): the
+/// figures that say whether syncs are shared as widely as they can be, and what they cost.
+#[derive(Default)]
+struct Syncs {
+    count: u64,
+    events: u64,
+    most_events: u64,
+    /// Time in `write` + `sync_data`.
+    busy: Duration,
+    longest: Duration,
+}
+
+impl Syncs {
+    fn add(&mut self, took: Duration, events: u64) {
+        self.count += 1;
+        self.events += events;
+        self.most_events = self.most_events.max(events);
+        self.busy += took;
+        self.longest = self.longest.max(took);
+    }
+
+    fn log(&self, path: &std::path::Path) {
+        if self.count == 0 {
+            return;
+        }
+        // Tenths, in integers: `12.3` events per sync.
+        let tenths = self.events * 10 / self.count;
+        tracing::debug!(
+            path = %path.display(),
+            events = self.events,
+            syncs = self.count,
+            events_per_sync = format!("{}.{}", tenths / 10, tenths % 10),
+            most_events = self.most_events,
+            write_sync_ms = self.busy.as_millis(),
+            mean_sync_us = (self.busy / u32::try_from(self.count).unwrap_or(u32::MAX)).as_micros(),
+            longest_sync_ms = self.longest.as_millis(),
+            "journal writer: group commit"
+        );
+    }
+}
+
 /// Wait for the next batch and swap it into `batch`: `false` once closed and drained.
 fn take_batch(queue: &Queue, batch: &mut Batch) -> bool {
     let mut pending = lock(&queue.pending);
@@ -449,10 +563,13 @@ impl Writer {
             buf: Vec::with_capacity(BUF),
             ..Batch::default()
         };
+        let mut syncs = Syncs::default();
         while take_batch(&queue, &mut batch) {
+            let began = Instant::now();
             let written = batch
                 .write_to(&mut self.file)
                 .and_then(|()| self.file.sync_data());
+            syncs.add(began.elapsed(), batch.events);
             // The large texts are the events' own: let them go once written.
             batch.shared.clear();
             if batch.buf.capacity() > SHRINK_PAST {
@@ -475,6 +592,7 @@ impl Writer {
             queue.publish(|d| d.through = seq);
         }
         queue.publish(|d| d.stopped = true);
+        syncs.log(&queue.path);
     }
 
     /// Record the last durable event in `journal.head`. Not synced: it may lag after a power
@@ -515,7 +633,12 @@ mod tests {
     }
 
     fn start(dir: &std::path::Path, file: File) -> (Arc<Queue>, std::thread::JoinHandle<()>) {
-        let queue = Arc::new(Queue::new(dir.join("journal.jsonl"), 0, GENESIS.to_owned()));
+        let queue = Arc::new(Queue::new(
+            dir.join("journal.jsonl"),
+            0,
+            GENESIS.to_owned(),
+            0,
+        ));
         let writer = Writer {
             queue: Arc::clone(&queue),
             file,
@@ -596,6 +719,51 @@ mod tests {
         thread.join().unwrap();
         // Once the writer is gone, a seq that was never queued is refused, not waited for.
         assert!(matches!(queue.wait_blocking(51), Err(JournalError::Closed)));
+    }
+
+    #[test]
+    fn a_follower_gets_every_event_queued_with_its_end_or_none_once_too_far_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("journal.jsonl")).unwrap();
+        let (queue, thread) = start(dir.path(), file);
+        queue.enqueue(request("before")).unwrap();
+        let (seq, _, offset) = queue.follow();
+        assert_eq!(seq, 1);
+        let a = queue.enqueue(request("a")).unwrap();
+        let b = queue.enqueue(request("b")).unwrap();
+        let fed = queue.take_fed().unwrap();
+        assert_eq!(fed.iter().map(|f| f.event.seq).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(fed[0].event, a);
+        // Each end is where the line ends in the file.
+        let line = |e: &Event| serde_json::to_string(e).unwrap().len() as u64 + 1;
+        assert_eq!(fed[0].end, offset + line(&a));
+        assert_eq!(fed[1].end, offset + line(&a) + line(&b));
+        assert!(queue.take_fed().unwrap().is_empty());
+        // A follower that does not take them: kept up to FED_MOST, then let go.
+        for i in 0..=FED_MOST {
+            queue.enqueue(request(&i.to_string())).unwrap();
+        }
+        assert!(queue.take_fed().is_none());
+        queue.enqueue(request("after")).unwrap();
+        assert!(
+            queue.take_fed().is_none(),
+            "a dropped follower gets no more"
+        );
+        queue.wait_blocking(queue.last_seq()).unwrap();
+        // Written as fed: the file holds `a` and `b` just where their ends said.
+        let text = std::fs::read(dir.path().join("journal.jsonl")).unwrap();
+        assert_eq!(text[usize::try_from(fed[1].end).unwrap() - 1], b'\n');
+        assert_eq!(
+            &text[usize::try_from(offset).unwrap()..usize::try_from(fed[1].end).unwrap()],
+            format!(
+                "{}\n{}\n",
+                serde_json::to_string(&a).unwrap(),
+                serde_json::to_string(&b).unwrap()
+            )
+            .as_bytes()
+        );
+        queue.close();
+        thread.join().unwrap();
     }
 
     #[test]
