@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -19,6 +19,7 @@ use stanch::journal::payload::{HttpRequest, HttpResponse, IncidentOpened, StepSt
 use stanch::journal::{Journal, Kind, NewEvent};
 use stanch::store::checkpoint::{Cadence, Checkpointer};
 
+use crate::support::cli;
 use crate::support::tmux::Tmux;
 
 const ID: &str = "SCALE-DRAFT";
@@ -167,19 +168,12 @@ fn foreach(journal: &Journal) {
 }
 
 fn stanch(data: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_stanch"))
-        .args(args)
-        .env("STANCH_DATA_DIR", data)
-        .env("EDITOR", "true")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stanch {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    cli::succeeded(
+        cli::stanch(data)
+            .args(args)
+            .env("EDITOR", "true")
+            .env("NO_COLOR", "1"),
+    )
 }
 
 /// The Markdown export's timeline table rows.

@@ -5,8 +5,8 @@
 //! exported by the real binary.
 
 use std::path::Path;
-use std::process::Command;
 
+use crate::support::cli;
 use serde_json::json;
 use stanch::journal::payload::IncidentOpened;
 use stanch::journal::{Journal, Kind, NewEvent};
@@ -67,17 +67,11 @@ fn incident(data: &Path, id: &str, items: u64) {
 }
 
 fn export(data: &Path, id: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stanch"))
-        .args(["export", id])
-        .args(args)
-        .env("STANCH_DATA_DIR", data)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stanch export {id} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = cli::succeeded(
+        cli::stanch(data)
+            .args(["export", id])
+            .args(args)
+            .env("NO_COLOR", "1"),
     );
     String::from_utf8(out.stdout).unwrap()
 }

@@ -5,8 +5,8 @@
 //! stays typed: no event JSON is built or read by key outside the journal module.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use crate::support::cli;
 use stanch::journal::{self, Payload};
 
 const ID: &str = "DRILL-GOLDEN";
@@ -33,17 +33,11 @@ fn data_dir() -> tempfile::TempDir {
 
 /// Run stanch from the package root (the journal names its runbook relative to it).
 fn stanch(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stanch"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("STANCH_DATA_DIR", data)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stanch {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = cli::succeeded(
+        cli::stanch(data)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1"),
     );
     String::from_utf8(out.stdout).unwrap()
 }

@@ -2,6 +2,7 @@
 
 mod support {
     pub mod bundled;
+    pub mod cli;
     pub mod engine;
     pub mod export_fixture;
     pub mod hostile;

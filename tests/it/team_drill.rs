@@ -16,6 +16,7 @@ use stanch::secret::Redactor;
 use stanch::team::exercise::{self, Facilitation};
 use stanch::team::{TeamError, chain};
 
+use crate::support::cli;
 use crate::support::lab_http;
 use crate::support::pg;
 use crate::support::team::{TeamDb, note, read_events};
@@ -337,18 +338,7 @@ fn lab_es(line: &str) -> String {
 
 /// `stanch ARGS` with its data under `data`; its standard output, after it succeeded.
 fn stanch(args: &[&str], data: &std::path::Path) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_stanch"))
-        .args(args)
-        .env("STANCH_DATA_DIR", data)
-        .env_remove("STANCH_TEAM")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stanch {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    cli::succeeded(cli::stanch(data).args(args).env_remove("STANCH_TEAM")).stdout
 }
 
 fn stanch_score(url: &str, exercise: &str) -> Value {
